@@ -1,0 +1,110 @@
+"""The one small interface every executor implements.
+
+Modelled on a backend lifecycle (Woodpecker's ``pipeline/backend``): set up a
+run, start a job, stream its logs, wait for it, destroy it, tear the run down.
+The engine only ever talks to this interface, so that Docker, a local process,
+a dummy, and later Swarm or Kubernetes, are interchangeable.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Stream = Literal["stdout", "stderr"]
+
+#: Labels put on every container (or process) an executor starts, so that
+#: everything of ours can be found and cleaned, even after a crash.
+LABEL_MANAGED = "containerops.managed"
+LABEL_RUN = "containerops.run"
+LABEL_JOB = "containerops.job"
+LABEL_ATTEMPT = "containerops.attempt"
+
+
+class ExecutorError(Exception):
+    """The executor could not do what it was asked (image missing, daemon down...).
+
+    The message is shown to the user as the job's failure reason, so it must say
+    what went wrong in plain words.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """What an executor knows about the run as a whole."""
+
+    run_id: str
+    flow_uri: str
+    #: Docker network mode for job containers ("host" in tests, "bridge" by default).
+    network_mode: str = "bridge"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """Everything needed to start one attempt of one job."""
+
+    run_id: str
+    path: str  # stage.action.job
+    attempt: int  # 1 on the first try
+    image: str | None  # None for executors that do not use images (local, dummy)
+    command: list[str] | None  # replaces the image CMD when given
+    env: dict[str, str]
+    cpu: float | None = None  # cores; None = no limit
+    memory: int | None = None  # bytes; None = no limit
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line a job printed, without its line terminator."""
+
+    stream: Stream
+    text: str
+    time: datetime  # UTC, when the line was produced (the executor's best knowledge)
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    exit_code: int
+    oom_killed: bool = False
+    #: Set when the executor itself knows why the job ended abnormally.
+    reason: str | None = None
+
+
+class JobHandle:
+    """Opaque reference to a started job; each executor subclasses it."""
+
+    def __init__(self, spec: JobSpec) -> None:
+        self.spec = spec
+
+
+class Executor(abc.ABC):
+    """Runs jobs. One instance serves one run at a time (or many: it must not
+    keep per-job state outside its handles)."""
+
+    name: str = "abstract"
+
+    async def setup(self, run: RunContext) -> None:  # noqa: B027 - optional hook
+        """Prepare the run (networks, volumes...). Called once before any job."""
+
+    @abc.abstractmethod
+    async def start(self, spec: JobSpec) -> JobHandle:
+        """Create and start the job; return once it runs. Raise ExecutorError on failure."""
+
+    @abc.abstractmethod
+    def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
+        """Yield every line the job prints, from its very first, until it ends."""
+
+    @abc.abstractmethod
+    async def wait(self, handle: JobHandle) -> ExitStatus:
+        """Wait for the job to end and return how it ended."""
+
+    @abc.abstractmethod
+    async def destroy(self, handle: JobHandle) -> None:
+        """Stop the job if it still runs and remove everything it left. Idempotent."""
+
+    async def teardown(self, run: RunContext) -> None:  # noqa: B027 - optional hook
+        """Remove everything left of the run (also what a crashed engine left)."""
