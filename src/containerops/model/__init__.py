@@ -1,0 +1,1 @@
+"""Flows: the validated model, and the loader/validator that builds it."""

@@ -1,0 +1,99 @@
+"""The validated, normalised form of a flow: what the engine runs.
+
+The loader (``containerops.model.loader``) turns YAML or JSON, in the original
+pilotage format or ours, into these objects only when the flow is valid; the
+engine never sees raw dictionaries. Plain slotted dataclasses keep a
+50,000-job flow cheap to hold and to walk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+StageType = Literal["start", "normal", "pause", "end"]
+Sequencing = Literal["sequence", "parallel"]
+JobType = Literal["component", "service"]
+When = Literal["on_success", "on_failure", "always"]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where something was written: 1-based line and column."""
+
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Resources:
+    cpu: float | None = None  # cores; None (or 0 in the original files) = no limit
+    memory: int | None = None  # bytes; None (or 0) = no limit
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """``stage.action.job[KEY]: ENV``: give output KEY of an earlier job as variable ENV."""
+
+    source: str  # stage.action.job
+    key: str
+    env: str
+
+
+@dataclass(slots=True)
+class Job:
+    name: str
+    path: str  # stage.action.job
+    type: JobType = "component"
+    title: str = ""
+    endpoint: str | None = None  # the component image
+    command: list[str] | None = None
+    environments: dict[str, str] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)  # values already stringified
+    outputs: list[str] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)
+    timeout: float | None = None  # seconds; None = none
+    retries: int = 0
+    allow_failure: bool = False
+    when: When = "on_success"
+    position: Position | None = None
+
+
+@dataclass(slots=True)
+class Action:
+    name: str
+    path: str  # stage.action
+    title: str = ""
+    jobs: list[Job] = field(default_factory=list)
+    position: Position | None = None
+
+
+@dataclass(slots=True)
+class Stage:
+    name: str
+    type: StageType = "normal"
+    title: str = ""
+    sequencing: Sequencing = "sequence"
+    actions: list[Action] = field(default_factory=list)
+    timeout: float | None = None  # pause stages: how long to wait for a decision
+    position: Position | None = None
+
+
+@dataclass(slots=True)
+class Flow:
+    uri: str  # namespace/repository/name
+    title: str = ""
+    version: str = "1"
+    tag: str = "latest"
+    timeout: float | None = None  # seconds; None = none
+    environments: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+    #: Parsed but run by the server (a later issue): kept as written.
+    receivers: list[dict[str, object]] = field(default_factory=list)
+    triggers: list[dict[str, object]] = field(default_factory=list)
+
+    def jobs(self) -> list[Job]:
+        """Every job, in the order they are written."""
+        return [job for stage in self.stages for action in stage.actions for job in action.jobs]
