@@ -1,0 +1,76 @@
+"""The live state of a run and its jobs, as the engine and the display see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from containerops.model.flow import Flow, Job
+
+JobStatus = Literal["pending", "running", "success", "failure", "skipped", "cancelled"]
+RunStatus = Literal["pending", "running", "success", "failure", "cancelled"]
+FINISHED: frozenset[str] = frozenset({"success", "failure", "skipped", "cancelled"})
+
+
+@dataclass(slots=True)
+class JobState:
+    job: Job
+    id: int
+    status: JobStatus = "pending"
+    reason: str | None = None
+    exit_code: int | None = None
+    attempts: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    #: The last line the job printed, for the live display.
+    last_line: str = ""
+
+    @property
+    def path(self) -> str:
+        return self.job.path
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.job.path,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "attempts": self.attempts,
+            "outputs": dict(self.outputs),
+            "reason": self.reason,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+@dataclass(slots=True)
+class RunState:
+    flow: Flow
+    id: int
+    uid: str
+    number: int
+    executor: str
+    jobs: dict[str, JobState]
+    status: RunStatus = "pending"
+    reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``coops run --json`` prints: every job, skipped ones included."""
+        return {
+            "id": self.id,
+            "uri": self.flow.uri,
+            "number": self.number,
+            "status": self.status,
+            "reason": self.reason,
+            "executor": self.executor,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "jobs": [state.to_json() for state in self.jobs.values()],
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

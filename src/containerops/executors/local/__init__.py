@@ -1,0 +1,116 @@
+"""Runs a job's ``command`` as a process on this machine, for machines without
+Docker. Same contract as containers: the job's variables (on top of this
+machine's environment, so that PATH and HOME work), its lines, its exit code.
+A memory limit becomes an address-space limit; each job gets its own process
+group so that a timeout or a cancel kills everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, LogLine, Stream
+
+_LIMIT = 1024 * 1024  # longest line read at once; longer ones come out in pieces
+
+
+class LocalHandle(JobHandle):
+    def __init__(self, spec: JobSpec, process: asyncio.subprocess.Process) -> None:
+        super().__init__(spec)
+        self.process = process
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    async def start(self, spec: JobSpec) -> JobHandle:
+        if not spec.command:
+            raise ExecutorError(
+                f"the local executor runs a job's command, and {spec.path} has none; "
+                "add `command:` or use the docker executor"
+            )
+        env = {**os.environ, **spec.env}
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *spec.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                limit=_LIMIT,
+                preexec_fn=_limits(spec.memory),
+            )
+        except OSError as error:
+            raise ExecutorError(f"cannot start {spec.command[0]!r}: {error.strerror or error}") from error
+        return LocalHandle(spec, process)
+
+    async def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
+        assert isinstance(handle, LocalHandle)
+        process = handle.process
+        assert process.stdout is not None and process.stderr is not None
+        queue: asyncio.Queue[LogLine | None] = asyncio.Queue()
+        readers = [
+            asyncio.create_task(_read(process.stdout, "stdout", queue)),
+            asyncio.create_task(_read(process.stderr, "stderr", queue)),
+        ]
+        try:
+            open_streams = len(readers)
+            while open_streams:
+                line = await queue.get()
+                if line is None:
+                    open_streams -= 1
+                else:
+                    yield line
+        finally:
+            for reader in readers:
+                reader.cancel()
+
+    async def wait(self, handle: JobHandle) -> ExitStatus:
+        assert isinstance(handle, LocalHandle)
+        code = await handle.process.wait()
+        if code < 0:  # killed by a signal: report it the way a shell (and Docker) would
+            return ExitStatus(128 - code, reason=f"killed by signal {signal.Signals(-code).name}")
+        return ExitStatus(code)
+
+    async def destroy(self, handle: JobHandle) -> None:
+        assert isinstance(handle, LocalHandle)
+        process = handle.process
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+        else:  # the job ended, but what it left in its group goes too
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+async def _read(stream: asyncio.StreamReader, name: Stream, queue: asyncio.Queue[LogLine | None]) -> None:
+    try:
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line longer than the limit: take what there is
+                raw = await stream.read(_LIMIT)
+            if not raw:
+                break
+            text = raw.decode(errors="replace").rstrip("\r\n")
+            await queue.put(LogLine(name, text, datetime.now(UTC)))
+    finally:
+        await queue.put(None)
+
+
+def _limits(memory: int | None) -> Callable[[], None] | None:
+    if not memory:
+        return None
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return apply

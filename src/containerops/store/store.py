@@ -1,0 +1,362 @@
+"""The store's API: saving flows and runs, and reading them back."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from containerops.store import schema as t
+from containerops.store.db import create_db_engine, migrate
+from containerops.store.recorder import Recorder
+
+
+class StoreError(Exception):
+    """A lookup that found nothing, or a write that cannot be done; said plainly."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back without their zone; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(slots=True)
+class NewRun:
+    id: int
+    number: int
+    uid: str
+    job_ids: dict[str, int]
+
+
+@dataclass(slots=True)
+class JobRow:
+    id: int
+    path: str
+    position: int
+    image: str | None
+    status: str
+    reason: str | None
+    exit_code: int | None
+    attempts: int
+    outputs: dict[str, str]
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(slots=True)
+class RunRow:
+    id: int
+    uri: str
+    number: int
+    uid: str
+    flow_version: int
+    status: str
+    reason: str | None
+    executor: str
+    params: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    jobs: list[JobRow] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class LogRow:
+    id: int
+    job_path: str
+    attempt: int
+    seq: int
+    at: datetime
+    stream: str
+    line: str
+
+
+_RUN_REF = re.compile(r"^(?P<uri>[^#]+)#(?P<number>\d+)$")
+
+
+class Store:
+    """A handle on the database; cheap to keep for the life of a process."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None) -> Store:
+        """Open (and create or upgrade) the database at ``url`` or the default."""
+        engine = create_db_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- flows -------------------------------------------------------------
+    def save_flow(self, uri: str, source: str, fmt: str) -> tuple[int, int, int]:
+        """Keep this definition of the flow; a changed source makes a new version.
+
+        Returns ``(flow_id, flow_version_id, version_number)``.
+        """
+        digest = hashlib.sha256(source.encode()).hexdigest()
+        now = utcnow()
+        with self.engine.begin() as conn:
+            flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
+            if flow_id is None:
+                flow_id = conn.execute(t.flows.insert().values(uri=uri, created_at=now)).inserted_primary_key[0]
+            latest = conn.execute(
+                sa.select(t.flow_versions.c.id, t.flow_versions.c.version, t.flow_versions.c.digest)
+                .where(t.flow_versions.c.flow_id == flow_id)
+                .order_by(t.flow_versions.c.version.desc())
+                .limit(1)
+            ).first()
+            if latest is not None and latest.digest == digest:
+                return flow_id, latest.id, latest.version
+            version = 1 if latest is None else latest.version + 1
+            version_id = conn.execute(
+                t.flow_versions.insert().values(
+                    flow_id=flow_id, version=version, digest=digest, format=fmt, source=source, created_at=now
+                )
+            ).inserted_primary_key[0]
+            return flow_id, version_id, version
+
+    def flow_source(self, run_id: int) -> str:
+        with self.engine.connect() as conn:
+            source = conn.execute(
+                sa.select(t.flow_versions.c.source)
+                .join(t.runs, t.runs.c.flow_version_id == t.flow_versions.c.id)
+                .where(t.runs.c.id == run_id)
+            ).scalar()
+        if source is None:
+            raise StoreError(f"no run with id {run_id}")
+        return str(source)
+
+    # -- runs --------------------------------------------------------------
+    def create_run(
+        self,
+        flow_id: int,
+        flow_version_id: int,
+        executor: str,
+        params: dict[str, Any],
+        jobs: list[tuple[str, str | None]],
+    ) -> NewRun:
+        """Record a new pending run and all its jobs; number it within its flow."""
+        now = utcnow()
+        for _ in range(20):  # another process may take the same number: try the next
+            try:
+                with self.engine.begin() as conn:
+                    number = (
+                        conn.execute(
+                            sa.select(sa.func.max(t.runs.c.number)).where(t.runs.c.flow_id == flow_id)
+                        ).scalar()
+                        or 0
+                    ) + 1
+                    uid = uuid.uuid4().hex
+                    run_id = conn.execute(
+                        t.runs.insert().values(
+                            flow_id=flow_id,
+                            flow_version_id=flow_version_id,
+                            number=number,
+                            uid=uid,
+                            status="pending",
+                            executor=executor,
+                            params=params,
+                            created_at=now,
+                        )
+                    ).inserted_primary_key[0]
+                    conn.execute(
+                        t.state_changes.insert().values(run_id=run_id, status="pending", at=now)
+                    )
+                    if jobs:
+                        conn.execute(
+                            t.jobs.insert(),
+                            [
+                                {
+                                    "run_id": run_id,
+                                    "path": path,
+                                    "position": position,
+                                    "image": image,
+                                    "status": "pending",
+                                    "attempts": 0,
+                                    "outputs": {},
+                                }
+                                for position, (path, image) in enumerate(jobs)
+                            ],
+                        )
+                    ids = conn.execute(
+                        sa.select(t.jobs.c.path, t.jobs.c.id).where(t.jobs.c.run_id == run_id)
+                    ).all()
+                return NewRun(id=run_id, number=number, uid=uid, job_ids={row.path: row.id for row in ids})
+            except sa.exc.IntegrityError:
+                continue
+        raise StoreError("could not number the run: too many runs of this flow started at once")
+
+    def recorder(self, run_id: int) -> Recorder:
+        return Recorder(self.engine, run_id)
+
+    def resolve_run(self, ref: str) -> int:
+        """A run id from ``ID`` or ``namespace/repository/flow#NUMBER``."""
+        ref = ref.strip()
+        with self.engine.connect() as conn:
+            if ref.isdigit():
+                found = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == int(ref))).scalar()
+            else:
+                match = _RUN_REF.match(ref)
+                if match is None:
+                    raise StoreError(f"{ref!r} is not a run: give its id (42) or FLOW-URI#NUMBER (demo/hello/ci#3)")
+                found = conn.execute(
+                    sa.select(t.runs.c.id)
+                    .join(t.flows, t.flows.c.id == t.runs.c.flow_id)
+                    .where(t.flows.c.uri == match["uri"], t.runs.c.number == int(match["number"]))
+                ).scalar()
+        if found is None:
+            raise StoreError(f"no run {ref}; `coops runs list` shows the runs there are")
+        return int(found)
+
+    def _run_query(self) -> sa.Select[Any]:
+        return sa.select(
+            t.runs,
+            t.flows.c.uri,
+            t.flow_versions.c.version.label("flow_version"),
+        ).join(t.flows, t.flows.c.id == t.runs.c.flow_id).join(
+            t.flow_versions, t.flow_versions.c.id == t.runs.c.flow_version_id
+        )
+
+    @staticmethod
+    def _run_row(row: Any) -> RunRow:
+        return RunRow(
+            id=row.id,
+            uri=row.uri,
+            number=row.number,
+            uid=row.uid,
+            flow_version=row.flow_version,
+            status=row.status,
+            reason=row.reason,
+            executor=row.executor,
+            params=row.params or {},
+            created_at=_aware(row.created_at) or utcnow(),
+            started_at=_aware(row.started_at),
+            finished_at=_aware(row.finished_at),
+        )
+
+    def list_runs(self, *, limit: int = 20, uri: str | None = None, status: str | None = None) -> list[RunRow]:
+        query = self._run_query().order_by(t.runs.c.id.desc()).limit(limit)
+        if uri:
+            query = query.where(t.flows.c.uri == uri)
+        if status:
+            query = query.where(t.runs.c.status == status)
+        with self.engine.connect() as conn:
+            return [self._run_row(row) for row in conn.execute(query)]
+
+    def get_run(self, run_id: int, *, with_jobs: bool = True) -> RunRow:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._run_query().where(t.runs.c.id == run_id)).first()
+            if row is None:
+                raise StoreError(f"no run with id {run_id}")
+            run = self._run_row(row)
+            if with_jobs:
+                run.jobs = [
+                    JobRow(
+                        id=j.id,
+                        path=j.path,
+                        position=j.position,
+                        image=j.image,
+                        status=j.status,
+                        reason=j.reason,
+                        exit_code=j.exit_code,
+                        attempts=j.attempts,
+                        outputs=j.outputs or {},
+                        started_at=_aware(j.started_at),
+                        finished_at=_aware(j.finished_at),
+                    )
+                    for j in conn.execute(
+                        sa.select(t.jobs).where(t.jobs.c.run_id == run_id).order_by(t.jobs.c.position)
+                    )
+                ]
+        return run
+
+    def state_changes(self, run_id: int) -> list[dict[str, Any]]:
+        """The run's history: every state change of the run and its jobs, in order."""
+        query = (
+            sa.select(t.state_changes, t.jobs.c.path)
+            .outerjoin(t.jobs, t.jobs.c.id == t.state_changes.c.job_id)
+            .where(t.state_changes.c.run_id == run_id)
+            .order_by(t.state_changes.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "job": row.path,
+                    "attempt": row.attempt,
+                    "status": row.status,
+                    "reason": row.reason,
+                    "at": _aware(row.at),
+                }
+                for row in conn.execute(query)
+            ]
+
+    def attempts(self, run_id: int) -> list[dict[str, Any]]:
+        query = (
+            sa.select(t.job_attempts, t.jobs.c.path)
+            .join(t.jobs, t.jobs.c.id == t.job_attempts.c.job_id)
+            .where(t.job_attempts.c.run_id == run_id)
+            .order_by(t.jobs.c.position, t.job_attempts.c.attempt)
+        )
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "job": row.path,
+                    "attempt": row.attempt,
+                    "status": row.status,
+                    "exit_code": row.exit_code,
+                    "reason": row.reason,
+                    "outputs": row.outputs or {},
+                    "started_at": _aware(row.started_at),
+                    "finished_at": _aware(row.finished_at),
+                }
+                for row in conn.execute(query)
+            ]
+
+    def log_lines(
+        self, run_id: int, *, job_path: str | None = None, after_id: int = 0, limit: int = 10_000
+    ) -> list[LogRow]:
+        """Log lines of a run (or one job) after ``after_id``, in the order they were stored."""
+        query = (
+            sa.select(t.log_lines, t.jobs.c.path)
+            .join(t.jobs, t.jobs.c.id == t.log_lines.c.job_id)
+            .where(t.log_lines.c.run_id == run_id, t.log_lines.c.id > after_id)
+            .order_by(t.log_lines.c.id)
+            .limit(limit)
+        )
+        if job_path:
+            query = query.where(t.jobs.c.path == job_path)
+        with self.engine.connect() as conn:
+            return [
+                LogRow(
+                    id=row.id,
+                    job_path=row.path,
+                    attempt=row.attempt,
+                    seq=row.seq,
+                    at=_aware(row.at) or utcnow(),
+                    stream=row.stream,
+                    line=row.line,
+                )
+                for row in conn.execute(query)
+            ]
+
+    def job_paths(self, run_id: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(t.jobs.c.path).where(t.jobs.c.run_id == run_id).order_by(t.jobs.c.position)
+                ).scalars()
+            )
