@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up ContainerOps on a Debian 12 machine, as root: Debian packages, a running
+# Docker Engine, the Python environment in .venv, and the base images.
+# Idempotent: fast when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+packages=(docker.io busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  say "starting dockerd"
+  mkdir -p /var/log
+  nohup dockerd >/var/log/coops-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { tail -20 /var/log/coops-dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }
+fi
+
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  "$python" -m venv .venv
+fi
+if ! .venv/bin/python -c 'import containerops, pytest, hypothesis, ruff, mypy' >/dev/null 2>&1 \
+   || [ pyproject.toml -nt .venv/.installed ]; then
+  say "installing ContainerOps and its development tools into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch .venv/.installed
+fi
+
+say "building the base images (fast when up to date)"
+.venv/bin/coops images build-base
