@@ -67,7 +67,15 @@ def test_bad_durations_say_why(value: object, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(5400, "1h30m"), (0.5, "500ms"), (90.25, "1m30.25s"), (30, "30s"), (86400, "24h"), (0, "0s"), (None, "none")],
+    [
+        (5400, "1h30m"),
+        (0.5, "500ms"),
+        (90.25, "1m30.25s"),
+        (30, "30s"),
+        (86400, "24h"),
+        (0, "0s"),
+        (None, "none"),
+    ],
 )
 def test_format_duration(seconds: float | None, text: str) -> None:
     assert format_duration(seconds) == text
@@ -127,8 +135,15 @@ def test_bad_memory_sizes_say_why(value: object, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("size", "text"),
-    [(256 * MIB, "256M"), (4 * GIB, "4G"), (GIB + GIB // 2, "1.5G"), (1000, "1000"), (10**9, "976562.5K"),
-     (None, "none"), (0, "0")],
+    [
+        (256 * MIB, "256M"),
+        (4 * GIB, "4G"),
+        (GIB + GIB // 2, "1.5G"),
+        (1000, "1000"),
+        (10**9, "976562.5K"),
+        (None, "none"),
+        (0, "0"),
+    ],
 )
 def test_format_memory(size: int | None, text: str) -> None:
     assert format_memory(size) == text

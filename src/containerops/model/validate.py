@@ -1,0 +1,657 @@
+"""From a composed document to a ``Flow``, reporting every problem at once.
+
+Both our format and the original pilotage one are read; the quirks of the
+80 original flows (``kubectl``, ``CO-DATA``, unnamed jobs, runtime dumps with
+``number`` and ``status``, empty ``-`` actions, repeated action names) are
+accepted with warnings, so that ``coops validate`` passes every one of them.
+
+Names become parts of ``stage.action.job`` paths and of container names, hence
+the strict name rule. ``check_runnable_locally`` says what ``coops run``
+(without a server) cannot do with an otherwise valid flow.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import cast
+
+from yaml.nodes import Node, ScalarNode
+
+from containerops.model.diagnostics import Diagnostic
+from containerops.model.document import Document, describe
+from containerops.model.flow import (
+    Action,
+    Flow,
+    Job,
+    JobType,
+    Position,
+    Resources,
+    Sequencing,
+    Stage,
+    StageType,
+    Subscription,
+    When,
+)
+from containerops.model.links import PendingSubscription, check_subscriptions
+from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
+from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
+KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+KEY_RULE = "use letters, digits, '_', '.' and '-', starting with a letter or '_'"
+ENV_RULE = "use letters, digits and '_', not starting with a digit"
+URI_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SPACE = re.compile(r"\s")
+SUBSCRIPTION = re.compile(r"([^.\[\]\s]+)\.([^.\[\]\s]+)\.([^.\[\]\s]+)\[([^\[\]\s]+)\]")
+
+FLOW_KEYS = (
+    "uri",
+    "title",
+    "version",
+    "tag",
+    "timeout",
+    "environments",
+    "labels",
+    "receivers",
+    "triggers",
+    "stages",
+)
+STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "actions")
+ACTION_KEYS = ("name", "title", "jobs")
+JOB_KEYS = (
+    "name",
+    "title",
+    "type",
+    "endpoint",
+    "service",
+    "command",
+    "environments",
+    "inputs",
+    "outputs",
+    "subscriptions",
+    "resources",
+    "timeout",
+    "retries",
+    "allow_failure",
+    "when",
+)
+RESOURCE_KEYS = ("cpu", "memory")
+#: Keys of the original engine's runtime dumps: accepted, ignored, warned about.
+RUNTIME_FLOW_KEYS = ("number", "namespace")
+RUNTIME_JOB_KEYS = ("status",)
+
+STAGE_TYPES: tuple[StageType, ...] = ("start", "normal", "pause", "end")
+SEQUENCINGS: tuple[Sequencing, ...] = ("sequence", "parallel")
+JOB_TYPES: tuple[JobType, ...] = ("component", "service")
+WHENS: tuple[When, ...] = ("on_success", "on_failure", "always")
+
+MAX_RETRIES = 100
+#: A guard against alias bombs (``*anchor`` lists multiplying jobs), far above real flows.
+MAX_JOBS = 200_000
+
+KUBECTL_WARNING = "kubectl is not supported; the job runs its endpoint image"
+
+
+def build_flow(doc: Document) -> tuple[Flow | None, list[Diagnostic]]:
+    """The flow in ``doc`` and every diagnostic about it (the flow is unusable if any is an error)."""
+    reader = Reader(doc)
+    if doc.root is None:
+        return None, reader.diagnostics
+    builder = _Builder(reader)
+    flow = builder.flow(doc.root)
+    if flow is not None:
+        check_subscriptions(flow, builder.pending, reader)
+    return flow, reader.diagnostics
+
+
+def _values(fields: Fields) -> dict[str, Node]:
+    """The value nodes of the keys that have one: ``key:`` written empty counts as absent."""
+    return {name: value for name, (_, value) in fields.items() if value.tag != NULL_TAG}
+
+
+class _Builder:
+    """Builds the model while the reader collects diagnostics (one instance per document)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.r = reader
+        self.doc = reader.doc
+        self.pending: list[PendingSubscription] = []
+        self.job_count = 0
+
+    def position(self, node: Node) -> Position:
+        return Position(*self.doc.position(node))
+
+    # -- flow -----------------------------------------------------------------
+
+    def flow(self, root: Node) -> Flow | None:
+        r = self.r
+        fields = r.mapping(root, "", "the flow", FLOW_KEYS, RUNTIME_FLOW_KEYS)
+        if fields is None:
+            return None
+        values = _values(fields)
+        flow = Flow(uri="")
+        node = values.get("uri")
+        if node is None:
+            r.error(root, "uri", "the flow has no 'uri': give it as namespace/repository/name")
+        else:
+            flow.uri = self.uri(node) or ""
+        if (node := values.get("title")) is not None:
+            flow.title = r.text(node, "title", "title") or ""
+        if (node := values.get("version")) is not None:
+            flow.version = r.text(node, "version", "version") or flow.version
+        if (node := values.get("tag")) is not None:
+            flow.tag = r.text(node, "tag", "tag") or flow.tag
+        if (node := values.get("timeout")) is not None:
+            flow.timeout = r.quantity(node, "timeout", "timeout", parse_duration)[1]
+        if (node := values.get("environments")) is not None:
+            flow.environments = self.environments(node, "environments")
+        if (node := values.get("labels")) is not None:
+            flow.labels = self.labels(node, "labels")
+        if (node := values.get("receivers")) is not None:
+            flow.receivers = self.raw_list(node, "receivers", "a receiver")
+        if (node := values.get("triggers")) is not None:
+            flow.triggers = self.raw_list(node, "triggers", "a trigger")
+        for key in RUNTIME_FLOW_KEYS:
+            if key in fields:
+                r.warning(
+                    fields[key][0],
+                    key,
+                    f"'{key}' is ignored: it belongs to a runtime record of the "
+                    "original engine, not to a flow",
+                )
+        node = values.get("stages")
+        if node is None:
+            r.error(root, "stages", "the flow has no 'stages'")
+        else:
+            flow.stages = self.stages(node)
+        return flow
+
+    def uri(self, node: Node) -> str | None:
+        r = self.r
+        text = r.text(node, "uri", "uri")
+        if text is None:
+            return None
+        parts = text.split("/")
+        if len(parts) != 3:
+            r.error(
+                node, "uri", f"uri '{text}' must be namespace/repository/name (three parts separated by '/')"
+            )
+            return None
+        for part in parts:
+            if not part:
+                problem = "has an empty part"
+            elif ".." in part:
+                problem = "must not contain '..'"
+            elif not URI_PART.fullmatch(part):
+                problem = (
+                    f"has an invalid part '{part}': use lowercase letters, digits, '-', '_' and '.', "
+                    "starting with a letter or a digit"
+                )
+            else:
+                continue
+            r.error(node, "uri", f"uri '{text}' {problem}")
+            return None
+        for part in parts:
+            if part != part.lower():
+                r.warning(
+                    node,
+                    "uri",
+                    f"uri part '{part}' has capital letters; uris are lowercase "
+                    "(accepted for the original flows, kept as written)",
+                )
+        return text
+
+    def raw_list(self, node: Node, where: str, what: str) -> list[dict[str, object]]:
+        """Receivers and triggers: kept as written, each a mapping with a ``type``."""
+        r = self.r
+        result: list[dict[str, object]] = []
+        for index, item in enumerate(r.sequence(node, where, where) or []):
+            item_where = f"{where}[{index}]"
+            fields = r.mapping(item, item_where, what, (), any_key=True)
+            if fields is None:
+                continue
+            values = _values(fields)
+            kind = values.get("type")
+            if kind is None:
+                r.error(item, item_where, f"{what} needs a 'type'")
+                continue
+            if not r.text(kind, f"{item_where}.type", "type"):
+                continue
+            try:
+                raw = self.doc.construct(item)
+            except ValueError as exc:
+                r.error(item, item_where, f"cannot read {what}: {exc}")
+                continue
+            result.append(cast(dict[str, object], raw))
+        return result
+
+    def environments(self, node: Node, where: str) -> dict[str, str]:
+        """Both forms: ``{NAME: value}`` and the original ``[{NAME: value}, ...]``."""
+        r = self.r
+        env: dict[str, str] = {}
+        first: dict[str, Node] = {}
+        for key, value, item_where in r.pairs(node, where, "environments"):
+            name = key.value
+            if name == "CO-DATA":
+                r.warning(
+                    key, item_where, "'CO-DATA' is read as 'CO_DATA' ('-' is not allowed in a variable name)"
+                )
+                name = "CO_DATA"
+            elif not ENV_NAME.fullmatch(name):
+                r.error(key, item_where, f"environment variable name '{name}' is not valid: {ENV_RULE}")
+                continue
+            if not r.first_time(first, name, key, item_where, f"environment variable '{name}' is set twice"):
+                continue
+            text = r.stringify(value, item_where, f"environment variable '{name}'")
+            if text is not None:
+                env[name] = text
+        return env
+
+    def labels(self, node: Node, where: str) -> dict[str, str]:
+        labels: dict[str, str] = {}
+        for key, value, item_where in self.r.pairs(node, where, "labels"):
+            if not key.value:
+                self.r.error(key, item_where, "a label needs a name")
+                continue
+            text = self.r.stringify(value, item_where, f"label '{key.value}'")
+            if text is not None:
+                labels[key.value] = text
+        return labels
+
+    def name(self, values: dict[str, Node], node: Node, where: str, what: str) -> str | None:
+        """A required stage or action name; reports it missing or invalid."""
+        value = values.get("name")
+        if value is None:
+            self.r.error(node, where, f"{what} has no 'name'")
+            return None
+        return self.r.name(value, f"{where}.name", f"{what} name", NAME, NAME_RULE)
+
+    # -- stages ---------------------------------------------------------------
+
+    def stages(self, node: Node) -> list[Stage]:
+        r = self.r
+        items = r.sequence(node, "stages", "stages")
+        if items is None:
+            return []
+        if not items:
+            r.error(node, "stages", "the flow has no stages")
+        stages: list[Stage] = []
+        nodes: list[Node] = []
+        first: dict[str, Node] = {}
+        for index, item in enumerate(items):
+            where = f"stages[{index}]"
+            if is_null(item):
+                r.warning(item, where, "an empty stage ('-' with nothing after it) is ignored")
+                continue
+            stage = self.stage(item, where)
+            if stage is None:
+                continue
+            if stage.name:
+                r.first_time(first, stage.name, item, where, f"duplicate stage name '{stage.name}'")
+            stages.append(stage)
+            nodes.append(item)
+        self.check_stage_order(stages, nodes)
+        return stages
+
+    def check_stage_order(self, stages: list[Stage], nodes: Sequence[Node]) -> None:
+        """A start stage only first, an end stage only last, each at most once."""
+        for index, (stage, node) in enumerate(zip(stages, nodes, strict=True)):
+            if stage.type == "start" and index != 0:
+                self.r.error(node, stage.name, f"start stage '{stage.name}' must be the first stage")
+            if stage.type == "end" and index != len(stages) - 1:
+                self.r.error(node, stage.name, f"end stage '{stage.name}' must be the last stage")
+
+    def stage(self, node: Node, where: str) -> Stage | None:
+        r = self.r
+        fields = r.mapping(node, where, "a stage", STAGE_KEYS)
+        if fields is None:
+            return None
+        values = _values(fields)
+        stage = Stage(name=self.name(values, node, where, "a stage") or "", position=self.position(node))
+        if (value := values.get("type")) is not None:
+            kind = r.choice(value, f"{where}.type", "stage type", STAGE_TYPES)
+            stage.type = cast(StageType, kind or stage.type)
+        if (value := values.get("title")) is not None:
+            stage.title = r.text(value, f"{where}.title", "title") or ""
+        if (value := values.get("sequencing")) is not None:
+            sequencing = r.choice(value, f"{where}.sequencing", "sequencing", SEQUENCINGS)
+            stage.sequencing = cast(Sequencing, sequencing or stage.sequencing)
+        if (value := values.get("timeout")) is not None:
+            ok, stage.timeout = r.quantity(value, f"{where}.timeout", "timeout", parse_duration)
+            if ok and stage.type != "pause":
+                r.warning(
+                    fields["timeout"][0],
+                    f"{where}.timeout",
+                    f"timeout is ignored on a {stage.type} stage: only pause stages wait",
+                )
+        actions_node = values.get("actions")
+        items = r.sequence(actions_node, f"{where}.actions", "actions") if actions_node is not None else []
+        if items is None:
+            return stage
+        written = [(index, item) for index, item in enumerate(items) if not is_null(item)]
+        if stage.type == "normal" and not written:
+            r.error(node, where, f"stage '{stage.name}' has no actions")
+        elif stage.type != "normal" and written:
+            reason = {
+                "pause": "it waits for an approval",
+                "start": "it marks where the flow begins",
+                "end": "it marks where the flow ends",
+            }[stage.type]
+            r.error(
+                fields["actions"][0], f"{where}.actions", f"a {stage.type} stage has no actions ({reason})"
+            )
+        else:
+            stage.actions = self.actions(written, f"{where}.actions", stage.name)
+        return stage
+
+    # -- actions --------------------------------------------------------------
+
+    def actions(self, items: list[tuple[int, Node]], where: str, stage_name: str) -> list[Action]:
+        """The actions written (empty '-' items, which the original files have, are left out)."""
+        actions: list[Action] = []
+        nodes: list[Node] = []
+        for index, item in items:
+            action = self.action(item, f"{where}[{index}]", stage_name)
+            if action is not None:
+                actions.append(action)
+                nodes.append(item)
+        self.rename_duplicate_actions(actions, nodes, where, stage_name)
+        return actions
+
+    def rename_duplicate_actions(
+        self, actions: list[Action], nodes: list[Node], where: str, stage: str
+    ) -> None:
+        """Give a repeated action name a free ``-2``, ``-3``... suffix, with a warning.
+
+        Three original flows repeat an action name within a stage; the engine
+        needs every job path to be unique, and the first action keeps its name
+        so that subscriptions to it still work.
+        """
+        names = {action.name for action in actions}
+        first: dict[str, Node] = {}
+        for action, node in zip(actions, nodes, strict=True):
+            if not action.name:
+                continue
+            earlier = first.setdefault(action.name, node)
+            if earlier is node:
+                continue
+            suffix = 2
+            while f"{action.name}-{suffix}" in names:
+                suffix += 1
+            new_name = f"{action.name}-{suffix}"
+            names.add(new_name)
+            self.r.warning(
+                node,
+                where,
+                f"duplicate action name '{action.name}' in stage '{stage}' (first at "
+                f"line {self.r.line(earlier)}); this one is renamed '{new_name}' so "
+                "that its jobs have paths of their own",
+            )
+            action.name, action.path = new_name, f"{stage}.{new_name}"
+            for job in action.jobs:
+                job.path = f"{action.path}.{job.name}"
+
+    def action(self, node: Node, where: str, stage_name: str) -> Action | None:
+        r = self.r
+        fields = r.mapping(node, where, "an action", ACTION_KEYS)
+        if fields is None:
+            return None
+        values = _values(fields)
+        name = self.name(values, node, where, "an action") or ""
+        action = Action(name=name, path=f"{stage_name}.{name}", position=self.position(node))
+        if (value := values.get("title")) is not None:
+            action.title = r.text(value, f"{where}.title", "title") or ""
+        jobs_node = values.get("jobs")
+        items = r.sequence(jobs_node, f"{where}.jobs", "jobs") if jobs_node is not None else []
+        if items is None:
+            return action
+        first: dict[str, tuple[Node, bool]] = {}
+        for index, item in enumerate(items):
+            job_where = f"{where}.jobs[{index}]"
+            if is_null(item):
+                r.warning(item, job_where, "an empty job ('-' with nothing after it) is ignored")
+                continue
+            self.job_count += 1
+            if self.job_count > MAX_JOBS:
+                r.error(item, job_where, f"the flow has more than {MAX_JOBS} jobs")
+                break
+            job, named = self.job(item, job_where, action.path, index)
+            if job is None:
+                continue
+            earlier, earlier_named = first.setdefault(job.name, (item, named))
+            if earlier is not item:
+                unnamed = (
+                    ""
+                    if named and earlier_named
+                    else ("; a job without a name is called 'job-N' after its position")
+                )
+                r.error(
+                    item,
+                    job_where,
+                    f"duplicate job name '{job.name}' in action '{action.path}' "
+                    f"(first at line {r.line(earlier)}){unnamed}",
+                )
+            action.jobs.append(job)
+        if all(is_null(item) for item in items):
+            r.error(node, where, f"action '{action.path}' has no jobs")
+        return action
+
+    # -- jobs -----------------------------------------------------------------
+
+    def job(self, node: Node, where: str, action_path: str, index: int) -> tuple[Job | None, bool]:
+        """The job, and whether its name was written (else it is ``job-N``)."""
+        r = self.r
+        fields = r.mapping(node, where, "a job", JOB_KEYS, ("kubectl", *RUNTIME_JOB_KEYS))
+        if fields is None:
+            return None, False
+        values = _values(fields)
+        name_node = values.get("name")
+        name = None
+        if name_node is not None:
+            name = r.name(name_node, f"{where}.name", "job name", NAME, NAME_RULE)
+        job = Job(name=name or f"job-{index + 1}", path="", position=self.position(node))
+        job.path = f"{action_path}.{job.name}"
+        if (value := values.get("title")) is not None:
+            job.title = r.text(value, f"{where}.title", "title") or ""
+        if (value := values.get("type")) is not None:
+            job.type = cast(JobType, r.choice(value, f"{where}.type", "job type", JOB_TYPES) or job.type)
+        if (value := values.get("endpoint")) is not None:
+            job.endpoint = self.endpoint(value, f"{where}.endpoint")
+        if (value := values.get("service")) is not None:
+            r.mapping(value, f"{where}.service", "service", (), any_key=True)
+            if job.type != "service":
+                r.error(
+                    fields["service"][0], f"{where}.service", "'service' is only for jobs of type service"
+                )
+        if (value := values.get("command")) is not None:
+            job.command = self.command(value, f"{where}.command")
+        if (value := values.get("environments")) is not None:
+            job.environments = self.environments(value, f"{where}.environments")
+        if (value := values.get("inputs")) is not None:
+            job.inputs = self.inputs(value, f"{where}.inputs")
+        if (value := values.get("outputs")) is not None:
+            job.outputs = self.outputs(value, f"{where}.outputs")
+        if (value := values.get("subscriptions")) is not None:
+            job.subscriptions = self.subscriptions(value, f"{where}.subscriptions", job)
+        if (value := values.get("resources")) is not None:
+            job.resources = self.resources(value, f"{where}.resources")
+        if (value := values.get("timeout")) is not None:
+            job.timeout = r.quantity(value, f"{where}.timeout", "timeout", parse_duration)[1]
+        if (value := values.get("retries")) is not None:
+            job.retries = r.integer(value, f"{where}.retries", "retries", 0, MAX_RETRIES) or 0
+        if (value := values.get("allow_failure")) is not None:
+            job.allow_failure = bool(r.boolean(value, f"{where}.allow_failure", "allow_failure"))
+        if (value := values.get("when")) is not None:
+            job.when = cast(When, r.choice(value, f"{where}.when", "when", WHENS) or job.when)
+        for key in RUNTIME_JOB_KEYS:
+            if key in fields:
+                r.warning(
+                    fields[key][0],
+                    f"{where}.{key}",
+                    f"'{key}' is ignored: it belongs to a runtime record "
+                    "of the original engine, not to a flow",
+                )
+        self.check_image(job, fields, values, node, where)
+        return job, name_node is not None
+
+    def check_image(self, job: Job, fields: Fields, values: dict[str, Node], node: Node, where: str) -> None:
+        """A job needs an image to run; ``kubectl`` (not supported) is no substitute."""
+        has_endpoint = values.get("endpoint") is not None  # if invalid, that is already reported
+        kubectl = fields.get("kubectl")
+        if kubectl is not None and has_endpoint:
+            self.r.warning(kubectl[0], f"{where}.kubectl", KUBECTL_WARNING)
+        elif kubectl is not None:
+            # An error by rights, but one original flow (bmi) has such jobs and must
+            # validate; `coops run` refuses them (check_runnable_locally).
+            self.r.warning(
+                kubectl[0],
+                f"{where}.kubectl",
+                "kubectl is not supported, and this job has no endpoint image to run instead: "
+                "the flow validates but this job cannot run",
+            )
+        elif not has_endpoint and not (job.type == "service" and values.get("service") is not None):
+            self.r.error(node, where, f"job '{job.path}' has no 'endpoint' (the image to run)")
+
+    def endpoint(self, node: Node, where: str) -> str | None:
+        text = self.r.text(node, where, "endpoint")
+        if text is None:
+            return None
+        if not text.strip() or _SPACE.search(text):
+            self.r.error(node, where, f"endpoint {describe(node)} is not an image reference")
+            return None
+        return text
+
+    def command(self, node: Node, where: str) -> list[str] | None:
+        """A list of arguments, or one string run by ``sh -c``."""
+        r = self.r
+        if isinstance(node, ScalarNode):
+            text = r.text(node, where, "command")
+            if not text:
+                r.error(node, where, "command is empty")
+                return None
+            return ["sh", "-c", text]
+        items = r.sequence(node, where, "command")
+        if items is None:
+            return None
+        if not items:
+            r.error(node, where, "command is an empty list")
+            return None
+        command: list[str] = []
+        for index, item in enumerate(items):
+            if is_null(item):
+                r.error(item, f"{where}[{index}]", "a command argument cannot be empty (null); quote it: ''")
+                continue
+            text = r.text(item, f"{where}[{index}]", "a command argument")
+            if text is not None:
+                command.append(text)
+        return command
+
+    def inputs(self, node: Node, where: str) -> dict[str, str]:
+        r = self.r
+        inputs: dict[str, str] = {}
+        for key, value, item_where in r.pairs(node, where, "inputs"):
+            if not KEY_NAME.fullmatch(key.value):
+                r.error(key, item_where, f"input name '{key.value}' is not valid: {KEY_RULE}")
+                continue
+            text = r.stringify(value, item_where, f"input '{key.value}'")
+            if text is not None:
+                inputs[key.value] = text
+        return inputs
+
+    def outputs(self, node: Node, where: str) -> list[str]:
+        r = self.r
+        outputs: list[str] = []
+        first: dict[str, Node] = {}
+        for index, item in enumerate(r.sequence(node, where, "outputs") or []):
+            item_where = f"{where}[{index}]"
+            name = r.name(item, item_where, "output name", KEY_NAME, KEY_RULE)
+            if name is None:
+                continue
+            if not r.first_time(first, name, item, item_where, f"output '{name}' is declared twice"):
+                continue
+            outputs.append(name)
+        return outputs
+
+    def subscriptions(self, node: Node, where: str, job: Job) -> list[Subscription]:
+        """Parse ``stage.action.job[KEY]: ENV`` entries; whether they resolve is checked later."""
+        r = self.r
+        subscriptions: list[Subscription] = []
+        first: dict[str, Node] = {}
+        for key, value, item_where in r.pairs(node, where, "subscriptions"):
+            match = SUBSCRIPTION.fullmatch(key.value)
+            if match is None:
+                r.error(key, item_where, f"subscription '{key.value}' is not stage.action.job[KEY]")
+                continue
+            stage, action, source_job, output = match.groups()
+            if not KEY_NAME.fullmatch(output):
+                r.error(
+                    key,
+                    item_where,
+                    f"subscription '{key.value}': output name '{output}' is not valid: {KEY_RULE}",
+                )
+                continue
+            env = r.name(value, item_where, "subscription variable", ENV_NAME, ENV_RULE)
+            if env is None:
+                continue
+            if not r.first_time(
+                first, env, value, item_where, f"variable '{env}' is set by two subscriptions"
+            ):
+                continue
+            subscription = Subscription(source=f"{stage}.{action}.{source_job}", key=output, env=env)
+            subscriptions.append(subscription)
+            self.pending.append(PendingSubscription(job, subscription, key, item_where))
+        return subscriptions
+
+    def resources(self, node: Node, where: str) -> Resources:
+        r = self.r
+        resources = Resources()
+        fields = r.mapping(node, where, "resources", RESOURCE_KEYS)
+        if fields is None:
+            return resources
+        values = _values(fields)
+        if (value := values.get("cpu")) is not None:
+            resources.cpu = r.quantity(value, f"{where}.cpu", "cpu", parse_cpu)[1]
+        if (value := values.get("memory")) is not None:
+            resources.memory = r.quantity(value, f"{where}.memory", "memory", parse_memory)[1]
+        return resources
+
+
+LOCAL_PAUSE = (
+    "pause stages wait for an approval, which needs the server (`coops server`, coming later); "
+    "`coops run` cannot run this flow"
+)
+LOCAL_SERVICE = (
+    "service jobs run alongside the flow, which needs the server (`coops server`, coming later); "
+    "`coops run` cannot run this flow"
+)
+
+
+def check_runnable_locally(flow: Flow, file: str = "<flow>") -> list[Diagnostic]:
+    """Errors for what ``coops run`` (no server) cannot do with a valid flow.
+
+    Pause stages and service jobs need the server; a job without an endpoint
+    (written for kubectl) has nothing to run.
+    """
+    diagnostics: list[Diagnostic] = []
+
+    def error(position: Position | None, where: str, message: str) -> None:
+        line, column = (position.line, position.column) if position else (None, None)
+        diagnostics.append(Diagnostic("error", message, file, line, column, where))
+
+    for stage in flow.stages:
+        if stage.type == "pause":
+            error(stage.position, stage.name, LOCAL_PAUSE)
+        for action in stage.actions:
+            for job in action.jobs:
+                if job.type == "service":
+                    error(job.position, job.path, LOCAL_SERVICE)
+                elif job.endpoint is None:
+                    error(
+                        job.position,
+                        job.path,
+                        f"job '{job.path}' has no endpoint image to run "
+                        "(it was written for kubectl, which is not supported)",
+                    )
+    return diagnostics
