@@ -111,6 +111,14 @@ def _values(fields: Fields) -> dict[str, Node]:
     return {name: value for name, (_, value) in fields.items() if value.tag != NULL_TAG}
 
 
+def _as_written(node: Node, valid: str | None) -> str | None:
+    """An invalid name (already reported) as written, so that paths built from it
+    and the messages that quote them still read as the user wrote them."""
+    if valid is None and isinstance(node, ScalarNode):
+        return str(node.value)
+    return valid
+
+
 class _Builder:
     """Builds the model while the reader collects diagnostics (one instance per document)."""
 
@@ -260,13 +268,13 @@ class _Builder:
                 labels[key.value] = text
         return labels
 
-    def name(self, values: dict[str, Node], node: Node, where: str, what: str) -> str | None:
+    def name(self, values: dict[str, Node], node: Node, where: str, noun: str) -> str | None:
         """A required stage or action name; reports it missing or invalid."""
         value = values.get("name")
         if value is None:
-            self.r.error(node, where, f"{what} has no 'name'")
+            self.r.error(node, where, f"{'an' if noun[0] in 'aeiou' else 'a'} {noun} has no 'name'")
             return None
-        return self.r.name(value, f"{where}.name", f"{what} name", NAME, NAME_RULE)
+        return _as_written(value, self.r.name(value, f"{where}.name", f"{noun} name", NAME, NAME_RULE))
 
     # -- stages ---------------------------------------------------------------
 
@@ -309,7 +317,7 @@ class _Builder:
         if fields is None:
             return None
         values = _values(fields)
-        stage = Stage(name=self.name(values, node, where, "a stage") or "", position=self.position(node))
+        stage = Stage(name=self.name(values, node, where, "stage") or "", position=self.position(node))
         if (value := values.get("type")) is not None:
             kind = r.choice(value, f"{where}.type", "stage type", STAGE_TYPES)
             stage.type = cast(StageType, kind or stage.type)
@@ -399,7 +407,7 @@ class _Builder:
         if fields is None:
             return None
         values = _values(fields)
-        name = self.name(values, node, where, "an action") or ""
+        name = self.name(values, node, where, "action") or ""
         action = Action(name=name, path=f"{stage_name}.{name}", position=self.position(node))
         if (value := values.get("title")) is not None:
             action.title = r.text(value, f"{where}.title", "title") or ""
@@ -450,7 +458,7 @@ class _Builder:
         name_node = values.get("name")
         name = None
         if name_node is not None:
-            name = r.name(name_node, f"{where}.name", "job name", NAME, NAME_RULE)
+            name = _as_written(name_node, r.name(name_node, f"{where}.name", "job name", NAME, NAME_RULE))
         job = Job(name=name or f"job-{index + 1}", path="", position=self.position(node))
         job.path = f"{action_path}.{job.name}"
         if (value := values.get("title")) is not None:
