@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
+from containerops.model.flow import Resources
 from containerops.model.loader import LoadResult, load_flow, parse_flow
 
 MINIMAL = textwrap.dedent(
@@ -206,8 +207,21 @@ def test_json_scalars_follow_json_rules() -> None:
 
 
 def test_json_syntax_error_uses_json_positions() -> None:
-    text = '{\n  "uri": "demo/hello/ci",\n  "stages": [1,]\n}\n'
-    assert problems(text, "flow.json") == ["flow.json:3:16: error: invalid JSON: Expecting value"]
+    text = '{\n  "uri": "demo/hello/ci",\n  "stages": [1 2]\n}\n'
+    assert problems(text, "flow.json") == ["flow.json:3:16: error: invalid JSON: Expecting ',' delimiter"]
+
+
+def test_yaml_flow_style_is_not_mistaken_for_broken_json() -> None:
+    text = (
+        "{uri: demo/hello/ci, stages: [{name: build, actions: [{name: unit, jobs: [{endpoint: busybox}]}]}]}"
+    )
+    result = parse_flow(text, "flow.yml")
+    assert result.format == "yaml"
+    assert problems(text.replace("busybox}", "busybox"), "flow.yml")[0].startswith("flow.yml:1:")
+    assert problems(text.replace("{uri:", '{"uri":'), "flow.json") == [
+        "flow.json:1:9: error: invalid JSON: Expecting value"
+    ]
+    assert [job.path for job in result.flow.jobs()] == ["build.unit.job-1"]
 
 
 # -- the indentation quirk of the original javadoc flow -------------------------
@@ -224,6 +238,12 @@ def test_key_indented_one_column_less_than_its_sibling_is_repaired_with_a_warnin
     ]
     [job] = result.flow.jobs()
     assert (job.resources.cpu, job.resources.memory, job.timeout) == (1.0, 4 * 1024**3, None)
+
+
+def test_the_quirk_on_the_last_key_of_the_document_is_repaired_too() -> None:
+    result = parse_flow(MINIMAL.replace("  memory: 256M", " memory: 256M"), "flow.yml")
+    assert [(w.line, w.column) for w in result.warnings] == [(11, 14)]
+    assert result.flow.jobs()[0].resources == Resources(cpu=1.0, memory=256 * 1024**2)
 
 
 def test_errors_on_a_repaired_line_point_at_the_original_columns() -> None:

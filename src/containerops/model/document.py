@@ -112,12 +112,16 @@ def parse_document(text: str, filename: str) -> Document:
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
-            doc.diagnostics.append(
-                Diagnostic("error", f"invalid JSON: {exc.msg}", filename, exc.lineno, exc.colno)
-            )
-            return doc
-        # Valid JSON has no tab inside a string, and YAML refuses tabs as spacing.
-        text = text.replace("\t", " ")
+            # A file named .json gets JSON's error; other text may be YAML in flow style.
+            if filename.lower().endswith(".json") or not _is_yaml(text):
+                doc.diagnostics.append(
+                    Diagnostic("error", f"invalid JSON: {exc.msg}", filename, exc.lineno, exc.colno)
+                )
+                return doc
+            doc.format = "yaml"  # YAML in flow style, such as {uri: demo/hello/ci, stages: [...]}
+        else:
+            # Valid JSON has no tab inside a string, and YAML refuses tabs as spacing.
+            text = text.replace("\t", " ")
     lines = text.split("\n")
     for attempt in range(MAX_REPAIRS + 1):
         try:
@@ -140,6 +144,14 @@ def parse_document(text: str, filename: str) -> Document:
             )
         )
     return doc
+
+
+def _is_yaml(text: str) -> bool:
+    try:
+        yaml.compose(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        return False
+    return True
 
 
 def _reindent(lines: list[str], error: yaml.MarkedYAMLError, doc: Document) -> bool:
