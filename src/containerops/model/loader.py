@@ -53,10 +53,14 @@ def parse_flow(text: str, filename: str = "<flow>") -> LoadResult:
     with _gc_paused():
         doc = parse_document(text, filename)
         flow, found = build_flow(doc)
-    diagnostics = sort_diagnostics(doc.diagnostics + found)
+        diagnostics = sort_diagnostics(doc.diagnostics + found)
+        fmt = doc.format
+        # Free the node tree (it has no reference cycles) before the collector
+        # resumes, or its first pass would scan every node once more.
+        del doc
     if flow is None or any(d.severity == "error" for d in diagnostics):
         raise FlowInvalid(diagnostics)
-    return LoadResult(flow=flow, warnings=diagnostics, source=text, format=doc.format)
+    return LoadResult(flow=flow, warnings=diagnostics, source=text, format=fmt)
 
 
 def load_flow(path: str | Path) -> LoadResult:
