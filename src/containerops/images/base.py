@@ -1,0 +1,468 @@
+"""Build the base images jobs run in, locally, without any image registry.
+
+No hub is reachable from where ContainerOps runs, so ``FROM debian`` or
+``FROM busybox`` cannot work: every image is made from what the machine has.
+
+* ``containerops/base:busybox`` is Debian's static busybox on an empty root
+  filesystem: 2 MB, builds in a second, enough for shell-script components and
+  for the executor's own tests.
+* ``containerops/base:python`` is a minimal Debian bookworm (made by mmdebstrap from
+  a Debian mirror, which *is* reachable) with python3, git, curl and the component
+  SDK at ``/opt/containerops/containerops/sdk.py``.
+
+Building is idempotent: each image carries a label with a hash of its recipe
+inputs (``containerops.base.digest``) and is rebuilt only when that hash changes or
+when ``force`` is given. The python image is made in two steps, a Debian root
+filesystem (``containerops/base:python-rootfs``, minutes) and a thin layer with the
+SDK on top (seconds), so that a change to ``sdk.py`` never re-runs mmdebstrap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from containerops.executors.base import ExecutorError
+from containerops.executors.docker.client import connect
+
+BUSYBOX_IMAGE = "containerops/base:busybox"
+PYTHON_IMAGE = "containerops/base:python"
+#: The Debian root filesystem under the python image, kept so that only the thin
+#: SDK layer is rebuilt when the SDK changes.
+PYTHON_ROOTFS_IMAGE = "containerops/base:python-rootfs"
+BASE_IMAGES = (BUSYBOX_IMAGE, PYTHON_IMAGE)
+
+#: The label that records which recipe an image was built from.
+DIGEST_LABEL = "containerops.base.digest"
+
+#: Bump to force a rebuild of every base image after a change to the recipes below
+#: that the hashed inputs would not show.
+RECIPE_VERSION = "1"
+
+BUSYBOX_PATH = Path("/bin/busybox")
+DEBIAN_SUITE = "bookworm"
+DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
+PYTHON_PACKAGES = ("python3", "git", "curl", "ca-certificates")
+COOPS_UID = 1000
+#: Where the SDK lives in the python image (and what PYTHONPATH points at).
+SDK_ROOT = "/opt/containerops"
+
+Progress = Callable[[str], None]
+
+
+class ImageBuildError(Exception):
+    """A base image could not be built; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltImage:
+    """One base image after :func:`build_base_images`."""
+
+    tag: str
+    image_id: str
+    #: The recipe hash stored in the image's ``containerops.base.digest`` label.
+    digest: str
+    #: False when the image was already up to date and nothing was built.
+    built: bool
+    #: Size of the image in bytes, as the Docker Engine reports it.
+    size: int
+    #: Wall-clock time spent on this image (checking or building).
+    seconds: float
+
+
+def build_base_images(
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    only: Collection[str] | None = None,
+) -> list[BuiltImage]:
+    """Make sure the base images exist and match their recipes; build what is missing.
+
+    ``force`` rebuilds everything from scratch (including the Debian root filesystem).
+    ``only`` limits the work to some of :data:`BASE_IMAGES` (the executor tests need
+    only the busybox image and should not wait minutes for mmdebstrap).
+    ``progress`` receives one human-readable line per step.
+    Raises :class:`ImageBuildError` with a plain explanation on failure.
+    """
+    say: Progress = progress or (lambda _line: None)
+    wanted = list(BASE_IMAGES) if only is None else [tag for tag in BASE_IMAGES if tag in only]
+    unknown = set(only or ()) - set(BASE_IMAGES)
+    if unknown:
+        raise ImageBuildError(
+            f"unknown base image {sorted(unknown)[0]!r}; choose from {', '.join(BASE_IMAGES)}"
+        )
+    try:
+        client = connect()
+    except ExecutorError as exc:
+        raise ImageBuildError(str(exc)) from exc
+    try:
+        builders = {BUSYBOX_IMAGE: _build_busybox, PYTHON_IMAGE: _build_python}
+        return [builders[tag](client, force=force, say=say) for tag in wanted]
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise ImageBuildError(f"the Docker Engine failed while building base images: {exc}") from exc
+    finally:
+        client.close()
+
+
+# --- busybox -------------------------------------------------------------------------
+
+_BUSYBOX_DOCKERFILE = """\
+FROM scratch
+ADD rootfs.tar /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CMD ["sh"]
+"""
+
+_PASSWD = f"root:x:0:0:root:/root:/bin/sh\ncoops:x:{COOPS_UID}:{COOPS_UID}:coops:/home/coops:/bin/sh\n"
+_GROUP = f"root:x:0:\ncoops:x:{COOPS_UID}:\n"
+
+
+_BUSYBOX_DIRS = ("bin", "dev", "etc", "home", "home/coops", "proc", "root", "sbin", "sys", "tmp", "usr",
+                 "usr/bin", "usr/sbin", "var", "var/tmp")
+#: (mode, owner) of the directories that are not root's 0755.
+_BUSYBOX_DIR_MODES = {
+    "root": (0o700, 0),
+    "home/coops": (0o755, COOPS_UID),
+    "tmp": (0o1777, 0),
+    "var/tmp": (0o1777, 0),
+}
+
+
+def _build_busybox(client: docker.DockerClient, *, force: bool, say: Progress) -> BuiltImage:
+    started = time.monotonic()
+    rootfs = busybox_rootfs_tar()
+    digest = _hash(RECIPE_VERSION, _BUSYBOX_DOCKERFILE, rootfs)
+    current = None if force else _up_to_date(client, BUSYBOX_IMAGE, digest)
+    if current is not None:
+        say(f"{BUSYBOX_IMAGE} is up to date")
+        return _built(current, BUSYBOX_IMAGE, digest, built=False, started=started)
+    say(f"building {BUSYBOX_IMAGE} from {BUSYBOX_PATH}")
+    replaced = _image_id(client, BUSYBOX_IMAGE)
+    with tempfile.TemporaryDirectory(prefix="coops-busybox-") as ctx:
+        Path(ctx, "Dockerfile").write_text(_BUSYBOX_DOCKERFILE)
+        Path(ctx, "rootfs.tar").write_bytes(rootfs)
+        image = _docker_build(client, ctx, BUSYBOX_IMAGE, digest, say, nocache=force)
+    _drop_replaced(client, [replaced], keep=image.id)
+    say(f"built {BUSYBOX_IMAGE} ({_mib(image)})")
+    return _built(image, BUSYBOX_IMAGE, digest, built=True, started=started)
+
+
+def busybox_rootfs_tar(busybox: Path = BUSYBOX_PATH) -> bytes:
+    """The busybox root filesystem as a tar archive, byte-for-byte reproducible.
+
+    Built as a tar (owners, modes and symlinks set exactly, mtimes zero) and ADDed
+    by a ``FROM scratch`` Dockerfile, because a plain COPY cannot set owners or the
+    sticky bit of /tmp. Being reproducible, its hash is the image's recipe digest.
+    """
+    if not busybox.is_file():
+        raise ImageBuildError(
+            f"{busybox} not found: the busybox base image needs Debian's static busybox; "
+            "install it with: apt-get install busybox-static"
+        )
+    binary = busybox.read_bytes()
+    applets = _busybox_applets(busybox)
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in _BUSYBOX_DIRS:
+            mode, owner = _BUSYBOX_DIR_MODES.get(name, (0o755, 0))
+            tar.addfile(_tarinfo(name, tarfile.DIRTYPE, mode, owner))
+        _add_file(tar, "bin/busybox", binary, 0o755)
+        _add_file(tar, "etc/passwd", _PASSWD.encode(), 0o644)
+        _add_file(tar, "etc/group", _GROUP.encode(), 0o644)
+        for applet in applets:
+            link = _tarinfo(applet, tarfile.SYMTYPE, 0o777, 0)
+            link.linkname = "/bin/busybox"
+            tar.addfile(link)
+    return out.getvalue()
+
+
+def _busybox_applets(busybox: Path) -> list[str]:
+    """Where each applet belongs (``bin/sh``, ``usr/bin/env`` ...), from busybox itself."""
+    try:
+        listed = subprocess.run(
+            [str(busybox), "--list-full"], check=True, capture_output=True, text=True, timeout=30
+        ).stdout.split()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ImageBuildError(f"cannot list the applets of {busybox}: {exc}") from exc
+    wanted = {"bin", "sbin", "usr/bin", "usr/sbin"}
+    return sorted(
+        {path for path in listed if path.rpartition("/")[0] in wanted and path != "bin/busybox"}
+    )
+
+
+def _tarinfo(name: str, kind: bytes, mode: int, owner: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.uid = info.gid = owner
+    info.uname = info.gname = "coops" if owner == COOPS_UID else "root"
+    info.mtime = 0
+    return info
+
+
+def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+    info = _tarinfo(name, tarfile.REGTYPE, mode, 0)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+# --- python --------------------------------------------------------------------------
+
+#: Docker ``import`` changes for the Debian root filesystem.
+_ROOTFS_CHANGES = (
+    'CMD ["/bin/bash"]',
+    f"ENV PYTHONPATH={SDK_ROOT}",
+    "ENV LANG=C.UTF-8",
+)
+
+#: Keep documentation, manuals and translations out of the image (licences stay).
+_DPKG_TRIM = (
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-include=/usr/share/locale/locale.alias",
+    "path-exclude=/usr/share/lintian/*",
+)
+
+_CLEANUP_HOOK = (
+    'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log "$1"/var/cache/debconf/*-old'
+)
+
+_PYTHON_DOCKERFILE = f"""\
+FROM {{rootfs}}
+RUN groupadd --gid {COOPS_UID} coops \\
+ && useradd --no-log-init --create-home --uid {COOPS_UID} --gid {COOPS_UID} --shell /bin/bash coops
+COPY __init__.py sdk.py {SDK_ROOT}/containerops/
+ENV PYTHONPATH={SDK_ROOT} LANG=C.UTF-8
+CMD ["/bin/bash"]
+"""
+
+
+def _build_python(client: docker.DockerClient, *, force: bool, say: Progress) -> BuiltImage:
+    started = time.monotonic()
+    sdk = Path(__file__).resolve().parent.parent / "sdk.py"
+    rootfs_digest = _hash(
+        RECIPE_VERSION, DEBIAN_SUITE, *PYTHON_PACKAGES, *_DPKG_TRIM, _CLEANUP_HOOK, *_ROOTFS_CHANGES
+    )
+    digest = _hash(rootfs_digest, _PYTHON_DOCKERFILE, sdk.read_bytes())
+    current = None if force else _up_to_date(client, PYTHON_IMAGE, digest)
+    if current is not None:
+        say(f"{PYTHON_IMAGE} is up to date")
+        return _built(current, PYTHON_IMAGE, digest, built=False, started=started)
+    replaced = [_image_id(client, PYTHON_IMAGE)]
+    rootfs = None if force else _up_to_date(client, PYTHON_ROOTFS_IMAGE, rootfs_digest)
+    if rootfs is None:
+        replaced.append(_image_id(client, PYTHON_ROOTFS_IMAGE))
+        rootfs = _import_debian_rootfs(client, rootfs_digest, say)
+    else:
+        say(f"{PYTHON_ROOTFS_IMAGE} is up to date; adding the SDK layer only")
+    say(f"building {PYTHON_IMAGE}")
+    with tempfile.TemporaryDirectory(prefix="coops-python-") as ctx:
+        # FROM the image id, not the tag: the layer must sit on exactly this rootfs.
+        Path(ctx, "Dockerfile").write_text(_PYTHON_DOCKERFILE.format(rootfs=rootfs.id))
+        shutil.copyfile(sdk, Path(ctx, "sdk.py"))
+        Path(ctx, "__init__.py").write_text('"""ContainerOps component SDK (see sdk.py)."""\n')
+        image = _docker_build(client, ctx, PYTHON_IMAGE, digest, say, nocache=force)
+    _drop_replaced(client, replaced, keep=image.id, also_keep=rootfs.id)
+    say(f"built {PYTHON_IMAGE} ({_mib(image)})")
+    return _built(image, PYTHON_IMAGE, digest, built=True, started=started)
+
+
+def _import_debian_rootfs(client: docker.DockerClient, digest: str, say: Progress) -> Any:
+    """Run mmdebstrap into a tar and ``docker import`` it as :data:`PYTHON_ROOTFS_IMAGE`."""
+    if shutil.which("mmdebstrap") is None:
+        raise ImageBuildError(
+            "mmdebstrap not found: the python base image is made with it; "
+            "install it with: apt-get install mmdebstrap"
+        )
+    mirror = debian_mirror()
+    say(f"creating a Debian {DEBIAN_SUITE} root filesystem with mmdebstrap from {mirror} (takes minutes)")
+    with tempfile.TemporaryDirectory(prefix="coops-rootfs-") as tmp:
+        tar = Path(tmp, "rootfs.tar")
+        command = [
+            "mmdebstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(PYTHON_PACKAGES),
+            *(f"--dpkgopt={option}" for option in _DPKG_TRIM),
+            f"--customize-hook={_CLEANUP_HOOK}",
+            DEBIAN_SUITE,
+            str(tar),
+            f"deb {mirror} {DEBIAN_SUITE} main",
+            f"deb {mirror} {DEBIAN_SUITE}-updates main",
+        ]
+        _run_streaming(command, say, prefix="mmdebstrap: ")
+        say(f"importing the root filesystem ({tar.stat().st_size / 2**20:.0f} MiB) as {PYTHON_ROOTFS_IMAGE}")
+        repository, _, tag = PYTHON_ROOTFS_IMAGE.rpartition(":")
+        changes = [*_ROOTFS_CHANGES, f"LABEL {DIGEST_LABEL}={digest}"]
+        client.api.import_image_from_file(str(tar), repository=repository, tag=tag, changes=changes)
+    return client.images.get(PYTHON_ROOTFS_IMAGE)
+
+
+def _run_streaming(command: list[str], say: Progress, *, prefix: str) -> None:
+    """Run ``command``, passing each output line to ``say``; raise with its tail on failure."""
+    tail: list[str] = []
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip()
+            if line:
+                say(prefix + line)
+                tail = [*tail[-19:], line]
+    if proc.returncode != 0:
+        detail = "\n".join(tail)
+        raise ImageBuildError(f"{command[0]} failed with exit code {proc.returncode}:\n{detail}")
+
+
+def debian_mirror() -> str:
+    """The Debian mirror to bootstrap from: ``COOPS_DEBIAN_MIRROR``, else the one this
+    machine's apt uses for the suite (it is known to be reachable), else deb.debian.org."""
+    explicit = os.environ.get("COOPS_DEBIAN_MIRROR", "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    for uri in _apt_source_uris(Path("/etc/apt"), DEBIAN_SUITE):
+        return uri.rstrip("/")
+    return DEFAULT_DEBIAN_MIRROR
+
+
+def _apt_source_uris(apt_dir: Path, suite: str) -> Iterator[str]:
+    """URIs of the apt sources (one-line and deb822 formats) that serve ``suite`` main."""
+    files = [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*"))]
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if path.suffix == ".sources":
+            yield from _deb822_uris(text, suite)
+        elif path.name == "sources.list" or path.suffix == ".list":
+            yield from _one_line_uris(text, suite)
+
+
+def _one_line_uris(text: str, suite: str) -> Iterator[str]:
+    for line in text.splitlines():
+        line = re.sub(r"\[[^]]*\]", " ", line.split("#", 1)[0])
+        words = line.split()
+        if len(words) >= 4 and words[0] == "deb" and words[2] == suite and "main" in words[3:]:
+            yield words[1]
+
+
+def _deb822_uris(text: str, suite: str) -> Iterator[str]:
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line.startswith("#") or ":" not in line or line[:1].isspace():
+                continue
+            key, _, value = line.partition(":")
+            fields[key.strip().lower()] = value.strip()
+        if (
+            "deb" in fields.get("types", "").split()
+            and suite in fields.get("suites", "").split()
+            and "main" in fields.get("components", "").split()
+            and fields.get("enabled", "yes").lower() != "no"
+        ):
+            yield from fields.get("uris", "").split()
+
+
+# --- shared --------------------------------------------------------------------------
+
+
+def _hash(*parts: str | bytes) -> str:
+    sha = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        sha.update(len(data).to_bytes(8, "big"))
+        sha.update(data)
+    return "sha256:" + sha.hexdigest()
+
+
+def _up_to_date(client: docker.DockerClient, tag: str, digest: str) -> Any | None:
+    """The image ``tag`` if it exists and was built from the recipe ``digest``."""
+    try:
+        image = client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return None
+    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
+    return image if labels.get(DIGEST_LABEL) == digest else None
+
+
+def _image_id(client: docker.DockerClient, tag: str) -> str | None:
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _drop_replaced(
+    client: docker.DockerClient, old: list[str | None], *, keep: str, also_keep: str = ""
+) -> None:
+    """Remove the images a rebuild replaced, newest first (a 200 MB python image left
+    dangling at every rebuild adds up). One still used by a container stays."""
+    for image_id in old:
+        if image_id and image_id not in (keep, also_keep):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(image_id)
+
+
+def _docker_build(
+    client: docker.DockerClient, context: str, tag: str, digest: str, say: Progress, *, nocache: bool
+) -> Any:
+    """``docker build`` through the SDK (the classic builder: no buildx, no network),
+    streaming the builder's output to ``say``. ``nocache`` when forced: a forced
+    rebuild must not hand back the very layers it was asked to replace."""
+    error: str | None = None
+    for chunk in client.api.build(
+        path=context,
+        tag=tag,
+        labels={DIGEST_LABEL: digest},
+        rm=True,
+        forcerm=True,
+        pull=False,
+        nocache=nocache,
+        network_mode="none",
+        decode=True,
+    ):
+        if "error" in chunk:
+            error = str(chunk.get("error")).strip()
+        text = str(chunk.get("stream", "")).strip()
+        if text:
+            for line in text.splitlines():
+                say(f"  {line}")
+    if error is not None:
+        raise ImageBuildError(f"building {tag} failed: {error}")
+    return client.images.get(tag)
+
+
+def _built(image: Any, tag: str, digest: str, *, built: bool, started: float) -> BuiltImage:
+    return BuiltImage(
+        tag=tag,
+        image_id=str(image.id),
+        digest=digest,
+        built=built,
+        size=int(image.attrs.get("Size") or 0),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _mib(image: Any) -> str:
+    return f"{int(image.attrs.get('Size') or 0) / 2**20:.1f} MiB"
+
