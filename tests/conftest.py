@@ -58,8 +58,11 @@ def docker_ready(request: pytest.FixtureRequest) -> Iterator[None]:
     problem = _docker_problem()
     if problem:
         pytest.fail(problem)
-    yield
     import docker
 
-    left = docker.from_env().containers.list(all=True, filters={"label": "containerops.managed=true"})
-    assert not left, f"containers left behind: {[c.name for c in left]}"
+    client = docker.from_env()
+    ours = {"label": "containerops.managed=true"}
+    before = {c.id for c in client.containers.list(all=True, filters=ours)}
+    yield
+    left = [c.name for c in client.containers.list(all=True, filters=ours) if c.id not in before]
+    assert not left, f"containers left behind: {left}"

@@ -57,11 +57,18 @@ def test_total_limit_counts_replaced_values_once() -> None:
         outputs.feed(f"[COUT] SAME = {chunk}")
     for i in range(16):  # 17 values of 60,000 bytes: 1,020,000 bytes, under 1 MiB
         outputs.feed(f"[COUT] K{i} = {chunk}")
-    with pytest.raises(OutputError, match=r"outputs add up to \d+ bytes, over the limit of 1048576 bytes \(1 MiB\)"):
+    with pytest.raises(
+        OutputError, match=r"outputs add up to \d+ bytes, over the limit of 1048576 bytes \(1 MiB\)"
+    ):
         outputs.feed(f"[COUT] LAST = {chunk}")
 
 
-@given(st.text(alphabet=st.characters(exclude_characters="\r\n\x00", exclude_categories=("Cs", "Zs", "Cc")), max_size=40))
+@given(
+    st.text(
+        alphabet=st.characters(exclude_characters="\r\n\x00", exclude_categories=("Cs", "Zs", "Cc")),
+        max_size=40,
+    )
+)
 def test_sdk_output_round_trips(value: str) -> None:
     out = io.StringIO()
     sdk.set_output("CO_X", value, stream=out)

@@ -13,6 +13,7 @@ from tests.engine.scenarios import Behaviour, action, job, run_flow, simple_flow
 
 EXECUTORS = [
     pytest.param("dummy", id="dummy"),
+    pytest.param("local", id="local"),
     pytest.param("docker", id="docker", marks=pytest.mark.docker),
 ]
 
@@ -28,7 +29,9 @@ def test_success_records_everything(store: Store, executor: str, docker_ready: N
             {"type": "start", "name": "start"},
             stage(
                 "build",
-                action("unit", job("a", executor, Behaviour(lines=["hello"], outputs={"X": "1"}), outputs=["X"])),
+                action(
+                    "unit", job("a", executor, Behaviour(lines=["hello"], outputs={"X": "1"}), outputs=["X"])
+                ),
             ),
             stage("ship", action("up", job("b", executor))),
             {"type": "end", "name": "end"},
@@ -84,7 +87,16 @@ def test_failure_skips_what_follows(store: Store, executor: str, docker_ready: N
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_allow_failure_lets_the_flow_go_on(store: Store, executor: str, docker_ready: None) -> None:
     doc = simple_flow(
-        [stage("s", action("a", job("flaky", executor, Behaviour(exit_code=1), allow_failure=True), job("next", executor)))]
+        [
+            stage(
+                "s",
+                action(
+                    "a",
+                    job("flaky", executor, Behaviour(exit_code=1), allow_failure=True),
+                    job("next", executor),
+                ),
+            )
+        ]
     )
     state = run_flow(store, executor, doc)
     assert state.status == "success"
@@ -116,7 +128,9 @@ def test_on_failure_and_always(store: Store, executor: str, docker_ready: None) 
         "cleanup.c.deploy": "skipped",
     }
     # and without a failure, on_failure jobs are skipped
-    calm = simple_flow([stage("s", action("a", job("ok", executor), job("report", executor, when="on_failure")))])
+    calm = simple_flow(
+        [stage("s", action("a", job("ok", executor), job("report", executor, when="on_failure")))]
+    )
     state = run_flow(store, executor, calm)
     assert state.status == "success"
     assert statuses(state) == {"s.a.ok": "success", "s.a.report": "skipped"}
@@ -134,7 +148,9 @@ def test_parallel_actions_overlap(store: Store, executor: str, docker_ready: Non
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-def test_failure_in_parallel_sibling_does_not_stop_the_other(store: Store, executor: str, docker_ready: None) -> None:
+def test_failure_in_parallel_sibling_does_not_stop_the_other(
+    store: Store, executor: str, docker_ready: None
+) -> None:
     doc = simple_flow(
         [
             stage(
@@ -157,7 +173,9 @@ def test_failure_in_parallel_sibling_does_not_stop_the_other(store: Store, execu
 
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_co_result_false_fails_despite_exit_zero(store: Store, executor: str, docker_ready: None) -> None:
-    doc = simple_flow([stage("s", action("a", job("judge", executor, Behaviour(outputs={"CO_RESULT": "false"}))))])
+    doc = simple_flow(
+        [stage("s", action("a", job("judge", executor, Behaviour(outputs={"CO_RESULT": "false"}))))]
+    )
     state = run_flow(store, executor, doc)
     judged = state.jobs["s.a.judge"]
     assert judged.status == "failure" and judged.exit_code == 0
@@ -171,7 +189,10 @@ def test_outputs_flow_through_subscriptions(store: Store, executor: str, docker_
     echo = Behaviour(script='echo "[COUT] GOT_URL = $URL"; echo "[COUT] GOT_EQ = $EQ"')
     doc = simple_flow(
         [
-            stage("build", action("make", job("emit", executor, Behaviour(outputs=tricky), outputs=["CO_URL", "CO_EQ"]))),
+            stage(
+                "build",
+                action("make", job("emit", executor, Behaviour(outputs=tricky), outputs=["CO_URL", "CO_EQ"])),
+            ),
             stage(
                 "use",
                 action(
@@ -204,7 +225,9 @@ def test_outputs_flow_through_subscriptions(store: Store, executor: str, docker_
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
-def test_missing_declared_output_fails_the_subscriber(store: Store, executor: str, docker_ready: None) -> None:
+def test_missing_declared_output_fails_the_subscriber(
+    store: Store, executor: str, docker_ready: None
+) -> None:
     doc = simple_flow(
         [
             stage("s", action("a", job("quiet", executor, outputs=["CO_URL"]))),
@@ -256,7 +279,8 @@ def test_retries_exhausted(store: Store, executor: str, docker_ready: None) -> N
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_flow_timeout_cancels_running_jobs(store: Store, executor: str, docker_ready: None) -> None:
     doc = simple_flow(
-        [stage("s", action("a", job("slow", executor, Behaviour(sleep=30)), job("next", executor)))], timeout="1s"
+        [stage("s", action("a", job("slow", executor, Behaviour(sleep=30)), job("next", executor)))],
+        timeout="1s",
     )
     state = run_flow(store, executor, doc)
     assert state.status == "failure" and state.reason == "flow timeout after 1 s"
@@ -265,7 +289,9 @@ def test_flow_timeout_cancels_running_jobs(store: Store, executor: str, docker_r
 
 
 def test_cancel_records_cancelled_and_destroys(store: Store) -> None:
-    doc = simple_flow([stage("s", action("a", job("slow", "dummy", Behaviour(sleep=30)), job("next", "dummy")))])
+    doc = simple_flow(
+        [stage("s", action("a", job("slow", "dummy", Behaviour(sleep=30)), job("next", "dummy")))]
+    )
 
     def cancel_soon(engine: Engine) -> None:
         async def later() -> None:
@@ -299,7 +325,15 @@ def test_cancel_records_cancelled_and_destroys(store: Store) -> None:
 
 def test_out_of_memory_on_dummy(store: Store) -> None:
     doc = simple_flow(
-        [stage("s", action("a", job("hog", "dummy", resources={"memory": "32M"}, environments={"CO_DUMMY_OOM": "true"})))]
+        [
+            stage(
+                "s",
+                action(
+                    "a",
+                    job("hog", "dummy", resources={"memory": "32M"}, environments={"CO_DUMMY_OOM": "true"}),
+                ),
+            )
+        ]
     )
     state = run_flow(store, "dummy", doc)
     hog = state.jobs["s.a.hog"]
@@ -326,7 +360,24 @@ def test_set_overrides_flow_environment(store: Store) -> None:
     loaded = parse_flow(_json.dumps(loaded_doc), "f.json")
     executor = _Dummy()
     engine = Engine(store, executor)
-    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": {"GREETING": "hello"}})
+    engine.prepare(
+        loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": {"GREETING": "hello"}}
+    )
     asyncio.run(engine.run())
     assert executor.started[0].env["GREETING"] == "hello"
     assert store.get_run(engine.state.id).params == {"set": {"GREETING": "hello"}}  # type: ignore[union-attr]
+
+
+@pytest.mark.docker
+def test_out_of_memory_on_docker(store: Store, docker_ready: None) -> None:
+    hog = job(
+        "hog",
+        "docker",
+        Behaviour(script="echo filling; x=aaaaaaaa; while true; do x=$x$x; done"),
+        resources={"memory": "32M"},
+    )
+    state = run_flow(store, "docker", simple_flow([stage("s", action("a", hog))]))
+    hogged = state.jobs["s.a.hog"]
+    assert hogged.status == "failure" and hogged.exit_code == 137
+    assert hogged.reason == "out of memory (limit 32M): killed with exit code 137"
+    assert [line.line for line in store.log_lines(state.id)] == ["filling"]

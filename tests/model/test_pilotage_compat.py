@@ -116,7 +116,7 @@ def test_kubectl_only_jobs_validate_but_cannot_run() -> None:
     ]
     assert [str(d) for d in check_runnable_locally(result.flow, "bmi.yml")] == [
         f"bmi.yml:{line}:13: error: job 'servicecomb-bmi-checkstyle.deploy-bmi.{name}' has no endpoint image "
-        "to run (it was written for kubectl, which is not supported)"
+        "for the docker executor (add `endpoint:`, or run it with --executor local)"
         for line, name in ((67, "bmi-calculator"), (76, "bmi-webapp"))
     ]
 

@@ -435,10 +435,24 @@ def test_job_mistakes(job: str, message: str) -> None:
     assert any(p.startswith(message) for p in found), found
 
 
-def test_a_job_needs_an_endpoint() -> None:
+def test_a_job_needs_an_endpoint_or_a_command() -> None:
     text = flow_with_job("title: x").replace("            endpoint: busybox\n", "")
     assert problems(text) == [
-        "flow.yml:7:13: error: job 'build.unit.test' has no 'endpoint' (the image to run)"
+        "flow.yml:7:13: error: job 'build.unit.test' has no 'endpoint' (the image to run) and no 'command'"
+    ]
+    local = parse_flow(
+        flow_with_job("command: [sh, -c, 'echo hi']").replace("            endpoint: busybox\n", "")
+    )
+    assert local.flow.jobs()[0].endpoint is None
+    assert check_runnable_locally(local.flow, "flow.yml", "local") == []
+    assert [str(d) for d in check_runnable_locally(local.flow, "flow.yml", "docker")] == [
+        "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image for the docker executor "
+        "(add `endpoint:`, or run it with --executor local)"
+    ]
+    image_only = parse_flow(flow_with_job("title: x"))
+    assert [d.message for d in check_runnable_locally(image_only.flow, "flow.yml", "local")] == [
+        "job 'build.unit.test' has no command; the local executor runs a job's command "
+        "(use the docker executor to run its image)"
     ]
 
 
@@ -482,8 +496,8 @@ def test_kubectl_is_a_warning_and_without_an_endpoint_the_job_cannot_run() -> No
         "instead: the flow validates but this job cannot run"
     ]
     assert [str(d) for d in check_runnable_locally(result.flow, "flow.yml")] == [
-        "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image to run (it was written for "
-        "kubectl, which is not supported)"
+        "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image for the docker executor "
+        "(add `endpoint:`, or run it with --executor local)"
     ]
 
 

@@ -42,7 +42,10 @@ def test_runs_are_numbered_per_flow(store: Store) -> None:
     assert run.number == 4 and set(run.job_ids) == {"s.a.j", "s.a.k"} and len(run.uid) == 32
     row = store.get_run(run.id)
     assert row.uri == "a/b/c" and row.status == "pending" and row.params == {"set": {"A": "1"}}
-    assert [(j.path, j.image, j.status) for j in row.jobs] == [("s.a.j", "img", "pending"), ("s.a.k", None, "pending")]
+    assert [(j.path, j.image, j.status) for j in row.jobs] == [
+        ("s.a.j", "img", "pending"),
+        ("s.a.k", None, "pending"),
+    ]
     assert store.resolve_run(str(run.id)) == run.id
     assert store.resolve_run("a/b/c#4") == run.id
 
@@ -90,7 +93,11 @@ def test_recorder_merges_and_writes_in_one_flush(store: Store) -> None:
     assert store.log_lines(run.id, after_id=lines[0].id)[0].line == "line 2"
     assert store.log_lines(run.id, job_path="s.a.other") == []
     history = store.state_changes(run.id)
-    assert [(h["job"], h["status"]) for h in history] == [(None, "pending"), (None, "running"), ("s.a.j", "running")]
+    assert [(h["job"], h["status"]) for h in history] == [
+        (None, "pending"),
+        (None, "running"),
+        ("s.a.j", "running"),
+    ]
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.log_lines)).scalar() == 3
 

@@ -80,7 +80,9 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep or not _ENV_NAME.match(key):
-            raise _fail(f"--set {value!r}: expected NAME=VALUE with NAME a variable name (letters, digits, _)")
+            raise _fail(
+                f"--set {value!r}: expected NAME=VALUE with NAME a variable name (letters, digits, _)"
+            )
         sets[key] = rest
     return sets
 
@@ -88,7 +90,9 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
 # -- run -----------------------------------------------------------------------
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="The flow: YAML or JSON, ours or the original pilotage format.")],
+    file: Annotated[
+        Path, typer.Argument(help="The flow: YAML or JSON, ours or the original pilotage format.")
+    ],
     executor: Annotated[
         str, typer.Option("--executor", "-e", help=f"Where jobs run: {', '.join(EXECUTORS)}.")
     ] = "docker",
@@ -112,14 +116,14 @@ def run(
 
       coops run flow.yaml --executor local --set GREETING=hello --json
     """
+    if executor not in EXECUTORS:
+        raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     loaded = _load(file)
-    problems = check_runnable_locally(loaded.flow)
+    problems = check_runnable_locally(loaded.flow, str(file), executor)
     if problems:
         _print_diagnostics(problems)
         raise _fail(f"{file}: cannot run here; nothing was started")
     overrides = _parse_sets(sets or [])
-    if executor not in EXECUTORS:
-        raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     try:
         chosen = get_executor(executor, network_mode=network)
     except ExecutorError as error:
@@ -264,7 +268,9 @@ def _run_summary_json(row: Any) -> dict[str, Any]:
 @runs_app.command("show")
 def runs_show(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or FLOW-URI#NUMBER.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the run, its jobs, attempts and history.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: the run, its jobs, attempts and history.")
+    ] = False,
 ) -> None:
     """A run: its jobs with states, exit codes, reasons and outputs, and its history."""
     store = Store.open()
@@ -319,7 +325,9 @@ def runs_show(
 def logs(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or FLOW-URI#NUMBER.")],
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only this job: stage.action.job.")] = None,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
+    ] = False,
     timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show each line's time.")] = False,
 ) -> None:
     """Print the log lines of a run (or of one job), from the store.
@@ -338,7 +346,9 @@ def logs(
         while True:
             rows = store.log_lines(run_id, job_path=job, after_id=last_id)
             for line in rows:
-                prefix = "" if job else f"[{line.job_path}{'#' + str(line.attempt) if line.attempt > 1 else ''}] "
+                prefix = (
+                    "" if job else f"[{line.job_path}{'#' + str(line.attempt) if line.attempt > 1 else ''}] "
+                )
                 mark = "! " if line.stream == "stderr" else ""
                 stamp = f"{line.at.isoformat()} " if timestamps else ""
                 out.write(f"{stamp}{prefix}{mark}{line.line}\n")
@@ -355,7 +365,9 @@ def logs(
 # -- images --------------------------------------------------------------------------
 @images_app.command("build-base")
 def images_build_base(
-    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the images are up to date.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Rebuild even when the images are up to date.")
+    ] = False,
 ) -> None:
     """Build containerops/base:busybox and containerops/base:python locally.
 
@@ -365,7 +377,9 @@ def images_build_base(
     from containerops.images import build_base_images
 
     try:
-        built = build_base_images(force=force, progress=lambda message: err.print(f"[dim]{escape(message)}[/]"))
+        built = build_base_images(
+            force=force, progress=lambda message: err.print(f"[dim]{escape(message)}[/]")
+        )
     except Exception as error:  # each failure here is an environment problem to show plainly
         raise _fail(f"building the base images failed: {error}", EXIT_FAILURE) from None
     for image in built:

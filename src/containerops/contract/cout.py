@@ -60,6 +60,7 @@ class Outputs:
         self._total += size - (len(previous.encode()) if previous is not None else 0)
         if self._total > MAX_TOTAL_BYTES:
             raise OutputError(
-                f"outputs add up to {self._total} bytes, over the limit of {MAX_TOTAL_BYTES} bytes (1 MiB) a job"
+                f"outputs add up to {self._total} bytes, "
+                f"over the limit of {MAX_TOTAL_BYTES} bytes (1 MiB) a job"
             )
         self.values[key] = value

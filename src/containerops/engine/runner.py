@@ -273,7 +273,13 @@ class Engine:
         _, recorder = self._require()
         finished = utcnow()
         recorder.attempt(
-            js.id, attempt, status=status, exit_code=exit_code, reason=reason, outputs=outputs, finished_at=finished
+            js.id,
+            attempt,
+            status=status,
+            exit_code=exit_code,
+            reason=reason,
+            outputs=outputs,
+            finished_at=finished,
         )
         recorder.change(js.id, attempt, status, finished, reason)
 
@@ -364,9 +370,9 @@ class Engine:
 
 
 def _exit_reason(ended: ExitStatus, job: Job) -> str | None:
-    if ended.oom_killed:
+    if ended.oom_killed:  # worded here, the same on every executor
         limit = f" (limit {format_memory(job.resources.memory)})" if job.resources.memory else ""
-        return ended.reason or f"out of memory{limit}: killed with exit code {ended.exit_code}"
+        return f"out of memory{limit}: killed with exit code {ended.exit_code}"
     if ended.exit_code != 0:
         return ended.reason or f"exit code {ended.exit_code}"
     return None
@@ -381,5 +387,5 @@ async def _shielded(coro: Any) -> None:
         with contextlib.suppress(Exception):
             await task
         raise
-    except Exception:  # noqa: S110 - cleanup is best effort; teardown catches the rest
+    except Exception:
         pass

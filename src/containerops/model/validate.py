@@ -519,8 +519,14 @@ class _Builder:
                 "kubectl is not supported, and this job has no endpoint image to run instead: "
                 "the flow validates but this job cannot run",
             )
-        elif not has_endpoint and not (job.type == "service" and values.get("service") is not None):
-            self.r.error(node, where, f"job '{job.path}' has no 'endpoint' (the image to run)")
+        elif (
+            not has_endpoint
+            and values.get("command") is None  # a command alone runs on the local executor
+            and not (job.type == "service" and values.get("service") is not None)
+        ):
+            self.r.error(
+                node, where, f"job '{job.path}' has no 'endpoint' (the image to run) and no 'command'"
+            )
 
     def endpoint(self, node: Node, where: str) -> str | None:
         text = self.r.text(node, where, "endpoint")
@@ -636,11 +642,12 @@ LOCAL_SERVICE = (
 )
 
 
-def check_runnable_locally(flow: Flow, file: str = "<flow>") -> list[Diagnostic]:
+def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "docker") -> list[Diagnostic]:
     """Errors for what ``coops run`` (no server) cannot do with a valid flow.
 
     Pause stages and service jobs need the server; a job without an endpoint
-    (written for kubectl) has nothing to run.
+    (written for kubectl, or a command for the local executor) has no image
+    for the docker executor; the local executor needs a command.
     """
     diagnostics: list[Diagnostic] = []
 
@@ -655,11 +662,18 @@ def check_runnable_locally(flow: Flow, file: str = "<flow>") -> list[Diagnostic]
             for job in action.jobs:
                 if job.type == "service":
                     error(job.position, job.path, LOCAL_SERVICE)
-                elif job.endpoint is None:
+                elif executor == "local" and not job.command:
                     error(
                         job.position,
                         job.path,
-                        f"job '{job.path}' has no endpoint image to run "
-                        "(it was written for kubectl, which is not supported)",
+                        f"job '{job.path}' has no command; the local executor runs a job's command "
+                        "(use the docker executor to run its image)",
+                    )
+                elif executor == "docker" and job.endpoint is None:
+                    error(
+                        job.position,
+                        job.path,
+                        f"job '{job.path}' has no endpoint image for the docker executor "
+                        "(add `endpoint:`, or run it with --executor local)",
                     )
     return diagnostics

@@ -45,7 +45,14 @@ class Recorder:
         """A run-level state change; recorded with its time."""
         self._run.update(status=status, reason=reason, **fields)
         self._changes.append(
-            {"run_id": self.run_id, "job_id": None, "attempt": None, "status": status, "reason": reason, "at": at}
+            {
+                "run_id": self.run_id,
+                "job_id": None,
+                "attempt": None,
+                "status": status,
+                "reason": reason,
+                "at": at,
+            }
         )
 
     def job(self, job_id: int, **fields: Any) -> None:
@@ -68,7 +75,14 @@ class Recorder:
     def change(self, job_id: int, attempt: int | None, status: str, at: datetime, reason: str | None) -> None:
         """A job-level state change, kept forever as the run's history."""
         self._changes.append(
-            {"run_id": self.run_id, "job_id": job_id, "attempt": attempt, "status": status, "reason": reason, "at": at}
+            {
+                "run_id": self.run_id,
+                "job_id": job_id,
+                "attempt": attempt,
+                "status": status,
+                "reason": reason,
+                "at": at,
+            }
         )
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
@@ -92,7 +106,12 @@ class Recorder:
     def flush(self) -> None:
         """Write everything gathered so far in one transaction."""
         if not (
-            self._run or self._jobs or self._attempt_inserts or self._attempt_updates or self._changes or self._logs
+            self._run
+            or self._jobs
+            or self._attempt_inserts
+            or self._attempt_updates
+            or self._changes
+            or self._logs
         ):
             return
         run, jobs, inserts = self._run, self._jobs, self._attempt_inserts

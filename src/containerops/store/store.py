@@ -24,6 +24,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key an INSERT just made."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _aware(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back without their zone; they were written in UTC."""
     if value is not None and value.tzinfo is None:
@@ -112,7 +119,7 @@ class Store:
         with self.engine.begin() as conn:
             flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
             if flow_id is None:
-                flow_id = conn.execute(t.flows.insert().values(uri=uri, created_at=now)).inserted_primary_key[0]
+                flow_id = _new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
             latest = conn.execute(
                 sa.select(t.flow_versions.c.id, t.flow_versions.c.version, t.flow_versions.c.digest)
                 .where(t.flow_versions.c.flow_id == flow_id)
@@ -122,11 +129,18 @@ class Store:
             if latest is not None and latest.digest == digest:
                 return flow_id, latest.id, latest.version
             version = 1 if latest is None else latest.version + 1
-            version_id = conn.execute(
-                t.flow_versions.insert().values(
-                    flow_id=flow_id, version=version, digest=digest, format=fmt, source=source, created_at=now
+            version_id = _new_id(
+                conn.execute(
+                    t.flow_versions.insert().values(
+                        flow_id=flow_id,
+                        version=version,
+                        digest=digest,
+                        format=fmt,
+                        source=source,
+                        created_at=now,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             return flow_id, version_id, version
 
     def flow_source(self, run_id: int) -> str:
@@ -161,21 +175,21 @@ class Store:
                         or 0
                     ) + 1
                     uid = uuid.uuid4().hex
-                    run_id = conn.execute(
-                        t.runs.insert().values(
-                            flow_id=flow_id,
-                            flow_version_id=flow_version_id,
-                            number=number,
-                            uid=uid,
-                            status="pending",
-                            executor=executor,
-                            params=params,
-                            created_at=now,
+                    run_id = _new_id(
+                        conn.execute(
+                            t.runs.insert().values(
+                                flow_id=flow_id,
+                                flow_version_id=flow_version_id,
+                                number=number,
+                                uid=uid,
+                                status="pending",
+                                executor=executor,
+                                params=params,
+                                created_at=now,
+                            )
                         )
-                    ).inserted_primary_key[0]
-                    conn.execute(
-                        t.state_changes.insert().values(run_id=run_id, status="pending", at=now)
                     )
+                    conn.execute(t.state_changes.insert().values(run_id=run_id, status="pending", at=now))
                     if jobs:
                         conn.execute(
                             t.jobs.insert(),
@@ -212,7 +226,9 @@ class Store:
             else:
                 match = _RUN_REF.match(ref)
                 if match is None:
-                    raise StoreError(f"{ref!r} is not a run: give its id (42) or FLOW-URI#NUMBER (demo/hello/ci#3)")
+                    raise StoreError(
+                        f"{ref!r} is not a run: give its id (42) or FLOW-URI#NUMBER (demo/hello/ci#3)"
+                    )
                 found = conn.execute(
                     sa.select(t.runs.c.id)
                     .join(t.flows, t.flows.c.id == t.runs.c.flow_id)
@@ -223,12 +239,14 @@ class Store:
         return int(found)
 
     def _run_query(self) -> sa.Select[Any]:
-        return sa.select(
-            t.runs,
-            t.flows.c.uri,
-            t.flow_versions.c.version.label("flow_version"),
-        ).join(t.flows, t.flows.c.id == t.runs.c.flow_id).join(
-            t.flow_versions, t.flow_versions.c.id == t.runs.c.flow_version_id
+        return (
+            sa.select(
+                t.runs,
+                t.flows.c.uri,
+                t.flow_versions.c.version.label("flow_version"),
+            )
+            .join(t.flows, t.flows.c.id == t.runs.c.flow_id)
+            .join(t.flow_versions, t.flow_versions.c.id == t.runs.c.flow_version_id)
         )
 
     @staticmethod
@@ -248,7 +266,9 @@ class Store:
             finished_at=_aware(row.finished_at),
         )
 
-    def list_runs(self, *, limit: int = 20, uri: str | None = None, status: str | None = None) -> list[RunRow]:
+    def list_runs(
+        self, *, limit: int = 20, uri: str | None = None, status: str | None = None
+    ) -> list[RunRow]:
         query = self._run_query().order_by(t.runs.c.id.desc()).limit(limit)
         if uri:
             query = query.where(t.flows.c.uri == uri)

@@ -1,0 +1,247 @@
+"""The ``coops`` command as a user runs it: a real process, real files, real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+PILOTAGE = ROOT.parent / "shared" / "compat" / "pilotage"
+COOPS = [sys.executable, "-m", "containerops.cli.main"]
+BUSYBOX = "containerops/base:busybox"
+
+
+def coops(
+    *args: str, home: Path, check: int | None = None, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
+    env.pop("COOPS_DATABASE_URL", None)
+    result = subprocess.run([*COOPS, *args], env=env, capture_output=True, text=True, timeout=180, **kwargs)
+    if check is not None:
+        assert result.returncode == check, (
+            f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
+    return result
+
+
+def write(tmp_path: Path, text: str, name: str = "flow.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+LOCAL_FLOW = """\
+uri: test/cli/local
+environments: {GREETING: hi}
+stages:
+  - {type: start, name: start}
+  - name: build
+    sequencing: parallel
+    actions:
+      - name: one
+        jobs:
+          - name: say
+            command: [sh, -c, 'echo "$GREETING $CO_MSG"; echo oops >&2; echo "[COUT] CO_OUT = a b=c"']
+            inputs: {msg: "two words"}
+            outputs: [CO_OUT]
+      - name: two
+        jobs:
+          - {name: other, command: [sh, -c, 'echo two']}
+  - name: use
+    actions:
+      - name: read
+        jobs:
+          - name: echo
+            command: [sh, -c, 'echo "got $OUT"']
+            subscriptions:
+              - build.one.say[CO_OUT]: OUT
+  - {type: end, name: end}
+"""
+
+
+def test_help_teaches(tmp_path: Path) -> None:
+    result = coops("--help", home=tmp_path, check=0)
+    for word in ("run", "validate", "runs", "logs", "images"):
+        assert word in result.stdout
+    run_help = coops("run", "--help", home=tmp_path, check=0).stdout
+    assert (
+        "--executor" in run_help and "--json" in run_help and "--set" in run_help and "Examples" in run_help
+    )
+
+
+def test_run_json_then_inspect(tmp_path: Path) -> None:
+    flow = write(tmp_path, LOCAL_FLOW)
+    result = coops(
+        "run", str(flow), "--executor", "local", "--json", "--set", "GREETING=hello", home=tmp_path, check=0
+    )
+    document = json.loads(result.stdout)  # exactly one JSON document on stdout
+    assert document["uri"] == "test/cli/local" and document["number"] == 1 and document["status"] == "success"
+    assert document["reason"] is None
+    jobs = {j["path"]: j for j in document["jobs"]}
+    assert list(jobs) == ["build.one.say", "build.two.other", "use.read.echo"]
+    say = jobs["build.one.say"]
+    assert say["status"] == "success" and say["exit_code"] == 0 and say["attempts"] == 1
+    assert say["outputs"] == {"CO_OUT": "a b=c"}
+    assert set(say) == {
+        "path",
+        "status",
+        "exit_code",
+        "attempts",
+        "outputs",
+        "reason",
+        "started_at",
+        "finished_at",
+    }
+    run_id = str(document["id"])
+
+    logs = coops("logs", run_id, home=tmp_path, check=0).stdout.splitlines()
+    assert "[build.one.say] hello two words" in logs
+    assert "[build.one.say] ! oops" in logs
+    assert "[use.read.echo] got a b=c" in logs
+    only = coops("logs", "test/cli/local#1", "--job", "use.read.echo", home=tmp_path, check=0).stdout
+    assert only == "got a b=c\n"
+    bad_job = coops("logs", run_id, "--job", "no.such.job", home=tmp_path, check=2)
+    assert "has no job 'no.such.job'" in bad_job.stderr
+
+    listed = json.loads(coops("runs", "list", "--json", home=tmp_path, check=0).stdout)
+    assert [(r["id"], r["status"], r["executor"]) for r in listed] == [(int(run_id), "success", "local")]
+    shown = json.loads(coops("runs", "show", run_id, "--json", home=tmp_path, check=0).stdout)
+    assert [j["status"] for j in shown["jobs"]] == ["success"] * 3
+    assert shown["attempts"][0]["exit_code"] == 0
+    assert shown["history"][0]["status"] == "pending" and shown["history"][-1]["status"] == "success"
+    table = coops("runs", "show", run_id, home=tmp_path, check=0).stdout
+    assert "build.one.say" in table and "CO_OUT=a b=c" in table
+    assert "test/cli/local" in coops("runs", "list", home=tmp_path, check=0).stdout
+    missing = coops("runs", "show", "4242", home=tmp_path, check=2)
+    assert "no run 4242" in missing.stderr
+
+
+def test_failure_exits_1_and_says_why(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: test/cli/fail\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - {name: bad, command: [sh, -c, 'exit 7']}\n          - {name: next, command: [true]}\n",
+    )
+    result = coops("run", str(flow), "--executor", "local", home=tmp_path, check=1)
+    assert "s.a.bad failed: exit code 7" in result.stdout
+    assert "coops logs 1 --job s.a.bad" in result.stdout
+    document = json.loads(
+        coops("run", str(flow), "--executor", "local", "--json", home=tmp_path, check=1).stdout
+    )
+    assert document["status"] == "failure" and document["number"] == 2
+    assert [(j["path"], j["status"]) for j in document["jobs"]] == [
+        ("s.a.bad", "failure"),
+        ("s.a.next", "skipped"),
+    ]
+
+
+def test_invalid_flow_exits_2_and_starts_nothing(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: test/cli/bad\nstages:\n  - name: s\n    sequencng: parallel\n    actions:\n"
+        "      - name: a\n        jobs:\n          - {name: j, command: [true], timeout: soon}\n",
+    )
+    result = coops("run", str(flow), "--executor", "local", home=tmp_path, check=2)
+    assert f"{flow}:4:5" in result.stderr and "did you mean 'sequencing'" in result.stderr
+    assert f"{flow}:8:" in result.stderr and "timeout" in result.stderr
+    assert "nothing was started" in result.stderr
+    assert json.loads(coops("runs", "list", "--json", home=tmp_path, check=0).stdout) == []
+    validated = coops("validate", str(flow), home=tmp_path, check=2)
+    assert "invalid" in validated.stderr
+    assert coops("run", str(tmp_path / "absent.yaml"), home=tmp_path).returncode == 2
+    assert coops("run", str(flow), "--executor", "nope", home=tmp_path).returncode == 2
+
+
+def test_bad_set_and_pause_stage_are_refused(tmp_path: Path) -> None:
+    flow = write(tmp_path, LOCAL_FLOW)
+    bad = coops("run", str(flow), "--executor", "local", "--set", "1BAD=x", home=tmp_path, check=2)
+    assert "--set '1BAD=x'" in bad.stderr
+    paused = write(
+        tmp_path,
+        "uri: test/cli/pause\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - {name: j, command: [true]}\n  - {type: pause, name: approve}\n",
+        "pause.yaml",
+    )
+    result = coops("run", str(paused), "--executor", "local", home=tmp_path, check=2)
+    assert "pause" in result.stderr and "server" in result.stderr
+    assert json.loads(coops("runs", "list", "--json", home=tmp_path, check=0).stdout) == []
+    coops("validate", str(paused), home=tmp_path, check=0)
+
+
+def test_every_pilotage_flow_validates(tmp_path: Path) -> None:
+    files = sorted(PILOTAGE.glob("*.yml"))
+    assert len(files) == 80, f"expected the 80 original flows in {PILOTAGE}"
+    result = coops("validate", "--json", *map(str, files), home=tmp_path, check=0)
+    report = json.loads(result.stdout)
+    assert len(report) == 80 and all(entry["valid"] for entry in report)
+
+
+def test_logs_follow_sees_lines_while_the_run_goes_on(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: test/cli/follow\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - name: slow\n"
+        "            command: [sh, -c, 'for i in 1 2 3 4 5; do echo line $i; sleep 0.3; done']\n",
+    )
+    env = {**os.environ, "COOPS_HOME": str(tmp_path)}
+    runner = subprocess.Popen(
+        [*COOPS, "run", str(flow), "--executor", "local"], env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until the run exists
+            listed = json.loads(coops("runs", "list", "--json", home=tmp_path, check=0).stdout)
+            if listed and listed[0]["status"] == "running":
+                break
+            time.sleep(0.05)
+        followed = coops("logs", "1", "-f", home=tmp_path, check=0)
+        assert followed.stdout.splitlines() == [f"[s.a.slow] line {i}" for i in range(1, 6)]
+    finally:
+        assert runner.wait(timeout=60) == 0
+
+
+@pytest.mark.docker
+def test_sigint_cancels_and_leaves_no_container(tmp_path: Path, docker_ready: None) -> None:
+    import docker
+
+    flow = write(
+        tmp_path,
+        "uri: test/cli/cancel\nstages:\n  - name: s\n    sequencing: parallel\n    actions:\n"
+        "      - name: a\n        jobs:\n"
+        f"          - {{name: sleepy, endpoint: '{BUSYBOX}', command: [sleep, '99']}}\n"
+        "      - name: b\n        jobs:\n"
+        f"          - {{name: sleepy, endpoint: '{BUSYBOX}', command: [sleep, '99']}}\n"
+        f"          - {{name: never, endpoint: '{BUSYBOX}', command: ['true']}}\n",
+    )
+    env = {**os.environ, "COOPS_HOME": str(tmp_path)}
+    runner = subprocess.Popen(
+        [*COOPS, "run", str(flow), "--json", "--network", "host"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = docker.from_env()
+    label = {"label": "containerops.managed=true"}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(client.containers.list(filters=label)) < 2:
+        time.sleep(0.1)
+    assert len(client.containers.list(filters=label)) == 2, "the two jobs never started"
+    runner.send_signal(signal.SIGINT)
+    stdout, stderr = runner.communicate(timeout=60)
+    assert runner.returncode == 130, stderr
+    document = json.loads(stdout)
+    assert document["status"] == "cancelled" and document["reason"] == "cancelled by SIGINT"
+    assert [j["status"] for j in document["jobs"]] == ["cancelled", "cancelled", "skipped"]
+    assert client.containers.list(all=True, filters=label) == []
+    shown = json.loads(coops("runs", "show", "1", "--json", home=tmp_path, check=0).stdout)
+    assert shown["status"] == "cancelled"
