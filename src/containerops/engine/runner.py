@@ -25,7 +25,7 @@ from containerops.contract.cout import OutputError, Outputs
 from containerops.engine.environment import job_environment
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
-from containerops.model.flow import Action, Flow, Job, Stage
+from containerops.model.flow import Action, Flow, Job
 from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store
 
@@ -112,7 +112,7 @@ class Engine:
         timer: asyncio.TimerHandle | None = None
         try:
             await self.executor.setup(context)
-            self._stages_task = asyncio.create_task(self._run_stages(flow.stages))
+            self._stages_task = asyncio.create_task(self._run_stages())
             if self._interrupt is not None:  # a signal came in before we got here
                 self._stages_task.cancel()
             if flow.timeout:
@@ -140,9 +140,10 @@ class Engine:
         return state
 
     # -- stages, actions, jobs -------------------------------------------------
-    async def _run_stages(self, stages: list[Stage]) -> None:
+    async def _run_stages(self) -> None:
+        state, _ = self._require()
         failure: str | None = None
-        for stage in stages:
+        for stage in state.flow.stages:
             if stage.type in ("start", "end"):
                 continue
             if stage.sequencing == "parallel" and len(stage.actions) > 1:
