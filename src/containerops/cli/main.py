@@ -22,6 +22,7 @@ from rich.table import Table
 
 from containerops.cli import render
 from containerops.engine import Engine, JobState, RunState
+from containerops.engine.plan import plan
 from containerops.executors import EXECUTORS, get_executor
 from containerops.executors.base import ExecutorError
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
@@ -167,6 +168,10 @@ async def _run_live(engine: Engine, state: RunState, console: Console) -> RunSta
 def validate(
     files: Annotated[list[Path], typer.Argument(help="One or more flow files.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the diagnostics as JSON.")] = False,
+    show_plan: Annotated[
+        bool,
+        typer.Option("--plan", help="Also show what would run when: steps, and lanes that run together."),
+    ] = False,
 ) -> None:
     """Check flows without running anything: every problem, with file:line:column.
 
@@ -185,7 +190,14 @@ def validate(
         else:
             diagnostics = result.warnings
             ok = True
-        report.append({"file": str(file), "valid": ok, "diagnostics": [_diag_json(d) for d in diagnostics]})
+        entry: dict[str, Any] = {
+            "file": str(file),
+            "valid": ok,
+            "diagnostics": [_diag_json(d) for d in diagnostics],
+        }
+        if ok and show_plan:
+            entry["plan"] = plan(result.flow).describe()
+        report.append(entry)
         if as_json:
             continue
         _print_diagnostics(diagnostics)
@@ -196,6 +208,9 @@ def validate(
                 f"{len(flow.jobs())} jobs)",
                 highlight=False,
             )
+            if show_plan:
+                for line in entry.get("plan", []):
+                    err.print(f"    {escape(line)}", highlight=False)
         else:
             err.print(f"[red]✘[/] {escape(str(file))}: invalid", highlight=False)
     if as_json:

@@ -23,9 +23,10 @@ from typing import Any
 
 from containerops.contract.cout import OutputError, Outputs
 from containerops.engine.environment import job_environment
+from containerops.engine.plan import plan
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
-from containerops.model.flow import Action, Flow, Job
+from containerops.model.flow import Flow, Job
 from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store
 
@@ -143,20 +144,17 @@ class Engine:
     async def _run_stages(self) -> None:
         state, _ = self._require()
         failure: str | None = None
-        for stage in state.flow.stages:
-            if stage.type in ("start", "end"):
-                continue
-            if stage.sequencing == "parallel" and len(stage.actions) > 1:
+        for step in plan(state.flow).steps:
+            if step.parallel:  # a failure in one lane does not stop its siblings
                 async with asyncio.TaskGroup() as group:
-                    tasks = [group.create_task(self._run_action(a, failure)) for a in stage.actions]
+                    tasks = [group.create_task(self._run_lane(lane, failure)) for lane in step.lanes]
                 failure = failure or next((r for t in tasks if (r := t.result())), None)
             else:
-                for action in stage.actions:
-                    failure = await self._run_action(action, failure)
+                failure = await self._run_lane(step.lanes[0], failure)
 
-    async def _run_action(self, action: Action, failure: str | None) -> str | None:
-        """Run the action's jobs in order; return the path of the first failure in scope."""
-        for job in action.jobs:
+    async def _run_lane(self, jobs: tuple[Job, ...], failure: str | None) -> str | None:
+        """Run jobs in order; return the path of the first failure in scope."""
+        for job in jobs:
             failure = await self._run_job(job, failure)
         return failure
 

@@ -1,0 +1,56 @@
+"""The execution plan: what runs when.
+
+A flow says it with stages, sequencing and actions; the plan says it as the
+engine runs it: steps one after another, each step a set of lanes that run at
+the same time, each lane a list of jobs that run one after another. Start and
+end stages are markers and make no step; a parallel stage makes one step of
+as many lanes as it has actions; a sequence stage makes one step per action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from containerops.model.flow import Flow, Job
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    stage: str
+    #: Lanes run together; a lane's jobs run one after another.
+    lanes: tuple[tuple[Job, ...], ...]
+
+    @property
+    def parallel(self) -> bool:
+        return len(self.lanes) > 1
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    steps: tuple[Step, ...]
+
+    @property
+    def width(self) -> int:
+        """The most jobs that can run at once."""
+        return max((len(step.lanes) for step in self.steps), default=0)
+
+    def describe(self) -> list[str]:
+        """One line per step, for people: ``2. check: unit.test | lint.check``."""
+        lines = []
+        for number, step in enumerate(self.steps, 1):
+            lanes = [" -> ".join(job.path.split(".", 1)[1] for job in lane) for lane in step.lanes]
+            lines.append(f"{number}. {step.stage}: {' | '.join(lanes)}")
+        return lines
+
+
+def plan(flow: Flow) -> Plan:
+    steps: list[Step] = []
+    for stage in flow.stages:
+        lanes = [tuple(action.jobs) for action in stage.actions if action.jobs]
+        if stage.type in ("start", "end") or not lanes:
+            continue
+        if stage.sequencing == "parallel":
+            steps.append(Step(stage.name, tuple(lanes)))
+        else:
+            steps.extend(Step(stage.name, (lane,)) for lane in lanes)
+    return Plan(tuple(steps))
