@@ -133,8 +133,23 @@ _PASSWD = f"root:x:0:0:root:/root:/bin/sh\ncoops:x:{COOPS_UID}:{COOPS_UID}:coops
 _GROUP = f"root:x:0:\ncoops:x:{COOPS_UID}:\n"
 
 
-_BUSYBOX_DIRS = ("bin", "dev", "etc", "home", "home/coops", "proc", "root", "sbin", "sys", "tmp", "usr",
-                 "usr/bin", "usr/sbin", "var", "var/tmp")
+_BUSYBOX_DIRS = (
+    "bin",
+    "dev",
+    "etc",
+    "home",
+    "home/coops",
+    "proc",
+    "root",
+    "sbin",
+    "sys",
+    "tmp",
+    "usr",
+    "usr/bin",
+    "usr/sbin",
+    "var",
+    "var/tmp",
+)
 #: (mode, owner) of the directories that are not root's 0755.
 _BUSYBOX_DIR_MODES = {
     "root": (0o700, 0),
@@ -201,9 +216,7 @@ def _busybox_applets(busybox: Path) -> list[str]:
     except (OSError, subprocess.SubprocessError) as exc:
         raise ImageBuildError(f"cannot list the applets of {busybox}: {exc}") from exc
     wanted = {"bin", "sbin", "usr/bin", "usr/sbin"}
-    return sorted(
-        {path for path in listed if path.rpartition("/")[0] in wanted and path != "bin/busybox"}
-    )
+    return sorted({path for path in listed if path.rpartition("/")[0] in wanted and path != "bin/busybox"})
 
 
 def _tarinfo(name: str, kind: bytes, mode: int, owner: int) -> tarfile.TarInfo:
@@ -465,4 +478,3 @@ def _built(image: Any, tag: str, digest: str, *, built: bool, started: float) ->
 
 def _mib(image: Any) -> str:
     return f"{int(image.attrs.get('Size') or 0) / 2**20:.1f} MiB"
-

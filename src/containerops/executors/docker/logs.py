@@ -8,6 +8,9 @@ lines longer than 16 KiB into several entries of which only the last ends in
 ``\\n``, and a last line printed without a newline is an entry without one. So lines
 are rebuilt per stream by joining entries until a newline; a line keeps the
 timestamp of its first piece; what is unterminated at the end is flushed as a line.
+(The json-file driver keeps each piece as a JSON string, so a UTF-8 character that a
+16 KiB cut splits comes back as U+FFFD replacement characters; the ``local`` driver
+would keep the bytes but drops every newline, so pieces could not be told from lines.)
 
 One connection carries both streams, so stdout and stderr come out in the order the
 Engine logged them.
@@ -229,8 +232,14 @@ class FrameDecoder:
             if stamp[:19] != self._second:
                 self._second = stamp[:19]
                 moment = parse_timestamp(self._second + b"Z")
-                self._fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute,
-                                moment.second)
+                self._fields = (
+                    moment.year,
+                    moment.month,
+                    moment.day,
+                    moment.hour,
+                    moment.minute,
+                    moment.second,
+                )
             year, month, day, hour, minute, second = self._fields
             return datetime(year, month, day, hour, minute, second, int(stamp[20:26]), UTC)
         try:
