@@ -49,7 +49,7 @@ def inputs() -> dict[str, str]:
     return parse_co_data(os.environ.get("CO_DATA", ""))
 
 
-def input(key: str, default: str | None = None, *, required: bool = False) -> str | None:  # noqa: A001
+def input(key: str, default: str | None = None, *, required: bool = False) -> str | None:
     """One input: the exact value from ``CO_<KEY>``, else from ``CO_DATA``, else ``default``."""
     value = os.environ.get(env_name(key))
     if value is None:

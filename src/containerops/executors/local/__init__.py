@@ -15,7 +15,15 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
-from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, LogLine, Stream
+from containerops.executors.base import (
+    Executor,
+    ExecutorError,
+    ExitStatus,
+    JobHandle,
+    JobSpec,
+    LogLine,
+    Stream,
+)
 
 _LIMIT = 1024 * 1024  # longest line read at once; longer ones come out in pieces
 
