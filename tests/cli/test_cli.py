@@ -245,3 +245,18 @@ def test_sigint_cancels_and_leaves_no_container(tmp_path: Path, docker_ready: No
     assert client.containers.list(all=True, filters=label) == []
     shown = json.loads(coops("runs", "show", "1", "--json", home=tmp_path, check=0).stdout)
     assert shown["status"] == "cancelled"
+
+
+@pytest.mark.docker
+def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path, docker_ready: None) -> None:
+    import docker
+
+    client = docker.from_env()
+    ours = {"label": "containerops.managed=true"}
+    if client.containers.list(all=True, filters=ours):
+        pytest.skip("other ContainerOps containers exist on this Docker; `coops cleanup` would remove them")
+    left = client.containers.create(BUSYBOX, ["sleep", "60"], labels={"containerops.managed": "true"})
+    left.start()
+    result = coops("cleanup", home=tmp_path, check=0)
+    assert "removed 1 container" in result.stderr
+    assert client.containers.list(all=True, filters=ours) == []

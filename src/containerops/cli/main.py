@@ -383,22 +383,44 @@ def images_build_base(
     force: Annotated[
         bool, typer.Option("--force", help="Rebuild even when the images are up to date.")
     ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the raw build output too.")] = False,
 ) -> None:
     """Build containerops/base:busybox and containerops/base:python locally.
 
     No image hub is needed: busybox comes from Debian's busybox-static, the
-    Python image from an mmdebstrap root filesystem. Fast when up to date.
+    Python image from an mmdebstrap root filesystem (about a minute the first
+    time; instant when up to date).
     """
-    from containerops.images import build_base_images
+    from containerops.images import ImageBuildError, build_base_images
+
+    def progress(message: str) -> None:
+        if verbose or not message.startswith("  "):  # two spaces: raw `docker build` output
+            err.print(f"[dim]{escape(message)}[/]", highlight=False)
 
     try:
-        built = build_base_images(
-            force=force, progress=lambda message: err.print(f"[dim]{escape(message)}[/]")
-        )
-    except Exception as error:  # each failure here is an environment problem to show plainly
+        built = build_base_images(force=force, progress=progress)
+    except (ImageBuildError, ExecutorError) as error:
         raise _fail(f"building the base images failed: {error}", EXIT_FAILURE) from None
     for image in built:
-        err.print(f"[green]✔[/] {escape(str(image))}", highlight=False)
+        state = f"built in {image.seconds:.1f}s" if image.built else "up to date"
+        err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
+
+
+@app.command()
+def cleanup() -> None:
+    """Remove every container ContainerOps started that is still there.
+
+    Runs remove their containers themselves, even when cancelled; this is for
+    what a killed process (kill -9, a crash, a reboot) left behind. Every
+    container of ours carries the label containerops.managed=true.
+    """
+    from containerops.executors.docker import cleanup_all
+
+    try:
+        removed = cleanup_all()
+    except ExecutorError as error:
+        raise _fail(str(error)) from None
+    err.print(f"removed {removed} container{'s' if removed != 1 else ''}", highlight=False)
 
 
 def main() -> None:
