@@ -232,17 +232,23 @@ def test_sigint_cancels_and_leaves_no_container(tmp_path: Path, docker_ready: No
     )
     client = docker.from_env()
     label = {"label": "containerops.managed=true"}
+    before = {c.id for c in client.containers.list(all=True, filters=label)}
+
+    def started() -> list[str]:
+        return [c.id for c in client.containers.list(filters=label) if c.id not in before]
+
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(client.containers.list(filters=label)) < 2:
+    while time.monotonic() < deadline and len(started()) < 2:
         time.sleep(0.1)
-    assert len(client.containers.list(filters=label)) == 2, "the two jobs never started"
+    ours = started()
+    assert len(ours) == 2, "the two jobs never started"
     runner.send_signal(signal.SIGINT)
     stdout, stderr = runner.communicate(timeout=60)
     assert runner.returncode == 130, stderr
     document = json.loads(stdout)
     assert document["status"] == "cancelled" and document["reason"] == "cancelled by SIGINT"
     assert [j["status"] for j in document["jobs"]] == ["cancelled", "cancelled", "skipped"]
-    assert client.containers.list(all=True, filters=label) == []
+    assert [c.id for c in client.containers.list(all=True, filters=label) if c.id in ours] == []
     shown = json.loads(coops("runs", "show", "1", "--json", home=tmp_path, check=0).stdout)
     assert shown["status"] == "cancelled"
 
