@@ -93,6 +93,11 @@ def test_busybox_image(client: docker.DockerClient, built: list[BuiltImage]) -> 
         output(client, BUSYBOX_IMAGE, "id", "coops") == "uid=1000(coops) gid=1000(coops) groups=1000(coops)\n"
     )
     assert output(client, BUSYBOX_IMAGE, "whoami", user="coops") == "coops\n"
+    # unprivileged by default, at home
+    assert (
+        output(client, BUSYBOX_IMAGE, "sh", "-c", "id -u; pwd; echo $HOME")
+        == "1000\n/home/coops\n/home/coops\n"
+    )
     assert (
         output(client, BUSYBOX_IMAGE, "stat", "-c", "%a %U", "/tmp", "/home/coops")
         == "1777 root\n755 coops\n"
@@ -110,6 +115,7 @@ def test_python_image(client: docker.DockerClient, built: list[BuiltImage]) -> N
     script = 'from containerops import sdk; sdk.set_output("A", "b c=d")'
     assert output(client, PYTHON_IMAGE, "python3", "-c", script) == "[COUT] A = b c=d\n"
     assert output(client, PYTHON_IMAGE, "python3", "-c", script, user="coops") == "[COUT] A = b c=d\n"
+    assert output(client, PYTHON_IMAGE, "sh", "-c", "id -u; pwd") == "1000\n/home/coops\n"
     assert output(client, PYTHON_IMAGE, "git", "--version").startswith("git version ")
     assert output(client, PYTHON_IMAGE, "curl", "--version").startswith("curl ")
     assert (

@@ -122,10 +122,13 @@ def build_base_images(
 
 # --- busybox -------------------------------------------------------------------------
 
-_BUSYBOX_DOCKERFILE = """\
+# Jobs run as the unprivileged user coops unless a component's image says otherwise.
+_BUSYBOX_DOCKERFILE = f"""\
 FROM scratch
 ADD rootfs.tar /
-ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/coops
+USER {COOPS_UID}:{COOPS_UID}
+WORKDIR /home/coops
 CMD ["sh"]
 """
 
@@ -265,6 +268,8 @@ RUN groupadd --gid {COOPS_UID} coops \\
  && useradd --no-log-init --create-home --uid {COOPS_UID} --gid {COOPS_UID} --shell /bin/bash coops
 COPY __init__.py sdk.py {SDK_ROOT}/containerops/
 ENV PYTHONPATH={SDK_ROOT} LANG=C.UTF-8
+USER {COOPS_UID}:{COOPS_UID}
+WORKDIR /home/coops
 CMD ["/bin/bash"]
 """
 
