@@ -98,9 +98,11 @@ def test_run_json_then_inspect(tmp_path: Path) -> None:
         "attempts",
         "outputs",
         "reason",
+        "image",
         "started_at",
         "finished_at",
     }
+    assert say["image"] is None  # the local executor runs commands, not images
     run_id = str(document["id"])
 
     logs = coops("logs", run_id, home=tmp_path, check=0).stdout.splitlines()

@@ -134,8 +134,8 @@ def run(
     state = engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": overrides})
     console = err if as_json else Console()
     final = asyncio.run(_run_live(engine, state, console))
-    if as_json:
-        sys.stdout.write(json.dumps(final.to_json()) + "\n")
+    if as_json:  # what the store holds, so a script reads exactly what was recorded
+        sys.stdout.write(json.dumps(store.get_run(final.id).to_json()) + "\n")
     else:
         console.print(render.summary(final), highlight=False)
     store.close()
@@ -249,7 +249,7 @@ def runs_list(
     store = Store.open()
     rows = store.list_runs(limit=limit, uri=flow, status=status)
     if as_json:
-        sys.stdout.write(json.dumps([_run_summary_json(r) for r in rows], default=str) + "\n")
+        sys.stdout.write(json.dumps([row.to_json(with_jobs=False) for row in rows]) + "\n")
         return
     table = Table("run", "flow", "#", "status", "started", "took", "reason", box=None)
     for row in rows:
@@ -265,21 +265,6 @@ def runs_list(
     Console().print(table)
 
 
-def _run_summary_json(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "uri": row.uri,
-        "number": row.number,
-        "flow_version": row.flow_version,
-        "status": row.status,
-        "reason": row.reason,
-        "executor": row.executor,
-        "created_at": row.created_at.isoformat(),
-        "started_at": row.started_at.isoformat() if row.started_at else None,
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-    }
-
-
 @runs_app.command("show")
 def runs_show(
     run_ref: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or FLOW-URI#NUMBER.")],
@@ -293,21 +278,7 @@ def runs_show(
     row = store.get_run(run_id)
     attempts = store.attempts(run_id)
     if as_json:
-        document = _run_summary_json(row)
-        document["jobs"] = [
-            {
-                "path": j.path,
-                "status": j.status,
-                "exit_code": j.exit_code,
-                "attempts": j.attempts,
-                "outputs": j.outputs,
-                "reason": j.reason,
-                "image": j.image,
-                "started_at": j.started_at.isoformat() if j.started_at else None,
-                "finished_at": j.finished_at.isoformat() if j.finished_at else None,
-            }
-            for j in row.jobs
-        ]
+        document = row.to_json()
         document["attempts"] = attempts
         document["history"] = store.state_changes(run_id)
         sys.stdout.write(json.dumps(document, default=str) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from containerops.model.flow import Flow, Job
 
@@ -31,18 +31,6 @@ class JobState:
     def path(self) -> str:
         return self.job.path
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.job.path,
-            "status": self.status,
-            "exit_code": self.exit_code,
-            "attempts": self.attempts,
-            "outputs": dict(self.outputs),
-            "reason": self.reason,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-        }
-
 
 @dataclass(slots=True, repr=False)
 class RunState:
@@ -61,21 +49,3 @@ class RunState:
         # Short on purpose: asyncio formats task results with repr, and the full
         # dataclass repr of a 10,000-job run costs a tenth of a second.
         return f"<RunState {self.flow.uri}#{self.number} {self.status} ({len(self.jobs)} jobs)>"
-
-    def to_json(self) -> dict[str, Any]:
-        """The document ``coops run --json`` prints: every job, skipped ones included."""
-        return {
-            "id": self.id,
-            "uri": self.flow.uri,
-            "number": self.number,
-            "status": self.status,
-            "reason": self.reason,
-            "executor": self.executor,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "jobs": [state.to_json() for state in self.jobs.values()],
-        }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None

@@ -46,6 +46,10 @@ class NewRun:
     job_ids: dict[str, int]
 
 
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 @dataclass(slots=True)
 class JobRow:
     id: int
@@ -59,6 +63,19 @@ class JobRow:
     outputs: dict[str, str]
     started_at: datetime | None
     finished_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "attempts": self.attempts,
+            "outputs": self.outputs,
+            "reason": self.reason,
+            "image": self.image,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
 
 
 @dataclass(slots=True)
@@ -76,6 +93,24 @@ class RunRow:
     started_at: datetime | None
     finished_at: datetime | None
     jobs: list[JobRow] = field(default_factory=list)
+
+    def to_json(self, *, with_jobs: bool = True) -> dict[str, Any]:
+        """The run as ``coops run --json`` and ``coops runs show --json`` print it."""
+        document: dict[str, Any] = {
+            "id": self.id,
+            "uri": self.uri,
+            "number": self.number,
+            "flow_version": self.flow_version,
+            "status": self.status,
+            "reason": self.reason,
+            "executor": self.executor,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+        if with_jobs:
+            document["jobs"] = [job.to_json() for job in self.jobs]
+        return document
 
 
 @dataclass(slots=True)
