@@ -32,6 +32,8 @@ def env_name(key: str) -> str:
 
 def parse_co_data(text: str) -> dict[str, str]:
     """Split ``CO_DATA`` into its ``key=value`` pairs (POSIX-shell quoting allowed)."""
+    if not text:
+        return {}
     try:
         words = shlex.split(text)
     except ValueError:  # unbalanced quotes: fall back to the original's plain split

@@ -116,3 +116,21 @@ def test_database_url_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     opened.save_flow("a/b/c", "x", "yaml")
     opened.close()
     assert (tmp_path / "elsewhere.db").exists()
+
+
+def test_head_revision_constant_matches_the_migrations() -> None:
+    from alembic.script import ScriptDirectory
+
+    from containerops.store.db import HEAD_REVISION, _alembic_config
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == HEAD_REVISION
+
+
+def test_an_up_to_date_store_opens_without_alembic(coops_home: Path) -> None:
+    import subprocess
+    import sys
+
+    Store.open().close()
+    code = "import sys; from containerops.store import Store; Store.open(); print('alembic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

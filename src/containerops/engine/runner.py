@@ -196,11 +196,12 @@ class Engine:
             try:
                 status, exit_code, reason, outputs = await self._attempt(js, attempt, subscribed)
             except asyncio.CancelledError:
-                self._settle(js, "cancelled", self._interrupt_reason())
+                self._settle(js, "cancelled", self._interrupt_reason(), history=False)
                 raise
             js.exit_code, js.outputs = exit_code, outputs
             if status == "success" or attempt > job.retries:
-                self._settle(js, status, reason)
+                # the attempt's change already says it: one history row, not two
+                self._settle(js, status, reason, history=False)
                 return
 
     async def _attempt(
@@ -306,8 +307,8 @@ class Engine:
         return None
 
     # -- bookkeeping -----------------------------------------------------------
-    def _settle(self, js: JobState, status: JobStatus, reason: str | None) -> None:
-        """Record the final state of a job."""
+    def _settle(self, js: JobState, status: JobStatus, reason: str | None, *, history: bool = True) -> None:
+        """Record the final state of a job (and, unless its last attempt did, the change)."""
         _, recorder = self._require()
         now = utcnow()
         js.status, js.reason, js.finished_at = status, reason, now
@@ -321,7 +322,8 @@ class Engine:
             started_at=js.started_at,
             finished_at=now,
         )
-        recorder.change(js.id, js.attempts or None, status, now, reason)
+        if history:
+            recorder.change(js.id, js.attempts or None, status, now, reason)
         self._changed(js)
 
     def _interrupt_reason(self) -> str:
