@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=5,
+        default=15,
         help="measured rounds of each side, alternating (default: %(default)s)",
     )
     parser.add_argument(
