@@ -21,9 +21,9 @@ BUSYBOX = "containerops/base:busybox"
 
 
 def coops(
-    *args: str, home: Path, check: int | None = None, **kwargs: Any
+    *args: str, home: Path, check: int | None = None, extra_env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
+    env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200", **(extra_env or {})}
     env.pop("COOPS_DATABASE_URL", None)
     result = subprocess.run([*COOPS, *args], env=env, capture_output=True, text=True, timeout=180, **kwargs)
     if check is not None:
@@ -268,3 +268,59 @@ def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path, docker_ready: No
     result = coops("cleanup", home=tmp_path, check=0)
     assert "removed 1 container" in result.stderr
     assert client.containers.list(all=True, filters=ours) == []
+
+
+def test_sigterm_cancels_local_jobs_and_their_children(tmp_path: Path) -> None:
+    marker = f"coops-sigterm-{os.getpid()}"
+    flow = write(
+        tmp_path,
+        "uri: test/cli/term\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        f"          - {{name: slow, command: [sh, -c, 'sleep 97 & echo {marker}; wait']}}\n"
+        "          - {name: next, command: ['true']}\n",
+    )
+    env = {**os.environ, "COOPS_HOME": str(tmp_path)}
+    runner = subprocess.Popen(
+        [*COOPS, "run", str(flow), "--executor", "local", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = json.loads(coops("runs", "list", "--json", home=tmp_path, check=0).stdout)
+        if listed and listed[0]["status"] == "running":
+            logs = coops("logs", str(listed[0]["id"]), home=tmp_path, check=0).stdout
+            if marker in logs:
+                break
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGTERM)
+    stdout, stderr = runner.communicate(timeout=30)
+    assert runner.returncode == 130, stderr
+    document = json.loads(stdout)
+    assert (document["status"], document["reason"]) == ("cancelled", "cancelled by SIGTERM")
+    assert [j["status"] for j in document["jobs"]] == ["cancelled", "skipped"]
+    leftover = subprocess.run(["pgrep", "-f", "sleep 97"], capture_output=True, text=True).stdout
+    assert leftover == "", "the job's child process outlived the cancel"
+
+
+def test_docker_engine_down_fails_the_run_with_a_clear_reason(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: test/cli/nodocker\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        f"          - {{name: j, endpoint: '{BUSYBOX}', command: ['true']}}\n",
+    )
+    result = coops(
+        "run",
+        str(flow),
+        "--json",
+        home=tmp_path,
+        extra_env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"},
+    )
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    assert document["status"] == "failure"
+    assert document["reason"].startswith("cannot reach the Docker Engine")
+    assert [(j["status"], j["reason"]) for j in document["jobs"]] == [
+        ("skipped", f"skipped: {document['reason']}")
+    ]
