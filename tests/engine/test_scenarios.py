@@ -381,3 +381,25 @@ def test_out_of_memory_on_docker(store: Store, docker_ready: None) -> None:
     assert hogged.status == "failure" and hogged.exit_code == 137
     assert hogged.reason == "out of memory (limit 32M): killed with exit code 137"
     assert [line.line for line in store.log_lines(state.id)] == ["filling"]
+
+
+def test_an_engine_bug_is_recorded_not_hidden(store: Store) -> None:
+    """Should the engine itself break, the run must not end up 'success' or 'running'."""
+    from containerops.executors.dummy import DummyExecutor as _Dummy
+
+    class Broken(_Dummy):
+        async def start(self, spec):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+    import json as _json
+
+    from containerops.model.loader import parse_flow
+
+    loaded = parse_flow(_json.dumps(simple_flow([stage("s", action("a", job("j", "dummy")))])), "f.json")
+    engine = Engine(store, Broken())
+    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
+    with pytest.raises(RuntimeError, match="boom"):
+        asyncio.run(engine.run())
+    row = store.get_run(engine.state.id)  # type: ignore[union-attr]
+    assert row.status == "failure" and row.reason == "internal error in the engine: RuntimeError('boom')"
+    assert row.jobs[0].status == "cancelled"

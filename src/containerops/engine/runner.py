@@ -127,6 +127,9 @@ class Engine:
                 await self._stages_task
         except ExecutorError as error:
             self._interrupt = self._interrupt or ("failure", str(error))
+        except Exception as error:  # a bug of ours: record it, clean up, then let it show
+            self._interrupt = self._interrupt or ("failure", f"internal error in the engine: {error!r}")
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
