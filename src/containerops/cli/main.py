@@ -154,7 +154,7 @@ async def _run_live(engine: Engine, state: RunState, console: Console) -> RunSta
 
     def on_change(_state: RunState, js: JobState | None) -> None:
         if js is not None:
-            render.change_line(console, js)
+            render.change_line(console.file, js)
 
     console.print(f"[bold]{escape(state.flow.uri)} #{state.number}[/] (run {state.id})", highlight=False)
     engine.on_change = on_change
