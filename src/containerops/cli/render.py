@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import IO
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -113,7 +113,7 @@ def summary(state: RunState) -> RenderableType:
     return Group(*lines)
 
 
-def change_line(out: TextIO, js: JobState) -> None:
+def change_line(out: IO[str], js: JobState) -> None:
     """One plain line per job change, for output that is not a terminal (CI logs).
 
     Plain writes, not Rich: a 10,000-job flow makes 20,000 of these lines.
