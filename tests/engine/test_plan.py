@@ -70,3 +70,21 @@ def test_a_parallel_stage_with_one_action_is_not_parallel() -> None:
 def test_an_empty_flow_has_no_steps() -> None:
     planned = plan(flow([{"type": "start", "name": "start"}, {"type": "end", "name": "end"}]))  # type: ignore[arg-type]
     assert planned.steps == () and planned.width == 0 and planned.describe() == []
+
+
+def test_a_pause_stage_is_a_step_of_its_own() -> None:
+    planned = plan(
+        flow(
+            [
+                {"name": "build", "actions": [{"name": "a", "jobs": jobs("x")}]},
+                {"type": "pause", "name": "approve"},
+                {"name": "ship", "actions": [{"name": "b", "jobs": jobs("y")}]},
+            ]
+        )  # type: ignore[arg-type]
+    )
+    assert [(s.stage, s.pause) for s in planned.steps] == [
+        ("build", False),
+        ("approve", True),
+        ("ship", False),
+    ]
+    assert planned.describe()[1] == "2. approve: pause for an approval"

@@ -403,3 +403,17 @@ def test_an_engine_bug_is_recorded_not_hidden(store: Store) -> None:
     row = store.get_run(engine.state.id)  # type: ignore[union-attr]
     assert row.status == "failure" and row.reason == "internal error in the engine: RuntimeError('boom')"
     assert row.jobs[0].status == "cancelled"
+
+
+def test_the_engine_never_passes_a_pause_stage_unapproved(store: Store) -> None:
+    doc = simple_flow(
+        [
+            stage("build", action("a", job("x", "dummy"))),
+            {"type": "pause", "name": "approve"},
+            stage("ship", action("b", job("y", "dummy"))),
+        ]
+    )
+    state = run_flow(store, "dummy", doc)
+    assert state.status == "failure"
+    assert state.reason is not None and state.reason.startswith("stage approve waits for an approval")
+    assert statuses(state) == {"build.a.x": "success", "ship.b.y": "skipped"}

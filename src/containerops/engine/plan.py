@@ -3,8 +3,9 @@
 A flow says it with stages, sequencing and actions; the plan says it as the
 engine runs it: steps one after another, each step a set of lanes that run at
 the same time, each lane a list of jobs that run one after another. Start and
-end stages are markers and make no step; a parallel stage makes one step of
-as many lanes as it has actions; a sequence stage makes one step per action.
+end stages are markers and make no step; a pause stage is a step of its own;
+a parallel stage makes one step of as many lanes as it has actions; a
+sequence stage makes one step per action.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ class Step:
     stage: str
     #: Lanes run together; a lane's jobs run one after another.
     lanes: tuple[tuple[Job, ...], ...]
+    #: A pause stage: wait for an approval before what follows.
+    pause: bool = False
 
     @property
     def parallel(self) -> bool:
@@ -38,6 +41,9 @@ class Plan:
         """One line per step, for people: ``2. check: unit.test | lint.check``."""
         lines = []
         for number, step in enumerate(self.steps, 1):
+            if step.pause:
+                lines.append(f"{number}. {step.stage}: pause for an approval")
+                continue
             lanes = [" -> ".join(job.path.split(".", 1)[1] for job in lane) for lane in step.lanes]
             lines.append(f"{number}. {step.stage}: {' | '.join(lanes)}")
         return lines
@@ -46,6 +52,9 @@ class Plan:
 def plan(flow: Flow) -> Plan:
     steps: list[Step] = []
     for stage in flow.stages:
+        if stage.type == "pause":
+            steps.append(Step(stage.name, (), pause=True))
+            continue
         lanes = [tuple(action.jobs) for action in stage.actions if action.jobs]
         if stage.type in ("start", "end") or not lanes:
             continue

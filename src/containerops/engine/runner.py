@@ -148,7 +148,14 @@ class Engine:
         state, _ = self._require()
         failure: str | None = None
         for step in plan(state.flow).steps:
-            if step.parallel:  # a failure in one lane does not stop its siblings
+            if step.pause:  # approvals come with the server; never pass a gate unapproved
+                self.cancel(
+                    f"stage {step.stage} waits for an approval, which needs the server (coops server); "
+                    "this engine cannot approve it",
+                    "failure",
+                )
+                await asyncio.sleep(0)  # let the cancellation land here, before anything else runs
+            elif step.parallel:  # a failure in one lane does not stop its siblings
                 async with asyncio.TaskGroup() as group:
                     tasks = [group.create_task(self._run_lane(lane, failure)) for lane in step.lanes]
                 failure = failure or next((r for t in tasks if (r := t.result())), None)
