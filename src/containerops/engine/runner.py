@@ -178,7 +178,11 @@ class Engine:
             self._settle(js, "skipped", "skipped: runs only on failure, and nothing failed")
             return failure
         subscribed, missing = self._subscribed(job)
-        if missing:
+        if job.type == "service":  # calling a third service and its callback come with the server
+            self._settle(
+                js, "failure", "service jobs need the server (coops server); this engine cannot run them"
+            )
+        elif missing:
             self._settle(js, "failure", missing)
         else:
             await self._run_attempts(js, subscribed)
