@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
+from containerops.executors.base import ExecutorError
+from containerops.executors.docker.client import connect
+from containerops.images import BUSYBOX_IMAGE, build_base_images
 from containerops.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,42 +33,34 @@ def store(coops_home: Path) -> Iterator[Store]:
     opened.close()
 
 
-def _docker_problem() -> str | None:
-    """Why Docker tests cannot run here, or None when they can."""
+def require_docker() -> docker.DockerClient:
+    """A client of a running Docker Engine. Without one the test *fails* with the
+    reason; only ``COOPS_SKIP_DOCKER=1`` turns that into a skip, printed, so that CI
+    cannot pass by not testing."""
+    if os.environ.get("COOPS_SKIP_DOCKER") == "1":
+        reason = "COOPS_SKIP_DOCKER=1: Docker tests skipped on request"
+        print(reason, file=sys.stderr)
+        pytest.skip(reason)
     try:
-        import docker
-
-        client = docker.from_env()
-        client.ping()
-    except Exception as error:  # any failure to reach the daemon means the same thing
-        return f"the Docker Engine is not reachable ({error}); start dockerd or run scripts/setup.sh"
-    try:
-        client.images.get("containerops/base:busybox")
-    except Exception:
-        return "the image containerops/base:busybox is missing; run `coops images build-base`"
-    return None
+        return connect()
+    except ExecutorError as exc:
+        problem = str(exc)
+    # Failed outside the except block, so that pytest shows the message, not the chain.
+    pytest.fail(f"{problem}\n(set COOPS_SKIP_DOCKER=1 to skip the Docker tests)", pytrace=False)
 
 
 @pytest.fixture
 def docker_ready(request: pytest.FixtureRequest) -> Iterator[None]:
-    """For tests marked ``docker``: fail loudly when Docker is missing (skip only
-    when COOPS_SKIP_DOCKER=1 says so), and check afterwards that the test left
-    no container of ours behind."""
+    """For tests marked ``docker``: a running Engine and the busybox base image
+    (built when missing), and afterwards no container of ours left by the test."""
     if request.node.get_closest_marker("docker") is None:
         yield
         return
-    import os
-
-    if os.environ.get("COOPS_SKIP_DOCKER") == "1":
-        pytest.skip("COOPS_SKIP_DOCKER=1: Docker tests skipped on request")
-    problem = _docker_problem()
-    if problem:
-        pytest.fail(problem)
-    import docker
-
-    client = docker.from_env()
+    client = require_docker()
+    build_base_images(only=[BUSYBOX_IMAGE])
     ours = {"label": "containerops.managed=true"}
     before = {c.id for c in client.containers.list(all=True, filters=ours)}
     yield
     left = [c.name for c in client.containers.list(all=True, filters=ours) if c.id not in before]
+    client.close()
     assert not left, f"containers left behind: {left}"

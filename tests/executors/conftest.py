@@ -3,32 +3,15 @@ a run id per test whose containers are removed afterwards whatever happened."""
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from collections.abc import Iterator
 
 import docker
 import pytest
 
-from containerops.executors.base import LABEL_RUN, ExecutorError
-from containerops.executors.docker.client import connect
+from containerops.executors.base import LABEL_RUN
 from containerops.images import BUSYBOX_IMAGE, build_base_images
-
-
-def require_docker() -> docker.DockerClient:
-    """A connected client; without an Engine the test *fails* with the reason, and only
-    ``COOPS_SKIP_DOCKER=1`` turns that into a skip (so CI cannot pass by not testing)."""
-    if os.environ.get("COOPS_SKIP_DOCKER") == "1":
-        reason = "COOPS_SKIP_DOCKER=1: Docker tests skipped on request"
-        print(reason, file=sys.stderr)
-        pytest.skip(reason)
-    try:
-        return connect()
-    except ExecutorError as exc:
-        problem = str(exc)
-    # Failed outside the except block, so that pytest shows the message, not the chain.
-    pytest.fail(f"{problem}\n(set COOPS_SKIP_DOCKER=1 to skip the Docker tests)", pytrace=False)
+from tests.conftest import require_docker
 
 
 @pytest.fixture(scope="session")

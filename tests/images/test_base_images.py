@@ -7,8 +7,6 @@ a minute); later runs find both images up to date in milliseconds.
 from __future__ import annotations
 
 import io
-import os
-import sys
 import tarfile
 import time
 from collections.abc import Iterator
@@ -17,8 +15,6 @@ from pathlib import Path
 import docker
 import pytest
 
-from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
 from containerops.images import (
     BUSYBOX_IMAGE,
     DIGEST_LABEL,
@@ -29,23 +25,12 @@ from containerops.images import (
     debian_mirror,
 )
 from containerops.images.base import _apt_source_uris, busybox_rootfs_tar
-
-
-def _connect_or_fail() -> docker.DockerClient:
-    """Fails (never skips silently) without an Engine, unless COOPS_SKIP_DOCKER=1."""
-    if os.environ.get("COOPS_SKIP_DOCKER") == "1":
-        print("COOPS_SKIP_DOCKER=1: base image tests skipped on request", file=sys.stderr)
-        pytest.skip("COOPS_SKIP_DOCKER=1: base image tests skipped on request")
-    try:
-        return connect()
-    except ExecutorError as exc:
-        problem = str(exc)
-    pytest.fail(f"{problem}\n(set COOPS_SKIP_DOCKER=1 to skip the Docker tests)", pytrace=False)
+from tests.conftest import require_docker
 
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[docker.DockerClient]:
-    connected = _connect_or_fail()
+    connected = require_docker()
     yield connected
     connected.close()
 
