@@ -9,6 +9,7 @@ ContainerOps never needs a manual step.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,13 +75,27 @@ def current_revision(engine: sa.Engine) -> str | None:
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Upgrade the schema to the newest revision; cheap when it already is."""
+def migrate(engine: sa.Engine, *, tries: int = 50) -> None:
+    """Upgrade the schema to the newest revision; cheap when it already is.
+
+    Two processes may open a new store at once (``coops run`` and ``coops logs``
+    started together): the one that loses the race sees the other's tables
+    appear under it, waits, and finds the schema current.
+    """
     if current_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
 
     config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    for attempt in range(tries):
+        if current_revision(engine) == HEAD_REVISION:
+            return
+        try:
+            with engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+            return
+        except sa.exc.DBAPIError:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.1)
