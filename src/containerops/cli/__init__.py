@@ -1,0 +1,1 @@
+"""The `coops` command line."""
