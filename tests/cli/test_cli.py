@@ -123,6 +123,7 @@ def test_run_json_then_inspect(tmp_path: Path) -> None:
     table = coops("runs", "show", run_id, home=tmp_path, check=0).stdout
     assert "build.one.say" in table and "CO_OUT=a b=c" in table
     assert "test/cli/local" in coops("runs", "list", home=tmp_path, check=0).stdout
+    assert coops("runs", "show", run_id, "--flow", home=tmp_path, check=0).stdout == LOCAL_FLOW
     missing = coops("runs", "show", "4242", home=tmp_path, check=2)
     assert "no run 4242" in missing.stderr
 

@@ -271,10 +271,16 @@ def runs_show(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON: the run, its jobs, attempts and history.")
     ] = False,
+    flow_source: Annotated[
+        bool, typer.Option("--flow", help="Print the flow definition exactly as this run ran it.")
+    ] = False,
 ) -> None:
     """A run: its jobs with states, exit codes, reasons and outputs, and its history."""
     store = Store.open()
     run_id = _open_run(store, run_ref)
+    if flow_source:
+        sys.stdout.write(store.flow_source(run_id))
+        return
     row = store.get_run(run_id)
     attempts = store.attempts(run_id)
     if as_json:

@@ -9,7 +9,6 @@ the exact pairs.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping
 
 from containerops.sdk import env_name as input_env_name
@@ -35,8 +34,3 @@ def encode_co_data(inputs: Mapping[str, str]) -> str:
 def decode_co_data(text: str) -> dict[str, str]:
     """The inverse of :func:`encode_co_data` (and tolerant of the original's plain form)."""
     return parse_co_data(text)
-
-
-def split_exact(text: str) -> list[str]:
-    """``shlex.split`` as a component would call it; exposed for tests."""
-    return shlex.split(text)
