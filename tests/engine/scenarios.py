@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from containerops.engine import Engine, RunState
 from containerops.executors import get_executor
+from containerops.executors.base import Executor
 from containerops.model.loader import parse_flow
 from containerops.store import Store
 
@@ -66,15 +67,17 @@ def flow_text(doc: dict[str, object]) -> str:
 
 def run_flow(
     store: Store,
-    executor: str,
+    executor: str | Executor,
     doc: dict[str, object],
     *,
     on_engine: Callable[[Engine], None] | None = None,
+    params: dict[str, object] | None = None,
 ) -> RunState:
-    """Validate ``doc`` and run it to its end on ``executor``."""
+    """Validate ``doc`` and run it to its end on ``executor`` (a name, or an instance)."""
     loaded = parse_flow(flow_text(doc), "scenario.json")
-    engine = Engine(store, get_executor(executor, network_mode="host"), network_mode="host")
-    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
+    chosen = get_executor(executor, network_mode="host") if isinstance(executor, str) else executor
+    engine = Engine(store, chosen, network_mode="host")
+    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params=params)
     if on_engine is not None:
         on_engine(engine)
     return asyncio.run(engine.run())

@@ -351,21 +351,11 @@ def test_output_limits(store: Store) -> None:
 
 
 def test_set_overrides_flow_environment(store: Store) -> None:
-    loaded_doc = simple_flow([stage("s", action("a", job("j", "dummy")))], environments={"GREETING": "hi"})
-    import json as _json
-
-    from containerops.executors.dummy import DummyExecutor as _Dummy
-    from containerops.model.loader import parse_flow
-
-    loaded = parse_flow(_json.dumps(loaded_doc), "f.json")
-    executor = _Dummy()
-    engine = Engine(store, executor)
-    engine.prepare(
-        loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": {"GREETING": "hello"}}
-    )
-    asyncio.run(engine.run())
+    doc = simple_flow([stage("s", action("a", job("j", "dummy")))], environments={"GREETING": "hi"})
+    executor = DummyExecutor()
+    state = run_flow(store, executor, doc, params={"set": {"GREETING": "hello"}})
     assert executor.started[0].env["GREETING"] == "hello"
-    assert store.get_run(engine.state.id).params == {"set": {"GREETING": "hello"}}  # type: ignore[union-attr]
+    assert store.get_run(state.id).params == {"set": {"GREETING": "hello"}}
 
 
 @pytest.mark.docker
@@ -385,22 +375,16 @@ def test_out_of_memory_on_docker(store: Store, docker_ready: None) -> None:
 
 def test_an_engine_bug_is_recorded_not_hidden(store: Store) -> None:
     """Should the engine itself break, the run must not end up 'success' or 'running'."""
-    from containerops.executors.dummy import DummyExecutor as _Dummy
 
-    class Broken(_Dummy):
+    class Broken(DummyExecutor):
         async def start(self, spec):  # type: ignore[no-untyped-def]
             raise RuntimeError("boom")
 
-    import json as _json
-
-    from containerops.model.loader import parse_flow
-
-    loaded = parse_flow(_json.dumps(simple_flow([stage("s", action("a", job("j", "dummy")))])), "f.json")
-    engine = Engine(store, Broken())
-    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
+    engines: list[Engine] = []
+    doc = simple_flow([stage("s", action("a", job("j", "dummy")))])
     with pytest.raises(RuntimeError, match="boom"):
-        asyncio.run(engine.run())
-    row = store.get_run(engine.state.id)  # type: ignore[union-attr]
+        run_flow(store, Broken(), doc, on_engine=engines.append)
+    row = store.get_run(engines[0].state.id)  # type: ignore[union-attr]
     assert row.status == "failure" and row.reason == "internal error in the engine: RuntimeError('boom')"
     assert row.jobs[0].status == "cancelled"
 

@@ -17,17 +17,17 @@ def job_environment(
     subscribed: Mapping[str, str],
     run_id: int,
     attempt: int,
-    flow_env: Mapping[str, str] | None = None,
+    flow_env: Mapping[str, str],
 ) -> dict[str, str]:
     """Build the variables for one attempt of ``job``.
 
     Later sources win: ``CO_<KEY>`` per input, then the flow's environments
-    (``flow_env`` when the run overrides them with ``--set``), then the job's,
+    (``flow_env``: the flow's, with the run's ``--set`` overrides), then the job's,
     then subscribed outputs; ``CO_DATA`` is the job's explicit one or its inputs
     encoded; the run's identity comes last so that nothing can forge it.
     """
     env: dict[str, str] = {input_env_name(key): value for key, value in job.inputs.items()}
-    env.update(flow.environments if flow_env is None else flow_env)
+    env.update(flow_env)
     env.update(job.environments)
     if CO_DATA not in job.environments and job.inputs:
         env[CO_DATA] = encode_co_data(job.inputs)

@@ -63,7 +63,7 @@ class Engine:
         self._stages_task: asyncio.Task[None] | None = None
         self._interrupt: tuple[str, str] | None = None  # (run status, reason)
         self._recorder: Recorder | None = None
-        self._flow_env: dict[str, str] | None = None
+        self._flow_env: dict[str, str] = {}
 
     # -- public --------------------------------------------------------------
     def prepare(
@@ -88,7 +88,7 @@ class Engine:
             jobs={job.path: JobState(job=job, id=new.job_ids[job.path]) for job in jobs},
         )
         overrides = (params or {}).get("set") or {}
-        self._flow_env = {**flow.environments, **overrides} if overrides else None
+        self._flow_env = {**flow.environments, **overrides}
         self._recorder = self.store.recorder(new.id)
         return self.state
 

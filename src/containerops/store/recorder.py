@@ -44,16 +44,7 @@ class Recorder:
     def run(self, status: str, at: datetime, reason: str | None = None, **fields: Any) -> None:
         """A run-level state change; recorded with its time."""
         self._run.update(status=status, reason=reason, **fields)
-        self._changes.append(
-            {
-                "run_id": self.run_id,
-                "job_id": None,
-                "attempt": None,
-                "status": status,
-                "reason": reason,
-                "at": at,
-            }
-        )
+        self.change(None, None, status, at, reason)
 
     def job(self, job_id: int, **fields: Any) -> None:
         """Update columns of a job row (merged with earlier pending updates)."""
@@ -72,8 +63,10 @@ class Recorder:
         else:
             self._attempt_updates.setdefault(key, {}).update(fields)
 
-    def change(self, job_id: int, attempt: int | None, status: str, at: datetime, reason: str | None) -> None:
-        """A job-level state change, kept forever as the run's history."""
+    def change(
+        self, job_id: int | None, attempt: int | None, status: str, at: datetime, reason: str | None
+    ) -> None:
+        """A state change of a job (or, with no job, of the run), kept forever as the run's history."""
         self._changes.append(
             {
                 "run_id": self.run_id,
