@@ -18,6 +18,20 @@ from containerops.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A COOPS_HOME for tests that do not ask for their own: never the user's, and
+    under this session's temporary folder, which tells its containers apart."""
+    home = tmp_path_factory.getbasetemp() / "session-home"
+    saved = os.environ.get("COOPS_HOME")
+    os.environ["COOPS_HOME"] = str(home)
+    yield home
+    if saved is None:
+        os.environ.pop("COOPS_HOME", None)
+    else:
+        os.environ["COOPS_HOME"] = saved
+
+
 @pytest.fixture
 def coops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "coops-home"
@@ -50,7 +64,7 @@ def require_docker() -> docker.DockerClient:
 
 
 @pytest.fixture
-def docker_ready(request: pytest.FixtureRequest) -> Iterator[None]:
+def docker_ready(request: pytest.FixtureRequest, session_home: Path) -> Iterator[None]:
     """For tests marked ``docker``: a running Engine and the busybox base image
     (built when missing), and afterwards no container of ours left by the test."""
     if request.node.get_closest_marker("docker") is None:
@@ -58,9 +72,15 @@ def docker_ready(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     client = require_docker()
     build_base_images(only=[BUSYBOX_IMAGE])
-    ours = {"label": "containerops.managed=true"}
-    before = {c.id for c in client.containers.list(all=True, filters=ours)}
+    # Only containers of this session's homes: other test sessions may run beside it.
+    session = str(session_home.parent.resolve())
+
+    def ours() -> dict[str, str]:
+        found = client.containers.list(all=True, filters={"label": "containerops.managed=true"})
+        return {c.id: c.name for c in found if c.labels.get("containerops.home", "").startswith(session)}
+
+    before = ours()
     yield
-    left = [c.name for c in client.containers.list(all=True, filters=ours) if c.id not in before]
+    left = [name for cid, name in ours().items() if cid not in before]
     client.close()
     assert not left, f"containers left behind: {left}"

@@ -234,7 +234,7 @@ def test_sigint_cancels_and_leaves_no_container(tmp_path: Path, docker_ready: No
         text=True,
     )
     client = docker.from_env()
-    label = {"label": "containerops.managed=true"}
+    label = {"label": ["containerops.managed=true", f"containerops.home={tmp_path.resolve()}"]}
     before = {c.id for c in client.containers.list(all=True, filters=label)}
 
     def started() -> list[str]:
@@ -261,10 +261,10 @@ def test_cleanup_removes_what_a_killed_run_left(tmp_path: Path, docker_ready: No
     import docker
 
     client = docker.from_env()
-    ours = {"label": "containerops.managed=true"}
-    if client.containers.list(all=True, filters=ours):
-        pytest.skip("other ContainerOps containers exist on this Docker; `coops cleanup` would remove them")
-    left = client.containers.create(BUSYBOX, ["sleep", "60"], labels={"containerops.managed": "true"})
+    home = str(tmp_path.resolve())
+    ours = {"label": ["containerops.managed=true", f"containerops.home={home}"]}
+    labels = {"containerops.managed": "true", "containerops.home": home}
+    left = client.containers.create(BUSYBOX, ["sleep", "60"], labels=labels)
     left.start()
     result = coops("cleanup", home=tmp_path, check=0)
     assert "removed 1 container" in result.stderr

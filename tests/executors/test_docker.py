@@ -22,6 +22,7 @@ import pytest
 
 from containerops.executors.base import (
     LABEL_ATTEMPT,
+    LABEL_HOME,
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_RUN,
@@ -37,6 +38,7 @@ from containerops.executors.docker import (
     DockerJobHandle,
     cleanup_all,
     container_name,
+    home_label,
     human_size,
 )
 from containerops.executors.docker.logs import ChunkedBody, FrameDecoder, parse_timestamp
@@ -410,12 +412,20 @@ def test_parallel_jobs_do_not_starve(busybox: str, run_id: str, executor: Docker
 def test_cleanup_all_removes_managed_containers(
     busybox: str, run_id: str, executor: DockerExecutor, docker_client: docker.DockerClient
 ) -> None:
-    managed = {"label": f"{LABEL_MANAGED}=true"}
-    if docker_client.containers.list(all=True, filters=managed):
-        pytest.skip("other ContainerOps containers exist (another run?); cleanup_all would remove them")
+    """Only this home's containers: another home's, running at the same time, stay."""
+    mine = {"label": [f"{LABEL_MANAGED}=true", f"{LABEL_HOME}={home_label()}"]}
     run(executor.start(job(run_id, ["sleep", "300"])))
-    assert cleanup_all() == 1
-    assert docker_client.containers.list(all=True, filters=managed) == []
+    other = docker_client.containers.run(
+        busybox, ["sleep", "300"], detach=True, labels={LABEL_MANAGED: "true", LABEL_HOME: "/elsewhere"}
+    )
+    try:
+        assert cleanup_all() == 1
+        assert docker_client.containers.list(all=True, filters=mine) == []
+        assert other.id in {
+            c.id for c in docker_client.containers.list(filters={"label": f"{LABEL_HOME}=/elsewhere"})
+        }
+    finally:
+        other.remove(force=True)
 
 
 def test_unreachable_engine_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from containerops.contract.cout import OutputError, Outputs
 from containerops.engine.environment import job_environment
+from containerops.engine.masking import Masker
 from containerops.engine.plan import plan
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
@@ -64,12 +65,23 @@ class Engine:
         self._interrupt: tuple[str, str] | None = None  # (run status, reason)
         self._recorder: Recorder | None = None
         self._flow_env: dict[str, str] = {}
+        self.masker = Masker()
 
     # -- public --------------------------------------------------------------
     def prepare(
-        self, flow: Flow, *, source: str, fmt: str, params: Mapping[str, Any] | None = None
+        self,
+        flow: Flow,
+        *,
+        source: str,
+        fmt: str,
+        params: Mapping[str, Any] | None = None,
+        secrets: Iterable[str] = (),
     ) -> RunState:
-        """Save the flow and a pending run with all its jobs; return the run's state."""
+        """Save the flow and a pending run with all its jobs; return the run's state.
+
+        ``secrets`` are values masked as ``***`` in every line the run's jobs print.
+        """
+        self.masker.add(*secrets)
         flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
         jobs = flow.jobs()
         new = self.store.create_run(
@@ -305,11 +317,12 @@ class Engine:
         try:
             async for line in lines:
                 seq += 1
-                recorder.log(js.id, attempt, seq, line.time, line.stream, line.text)
-                js.last_line = line.text
+                text = self.masker.mask(line.text)
+                recorder.log(js.id, attempt, seq, line.time, line.stream, text)
+                js.last_line = text
                 if line.stream == "stdout":
                     try:
-                        outputs.feed(line.text)
+                        outputs.feed(text)
                     except OutputError as error:
                         return str(error)
                 if recorder.pending_logs >= FLUSH_LINES:

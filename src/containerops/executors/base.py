@@ -22,6 +22,8 @@ LABEL_MANAGED = "containerops.managed"
 LABEL_RUN = "containerops.run"
 LABEL_JOB = "containerops.job"
 LABEL_ATTEMPT = "containerops.attempt"
+# The COOPS_HOME whose run started the container: `coops cleanup` only touches its own.
+LABEL_HOME = "containerops.home"
 
 
 class ExecutorError(Exception):

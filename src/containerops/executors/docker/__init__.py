@@ -33,6 +33,7 @@ from docker.types import LogConfig
 
 from containerops.executors.base import (
     LABEL_ATTEMPT,
+    LABEL_HOME,
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_RUN,
@@ -46,8 +47,9 @@ from containerops.executors.base import (
 )
 from containerops.executors.docker.client import connect
 from containerops.executors.docker.logs import READ_SIZE, ChunkedBody, parse_timestamp, pump
+from containerops.store.db import coops_home
 
-__all__ = ["DockerExecutor", "DockerJobHandle", "cleanup_all", "container_name", "human_size"]
+__all__ = ["DockerExecutor", "DockerJobHandle", "cleanup_all", "container_name", "home_label", "human_size"]
 
 T = TypeVar("T")
 
@@ -156,6 +158,7 @@ class DockerExecutor(Executor):
             LABEL_RUN: spec.run_id,
             LABEL_JOB: spec.path,
             LABEL_ATTEMPT: str(spec.attempt),
+            LABEL_HOME: home_label(),
         }
         host_config = api.create_host_config(
             network_mode=self.network_mode,
@@ -446,15 +449,21 @@ class _LogFollower:
 # --- module helpers --------------------------------------------------------------------
 
 
+def home_label() -> str:
+    """The value of LABEL_HOME for runs of this process's COOPS_HOME."""
+    return str(coops_home().resolve())
+
+
 def cleanup_all() -> int:
-    """Remove every container any ContainerOps run left (label ``containerops.managed=true``).
+    """Remove every container that runs of this COOPS_HOME left.
 
     For ``coops cleanup``: after a crash nothing else knows these containers.
-    Returns how many were removed.
+    Containers of other homes (another user, another test session) are not
+    ours to remove. Returns how many were removed.
     """
     client = connect()
     try:
-        return _remove_labelled(client.api, f"{LABEL_MANAGED}=true")
+        return _remove_labelled(client.api, [f"{LABEL_MANAGED}=true", f"{LABEL_HOME}={home_label()}"])
     finally:
         client.close()
 
@@ -514,7 +523,7 @@ def _remove_quietly(api: Any, container: str) -> None:
         _remove(api, container)
 
 
-def _remove_labelled(api: Any, label: str) -> int:
+def _remove_labelled(api: Any, label: str | list[str]) -> int:
     removed = 0
     for container in api.containers(all=True, filters={"label": label}):
         _remove(api, container["Id"])
