@@ -154,3 +154,16 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
     with opened.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
     opened.close()
+
+
+def test_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
+    """schema.py and the Alembic revisions must not drift apart: a column added to
+    one and not the other would only show on a user's upgraded database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from containerops.store.schema import metadata
+
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), metadata)
+    assert differences == []
