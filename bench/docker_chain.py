@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import docker
+from _benchlib import BenchError, Results, add_standard_args, alternate, median, paired_ratio, ratio
 
 from containerops.engine import Engine, RunState
 from containerops.executors import get_executor
@@ -61,14 +62,12 @@ from containerops.store import Store
 IMAGE = "containerops/base:busybox"
 NETWORK = "host"
 TARGET_RATIO = 1.10
+#: Fewer rounds are too noisy for a verdict on a shared 2-core machine.
+ROUNDS, QUICK_ROUNDS = 15, 3
 T = TypeVar("T")
 COOPS = Path(sys.executable).with_name("coops")
 #: What the docker executor sets on every container, so that the shell side does the same work.
 SHELL_RUN_OPTIONS = "--log-driver json-file --pids-limit 4096 --security-opt no-new-privileges"
-
-
-class BenchError(Exception):
-    """A side that did not do its work: its time would mean nothing."""
 
 
 def flow_text(steps: int, image: str) -> str:
@@ -100,9 +99,10 @@ def shell_script(steps: int, image: str) -> str:
     )
 
 
-def expect_steps(lines: list[str], steps: int, side: str) -> None:
+def expect_steps(lines: list[str], steps: int, side: str, *, ordered: bool = True) -> None:
+    """The lines must be ``step 1`` .. ``step N``: in that order, or in any (parallel steps)."""
     want = [f"step {step}" for step in range(1, steps + 1)]
-    if lines != want:
+    if (lines if ordered else sorted(lines, key=_step_number)) != want:
         raise BenchError(f"{side}: printed {lines[:5]}... ({len(lines)} lines), not step 1..{steps}")
 
 
@@ -115,24 +115,32 @@ def our_leftovers(client: docker.DockerClient, run_uids: set[str]) -> tuple[list
     return ours, others
 
 
-def check_run(store: Store, state: RunState, steps: int, side: str, client: docker.DockerClient) -> None:
+def _step_number(line: str) -> tuple[int, str]:
+    number = line.rpartition(" ")[2]
+    return (int(number), line) if number.isdigit() else (-1, line)
+
+
+def check_run(
+    store: Store, state: RunState, steps: int, side: str, client: docker.DockerClient, *, ordered: bool = True
+) -> None:
     """The run and every job succeeded, the store holds each step's line, no container is left."""
     if state.status != "success":
         raise BenchError(f"{side}: the run ended {state.status}: {state.reason}")
-    check_stored(store, state.id, steps, side)
+    check_stored(store, state.id, steps, side, ordered=ordered)
     left = client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={state.uid}"})
     if left:
         raise BenchError(f"{side}: containers left behind: {[c.name for c in left]}")
 
 
-def check_stored(store: Store, run_id: int, steps: int, side: str) -> None:
+def check_stored(store: Store, run_id: int, steps: int, side: str, *, ordered: bool = True) -> None:
     row = store.get_run(run_id)
     if row.status != "success" or len(row.jobs) != steps:
         raise BenchError(f"{side}: the store has run {run_id} as {row.status} with {len(row.jobs)} jobs")
     failed = [job.path for job in row.jobs if job.status != "success"]
     if failed:
         raise BenchError(f"{side}: jobs not successful in the store: {failed}")
-    expect_steps([line.line for line in store.log_lines(run_id)], steps, f"{side} (stored logs)")
+    stored = [line.line for line in store.log_lines(run_id)]
+    expect_steps(stored, steps, f"{side} (stored logs)", ordered=ordered)
 
 
 class TimedExecutor(Executor):
@@ -179,10 +187,21 @@ class TimedExecutor(Executor):
 
 
 class Bench:
+    """The sides of a chain: one flow of sequential steps, and a shell loop."""
+
+    #: Whether the steps' lines come out in order (a chain) or in any order (a fan-out).
+    ordered = True
+
+    def make_flow(self) -> str:
+        return flow_text(self.args.steps, self.args.image)
+
+    def make_script(self) -> str:
+        return shell_script(self.args.steps, self.args.image)
+
     def __init__(self, args: argparse.Namespace, home: Path) -> None:
         self.args = args
         self.home = home
-        self.text = flow_text(args.steps, args.image)
+        self.text = self.make_flow()
         self.flow_file = home / "chain.yaml"
         self.flow_file.write_text(self.text)
         os.environ.pop("COOPS_DATABASE_URL", None)
@@ -211,7 +230,7 @@ class Bench:
         if close is not None:
             close()
         self.run_uids.add(state.uid)
-        check_run(self.store, state, self.args.steps, "coops", self.client)
+        check_run(self.store, state, self.args.steps, "coops", self.client, ordered=self.ordered)
         return took
 
     def cli(self) -> float:
@@ -235,20 +254,20 @@ class Bench:
             raise BenchError(f"cli: the run ended {document['status']}: {document.get('reason')}")
         run = self.store.get_run(int(document["id"]), with_jobs=False)
         self.run_uids.add(run.uid)
-        check_stored(self.store, run.id, self.args.steps, "cli")
+        check_stored(self.store, run.id, self.args.steps, "cli", ordered=self.ordered)
         left = self.client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={run.uid}"})
         if left:
             raise BenchError(f"cli: containers left behind: {[c.name for c in left]}")
         return took
 
     def shell(self) -> float:
-        script = shell_script(self.args.steps, self.args.image)
+        script = self.make_script()
         begun = time.perf_counter()
         done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
         took = time.perf_counter() - begun
         if done.returncode != 0:
             raise BenchError(f"shell: the loop exited {done.returncode}: {done.stderr.strip()[-500:]}")
-        expect_steps(done.stdout.splitlines(), self.args.steps, "shell")
+        expect_steps(done.stdout.splitlines(), self.args.steps, "shell", ordered=self.ordered)
         return took
 
     def breakdown(self) -> dict[str, list[float]]:
@@ -262,7 +281,7 @@ class Bench:
         if close is not None:
             close()
         self.run_uids.add(state.uid)
-        check_run(self.store, state, self.args.steps, "breakdown", self.client)
+        check_run(self.store, state, self.args.steps, "breakdown", self.client, ordered=self.ordered)
         return timed.times
 
 
@@ -274,20 +293,23 @@ def image_present(client: docker.DockerClient, image: str) -> bool:
     return True
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=(
-            "Time a chain of sequential container steps run by ContainerOps (docker executor) "
-            "against a plain `docker run --rm` shell loop doing the same steps, both with host "
-            f"networking. Target: coops / shell <= {TARGET_RATIO:.2f}."
-        ),
-    )
-    parser.add_argument("--steps", type=int, default=20, help="steps in the chain (default: %(default)s)")
+DESCRIPTION = (
+    "Time a chain of sequential container steps run by ContainerOps (docker executor) "
+    "against a plain `docker run --rm` shell loop doing the same steps, both with host "
+    f"networking. Target: coops / shell <= {TARGET_RATIO:.2f}."
+)
+
+
+def build_parser(
+    description: str = DESCRIPTION, target_ratio: float = TARGET_RATIO
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=20, help="steps (containers) (default: %(default)s)")
     parser.add_argument(
         "--rounds",
         type=int,
-        default=15,
-        help="measured rounds of each side, alternating (default: %(default)s)",
+        default=None,
+        help=f"measured rounds of each side, alternating (default: {ROUNDS}; --quick: {QUICK_ROUNDS})",
     )
     parser.add_argument(
         "--warmup", type=int, default=1, help="unmeasured rounds of each side first (default: %(default)s)"
@@ -310,39 +332,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--target-ratio",
         type=float,
-        default=TARGET_RATIO,
+        default=target_ratio,
         help="the target: coops / shell at most this (default: %(default)s)",
     )
-    return parser
-
-
-def run_rounds(
-    bench: Bench, sides: dict[str, Callable[[], float]], rounds: int, warmup: int
-) -> dict[str, list[float]]:
-    names = list(sides)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for number in range(warmup + rounds):
-        order = names[number % len(names) :] + names[: number % len(names)]
-        took = {name: sides[name]() for name in order}
-        measured = number >= warmup
-        label = f"round {number - warmup + 1}" if measured else f"warm-up {number + 1}"
-        print(f"# {label}: " + ", ".join(f"{name} {took[name]:.3f} s" for name in order), flush=True)
-        if measured:
-            for name in names:
-                times[name].append(took[name])
-    return times
+    return add_standard_args(parser)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_benchmark("docker_chain", Bench, build_parser(), argv)
+
+
+def run_benchmark(
+    name: str, bench_class: type[Bench], parser: argparse.ArgumentParser, argv: list[str] | None
+) -> int:
+    """Alternate the coops and shell sides of ``bench_class``; print and check the figures."""
+    args = parser.parse_args(argv)
+    if args.rounds is None:
+        args.rounds = QUICK_ROUNDS if args.quick else ROUNDS
     if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
         print("error: --steps and --rounds must be at least 1, --warmup at least 0", file=sys.stderr)
         return 2
     if shutil.which("docker") is None:
         print("error: the docker CLI is needed for the shell side", file=sys.stderr)
         return 2
+    results = Results(name)
     home = Path(tempfile.mkdtemp(prefix="coops-bench-docker-"))
-    bench = Bench(args, home)
+    bench = bench_class(args, home)
     try:
         if not image_present(bench.client, args.image):
             print(
@@ -354,33 +369,32 @@ def main(argv: list[str] | None = None) -> int:
         if args.via_cli:
             sides["cli"] = bench.cli
         try:
-            times = run_rounds(bench, sides, args.rounds, args.warmup)
+            times = alternate(sides, args.rounds, args.warmup)
             breakdown = bench.breakdown() if args.breakdown else None
         except BenchError as error:
-            print(f"docker_chain: FAIL (a side did not do its work: {error})")
-            return 1
+            results.fail(f"a side did not do its work: {error}")
+            return results.finish(args.json)
         ours, others = our_leftovers(bench.client, bench.run_uids)
     finally:
         bench.close()
         shutil.rmtree(home, ignore_errors=True)
 
-    median = {name: statistics.median(values) for name, values in times.items()}
     steps = args.steps
-    ratio = median["coops"] / median["shell"]
-    print(f"docker_chain.steps: {steps}")
+    results.add("steps", steps)
+    results.add("rounds", args.rounds)
     for name in sides:
-        print(f"docker_chain.{name}.seconds: {median[name]:.3f}")
-        print(f"docker_chain.{name}.ms_per_step: {median[name] * 1000 / steps:.1f}")
-    print(f"docker_chain.ratio: {ratio:.3f}")
+        results.add(f"{name}.seconds", median(times[name]))
+        results.add(f"{name}.ms_per_step", median(times[name]) * 1000 / steps, 1)
+    results.add("ratio", ratio(times["coops"], times["shell"]))
+    results.target("ratio", "<=", args.target_ratio)
     # The same round's two sides ran back to back: their ratio shrugs off slow drifts of a shared machine.
-    paired = statistics.median(c / s for c, s in zip(times["coops"], times["shell"], strict=True))
-    print(f"docker_chain.ratio_paired_median: {paired:.3f}")
-    print(
-        f"docker_chain.coops.overhead_ms_per_step: {(median['coops'] - median['shell']) * 1000 / steps:.1f}"
-    )
+    results.add("ratio_paired_median", paired_ratio(times["coops"], times["shell"]))
+    overhead = (median(times["coops"]) - median(times["shell"])) * 1000 / steps
+    results.add("coops.overhead_ms_per_step", overhead, 1)
     if args.via_cli:
-        print(f"docker_chain.cli_ratio: {median['cli'] / median['shell']:.3f}")
-    print(f"docker_chain.leftover_containers: {len(ours)}")
+        results.add("cli_ratio", ratio(times["cli"], times["shell"]))
+    results.add("leftover_containers", len(ours))
+    results.target("leftover_containers", "<=", 0)
     if others:
         print(f"# note: {len(others)} managed container(s) of other runs exist (not ours): {others[:5]}")
     if breakdown is not None:
@@ -389,13 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             ms = [value * 1000 for value in values]
             figures = f"{statistics.median(ms):.1f} / {statistics.mean(ms):.1f} / {max(ms):.1f} ms"
             print(f"#   {what}: {len(ms)} x {figures}, total {sum(ms):.0f} ms")
-    passed = ratio <= args.target_ratio and not ours
-    verdict = "PASS" if passed else "FAIL"
-    why = f"ratio {ratio:.3f}, target <= {args.target_ratio:.2f}"
-    if ours:
-        why += f"; {len(ours)} containers left behind: {ours[:5]}"
-    print(f"docker_chain: {verdict} ({why})")
-    return 0 if passed else 1
+    return results.finish(args.json)
 
 
 if __name__ == "__main__":
