@@ -11,6 +11,7 @@ fraction of a second and nothing is lost when the run ends.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -27,6 +28,11 @@ _ATTEMPT_BY_KEY = (
 )
 
 
+_LOG_COLUMNS = ("run_id", "job_id", "attempt", "seq", "at", "stream", "line")
+#: Rows per INSERT statement: 700 parameters, under SQLite's oldest limit of 999.
+_ROWS_PER_INSERT = 100
+
+
 class Recorder:
     """Pending writes for one run. Not thread-safe: the engine's event loop owns it."""
 
@@ -38,7 +44,7 @@ class Recorder:
         self._attempt_inserts: dict[tuple[int, int], dict[str, Any]] = {}
         self._attempt_updates: dict[tuple[int, int], dict[str, Any]] = {}
         self._changes: list[dict[str, Any]] = []
-        self._logs: list[dict[str, Any]] = []
+        self._logs: list[tuple[Any, ...]] = []
 
     # -- gathering ---------------------------------------------------------
     def run(self, status: str, at: datetime, reason: str | None = None, **fields: Any) -> None:
@@ -79,17 +85,8 @@ class Recorder:
         )
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
-        self._logs.append(
-            {
-                "run_id": self.run_id,
-                "job_id": job_id,
-                "attempt": attempt,
-                "seq": seq,
-                "at": at,
-                "stream": stream,
-                "line": line,
-            }
-        )
+        # A tuple in the order of _LOG_COLUMNS: the cheapest record of the busiest path.
+        self._logs.append((self.run_id, job_id, attempt, seq, at, stream, line))
 
     @property
     def pending_logs(self) -> int:
@@ -128,7 +125,46 @@ class Recorder:
             if changes:
                 conn.execute(t.state_changes.insert(), changes)
             if logs:
-                conn.execute(t.log_lines.insert(), logs)
+                _insert_logs(conn, logs)
+
+
+def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert log lines: on SQLite straight through the driver, many rows a statement.
+
+    A chatty job stores hundreds of thousands of lines a second. SQLAlchemy's
+    per-row parameter handling would cost more than SQLite itself, and one
+    ``INSERT ... VALUES (...), (...), ...`` of 100 rows costs SQLite a third less
+    than 100 single-row inserts. The values are the same either way: timestamps go
+    through the column type's own bind processor (once per distinct time: the
+    lines of one read share it), in the same transaction, in the same order.
+    """
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        conn.execute(t.log_lines.insert(), [dict(zip(_LOG_COLUMNS, row, strict=True)) for row in rows])
+        return
+    process = t.log_lines.c.at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+    flat: list[Any] = []
+    extend = flat.extend
+    last: Any = None
+    stored: Any = None
+    for run_id, job_id, attempt, seq, at, stream, line in rows:
+        if at is not last:
+            last, stored = at, process(at)
+        extend((run_id, job_id, attempt, seq, stored, stream, line))
+    step = _ROWS_PER_INSERT * len(_LOG_COLUMNS)
+    whole = len(flat) // step * step
+    if whole:
+        chunks = [tuple(flat[start : start + step]) for start in range(0, whole, step)]
+        conn.exec_driver_sql(_log_insert(_ROWS_PER_INSERT), chunks)
+    if whole < len(flat):
+        conn.exec_driver_sql(_log_insert(len(rows) % _ROWS_PER_INSERT), [tuple(flat[whole:])])
+
+
+@functools.cache
+def _log_insert(rows: int) -> str:
+    """``INSERT INTO log_lines (...) VALUES (?, ...), (?, ...)`` for ``rows`` rows."""
+    values = "(" + ", ".join("?" * len(_LOG_COLUMNS)) + ")"
+    return f"INSERT INTO {t.log_lines.name} ({', '.join(_LOG_COLUMNS)}) VALUES " + ", ".join([values] * rows)
 
 
 def _uniform(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

@@ -26,6 +26,8 @@ from containerops.executors.base import (
 )
 
 _LIMIT = 1024 * 1024  # longest line read at once; longer ones come out in pieces
+_READ_SIZE = 256 * 1024  # bytes read from a pipe at once: many lines per read under load
+_QUEUE_BATCHES = 64  # batches that may wait for the engine before the readers pause
 
 
 class LocalHandle(JobHandle):
@@ -63,7 +65,9 @@ class LocalExecutor(Executor):
         assert isinstance(handle, LocalHandle)
         process = handle.process
         assert process.stdout is not None and process.stderr is not None
-        queue: asyncio.Queue[LogLine | None] = asyncio.Queue()
+        # Lines cross from the readers in batches (one per read of the pipe): a job
+        # printing a million lines costs a few thousand queue hand-overs, not a million.
+        queue: asyncio.Queue[list[LogLine] | None] = asyncio.Queue(maxsize=_QUEUE_BATCHES)
         readers = [
             asyncio.create_task(_read(process.stdout, "stdout", queue)),
             asyncio.create_task(_read(process.stderr, "stderr", queue)),
@@ -71,10 +75,11 @@ class LocalExecutor(Executor):
         try:
             open_streams = len(readers)
             while open_streams:
-                line = await queue.get()
-                if line is None:
+                batch = await queue.get()
+                if batch is None:
                     open_streams -= 1
-                else:
+                    continue
+                for line in batch:
                     yield line
         finally:
             for reader in readers:
@@ -99,19 +104,44 @@ class LocalExecutor(Executor):
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-async def _read(stream: asyncio.StreamReader, name: Stream, queue: asyncio.Queue[LogLine | None]) -> None:
+async def _read(
+    stream: asyncio.StreamReader, name: Stream, queue: asyncio.Queue[list[LogLine] | None]
+) -> None:
+    """Read the pipe in large blocks and hand over the whole lines of each block at once.
+
+    Lines end at ``\n`` (a trailing ``\r`` goes too); a line longer than the limit
+    comes out in pieces of the limit; what is unterminated at the end is a line.
+    Every line of one block gets the time the block was read.
+    """
+    pending = b""
     try:
         while True:
-            try:
-                raw = await stream.readline()
-            except ValueError:  # a line longer than the limit: take what there is
-                raw = await stream.read(_LIMIT)
-            if not raw:
+            block = await stream.read(_READ_SIZE)
+            if not block:
                 break
-            text = raw.decode(errors="replace").rstrip("\r\n")
-            await queue.put(LogLine(name, text, datetime.now(UTC)))
+            data = pending + block if pending else block
+            cut = data.rfind(b"\n") + 1
+            pending = data[cut:]
+            now = datetime.now(UTC)
+            batch = [LogLine(name, text.rstrip("\r"), now) for text in _split(data[:cut])] if cut else []
+            while len(pending) >= _LIMIT:  # no newline in sight: a piece of the limit's size
+                piece, pending = pending[:_LIMIT], pending[_LIMIT:]
+                batch.append(LogLine(name, piece.decode(errors="replace").rstrip("\r"), now))
+            if batch:
+                await queue.put(batch)
+        if pending:
+            await queue.put([LogLine(name, pending.decode(errors="replace").rstrip("\r"), datetime.now(UTC))])
     finally:
         await queue.put(None)
+
+
+def _split(data: bytes) -> list[str]:
+    """Whole lines (``data`` ends with a newline) without their newlines.
+
+    Decoding the block at once is the same as decoding line by line: a newline byte
+    never occurs inside a UTF-8 sequence.
+    """
+    return data.decode(errors="replace").split("\n")[:-1]
 
 
 def _limits(memory: int | None) -> Callable[[], None] | None:

@@ -1,0 +1,90 @@
+"""The recorder's log-line path: many rows per statement on SQLite, same rows as SQLAlchemy writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from containerops.store import Store
+from containerops.store import schema as t
+
+
+def _run(store: Store) -> tuple[int, dict[str, int]]:
+    flow_id, version_id, _ = store.save_flow("bench/logs/test", "x", "yaml")
+    new = store.create_run(flow_id, version_id, "dummy", {}, [("s.a.one", None), ("s.a.two", None)])
+    return new.id, new.job_ids
+
+
+def test_every_line_is_stored_once_in_order_with_its_time(store: Store) -> None:
+    run_id, jobs = _run(store)
+    recorder = store.recorder(run_id)
+    base = datetime(2026, 11, 26, 16, 0, 0, 123456, tzinfo=UTC)
+    shared = base + timedelta(seconds=1)
+    written = []
+    # 2 full statements of 100 rows and a remainder of 57; times shared and distinct; both jobs.
+    for number in range(257):
+        at = shared if number % 3 else base + timedelta(microseconds=number)
+        job = "s.a.one" if number % 2 else "s.a.two"
+        stream = "stderr" if number % 5 == 0 else "stdout"
+        text = f"line {number} ünïcode 'quoted' \"too\"" if number % 7 else ""
+        recorder.log(jobs[job], 1, number + 1, at, stream, text)
+        written.append((job, number + 1, at, stream, text))
+    assert recorder.pending_logs == 257
+    recorder.flush()
+    assert recorder.pending_logs == 0
+    stored = store.log_lines(run_id)
+    assert [(row.job_path, row.seq, row.at, row.stream, row.line) for row in stored] == written
+    assert [row.id for row in stored] == sorted(row.id for row in stored)
+
+
+def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> None:
+    run_id, jobs = _run(store)
+    at = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    with store.engine.begin() as conn:  # the generic path, one row
+        conn.execute(
+            t.log_lines.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "job_id": jobs["s.a.one"],
+                    "attempt": 1,
+                    "seq": 1,
+                    "at": at,
+                    "stream": "stdout",
+                    "line": "generic",
+                }
+            ],
+        )
+    recorder = store.recorder(run_id)
+    recorder.log(jobs["s.a.one"], 1, 2, at, "stdout", "fast")
+    recorder.flush()
+    with store.engine.connect() as conn:
+        raw = conn.exec_driver_sql("SELECT line, at FROM log_lines ORDER BY id").all()
+    assert [tuple(row) for row in raw] == [("generic", raw[0][1]), ("fast", raw[0][1])]
+    assert raw[0][1] == "2026-01-02 03:04:05.000006"
+
+
+def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:
+    run_id, jobs = _run(store)
+    recorder = store.recorder(run_id)
+    now = datetime.now(UTC)
+    recorder.change(jobs["s.a.one"], 1, "running", now, None)
+    for seq in range(1, 151):
+        recorder.log(jobs["s.a.one"], 1, seq, now, "stdout", f"{seq}")
+    # A line of a job that does not exist breaks the foreign key: nothing of the burst may stay.
+    recorder.log(10_000, 1, 1, now, "stdout", "orphan")
+    try:
+        recorder.flush()
+    except sa.exc.IntegrityError:
+        pass
+    else:
+        raise AssertionError("a line of an unknown job was stored")
+    with store.engine.connect() as conn:
+        lines = conn.execute(sa.select(sa.func.count()).select_from(t.log_lines)).scalar()
+        changes = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(t.state_changes)
+            .where(t.state_changes.c.job_id.is_not(None))
+        ).scalar()
+    assert (lines, changes) == (0, 0)
