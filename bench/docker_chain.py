@@ -312,7 +312,10 @@ def build_parser(
         help=f"measured rounds of each side, alternating (default: {ROUNDS}; --quick: {QUICK_ROUNDS})",
     )
     parser.add_argument(
-        "--warmup", type=int, default=1, help="unmeasured rounds of each side first (default: %(default)s)"
+        "--warmup",
+        type=int,
+        default=None,
+        help="unmeasured rounds of each side first (default: 1; --quick: 0)",
     )
     parser.add_argument(
         "--via-cli",
@@ -349,6 +352,8 @@ def run_benchmark(
     args = parser.parse_args(argv)
     if args.rounds is None:
         args.rounds = QUICK_ROUNDS if args.quick else ROUNDS
+    if args.warmup is None:
+        args.warmup = 0 if args.quick else 1
     if args.steps < 1 or args.rounds < 1 or args.warmup < 0:
         print("error: --steps and --rounds must be at least 1, --warmup at least 0", file=sys.stderr)
         return 2

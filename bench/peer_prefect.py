@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.quick:
                 sides["cli"] = lambda shape=shape: coops.cli(shape)  # type: ignore[misc]
             print(f"# {shape}: seconds per flow of {args.tasks} tasks", flush=True)
-            times = alternate(sides, rounds, warmup=1)
+            times = alternate(sides, rounds, warmup=0 if args.quick else 1)
             for name, values in times.items():
                 results.add(f"{shape}.{name}.ms_per_task", median(values) * 1000 / args.tasks, 2)
             speedup = median(times["prefect"]) / median(times["coops"])

@@ -12,6 +12,7 @@ fraction of a second and nothing is lost when the run ends.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import datetime
 from itertools import groupby
 from typing import Any
@@ -142,7 +143,9 @@ def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     if dialect.name != "sqlite":
         conn.execute(t.log_lines.insert(), [dict(zip(_LOG_COLUMNS, row, strict=True)) for row in rows])
         return
-    process = t.log_lines.c.at.type.dialect_impl(dialect).bind_processor(dialect) or (lambda value: value)
+    process: Callable[[Any], Any] = t.log_lines.c.at.type.dialect_impl(dialect).bind_processor(dialect) or (
+        lambda value: value
+    )
     flat: list[Any] = []
     extend = flat.extend
     last: Any = None

@@ -38,6 +38,21 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def _stored_time(value: Any) -> datetime:
+    """A timestamp as a database returns it, read as UTC: ISO 8601 text from SQLite, a
+    datetime from databases with a real type."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return utcnow()
+    else:
+        parsed = value
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed
+
+
 @dataclass(slots=True)
 class NewRun:
     id: int
@@ -384,29 +399,42 @@ class Store:
     def log_lines(
         self, run_id: int, *, job_path: str | None = None, after_id: int = 0, limit: int = 10_000
     ) -> list[LogRow]:
-        """Log lines of a run (or one job) after ``after_id``, in the order they were stored."""
-        query = (
-            sa.select(t.log_lines, t.jobs.c.path)
-            .join(t.jobs, t.jobs.c.id == t.log_lines.c.job_id)
-            .where(t.log_lines.c.run_id == run_id, t.log_lines.c.id > after_id)
-            .order_by(t.log_lines.c.id)
-            .limit(limit)
-        )
-        if job_path:
-            query = query.where(t.jobs.c.path == job_path)
+        """Log lines of a run (or one job) after ``after_id``, in the order they were stored.
+
+        ``coops logs -f`` reads a chatty job's lines as fast as they are stored, so
+        this is lean: the run's job paths are read once, not joined into every row,
+        and timestamps are parsed by ``datetime.fromisoformat`` (what SQLite holds is
+        ISO 8601) rather than per row by the column type.
+        """
         with self.engine.connect() as conn:
-            return [
-                LogRow(
-                    id=row.id,
-                    job_path=row.path,
-                    attempt=row.attempt,
-                    seq=row.seq,
-                    at=_aware(row.at) or utcnow(),
-                    stream=row.stream,
-                    line=row.line,
+            jobs = sa.select(t.jobs.c.id, t.jobs.c.path).where(t.jobs.c.run_id == run_id)
+            paths: dict[int, str] = {row.id: row.path for row in conn.execute(jobs)}
+            query = (
+                sa.select(
+                    t.log_lines.c.id,
+                    t.log_lines.c.job_id,
+                    t.log_lines.c.attempt,
+                    t.log_lines.c.seq,
+                    sa.type_coerce(t.log_lines.c.at, sa.String).label("at"),
+                    t.log_lines.c.stream,
+                    t.log_lines.c.line,
                 )
-                for row in conn.execute(query)
-            ]
+                .where(t.log_lines.c.run_id == run_id, t.log_lines.c.id > after_id)
+                .order_by(t.log_lines.c.id)
+                .limit(limit)
+            )
+            if job_path:
+                job_ids = [job_id for job_id, path in paths.items() if path == job_path]
+                query = query.where(t.log_lines.c.job_id.in_(job_ids))
+            rows = conn.execute(query).all()
+        found: list[LogRow] = []
+        last_text: Any = None
+        last_time = utcnow()
+        for row_id, job_id, attempt, seq, at, stream, line in rows:
+            if at != last_text:  # the lines of one read share their time: parse it once
+                last_text, last_time = at, _stored_time(at)
+            found.append(LogRow(row_id, paths[job_id], attempt, seq, last_time, stream, line))
+        return found
 
     def job_paths(self, run_id: int) -> list[str]:
         with self.engine.connect() as conn:
