@@ -40,8 +40,12 @@ def test_every_line_is_stored_once_in_order_with_its_time(store: Store) -> None:
 
 def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> None:
     run_id, jobs = _run(store)
-    at = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
-    with store.engine.begin() as conn:  # the generic path, one row
+    times = [
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 1, 2, 3, 4, 5, 999999),  # naive
+    ]
+    with store.engine.begin() as conn:  # the generic path
         conn.execute(
             t.log_lines.insert(),
             [
@@ -49,20 +53,27 @@ def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> Non
                     "run_id": run_id,
                     "job_id": jobs["s.a.one"],
                     "attempt": 1,
-                    "seq": 1,
+                    "seq": seq,
                     "at": at,
                     "stream": "stdout",
                     "line": "generic",
                 }
+                for seq, at in enumerate(times, 1)
             ],
         )
     recorder = store.recorder(run_id)
-    recorder.log(jobs["s.a.one"], 1, 2, at, "stdout", "fast")
+    for seq, at in enumerate(times, 4):
+        recorder.log(jobs["s.a.one"], 1, seq, at, "stdout", "fast")
     recorder.flush()
     with store.engine.connect() as conn:
-        raw = conn.exec_driver_sql("SELECT line, at FROM log_lines ORDER BY id").all()
-    assert [tuple(row) for row in raw] == [("generic", raw[0][1]), ("fast", raw[0][1])]
-    assert raw[0][1] == "2026-01-02 03:04:05.000006"
+        raw = [tuple(row) for row in conn.exec_driver_sql("SELECT line, at FROM log_lines ORDER BY id")]
+    generic, fast = raw[:3], raw[3:]
+    assert [at for _, at in fast] == [at for _, at in generic]
+    assert [at for _, at in generic] == [
+        "2026-01-02 03:04:05.000006",
+        "2026-01-02 03:04:05.000000",
+        "2026-01-02 03:04:05.999999",
+    ]
 
 
 def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:

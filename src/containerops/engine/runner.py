@@ -314,15 +314,17 @@ class Engine:
         _, recorder = self._require()
         seq = 0
         lines = self.executor.logs(handle)
+        # The busiest loop of a chatty job (a million lines): methods looked up once.
+        mask, log, feed, job_id = self.masker.mask, recorder.log, outputs.feed, js.id
         try:
             async for line in lines:
                 seq += 1
-                text = self.masker.mask(line.text)
-                recorder.log(js.id, attempt, seq, line.time, line.stream, text)
+                text = mask(line.text)
+                log(job_id, attempt, seq, line.time, line.stream, text)
                 js.last_line = text
                 if line.stream == "stdout":
                     try:
-                        outputs.feed(text)
+                        feed(text)
                     except OutputError as error:
                         return str(error)
                 if recorder.pending_logs >= FLUSH_LINES:
