@@ -116,6 +116,8 @@ def prefect_env(home: Path) -> dict[str, str]:
         DO_NOT_TRACK="1",
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="true",
+        # Prefect's own default (20 s) is too short for its server on a busy 2-core machine.
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
     )
     return env
 
