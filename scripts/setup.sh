@@ -34,11 +34,11 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   "$python" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import containerops, pytest, hypothesis, ruff, mypy' >/dev/null 2>&1 \
+if ! .venv/bin/python -c 'import containerops, pytest, hypothesis, ruff, mypy, matplotlib' >/dev/null 2>&1 \
    || [ pyproject.toml -nt .venv/.installed ]; then
-  say "installing ContainerOps and its development tools into .venv"
+  say "installing ContainerOps and its development and benchmark tools into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,bench]'
   touch .venv/.installed
 fi
 
