@@ -259,7 +259,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for executor in executors:
             if executor == "docker":
-                done = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True, check=False)
+                try:
+                    done = subprocess.run(
+                        ["docker", "image", "inspect", IMAGE], capture_output=True, check=False, timeout=60
+                    )
+                except subprocess.TimeoutExpired:
+                    results.fail("docker: the Docker Engine did not answer within 60 s")
+                    continue
                 if done.returncode != 0:
                     results.fail(f"docker: image {IMAGE} missing (coops images build-base)")
                     continue

@@ -22,7 +22,8 @@ the first flow and not counted), PREFECT_HOME in a temporary folder, telemetry o
 Rounds alternate the sides (rotating order) after one warm-up round (none with
 ``--quick``), each flow after a pause of ``--settle`` seconds (1, not counted: Prefect's
 server goes on working after a flow returns, and that work would land in the next
-side's time on a 2-core machine); medians are quoted. Target: Prefect's time per task at least 10x ContainerOps' (``speedup``).
+side's time on a 2-core machine); medians are quoted. Target: Prefect's time per
+task at least 10x ContainerOps' (``speedup``).
 
 Examples::
 
