@@ -63,9 +63,7 @@ def test_both_images_exist_with_their_recipe(client: docker.DockerClient, built:
 @pytest.mark.timeout(1200)
 def test_second_build_is_a_no_op(built: list[BuiltImage]) -> None:
     said: list[str] = []
-    started = time.monotonic()
     again = build_base_images(progress=said.append)
-    assert time.monotonic() - started < 5
     assert said == [f"{BUSYBOX_IMAGE} is up to date", f"{PYTHON_IMAGE} is up to date"]
     assert [(image.image_id, image.built) for image in again] == [(image.image_id, False) for image in built]
 
