@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from containerops.cli import render
+from containerops.cli.component import component_app
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.plan import plan
 from containerops.executors import EXECUTORS, get_executor
@@ -50,6 +51,7 @@ runs_app = typer.Typer(help="List and inspect past and current runs.", no_args_i
 images_app = typer.Typer(help="Build the base images components start from.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
+app.add_typer(component_app, name="component")
 
 err = Console(stderr=True)
 
