@@ -176,6 +176,17 @@ def _plain_expectation(value: object) -> object:
     return value
 
 
+class RequestCheck(_Strict):
+    """A request the test server (``${COOPS_TEST_SERVER}``) must have received during an example."""
+
+    method: Annotated[str | None, _text("a method")] = None
+    path: Annotated[str | None, _text("a path")] = None
+    #: Text the request's body must contain.
+    contains: Annotated[str | None, _text("a body text")] = None
+    #: Headers (names in any case) with the exact values they must have.
+    headers: dict[str, Annotated[str, _text("a header value")]] = Field(default_factory=dict)
+
+
 class ExampleSpec(_Strict):
     """One example: inputs, and the outputs and result they must give. A test case too."""
 
@@ -191,6 +202,8 @@ class ExampleSpec(_Strict):
     workspace: Annotated[str | None, _text("a folder")] = None
     #: Text that must appear in the job's log lines.
     logs: list[Annotated[str, _text("a log text")]] = Field(default_factory=list)
+    #: Requests the test server must have received (each check: one matching request).
+    requests: list[RequestCheck] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _safe_workspace(self) -> ExampleSpec:
