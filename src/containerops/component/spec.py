@@ -137,14 +137,23 @@ class InputSpec(_Strict):
 
 
 class OutputSpec(_Strict):
+    """One output. A name ending in ``*`` declares a family whose names depend on the
+    inputs (``CO_JSON_*`` for the fields http-request is asked to extract)."""
+
     name: Annotated[str, _text("an output name")]
     description: Annotated[str, _text("a description")] = ""
 
     @model_validator(mode="after")
     def _valid_name(self) -> OutputSpec:
-        if not _KEY.fullmatch(self.name):
-            raise ValueError(f"output name {self.name!r} is not valid: {KEY_RULE}")
+        if self.name != "*" and not _KEY.fullmatch(self.name.removesuffix("*")):
+            raise ValueError(f"output name {self.name!r} is not valid: {KEY_RULE} (and a final '*')")
         return self
+
+    def covers(self, key: str) -> bool:
+        """Whether output ``key`` is this one (or one of this family)."""
+        if self.name.endswith("*"):
+            return key.startswith(self.name[:-1])
+        return key == self.name
 
 
 class OutputCheck(_Strict):
@@ -457,7 +466,7 @@ def _cross_checks(doc: Document, spec: ComponentSpec) -> list[Diagnostic]:
                     loc += (problem.input,)
                 error(loc, f"example '{example.name}': {problem}")
         for key in example.outputs:
-            if key not in outputs and key != "CO_RESULT":
+            if not any(o.covers(key) for o in spec.outputs):
                 error(
                     ("examples", index, "outputs", key),
                     f"example '{example.name}' expects output '{key}', which the spec does not declare",

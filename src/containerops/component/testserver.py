@@ -4,7 +4,8 @@
 ``${COOPS_TEST_SERVER}``, so that components that call HTTP services (webhooks,
 REST APIs) can be tested without any outside address. It records each request,
 and answers ``200`` with a JSON echo of it (method, path, query, headers, body,
-and the body parsed as JSON when it is JSON); ``/status/NNN`` answers status NNN.
+and the body parsed as JSON when it is JSON); a path starting with ``/status/NNN``
+answers status NNN (so that a base URL ``.../status/401`` makes every call fail).
 Tests use it as the capture server for Slack and GitHub doubles.
 """
 
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-_STATUS_PATH = re.compile(r"/status/([1-5][0-9][0-9])/?$")
+_STATUS_PATH = re.compile(r"^/status/([1-5][0-9][0-9])(?:/|$)")
 
 
 @dataclass(frozen=True, slots=True)
