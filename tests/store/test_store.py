@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
-from containerops.store.db import HEAD_REVISION
 from containerops.store import schema as t
+from containerops.store.db import HEAD_REVISION
 
 
 def test_open_twice_migrates_once(coops_home: Path) -> None:

@@ -129,7 +129,7 @@ def push_component(
         version=spec.version,
         digest="",
         image_id=built.image_id,
-        spec=spec.model_dump(mode="json"),
+        spec=spec.model_dump(mode="json", exclude_none=True),
         readme=loaded.readme,
         title=spec.title,
         description=spec.description,
