@@ -196,6 +196,15 @@ class RequestCheck(_Strict):
     headers: dict[str, Annotated[str, _text("a header value")]] = Field(default_factory=dict)
 
 
+def _inside(folder: str | None) -> str | None:
+    """A relative path that stays inside the component folder."""
+    if folder is not None:
+        path = Path(folder)
+        if path.is_absolute() or ".." in path.parts:
+            raise ValueError(f"workspace {folder!r} must be a folder inside the component (a relative path)")
+    return folder
+
+
 class ExampleSpec(_Strict):
     """One example: inputs, and the outputs and result they must give. A test case too."""
 
@@ -208,21 +217,11 @@ class ExampleSpec(_Strict):
     #: Whether the job must succeed (``true``) or fail (``false``).
     result: bool = True
     #: A folder of the component (relative path) copied into ``/workspace`` before the job runs.
-    workspace: Annotated[str | None, _text("a folder")] = None
+    workspace: Annotated[str | None, _text("a folder"), AfterValidator(_inside)] = None
     #: Text that must appear in the job's log lines.
     logs: list[Annotated[str, _text("a log text")]] = Field(default_factory=list)
     #: Requests the test server must have received (each check: one matching request).
     requests: list[RequestCheck] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _safe_workspace(self) -> ExampleSpec:
-        if self.workspace is not None:
-            path = Path(self.workspace)
-            if path.is_absolute() or ".." in path.parts:
-                raise ValueError(
-                    f"workspace {self.workspace!r} must be a folder inside the component (a relative path)"
-                )
-        return self
 
 
 class ComponentSpec(_Strict):
@@ -464,7 +463,8 @@ def _cross_checks(doc: Document, spec: ComponentSpec) -> list[Diagnostic]:
                 loc: tuple[int | str, ...] = ("examples", index, "inputs")
                 if problem.input in example.inputs:
                     loc += (problem.input,)
-                error(loc, f"example '{example.name}': {problem}")
+                unknown = spec.input(problem.input) is None
+                error(loc, f"example '{example.name}': {problem}", key=unknown)
         for key in example.outputs:
             if not any(o.covers(key) for o in spec.outputs):
                 error(

@@ -159,7 +159,7 @@ def _run_example(
         inputs = _fill(example.inputs, values)
         expected = {key: check.model_dump(exclude_none=True) for key, check in example.outputs.items()}
         expected = _fill(expected, values)
-        requests = [_fill(r.model_dump(exclude_none=True), values) for r in example.requests]
+        requests = [_fill(r.model_dump(exclude_defaults=True), values) for r in example.requests]
         logs = _fill(example.logs, values)
     except PlaceholderMissing as missing:
         result.problems.append(
