@@ -552,7 +552,7 @@ class _Builder:
             except ValueError as exc:
                 r.error(value, item_where, f"input '{key.value}': {exc}")
                 continue
-            use.input_positions[key.value] = self.position(value)
+            use.input_positions[key.value] = self.position(key)
 
     def check_image(self, job: Job, fields: Fields, values: dict[str, Node], node: Node, where: str) -> None:
         """A job needs an image to run; ``kubectl`` (not supported) is no substitute."""

@@ -361,7 +361,7 @@ class Catalog:
                 limit,
                 (
                     (-_score(text, terms), not text.startswith(library), text, component_id)
-                    for component_id, text in conn.execute(query).tuples()
+                    for component_id, text in conn.execute(query)
                 ),
             )
             wanted = [item[3] for item in scored]
