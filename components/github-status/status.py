@@ -23,7 +23,9 @@ def main() -> None:
     api = (sdk.input("api-url", "https://api.github.com") or "").rstrip("/")
     token = sdk.input("token", required=True) or ""
     repository = sdk.input("repository", required=True) or ""
-    sha = sdk.input("sha", required=True) or ""
+    sha = (sdk.input("sha", "") or "").strip()
+    if not sha:
+        sdk.fail("no commit given: set the input 'sha', or subscribe git-clone's CO_GIT_SHA as CO_SHA")
     if not REPOSITORY.fullmatch(repository) or ".." in repository:
         sdk.fail(f"repository {repository!r} must be OWNER/NAME")
     if not SHA.fullmatch(sha):
