@@ -60,7 +60,9 @@ def test_init_makes_a_skeleton_that_passes_its_own_test(
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["component.yaml", "Dockerfile", "README.md", "main.py" if lang == "python" else "run.sh"]
     )
-    tested = coops("component", "test", name, home=home, cwd=tmp_path, check=0)
+    built = coops("component", "build", name, home=home, cwd=tmp_path, check=0)
+    assert f"coops/acme/{name}:0.1.0" in built.stderr
+    tested = coops("component", "test", name, "--no-build", home=home, cwd=tmp_path, check=0)
     assert "3/3 examples passed" in tested.stdout
     again = coops("component", "init", name, home=home, cwd=tmp_path, check=2)
     assert "already exists" in again.stderr
