@@ -51,6 +51,18 @@ def run(store: Store, executor: str, keep: bool) -> RunState:
     return asyncio.run(engine.run())
 
 
+def read_volume(client: docker.DockerClient, volume: str, name: str) -> bytes:
+    """The file ``name`` of a workspace volume, read by a container of its own."""
+    return bytes(
+        client.containers.run(
+            "containerops/base:busybox",
+            ["cat", f"/workspace/{name}"],
+            volumes=[f"{volume}:/workspace"],
+            remove=True,
+        )
+    )
+
+
 def lines(store: Store, state: RunState, path: str) -> list[str]:
     return [row.line for row in store.log_lines(state.id, job_path=path)]
 
@@ -75,13 +87,7 @@ def test_docker_jobs_share_a_volume_owned_by_the_job_user(
     try:
         assert [v.name for v in volumes] == [volume]
         assert state.workspace is not None and volume in state.workspace
-        kept = docker_client.containers.run(
-            "containerops/base:busybox",
-            ["cat", "/workspace/note"],
-            volumes=[f"{volume}:/workspace"],
-            remove=True,
-        )
-        assert kept == b"made by 1000\n"
+        assert read_volume(docker_client, volume, "note") == b"made by 1000\n"
     finally:
         for leftover in volumes:
             leftover.remove(force=True)

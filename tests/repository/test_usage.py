@@ -147,3 +147,41 @@ def test_every_problem_is_reported_at_its_line_and_nothing_is_recorded(
     ]
     assert "integer" in found[2]
     assert store.list_runs() == []
+
+
+def test_subscriptions_to_a_component_are_checked_against_its_spec(
+    store: Store, digests: dict[str, str]
+) -> None:
+    spec = parse_spec(SPEC.format(version="2.0.0") + "outputs:\n  - {name: CO_SENT}\n")
+    Catalog(store).record(
+        PushRecord(
+            namespace="acme",
+            name="notify",
+            version="2.0.0",
+            digest="sha256:" + "2" * 64,
+            image_id="sha256:image-2",
+            spec=spec.model_dump(mode="json", exclude_none=True),
+            readme="",
+        )
+    )
+    text = (
+        FLOW
+        + """\
+      - name: check
+        jobs:
+          - name: read
+            endpoint: containerops/base:busybox
+            subscriptions:
+              - tell.team.send[CO_SENT]: SENT
+              - tell.team.again[CO_SENT]: OLD
+"""
+    )
+    flow = parse_flow(text, "flow.yaml").flow  # the loader cannot know a component's outputs
+    with pytest.raises(FlowInvalid) as invalid:
+        resolve_components(store, flow, filename="flow.yaml")
+    (error,) = invalid.value.errors
+    assert error.line == 21 and error.message == (
+        "job 'tell.check.read' subscribes to tell.team.again[CO_SENT], but acme/notify:1.0.3 "
+        "has no output 'CO_SENT' (its outputs: none)"
+    )
+    assert flow.jobs()[0].outputs == ["CO_SENT"]

@@ -80,14 +80,36 @@ def resolve_components(
             job.resources.memory = spec.resources.memory
         if "timeout" not in use.overrides and spec.timeout is not None:
             job.timeout = spec.timeout
+        if not job.outputs:
+            job.outputs = [output.name for output in spec.outputs]
         use.resolved = version.ref
         resolution.components[job.path] = version.ref
         resolution.secrets.extend(inputs.secrets)
         if job.endpoint not in resolution.images:
             resolution.images.append(job.endpoint)
+    _check_subscriptions(flow, error)
     if diagnostics:
         raise FlowInvalid(sort_diagnostics(diagnostics))
     return resolution
+
+
+def _check_subscriptions(flow: Flow, error: Callable[[Position | None, str, str], None]) -> None:
+    """Subscriptions to a component job's output: the spec must declare it (the flow
+    could not say, so the loader left these to the resolution)."""
+    jobs = {job.path: job for job in flow.jobs()}
+    for job in jobs.values():
+        for sub in job.subscriptions:
+            source = jobs.get(sub.source)
+            if source is None or source.component is None or source.component.resolved is None:
+                continue
+            if sub.key not in source.outputs:
+                declared = ", ".join(source.outputs) or "none"
+                error(
+                    job.position,
+                    f"{job.path}.subscriptions",
+                    f"job '{job.path}' subscribes to {sub.source}[{sub.key}], but "
+                    f"{source.component.resolved} has no output '{sub.key}' (its outputs: {declared})",
+                )
 
 
 def ensure_images(images: list[str], progress: Callable[[str], None] | None = None) -> None:
