@@ -17,8 +17,8 @@ A new volume's root belongs to root, and our jobs run as uid 1000: at setup a
 container that is created but never started mounts the volume over the busybox
 base image's ``/home/coops`` (empty, owned by uid 1000), and Docker's copy-up
 gives the empty volume that folder's owner and mode, at the cost of a create
-and a remove (about 10 ms) instead of running a ``chown`` container (about
-100 ms). Job containers mount it with ``nocopy`` so that no image's own
+(the remove goes on in the background) instead of running a ``chown``
+container. Job containers mount it with ``nocopy`` so that no image's own
 ``/workspace`` changes it afterwards.
 """
 
@@ -201,7 +201,9 @@ class DockerExecutor(Executor):
         except docker.errors.APIError as exc:
             _remove_volume(api, volume)
             raise ExecutorError(f"cannot create the run's workspace {volume}: {_explain(exc)}") from exc
-        _remove(api, str(seed["Id"]))
+        # The copy-up is done once the container exists: its removal need not hold up the
+        # run (teardown removes it too, by the run's label, if it is still there).
+        threading.Thread(target=_remove_quietly, args=(api, str(seed["Id"])), daemon=True).start()
         return volume
 
     def _start(self, spec: JobSpec) -> DockerJobHandle:
