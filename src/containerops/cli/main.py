@@ -443,7 +443,7 @@ def images_build_base(
 
 @app.command()
 def cleanup() -> None:
-    """Remove every container ContainerOps started that is still there.
+    """Remove every container (and run workspace volume) ContainerOps started that is still there.
 
     Runs remove their containers themselves, even when cancelled; this is for
     what a killed process (kill -9, a crash, a reboot) left behind. Every
