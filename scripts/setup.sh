@@ -46,6 +46,8 @@ say "building the base images (fast when up to date)"
 .venv/bin/coops images build-base
 
 # The component registry (Debian's docker-registry) on 127.0.0.1, storage under COOPS_HOME:
-# push and pull of components go there. Left running when it already is.
-say "starting the component registry (coops registry start)"
-.venv/bin/coops registry start
+# push and pull of components go there. Left alone when one already answers there.
+if ! .venv/bin/coops registry status >/dev/null 2>&1; then
+  say "starting the component registry (coops registry start)"
+  .venv/bin/coops registry start
+fi
