@@ -197,11 +197,12 @@ class RequestCheck(_Strict):
 
 
 def _inside(folder: str | None) -> str | None:
-    """A relative path that stays inside the component folder."""
-    if folder is not None:
-        path = Path(folder)
-        if path.is_absolute() or ".." in path.parts:
-            raise ValueError(f"workspace {folder!r} must be a folder inside the component (a relative path)")
+    """A relative path that stays inside the component folder (``workspace:`` alone is none)."""
+    if not folder:
+        return None
+    path = Path(folder)
+    if path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"workspace {folder!r} must be a folder inside the component (a relative path)")
     return folder
 
 
