@@ -165,6 +165,7 @@ def test(
                 "outputs": r.outputs,
                 "run_id": r.run_id,
                 "seconds": round(r.seconds, 3),
+                "log_tail": r.log_tail if r.problems else [],
             }
             for r in results
         ]
