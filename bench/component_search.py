@@ -4,7 +4,7 @@
 A fresh store (SQLite in WAL mode, in a temporary COOPS_HOME, opened the way
 the CLI opens it) is filled through ``Catalog.record`` (the path ``coops
 component push`` takes after the registry) with ``--versions`` versions:
-components of 4 versions each, in 20 namespaces, with names, keywords, titles
+components of ``--per-component`` versions each (4 by default), in 20 namespaces, with names, keywords, titles
 and descriptions drawn from a DevOps vocabulary. Then each query of a fixed
 mix (an exact name, a name prefix, a keyword, two words, a word found in most
 descriptions, a word found nowhere) is run ``--repeat`` times; every search
@@ -98,18 +98,17 @@ WORDS = (
 VERBS = ("runs", "checks", "builds", "sends", "reads", "writes", "publishes", "collects")
 
 
-def populate(catalog: Catalog, versions: int, seed: int = 7) -> list[str]:
-    """Record ``versions`` versions (4 per component); return the component names."""
+def populate(catalog: Catalog, versions: int, per_component: int = 4, seed: int = 7) -> list[str]:
+    """Record ``versions`` versions (``per_component`` per component); return the component names."""
     rng = random.Random(seed)
     names: list[str] = []
-    per_component = 4
     for index in range(versions // per_component):
         first, second = rng.sample(WORDS, 2)
         name = f"{first}-{second}-{index}"
         namespace = "library" if index % 20 == 0 else f"team-{index % 20}"
         keywords = tuple(rng.sample(WORDS, 3))
         names.append(f"{namespace}/{name}")
-        for patch in range(per_component):
+        for patch in reversed(range(per_component)):  # newest first: the row must stay on it
             version = f"1.{index % 3}.{patch}"
             digest = f"sha256:{index:032x}{patch:032x}"
             catalog.record(
@@ -143,13 +142,20 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--versions", type=int, default=10_000, help="versions to register (default 10000)")
+    parser.add_argument(
+        "--per-component",
+        type=int,
+        default=4,
+        help="versions per component (default 4; 1 makes every version a component of its own)",
+    )
     parser.add_argument("--repeat", type=int, default=50, help="runs of each query (default 50)")
     parser.add_argument("--quick", action="store_true", help="10 runs of each query")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args()
     repeat = 10 if args.quick else args.repeat
-    if args.versions < 4 or repeat < 1:
-        parser.error("--versions must be at least 4 and --repeat at least 1")
+    per = args.per_component
+    if per < 1 or args.versions < per or repeat < 1:
+        parser.error("--versions must be at least --per-component (>= 1), and --repeat at least 1")
     results: dict[str, float | int] = {}
     with tempfile.TemporaryDirectory(prefix="coops-bench-search-") as home:
         os.environ["COOPS_HOME"] = home
@@ -157,13 +163,14 @@ def main() -> int:
         store = Store.open()
         catalog = Catalog(store)
         started = time.perf_counter()
-        names = populate(catalog, args.versions)
+        names = populate(catalog, args.versions, per)
         results["populate_seconds"] = round(time.perf_counter() - started, 2)
         with store.engine.connect() as conn:
             stored = conn.exec_driver_sql("SELECT count(*) FROM component_versions").scalar()
         results["versions"] = int(stored or 0)
-        if stored != len(names) * 4:
-            print(f"FAIL: the store holds {stored} versions, expected {len(names) * 4}", file=sys.stderr)
+        results["components"] = len(names)
+        if stored != len(names) * per:
+            print(f"FAIL: the store holds {stored} versions, expected {len(names) * per}", file=sys.stderr)
             return 1
         exact = names[len(names) // 2].split("/")[1]
         queries = {

@@ -6,14 +6,16 @@ run, ``show`` and ``search`` never need the registry. A version, once pushed,
 is immutable: the same image again is a no-op, another image is refused.
 
 Search ranks by name, then keywords, then title and description. Each
-component row carries its newest version's words (``search_text``), so a search
-reads one row per component with one ``LIKE`` per word; no full-text engine,
-so SQLite, PostgreSQL and MySQL behave the same.
+component row carries its newest version's words (``search_text``,
+``search_keywords``), so a search reads one row per component, filters with one
+``LIKE`` per word and scores in SQL (``CASE`` expressions), so that only the
+best rows come back to Python; no full-text engine, so SQLite, PostgreSQL and
+MySQL behave the same.
 """
 
 from __future__ import annotations
 
-import heapq
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from difflib import get_close_matches
@@ -134,17 +136,19 @@ class PushRecord:
     keywords: tuple[str, ...] = ()
 
 
-#: Separates the fields of ``search_text``: full name, keywords, title, description.
-FIELD_SEPARATOR = "\x1f"
-#: Separates keywords inside their field.
+#: Surrounds each keyword in ``search_keywords``, so that a whole keyword can be matched.
 KEYWORD_SEPARATOR = "\x1e"
 
 
 def search_text(record: PushRecord) -> str:
-    """What search reads, lowercased: no JSON to decode when thousands of rows match."""
-    keywords = KEYWORD_SEPARATOR.join(k.replace(FIELD_SEPARATOR, " ") for k in record.keywords)
-    fields = [f"{record.namespace}/{record.name}", keywords, record.title, record.description]
-    return FIELD_SEPARATOR.join(f.replace(FIELD_SEPARATOR, " ") for f in fields).lower()
+    """Every word a search may match, lowercased: full name, keywords, title, description."""
+    fields = [f"{record.namespace}/{record.name}", *record.keywords, record.title, record.description]
+    return "\n".join(fields).lower()
+
+
+def search_keywords(record: PushRecord) -> str:
+    keywords = [k.lower().replace(KEYWORD_SEPARATOR, " ") for k in record.keywords]
+    return KEYWORD_SEPARATOR + KEYWORD_SEPARATOR.join(keywords) + KEYWORD_SEPARATOR
 
 
 class Catalog:
@@ -190,6 +194,7 @@ class Catalog:
                             description=push.description,
                             keywords=list(push.keywords),
                             search_text=search_text(push),
+                            search_keywords=search_keywords(push),
                             created_at=now,
                             updated_at=now,
                         )
@@ -272,6 +277,7 @@ class Catalog:
                 description=push.description,
                 keywords=list(push.keywords),
                 search_text=search_text(push),
+                search_keywords=search_keywords(push),
             )
         conn.execute(t.components.update().where(t.components.c.id == component_id).values(**values))
 
@@ -350,64 +356,81 @@ class Catalog:
         it or holds it, then a keyword, then the title, then the description.
         The library comes before other namespaces at equal scores.
         """
-        terms = [word for word in text.lower().split() if word]
-        query = sa.select(t.components.c.id, t.components.c.search_text)
-        for term in terms:
-            query = query.where(t.components.c.search_text.contains(term, autoescape=True))
-        with self.engine.connect() as conn:
-            library = LIBRARY + "/"
-            # Plain tuples (not Row attributes) and a partial sort: thousands of rows may match.
-            scored = heapq.nsmallest(
-                limit,
-                (
-                    (-_score(text, terms), not text.startswith(library), text, component_id)
-                    for component_id, text in conn.execute(query)
-                ),
-            )
-            wanted = [item[3] for item in scored]
-            rows = (
+        terms = [word for word in text.lower().split() if word][:MAX_SEARCH_WORDS]
+        params: dict[str, Any] = {"limit": limit}
+        for index, term in enumerate(terms):
+            escaped = _like_escape(term)
+            namespace, slash, name = term.partition("/")
+            params.update(
                 {
-                    row.id: row
-                    for row in conn.execute(
-                        self._component_query()
-                        .add_columns(t.components.c.id)
-                        .where(t.components.c.id.in_(wanted))
-                    )
+                    f"t{index}": term,
+                    f"s{index}": escaped + "%",
+                    f"p{index}": f"%{escaped}%",
+                    f"k{index}": f"%{KEYWORD_SEPARATOR}{escaped}{KEYWORD_SEPARATOR}%",
+                    f"a{index}": namespace if slash else "",
+                    f"b{index}": name if slash else "",
                 }
-                if wanted
-                else {}
             )
+        with self.engine.connect() as conn:
+            rows = conn.execute(_search_query(len(terms)), params).all()
         found: list[ComponentRow] = []
-        for negative_score, _, _, component_id in scored:
-            component = _component_row(rows[component_id])
-            component.score = -negative_score
+        for row in rows:
+            component = _component_row(row)
+            component.score = int(row.score)
             found.append(component)
         return found
 
 
-def _score(text: str, terms: list[str]) -> int:
-    """Per word: the name itself 100, a name starting with it 40, holding it 25; a keyword
-    30 (part of one 15); the title 10; the description 5."""
-    full_name, keywords_text, title, description = text.split(FIELD_SEPARATOR, 3)
-    name = full_name.partition("/")[2]
-    keywords = keywords_text.split(KEYWORD_SEPARATOR)
-    score = 0
-    for term in terms:
-        if term in (name, full_name):
-            score += 100
-        elif name.startswith(term):
-            score += 40
-        elif term in full_name:
-            score += 25
-        if term in keywords:
-            score += 30
-        elif term in keywords_text:
-            score += 15
-        if term in title:
-            score += 10
-        if term in description:
-            score += 5
-    return score
+#: Words of a search beyond this many are ignored (each costs a LIKE per component).
+MAX_SEARCH_WORDS = 8
+_LIKE_ESCAPE = "\\"
+
+
+def _like_escape(term: str) -> str:
+    """``term`` as part of a LIKE pattern that matches itself only (``%`` and ``_`` are plain)."""
+    for special in (_LIKE_ESCAPE, "%", "_"):
+        term = term.replace(special, _LIKE_ESCAPE + special)
+    return term
+
+
+@functools.cache
+def _search_query(words: int) -> sa.Select[Any]:
+    """The search for ``words`` words, built once: every word is a bound parameter, and
+    every pattern is made in Python, so a search costs only its execution (building and
+    keying the statement each time, or concatenating patterns per row, cost more)."""
+    score = sum((_score(index) for index in range(words)), sa.literal(0)).label("score")
+    query = (
+        Catalog._component_query()
+        .add_columns(score)
+        .order_by(score.desc(), (t.namespaces.c.name != LIBRARY), t.namespaces.c.name, t.components.c.name)
+        .limit(sa.bindparam("limit"))
+    )
+    for index in range(words):
+        query = query.where(_like(t.components.c.search_text, f"p{index}"))
+    return query
+
+
+def _like(column: Any, param: str) -> sa.ColumnElement[bool]:
+    return column.like(sa.bindparam(param), escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
+
+
+def _score(i: int) -> sa.ColumnElement[int]:
+    """The score of word ``i``, in SQL: the name (or namespace/name) itself 100, a name
+    starting with it 40, holding it (or its namespace being it) 25; a whole keyword 30,
+    part of one 15; the title 10; the description 5."""
+    c, namespace = t.components.c, t.namespaces.c.name
+    return (
+        sa.case(
+            (c.name == sa.bindparam(f"t{i}"), 100),
+            (sa.and_(namespace == sa.bindparam(f"a{i}"), c.name == sa.bindparam(f"b{i}")), 100),
+            (_like(c.name, f"s{i}"), 40),
+            (sa.or_(_like(c.name, f"p{i}"), namespace == sa.bindparam(f"t{i}")), 25),
+            else_=0,
+        )
+        + sa.case((_like(c.search_keywords, f"k{i}"), 30), (_like(c.search_keywords, f"p{i}"), 15), else_=0)
+        + sa.case((_like(sa.func.lower(c.title), f"p{i}"), 10), else_=0)
+        + sa.case((_like(sa.func.lower(c.description), f"p{i}"), 5), else_=0)
+    )
 
 
 def conflict_message(push: PushRecord, image_id: str) -> str:

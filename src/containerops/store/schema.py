@@ -148,6 +148,8 @@ components = sa.Table(
     sa.Column("keywords", sa.JSON, nullable=False),
     #: Lowercase name, keywords, title and description: what a search filters on.
     sa.Column("search_text", sa.Text, nullable=False),
+    #: Lowercase keywords, each between two \x1e: what a search scores keywords on.
+    sa.Column("search_keywords", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("namespace_id", "name", name="uq_components_namespace_id_name"),

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("keywords", sa.JSON(), nullable=False),
         sa.Column("search_text", sa.Text(), nullable=False),
+        sa.Column("search_keywords", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
