@@ -128,3 +128,12 @@ def test_search_reads_the_newest_version_words(catalog: Catalog) -> None:
     catalog.record(record("acme", "tool", "1.5.0", image="sha256:mid", description="middle words"))
     assert [c.latest_version for c in catalog.search("new")] == ["2.0.0"]
     assert catalog.search("old") == [] and catalog.search("middle") == []
+
+
+def test_search_words_match_from_their_start(catalog: Catalog) -> None:
+    catalog.record(record("acme", "git-clone", "1.0.0", description="Fetches sources"))
+    assert [c.name for c in catalog.search("clo")] == ["git-clone"]
+    assert [c.name for c in catalog.search("fetch")] == ["git-clone"]
+    assert [c.name for c in catalog.search("acme/git")] == ["git-clone"]
+    assert catalog.search("lone") == [] and catalog.search("etches") == []
+    assert catalog.search("") == [] and catalog.search("   ") == []

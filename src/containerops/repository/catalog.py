@@ -5,17 +5,18 @@ time) is here, in the store, so that resolving ``library/git-clone:1`` before a
 run, ``show`` and ``search`` never need the registry. A version, once pushed,
 is immutable: the same image again is a no-op, another image is refused.
 
-Search ranks by name, then keywords, then title and description. Each
-component row carries its newest version's words (``search_text``,
-``search_keywords``), so a search reads one row per component, filters with one
-``LIKE`` per word and scores in SQL (``CASE`` expressions), so that only the
-best rows come back to Python; no full-text engine, so SQLite, PostgreSQL and
-MySQL behave the same.
+Search ranks by name, then keywords, then title and description. The newest
+version's words are kept in ``component_words``, one row per (component, word)
+with the weight a match on it counts; a search looks each of its words up as a
+prefix in that table's index and adds the best weight per word, in SQL, so
+that 10,000 components cost an index range per word, not a scan of every
+description. No full-text engine: SQLite, PostgreSQL and MySQL behave the same.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from difflib import get_close_matches
@@ -136,19 +137,45 @@ class PushRecord:
     keywords: tuple[str, ...] = ()
 
 
-#: Surrounds each keyword in ``search_keywords``, so that a whole keyword can be matched.
-KEYWORD_SEPARATOR = "\x1e"
+_WORD = re.compile(r"\w+")
+#: Above every word in index order: ``word < prefix + TOP`` bounds a prefix range.
+_TOP = "\U0010ffff"
+MAX_WORD = 128
+#: What a search word matching each kind of word counts (added up across kinds).
+WEIGHT_NAME, WEIGHT_NAME_START, WEIGHT_NAME_PART = 100, 40, 25
+WEIGHT_KEYWORD, WEIGHT_KEYWORD_PART, WEIGHT_TITLE, WEIGHT_DESCRIPTION = 30, 15, 10, 5
 
 
-def search_text(record: PushRecord) -> str:
-    """Every word a search may match, lowercased: full name, keywords, title, description."""
-    fields = [f"{record.namespace}/{record.name}", *record.keywords, record.title, record.description]
-    return "\n".join(fields).lower()
+def search_words(record: PushRecord) -> dict[str, int]:
+    """Each word a search may find the component by, with its weight.
 
+    The name whole (and ``namespace/name``) counts most, then its first part
+    (the name starts with it), its other parts and the namespace; then a whole
+    keyword, a part of one, a title word, a description word. A word in several
+    places adds the best weight of each place.
+    """
+    places: dict[str, dict[str, int]] = {}
 
-def search_keywords(record: PushRecord) -> str:
-    keywords = [k.lower().replace(KEYWORD_SEPARATOR, " ") for k in record.keywords]
-    return KEYWORD_SEPARATOR + KEYWORD_SEPARATOR.join(keywords) + KEYWORD_SEPARATOR
+    def add(place: str, words: list[str], weight: int) -> None:
+        for word in words:
+            word = word.lower()[:MAX_WORD]
+            if word:
+                best = places.setdefault(word, {})
+                best[place] = max(best.get(place, 0), weight)
+
+    name_parts = _WORD.findall(record.name)
+    add("name", [record.name, f"{record.namespace}/{record.name}"], WEIGHT_NAME)
+    add("name", name_parts[:1], WEIGHT_NAME_START)
+    add("name", [*name_parts[1:], record.namespace], WEIGHT_NAME_PART)
+    add("keyword", list(record.keywords), WEIGHT_KEYWORD)
+    add(
+        "keyword",
+        [part for keyword in record.keywords for part in _WORD.findall(keyword)],
+        WEIGHT_KEYWORD_PART,
+    )
+    add("title", _WORD.findall(record.title), WEIGHT_TITLE)
+    add("description", _WORD.findall(record.description), WEIGHT_DESCRIPTION)
+    return {word: sum(best.values()) for word, best in places.items()}
 
 
 class Catalog:
@@ -193,8 +220,6 @@ class Catalog:
                             title=push.title,
                             description=push.description,
                             keywords=list(push.keywords),
-                            search_text=search_text(push),
-                            search_keywords=search_keywords(push),
                             created_at=now,
                             updated_at=now,
                         )
@@ -276,8 +301,14 @@ class Catalog:
                 title=push.title,
                 description=push.description,
                 keywords=list(push.keywords),
-                search_text=search_text(push),
-                search_keywords=search_keywords(push),
+            )
+            conn.execute(t.component_words.delete().where(t.component_words.c.component_id == component_id))
+            conn.execute(
+                t.component_words.insert(),
+                [
+                    {"component_id": component_id, "word": word, "weight": weight}
+                    for word, weight in search_words(push).items()
+                ],
             )
         conn.execute(t.components.update().where(t.components.c.id == component_id).values(**values))
 
@@ -350,27 +381,19 @@ class Catalog:
         return None if row is None else _component_row(row)
 
     def search(self, text: str, *, limit: int = 20) -> list[ComponentRow]:
-        """Components matching every word of ``text``, best first.
+        """Components that have, for every word of ``text``, a word starting with it; best first.
 
-        Per word: the name itself scores highest, then a name that starts with
-        it or holds it, then a keyword, then the title, then the description.
-        The library comes before other namespaces at equal scores.
+        Per search word, the best weight of the words it starts (see
+        :func:`search_words`); the scores add up across search words. The
+        library comes before other namespaces at equal scores.
         """
-        terms = [word for word in text.lower().split() if word][:MAX_SEARCH_WORDS]
-        params: dict[str, Any] = {"limit": limit}
+        terms = list(dict.fromkeys(word[:MAX_WORD] for word in text.lower().split()))[:MAX_SEARCH_WORDS]
+        if not terms:
+            return []
+        params: dict[str, Any] = {"limit": limit, "words": len(terms)}
         for index, term in enumerate(terms):
-            escaped = _like_escape(term)
-            namespace, slash, name = term.partition("/")
-            params.update(
-                {
-                    f"t{index}": term,
-                    f"s{index}": escaped + "%",
-                    f"p{index}": f"%{escaped}%",
-                    f"k{index}": f"%{KEYWORD_SEPARATOR}{escaped}{KEYWORD_SEPARATOR}%",
-                    f"a{index}": namespace if slash else "",
-                    f"b{index}": name if slash else "",
-                }
-            )
+            params[f"w{index}"] = term
+            params[f"u{index}"] = term + _TOP
         with self.engine.connect() as conn:
             rows = conn.execute(_search_query(len(terms)), params).all()
         found: list[ComponentRow] = []
@@ -381,55 +404,42 @@ class Catalog:
         return found
 
 
-#: Words of a search beyond this many are ignored (each costs a LIKE per component).
+#: Words of a search beyond this many are ignored.
 MAX_SEARCH_WORDS = 8
-_LIKE_ESCAPE = "\\"
-
-
-def _like_escape(term: str) -> str:
-    """``term`` as part of a LIKE pattern that matches itself only (``%`` and ``_`` are plain)."""
-    for special in (_LIKE_ESCAPE, "%", "_"):
-        term = term.replace(special, _LIKE_ESCAPE + special)
-    return term
 
 
 @functools.cache
 def _search_query(words: int) -> sa.Select[Any]:
-    """The search for ``words`` words, built once: every word is a bound parameter, and
-    every pattern is made in Python, so a search costs only its execution (building and
-    keying the statement each time, or concatenating patterns per row, cost more)."""
-    score = sum((_score(index) for index in range(words)), sa.literal(0)).label("score")
-    query = (
-        Catalog._component_query()
-        .add_columns(score)
-        .order_by(score.desc(), (t.namespaces.c.name != LIBRARY), t.namespaces.c.name, t.components.c.name)
-        .limit(sa.bindparam("limit"))
-    )
-    for index in range(words):
-        query = query.where(_like(t.components.c.search_text, f"p{index}"))
-    return query
+    """The search for ``words`` search words, built once with bound parameters (building
+    and keying a statement costs more than running it).
 
-
-def _like(column: Any, param: str) -> sa.ColumnElement[bool]:
-    return column.like(sa.bindparam(param), escape=_LIKE_ESCAPE)  # type: ignore[no-any-return]
-
-
-def _score(i: int) -> sa.ColumnElement[int]:
-    """The score of word ``i``, in SQL: the name (or namespace/name) itself 100, a name
-    starting with it 40, holding it (or its namespace being it) 25; a whole keyword 30,
-    part of one 15; the title 10; the description 5."""
-    c, namespace = t.components.c, t.namespaces.c.name
-    return (
-        sa.case(
-            (c.name == sa.bindparam(f"t{i}"), 100),
-            (sa.and_(namespace == sa.bindparam(f"a{i}"), c.name == sa.bindparam(f"b{i}")), 100),
-            (_like(c.name, f"s{i}"), 40),
-            (sa.or_(_like(c.name, f"p{i}"), namespace == sa.bindparam(f"t{i}")), 25),
-            else_=0,
+    Per search word, an index range on ``component_words`` (prefix match) gives each
+    component's best weight; a component must have all the words; the best
+    ``limit`` by total come back with their rows.
+    """
+    w = t.component_words.c
+    per_word = sa.union_all(
+        *(
+            sa.select(w.component_id, sa.func.max(w.weight).label("weight"))
+            .where(w.word >= sa.bindparam(f"w{i}"), w.word < sa.bindparam(f"u{i}"))
+            .group_by(w.component_id)
+            for i in range(words)
         )
-        + sa.case((_like(c.search_keywords, f"k{i}"), 30), (_like(c.search_keywords, f"p{i}"), 15), else_=0)
-        + sa.case((_like(sa.func.lower(c.title), f"p{i}"), 10), else_=0)
-        + sa.case((_like(sa.func.lower(c.description), f"p{i}"), 5), else_=0)
+    ).subquery("per_word")
+    scores = (
+        sa.select(per_word.c.component_id, sa.func.sum(per_word.c.weight).label("score"))
+        .group_by(per_word.c.component_id)
+        .having(sa.func.count() == sa.bindparam("words"))
+        .subquery("scores")
+    )
+    return (
+        Catalog._component_query()
+        .add_columns(scores.c.score)
+        .join(scores, scores.c.component_id == t.components.c.id)
+        .order_by(
+            scores.c.score.desc(), (t.namespaces.c.name != LIBRARY), t.namespaces.c.name, t.components.c.name
+        )
+        .limit(sa.bindparam("limit"))
     )
 
 

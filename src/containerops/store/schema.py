@@ -140,16 +140,12 @@ components = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("namespace_id", sa.Integer, sa.ForeignKey("namespaces.id"), nullable=False),
     sa.Column("name", sa.String(64), nullable=False),
-    #: The newest version (semver order) and what search reads of it, kept here so
-    #: that a search scans one row per component, not one per version.
+    #: The newest version (semver order) and its words, kept here so that listing
+    #: and search read one row per component, not one per version.
     sa.Column("latest_version", sa.String(64), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("keywords", sa.JSON, nullable=False),
-    #: Lowercase name, keywords, title and description: what a search filters on.
-    sa.Column("search_text", sa.Text, nullable=False),
-    #: Lowercase keywords, each between two \x1e: what a search scores keywords on.
-    sa.Column("search_keywords", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("namespace_id", "name", name="uq_components_namespace_id_name"),
@@ -169,4 +165,16 @@ component_versions = sa.Table(
     sa.Column("readme", sa.Text, nullable=False),
     sa.Column("pushed_at", Timestamp, nullable=False),
     sa.UniqueConstraint("component_id", "version", name="uq_component_versions_component_id_version"),
+)
+
+component_words = sa.Table(
+    "component_words",
+    metadata,
+    sa.Column("component_id", sa.Integer, sa.ForeignKey("components.id"), primary_key=True),
+    #: One lowercase word of the newest version's name, keywords, title or description.
+    sa.Column("word", sa.String(128), primary_key=True),
+    #: How much a search word matching it counts (name 100 ... description 5).
+    sa.Column("weight", sa.Integer, nullable=False),
+    #: Searches look words up by prefix; the weight rides along so the index answers alone.
+    sa.Index("ix_component_words_word_component_id_weight", "word", "component_id", "weight"),
 )

@@ -1,4 +1,4 @@
-"""components: namespaces, components and their pushed versions
+"""components: namespaces, components, their pushed versions and search words
 
 Revision ID: 0002
 Revises: 0001
@@ -33,8 +33,6 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("keywords", sa.JSON(), nullable=False),
-        sa.Column("search_text", sa.Text(), nullable=False),
-        sa.Column("search_keywords", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -60,8 +58,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("component_id", "version", name="uq_component_versions_component_id_version"),
     )
 
+    op.create_table(
+        "component_words",
+        sa.Column("component_id", sa.Integer(), nullable=False),
+        sa.Column("word", sa.String(length=128), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["component_id"], ["components.id"], name=op.f("fk_component_words_component_id_components")
+        ),
+        sa.PrimaryKeyConstraint("component_id", "word", name=op.f("pk_component_words")),
+    )
+    with op.batch_alter_table("component_words", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_component_words_word_component_id_weight", ["word", "component_id", "weight"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("component_words", schema=None) as batch_op:
+        batch_op.drop_index("ix_component_words_word_component_id_weight")
+
+    op.drop_table("component_words")
     op.drop_table("component_versions")
     op.drop_table("components")
     op.drop_table("namespaces")
