@@ -163,8 +163,9 @@ def search(
 ) -> None:
     """Find components by words; the best matches first.
 
-    Every word must match. The name counts most, then keywords, then the
-    title, then the description.
+    Each word must start a word of the component (git finds git-clone and
+    github). The name counts most, then keywords, then the title, then the
+    description; the library comes first at equal scores.
 
     Example:  coops component search git
     """
