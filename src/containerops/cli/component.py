@@ -121,12 +121,16 @@ def test(
     """Build the component and run every example of its spec in a real container.
 
     Each example's outputs, result, log lines and the requests it made are
-    compared with what it expects. Exit 0 when all pass, 1 when one fails,
-    2 when the spec is invalid.
+    compared with what it expects. An example's 'workspace:' folder is copied
+    into /workspace first; ${NAME} in its values is filled from --set, then from
+    the environment; ${COOPS_TEST_SERVER} is a local server that echoes requests.
+    Exit 0 when all pass, 1 when one fails, 2 when the spec is invalid.
 
-    Example:
+    Examples:
 
-      coops component test components/git-clone --set GIT_URL=http://127.0.0.1:8000/repo.git
+      coops component test components/http-request
+
+      coops component test my-hook --set HOOK_URL=http://127.0.0.1:8000/hook -x 'posts a message'
     """
     import json
     import sys

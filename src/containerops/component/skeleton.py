@@ -121,6 +121,11 @@ Outputs: `CO_GREETING`, the greeting printed.
 coops component build {name}    # image coops/{namespace}/{name}:0.1.0
 coops component test {name}     # runs the examples of component.yaml in containers
 ```
+
+Each example of `component.yaml` is a test: its `inputs`, the `outputs` and `result`
+expected, text its `logs` must contain. `workspace: examples/x` copies that folder into
+`/workspace` first; `${{COOPS_TEST_SERVER}}` is a local HTTP server that echoes requests
+(check them with `requests:`); other `${{NAME}}` come from `--set NAME=VALUE`.
 """
 
 
