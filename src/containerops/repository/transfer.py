@@ -16,6 +16,7 @@ organization's), on its first push.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,12 +153,8 @@ def push_component(
             )
     else:
         say(f"{repository}:{spec.version} is already in {address} with this image")
-    row, created = catalog.record(PushRecord(**{**_fields(record), "digest": held[0]}), kind=namespace_kind)
+    row, created = catalog.record(dataclasses.replace(record, digest=held[0]), kind=namespace_kind)
     return PushResult(version=row, created=created, image=row.image(address))
-
-
-def _fields(record: PushRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in PushRecord.__dataclass_fields__}
 
 
 def _push(address: str, repository: str, version: str, local_tag: str) -> None:
