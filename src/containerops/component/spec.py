@@ -433,6 +433,8 @@ def _duplicate_keys(doc: Document, node: Node, where: str) -> list[Diagnostic]:
 
 def _cross_checks(doc: Document, spec: ComponentSpec) -> list[Diagnostic]:
     """What no single field can check: repeated names, and examples against the inputs."""
+    from containerops.component.inputs import InputsInvalid, resolve_inputs  # it imports this module
+
     assert doc.root is not None
     found: list[Diagnostic] = []
 
@@ -455,8 +457,6 @@ def _cross_checks(doc: Document, spec: ComponentSpec) -> list[Diagnostic]:
         if example.name in names:
             error(("examples", index, "name"), f"two examples are called '{example.name}'")
         names.add(example.name)
-        from containerops.component.inputs import InputsInvalid, resolve_inputs
-
         try:
             resolve_inputs(spec, example.inputs, placeholders=True)
         except InputsInvalid as invalid:
