@@ -140,7 +140,8 @@ class PushRecord:
 _WORD = re.compile(r"\w+")
 #: Above every word in index order: ``word < prefix + TOP`` bounds a prefix range.
 _TOP = "\U0010ffff"
-MAX_WORD = 128
+#: Long enough for ``namespace/name`` (64 + 1 + 64).
+MAX_WORD = 160
 #: What a search word matching each kind of word counts (added up across kinds).
 WEIGHT_NAME, WEIGHT_NAME_START, WEIGHT_NAME_PART = 100, 40, 25
 WEIGHT_KEYWORD, WEIGHT_KEYWORD_PART, WEIGHT_TITLE, WEIGHT_DESCRIPTION = 30, 15, 10, 5

@@ -40,10 +40,6 @@ class ComponentRef:
     def __str__(self) -> str:
         return self.repository + (f":{self.version}" if self.version else "")
 
-    @property
-    def exact(self) -> bool:
-        return self.version is not None and _SEMVER.fullmatch(self.version) is not None
-
 
 def parse_ref(text: str) -> ComponentRef:
     """``namespace/name[:version]`` checked part by part; :class:`RefInvalid` otherwise."""

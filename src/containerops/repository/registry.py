@@ -239,7 +239,6 @@ def start(port: int | None = None, *, timeout: float = START_TIMEOUT) -> Registr
             cwd=folder(),
         )
     pid_file.write_text(f"{process.pid}\n")
-    address_file.write_text(address + "\n")
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
@@ -256,6 +255,7 @@ def start(port: int | None = None, *, timeout: float = START_TIMEOUT) -> Registr
                     f"the registry did not answer on {address} within {timeout:g} s:\n{_tail(log)}"
                 ) from None
             time.sleep(0.05)
+    address_file.write_text(address + "\n")  # from now on push and pull go here
     return status()
 
 

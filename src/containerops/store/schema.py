@@ -172,7 +172,7 @@ component_words = sa.Table(
     metadata,
     sa.Column("component_id", sa.Integer, sa.ForeignKey("components.id"), primary_key=True),
     #: One lowercase word of the newest version's name, keywords, title or description.
-    sa.Column("word", sa.String(128), primary_key=True),
+    sa.Column("word", sa.String(160), primary_key=True),
     #: How much a search word matching it counts (name 100 ... description 5).
     sa.Column("weight", sa.Integer, nullable=False),
     #: Searches look words up by prefix; the weight rides along so the index answers alone.

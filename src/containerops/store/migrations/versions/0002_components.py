@@ -61,7 +61,7 @@ def upgrade() -> None:
     op.create_table(
         "component_words",
         sa.Column("component_id", sa.Integer(), nullable=False),
-        sa.Column("word", sa.String(length=128), nullable=False),
+        sa.Column("word", sa.String(length=160), nullable=False),
         sa.Column("weight", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["component_id"], ["components.id"], name=op.f("fk_component_words_component_id_components")
