@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-packages=(docker.io busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl)
+packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -44,3 +44,10 @@ fi
 
 say "building the base images (fast when up to date)"
 .venv/bin/coops images build-base
+
+# The component registry (Debian's docker-registry) on 127.0.0.1, storage under COOPS_HOME:
+# push and pull of components go there. Left alone when one already answers there.
+if ! .venv/bin/coops registry status >/dev/null 2>&1; then
+  say "starting the component registry (coops registry start)"
+  .venv/bin/coops registry start
+fi

@@ -12,7 +12,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from containerops.cli import render
+from containerops.cli.component import component_app
+from containerops.cli.repository import registry_app
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.plan import plan
 from containerops.executors import EXECUTORS, get_executor
@@ -29,6 +31,9 @@ from containerops.model.diagnostics import Diagnostic, FlowInvalid
 from containerops.model.loader import LoadResult, load_flow
 from containerops.model.validate import check_runnable_locally
 from containerops.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from containerops.repository.usage import Resolution
 
 EXIT_FAILURE, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -50,6 +55,8 @@ runs_app = typer.Typer(help="List and inspect past and current runs.", no_args_i
 images_app = typer.Typer(help="Build the base images components start from.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
+app.add_typer(component_app, name="component")
+app.add_typer(registry_app, name="registry")
 
 err = Console(stderr=True)
 
@@ -108,8 +115,21 @@ def run(
         str | None,
         typer.Option(help="Docker network mode for job containers (bridge, host, none...)."),
     ] = None,
+    keep_workspace: Annotated[
+        bool,
+        typer.Option(
+            "--keep-workspace",
+            help="Keep the workspace the run's jobs share (/workspace, CO_WORKSPACE) and say where it is.",
+        ),
+    ] = False,
 ) -> None:
     """Run a flow now, on this machine, and show its progress live.
+
+    Jobs may name a component of the repository (`component: library/shell:1`):
+    it is resolved to its image digest, and its inputs checked against its spec,
+    before anything starts. The jobs of a run share a workspace (a Docker volume
+    at /workspace, or a temporary folder with the local executor), removed at
+    the end unless --keep-workspace.
 
     Examples:
 
@@ -130,18 +150,56 @@ def run(
     except ExecutorError as error:
         raise _fail(str(error)) from None
     store = Store.open()
-    engine = Engine(store, chosen, network_mode=network or "bridge")
-    state = engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": overrides})
+    engine = Engine(store, chosen, network_mode=network or "bridge", keep_workspace=keep_workspace)
+    params: dict[str, Any] = {"set": overrides}
+    resolution = _resolve_components(engine, loaded, file, executor)
+    if resolution is not None:
+        params["components"] = resolution.components
+    state = engine.prepare(
+        loaded.flow,
+        source=loaded.source,
+        fmt=loaded.format,
+        params=params,
+        secrets=resolution.secrets if resolution is not None else (),
+    )
     console = err if as_json else Console()
     final = asyncio.run(_run_live(engine, state, console))
     if as_json:  # what the store holds, so a script reads exactly what was recorded
         sys.stdout.write(json.dumps(store.get_run(final.id).to_json()) + "\n")
     else:
         console.print(render.summary(final), highlight=False)
+    if final.workspace:
+        err.print(f"workspace kept: {escape(final.workspace)}", highlight=False, soft_wrap=True)
     store.close()
     if final.status == "success":
         return
     raise typer.Exit(EXIT_CANCELLED if final.status == "cancelled" else EXIT_FAILURE)
+
+
+def _resolve_components(engine: Engine, loaded: LoadResult, file: Path, executor: str) -> Resolution | None:
+    """Resolve the flow's components and, for Docker, have their images; exit 2 if that fails."""
+    if not any(job.component is not None for job in loaded.flow.jobs()):
+        return None
+    from containerops.repository.registry import RegistryError
+    from containerops.repository.transfer import TransferError
+    from containerops.repository.usage import ensure_images
+
+    try:
+        resolution = engine.resolve_components(loaded.flow, filename=str(file))
+    except FlowInvalid as invalid:
+        _print_diagnostics(invalid.diagnostics)
+        raise _fail(
+            f"{file}: {len(invalid.errors)} problem(s) with its components; nothing was started"
+        ) from None
+    if executor == "docker":
+        try:
+            ensure_images(
+                resolution.images,
+                lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True),
+            )
+        except (RegistryError, TransferError) as error:
+            raise _fail(f"{error}; nothing was started") from None
+    return resolution
 
 
 async def _run_live(engine: Engine, state: RunState, console: Console) -> RunState:
@@ -385,7 +443,7 @@ def images_build_base(
 
 @app.command()
 def cleanup() -> None:
-    """Remove every container ContainerOps started that is still there.
+    """Remove every container (and run workspace volume) ContainerOps started that is still there.
 
     Runs remove their containers themselves, even when cancelled; this is for
     what a killed process (kill -9, a crash, a reboot) left behind. Every

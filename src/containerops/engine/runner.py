@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from containerops.contract.cout import OutputError, Outputs
 from containerops.engine.environment import job_environment
@@ -30,6 +30,9 @@ from containerops.executors.base import Executor, ExecutorError, ExitStatus, Job
 from containerops.model.flow import Flow, Job
 from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store
+
+if TYPE_CHECKING:
+    from containerops.repository.usage import Resolution
 
 #: How often buffered state and log lines reach the store while a run goes on.
 FLUSH_INTERVAL = 0.1
@@ -55,10 +58,13 @@ class Engine:
         *,
         network_mode: str = "bridge",
         on_change: Callable[[RunState, JobState | None], None] | None = None,
+        keep_workspace: bool = False,
     ) -> None:
         self.store = store
         self.executor = executor
         self.network_mode = network_mode
+        #: Leave the run's shared workspace in place; ``state.workspace`` then says where.
+        self.keep_workspace = keep_workspace
         self.on_change = on_change
         self.state: RunState | None = None
         self._stages_task: asyncio.Task[None] | None = None
@@ -68,6 +74,16 @@ class Engine:
         self.masker = Masker()
 
     # -- public --------------------------------------------------------------
+    def resolve_components(self, flow: Flow, *, filename: str = "<flow>") -> Resolution:
+        """Resolve the flow's ``component:`` jobs in place, before :meth:`prepare`.
+
+        Raises ``FlowInvalid`` (file:line of each problem) and changes nothing in
+        the store; give the returned ``secrets`` to :meth:`prepare`.
+        """
+        from containerops.repository.usage import resolve_components
+
+        return resolve_components(self.store, flow, filename=filename)
+
     def prepare(
         self,
         flow: Flow,
@@ -115,7 +131,12 @@ class Engine:
         """Run the prepared flow to its end; always leaves the store complete."""
         state, recorder = self._require()
         flow = state.flow
-        context = RunContext(run_id=state.uid, flow_uri=flow.uri, network_mode=self.network_mode)
+        context = RunContext(
+            run_id=state.uid,
+            flow_uri=flow.uri,
+            network_mode=self.network_mode,
+            keep_workspace=self.keep_workspace,
+        )
         state.status = "running"
         state.started_at = utcnow()
         recorder.run("running", state.started_at, started_at=state.started_at)
@@ -149,6 +170,8 @@ class Engine:
             teardown = asyncio.ensure_future(self.executor.teardown(context))
             with contextlib.suppress(BaseException):
                 await asyncio.shield(teardown)
+            if self.keep_workspace:
+                state.workspace = self.executor.workspace(context)
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher

@@ -44,6 +44,8 @@ class RunState:
     reason: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: Where the run's workspace was kept (``keep_workspace``), in words; None when removed.
+    workspace: str | None = None
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats task results with repr, and the full

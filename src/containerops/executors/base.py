@@ -25,6 +25,11 @@ LABEL_ATTEMPT = "containerops.attempt"
 # The COOPS_HOME whose run started the container: `coops cleanup` only touches its own.
 LABEL_HOME = "containerops.home"
 
+#: Where the run's shared workspace is mounted in every job container, and the
+#: variable that tells a job where it is (the local executor's is a directory).
+WORKSPACE_PATH = "/workspace"
+WORKSPACE_ENV = "CO_WORKSPACE"
+
 
 class ExecutorError(Exception):
     """The executor could not do what it was asked (image missing, daemon down...).
@@ -42,6 +47,8 @@ class RunContext:
     flow_uri: str
     #: Docker network mode for job containers ("host" in tests, "bridge" by default).
     network_mode: str = "bridge"
+    #: Leave the run's workspace in place at teardown (``coops run --keep-workspace``).
+    keep_workspace: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +97,12 @@ class Executor(abc.ABC):
     name: str = "abstract"
 
     async def setup(self, run: RunContext) -> None:  # noqa: B027 - optional hook
-        """Prepare the run (networks, volumes...). Called once before any job."""
+        """Prepare the run (networks, volumes...). Called once before any job.
+
+        Executors that give jobs a workspace create it here: one per run, shared
+        by all its jobs (``CO_WORKSPACE``), removed at teardown unless
+        ``run.keep_workspace``.
+        """
 
     @abc.abstractmethod
     async def start(self, spec: JobSpec) -> JobHandle:
@@ -110,3 +122,7 @@ class Executor(abc.ABC):
 
     async def teardown(self, run: RunContext) -> None:  # noqa: B027 - optional hook
         """Remove everything left of the run (also what a crashed engine left)."""
+
+    def workspace(self, run: RunContext) -> str | None:
+        """Where the run's workspace is, in words a user can act on; None without one."""
+        return None

@@ -99,11 +99,13 @@ def detect_format(text: str) -> Format:
     return "json" if stripped[:1] in ("{", "[") else "yaml"
 
 
-def parse_document(text: str, filename: str) -> Document:
+def parse_document(
+    text: str, filename: str, empty: str = "the document is empty: a flow needs at least a uri and stages"
+) -> Document:
     """Compose ``text`` into a node tree; problems go into ``Document.diagnostics``.
 
     ``root`` is ``None`` when there is nothing to validate (a syntax error or
-    an empty document); an error then says why.
+    an empty document); an error (``empty`` for an empty one) then says why.
     """
     text = text.removeprefix("\ufeff")
     fmt = detect_format(text)
@@ -138,11 +140,7 @@ def parse_document(text: str, filename: str) -> Document:
     if isinstance(doc.root, ScalarNode) and doc.root.tag == _NULL_TAG:
         doc.root = None  # "---" alone, or a lone "~"
     if doc.root is None:
-        doc.diagnostics.append(
-            Diagnostic(
-                "error", "the document is empty: a flow needs at least a uri and stages", filename, 1, 1
-            )
-        )
+        doc.diagnostics.append(Diagnostic("error", empty, filename, 1, 1))
     return doc
 
 

@@ -41,12 +41,34 @@ class Subscription:
 
 
 @dataclass(slots=True)
+class ComponentUse:
+    """``component: namespace/name[:version]`` on a job, as written, until it is resolved.
+
+    Resolution (``containerops.repository.usage``) checks ``inputs`` against the
+    component's spec and fills the job's image, inputs, resources and timeout;
+    the positions let its errors point at the file.
+    """
+
+    ref: str
+    position: Position | None = None
+    #: The inputs as written, with their YAML types (a list stays a list).
+    inputs: dict[str, object] = field(default_factory=dict)
+    inputs_position: Position | None = None
+    input_positions: dict[str, Position] = field(default_factory=dict)
+    #: Job keys written that override the spec's defaults: cpu, memory, timeout.
+    overrides: frozenset[str] = frozenset()
+    #: ``namespace/name:version`` once resolved.
+    resolved: str | None = None
+
+
+@dataclass(slots=True)
 class Job:
     name: str
     path: str  # stage.action.job
     type: JobType = "component"
     title: str = ""
     endpoint: str | None = None  # the component image
+    component: ComponentUse | None = None  # a component of the repository, by name
     command: list[str] | None = None
     environments: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)  # values already stringified

@@ -33,6 +33,8 @@ class _Place:
     job: int
     parallel: bool  # the job's stage runs its actions in parallel
     outputs: tuple[str, ...]
+    #: A component job's outputs are its spec's: checked when it is resolved, before a run.
+    component: bool = False
 
 
 def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: Reader) -> None:
@@ -44,7 +46,9 @@ def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: 
         parallel = stage.sequencing == "parallel"
         for a, action in enumerate(stage.actions):
             for j, job in enumerate(action.jobs):
-                places.setdefault(job.path, _Place(s, a, j, parallel, tuple(job.outputs)))
+                places.setdefault(
+                    job.path, _Place(s, a, j, parallel, tuple(job.outputs), job.component is not None)
+                )
     for item in pending:
         sub, text = item.subscription, f"{item.subscription.source}[{item.subscription.key}]"
         source = places.get(sub.source)
@@ -64,7 +68,7 @@ def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: 
                 f"'{item.job.path}' ({why_not})",
             )
             continue
-        if sub.key not in source.outputs:
+        if sub.key not in source.outputs and not (source.component and not source.outputs):
             declared = (
                 f"its outputs: {', '.join(source.outputs)}" if source.outputs else "it declares no outputs"
             )

@@ -16,12 +16,13 @@ import re
 from collections.abc import Sequence
 from typing import cast
 
-from yaml.nodes import Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from containerops.model.diagnostics import Diagnostic
 from containerops.model.document import Document, describe
 from containerops.model.flow import (
     Action,
+    ComponentUse,
     Flow,
     Job,
     JobType,
@@ -65,6 +66,7 @@ JOB_KEYS = (
     "title",
     "type",
     "endpoint",
+    "component",
     "service",
     "command",
     "environments",
@@ -477,8 +479,19 @@ class _Builder:
             job.command = self.command(value, f"{where}.command")
         if (value := values.get("environments")) is not None:
             job.environments = self.environments(value, f"{where}.environments")
+        if (value := values.get("component")) is not None:
+            job.component = self.component(value, f"{where}.component", fields, values)
+            if "endpoint" in values:
+                r.error(
+                    fields["endpoint"][0],
+                    f"{where}.endpoint",
+                    "a job runs either an image ('endpoint') or a component ('component'), not both",
+                )
         if (value := values.get("inputs")) is not None:
-            job.inputs = self.inputs(value, f"{where}.inputs")
+            if job.component is not None:
+                self.component_inputs(job.component, value, f"{where}.inputs")
+            elif "component" not in values:
+                job.inputs = self.inputs(value, f"{where}.inputs")
         if (value := values.get("outputs")) is not None:
             job.outputs = self.outputs(value, f"{where}.outputs")
         if (value := values.get("subscriptions")) is not None:
@@ -504,9 +517,47 @@ class _Builder:
         self.check_image(job, fields, values, node, where)
         return job, name_node is not None
 
+    def component(
+        self, node: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> ComponentUse | None:
+        """``component: namespace/name[:version]``, its parts checked (resolved before a run)."""
+        from containerops.repository.refs import RefInvalid, parse_ref  # only flows that use one
+
+        text = self.r.text(node, where, "component")
+        if text is None:
+            return None
+        try:
+            parse_ref(text)
+        except RefInvalid as exc:
+            self.r.error(node, where, f"component: {exc}")
+            return None
+        overrides = set()
+        resources = values.get("resources")
+        if resources is not None and isinstance(resources, MappingNode):
+            overrides |= {key.value for key, _ in resources.value if isinstance(key, ScalarNode)}
+        if "timeout" in values:
+            overrides.add("timeout")
+        return ComponentUse(ref=text, position=self.position(node), overrides=frozenset(overrides))
+
+    def component_inputs(self, use: ComponentUse, node: Node, where: str) -> None:
+        """A component's inputs keep their YAML types: the spec checks them on resolution."""
+        r = self.r
+        use.inputs_position = self.position(node)
+        for key, value, item_where in r.pairs(node, where, "inputs"):
+            if not KEY_NAME.fullmatch(key.value):
+                r.error(key, item_where, f"input name '{key.value}' is not valid: {KEY_RULE}")
+                continue
+            try:
+                use.inputs[key.value] = self.doc.construct(value)
+            except ValueError as exc:
+                r.error(value, item_where, f"input '{key.value}': {exc}")
+                continue
+            use.input_positions[key.value] = self.position(key)
+
     def check_image(self, job: Job, fields: Fields, values: dict[str, Node], node: Node, where: str) -> None:
         """A job needs an image to run; ``kubectl`` (not supported) is no substitute."""
-        has_endpoint = values.get("endpoint") is not None  # if invalid, that is already reported
+        # if invalid, that is already reported; a component is resolved to its image later
+        has_endpoint = values.get("endpoint") is not None or values.get("component") is not None
         kubectl = fields.get("kubectl")
         if kubectl is not None and has_endpoint:
             self.r.warning(kubectl[0], f"{where}.kubectl", KUBECTL_WARNING)
@@ -669,7 +720,7 @@ def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "do
                         f"job '{job.path}' has no command; the local executor runs a job's command "
                         "(use the docker executor to run its image)",
                     )
-                elif executor == "docker" and job.endpoint is None:
+                elif executor == "docker" and job.endpoint is None and job.component is None:
                     error(
                         job.position,
                         job.path,

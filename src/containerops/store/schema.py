@@ -120,3 +120,61 @@ log_lines = sa.Table(
     sa.Index("ix_log_lines_run_id_id", "run_id", "id"),
     sa.Index("ix_log_lines_job_id_attempt_seq", "job_id", "attempt", "seq"),
 )
+
+# -- components (the repository) ------------------------------------------------------
+#: Names are checked (lowercase letters, digits, '-', '_') before they get here.
+
+namespaces = sa.Table(
+    "namespaces",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    #: library (ours, reserved) | organization | user
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+components = sa.Table(
+    "components",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace_id", sa.Integer, sa.ForeignKey("namespaces.id"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    #: The newest version (semver order) and its words, kept here so that listing
+    #: and search read one row per component, not one per version.
+    sa.Column("latest_version", sa.String(64), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("keywords", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("namespace_id", "name", name="uq_components_namespace_id_name"),
+)
+
+component_versions = sa.Table(
+    "component_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("component_id", sa.Integer, sa.ForeignKey("components.id"), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    #: The manifest digest in the registry (sha256:...): what runs pull by.
+    sa.Column("digest", sa.String(80), nullable=False),
+    #: The image's config digest (the Docker image id): what makes a re-push the same.
+    sa.Column("image_id", sa.String(80), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("readme", sa.Text, nullable=False),
+    sa.Column("pushed_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("component_id", "version", name="uq_component_versions_component_id_version"),
+)
+
+component_words = sa.Table(
+    "component_words",
+    metadata,
+    sa.Column("component_id", sa.Integer, sa.ForeignKey("components.id"), primary_key=True),
+    #: One lowercase word of the newest version's name, keywords, title or description.
+    sa.Column("word", sa.String(160), primary_key=True),
+    #: How much a search word matching it counts (name 100 ... description 5).
+    sa.Column("weight", sa.Integer, nullable=False),
+    #: Searches look words up by prefix; the weight rides along so the index answers alone.
+    sa.Index("ix_component_words_word_component_id_weight", "word", "component_id", "weight"),
+)

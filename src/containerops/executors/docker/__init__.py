@@ -10,6 +10,16 @@ shut down, and the wait polls with a timeout and looks at a cancellation flag.
 
 Containers are not auto-removed: the engine reads every log line and the exit state
 first, then calls :meth:`DockerExecutor.destroy`.
+
+The jobs of a run share a workspace, the Docker volume ``coops-workspace-<run>``
+(labelled like the run's containers), mounted at ``/workspace`` in each of them.
+A new volume's root belongs to root, and our jobs run as uid 1000: at setup a
+container that is created but never started mounts the volume over the busybox
+base image's ``/home/coops`` (empty, owned by uid 1000), and Docker's copy-up
+gives the empty volume that folder's owner and mode, at the cost of a create
+(the remove goes on in the background) instead of running a ``chown``
+container. Job containers mount it with ``nocopy`` so that no image's own
+``/workspace`` changes it afterwards.
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import LogConfig
+from docker.types import LogConfig, Mount
 
 from containerops.executors.base import (
     LABEL_ATTEMPT,
@@ -37,6 +47,8 @@ from containerops.executors.base import (
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_RUN,
+    WORKSPACE_ENV,
+    WORKSPACE_PATH,
     Executor,
     ExecutorError,
     ExitStatus,
@@ -69,6 +81,9 @@ LOG_IDLE_AFTER_EXIT = 0.1
 CATCH_UP_WAIT_SECONDS = 10.0
 #: How long destroy waits for a removal that another caller started.
 REMOVAL_WAIT_SECONDS = 30.0
+#: The image and folder whose owner and mode a new workspace takes (see the module doc).
+WORKSPACE_SEED_IMAGE = "containerops/base:busybox"
+WORKSPACE_SEED_FOLDER = "/home/coops"
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]+")
 _MAX_NAME = 200
 
@@ -96,12 +111,16 @@ class DockerExecutor(Executor):
         self.network_mode = network_mode or os.environ.get("COOPS_DOCKER_NETWORK") or "bridge"
         self._client: docker.DockerClient | None = None
         self._connect_lock = threading.Lock()
+        #: run id -> the run's workspace volume
+        self._workspaces: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def setup(self, run: RunContext) -> None:
-        """Connect now, so that a stopped Engine fails the run before any job starts."""
+        """Connect now, so that a stopped Engine fails the run before any job starts;
+        create the run's workspace."""
         await asyncio.to_thread(self._api)
+        self._workspaces[run.run_id] = await asyncio.to_thread(self._create_workspace, run.run_id)
 
     async def start(self, spec: JobSpec) -> JobHandle:
         future = asyncio.ensure_future(asyncio.to_thread(self._start, spec))
@@ -131,6 +150,17 @@ class DockerExecutor(Executor):
 
     async def teardown(self, run: RunContext) -> None:
         await asyncio.to_thread(lambda: _remove_labelled(self._api(), f"{LABEL_RUN}={run.run_id}"))
+        if run.keep_workspace:
+            return
+        volume = self._workspaces.pop(run.run_id, None)
+        if volume is not None:
+            await asyncio.to_thread(_remove_volume, self._api(), volume)
+
+    def workspace(self, run: RunContext) -> str | None:
+        volume = self._workspaces.get(run.run_id)
+        if volume is None:
+            return None
+        return f"docker volume {volume} (use it with: docker run -v {volume}:{WORKSPACE_PATH} ...)"
 
     def close(self) -> None:
         """Close the connection pool (the next call reconnects)."""
@@ -148,10 +178,44 @@ class DockerExecutor(Executor):
                 self._client = connect()
             return self._client.api
 
+    def _create_workspace(self, run_id: str) -> str:
+        """The run's workspace volume, owned by uid 1000 (see the module doc)."""
+        api = self._api()
+        volume = workspace_volume(run_id)
+        labels = {LABEL_MANAGED: "true", LABEL_RUN: run_id, LABEL_HOME: home_label()}
+        try:
+            api.create_volume(name=volume, labels=labels)
+            seed = api.create_container(
+                WORKSPACE_SEED_IMAGE,
+                command=["true"],
+                labels=labels,
+                host_config=api.create_host_config(
+                    mounts=[Mount(WORKSPACE_SEED_FOLDER, volume, type="volume")], network_mode="none"
+                ),
+            )
+        except docker.errors.ImageNotFound as exc:
+            _remove_volume(api, volume)
+            raise ExecutorError(
+                f"the run's workspace needs {WORKSPACE_SEED_IMAGE}: build it with `coops images build-base`"
+            ) from exc
+        except docker.errors.APIError as exc:
+            _remove_volume(api, volume)
+            raise ExecutorError(f"cannot create the run's workspace {volume}: {_explain(exc)}") from exc
+        # The copy-up is done once the container exists: its removal need not hold up the
+        # run (teardown removes it too, by the run's label, if it is still there).
+        threading.Thread(target=_remove_quietly, args=(api, str(seed["Id"])), daemon=True).start()
+        return volume
+
     def _start(self, spec: JobSpec) -> DockerJobHandle:
         api = self._api()
         image = self._ensure_image(spec.image)
         name = container_name(spec)
+        env = dict(spec.env)
+        mounts: list[Mount] = []
+        volume = self._workspaces.get(spec.run_id)
+        if volume is not None:
+            mounts.append(Mount(WORKSPACE_PATH, volume, type="volume", no_copy=True))
+            env[WORKSPACE_ENV] = WORKSPACE_PATH
         labels = {
             **spec.labels,
             LABEL_MANAGED: "true",
@@ -171,6 +235,7 @@ class DockerExecutor(Executor):
             security_opt=["no-new-privileges"],
             # json-file: the log reader relies on how it marks lines cut at 16 KiB.
             log_config=LogConfig(type=LogConfig.types.JSON),
+            mounts=mounts or None,
         )
 
         def create() -> str:
@@ -178,7 +243,7 @@ class DockerExecutor(Executor):
                 image,
                 command=spec.command,
                 name=name,
-                environment=dict(spec.env),
+                environment=env,
                 labels=labels,
                 host_config=host_config,
                 stdin_open=False,
@@ -455,17 +520,36 @@ def home_label() -> str:
 
 
 def cleanup_all() -> int:
-    """Remove every container that runs of this COOPS_HOME left.
+    """Remove every container (and workspace volume, kept ones too) that runs of this COOPS_HOME left.
 
     For ``coops cleanup``: after a crash nothing else knows these containers.
     Containers of other homes (another user, another test session) are not
     ours to remove. Returns how many were removed.
     """
     client = connect()
+    labels = [f"{LABEL_MANAGED}=true", f"{LABEL_HOME}={home_label()}"]
     try:
-        return _remove_labelled(client.api, [f"{LABEL_MANAGED}=true", f"{LABEL_HOME}={home_label()}"])
+        removed = _remove_labelled(client.api, labels)
+        for volume in client.api.volumes(filters={"label": labels}).get("Volumes") or []:
+            _remove_volume(client.api, volume["Name"])
+        return removed
     finally:
         client.close()
+
+
+def workspace_volume(run_id: str) -> str:
+    """The name of a run's workspace volume."""
+    return f"coops-workspace-{_NAME_CHARS.sub('-', run_id)}"
+
+
+def _remove_volume(api: Any, volume: str) -> None:
+    """Remove a workspace volume; gone already is fine."""
+    try:
+        api.remove_volume(volume, force=True)
+    except docker.errors.NotFound:
+        return
+    except docker.errors.APIError as exc:
+        raise ExecutorError(f"cannot remove the workspace {volume}: {_explain(exc)}") from exc
 
 
 def container_name(spec: JobSpec) -> str:

@@ -3,6 +3,9 @@ Docker. Same contract as containers: the job's variables (on top of this
 machine's environment, so that PATH and HOME work), its lines, its exit code.
 A memory limit becomes an address-space limit; each job gets its own process
 group so that a timeout or a cancel kills everything it started.
+
+The run's workspace is a temporary directory (``CO_WORKSPACE``), shared by the
+run's jobs and removed at teardown unless the run keeps it.
 """
 
 from __future__ import annotations
@@ -11,17 +14,21 @@ import asyncio
 import contextlib
 import os
 import resource
+import shutil
 import signal
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 from containerops.executors.base import (
+    WORKSPACE_ENV,
     Executor,
     ExecutorError,
     ExitStatus,
     JobHandle,
     JobSpec,
     LogLine,
+    RunContext,
     Stream,
 )
 
@@ -39,6 +46,21 @@ class LocalHandle(JobHandle):
 class LocalExecutor(Executor):
     name = "local"
 
+    def __init__(self) -> None:
+        #: run id -> the run's workspace directory
+        self._workspaces: dict[str, str] = {}
+
+    async def setup(self, run: RunContext) -> None:
+        self._workspaces[run.run_id] = tempfile.mkdtemp(prefix=f"coops-workspace-{run.run_id[:12]}-")
+
+    async def teardown(self, run: RunContext) -> None:
+        folder = self._workspaces.pop(run.run_id, None) if not run.keep_workspace else None
+        if folder is not None:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    def workspace(self, run: RunContext) -> str | None:
+        return self._workspaces.get(run.run_id)
+
     async def start(self, spec: JobSpec) -> JobHandle:
         if not spec.command:
             raise ExecutorError(
@@ -46,6 +68,9 @@ class LocalExecutor(Executor):
                 "add `command:` or use the docker executor"
             )
         env = {**os.environ, **spec.env}
+        workspace = self._workspaces.get(spec.run_id)
+        if workspace is not None:
+            env[WORKSPACE_ENV] = workspace
         try:
             process = await asyncio.create_subprocess_exec(
                 *spec.command,

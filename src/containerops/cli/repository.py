@@ -1,0 +1,350 @@
+"""``coops component push|pull|search|show|list`` and ``coops registry start|stop|status``.
+
+The repository commands join ``component_app`` (``coops component``); the
+registry commands are their own group. Every name a user gives is checked
+(``namespace/name[:version]``, lowercase letters, digits, ``-``, ``_``) before
+it reaches the store, Docker or the registry. Exit codes: 0 done, 1 the
+registry or Docker failed, 2 refused (bad name, bad spec, unknown component,
+a pushed version with another image).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app, err, fail, report_invalid
+from containerops.component.spec import SpecInvalid, validate_name
+from containerops.repository import registry
+from containerops.repository.catalog import Catalog, CatalogError, UnknownComponent
+from containerops.repository.refs import ComponentRef, RefInvalid, parse_ref
+from containerops.store import Store
+
+registry_app = typer.Typer(
+    help=(
+        "The component registry: Debian's docker-registry on 127.0.0.1, its config and "
+        "storage under COOPS_HOME/registry. Push and pull go to COOPS_REGISTRY, else the "
+        "address `registry start` stored, else 127.0.0.1:5000."
+    ),
+    no_args_is_help=True,
+)
+
+_JSON = typer.Option("--json", help="Print JSON for scripts.")
+
+
+def _ref(text: str) -> ComponentRef:
+    try:
+        return parse_ref(text)
+    except RefInvalid as error:
+        raise fail(str(error)) from None
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, default=str) + "\n")
+
+
+# -- push / pull ---------------------------------------------------------------------
+@component_app.command("push")
+def push(
+    folder: Annotated[Path, typer.Argument(help="The component folder (with component.yaml).")],
+    library: Annotated[
+        bool,
+        typer.Option(
+            "--library",
+            help="Allow a push into the reserved 'library' namespace from outside this repository's "
+            "components/ folder (for maintainers of the library).",
+        ),
+    ] = False,
+    organization: Annotated[
+        bool,
+        typer.Option("--organization", help="Create the namespace as an organization's (default: a user's)."),
+    ] = False,
+    as_json: Annotated[bool, _JSON] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the builder's output.")] = False,
+) -> None:
+    """Build a component and push it to the registry as NAMESPACE/NAME:VERSION.
+
+    A pushed version never changes: pushing the same image again does nothing,
+    pushing another image under the same version is refused (raise the version).
+    The namespace is created on first push; 'library' is reserved for the
+    components in this repository's components/ folder.
+
+    Example:  coops component push components/shell
+    """
+    from containerops.component.build import ComponentBuildError
+    from containerops.repository.transfer import TransferError, push_component
+
+    def progress(line: str) -> None:
+        if verbose or not line.startswith("  "):
+            err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+
+    store = Store.open()
+    try:
+        result = push_component(
+            store,
+            folder,
+            library=library,
+            kind="organization" if organization else None,
+            progress=progress,
+        )
+    except SpecInvalid as invalid:
+        raise report_invalid(invalid) from None
+    except CatalogError as error:
+        raise fail(str(error)) from None
+    except (registry.RegistryError, ComponentBuildError, TransferError) as error:
+        raise fail(str(error), EXIT_FAILURE) from None
+    finally:
+        store.close()
+    version = result.version
+    if as_json:
+        _print_json({**version.to_json(), "image": result.image, "created": result.created})
+        return
+    state = "pushed" if result.created else "already pushed (same image), nothing to do"
+    err.print(
+        f"[green]✔[/] {escape(version.ref)} {state}: {escape(result.image)}", highlight=False, soft_wrap=True
+    )
+
+
+@component_app.command("pull")
+def pull(
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="namespace/name[:version]; no version: the newest.")
+    ],
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Pull a component's image from the registry, by its recorded digest.
+
+    It is also tagged coops/NAMESPACE/NAME:VERSION. Example:  coops component pull library/shell
+    """
+    from containerops.repository.transfer import TransferError, pull_component
+
+    wanted = _ref(ref)
+    store = Store.open()
+    try:
+        version, image = pull_component(
+            store, wanted, lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+        )
+    except UnknownComponent as error:
+        raise fail(str(error)) from None
+    except (registry.RegistryError, TransferError) as error:
+        raise fail(str(error), EXIT_FAILURE) from None
+    finally:
+        store.close()
+    if as_json:
+        _print_json({**version.to_json(), "image": image})
+        return
+    err.print(f"[green]✔[/] {escape(version.ref)}: {escape(image)}", highlight=False, soft_wrap=True)
+
+
+# -- search / show / list ------------------------------------------------------------
+def _components_table(rows: list[Any], with_score: bool = False) -> Table:
+    columns = ["component", "newest", "title"] + (["score"] if with_score else [])
+    table = Table(*columns, box=None)
+    for row in rows:
+        cells = [escape(row.full_name), escape(row.latest_version), escape(row.title or row.description[:60])]
+        if with_score:
+            cells.append(str(row.score))
+        table.add_row(*cells)
+    return table
+
+
+@component_app.command("search")
+def search(
+    text: Annotated[str, typer.Argument(help="Words to find in names, keywords, titles and descriptions.")],
+    limit: Annotated[int, typer.Option(help="How many results at most.", min=1, max=1000)] = 20,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Find components by words; the best matches first.
+
+    Each word must start a word of the component (git finds git-clone and
+    github). The name counts most, then keywords, then the title, then the
+    description; the library comes first at equal scores.
+
+    Example:  coops component search git
+    """
+    store = Store.open()
+    rows = Catalog(store).search(text, limit=limit)
+    store.close()
+    if as_json:
+        _print_json([row.to_json() for row in rows])
+        return
+    if not rows:
+        err.print(f"no component matches {escape(text)!r}", highlight=False, soft_wrap=True)
+        return
+    Console().print(_components_table(rows, with_score=True))
+
+
+@component_app.command("show")
+def show(
+    ref: Annotated[
+        str, typer.Argument(metavar="REF", help="namespace/name[:version]; no version: the newest.")
+    ],
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """A component: its spec (inputs, outputs, resources), its versions and its README."""
+    wanted = _ref(ref)
+    store = Store.open()
+    catalog = Catalog(store)
+    try:
+        version = catalog.resolve(wanted)
+    except UnknownComponent as error:
+        raise fail(str(error)) from None
+    versions = catalog.versions(wanted.namespace, wanted.name)
+    store.close()
+    address = registry.registry_address()
+    if as_json:
+        _print_json(
+            {
+                **version.to_json(),
+                "image": version.image(address),
+                "spec": version.spec,
+                "readme": version.readme,
+                "versions": [v.to_json() for v in versions],
+            }
+        )
+        return
+    _show_text(version, versions, address)
+
+
+def _show_text(version: Any, versions: list[Any], address: str) -> None:
+    spec = version.spec
+    console = Console()
+    console.print(
+        f"[bold]{escape(version.ref)}[/]  {escape(spec.get('title') or '')}", highlight=False, soft_wrap=True
+    )
+    if spec.get("description"):
+        console.print(escape(spec["description"]), highlight=False, soft_wrap=True)
+    console.print(f"image: {escape(version.image(address))}", highlight=False, soft_wrap=True)
+    if spec.get("keywords"):
+        console.print(f"keywords: {escape(', '.join(spec['keywords']))}", highlight=False, soft_wrap=True)
+    if spec.get("maintainers"):
+        console.print(
+            f"maintainers: {escape(', '.join(spec['maintainers']))}", highlight=False, soft_wrap=True
+        )
+    inputs = Table("input", "type", "required", "default", "description", box=None, title="inputs")
+    for item in spec.get("inputs") or []:
+        default = "" if item.get("default") is None else json.dumps(item["default"])
+        kind = item.get("type", "string") + (" (secret)" if item.get("secret") else "")
+        inputs.add_row(
+            escape(item["name"]),
+            kind,
+            "yes" if item.get("required") else "",
+            escape(default),
+            escape(item.get("description") or ""),
+        )
+    if spec.get("inputs"):
+        console.print(inputs)
+    if spec.get("outputs"):
+        outputs = Table("output", "description", box=None, title="outputs")
+        for item in spec["outputs"]:
+            outputs.add_row(escape(item["name"]), escape(item.get("description") or ""))
+        console.print(outputs)
+    resources = spec.get("resources") or {}
+    limits = [f"{k} {v}" for k, v in resources.items() if v is not None]
+    if spec.get("timeout"):
+        limits.append(f"timeout {spec['timeout']:g} s")
+    if limits:
+        console.print(f"defaults: {', '.join(limits)}", highlight=False, soft_wrap=True)
+    listed = ", ".join(f"{v.version} ({v.pushed_at:%Y-%m-%d})" for v in versions)
+    console.print(f"versions: {escape(listed)}", highlight=False, soft_wrap=True)
+    if version.readme:
+        console.rule("README")
+        console.print(escape(version.readme), highlight=False, soft_wrap=True)
+
+
+@component_app.command("list")
+def list_components(
+    namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Every component in the repository (or in one namespace), with its newest version."""
+    if namespace is not None:
+        try:
+            validate_name("namespace", namespace)
+        except ValueError as error:
+            raise fail(str(error)) from None
+    store = Store.open()
+    rows = Catalog(store).list_components(namespace)
+    store.close()
+    if as_json:
+        _print_json([row.to_json() for row in rows])
+        return
+    if not rows:
+        where = f" in namespace {namespace!r}" if namespace else ""
+        err.print(
+            f"no component{escape(where)} yet; `coops component push DIR` adds one",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    Console().print(_components_table(rows))
+
+
+# -- registry ------------------------------------------------------------------------
+def _status_lines(status: registry.RegistryStatus) -> None:
+    state = "[green]running[/]" if status.running else "[red]not answering[/]"
+    started = f" (pid {status.pid}, started by coops)" if status.pid else ""
+    err.print(f"registry {escape(status.address)}: {state}{started}", highlight=False, soft_wrap=True)
+    err.print(f"folder: {escape(status.folder)}  log: {escape(status.log)}", highlight=False, soft_wrap=True)
+
+
+@registry_app.command("start")
+def registry_start(
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            "-p",
+            help="Port on 127.0.0.1 (default: the last one used, else 5000).",
+            min=1,
+            max=65535,
+        ),
+    ] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Start the registry in the background (nothing to do when it already runs).
+
+    The address is remembered: push and pull use it unless COOPS_REGISTRY says otherwise.
+    """
+    try:
+        status = registry.start(port)
+    except registry.RegistryError as error:
+        raise fail(str(error), EXIT_FAILURE) from None
+    if as_json:
+        _print_json(status.to_json())
+    else:
+        _status_lines(status)
+
+
+@registry_app.command("stop")
+def registry_stop() -> None:
+    """Stop the registry that `coops registry start` started (its storage stays)."""
+    try:
+        stopped = registry.stop()
+    except registry.RegistryError as error:
+        raise fail(str(error), EXIT_FAILURE) from None
+    err.print(
+        "registry stopped" if stopped else "no registry of ours was running", highlight=False, soft_wrap=True
+    )
+
+
+@registry_app.command("status")
+def registry_status(as_json: Annotated[bool, _JSON] = False) -> None:
+    """Whether the registry answers, where, and whether we started it. Exit 1 when it does not answer."""
+    status = registry.status()
+    if as_json:
+        _print_json(status.to_json())
+    else:
+        _status_lines(status)
+    if not status.running:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+__all__ = ["EXIT_INVALID", "registry_app"]

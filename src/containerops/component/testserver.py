@@ -1,0 +1,119 @@
+"""A small HTTP server on 127.0.0.1 that answers every request with what it received.
+
+``coops component test`` starts one and gives its address to examples as
+``${COOPS_TEST_SERVER}``, so that components that call HTTP services (webhooks,
+REST APIs) can be tested without any outside address. It records each request,
+and answers ``200`` with a JSON echo of it (method, path, query, headers, body,
+and the body parsed as JSON when it is JSON); a path starting with ``/status/NNN``
+answers status NNN (so that a base URL ``.../status/401`` makes every call fail).
+Tests use it as the capture server for Slack and GitHub doubles.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_STATUS_PATH = re.compile(r"^/status/([1-5][0-9][0-9])(?:/|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One request the server got."""
+
+    method: str
+    path: str  # without the query
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # names lower-cased
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def echo(self) -> dict[str, Any]:
+        text = self.body.decode("utf-8", errors="replace")
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except ValueError:
+            parsed = None
+        return {
+            "method": self.method,
+            "path": self.path,
+            "query": {k: v[0] if len(v) == 1 else v for k, v in self.query.items()},
+            "headers": self.headers,
+            "body": text,
+            "json": parsed,
+        }
+
+
+@dataclass
+class CaptureServer:
+    """Start with ``with CaptureServer() as server:``; ``server.url`` is its address."""
+
+    host: str = "127.0.0.1"
+    received: list[Received] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the server is not started"
+        return f"http://{self.host}:{self._server.server_address[1]}"
+
+    def start(self) -> CaptureServer:
+        received = self.received
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                request = Received(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
+                with lock:
+                    received.append(request)
+                status = _STATUS_PATH.search(parts.path)
+                payload = json.dumps(request.echo()).encode()
+                self.send_response(int(status.group(1)) if status else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="capture-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> CaptureServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,228 @@
+"""Push and pull: components between this machine's Docker Engine and the registry.
+
+Images move with the Docker SDK only (the Engine talks to the registry); the
+registry's HTTP API is read to learn what a tag already holds, so that a
+pushed version is never overwritten: the same image again is a no-op, another
+image under a pushed version is refused before anything is sent.
+
+The ``library`` namespace holds the components maintained with ContainerOps.
+Pushing into it is authorized locally in one of two ways: the component folder
+is inside this repository's ``components/`` folder, or the caller says so
+explicitly (``coops component push --library``, for a maintainer publishing
+from a copy). Any other namespace is created, as a user's (or with ``kind``, an
+organization's), on its first push.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+import containerops
+from containerops.component.build import build_component
+from containerops.component.spec import load_spec
+from containerops.executors.base import ExecutorError
+from containerops.executors.docker.client import connect
+from containerops.repository import registry
+from containerops.repository.catalog import (
+    LIBRARY,
+    Catalog,
+    CatalogError,
+    NamespaceKind,
+    PushRecord,
+    VersionConflict,
+    VersionRow,
+    conflict_message,
+)
+from containerops.repository.refs import ComponentRef
+from containerops.store import Store
+
+Progress = Callable[[str], None]
+
+#: ``components/`` of the source tree this package runs from (an editable install).
+LIBRARY_FOLDER = Path(containerops.__file__).resolve().parents[2] / "components"
+
+
+class TransferError(Exception):
+    """A push or pull that could not be done; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    version: VersionRow
+    created: bool  # False: this very image was pushed as this version before
+    image: str  # <registry>/<ns>/<name>@sha256:...
+
+
+def library_folder_holds(folder: Path) -> bool:
+    """Whether ``folder`` is one of the library's own component folders."""
+    try:
+        folder.resolve().relative_to(LIBRARY_FOLDER)
+    except ValueError:
+        return False
+    return True
+
+
+def namespace_kind_for(
+    namespace: str, folder: Path, *, library: bool, catalog: Catalog, kind: NamespaceKind | None
+) -> NamespaceKind:
+    """The kind the pushed-to namespace has (or gets); refuses ``library`` from elsewhere."""
+    if namespace == LIBRARY:
+        if not (library or library_folder_holds(folder)):
+            raise CatalogError(
+                f"namespace 'library' is reserved for the components maintained with ContainerOps "
+                f"(the folders in {LIBRARY_FOLDER}); push your own under an organization or user "
+                "namespace, or pass --library if you maintain the library"
+            )
+        return "library"
+    existing = catalog.namespace_kind(namespace)
+    if existing is not None and kind is not None and existing != kind:
+        raise CatalogError(f"namespace {namespace!r} exists already as {existing}, not {kind}")
+    if kind == "library":
+        raise CatalogError("only the namespace 'library' is of kind library")
+    return kind or ("organization" if existing == "organization" else "user")
+
+
+@contextlib.contextmanager
+def _docker() -> Iterator[Any]:
+    try:
+        client = connect()
+    except ExecutorError as exc:
+        raise TransferError(str(exc)) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def push_component(
+    store: Store,
+    folder: Path | str,
+    *,
+    library: bool = False,
+    kind: NamespaceKind | None = None,
+    progress: Progress | None = None,
+) -> PushResult:
+    """Build the component in ``folder`` and push it; record the version.
+
+    Raises ``SpecInvalid`` (a bad spec), ``CatalogError`` (refused),
+    ``RegistryError`` (registry down), ``ComponentBuildError`` or ``TransferError``.
+    """
+    say: Progress = progress or (lambda _line: None)
+    folder = Path(folder)
+    loaded = load_spec(folder)
+    spec = loaded.spec
+    catalog = Catalog(store)
+    namespace_kind = namespace_kind_for(spec.namespace, folder, library=library, catalog=catalog, kind=kind)
+    address = registry.check()
+    built = build_component(folder, say, loaded=loaded)
+    record = PushRecord(
+        namespace=spec.namespace,
+        name=spec.name,
+        version=spec.version,
+        digest="",
+        image_id=built.image_id,
+        spec=spec.model_dump(mode="json", exclude_none=True),
+        readme=loaded.readme,
+        title=spec.title,
+        description=spec.description,
+        keywords=tuple(spec.keywords),
+    )
+    known = catalog.existing(spec.namespace, spec.name, spec.version)
+    if known is not None and known.image_id != built.image_id:
+        raise VersionConflict(conflict_message(record, known.image_id))
+    repository = f"{spec.namespace}/{spec.name}"
+    held = registry.manifest_digest(repository, spec.version, address)
+    if held is not None and held[1] != built.image_id:
+        raise VersionConflict(conflict_message(record, held[1]) + f" (the registry at {address} holds it)")
+    if held is None:
+        say(f"pushing {repository}:{spec.version} to {address}")
+        _push(address, repository, spec.version, built.tag)
+        held = registry.manifest_digest(repository, spec.version, address)
+        if held is None or held[1] != built.image_id:
+            raise TransferError(
+                f"the registry at {address} does not hold {repository}:{spec.version} after the push"
+            )
+    else:
+        say(f"{repository}:{spec.version} is already in {address} with this image")
+    row, created = catalog.record(dataclasses.replace(record, digest=held[0]), kind=namespace_kind)
+    return PushResult(version=row, created=created, image=row.image(address))
+
+
+def _push(address: str, repository: str, version: str, local_tag: str) -> None:
+    remote = f"{address}/{repository}"
+    with _docker() as client:
+        try:
+            client.api.tag(local_tag, remote, version)
+            error = None
+            for chunk in client.api.push(remote, tag=version, stream=True, decode=True):
+                if "error" in chunk:
+                    error = str(chunk.get("error") or chunk.get("errorDetail"))
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise TransferError(f"pushing {remote}:{version} failed: {exc}") from None
+        finally:
+            with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                client.api.remove_image(f"{remote}:{version}", noprune=True)
+    if error is not None:
+        raise TransferError(f"pushing {remote}:{version} failed: {error}")
+
+
+def local_tag(version: VersionRow) -> str:
+    return f"coops/{version.namespace}/{version.name}:{version.version}"
+
+
+def pull_component(
+    store: Store, ref: ComponentRef, progress: Progress | None = None
+) -> tuple[VersionRow, str]:
+    """Pull the version ``ref`` names, by digest; tag it ``coops/<ns>/<name>:<version>`` too.
+
+    Returns the version and the digest reference it was pulled as.
+    """
+    version = Catalog(store).resolve(ref)
+    address = registry.check()
+    image = version.image(address)
+    pull_image(image, progress)
+    with _docker() as client:
+        try:
+            client.api.tag(image, f"coops/{version.namespace}/{version.name}", version.version)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise TransferError(f"tagging {image} failed: {exc}") from None
+    return version, image
+
+
+def has_image(image: str) -> bool:
+    with _docker() as client:
+        try:
+            client.api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise TransferError(f"cannot inspect {image}: {exc}") from None
+    return True
+
+
+def pull_image(image: str, progress: Progress | None = None) -> None:
+    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly."""
+    say: Progress = progress or (lambda _line: None)
+    repository, _, digest = image.partition("@")
+    address = repository.split("/", 1)[0]
+    registry.check(address)
+    say(f"pulling {image}")
+    with _docker() as client:
+        error = None
+        try:
+            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True):
+                if "error" in chunk:
+                    error = str(chunk.get("error"))
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            error = str(getattr(exc, "explanation", None) or exc)
+    if error is not None:
+        raise TransferError(f"pulling {image} failed: {error}")

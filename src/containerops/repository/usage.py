@@ -1,0 +1,121 @@
+"""Using components in flows: ``component: library/git-clone:1`` resolved before a run.
+
+Before anything starts (``coops run``, or the server through the same calls),
+:func:`resolve_components` turns each component job into a plain job: its image
+becomes the digest reference ``<registry>/<ns>/<name>@sha256:...`` (what the
+run records, so that a rerun runs the same image), its inputs are checked
+against the spec and completed with the defaults, and the spec's resources and
+timeout apply unless the job sets its own. Every problem of every job is
+reported at once, at the file and line it comes from, and nothing is changed
+in the store. The secret inputs' values are returned, for the engine's masker.
+
+:func:`ensure_images` then makes sure the Docker Engine has each image, pulling
+what is missing from the registry, so that a registry that is down is said
+before the run, not as a job's failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from containerops.component.inputs import InputsInvalid, resolve_inputs
+from containerops.component.spec import ComponentSpec
+from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
+from containerops.model.flow import Flow, Position
+from containerops.repository import registry
+from containerops.repository.catalog import Catalog, UnknownComponent
+from containerops.repository.refs import RefInvalid, parse_ref
+from containerops.store import Store
+
+
+@dataclass(slots=True)
+class Resolution:
+    """What resolving a flow's components gave: secrets to mask, and what ran as what."""
+
+    secrets: list[str] = field(default_factory=list)
+    #: job path -> ``namespace/name:version`` it resolved to
+    components: dict[str, str] = field(default_factory=dict)
+    #: the digest references the flow's component jobs run
+    images: list[str] = field(default_factory=list)
+
+
+def resolve_components(
+    store: Store, flow: Flow, *, filename: str = "<flow>", address: str | None = None
+) -> Resolution:
+    """Resolve every ``component:`` job of ``flow`` in place; ``FlowInvalid`` lists every problem."""
+    resolution = Resolution()
+    jobs = [job for job in flow.jobs() if job.component is not None]
+    if not jobs:
+        return resolution
+    address = address or registry.registry_address()
+    catalog = Catalog(store)
+    diagnostics: list[Diagnostic] = []
+
+    def error(position: Position | None, where: str, message: str) -> None:
+        line, column = (position.line, position.column) if position else (None, None)
+        diagnostics.append(Diagnostic("error", message, filename, line, column, where))
+
+    for job in jobs:
+        use = job.component
+        assert use is not None
+        try:
+            version = catalog.resolve(parse_ref(use.ref))
+        except (RefInvalid, UnknownComponent) as exc:
+            error(use.position, f"{job.path}.component", f"job '{job.path}': {exc}")
+            continue
+        spec = ComponentSpec.model_validate(version.spec)
+        try:
+            inputs = resolve_inputs(spec, use.inputs)
+        except InputsInvalid as invalid:
+            for problem in invalid.problems:
+                position = use.input_positions.get(problem.input) or use.inputs_position or use.position
+                error(position, f"{job.path}.inputs", f"job '{job.path}' ({version.ref}): {problem}")
+            continue
+        job.endpoint = version.image(address)
+        job.inputs = dict(inputs.values)
+        if "cpu" not in use.overrides and spec.resources.cpu is not None:
+            job.resources.cpu = spec.resources.cpu
+        if "memory" not in use.overrides and spec.resources.memory is not None:
+            job.resources.memory = spec.resources.memory
+        if "timeout" not in use.overrides and spec.timeout is not None:
+            job.timeout = spec.timeout
+        if not job.outputs:
+            job.outputs = [output.name for output in spec.outputs]
+        use.resolved = version.ref
+        resolution.components[job.path] = version.ref
+        resolution.secrets.extend(inputs.secrets)
+        if job.endpoint not in resolution.images:
+            resolution.images.append(job.endpoint)
+    _check_subscriptions(flow, error)
+    if diagnostics:
+        raise FlowInvalid(sort_diagnostics(diagnostics))
+    return resolution
+
+
+def _check_subscriptions(flow: Flow, error: Callable[[Position | None, str, str], None]) -> None:
+    """Subscriptions to a component job's output: the spec must declare it (the flow
+    could not say, so the loader left these to the resolution)."""
+    jobs = {job.path: job for job in flow.jobs()}
+    for job in jobs.values():
+        for sub in job.subscriptions:
+            source = jobs.get(sub.source)
+            if source is None or source.component is None or source.component.resolved is None:
+                continue
+            if sub.key not in source.outputs:
+                declared = ", ".join(source.outputs) or "none"
+                error(
+                    job.position,
+                    f"{job.path}.subscriptions",
+                    f"job '{job.path}' subscribes to {sub.source}[{sub.key}], but "
+                    f"{source.component.resolved} has no output '{sub.key}' (its outputs: {declared})",
+                )
+
+
+def ensure_images(images: list[str], progress: Callable[[str], None] | None = None) -> None:
+    """Pull every image the Docker Engine lacks; ``RegistryError``/``TransferError`` otherwise."""
+    from containerops.repository.transfer import has_image, pull_image
+
+    for image in images:
+        if not has_image(image):
+            pull_image(image, progress)

@@ -1,0 +1,187 @@
+"""Resolving ``component:`` jobs before a run: digest, inputs, defaults, limits, secrets;
+every problem at its file:line, and nothing recorded when there is one."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from containerops.component.spec import parse_spec
+from containerops.engine import Engine
+from containerops.executors.dummy import DummyExecutor
+from containerops.model.diagnostics import FlowInvalid
+from containerops.model.loader import parse_flow
+from containerops.repository.catalog import Catalog, PushRecord
+from containerops.repository.usage import resolve_components
+from containerops.store import Store
+
+SPEC = """\
+namespace: acme
+name: notify
+version: {version}
+title: Notify
+inputs:
+  - {{name: message, type: string, required: true}}
+  - {{name: retries, type: integer, default: 2}}
+  - {{name: level, type: enum, values: [info, warn], default: info}}
+  - {{name: token, type: string, secret: true, required: true}}
+resources: {{cpu: 0.5, memory: 32M}}
+timeout: 45s
+"""
+
+FLOW = """\
+uri: test/usage/notify
+stages:
+  - name: tell
+    actions:
+      - name: team
+        jobs:
+          - name: send
+            component: acme/notify
+            inputs:
+              message: hello
+              token: s3cret-token-value
+            environments:
+              CO_DUMMY_OUTPUTS: "ECHO=s3cret-token-value"
+          - name: again
+            component: acme/notify:1.0
+            inputs: {message: hi, token: another-secret, retries: 5}
+            timeout: 5s
+            resources: {memory: 16M}
+"""
+
+
+def push(catalog: Catalog, version: str) -> str:
+    spec = parse_spec(SPEC.format(version=version))
+    digest = f"sha256:{version.replace('.', '') * 20}"[:71]
+    catalog.record(
+        PushRecord(
+            namespace="acme",
+            name="notify",
+            version=version,
+            digest=digest,
+            image_id=f"sha256:image-{version}",
+            spec=spec.model_dump(mode="json", exclude_none=True),
+            readme="",
+            title=spec.title,
+        )
+    )
+    return digest
+
+
+@pytest.fixture
+def digests(store: Store) -> dict[str, str]:
+    catalog = Catalog(store)
+    return {version: push(catalog, version) for version in ("1.0.0", "1.0.3", "1.2.0")}
+
+
+def test_jobs_get_the_digest_the_inputs_the_defaults_and_the_limits(
+    store: Store, digests: dict[str, str]
+) -> None:
+    flow = parse_flow(FLOW, "flow.yaml").flow
+    resolution = resolve_components(store, flow, filename="flow.yaml", address="127.0.0.1:5999")
+    send, again = flow.jobs()
+    assert send.endpoint == f"127.0.0.1:5999/acme/notify@{digests['1.2.0']}"
+    assert again.endpoint == f"127.0.0.1:5999/acme/notify@{digests['1.0.3']}"
+    assert send.inputs == {"message": "hello", "retries": "2", "level": "info", "token": "s3cret-token-value"}
+    assert again.inputs["retries"] == "5"
+    # the spec's limits, unless the job sets its own
+    assert (send.resources.cpu, send.resources.memory, send.timeout) == (0.5, 32 * 2**20, 45)
+    assert (again.resources.cpu, again.resources.memory, again.timeout) == (0.5, 16 * 2**20, 5)
+    assert resolution.components == {
+        "tell.team.send": "acme/notify:1.2.0",
+        "tell.team.again": "acme/notify:1.0.3",
+    }
+    assert sorted(resolution.secrets) == ["another-secret", "s3cret-token-value"]
+    assert resolution.images == [send.endpoint, again.endpoint]
+
+
+def test_the_run_records_the_digest_and_masks_the_secrets(store: Store, digests: dict[str, str]) -> None:
+    loaded = parse_flow(FLOW, "flow.yaml")
+    executor = DummyExecutor()
+    engine = Engine(store, executor)
+    resolution = engine.resolve_components(loaded.flow, filename="flow.yaml")
+    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, secrets=resolution.secrets)
+    state = asyncio.run(engine.run())
+    assert state.status == "success"
+    row = store.get_run(state.id)
+    assert (row.jobs[0].image or "").endswith(f"/acme/notify@{digests['1.2.0']}")
+    env = executor.started[0].env
+    assert (
+        env["CO_MESSAGE"] == "hello" and env["CO_RETRIES"] == "2" and env["CO_TOKEN"] == "s3cret-token-value"
+    )
+    assert env["CO_DATA"] == "message=hello retries=2 level=info token=s3cret-token-value"
+    logged = [line.line for line in store.log_lines(state.id)]
+    assert logged == ["[COUT] ECHO = ***"]
+    assert row.jobs[0].outputs == {"ECHO": "***"}
+
+
+def test_every_problem_is_reported_at_its_line_and_nothing_is_recorded(
+    store: Store, digests: dict[str, str]
+) -> None:
+    text = FLOW.replace("              message: hello\n", "              mesage: hello\n").replace(
+        "retries: 5}", "retries: many}"
+    )
+    text += """\
+      - name: more
+        jobs:
+          - {name: lost, component: acme/notifyy}
+          - {name: old, component: "acme/notify:0.9.0"}
+"""
+    flow = parse_flow(text, "flow.yaml").flow
+    with pytest.raises(FlowInvalid) as invalid:
+        resolve_components(store, flow, filename="flow.yaml")
+    found = [str(d) for d in invalid.value.errors]
+    assert found == [
+        "flow.yaml:10:15: error: job 'tell.team.send' (acme/notify:1.2.0): input 'mesage': "
+        "acme/notify has no such input; did you mean 'message'?",
+        "flow.yaml:10:15: error: job 'tell.team.send' (acme/notify:1.2.0): input 'message': "
+        "is required (string)",
+        "flow.yaml:16:58: error: job 'tell.team.again' (acme/notify:1.0.3): input 'retries': "
+        + found[2].split("input 'retries': ")[1],
+        "flow.yaml:21:37: error: job 'tell.more.lost': no component acme/notifyy in the repository; "
+        "did you mean acme/notify?",
+        "flow.yaml:22:36: error: job 'tell.more.old': acme/notify has no version 0.9.0 "
+        "(it has: 1.2.0, 1.0.3, 1.0.0)",
+    ]
+    assert "integer" in found[2]
+    assert store.list_runs() == []
+
+
+def test_subscriptions_to_a_component_are_checked_against_its_spec(
+    store: Store, digests: dict[str, str]
+) -> None:
+    spec = parse_spec(SPEC.format(version="2.0.0") + "outputs:\n  - {name: CO_SENT}\n")
+    Catalog(store).record(
+        PushRecord(
+            namespace="acme",
+            name="notify",
+            version="2.0.0",
+            digest="sha256:" + "2" * 64,
+            image_id="sha256:image-2",
+            spec=spec.model_dump(mode="json", exclude_none=True),
+            readme="",
+        )
+    )
+    text = (
+        FLOW
+        + """\
+      - name: check
+        jobs:
+          - name: read
+            endpoint: containerops/base:busybox
+            subscriptions:
+              - tell.team.send[CO_SENT]: SENT
+              - tell.team.again[CO_SENT]: OLD
+"""
+    )
+    flow = parse_flow(text, "flow.yaml").flow  # the loader cannot know a component's outputs
+    with pytest.raises(FlowInvalid) as invalid:
+        resolve_components(store, flow, filename="flow.yaml")
+    (error,) = invalid.value.errors
+    assert error.line == 21 and error.message == (
+        "job 'tell.check.read' subscribes to tell.team.again[CO_SENT], but acme/notify:1.0.3 "
+        "has no output 'CO_SENT' (its outputs: none)"
+    )
+    assert flow.jobs()[0].outputs == ["CO_SENT"]
