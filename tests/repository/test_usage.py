@@ -185,3 +185,39 @@ def test_subscriptions_to_a_component_are_checked_against_its_spec(
         "has no output 'CO_SENT' (its outputs: none)"
     )
     assert flow.jobs()[0].outputs == ["CO_SENT"]
+
+
+def test_a_subscription_to_an_output_family_is_accepted(store: Store, digests: dict[str, str]) -> None:
+    """``CO_JSON_*`` (http-request) declares every output of that prefix; others stay refused."""
+    spec = parse_spec(SPEC.format(version="3.0.0") + "outputs:\n  - {name: CO_JSON_*}\n")
+    Catalog(store).record(
+        PushRecord(
+            namespace="acme",
+            name="notify",
+            version="3.0.0",
+            digest="sha256:" + "3" * 64,
+            image_id="sha256:image-3",
+            spec=spec.model_dump(mode="json", exclude_none=True),
+            readme="",
+        )
+    )
+    text = (
+        FLOW.replace("component: acme/notify\n", "component: acme/notify:3.0.0\n")
+        + """\
+      - name: check
+        jobs:
+          - name: read
+            endpoint: containerops/base:busybox
+            subscriptions:
+              - tell.team.send[CO_JSON_ID]: ID
+              - tell.team.send[CO_OTHER]: OTHER
+"""
+    )
+    flow = parse_flow(text, "flow.yaml").flow
+    with pytest.raises(FlowInvalid) as invalid:
+        resolve_components(store, flow, filename="flow.yaml")
+    messages = [error.message for error in invalid.value.errors]
+    assert messages == [
+        "job 'tell.check.read' subscribes to tell.team.send[CO_OTHER], but acme/notify:3.0.0 "
+        "has no output 'CO_OTHER' (its outputs: CO_JSON_*)"
+    ]

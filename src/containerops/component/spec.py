@@ -136,6 +136,13 @@ class InputSpec(_Strict):
         return input_env_name(self.name)
 
 
+def output_covers(name: str, key: str) -> bool:
+    """Whether the output declared as ``name`` (``NAME_*`` declares a family) covers ``key``."""
+    if name.endswith("*"):
+        return key.startswith(name[:-1])
+    return key == name
+
+
 class OutputSpec(_Strict):
     """One output. A name ending in ``*`` declares a family whose names depend on the
     inputs (``CO_JSON_*`` for the fields http-request is asked to extract)."""
@@ -151,9 +158,7 @@ class OutputSpec(_Strict):
 
     def covers(self, key: str) -> bool:
         """Whether output ``key`` is this one (or one of this family)."""
-        if self.name.endswith("*"):
-            return key.startswith(self.name[:-1])
-        return key == self.name
+        return output_covers(self.name, key)
 
 
 class OutputCheck(_Strict):

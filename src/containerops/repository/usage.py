@@ -16,11 +16,11 @@ before the run, not as a job's failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from containerops.component.inputs import InputsInvalid, resolve_inputs
-from containerops.component.spec import ComponentSpec
+from containerops.component.spec import ComponentSpec, output_covers
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
 from containerops.model.flow import Flow, Position
 from containerops.repository import registry
@@ -102,7 +102,7 @@ def _check_subscriptions(flow: Flow, error: Callable[[Position | None, str, str]
             source = jobs.get(sub.source)
             if source is None or source.component is None or source.component.resolved is None:
                 continue
-            if sub.key not in source.outputs:
+            if not _declares(source.outputs, sub.key):
                 declared = ", ".join(source.outputs) or "none"
                 error(
                     job.position,
@@ -110,6 +110,12 @@ def _check_subscriptions(flow: Flow, error: Callable[[Position | None, str, str]
                     f"job '{job.path}' subscribes to {sub.source}[{sub.key}], but "
                     f"{source.component.resolved} has no output '{sub.key}' (its outputs: {declared})",
                 )
+
+
+def _declares(outputs: Iterable[str], key: str) -> bool:
+    """Whether ``key`` is one of ``outputs``, where ``NAME_*`` declares a family
+    (``CO_JSON_*`` of http-request, ``*`` of shell)."""
+    return any(output_covers(name, key) for name in outputs)
 
 
 def ensure_images(images: list[str], progress: Callable[[str], None] | None = None) -> None:
