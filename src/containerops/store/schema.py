@@ -120,3 +120,15 @@ log_lines = sa.Table(
     sa.Index("ix_log_lines_run_id_id", "run_id", "id"),
     sa.Index("ix_log_lines_job_id_attempt_seq", "job_id", "attempt", "seq"),
 )
+
+
+# --- server core (runs started by the server, reruns): migration 0003 -----------------
+
+
+# --- engine features (pause decisions, service callbacks, lua): migration 0004 ---------
+
+
+# --- triggers, schedules, deliveries and notifications: migration 0005 -----------------
+
+
+# --- auth (users, organizations, namespaces, members, tokens) and secrets: migration 0006
