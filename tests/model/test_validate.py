@@ -24,7 +24,7 @@ FULL = textwrap.dedent(
     receivers:
       - {type: mail, address: someone@example.com}
     triggers:
-      - {type: webhook, events: [push]}
+      - {type: webhook, token: HOOK_TOKEN}
     stages:
       - {type: start, name: start}
       - type: normal
@@ -100,8 +100,8 @@ def test_the_full_format_builds_the_model() -> None:
     )
     assert flow.environments == {"GREETING": "hi"}
     assert flow.labels == {"team": "infra", "tier": "2"}
-    assert flow.receivers == [{"type": "mail", "address": "someone@example.com"}]
-    assert flow.triggers == [{"type": "webhook", "events": ["push"]}]
+    assert [(r.type, r.to) for r in flow.receivers] == [("email", ("someone@example.com",))]
+    assert [(t.type, t.token) for t in flow.triggers] == [("webhook", "HOOK_TOKEN")]
     assert [(s.name, s.type) for s in flow.stages] == [
         ("start", "start"),
         ("build", "normal"),
@@ -207,9 +207,9 @@ def test_unknown_top_level_key_lists_the_known_ones_when_nothing_is_close() -> N
 def test_receivers_and_triggers_need_a_type() -> None:
     text = FULL.replace(
         "{type: mail, address: someone@example.com}", "{address: someone@example.com}"
-    ).replace("- {type: webhook, events: [push]}", "- push")
+    ).replace("- {type: webhook, token: HOOK_TOKEN}", "- push")
     assert errors(text) == [
-        "flow.yml:10:5: error: a receiver needs a 'type'",
+        "flow.yml:10:5: error: a receiver needs a 'type' (slack, webhook, email, mail, github)",
         "flow.yml:12:5: error: a trigger must be a mapping, got 'push'",
     ]
 

@@ -9,7 +9,10 @@ engine never sees raw dictionaries. Plain slotted dataclasses keep a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from containerops.model.hooks import Receiver, Trigger
 
 StageType = Literal["start", "normal", "pause", "end"]
 Sequencing = Literal["sequence", "parallel"]
@@ -90,9 +93,9 @@ class Flow:
     environments: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
-    #: Parsed but run by the server (a later issue): kept as written.
-    receivers: list[dict[str, object]] = field(default_factory=list)
-    triggers: list[dict[str, object]] = field(default_factory=list)
+    #: Run by the server (``containerops.server.triggers``, ``containerops.notify``).
+    receivers: list[Receiver] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
 
     def jobs(self) -> list[Job]:
         """Every job, in the order they are written."""

@@ -33,6 +33,7 @@ from containerops.model.flow import (
     Subscription,
     When,
 )
+from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
@@ -158,9 +159,9 @@ class _Builder:
         if (node := values.get("labels")) is not None:
             flow.labels = self.labels(node, "labels")
         if (node := values.get("receivers")) is not None:
-            flow.receivers = self.raw_list(node, "receivers", "a receiver")
+            flow.receivers = read_receivers(r, node, "receivers")
         if (node := values.get("triggers")) is not None:
-            flow.triggers = self.raw_list(node, "triggers", "a trigger")
+            flow.triggers = read_triggers(r, node, "triggers")
         for key in RUNTIME_FLOW_KEYS:
             if key in fields:
                 r.warning(
@@ -210,30 +211,6 @@ class _Builder:
                     "(accepted for the original flows, kept as written)",
                 )
         return text
-
-    def raw_list(self, node: Node, where: str, what: str) -> list[dict[str, object]]:
-        """Receivers and triggers: kept as written, each a mapping with a ``type``."""
-        r = self.r
-        result: list[dict[str, object]] = []
-        for index, item in enumerate(r.sequence(node, where, where) or []):
-            item_where = f"{where}[{index}]"
-            fields = r.mapping(item, item_where, what, (), any_key=True)
-            if fields is None:
-                continue
-            values = _values(fields)
-            kind = values.get("type")
-            if kind is None:
-                r.error(item, item_where, f"{what} needs a 'type'")
-                continue
-            if not r.text(kind, f"{item_where}.type", "type"):
-                continue
-            try:
-                raw = self.doc.construct(item)
-            except ValueError as exc:
-                r.error(item, item_where, f"cannot read {what}: {exc}")
-                continue
-            result.append(cast(dict[str, object], raw))
-        return result
 
     def environments(self, node: Node, where: str) -> dict[str, str]:
         """Both forms: ``{NAME: value}`` and the original ``[{NAME: value}, ...]``."""
