@@ -76,13 +76,19 @@ class Engine:
         fmt: str,
         params: Mapping[str, Any] | None = None,
         secrets: Iterable[str] = (),
+        flow_version: tuple[int, int] | None = None,
     ) -> RunState:
         """Save the flow and a pending run with all its jobs; return the run's state.
 
         ``secrets`` are values masked as ``***`` in every line the run's jobs print.
+        ``flow_version`` (flow id, version id) runs a version already stored, which may
+        be an older one (the server does that); ``source`` is then not saved again.
         """
         self.masker.add(*secrets)
-        flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
+        if flow_version is None:
+            flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
+        else:
+            flow_id, version_id = flow_version
         jobs = flow.jobs()
         new = self.store.create_run(
             flow_id,

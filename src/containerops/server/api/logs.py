@@ -1,0 +1,5 @@
+"""Routes of the server core (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
