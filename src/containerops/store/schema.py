@@ -174,6 +174,69 @@ service_callbacks = sa.Table(
 
 # --- triggers, schedules, deliveries and notifications: migration 0005 -----------------
 
+#: Every webhook request a trigger route received, whatever came of it: accepted,
+#: ignored (an event or branch the flow does not want), refused (bad signature or
+#: token), duplicate (a redelivery). Secrets (tokens) are masked in ``headers``.
+trigger_deliveries = sa.Table(
+    "trigger_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flow_uri", sa.String(255), nullable=False),
+    sa.Column("flow_id", sa.Integer, sa.ForeignKey("flows.id"), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # github | gitlab | webhook
+    sa.Column("delivery_id", sa.String(128), nullable=True),  # X-GitHub-Delivery, ...
+    sa.Column("event", sa.String(64), nullable=True),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body_encoding", sa.String(8), nullable=False),  # utf-8 | base64
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    #: Set only on the delivery that started a run, so that a redelivery cannot start another.
+    sa.Column("dedupe_key", sa.String(255), nullable=True, unique=True),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Index("ix_trigger_deliveries_flow_uri_id", "flow_uri", "id"),
+)
+
+#: One row per cron trigger of a flow's newest version; ``last_tick`` is the tick
+#: last acted on, so that ticks missed while the server was down are detected.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flow_id", sa.Integer, sa.ForeignKey("flows.id"), nullable=False),
+    sa.Column("trigger_index", sa.Integer, nullable=False),
+    sa.Column("schedule", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("last_tick", Timestamp, nullable=True),
+    sa.Column("next_tick", Timestamp, nullable=True),
+    sa.Column("last_run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("missed_ticks", sa.Integer, nullable=False),  # ticks skipped by downtime, in all
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("flow_id", "trigger_index", name="uq_schedules_flow_id_trigger_index"),
+)
+
+#: One row per message to a receiver about a run (``started`` or ``finished``).
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("receiver_index", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),  # where, without secrets
+    sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Index("ix_notifications_run_id", "run_id"),
+)
+
+
 
 # --- auth (users, organizations, namespaces, members, tokens) and secrets: migration 0006
 
