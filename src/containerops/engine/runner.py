@@ -25,6 +25,7 @@ from containerops.contract.cout import OutputError, Outputs
 from containerops.engine.environment import job_environment
 from containerops.engine.masking import Masker
 from containerops.engine.plan import plan
+from containerops.engine.secrets import check_available, mask_forms, substitute_all
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
 from containerops.model.flow import Flow, Job
@@ -66,6 +67,8 @@ class Engine:
         self._recorder: Recorder | None = None
         self._flow_env: dict[str, str] = {}
         self.masker = Masker()
+        #: ``${{ secrets.NAME }}`` values of this run (service requests use them too).
+        self.secret_values: dict[str, str] = {}
 
     # -- public --------------------------------------------------------------
     def prepare(
@@ -77,14 +80,21 @@ class Engine:
         params: Mapping[str, Any] | None = None,
         secrets: Iterable[str] = (),
         flow_version: tuple[int, int] | None = None,
+        secret_values: Mapping[str, str] | None = None,
     ) -> RunState:
         """Save the flow and a pending run with all its jobs; return the run's state.
 
         ``secrets`` are values masked as ``***`` in every line the run's jobs print.
         ``flow_version`` (flow id, version id) runs a version already stored, which may
         be an older one (the server does that); ``source`` is then not saved again.
+        ``secret_values`` (name -> value) fill ``${{ secrets.NAME }}``; all are masked,
+        and a reference to any other name raises :class:`MissingSecret` before anything
+        is recorded.
         """
-        self.masker.add(*secrets)
+        overrides = (params or {}).get("set") or {}
+        self.secret_values = dict(secret_values or {})
+        check_available(flow, self.secret_values, overrides)
+        self.masker.add(*secrets, *(form for v in self.secret_values.values() for form in mask_forms(v)))
         if flow_version is None:
             flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
         else:
@@ -105,8 +115,7 @@ class Engine:
             executor=self.executor.name,
             jobs={job.path: JobState(job=job, id=new.job_ids[job.path]) for job in jobs},
         )
-        overrides = (params or {}).get("set") or {}
-        self._flow_env = {**flow.environments, **overrides}
+        self._flow_env = substitute_all({**flow.environments, **overrides}, self.secret_values)
         self._recorder = self.store.recorder(new.id)
         return self.state
 
@@ -253,7 +262,13 @@ class Engine:
         recorder.change(js.id, attempt, "running", now, None)
         self._changed(js)
         env = job_environment(
-            state.flow, job, subscribed=subscribed, run_id=state.id, attempt=attempt, flow_env=self._flow_env
+            state.flow,
+            job,
+            subscribed=subscribed,
+            run_id=state.id,
+            attempt=attempt,
+            flow_env=self._flow_env,
+            secrets=self.secret_values,
         )
         spec = JobSpec(
             run_id=state.uid,

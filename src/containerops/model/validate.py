@@ -37,6 +37,7 @@ from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
+from containerops.model.references import syntax_problems
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
@@ -231,6 +232,7 @@ class _Builder:
                 continue
             text = r.stringify(value, item_where, f"environment variable '{name}'")
             if text is not None:
+                self.references(value, item_where, text)
                 env[name] = text
         return env
 
@@ -548,8 +550,14 @@ class _Builder:
                 continue
             text = r.stringify(value, item_where, f"input '{key.value}'")
             if text is not None:
+                self.references(value, item_where, text)
                 inputs[key.value] = text
         return inputs
+
+    def references(self, node: Node, where: str, text: str) -> None:
+        """``${{ ... }}`` must be a well-formed secret reference."""
+        for problem in syntax_problems(text):
+            self.r.error(node, where, problem)
 
     def outputs(self, node: Node, where: str) -> list[str]:
         r = self.r

@@ -73,8 +73,22 @@ class Principal:
         role = self.roles.get(namespace)
         return role is not None and scope_allows(ROLE_SCOPE[role], scope)
 
-    def require(self, scope: str, namespace: str, *, not_found: str | None = None) -> None:
-        """Raise 404 (``not_found``) if the namespace is invisible, 403 if the scope is short."""
+    @property
+    def name(self) -> str:
+        return self.user
+
+    def can(self, scope: str, namespace: str) -> bool:
+        return self.allows(scope, namespace)
+
+    def require(self, scope: str, namespace: str | None = None, *, not_found: str | None = None) -> None:
+        """Raise 404 (``not_found``) if the namespace is invisible, 403 if the scope is short.
+
+        Without a namespace (a listing, filtered with :meth:`namespaces`), only the
+        token's scope is checked.
+        """
+        if namespace is None:
+            self.require_any(scope)
+            return
         if self.allows(scope, namespace):
             return
         visible = self.admin or namespace == LIBRARY or namespace in self.roles
