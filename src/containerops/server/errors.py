@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from containerops.engine.secrets import MissingSecret
 from containerops.store import StoreError
 
 log = logging.getLogger("containerops.server")
@@ -59,6 +60,12 @@ async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(404 if message.startswith("no ") else 409, message)
 
 
+async def _missing_secret(_request: Request, exc: Exception) -> JSONResponse:
+    # A flow referencing a secret its namespace lacks: refused before the run starts.
+    assert isinstance(exc, MissingSecret)
+    return error_response(422, str(exc), missing_secrets=sorted(exc.missing))
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
@@ -83,6 +90,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StoreError, _store_error)
+    app.add_exception_handler(MissingSecret, _missing_secret)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

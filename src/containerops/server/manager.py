@@ -27,6 +27,7 @@ from containerops.model.flow import Flow
 from containerops.model.loader import parse_flow
 from containerops.server import records
 from containerops.server.config import DEFAULT_MAX_RUNS
+from containerops.server.secrets import namespace_secrets
 from containerops.store import Store
 
 log = logging.getLogger("containerops.server.manager")
@@ -170,6 +171,8 @@ class RunManager:
             params=run_params,
             secrets=_values(secrets),
             flow_version=(flow_id, version_id),
+            # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
+            secret_values=namespace_secrets(self.store, flow.uri.split("/", 1)[0]),
         )
         records.mark_server_run(self.store, state.id, dict(trigger or {"type": "api"}), reuse_from)
         if prepare_reuse is not None and reuse_from is not None:
@@ -260,6 +263,11 @@ class RunManager:
             task.add_done_callback(self._background.discard)
 
     # -- flows -----------------------------------------------------------------
+    def flow_of_run(self, run_id: int) -> Flow:
+        """The parsed flow a run ran (its stored version)."""
+        _, version_id = records.run_flow_version(self.store, run_id)
+        return self._flow(version_id)[0]
+
     def _flow(self, version_id: int) -> tuple[Flow, str, str]:
         """The parsed flow of a stored version (cached: versions never change)."""
         cached = self._flows.get(version_id)
