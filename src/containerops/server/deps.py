@@ -2,19 +2,19 @@
 
 Every ``/api/v1`` route takes ``Caller`` and calls ``caller.require(scope, namespace)``
 (the namespace is the first segment of a flow's URI) before it reads or changes
-anything: this module is the one place where the auth part is wired in.
+anything; listings keep to ``caller.namespaces("read")``. A namespace the token
+cannot see answers 404 worded like a missing flow or run, so nothing leaks.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from containerops.server.auth import Principal, principal
 from containerops.server.manager import RunManager
 from containerops.store import Store
-
-Scope = Literal["read", "write", "admin"]
 
 
 def get_manager(request: Request) -> RunManager:
@@ -27,27 +27,18 @@ def get_store(request: Request) -> Store:
     return store
 
 
-class OpenPrincipal:
-    """Until the auth part lands: every caller may do everything (no tokens exist yet)."""
-
-    name = "anonymous"
-
-    def require(self, scope: Scope, namespace: str | None = None) -> None:
-        return None
-
-    def can(self, scope: Scope, namespace: str) -> bool:
-        return True
-
-
-def principal(request: Request) -> OpenPrincipal:
-    return OpenPrincipal()
-
-
 Manager = Annotated[RunManager, Depends(get_manager)]
 StoreDep = Annotated[Store, Depends(get_store)]
-Caller = Annotated[OpenPrincipal, Depends(principal)]
+Caller = Annotated[Principal, Depends(principal)]
 
 
 def namespace_of(uri: str) -> str:
     """The namespace a flow belongs to: the first segment of its URI."""
     return uri.split("/", 1)[0]
+
+
+def visible_namespaces(caller: Principal) -> list[str] | None:
+    """The namespaces a listing may show the caller; None for all (an administrator)."""
+    caller.require("read")
+    found = caller.namespaces("read")
+    return None if found is None else sorted(found)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.server import catalog
-from containerops.server.deps import Caller, StoreDep, namespace_of
+from containerops.server.deps import Caller, StoreDep, namespace_of, visible_namespaces
 from containerops.server.errors import ApiError
 from containerops.server.names import flow_uri, uri_part
 
@@ -97,18 +97,12 @@ def list_flows(
         caller.require("read", namespace)
         visible: list[str] | None = [namespace]
     else:
-        visible = caller_namespaces(caller)
+        visible = visible_namespaces(caller)
     flows = catalog.list_flows(store, namespaces=visible, after=after, limit=limit)
     return {
         "flows": [flow.to_json() for flow in flows],
         "next": flows[-1].uri if len(flows) == limit else None,
     }
-
-
-def caller_namespaces(caller: Any) -> list[str] | None:
-    """The namespaces the caller may read, None for all (an administrator)."""
-    namespaces = getattr(caller, "readable_namespaces", None)
-    return None if namespaces is None else list(namespaces())
 
 
 @router.get("/{namespace}/{repository}/{name}", summary="Show a flow and its versions")
