@@ -19,6 +19,7 @@ from containerops.executors.base import Executor
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.errors import install_error_handlers
 from containerops.server.manager import RunManager
+from containerops.server.triggers.service import running as triggers_running
 from containerops.store import Store
 
 
@@ -31,6 +32,11 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(logs.router)
     app.include_router(pilotage.router)
     # -- other parts: one `app.include_router(...)` line each below ------------------------
+    from containerops.server.api import deliveries, hooks, schedules
+
+    app.include_router(hooks.router)
+    app.include_router(deliveries.router)
+    app.include_router(schedules.router)
 
 
 def create_app(
@@ -55,7 +61,8 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await manager.start()
         try:
-            yield
+            async with triggers_running(_app):  # cron schedules and notifications
+                yield
         finally:
             await manager.stop()
             if store is None:
