@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
+from containerops.cli import accounts, render
 from containerops.cli import remote as remote_api
-from containerops.cli import render
+from containerops.cli.run_secrets import SecretsInputError, local_secret_values
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.plan import plan
+from containerops.engine.secrets import MissingSecret
 from containerops.executors import EXECUTORS, get_executor
 from containerops.executors.base import ExecutorError
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
@@ -52,6 +54,7 @@ runs_app = typer.Typer(help="List and inspect past and current runs.", no_args_i
 images_app = typer.Typer(help="Build the base images components start from.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
+accounts.register(app)  # coops user | org | token | secret
 
 err = Console(stderr=True)
 
@@ -134,6 +137,17 @@ def run(
         str | None,
         typer.Option(help="Docker network mode for job containers (bridge, host, none...)."),
     ] = None,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            help="A value for ${{ secrets.NAME }}: NAME=VALUE, or NAME to take the environment "
+            "variable NAME. Repeatable. Also read: the namespace's secrets (coops secret set).",
+        ),
+    ] = None,
+    secrets_file: Annotated[
+        Path | None, typer.Option(help="NAME=VALUE lines for ${{ secrets.NAME }}; '#' starts a comment.")
+    ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -148,6 +162,8 @@ def run(
       coops run flow.yaml --server http://127.0.0.1:8080   (runs on the server, follows its logs)
     """
     if server:
+        if secret or secrets_file:
+            raise _fail("a server run takes its namespace's secrets (coops secret set), not --secret")
         overrides = _parse_sets(sets or [])
         _remotely(server, token, lambda client: remote_api.run_file(client, file, overrides, as_json=as_json))
         return
@@ -165,7 +181,18 @@ def run(
         raise _fail(str(error)) from None
     store = Store.open()
     engine = Engine(store, chosen, network_mode=network or "bridge")
-    state = engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": overrides})
+    try:
+        values = local_secret_values(store, loaded.flow, secret or [], secrets_file, overrides)
+        state = engine.prepare(
+            loaded.flow,
+            source=loaded.source,
+            fmt=loaded.format,
+            params={"set": overrides},
+            secret_values=values,
+        )
+    except (MissingSecret, SecretsInputError, StoreError) as error:
+        store.close()
+        raise _fail(str(error)) from None
     console = err if as_json else Console()
     final = asyncio.run(_run_live(engine, state, console))
     if as_json:  # what the store holds, so a script reads exactly what was recorded
