@@ -69,7 +69,9 @@ class Hook:
     tag: str | None = None  # the pilotage route names the flow's tag too
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name)
+        """A header by name, whatever its case (ASGI servers hand them over lowercase)."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
 
 
 class HookReceiver:
