@@ -37,6 +37,9 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(hooks.router)
     app.include_router(deliveries.router)
     app.include_router(schedules.router)
+    from containerops.server.api import accounts
+
+    app.include_router(accounts.router)
 
 
 def create_app(
