@@ -103,7 +103,10 @@ def unseal(key: bytes, namespace: str, name: str, ciphertext: str) -> str:
 
 def set_secret(store: Store, namespace: str, name: str, value: str) -> bool:
     """Store (or replace) a secret; True when it is new."""
-    check_name(namespace, "namespace")
+    try:
+        check_name(namespace, "namespace")
+    except StoreError as error:
+        raise SecretError(str(error)) from None
     check_secret_name(name)
     if not value:
         raise SecretError(f"secret {name!r}: the value is empty")
