@@ -40,3 +40,30 @@ def flow_doc(
 
 def as_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc)
+
+
+def wait_for_run(
+    client: Any, run_id: int, *, timeout: float = 30, until: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Poll ``GET /api/v1/runs/ID`` until the run has ended (or reached a status in ``until``)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        document: dict[str, Any] = client.get(f"/api/v1/runs/{run_id}").json()
+        status = document.get("status")
+        if status in until or (not until and status not in ("pending", "running", "paused")):
+            return document
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} is still {status} after {timeout} s")
+        time.sleep(0.02)
+
+
+def start(client: Any, doc: dict[str, Any], **body: Any) -> dict[str, Any]:
+    """Save the flow ``doc`` and start it; the 202 answer."""
+    saved = client.post("/api/v1/flows", content=as_json(doc))
+    assert saved.status_code in (200, 201), saved.text
+    started = client.post("/api/v1/runs", json={"flow": doc["uri"], **body})
+    assert started.status_code == 202, started.text
+    result: dict[str, Any] = started.json()
+    return result

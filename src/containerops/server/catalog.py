@@ -98,6 +98,17 @@ def get_flow(store: Store, uri: str) -> FlowSummary:
     return _summary(row)
 
 
+def latest_version(store: Store, uri: str) -> int | None:
+    """The newest version number of a flow, deleted or not; None if it never existed."""
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(sa.func.max(t.flow_versions.c.version))
+            .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
+            .where(t.flows.c.uri == uri)
+        ).scalar()
+    return None if found is None else int(found)
+
+
 def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
     query = (
         sa.select(

@@ -60,7 +60,7 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
     definition answers 200 with the existing version; a changed one makes a new version."""
     loaded = await read_flow(request)
     caller.require("write", namespace_of(loaded.flow.uri))
-    before = _latest_version(store, loaded.flow.uri)
+    before = catalog.latest_version(store, loaded.flow.uri)
     flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
     catalog.set_deleted(store, flow_id, False)
     created = before != version
@@ -75,13 +75,6 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
         },
         status_code=201 if created else 200,
     )
-
-
-def _latest_version(store: StoreDep, uri: str) -> int | None:
-    try:
-        return catalog.get_flow(store, uri).latest_version
-    except Exception:
-        return None
 
 
 @router.get("", summary="List flows")
