@@ -99,7 +99,11 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
-def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+def _listing(as_json: bool, rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    """Rows as JSON for scripts, else as a table (or ``empty`` on stderr when there are none)."""
+    if as_json:
+        _emit(rows)
+        return
     if not rows:
         err.print(empty)
         return
@@ -150,10 +154,7 @@ def user_create(
 def user_list(as_json: JsonOption = False) -> None:
     """List users."""
     users = _with_store(lambda store: _accounts().list_users(store))
-    if as_json:
-        _emit(users)
-    else:
-        _table(users, ["name", "admin", "created_at"], "no users yet: coops user create NAME")
+    _listing(as_json, users, ["name", "admin", "created_at"], "no users yet: coops user create NAME")
 
 
 # -- organizations -------------------------------------------------------------------
@@ -175,10 +176,7 @@ def org_create(
 def org_list(as_json: JsonOption = False) -> None:
     """List organizations."""
     orgs = _with_store(lambda store: _accounts().list_orgs(store))
-    if as_json:
-        _emit(orgs)
-    else:
-        _table(orgs, ["name", "created_at"], "no organizations yet: coops org create NAME")
+    _listing(as_json, orgs, ["name", "created_at"], "no organizations yet: coops org create NAME")
 
 
 @org_app.command("add-member")
@@ -211,10 +209,7 @@ def org_members(
 ) -> None:
     """List an organization's members and their roles."""
     found = _with_store(lambda store: _accounts().members(store, org))
-    if as_json:
-        _emit(found)
-    else:
-        _table(found, ["user", "role"], f"{org} has no members")
+    _listing(as_json, found, ["user", "role"], f"{org} has no members")
 
 
 # -- tokens ----------------------------------------------------------------------------
@@ -281,14 +276,8 @@ def token_list(
 ) -> None:
     """List tokens (never their secret part): key, name, user, scope and state."""
     tokens = _with_store(lambda store: _accounts().list_tokens(store, user))
-    if as_json:
-        _emit(tokens)
-    else:
-        _table(
-            tokens,
-            ["key", "name", "user", "scope", "state", "created_at", "expires_at"],
-            "no tokens: coops token create --user NAME --scope read",
-        )
+    columns = ["key", "name", "user", "scope", "state", "created_at", "expires_at"]
+    _listing(as_json, tokens, columns, "no tokens: coops token create --user NAME --scope read")
 
 
 @token_app.command("revoke")
@@ -341,10 +330,7 @@ def secret_list(
 ) -> None:
     """List a namespace's secret names (values are never shown)."""
     found = _with_store(lambda store: _secrets().list_secrets(store, namespace))
-    if as_json:
-        _emit(found)
-    else:
-        _table(found, ["name", "created_at", "updated_at"], f"namespace {namespace} has no secrets")
+    _listing(as_json, found, ["name", "created_at", "updated_at"], f"namespace {namespace} has no secrets")
 
 
 @secret_app.command("rm")

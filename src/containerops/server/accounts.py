@@ -223,16 +223,10 @@ class NewToken:
     expires_at: datetime | None
 
 
-def create_token(
-    store: Store,
-    user: str,
-    scope: str,
-    *,
-    name: str | None = None,
-    expires_at: datetime | None = None,
-) -> str:
-    """A new API token for ``user``; returns the token, which is not kept anywhere."""
-    return issue_token(store, user, scope, name=name, expires_at=expires_at).token
+def create_token(store: Store, user: str, scope: str, **options: Any) -> str:
+    """A new API token for ``user`` (options: ``name``, ``expires_at``); returns the token,
+    which is not kept anywhere."""
+    return issue_token(store, user, scope, **options).token
 
 
 def issue_token(

@@ -284,7 +284,6 @@ api_tokens = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("expires_at", Timestamp, nullable=True),
     sa.Column("revoked_at", Timestamp, nullable=True),
-    sa.Column("last_used_at", Timestamp, nullable=True),
 )
 
 secrets = sa.Table(
