@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from containerops.contract.codata import encode_co_data
+
 
 def flow_doc(
     uri: str = "demo/server/ci",
@@ -14,6 +16,7 @@ def flow_doc(
     sleep: float = 0,
     exit_code: int = 0,
     lines: int = 0,
+    outputs: dict[str, str] | None = None,
     **job: Any,
 ) -> dict[str, Any]:
     """A flow of ``jobs`` dummy jobs one after another in one action."""
@@ -22,6 +25,8 @@ def flow_doc(
         job_env["CO_DUMMY_SLEEP"] = str(sleep)
     if lines:
         job_env["CO_DUMMY_LINES"] = str(lines)
+    if outputs:
+        job_env["CO_DUMMY_OUTPUTS"] = encode_co_data(outputs)
     body = {"endpoint": "containerops/base:busybox", "environments": job_env, **job}
     return {
         "uri": uri,

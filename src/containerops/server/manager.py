@@ -183,32 +183,38 @@ class RunManager:
     def _launch(self, run_id: int, engine: Engine, *, queued: bool) -> None:
         self._engines[run_id] = engine
         self._done[run_id] = asyncio.Event()
-        self._tasks[run_id] = asyncio.create_task(self._execute(run_id, engine), name=f"run-{run_id}")
+        task = asyncio.create_task(self._execute(run_id, engine), name=f"run-{run_id}")
+        self._tasks[run_id] = task
+        # Bookkeeping in a done-callback: a task cancelled before its first step never runs its body.
+        task.add_done_callback(lambda ended: self._ended(run_id, engine, ended))
         if queued:
             self._emit(RunEvent("queued", run_id, engine.state))
 
     async def _execute(self, run_id: int, engine: Engine) -> None:
-        try:
-            try:
-                await self._slots.acquire()
-            except asyncio.CancelledError:  # cancelled while queued: it never started
-                records.cancel_queued_run(self.store, run_id, self._cancel_reasons.pop(run_id, "cancelled"))
-                return
-            try:
-                self._started.add(run_id)
-                await engine.run()
-            finally:
-                self._slots.release()
-        except Exception:
-            log.exception("run %s ended with an internal error (recorded on the run)", run_id)
-        finally:
-            self._engines.pop(run_id, None)
-            self._tasks.pop(run_id, None)
-            self._started.discard(run_id)
-            done = self._done.pop(run_id, None)
-            if done is not None:
-                done.set()
-            self._emit(RunEvent("finished", run_id, engine.state))
+        async with self._slots:
+            self._started.add(run_id)
+            await engine.run()
+
+    def _ended(self, run_id: int, engine: Engine, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            if run_id not in self._started:  # cancelled while queued: it never started
+                reason = self._cancel_reasons.pop(run_id, "cancelled")
+                try:
+                    records.cancel_queued_run(self.store, run_id, reason)
+                except Exception:
+                    log.exception("could not record run %s as cancelled", run_id)
+        elif task.exception() is not None:
+            log.error(
+                "run %s ended with an internal error (recorded on the run)", run_id, exc_info=task.exception()
+            )
+        self._engines.pop(run_id, None)
+        self._tasks.pop(run_id, None)
+        self._started.discard(run_id)
+        self._cancel_reasons.pop(run_id, None)
+        done = self._done.pop(run_id, None)
+        if done is not None:
+            done.set()
+        self._emit(RunEvent("finished", run_id, engine.state))
 
     async def cancel(self, run_id: int, reason: str = "cancelled") -> bool:
         """Stop a live run; False when it is not live here (finished, or unknown)."""
