@@ -265,3 +265,18 @@ def test_email_through_smtp_and_the_original_mail_form(
 
 def test_the_webhook_signature_is_the_documented_one() -> None:
     assert sign("k", b"{}") == "sha256=" + hmac.new(b"k", b"{}", hashlib.sha256).hexdigest()
+
+
+def test_github_never_gets_pending_after_the_final_state(
+    store: Store, server: LiveServer, secrets: None
+) -> None:
+    # The first "pending" fails and is retried; the run (dummy executor) ends meanwhile.
+    with capture_server(statuses=[503]) as github:
+        store.save_flow(
+            "acme/shop/ci", flow(f'- {{type: github, secret: GITHUB_TOKEN, url: "{github.url}"}}'), "yaml"
+        )
+        fast(server)
+        run_id = pull_request(server)
+        states = [r.json()["state"] for r in github.wait_for(3)]
+        settled(store, run_id, 2)
+    assert states == ["pending", "pending", "success"]

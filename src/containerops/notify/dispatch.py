@@ -77,13 +77,31 @@ class Notifier:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.client = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        #: Runs whose start is being reported: their end waits, so that GitHub never
+        #: gets ``pending`` after the final state of a quick run.
+        self._starting: dict[int, asyncio.Event] = {}
 
     async def close(self) -> None:
         await self.client.aclose()
 
     async def on_event(self, event: RunEvent) -> None:
-        if event.kind not in ("started", "finished"):
-            return
+        if event.kind == "started":
+            # Registered before the first await: the manager creates the listener tasks in
+            # event order, so the "finished" task of the same run always finds this.
+            reported = self._starting[event.run_id] = asyncio.Event()
+            try:
+                await self._notify(event)
+            finally:
+                reported.set()
+                if self._starting.get(event.run_id) is reported:
+                    del self._starting[event.run_id]
+        elif event.kind == "finished":
+            started = self._starting.get(event.run_id)
+            if started is not None:
+                await started.wait()
+            await self._notify(event)
+
+    async def _notify(self, event: RunEvent) -> None:
         flow = self._flow(event)
         if flow is None or not flow.receivers:
             return
