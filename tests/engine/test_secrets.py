@@ -120,3 +120,23 @@ def test_reference_syntax() -> None:
     assert len(syntax_problems("${{ secrets.1X }}")) == 1
     assert len(syntax_problems("${{ env.HOME }}")) == 1
     assert "closing" in syntax_problems("${{ secrets.X ")[0]
+
+
+def test_a_service_request_referencing_an_unknown_secret_refuses_the_run(store: Store) -> None:
+    call = {
+        "name": "notify",
+        "type": "service",
+        "service": {
+            "url": "http://127.0.0.1:9/hook",
+            "method": "POST",
+            "headers": {"Authorization": "Bearer ${{ secrets.HOOK_TOKEN }}"},
+            "body": {"text": "from ${{ secrets.SENDER }}"},
+        },
+    }
+    loaded = parse_flow(flow_text(simple_flow([stage("s", action("a", call))])), "service.json")
+    with pytest.raises(MissingSecret) as refused:
+        Engine(store, get_executor("local")).prepare(
+            loaded.flow, source=loaded.source, fmt=loaded.format, secret_values={}
+        )
+    assert refused.value.missing == {"HOOK_TOKEN": ["job s.a.notify"], "SENDER": ["job s.a.notify"]}
+    assert store.list_runs() == []

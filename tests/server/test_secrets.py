@@ -4,6 +4,7 @@ whose job prints a secret that never reaches the store or the live stream in cle
 from __future__ import annotations
 
 import base64
+import hashlib
 import stat
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from tests.server.conftest import LiveServer
-from tests.server.flows import flow_doc
+from tests.server.flows import flow_doc, start, wait_for_run
 
 from containerops.server.accounts import create_org, create_token, create_user
 from containerops.server.secrets import (
@@ -190,3 +191,26 @@ def test_an_unknown_secret_refuses_the_run_with_its_name(
         assert body["missing_secrets"] == ["TOKEN"]
         assert alice.get("/api/v1/runs").json()["runs"] == []
     assert store.list_runs() == []
+
+
+def test_a_paused_run_gets_its_secrets_back_after_a_restart(
+    start_server: Callable[..., LiveServer], store: Store, owner: str
+) -> None:
+    """The jobs after a pause run in a restored engine: it must substitute and mask as well."""
+    server = start_server("local")
+    doc = leaky_flow("local")
+    job = doc["stages"][1]["actions"][0]["jobs"][0]
+    job["command"] = ["sh", "-c", 'echo "token is $TOKEN"; printf %s "$TOKEN" | sha256sum']
+    doc["stages"].insert(1, {"type": "pause", "name": "gate"})
+    with server.client(owner) as alice:
+        assert alice.put("/api/v1/namespaces/acme/secrets/TOKEN", json={"value": VALUE}).status_code == 201
+        run_id = start(alice, doc)["id"]
+        assert wait_for_run(alice, run_id, until=("paused",))["status"] == "paused"
+    server.restart()
+    with server.client(owner) as alice:
+        assert alice.post(f"/api/v1/runs/{run_id}/approve", json={}).status_code == 200
+        run = wait_for_run(alice, run_id)
+    assert run["status"] == "success", run
+    lines = [row.line for row in store.log_lines(run_id)]
+    assert "token is ***" in lines
+    assert any(line.startswith(hashlib.sha256(VALUE.encode()).hexdigest()) for line in lines), lines

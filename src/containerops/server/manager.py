@@ -111,7 +111,14 @@ class RunManager:
         if restore is None:
             log.warning("run %s is paused; this engine cannot restore paused runs, left as it is", run_id)
             return
-        engine: Engine = restore(self.store, self.executor, run_id, network_mode=self.network_mode)
+        namespace = self.store.get_run(run_id, with_jobs=False).uri.split("/", 1)[0]
+        engine: Engine = restore(
+            self.store,
+            self.executor,
+            run_id,
+            network_mode=self.network_mode,
+            secret_values=namespace_secrets(self.store, namespace),  # the jobs after the pause need them
+        )
         self._launch(run_id, engine, queued=False)
 
     async def stop(self) -> None:
