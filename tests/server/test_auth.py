@@ -244,3 +244,21 @@ def test_bad_namespace_names_are_422(server: LiveServer, team: dict[str, str], b
         ):
             assert answer.status_code == 422, answer.text
             assert "invalid namespace" in answer.json()["error"]
+
+
+def test_users_and_organizations_through_the_api(
+    server: LiveServer, team: dict[str, str], admin: httpx.Client
+) -> None:
+    assert admin.post("/api/v1/users", json={"name": "dave"}).status_code == 201
+    assert admin.post("/api/v1/users", json={"name": "dave"}).status_code == 409
+    assert admin.post("/api/v1/users", json={"name": "Dave"}).status_code == 422
+    with server.client(team["alice_admin"]) as alice:
+        assert alice.post("/api/v1/users", json={"name": "eve"}).status_code == 403
+        made = alice.post("/api/v1/orgs", json={"name": "widgets"})
+        assert made.status_code == 201 and made.json()["owner"] == "alice"
+        assert alice.post("/api/v1/orgs", json={"name": "acme"}).status_code == 409
+        assert alice.post("/api/v1/orgs", json={"name": "library"}).status_code == 422
+        # the new namespace is the owner's at once (the token reads roles on every request)
+        assert alice.post("/api/v1/flows", json=flow_doc("widgets/app/ci")).status_code == 201
+    with server.client(team["alice"]) as writer:  # write scope: cannot create namespaces
+        assert writer.post("/api/v1/orgs", json={"name": "gadgets"}).status_code == 403

@@ -79,6 +79,36 @@ def delete_secret(namespace: str, name: str, caller: Caller, store: StoreDep) ->
     return Response(status_code=204)
 
 
+# -- users and organizations -----------------------------------------------------------
+class NewNamespace(BaseModel):
+    name: str = Field(max_length=64)
+    admin: bool = False
+
+
+@router.post("/users", status_code=201, summary="Create a user (site administrators only)")
+def create_user(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str, Any]:
+    caller.require_any("admin")
+    if not caller.admin:
+        raise ApiError("only site administrators create users", status=403)
+    try:
+        accounts.create_user(store, body.name, admin=body.admin)
+    except AccountError as error:
+        raise ApiError(str(error), status=409 if "taken" in str(error) else 422) from None
+    return {"name": body.name, "admin": body.admin}
+
+
+@router.post("/orgs", status_code=201, summary="Create an organization owned by the caller")
+def create_org(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str, Any]:
+    caller.require_any("admin")
+    if body.admin:
+        raise ApiError("'admin' is for users, not organizations", status=422)
+    try:
+        accounts.create_org(store, body.name, owner=caller.user)
+    except AccountError as error:
+        raise ApiError(str(error), status=409 if "taken" in str(error) else 422) from None
+    return {"name": body.name, "owner": caller.user}
+
+
 # -- members -------------------------------------------------------------------------
 class MemberRole(BaseModel):
     role: accounts.Role
