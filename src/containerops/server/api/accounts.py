@@ -1,7 +1,9 @@
-"""``/api/v1``: who am I, namespace secrets and members, and the caller's tokens.
+"""``/api/v1``: who am I, users and organizations, namespace secrets and members,
+and the caller's tokens.
 
-Secrets, members and tokens need the ``admin`` scope (and the owner role in the
-namespace, or a site administrator). Secret values go in and never come out:
+Everything here but ``whoami`` and listing members needs the ``admin`` scope (and
+the owner role in the namespace, or a site administrator; only site
+administrators create users). Secret values go in and never come out:
 listings give names and dates only.
 """
 
