@@ -11,10 +11,15 @@ same store and port). ``admin_token`` is a token of a site administrator.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -132,3 +137,65 @@ def admin(server: LiveServer, admin_token: str) -> Iterator[httpx.Client]:
     """An httpx client of ``server`` authenticated as the administrator."""
     with server.client(admin_token) as client:
         yield client
+
+
+class ServerProcess:
+    """``coops server`` as a process of its own, on the test's COOPS_HOME: for what only a
+    real process shows (being killed, the command line)."""
+
+    def __init__(self, home: Path, executor: str = "dummy", *extra: str) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [
+            sys.executable, "-m", "containerops.cli.main", "server",
+            "--port", str(self.port), "--executor", executor, "--log-level", "warning", *extra,
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "COOPS_HOME": str(self.home)}
+        env.pop("COOPS_DATABASE_URL", None)
+        self.process = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.url}/openapi.json", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"coops server did not start: {stderr}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to record anything."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            finally:
+                self.kill()
+
+
+@pytest.fixture
+def server_process(coops_home: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``coops server`` processes on the test's COOPS_HOME (stopped at the end)."""
+    started: list[ServerProcess] = []
+
+    def start(executor: str = "dummy", *extra: str) -> ServerProcess:
+        process = ServerProcess(coops_home, executor, *extra)
+        process.start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
