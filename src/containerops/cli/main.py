@@ -21,6 +21,7 @@ from rich.live import Live
 from rich.markup import escape
 
 from containerops.cli import accounts, render
+from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
 from containerops.cli.run_secrets import SecretsInputError, local_secret_values
 from containerops.engine import Engine, JobState, RunState
@@ -55,6 +56,7 @@ images_app = typer.Typer(help="Build the base images components start from.", no
 app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
 accounts.register(app)  # coops user | org | token | secret
+decision_cli.register(runs_app)  # coops runs approve | reject
 
 err = Console(stderr=True)
 
@@ -209,11 +211,14 @@ async def _run_live(engine: Engine, state: RunState, console: Console) -> RunSta
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, engine.cancel, f"cancelled by {signal.Signals(signum).name}")
+    announce = decision_cli.announce_pauses(console)
     if console.is_terminal:
+        engine.on_change = announce
         with Live(get_renderable=lambda: render.run_tree(state), console=console, refresh_per_second=8):
             return await engine.run()
 
-    def on_change(_state: RunState, js: JobState | None) -> None:
+    def on_change(state: RunState, js: JobState | None) -> None:
+        announce(state, js)
         if js is not None:
             render.change_line(console.file, js)
 
@@ -390,7 +395,7 @@ def logs(
     out = sys.stdout
     last_id = 0
     while True:
-        finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running")
+        finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
         while True:
             rows = store.log_lines(run_id, job_path=job, after_id=last_id)
             for line in rows:

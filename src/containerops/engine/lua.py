@@ -198,7 +198,7 @@ def run(
 
 def evaluate(expression: str, name: str, values: Mapping[str, Any], **limits: int) -> Any:
     """The value of a Lua expression (``when:``)."""
-    return run(f"return ({expression}\n)", name, values, **limits).value  # type: ignore[arg-type]
+    return run(f"return {expression}", name, values, **limits).value  # type: ignore[arg-type]
 
 
 _checker: _Sandbox | None = None
@@ -209,7 +209,7 @@ def syntax_error(code: str, name: str, *, expression: bool = False) -> tuple[int
     global _checker
     if _checker is None:
         _checker = _Sandbox(MAX_INSTRUCTIONS, MAX_MEMORY)
-    text = f"return ({code}\n)" if expression else code
+    text = f"return {code}" if expression else code
     try:
         error = _checker.syntax(text, name)
     except lupa.LuaError as exc:  # the checker itself ran out of memory: start a fresh one

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from containerops.model.hooks import Receiver, Trigger
+    from containerops.model.service import Service
 
 StageType = Literal["start", "normal", "pause", "end"]
 Sequencing = Literal["sequence", "parallel"]
@@ -60,6 +61,13 @@ class Job:
     retries: int = 0
     allow_failure: bool = False
     when: When = "on_success"
+    #: ``when:`` written as a Lua expression (then ``when`` is "always": the expression decides).
+    condition: str | None = None
+    #: Lua run before the job starts and after each attempt (``containerops.engine.scripts``).
+    pre: str | None = None
+    post: str | None = None
+    #: What a ``type: service`` job calls (``containerops.model.service``).
+    service: Service | None = None
     position: Position | None = None
 
 

@@ -38,6 +38,8 @@ from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
 from containerops.model.references import syntax_problems
+from containerops.model.scripts import BARE_WORD, read_lua
+from containerops.model.service import read_service
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
@@ -78,6 +80,8 @@ JOB_KEYS = (
     "retries",
     "allow_failure",
     "when",
+    "pre",
+    "post",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 #: Keys of the original engine's runtime dumps: accepted, ignored, warned about.
@@ -447,7 +451,7 @@ class _Builder:
         if (value := values.get("endpoint")) is not None:
             job.endpoint = self.endpoint(value, f"{where}.endpoint")
         if (value := values.get("service")) is not None:
-            r.mapping(value, f"{where}.service", "service", (), any_key=True)
+            job.service = read_service(r, value, f"{where}.service")
             if job.type != "service":
                 r.error(
                     fields["service"][0], f"{where}.service", "'service' is only for jobs of type service"
@@ -471,7 +475,10 @@ class _Builder:
         if (value := values.get("allow_failure")) is not None:
             job.allow_failure = bool(r.boolean(value, f"{where}.allow_failure", "allow_failure"))
         if (value := values.get("when")) is not None:
-            job.when = cast(When, r.choice(value, f"{where}.when", "when", WHENS) or job.when)
+            self.when(job, value, f"{where}.when")
+        for key in ("pre", "post"):
+            if (value := values.get(key)) is not None:
+                setattr(job, key, read_lua(r, value, f"{where}.{key}", key))
         for key in RUNTIME_JOB_KEYS:
             if key in fields:
                 r.warning(
@@ -482,6 +489,15 @@ class _Builder:
                 )
         self.check_image(job, fields, values, node, where)
         return job, name_node is not None
+
+    def when(self, job: Job, node: Node, where: str) -> None:
+        """``on_success``, ``on_failure``, ``always``, or a Lua expression (not a bare word)."""
+        text = self.r.text(node, where, "when")
+        if text is None or text in WHENS or BARE_WORD.fullmatch(text.strip()):
+            job.when = cast(When, self.r.choice(node, where, "when", WHENS) or job.when)
+            return
+        job.condition = read_lua(self.r, node, where, "when", expression=True)
+        job.when = "always"
 
     def check_image(self, job: Job, fields: Fields, values: dict[str, Node], node: Node, where: str) -> None:
         """A job needs an image to run; ``kubectl`` (not supported) is no substitute."""
@@ -617,20 +633,16 @@ class _Builder:
         return resources
 
 
-LOCAL_PAUSE = (
-    "pause stages wait for an approval, which needs the server (`coops server`, coming later); "
-    "`coops run` cannot run this flow"
-)
-LOCAL_SERVICE = (
-    "service jobs run alongside the flow, which needs the server (`coops server`, coming later); "
-    "`coops run` cannot run this flow"
+LOCAL_CALLBACK = (
+    "this service job waits for a callback (callback: true), which needs a server the service can "
+    "reach (`coops server`, or `coops run --server URL`); `coops run` alone cannot run this flow"
 )
 
 
 def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "docker") -> list[Diagnostic]:
     """Errors for what ``coops run`` (no server) cannot do with a valid flow.
 
-    Pause stages and service jobs need the server; a job without an endpoint
+    Service jobs that wait for a callback need the server; a job without an endpoint
     (written for kubectl, or a command for the local executor) has no image
     for the docker executor; the local executor needs a command.
     """
@@ -641,12 +653,11 @@ def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "do
         diagnostics.append(Diagnostic("error", message, file, line, column, where))
 
     for stage in flow.stages:
-        if stage.type == "pause":
-            error(stage.position, stage.name, LOCAL_PAUSE)
         for action in stage.actions:
             for job in action.jobs:
                 if job.type == "service":
-                    error(job.position, job.path, LOCAL_SERVICE)
+                    if job.service is not None and job.service.callback:
+                        error(job.position, job.path, LOCAL_CALLBACK)
                 elif executor == "local" and not job.command:
                     error(
                         job.position,
