@@ -302,3 +302,18 @@ def test_a_missing_secret_refuses_with_a_reason(hooked: LiveServer, store: Store
     assert (
         answer.json()["reason"] == "secret GITHUB_HOOK is not set in namespace other: nothing can be verified"
     )
+
+
+def test_a_run_that_cannot_start_is_recorded_and_a_redelivery_may_try_again(
+    hooked: LiveServer, store: Store
+) -> None:
+    needs_secret = FLOW.replace("stages:", "environments: {TOKEN: '${{ secrets.DEPLOY_KEY }}'}\nstages:", 1)
+    store.save_flow("acme/shop/ci", needs_secret, "yaml")
+    with hooked.client() as client:
+        first = github(client, "push", push_payload(), delivery="retry-me")
+        assert first.status_code == 422, first.text
+        assert first.json()["verdict"] == "failed" and "DEPLOY_KEY" in first.json()["reason"]
+        set_secret(store, "acme", "DEPLOY_KEY", "k")
+        again = github(client, "push", push_payload(), delivery="retry-me")
+    assert again.status_code == 202, again.text
+    assert len(runs_of(store)) == 1

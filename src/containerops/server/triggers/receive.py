@@ -162,9 +162,12 @@ class HookReceiver:
                 )
         try:
             submitted = await self.manager.submit(flow_id, env=env, trigger=about)
-        except (StoreError, RuntimeError) as exc:
+        except (StoreError, RuntimeError, ValueError) as exc:
+            # ValueError: the flow cannot run as it is (a secret it names is not set); else
+            # the server cannot take runs now. Either way a redelivery may try again.
             deliveries.release(self.store, delivery)
-            return Verdict(503, "failed", f"the run could not be started: {exc}")
+            status = 422 if isinstance(exc, ValueError) else 503
+            return Verdict(status, "failed", f"the run could not be started: {exc}")
         deliveries.attach_run(self.store, delivery, submitted.id)
         return Verdict(202, "accepted", run={"id": submitted.id, "number": submitted.number})
 
