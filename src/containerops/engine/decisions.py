@@ -130,8 +130,10 @@ def decide(store: Store, run_id: int, approved: bool, by: str, comment: str | No
             .order_by(t.pauses.c.id.desc())
             .limit(1)
         ).first()
-        if status != "paused" or open_row is None:
+        if status != "paused":
             raise DecisionError(f"cannot {verb} run {run_id}: it is {status}, not paused")
+        if open_row is None:
+            raise DecisionError(f"cannot {verb} run {run_id}: its pause was already decided")
         done = conn.execute(
             t.pauses.update()
             .where(t.pauses.c.id == open_row.id, t.pauses.c.decision.is_(None))
@@ -143,7 +145,7 @@ def decide(store: Store, run_id: int, approved: bool, by: str, comment: str | No
             )
         )
         if done.rowcount != 1:
-            raise DecisionError(f"cannot {verb} run {run_id}: it was decided meanwhile")
+            raise DecisionError(f"cannot {verb} run {run_id}: its pause was already decided")
     notify(KIND, run_id)
     found = get_pause(store, run_id, open_row.stage)
     assert found is not None

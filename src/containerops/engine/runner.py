@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +76,8 @@ class Engine:
         #: ``${{ secrets.NAME }}`` values of this run (service requests use them too).
         self.secret_values: dict[str, str] = {}
         #: The server's public URL: service callbacks go to ``{callback_base}/api/v1/callbacks/...``.
-        self.callback_base: str | None = None
+        #: The server sets it; COOPS_SERVER_URL (the server's public URL setting) is the fallback.
+        self.callback_base: str | None = os.environ.get("COOPS_SERVER_URL") or None
         #: How often a paused run reads the store for a decision taken by another process.
         self.decision_poll = 0.5
         self._suspended = False

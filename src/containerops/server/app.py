@@ -40,6 +40,9 @@ def _include_routers(app: FastAPI) -> None:
     from containerops.server.api import accounts
 
     app.include_router(accounts.router)
+    from containerops.server.api import callbacks
+
+    app.include_router(callbacks.router)
 
 
 def create_app(
