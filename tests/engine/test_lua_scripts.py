@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from containerops.contract.codata import decode_co_data
-from containerops.engine import lua
+from containerops.engine import lua, scripts
 from containerops.executors.dummy import DummyExecutor
 from containerops.store import Store
 from tests.engine.scenarios import Behaviour, action, job, run_flow, simple_flow, stage
@@ -189,3 +189,24 @@ def test_the_sandbox_returns_only_plain_data() -> None:
 def test_a_script_error_says_its_line() -> None:
     with pytest.raises(lua.ScriptError, match=r"^post script failed: line 2: boom$"):
         lua.run("local a = 1\nerror('boom')", "post", {})
+
+
+def test_a_pattern_that_could_backtrack_for_ages_is_refused(store: Store) -> None:
+    pre = "return string.find(string.rep('a', 5000), '.-.-.-.-b')"
+    state = run_flow(store, "dummy", one_job(pre=pre))
+    reason = state.jobs["s.a.j"].reason or ""
+    assert state.jobs["s.a.j"].status == "failure"
+    assert "string.find: a pattern with 4 repetitions over 5000 characters may take too long" in reason
+    # plain finds and ordinary patterns on ordinary text are fine
+    plain = "assert(string.find(string.rep('a', 5000), '.-.-.-.-b', 1, true) == nil)\n"
+    trim = "assert(('  v1.2  '):match('^%s*(.-)%s*$') == 'v1.2')\n"
+    assert run_flow(store, "dummy", one_job(pre=plain + trim)).status == "success"
+
+
+def test_a_script_stuck_in_c_is_abandoned_at_the_deadline(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lua, "MAX_PATTERN_COST", 1e15)  # let the pattern through, to reach the deadline
+    monkeypatch.setattr(scripts, "MAX_SECONDS", 0.2)
+    state = run_flow(store, "dummy", one_job(pre="string.find(string.rep('a', 8000), 'a*b')"))
+    assert state.jobs["s.a.j"].reason == "pre script ran too long (more than 0.2 s)"

@@ -196,3 +196,13 @@ def test_without_a_public_url_a_callback_job_fails_plainly(
     assert received == []
     reason = state.jobs["deploy.d.call"].reason or ""
     assert reason.startswith("this service job waits for a callback, and this engine has no public URL")
+
+
+def test_an_oversized_answer_or_output_fails_the_job(store: Store) -> None:
+    huge = b"x" * (5 * 2**20)
+    with capture(lambda got: (200, huge)) as (base, _):
+        state = run_flow(store, "dummy", service_flow({"url": base + "/x"}))
+    assert state.jobs["deploy.d.call"].reason == "the answer is larger than 4 MiB"
+    with capture(lambda got: (200, {"v": "y" * 70_000})) as (base, _):
+        state = run_flow(store, "dummy", service_flow({"url": base + "/x", "outputs": {"V": "v"}}))
+    assert state.jobs["deploy.d.call"].reason == "output V: longer than 64 KiB"

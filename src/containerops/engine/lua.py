@@ -15,7 +15,11 @@ its memory. Each evaluation gets a fresh Lua state (lupa, Lua 5.4) with:
   ``pcall`` cannot swallow: the wrapped ``pcall``/``xpcall`` re-raise once the
   budget or the memory is exhausted;
 - a memory limit (lupa's ``max_memory``): ``string.rep`` bombs and growing
-  tables end with a memory error instead of growing the process.
+  tables end with a memory error instead of growing the process;
+- pattern functions (``find``, ``match``, ``gmatch``, ``gsub``) that refuse a
+  pattern whose worst-case backtracking over the given text is too long: they
+  run in C, where the instruction hook cannot stop them. As a last resort the
+  caller (``engine.scripts``) stops waiting after ``MAX_SECONDS``.
 
 What a script may do to its job is given by the caller as plain data in, and
 read back as plain data out (``run``); ``print`` collects lines.
@@ -34,6 +38,8 @@ import lupa.lua54 as lupa
 MAX_INSTRUCTIONS = 20_000_000
 #: Bytes a script's Lua state may allocate, its inputs included.
 MAX_MEMORY = 64 * 2**20
+#: Worst-case steps a pattern match may take: ``(len + 1) ** (repetitions + 1)`` (seconds at most).
+MAX_PATTERN_COST = 2e8
 #: Lines ``print`` keeps, and their length.
 MAX_PRINTED = 1000
 _HOOK_EVERY = 1000
@@ -50,6 +56,52 @@ local function copy(lib)
   for key, value in pairs(lib) do result[key] = value end
   return result
 end
+
+-- Pattern matching runs in C, out of the hook's reach: refuse a pattern whose worst case
+-- (backtracking over every repetition) is too long for the subject it is given.
+local sub = string.sub
+local function repetitions(pattern)
+  local count, i, n = 0, 1, #pattern
+  while i <= n do
+    local c = sub(pattern, i, i)
+    if c == "%" then
+      i = i + 2
+    elseif c == "[" then
+      i = i + 1
+      if sub(pattern, i, i) == "^" then i = i + 1 end
+      if sub(pattern, i, i) == "]" then i = i + 1 end
+      while i <= n and sub(pattern, i, i) ~= "]" do
+        if sub(pattern, i, i) == "%" then i = i + 1 end
+        i = i + 1
+      end
+      i = i + 1
+    else
+      if c == "*" or c == "+" or c == "-" or c == "?" then count = count + 1 end
+      i = i + 1
+    end
+  end
+  return count
+end
+local function guarded(name, f, plain_at)
+  return function(...)
+    local subject, pattern = ...
+    local plain = plain_at and select(plain_at, ...)
+    if type(subject) == "string" and type(pattern) == "string" and not plain then
+      local k = repetitions(pattern)
+      local anchored = sub(pattern, 1, 1) == "^" and name ~= "gmatch"
+      local cost = (#subject + 1.0) ^ (k + (anchored and 0 or 1))
+      if k > 0 and cost > budget.pattern then
+        error(("string.%s: a pattern with %d repetitions over %d characters may take too long; "
+               .. "match shorter text, use fewer repetitions, or a plain find"):format(name, k, #subject), 2)
+      end
+    end
+    return f(...)
+  end
+end
+string.find = guarded("find", string.find, 4)
+string.match = guarded("match", string.match)
+string.gmatch = guarded("gmatch", string.gmatch)
+string.gsub = guarded("gsub", string.gsub)
 
 local env = {}
 for _, name in ipairs({"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen",
@@ -149,7 +201,12 @@ class _Sandbox:
             max_memory=max_memory, register_eval=False, register_builtins=False, unpack_returned_tuples=True
         )
         budget = self.lua.table_from(
-            {"hooks": max(1, max_instructions // _HOOK_EVERY), "every": _HOOK_EVERY, "printed": MAX_PRINTED}
+            {
+                "hooks": max(1, max_instructions // _HOOK_EVERY),
+                "every": _HOOK_EVERY,
+                "printed": MAX_PRINTED,
+                "pattern": MAX_PATTERN_COST,
+            }
         )
         self.actions = self.lua.table()
         self.printed = self.lua.table()

@@ -19,7 +19,10 @@ while one runs to the end of its budget.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,43 @@ class Verdict:
     printed: list[str] = field(default_factory=list)
 
 
+#: Wall-clock seconds the engine waits for a script, whatever its budgets say.
+MAX_SECONDS = 10.0
+
+
+async def _in_thread(name: str, function: Callable[..., Any], *args: Any) -> Any:
+    """Run a script in a thread of its own and wait at most ``MAX_SECONDS`` for it.
+
+    Lua runs without the GIL, so the engine's loop goes on meanwhile. A script
+    still running at the deadline (stuck in a C function the budgets do not
+    reach) is left to its thread, a daemon, and the job fails.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        try:
+            result, error = function(*args), None
+        except BaseException as exc:  # handed to the waiting task, whatever it is
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name=f"lua-{name}", daemon=True).start()
+    try:
+        return await asyncio.wait_for(future, MAX_SECONDS)
+    except TimeoutError:
+        raise lua.ScriptError(f"{name} script ran too long (more than {MAX_SECONDS:g} s)") from None
+
+
 def finished_jobs(state: RunState) -> dict[str, dict[str, Any]]:
     return {
         path: {"status": js.status, "outputs": dict(js.outputs), "exit_code": js.exit_code}
@@ -48,12 +88,12 @@ def finished_jobs(state: RunState) -> dict[str, dict[str, Any]]:
 
 async def condition(expression: str, values: Mapping[str, Any]) -> bool:
     """A ``when:`` expression's truth (Lua's: only nil and false are false)."""
-    value = await asyncio.to_thread(lua.evaluate, expression, "when", values)
+    value = await _in_thread("when", lua.evaluate, expression, "when", values)
     return value is not None and value is not False
 
 
 async def script(code: str, name: str, values: Mapping[str, Any], read_back: tuple[str, ...]) -> Verdict:
-    outcome = await asyncio.to_thread(lua.run, code, name, values, read_back=read_back)
+    outcome = await _in_thread(name, functools.partial(lua.run, read_back=read_back), code, name, values)
     tables = {key: _strings(outcome.tables.get(key), f"{name}: {key}") for key in read_back}
     return Verdict(tables, outcome.action, outcome.reason, outcome.printed)
 

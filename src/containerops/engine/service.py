@@ -29,6 +29,9 @@ from containerops.store import Store
 DEFAULT_REQUEST_TIMEOUT = 30.0
 #: How often the store is read for a callback posted to another process.
 CALLBACK_POLL = 0.5
+#: The largest answer read, and the longest output value (as for components).
+MAX_ANSWER = 4 * 2**20
+MAX_OUTPUT = 64 * 1024
 #: How much of an answer's body goes to the job's log.
 LOG_BODY = 4096
 
@@ -142,12 +145,16 @@ async def call(
         timeout = min(service.timeout or DEFAULT_REQUEST_TIMEOUT, DEFAULT_REQUEST_TIMEOUT)
         try:
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                response = await client.send(request)
+                response = await client.send(request, stream=True)
+                try:
+                    raw = await _read_limited(response)
+                finally:
+                    await response.aclose()
         except httpx.TimeoutException:
             raise ServiceError(f"{request.method} {request.url}: no answer within {timeout:g} s") from None
         except httpx.HTTPError as error:
             raise ServiceError(f"{request.method} {request.url}: {error or type(error).__name__}") from None
-        text = response.text
+        text = raw.decode(response.encoding or "utf-8", "replace")
         log("stdout", f"-> {response.status_code} {response.reason_phrase}")
         for line in text[:LOG_BODY].splitlines():
             log("stdout", line)
@@ -169,6 +176,16 @@ async def call(
             callbacks.close(store, callback_id)
 
 
+async def _read_limited(response: httpx.Response) -> bytes:
+    """The answer's body, refused past ``MAX_ANSWER`` bytes."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > MAX_ANSWER:
+            raise ServiceError(f"the answer is larger than {MAX_ANSWER // 2**20} MiB")
+    return bytes(body)
+
+
 def _outputs(service: Service, text: str) -> dict[str, str]:
     if not service.outputs:
         return {}
@@ -186,6 +203,8 @@ def _pick(service: Service, data: object, what: str) -> dict[str, str]:
         if value is None:
             shown = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
             raise ServiceError(f"output {name}: {what} has nothing at {shown}")
+        if len(value.encode()) > MAX_OUTPUT:
+            raise ServiceError(f"output {name}: longer than {MAX_OUTPUT // 1024} KiB")
         outputs[name] = value
     return outputs
 
