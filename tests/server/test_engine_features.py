@@ -170,3 +170,28 @@ def test_forged_expired_and_malformed_callbacks_are_refused(
     assert malformed.status_code == 422 and "error" in malformed.json()
     late = httpx.post(urls[0], json={"result": True}, timeout=10)
     assert late.status_code == 410 and "expired" in late.json()["error"]
+
+
+def test_coops_server_gives_its_own_address_as_the_callback_base(
+    store: Store, server_process: Callable[..., ServerProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COOPS_SERVER_URL", raising=False)
+    create_user(store, "root", admin=True)
+    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
+    process = server_process("dummy")
+
+    def third_service(got: Got) -> tuple[int, object]:
+        url = got.headers["CO-Callback-URL"]
+        threading.Thread(
+            target=lambda: httpx.post(url, json={"result": True}, timeout=10), daemon=True
+        ).start()
+        return 200, {}
+
+    with (
+        capture(third_service) as (base, received),
+        httpx.Client(base_url=process.url, headers=headers) as client,
+    ):
+        run = start(client, service_doc(base + "/build"))
+        document = wait_for_run(client, run["id"])
+    assert document["status"] == "success", document["reason"]
+    assert received[0].headers["CO-Callback-URL"].startswith(process.url + "/api/v1/callbacks/")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import sys
@@ -485,6 +486,14 @@ def serve(
     log_level: Annotated[
         str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
     ] = "info",
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="COOPS_SERVER_URL",
+            help="The URL others reach this server at: service jobs' callback URLs and links in "
+            "notifications. Default: http://HOST:PORT (127.0.0.1 when listening on every interface).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and run flows for a team, on this machine's store.
 
@@ -500,6 +509,10 @@ def serve(
     import uvicorn
 
     from containerops.server import create_app
+
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    # Engines (service callbacks) and notifications read it from there (ServerConfig.public_url).
+    os.environ["COOPS_SERVER_URL"] = (public_url or f"http://{local}:{port}").rstrip("/")
 
     try:
         application = create_app(executor=executor, max_concurrent_runs=max_runs, network_mode=network)
