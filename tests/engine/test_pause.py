@@ -211,3 +211,16 @@ def test_a_rerun_keeps_successful_jobs_and_runs_the_rest(store: Store) -> None:
     kept = store.get_run(state.id).jobs[0]
     assert (kept.path, kept.status, kept.outputs) == ("build.a.x", "success", {"V": "7"})
     assert kept.reason == f"kept from run {failed.id}, where it succeeded"
+
+
+def test_a_paused_run_can_be_cancelled(store: Store) -> None:
+    engine = engine_for(store, DummyExecutor(), gated())
+
+    async def cancel(engine: Engine) -> None:
+        engine.cancel("cancelled by erin")
+
+    state = run_with(engine, cancel)
+    assert (state.status, state.reason) == ("cancelled", "cancelled by erin")
+    assert statuses(store, state.id) == {"build.a.x": "success", "ship.b.y": "skipped"}
+    with pytest.raises(DecisionError, match="it is cancelled, not paused"):
+        decide(store, state.id, True, "late")
