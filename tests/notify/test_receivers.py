@@ -280,3 +280,38 @@ def test_github_never_gets_pending_after_the_final_state(
         states = [r.json()["state"] for r in github.wait_for(3)]
         settled(store, run_id, 2)
     assert states == ["pending", "pending", "success"]
+
+
+def test_a_run_no_commit_started_skips_commit_statuses_and_shows_its_notifications(
+    store: Store, server: LiveServer, secrets: None, admin_token: str
+) -> None:
+    with capture_server() as github, capture_server() as slack:
+        flow_id, _, _ = store.save_flow(
+            "acme/shop/ci",
+            flow(
+                f"""\
+                - {{type: github, secret: GITHUB_TOKEN, url: "{github.url}"}}
+                - {{type: slack, url: "{slack.url}/x"}}
+                """
+            ),
+            "yaml",
+        )
+        submitted = server.call(lambda: server.manager.submit(flow_id, trigger={"type": "api"}))
+        server.call(lambda: server.manager.wait(submitted.id))
+        slack.wait_for(1)
+        settled(store, submitted.id, 3)
+    assert github.requests == []
+    with server.client(admin_token) as api:
+        shown = api.get(f"/api/v1/runs/{submitted.id}/notifications").json()["notifications"]
+        assert api.get("/api/v1/runs/999999/notifications").status_code == 404
+    with server.client() as anonymous:
+        assert anonymous.get(f"/api/v1/runs/{submitted.id}/notifications").status_code == 401
+    assert sorted((n["kind"], n["event"], n["status"]) for n in shown) == [
+        ("github", "finished", "skipped"),
+        ("github", "started", "skipped"),
+        ("slack", "finished", "sent"),
+    ]
+    skipped = next(n for n in shown if n["status"] == "skipped")
+    assert (
+        skipped["error"] == "the run has no commit to report on: it was not started by a push or pull request"
+    )

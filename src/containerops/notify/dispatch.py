@@ -45,6 +45,10 @@ class Unsendable(Exception):
     """A message that cannot be sent at all (a missing secret or commit): recorded, not retried."""
 
 
+class NothingToReport(Unsendable):
+    """A commit status for a run no commit started (cron, API): recorded as skipped."""
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, Unsendable):
         return False
@@ -115,12 +119,13 @@ class Notifier:
 
     # -- one message ------------------------------------------------------------
     async def deliver(self, index: int, receiver: Receiver, event: str, summary: RunSummary) -> str:
-        """Send one message with retries and record it; its final status (sent | failed)."""
+        """Send one message with retries and record it; its final status (sent | failed | skipped)."""
         namespace = summary.flow.split("/", 1)[0]
         secret = self.secret(namespace, receiver.secret) if receiver.secret else None
         row = self._record(summary.run_id, index, receiver, event, self._target(receiver, summary))
         attempts = 0
         error: str | None = None
+        status = "sent"
         try:
             send = self._sender(receiver, event, summary, namespace, secret)
             retrying = AsyncRetrying(
@@ -133,8 +138,10 @@ class Notifier:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     await send()
+        except NothingToReport as exc:
+            status, error = "skipped", str(exc)
         except Exception as exc:
-            error = _describe(exc, secret)
+            status, error = "failed", _describe(exc, secret)
             log.warning(
                 "%s receiver of run %s: %s (after %s attempts)",
                 receiver.type,
@@ -142,7 +149,6 @@ class Notifier:
                 error,
                 attempts,
             )
-        status = "failed" if error else "sent"
         with self.store.engine.begin() as conn:
             conn.execute(
                 t.notifications.update()
@@ -168,7 +174,7 @@ class Notifier:
         repository = summary.trigger.get("repository") or receiver.repository
         sha = summary.trigger.get("sha")
         if not repository or not sha:
-            raise Unsendable(
+            raise NothingToReport(
                 "the run has no commit to report on: it was not started by a push or pull request"
             )
         assert secret is not None and receiver.url is not None

@@ -32,11 +32,12 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(logs.router)
     app.include_router(pilotage.router)
     # -- other parts: one `app.include_router(...)` line each below ------------------------
-    from containerops.server.api import deliveries, hooks, schedules
+    from containerops.server.api import deliveries, hooks, notifications, schedules
 
     app.include_router(hooks.router)
     app.include_router(deliveries.router)
     app.include_router(schedules.router)
+    app.include_router(notifications.router)
     from containerops.server.api import accounts
 
     app.include_router(accounts.router)
