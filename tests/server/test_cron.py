@@ -186,6 +186,13 @@ def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: 
             clock.set(at(10, 11))
             await asyncio.sleep(0.2)
             assert len(store.list_runs(uri="acme/nightly/build")) == 1
+            # The trigger comes back an hour later: no catch-up for the hour it was retired.
+            store.save_flow("acme/nightly/build", flow(), "yaml")
+            clock.set(at(11, 12))
+            await _until(lambda: schedule_row(store).active)
+            assert schedule_row(store).next_tick.replace(tzinfo=UTC) == at(11, 15)
+            clock.set(at(11, 15))
+            await _until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 2)
         finally:
             scheduler.stop()
             await loop

@@ -100,8 +100,9 @@ class Scheduler:
     def sync(self) -> None:
         """Make one active row per cron trigger of each flow's newest version; retire the others.
 
-        A new schedule starts from now: it runs at its next tick, not at once. A
-        changed schedule keeps its last tick, so no tick runs twice.
+        A new schedule starts from now: it runs at its next tick, not at once; so does
+        one that comes back after it was retired. A changed schedule keeps its last
+        tick, so no tick runs twice.
         """
         now = self.clock.now()
         wanted: dict[tuple[int, int], CronTrigger] = {}
@@ -135,7 +136,9 @@ class Scheduler:
                     trigger.timezone,
                     True,
                 ):
-                    since = _aware(existing.last_tick) or now
+                    # A schedule back after it was retired starts from now: the time it was
+                    # retired is not downtime to catch up on.
+                    since = (_aware(existing.last_tick) if existing.active else None) or now
                     conn.execute(
                         s.update()
                         .where(s.c.id == existing.id)
@@ -143,6 +146,7 @@ class Scheduler:
                             schedule=trigger.schedule,
                             timezone=trigger.timezone,
                             active=True,
+                            last_tick=since,
                             next_tick=next_tick(trigger.schedule, trigger.timezone, since),
                             updated_at=now,
                         )
