@@ -274,6 +274,7 @@ def test_unknown_flows_and_flows_without_the_trigger_are_404_and_recorded(
         unknown = client.post("/hooks/github/acme/shop/nope", json={})
         untriggered = client.post("/hooks/gitlab/acme/shop/plain", json={})
         bad_kind = client.post("/hooks/svn/acme/shop/ci", json={})
+        bad_name = client.post("/hooks/github/acme/shop/c%24i", content=b"kept anyway")
     assert unknown.status_code == 404 and unknown.json()["reason"] == "no flow acme/shop/nope"
     assert (
         untriggered.status_code == 404
@@ -282,7 +283,9 @@ def test_unknown_flows_and_flows_without_the_trigger_are_404_and_recorded(
     assert bad_kind.status_code == 422
     with hooked.client(admin_token) as api:
         refused = api.get("/api/v1/deliveries", params={"verdict": "refused"}).json()["deliveries"]
-        assert {d["flow"] for d in refused} == {"acme/shop/nope", "acme/shop/plain"}
+        assert {d["flow"] for d in refused} == {"acme/shop/nope", "acme/shop/plain", "acme/shop/c$i"}
+        kept = api.get(f"/api/v1/deliveries/{bad_name.json()['delivery']}").json()
+        assert (kept["status_code"], kept["body"]) == (400, "kept anyway")
         assert api.get("/api/v1/deliveries", params={"flow": "bad/uri"}).status_code == 422
         assert api.get("/api/v1/deliveries/999999").status_code == 404
     with hooked.client() as anonymous:
