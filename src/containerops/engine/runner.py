@@ -95,6 +95,7 @@ class Engine:
         flow_version: tuple[int, int] | None = None,
         secret_values: Mapping[str, str] | None = None,
         reuse_from: int | None = None,
+        run_columns: Mapping[str, Any] | None = None,
     ) -> RunState:
         """Save the flow and a pending run with all its jobs; return the run's state.
 
@@ -104,6 +105,7 @@ class Engine:
         ``secret_values`` (name -> value) fill ``${{ secrets.NAME }}``; all are masked,
         and a reference to any other name raises :class:`MissingSecret` before anything
         is recorded. ``reuse_from`` keeps what succeeded in that run (see ``reuse``).
+        ``run_columns`` are more columns of the run row, written with it (the server's ``trigger``).
         """
         overrides = (params or {}).get("set") or {}
         self.secret_values = dict(secret_values or {})
@@ -120,6 +122,7 @@ class Engine:
             self.executor.name,
             dict(params or {}),
             [(job.path, job.endpoint) for job in jobs],
+            columns=run_columns,
         )
         self.state = RunState(
             flow=flow,

@@ -98,6 +98,29 @@ def get_flow(store: Store, uri: str) -> FlowSummary:
     return _summary(row)
 
 
+def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]:
+    """``(flow id, version id)`` of a flow that is not deleted: version ``version``, else the newest.
+
+    One indexed query: this is on the path of every run the API starts.
+    """
+    query = (
+        sa.select(t.flows.c.id, t.flow_versions.c.id.label("version_id"))
+        .join(t.flow_versions, t.flow_versions.c.flow_id == t.flows.c.id)
+        .where(t.flows.c.uri == uri, t.flows.c.deleted_at.is_(None))
+        .order_by(t.flow_versions.c.version.desc())
+        .limit(1)
+    )
+    if version is not None:
+        query = query.where(t.flow_versions.c.version == version)
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        if version is not None and latest_version(store, uri) is not None:
+            raise StoreError(f"no version {version} of flow {uri}")
+        raise StoreError(f"no flow {uri}")
+    return int(row.id), int(row.version_id)
+
+
 def latest_version(store: Store, uri: str) -> int | None:
     """The newest version number of a flow, deleted or not; None if it never existed."""
     with store.engine.connect() as conn:

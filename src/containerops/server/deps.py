@@ -17,19 +17,27 @@ from containerops.server.manager import RunManager
 from containerops.store import Store
 
 
-def get_manager(request: Request) -> RunManager:
+# The dependencies are coroutines on purpose: FastAPI runs a plain ``def`` dependency in
+# its thread pool, and those hops cost more than the work (a token check is a fraction
+# of a millisecond on SQLite), several times per request.
+async def get_manager(request: Request) -> RunManager:
     manager: RunManager = request.app.state.manager
     return manager
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     store: Store = request.app.state.store
     return store
 
 
+async def caller(request: Request) -> Principal:
+    """The authenticated caller (the auth part's ``principal``), checked on the event loop."""
+    return principal(request)
+
+
 Manager = Annotated[RunManager, Depends(get_manager)]
 StoreDep = Annotated[Store, Depends(get_store)]
-Caller = Annotated[Principal, Depends(principal)]
+Caller = Annotated[Principal, Depends(caller)]
 
 
 def namespace_of(uri: str) -> str:

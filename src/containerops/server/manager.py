@@ -59,10 +59,6 @@ class RunEvent:
 Listener = Callable[[RunEvent], Awaitable[None]]
 
 
-class ReuseUnsupported(Exception):
-    """This engine cannot rerun a run keeping its successful jobs' outputs."""
-
-
 class RunManager:
     """Queues and runs flows for the server; one per server process."""
 
@@ -102,36 +98,32 @@ class RunManager:
             await self.restore_paused(run_id)
 
     async def restore_paused(self, run_id: int) -> None:
-        """Hook for paused runs found at startup: the engine waits for their decision again.
-
-        Needs ``Engine.restore(store, executor, run_id, ...)`` from the pause-stage
-        work; without it the run stays paused in the store, untouched, and is said in the log.
-        """
-        restore = getattr(Engine, "restore", None)
-        if restore is None:
-            log.warning("run %s is paused; this engine cannot restore paused runs, left as it is", run_id)
-            return
+        """A paused run found at startup: its engine waits for the decision again (with the
+        original deadline) and goes on with the jobs after the pause."""
         namespace = self.store.get_run(run_id, with_jobs=False).uri.split("/", 1)[0]
-        engine: Engine = restore(
-            self.store,
-            self.executor,
-            run_id,
-            network_mode=self.network_mode,
-            secret_values=namespace_secrets(self.store, namespace),  # the jobs after the pause need them
-        )
+        try:
+            engine = Engine.restore(
+                self.store,
+                self.executor,
+                run_id,
+                network_mode=self.network_mode,
+                on_change=self._on_change,
+                secret_values=namespace_secrets(self.store, namespace),  # the jobs after the pause need them
+            )
+        except Exception:
+            log.exception("paused run %s could not be restored; it stays paused in the store", run_id)
+            return
         self._launch(run_id, engine, queued=False)
 
     async def stop(self) -> None:
-        """Stop every live run (recorded as cancelled: "server stopped") and wait for them."""
+        """Stop every live run and wait for them: a paused run stays paused in the store (a
+        restarted server picks it up), any other is cancelled ("server stopped")."""
         self._stopping = True
         for run_id, engine in list(self._engines.items()):
-            state = engine.state
-            if state is not None and getattr(state, "status", None) == "paused":
-                suspend = getattr(engine, "suspend", None)  # a paused run survives the restart
-                if suspend is not None:
-                    suspend()
-                    continue
-            await self.cancel(run_id, "server stopped")
+            if run_id in self._started and engine.state is not None and engine.state.status == "paused":
+                engine.suspend()
+            else:
+                await self.cancel(run_id, "server stopped")
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -168,9 +160,6 @@ class RunManager:
         if overrides:
             run_params["set"] = overrides
         engine = Engine(self.store, self.executor, network_mode=self.network_mode, on_change=self._on_change)
-        prepare_reuse = _reuse_hook(engine) if reuse_from is not None else None
-        if reuse_from is not None and prepare_reuse is None:
-            raise ReuseUnsupported("this engine cannot rerun a run keeping its successful jobs' outputs yet")
         state = engine.prepare(
             flow,
             source=source,
@@ -180,10 +169,9 @@ class RunManager:
             flow_version=(flow_id, version_id),
             # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
             secret_values=namespace_secrets(self.store, flow.uri.split("/", 1)[0]),
+            reuse_from=reuse_from,
+            run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
         )
-        records.mark_server_run(self.store, state.id, dict(trigger or {"type": "api"}), reuse_from)
-        if prepare_reuse is not None and reuse_from is not None:
-            prepare_reuse(reuse_from)
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
 
@@ -298,12 +286,6 @@ class RunManager:
 
 def _values(secrets: Mapping[str, str] | None) -> Iterable[str]:
     return [value for value in (secrets or {}).values() if value]
-
-
-def _reuse_hook(engine: Engine) -> Callable[[int], None] | None:
-    """The engine's way of keeping a previous run's successful jobs (``Engine.reuse``), if it has one."""
-    reuse = getattr(engine, "reuse", None)
-    return reuse if callable(reuse) else None
 
 
 async def _deliver(listener: Listener, event: RunEvent) -> None:

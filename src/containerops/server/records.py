@@ -17,22 +17,24 @@ _INTERRUPTED = ("pending", "running")
 
 
 def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
-    """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest."""
+    """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest.
+    A deleted flow has none."""
+    query = (
+        sa.select(t.flow_versions.c.id)
+        .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
+        .where(t.flows.c.id == flow_id, t.flows.c.deleted_at.is_(None))
+        .order_by(t.flow_versions.c.version.desc())
+        .limit(1)
+    )
+    if version_id is not None:
+        query = query.where(t.flow_versions.c.id == version_id)
     with store.engine.connect() as conn:
-        flow = conn.execute(
-            sa.select(t.flows.c.id, t.flows.c.deleted_at).where(t.flows.c.id == flow_id)
-        ).first()
-        if flow is None or flow.deleted_at is not None:
-            raise StoreError(f"no flow with id {flow_id}")
-        query = sa.select(t.flow_versions.c.id).where(t.flow_versions.c.flow_id == flow_id)
-        if version_id is not None:
-            found = conn.execute(query.where(t.flow_versions.c.id == version_id)).scalar()
-            if found is None:
-                raise StoreError(f"no version with id {version_id} of flow {flow_id}")
-        else:
-            found = conn.execute(query.order_by(t.flow_versions.c.version.desc()).limit(1)).scalar()
-            if found is None:
-                raise StoreError(f"no version of flow {flow_id}")
+        found = conn.execute(query).scalar()
+    if found is None:
+        which = (
+            f"version with id {version_id} of flow {flow_id}" if version_id is not None else f"flow {flow_id}"
+        )
+        raise StoreError(f"no {which}")
     return int(found)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -198,8 +198,13 @@ class Store:
         executor: str,
         params: dict[str, Any],
         jobs: list[tuple[str, str | None]],
+        *,
+        columns: Mapping[str, Any] | None = None,
     ) -> NewRun:
-        """Record a new pending run and all its jobs; number it within its flow."""
+        """Record a new pending run and all its jobs; number it within its flow.
+
+        ``columns`` sets more columns of the run row in the same insert.
+        """
         now = utcnow()
         for _ in range(20):  # another process may take the same number: try the next
             try:
@@ -222,6 +227,7 @@ class Store:
                                 executor=executor,
                                 params=params,
                                 created_at=now,
+                                **(columns or {}),
                             )
                         )
                     )

@@ -10,11 +10,12 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from containerops.engine.decisions import decide
 from containerops.model.reading import ENV_NAME
 from containerops.server import catalog, records
 from containerops.server.deps import Caller, Manager, StoreDep, namespace_of, visible_namespaces
 from containerops.server.errors import ApiError, Conflict
-from containerops.server.manager import ReuseUnsupported, SubmittedRun
+from containerops.server.manager import SubmittedRun
 from containerops.server.names import uri_part
 from containerops.store import RunRow, Store, StoreError
 
@@ -67,12 +68,9 @@ async def start_run(body: StartRun, manager: Manager, store: StoreDep, caller: C
     bad = [name for name in body.set if not ENV_NAME.fullmatch(name)]
     if bad:
         raise ApiError(f"set: {bad[0][:80]!r} is not a variable name (letters, digits, _)", status=422)
-    flow = catalog.get_flow(store, body.flow)
-    version_id = None
-    if body.version is not None:
-        version_id = catalog.flow_version(store, flow.id, body.version)["id"]
+    flow_id, version_id = catalog.find_version(store, body.flow, body.version)
     params: dict[str, Any] = {"set": body.set} if body.set else {}
-    run = await manager.submit(flow.id, version_id, params=params, trigger={"type": "api", "by": caller.name})
+    run = await manager.submit(flow_id, version_id, params=params, trigger={"type": "api", "by": caller.name})
     return started(run, body.flow)
 
 
@@ -170,14 +168,6 @@ def _decide(
     run_id: int, approve: bool, body: Decision | None, store: Store, caller: Caller
 ) -> dict[str, Any]:
     readable_run(store, caller, run_id, "write")
-    try:
-        from containerops.engine.decisions import decide
-    except ImportError:
-        raise ApiError(
-            "approving or rejecting a paused run is not available in this build (pause stages come with "
-            "the engine's pause support)",
-            status=501,
-        ) from None
     comment = body.comment if body is not None else None
     pause = decide(store, run_id, approve, by=caller.name, comment=comment)
     return {"id": run_id, "pause": pause.to_json()}
@@ -201,14 +191,11 @@ async def rerun(run_id: int, manager: Manager, store: StoreDep, caller: Caller) 
     if run.status in LIVE:
         raise Conflict(f"run {run_id} has not ended yet ({run.status})", status_now=run.status)
     flow_id, version_id = records.run_flow_version(store, run_id)
-    try:
-        new = await manager.submit(
-            flow_id,
-            version_id,
-            params=run.params,
-            trigger={"type": "rerun", "run": run_id, "by": caller.name},
-            reuse_from=run_id,
-        )
-    except ReuseUnsupported as error:
-        raise ApiError(str(error), status=501) from None
+    new = await manager.submit(
+        flow_id,
+        version_id,
+        params=run.params,
+        trigger={"type": "rerun", "run": run_id, "by": caller.name},
+        reuse_from=run_id,
+    )
     return started(new, run.uri)
