@@ -198,3 +198,37 @@ def test_namespaces_keep_tokens_apart(server: LiveServer, admin: httpx.Client) -
         assert refused.status_code == 403 and "write" in refused.json()["error"]
         assert reader.post(f"/api/v1/runs/{run['id']}/cancel").status_code == 403
         assert reader.delete("/api/v1/flows/alice/app/ci").status_code == 403
+
+
+def test_a_rerun_keeps_the_successful_jobs_and_runs_the_failed_ones_again(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    doc = flow_doc("demo/rerun/ci", jobs=1, outputs={"VERSION": "1.2.3"})
+    failing = {
+        "name": "check",
+        "endpoint": "containerops/base:busybox",
+        "environments": {"CO_DUMMY_EXIT_CODE": "1"},
+    }
+    doc["stages"][1]["actions"][0]["jobs"].append(failing)
+    first = start(admin, doc)
+    original = wait_for_run(admin, first["id"])
+    assert [j["status"] for j in original["jobs"]] == ["success", "failure"]
+
+    answer = admin.post(f"/api/v1/runs/{first['id']}/rerun")
+    assert answer.status_code == 202, answer.text
+    rerun = wait_for_run(admin, answer.json()["id"])
+    assert rerun["number"] == 2 and rerun["rerun_of"] == first["id"]
+    assert rerun["trigger"] == {"type": "rerun", "run": first["id"], "by": "root"}
+    kept, again = rerun["jobs"]
+    assert (kept["status"], kept["outputs"]) == ("success", {"VERSION": "1.2.3"})
+    assert again["status"] == "failure" and again["attempts"] == 1
+    executor = server.manager.executor
+    ran = [spec.path for spec in executor.started if spec.run_id == answer.json()["uid"]]  # type: ignore[attr-defined]
+    assert ran == ["build.unit.check"]  # the successful job was not run again
+
+    live = start(admin, flow_doc("demo/rerun/slow", sleep=30))
+    wait_for_run(admin, live["id"], until=("running",))
+    busy = admin.post(f"/api/v1/runs/{live['id']}/rerun")
+    assert busy.status_code == 409 and "has not ended" in busy.json()["error"]
+    assert admin.post("/api/v1/runs/999/rerun").status_code == 404
+    admin.post(f"/api/v1/runs/{live['id']}/cancel")
