@@ -237,7 +237,6 @@ notifications = sa.Table(
 )
 
 
-
 # --- auth (users, organizations, namespaces, members, tokens) and secrets: migration 0006
 
 #: A user's own namespace is its name; organizations share the same name space.
