@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -224,3 +225,23 @@ def test_schedules_api(store: Store, server: LiveServer, admin_token: str) -> No
     assert list_schedules(store, ["other"]) == []
     with server.client() as anonymous:
         assert anonymous.get("/api/v1/schedules").status_code == 401
+
+
+def test_a_server_that_starts_after_downtime_runs_one_catch_up(
+    store: Store, start_server: Callable[..., LiveServer]
+) -> None:
+    """Through the app's own loop and the system clock: a schedule last ticked an hour ago."""
+    store.save_flow("acme/nightly/build", flow("* * * * *"), "yaml")
+
+    async def register(manager: RunManager) -> None:
+        Scheduler(store, manager, ManualClock(datetime.now(UTC) - timedelta(hours=1))).sync()
+
+    with_manager(store, register)
+    start_server()
+    deadline = time.monotonic() + 20
+    while not store.list_runs(uri="acme/nightly/build"):
+        assert time.monotonic() < deadline, "no catch-up run"
+        time.sleep(0.02)
+    row = schedule_row(store)
+    assert 59 <= row.missed_ticks <= 61  # a tick a minute for an hour; one of them ran
+    assert len(store.list_runs(uri="acme/nightly/build")) == 1
