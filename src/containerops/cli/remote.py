@@ -242,6 +242,20 @@ def _print_problems(file: Path, problems: list[dict[str, Any]], err: Console) ->
         )
 
 
+def _log_line(data: dict[str, Any], job: str | None, timestamps: bool) -> str:
+    """A line of the API (paged or streamed) as ``coops logs`` prints it."""
+    at = datetime.fromisoformat(data["at"])
+    return render.log_line(
+        data["job"],
+        data["attempt"],
+        data["stream"],
+        at,
+        data["line"],
+        with_job=job is None,
+        timestamps=timestamps,
+    )
+
+
 def follow(remote: Remote, run_id: int, job: str | None, out: Any, *, timestamps: bool) -> dict[str, Any]:
     """Print the run's (or job's) lines as they come until the run ends; the end event."""
     for event, data in remote.log_events(run_id, job):
@@ -249,17 +263,7 @@ def follow(remote: Remote, run_id: int, job: str | None, out: Any, *, timestamps
             out.flush()
             return data
         if event == "line":
-            out.write(
-                render.log_line(
-                    data["job"],
-                    data["attempt"],
-                    data["stream"],
-                    datetime.fromisoformat(data["at"]),
-                    data["line"],
-                    with_job=job is None,
-                    timestamps=timestamps,
-                )
-            )
+            out.write(_log_line(data, job, timestamps))
     return {}
 
 
@@ -276,17 +280,7 @@ def logs(remote: Remote, ref: str, job: str | None, *, follow_live: bool, timest
             params["job"] = job
         page = remote.call("GET", f"/api/v1/runs/{run_id}/logs", params=params)
         for data in page["lines"]:
-            out.write(
-                render.log_line(
-                    data["job"],
-                    data["attempt"],
-                    data["stream"],
-                    datetime.fromisoformat(data["at"]),
-                    data["line"],
-                    with_job=job is None,
-                    timestamps=timestamps,
-                )
-            )
+            out.write(_log_line(data, job, timestamps))
         if not page["lines"]:
             return
         after = page["next"]

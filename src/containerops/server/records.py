@@ -4,6 +4,7 @@ server left unfinished."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,6 +69,20 @@ def run_origin(store: Store, run_id: int) -> tuple[dict[str, Any] | None, int | 
     return row.trigger, row.rerun_of
 
 
+def _change(
+    run_id: int, job_id: int | None, attempt: int | None, status: str, reason: str, at: datetime
+) -> dict[str, Any]:
+    """A row of the run's history (``state_changes``)."""
+    return {
+        "run_id": run_id,
+        "job_id": job_id,
+        "attempt": attempt,
+        "status": status,
+        "reason": reason,
+        "at": at,
+    }
+
+
 def _settle(conn: sa.Connection, run_ids: list[int], reason: str) -> None:
     """Fail runs and finish their jobs: a running job failed, a waiting one skipped."""
     now = utcnow()
@@ -93,26 +108,8 @@ def _settle(conn: sa.Connection, run_ids: list[int], reason: str) -> None:
                     .where(t.job_attempts.c.status == "running")
                     .values(status="failure", reason=why, finished_at=now)
                 )
-            changes.append(
-                {
-                    "run_id": run_id,
-                    "job_id": job.id,
-                    "attempt": job.attempts or None,
-                    "status": status,
-                    "reason": why,
-                    "at": now,
-                }
-            )
-        changes.append(
-            {
-                "run_id": run_id,
-                "job_id": None,
-                "attempt": None,
-                "status": "failure",
-                "reason": reason,
-                "at": now,
-            }
-        )
+            changes.append(_change(run_id, job.id, job.attempts or None, status, why, now))
+        changes.append(_change(run_id, None, None, "failure", reason, now))
         conn.execute(t.state_changes.insert(), changes)
         conn.execute(
             t.runs.update()
@@ -159,27 +156,8 @@ def cancel_queued_run(store: Store, run_id: int, reason: str) -> None:
             .where(t.jobs.c.run_id == run_id, t.jobs.c.status == "pending")
             .values(status="skipped", reason=skipped, finished_at=now)
         )
-        changes = [
-            {
-                "run_id": run_id,
-                "job_id": job_id,
-                "attempt": None,
-                "status": "skipped",
-                "reason": skipped,
-                "at": now,
-            }
-            for job_id in ids
-        ]
-        changes.append(
-            {
-                "run_id": run_id,
-                "job_id": None,
-                "attempt": None,
-                "status": "cancelled",
-                "reason": reason,
-                "at": now,
-            }
-        )
+        changes = [_change(run_id, job_id, None, "skipped", skipped, now) for job_id in ids]
+        changes.append(_change(run_id, None, None, "cancelled", reason, now))
         conn.execute(t.state_changes.insert(), changes)
         conn.execute(
             t.runs.update()
