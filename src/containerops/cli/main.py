@@ -475,13 +475,26 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
     executor: Annotated[
-        str, typer.Option("--executor", "-e", help=f"Where jobs run: {', '.join(EXECUTORS)}.")
+        str,
+        typer.Option(
+            "--executor",
+            "-e",
+            envvar="COOPS_SERVER_EXECUTOR",
+            help=f"Where jobs run: {', '.join(EXECUTORS)}.",
+        ),
     ] = "docker",
     max_runs: Annotated[
-        int, typer.Option(min=1, help="Runs that execute at once; more wait in the queue.")
+        int,
+        typer.Option(
+            min=1, envvar="COOPS_SERVER_MAX_RUNS", help="Runs that execute at once; more wait in the queue."
+        ),
     ] = DEFAULT_MAX_RUNS,
     network: Annotated[
-        str | None, typer.Option(help="Docker network mode for job containers (bridge, host, none...).")
+        str | None,
+        typer.Option(
+            envvar="COOPS_SERVER_NETWORK",
+            help="Docker network mode for job containers (bridge, host, none...).",
+        ),
     ] = None,
     log_level: Annotated[
         str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
