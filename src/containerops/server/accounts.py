@@ -202,17 +202,6 @@ class Identity:
     roles: dict[str, str]
 
 
-def identity_roles(conn: sa.Connection, user_id: int, user: str) -> dict[str, str]:
-    roles = {user: "owner"}
-    rows = conn.execute(
-        sa.select(t.organizations.c.name, t.org_members.c.role)
-        .join(t.org_members, t.org_members.c.org_id == t.organizations.c.id)
-        .where(t.org_members.c.user_id == user_id)
-    )
-    roles.update({row.name: row.role for row in rows})
-    return roles
-
-
 # -- tokens ----------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class NewToken:
@@ -263,28 +252,49 @@ class TokenRefused(Exception):
     """Why a presented token does not authenticate (unknown, revoked or expired)."""
 
 
+#: A token, its user and the user's organizations, in one query (one row per membership).
+_TOKEN_QUERY = (
+    sa.select(
+        t.api_tokens.c.key,
+        t.api_tokens.c.token_hash,
+        t.api_tokens.c.scope,
+        t.api_tokens.c.revoked_at,
+        t.api_tokens.c.expires_at,
+        t.users.c.id.label("user_id"),
+        t.users.c.name.label("user"),
+        t.users.c.admin,
+        t.organizations.c.name.label("org"),
+        t.org_members.c.role,
+    )
+    .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
+    .outerjoin(t.org_members, t.org_members.c.user_id == t.users.c.id)
+    .outerjoin(t.organizations, t.organizations.c.id == t.org_members.c.org_id)
+)
+
+
 def authenticate(store: Store, token: str, *, now: datetime | None = None) -> Identity:
-    """The identity of a valid token; :class:`TokenRefused` otherwise."""
+    """The identity of a valid token; :class:`TokenRefused` otherwise.
+
+    Runs on every API request (on the server's event loop): one query.
+    """
     match = TOKEN.match(token)
     if match is None:
         raise TokenRefused("malformed token")
     presented = hash_token(token)
     with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(t.api_tokens, t.users.c.name.label("user"), t.users.c.admin)
-            .join(t.users, t.users.c.id == t.api_tokens.c.user_id)
-            .where(t.api_tokens.c.key == match["key"])
-        ).first()
-        # Compared even for an unknown key, against a dummy, so both paths take the same time.
-        stored = row.token_hash if row is not None else "0" * 64
-        if not hmac.compare_digest(stored, presented) or row is None:
-            raise TokenRefused("unknown token")
-        if row.revoked_at is not None:
-            raise TokenRefused("this token was revoked")
-        expires = _aware(row.expires_at)
-        if expires is not None and expires <= (now or utcnow()):
-            raise TokenRefused(f"this token expired at {expires.isoformat()}")
-        roles = identity_roles(conn, row.user_id, row.user)
+        rows = conn.execute(_TOKEN_QUERY.where(t.api_tokens.c.key == match["key"])).all()
+    row = rows[0] if rows else None
+    # Compared even for an unknown key, against a dummy, so both paths take the same time.
+    stored = row.token_hash if row is not None else "0" * 64
+    if not hmac.compare_digest(stored, presented) or row is None:
+        raise TokenRefused("unknown token")
+    if row.revoked_at is not None:
+        raise TokenRefused("this token was revoked")
+    expires = _aware(row.expires_at)
+    if expires is not None and expires <= (now or utcnow()):
+        raise TokenRefused(f"this token expired at {expires.isoformat()}")
+    roles = {r.org: r.role for r in rows if r.org is not None}
+    roles[row.user] = "owner"
     return Identity(
         user=row.user,
         user_id=row.user_id,
