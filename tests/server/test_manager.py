@@ -18,7 +18,7 @@ from containerops.executors.base import JobHandle, JobSpec
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.server import records
-from containerops.server.manager import RunEvent, RunManager
+from containerops.server.manager import RunEvent, RunManager, ServerStopping
 from containerops.store import Store
 
 
@@ -210,3 +210,17 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
     assert store.get_run(cli_running).status == "running"  # a `coops run` process may still run it
     assert sorted(heard) == [("finished", server_running), ("finished", server_queued)]
     assert store.state_changes(server_running)[-1]["reason"] == "server stopped"
+
+
+def test_a_stopping_manager_starts_nothing(store: Store) -> None:
+    flow_id, _ = saved(store, flow_doc())
+
+    async def main() -> None:
+        manager = RunManager(store, DummyExecutor())
+        await manager.start()
+        await manager.stop()
+        with pytest.raises(ServerStopping, match="starts no new run"):
+            await manager.submit(flow_id)
+
+    asyncio.run(main())
+    assert store.list_runs() == []

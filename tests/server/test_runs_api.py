@@ -232,3 +232,17 @@ def test_a_rerun_keeps_the_successful_jobs_and_runs_the_failed_ones_again(
     assert busy.status_code == 409 and "has not ended" in busy.json()["error"]
     assert admin.post("/api/v1/runs/999/rerun").status_code == 404
     admin.post(f"/api/v1/runs/{live['id']}/cancel")
+
+
+def test_a_stored_version_that_no_longer_validates_is_422_not_500(
+    server: LiveServer, admin: httpx.Client
+) -> None:
+    # Written straight to the store, as an older release (or `coops run` of another version) might have.
+    server.store.save_flow(
+        "demo/old/ci", "uri: demo/old/ci\nstages: [{type: normal, name: x, bogus: 1}]\n", "yaml"
+    )
+    answer = admin.post("/api/v1/runs", json={"flow": "demo/old/ci"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"].startswith("the flow is invalid: ")
+    assert any(p["line"] == 2 for p in answer.json()["problems"])
+    assert admin.get("/api/v1/runs").json()["runs"] == []

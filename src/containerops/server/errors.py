@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from containerops.engine.secrets import MissingSecret
+from containerops.model.diagnostics import Diagnostic, FlowInvalid
+from containerops.server.manager import ServerStopping
 from containerops.store import StoreError
 
 log = logging.getLogger("containerops.server")
@@ -66,6 +68,32 @@ async def _missing_secret(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, str(exc), missing_secrets=sorted(exc.missing))
 
 
+def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
+    return {
+        "severity": diagnostic.severity,
+        "message": diagnostic.message,
+        "line": diagnostic.line,
+        "column": diagnostic.column,
+        "where": diagnostic.where,
+    }
+
+
+async def _flow_invalid(_request: Request, exc: Exception) -> JSONResponse:
+    # A flow sent to us, or a stored version this release no longer accepts: every problem, with its line.
+    assert isinstance(exc, FlowInvalid)
+    errors = exc.errors
+    count = f"{len(errors)} problem{'s' if len(errors) != 1 else ''}"
+    return error_response(
+        422,
+        f"the flow is invalid: {count}; first: {errors[0] if errors else exc}",
+        problems=[diagnostic_json(d) for d in exc.diagnostics],
+    )
+
+
+async def _stopping(_request: Request, exc: Exception) -> JSONResponse:
+    return error_response(503, str(exc))
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
@@ -91,6 +119,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(MissingSecret, _missing_secret)
+    app.add_exception_handler(FlowInvalid, _flow_invalid)
+    app.add_exception_handler(ServerStopping, _stopping)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

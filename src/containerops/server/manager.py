@@ -59,6 +59,10 @@ class RunEvent:
 Listener = Callable[[RunEvent], Awaitable[None]]
 
 
+class ServerStopping(RuntimeError):
+    """The server is shutting down and starts no new run."""
+
+
 class RunManager:
     """Queues and runs flows for the server; one per server process."""
 
@@ -152,7 +156,7 @@ class RunManager:
         of its successful jobs. Returns once the run is recorded, not when it ends.
         """
         if self._stopping:
-            raise RuntimeError("the server is stopping; no new runs")
+            raise ServerStopping("the server is stopping; it starts no new run")
         version_id = records.resolve_version(self.store, flow_id, version_id)
         flow, source, fmt = self._flow(version_id)
         run_params = dict(params or {})

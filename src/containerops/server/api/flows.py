@@ -7,11 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from containerops.model.diagnostics import Diagnostic, FlowInvalid
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.server import catalog
 from containerops.server.deps import Caller, StoreDep, namespace_of, visible_namespaces
-from containerops.server.errors import ApiError
+from containerops.server.errors import ApiError, diagnostic_json
 from containerops.server.names import flow_uri, uri_part
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -20,18 +19,9 @@ router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 MAX_FLOW_BYTES = 32 * 2**20
 
 
-def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
-    return {
-        "severity": diagnostic.severity,
-        "message": diagnostic.message,
-        "line": diagnostic.line,
-        "column": diagnostic.column,
-        "where": diagnostic.where,
-    }
-
-
 async def read_flow(request: Request, filename: str = "<request body>") -> LoadResult:
-    """The request body as a valid flow, or a 422 with every problem and its line."""
+    """The request body as a valid flow; an invalid one raises ``FlowInvalid``, answered
+    422 with every problem and its line."""
     body = await request.body()
     if len(body) > MAX_FLOW_BYTES:
         raise ApiError(f"the flow is larger than {MAX_FLOW_BYTES // 2**20} MB", status=413)
@@ -42,16 +32,7 @@ async def read_flow(request: Request, filename: str = "<request body>") -> LoadR
     except UnicodeDecodeError as exc:
         line = body[: exc.start].count(b"\n") + 1
         raise ApiError(f"the flow is not UTF-8 text (line {line})", status=422, line=line) from None
-    try:
-        return parse_flow(text, filename)
-    except FlowInvalid as invalid:
-        errors = invalid.errors
-        raise ApiError(
-            f"the flow is invalid: {len(errors)} problem{'s' if len(errors) != 1 else ''}; "
-            f"first: {errors[0] if errors else invalid}",
-            status=422,
-            problems=[diagnostic_json(d) for d in invalid.diagnostics],
-        ) from None
+    return parse_flow(text, filename)  # FlowInvalid: 422 with every problem (errors.py)
 
 
 @router.post("", status_code=201, summary="Create a new version of a flow from YAML or JSON")
