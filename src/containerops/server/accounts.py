@@ -18,6 +18,8 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -88,24 +90,30 @@ def _taken(conn: sa.Connection, name: str) -> bool:
     )
 
 
-def create_user(store: Store, name: str, *, admin: bool = False) -> int:
-    check_name(name, "user name")
+class NamespaceTaken(AccountError):
+    """A user or organization already has this name."""
+
+
+@contextmanager
+def _claiming(store: Store, name: str, what: str) -> Iterator[sa.Connection]:
+    """A transaction in which ``name`` is a valid, free namespace, to create a ``what`` in."""
+    check_name(name, f"{what} name")
     if name in RESERVED:
-        raise AccountError(f"{name!r} is a reserved namespace; pick another user name")
+        raise AccountError(f"{name!r} is a reserved namespace; pick another {what} name")
     with store.engine.begin() as conn:
         if _taken(conn, name):
-            raise AccountError(f"the namespace {name!r} is taken (a user or organization has it)")
+            raise NamespaceTaken(f"the namespace {name!r} is taken (a user or organization has it)")
+        yield conn
+
+
+def create_user(store: Store, name: str, *, admin: bool = False) -> int:
+    with _claiming(store, name, "user") as conn:
         result = conn.execute(t.users.insert().values(name=name, admin=admin, created_at=utcnow()))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def create_org(store: Store, name: str, *, owner: str | None = None) -> int:
-    check_name(name, "organization name")
-    if name in RESERVED:
-        raise AccountError(f"{name!r} is a reserved namespace; pick another organization name")
-    with store.engine.begin() as conn:
-        if _taken(conn, name):
-            raise AccountError(f"the namespace {name!r} is taken (a user or organization has it)")
+    with _claiming(store, name, "organization") as conn:
         result = conn.execute(t.organizations.insert().values(name=name, created_at=utcnow()))
         org_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         if owner is not None:

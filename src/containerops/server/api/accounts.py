@@ -9,6 +9,7 @@ listings give names and dates only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -87,15 +88,22 @@ class NewNamespace(BaseModel):
     admin: bool = False
 
 
+def _creating(create: Callable[[], object]) -> None:
+    """A taken name is 409; a malformed or reserved one 422."""
+    try:
+        create()
+    except accounts.NamespaceTaken as error:
+        raise ApiError(str(error), status=409) from None
+    except AccountError as error:
+        raise ApiError(str(error), status=422) from None
+
+
 @router.post("/users", status_code=201, summary="Create a user (site administrators only)")
 def create_user(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str, Any]:
     caller.require_any("admin")
     if not caller.admin:
         raise ApiError("only site administrators create users", status=403)
-    try:
-        accounts.create_user(store, body.name, admin=body.admin)
-    except AccountError as error:
-        raise ApiError(str(error), status=409 if "taken" in str(error) else 422) from None
+    _creating(lambda: accounts.create_user(store, body.name, admin=body.admin))
     return {"name": body.name, "admin": body.admin}
 
 
@@ -104,10 +112,7 @@ def create_org(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str,
     caller.require_any("admin")
     if body.admin:
         raise ApiError("'admin' is for users, not organizations", status=422)
-    try:
-        accounts.create_org(store, body.name, owner=caller.user)
-    except AccountError as error:
-        raise ApiError(str(error), status=409 if "taken" in str(error) else 422) from None
+    _creating(lambda: accounts.create_org(store, body.name, owner=caller.user))
     return {"name": body.name, "owner": caller.user}
 
 
