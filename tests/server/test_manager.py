@@ -224,3 +224,44 @@ def test_a_stopping_manager_starts_nothing(store: Store) -> None:
 
     asyncio.run(main())
     assert store.list_runs() == []
+
+
+def test_a_paused_run_is_suspended_by_stop_and_restored_by_the_next_start(store: Store) -> None:
+    from containerops.engine.decisions import decide
+
+    doc = flow_doc()
+    doc["stages"].insert(2, {"type": "pause", "name": "approve"})
+    flow_id, _ = saved(store, doc)
+    heard: list[tuple[str, str | None]] = []
+
+    async def listen(event: RunEvent) -> None:
+        heard.append((event.kind, event.state.status if event.state else None))
+
+    async def first() -> int:
+        manager = RunManager(store, DummyExecutor())
+        manager.subscribe(listen)
+        await manager.start()
+        run = await manager.submit(flow_id)
+        while store.get_run(run.id, with_jobs=False).status != "paused":
+            await asyncio.sleep(0.01)
+        await manager.stop()
+        await asyncio.sleep(0.01)
+        return run.id
+
+    run_id = asyncio.run(first())
+    assert [kind for kind, _ in heard] == ["queued", "started", "paused"]  # no "finished": it goes on later
+    assert store.get_run(run_id).status == "paused"
+
+    async def second() -> None:
+        manager = RunManager(store, DummyExecutor())
+        manager.subscribe(listen)
+        await manager.start()
+        assert manager.engine(run_id) is not None
+        decide(store, run_id, True, by="tester")
+        await manager.wait(run_id)
+        await asyncio.sleep(0.01)
+        await manager.stop()
+
+    asyncio.run(second())
+    assert store.get_run(run_id).status == "success"
+    assert heard[-1] == ("finished", "success")

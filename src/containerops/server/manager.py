@@ -202,6 +202,8 @@ class RunManager:
                     records.cancel_queued_run(self.store, run_id, reason)
                 except Exception:
                     log.exception("could not record run %s as cancelled", run_id)
+                if engine.state is not None:
+                    engine.state.status, engine.state.reason = "cancelled", reason
         elif task.exception() is not None:
             log.error(
                 "run %s ended with an internal error (recorded on the run)", run_id, exc_info=task.exception()
@@ -213,7 +215,9 @@ class RunManager:
         done = self._done.pop(run_id, None)
         if done is not None:
             done.set()
-        self._emit(RunEvent("finished", run_id, engine.state))
+        state = engine.state
+        if state is None or state.status in FINISHED:  # not a paused run suspended by stop()
+            self._emit(RunEvent("finished", run_id, state))
 
     async def cancel(self, run_id: int, reason: str = "cancelled") -> bool:
         """Stop a live run; False when it is not live here (finished, or unknown)."""
@@ -301,4 +305,4 @@ async def _deliver(listener: Listener, event: RunEvent) -> None:
         )
 
 
-__all__ = ["FINISHED", "RunEvent", "RunManager", "SubmittedRun"]
+__all__ = ["RunEvent", "RunManager", "ServerStopping", "SubmittedRun"]
