@@ -76,8 +76,13 @@ def docker_ready(request: pytest.FixtureRequest, session_home: Path) -> Iterator
     session = str(session_home.parent.resolve())
 
     def ours() -> dict[str, str]:
-        found = client.containers.list(all=True, filters={"label": "containerops.managed=true"})
-        return {c.id: c.name for c in found if c.labels.get("containerops.home", "").startswith(session)}
+        # The plain list (no inspect per container): other sessions' containers may vanish meanwhile.
+        found = client.api.containers(all=True, filters={"label": "containerops.managed=true"})
+        return {
+            c["Id"]: (c.get("Names") or ["?"])[0].lstrip("/")
+            for c in found
+            if (c.get("Labels") or {}).get("containerops.home", "").startswith(session)
+        }
 
     before = ours()
     yield
