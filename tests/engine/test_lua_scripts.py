@@ -208,5 +208,5 @@ def test_a_script_stuck_in_c_is_abandoned_at_the_deadline(
 ) -> None:
     monkeypatch.setattr(lua, "MAX_PATTERN_COST", 1e15)  # let the pattern through, to reach the deadline
     monkeypatch.setattr(scripts, "MAX_SECONDS", 0.2)
-    state = run_flow(store, "dummy", one_job(pre="string.find(string.rep('a', 8000), 'a*b')"))
+    state = run_flow(store, "dummy", one_job(pre="string.find(string.rep('a', 20000), 'a*b')"))
     assert state.jobs["s.a.j"].reason == "pre script ran too long (more than 0.2 s)"

@@ -192,9 +192,10 @@ class Engine:
         state, recorder = self._require()
         flow = state.flow
         context = RunContext(run_id=state.uid, flow_uri=flow.uri, network_mode=self.network_mode)
-        state.status = "running"
         state.started_at = state.started_at or utcnow()  # a restored run keeps its start
-        recorder.run("running", utcnow(), started_at=state.started_at)
+        if state.status != "paused":  # a restored paused run stays so: it can be decided meanwhile
+            state.status = "running"
+            recorder.run("running", utcnow(), started_at=state.started_at)
         recorder.flush()
         self._changed()
         flusher = asyncio.create_task(self._flush_periodically())
@@ -265,10 +266,11 @@ class Engine:
         stage = next(s for s in state.flow.stages if s.name == stage_name)
         pause = decisions.open_pause(self.store, state.id, stage.name, stage.timeout)
         if pause.decision is None:
-            state.status, state.reason = "paused", f"waiting at stage {stage.name} for an approval"
-            recorder.run("paused", utcnow(), state.reason)
-            recorder.flush()
-            self._changed()
+            if state.status != "paused":  # a restored run already is
+                state.status, state.reason = "paused", f"waiting at stage {stage.name} for an approval"
+                recorder.run("paused", utcnow(), state.reason)
+                recorder.flush()
+                self._changed()
             pause = await self._decision(pause)
         said = decisions.describe(pause)
         if pause.decision != "approved":
