@@ -76,10 +76,10 @@ def docker_ready(request: pytest.FixtureRequest, session_home: Path) -> Iterator
     session = str(session_home.parent.resolve())
 
     def ours() -> dict[str, str]:
-        # One list call (no inspect per container): other sessions' containers come and go meanwhile.
+        # The plain list (no inspect per container): other sessions' containers may vanish meanwhile.
         found = client.api.containers(all=True, filters={"label": "containerops.managed=true"})
         return {
-            c["Id"]: c["Names"][0].lstrip("/")
+            c["Id"]: (c.get("Names") or ["?"])[0].lstrip("/")
             for c in found
             if (c.get("Labels") or {}).get("containerops.home", "").startswith(session)
         }

@@ -164,20 +164,20 @@ def test_invalid_flow_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     assert coops("run", str(flow), "--executor", "nope", home=tmp_path).returncode == 2
 
 
-def test_bad_set_and_pause_stage_are_refused(tmp_path: Path) -> None:
+def test_bad_set_and_callback_service_are_refused(tmp_path: Path) -> None:
     flow = write(tmp_path, LOCAL_FLOW)
     bad = coops("run", str(flow), "--executor", "local", "--set", "1BAD=x", home=tmp_path, check=2)
     assert "--set '1BAD=x'" in bad.stderr
-    paused = write(
+    waiting = write(
         tmp_path,
-        "uri: test/cli/pause\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
-        "          - {name: j, command: [true]}\n  - {type: pause, name: approve}\n",
-        "pause.yaml",
+        "uri: test/cli/callback\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - {name: j, type: service, service: {url: 'http://127.0.0.1:9/', callback: true}}\n",
+        "callback.yaml",
     )
-    result = coops("run", str(paused), "--executor", "local", home=tmp_path, check=2)
-    assert "pause" in result.stderr and "server" in result.stderr
+    result = coops("run", str(waiting), "--executor", "local", home=tmp_path, check=2)
+    assert "waits for a callback" in result.stderr and "server" in result.stderr
     assert json.loads(coops("runs", "list", "--json", home=tmp_path, check=0).stdout) == []
-    coops("validate", str(paused), home=tmp_path, check=0)
+    coops("validate", str(waiting), home=tmp_path, check=0)
 
 
 def test_every_pilotage_flow_validates(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ FULL = textwrap.dedent(
     receivers:
       - {type: mail, address: someone@example.com}
     triggers:
-      - {type: webhook, events: [push]}
+      - {type: webhook, token: HOOK_TOKEN}
     stages:
       - {type: start, name: start}
       - type: normal
@@ -100,8 +100,8 @@ def test_the_full_format_builds_the_model() -> None:
     )
     assert flow.environments == {"GREETING": "hi"}
     assert flow.labels == {"team": "infra", "tier": "2"}
-    assert flow.receivers == [{"type": "mail", "address": "someone@example.com"}]
-    assert flow.triggers == [{"type": "webhook", "events": ["push"]}]
+    assert [(r.type, r.to) for r in flow.receivers] == [("email", ("someone@example.com",))]
+    assert [(t.type, t.token) for t in flow.triggers] == [("webhook", "HOOK_TOKEN")]
     assert [(s.name, s.type) for s in flow.stages] == [
         ("start", "start"),
         ("build", "normal"),
@@ -207,9 +207,9 @@ def test_unknown_top_level_key_lists_the_known_ones_when_nothing_is_close() -> N
 def test_receivers_and_triggers_need_a_type() -> None:
     text = FULL.replace(
         "{type: mail, address: someone@example.com}", "{address: someone@example.com}"
-    ).replace("- {type: webhook, events: [push]}", "- push")
+    ).replace("- {type: webhook, token: HOOK_TOKEN}", "- push")
     assert errors(text) == [
-        "flow.yml:10:5: error: a receiver needs a 'type'",
+        "flow.yml:10:5: error: a receiver needs a 'type' (slack, webhook, email, mail, github)",
         "flow.yml:12:5: error: a trigger must be a mapping, got 'push'",
     ]
 
@@ -464,21 +464,24 @@ def test_bad_job_name() -> None:
     ]
 
 
-def test_service_jobs_parse_but_cannot_run_locally() -> None:
-    text = flow_with_job("type: service\nservice: {ports: [80]}").replace(
+def test_service_jobs_run_locally_unless_they_wait_for_a_callback() -> None:
+    text = flow_with_job("type: service\nservice: {url: 'http://127.0.0.1:9/x'}").replace(
         "            endpoint: busybox\n", ""
     )
     result = parse_flow(text, "flow.yml")
     [job] = result.flow.jobs()
     assert (job.type, job.endpoint) == ("service", None)
-    assert [str(d) for d in check_runnable_locally(result.flow, "flow.yml")] == [
-        "flow.yml:7:13: error: service jobs run alongside the flow, which needs the server (`coops server`, "
-        "coming later); `coops run` cannot run this flow"
+    assert check_runnable_locally(result.flow, "flow.yml") == []
+    waiting = parse_flow(text.replace("/x'}", "/x', callback: true}"), "flow.yml")
+    assert [str(d) for d in check_runnable_locally(waiting.flow, "flow.yml")] == [
+        "flow.yml:7:13: error: this service job waits for a callback (callback: true), which needs a server "
+        "the service can reach (`coops server`, or `coops run --server URL`); `coops run` alone cannot run "
+        "this flow"
     ]
 
 
 def test_service_key_only_on_service_jobs() -> None:
-    assert errors(flow_with_job("service: {ports: [80]}")) == [
+    assert errors(flow_with_job("service: {url: 'http://x/'}")) == [
         "flow.yml:9:13: error: 'service' is only for jobs of type service"
     ]
 
@@ -623,15 +626,9 @@ def test_subscription_variable_names() -> None:
 # -- running locally ----------------------------------------------------------
 
 
-def test_pause_stage_cannot_run_locally() -> None:
+def test_pause_stage_runs_locally() -> None:
     text = FULL.replace("{type: end, name: end}", "{type: pause, name: approve}\n  - {type: end, name: end}")
-    flow = parse_flow(text).flow
-    [diagnostic] = check_runnable_locally(flow, "flow.yml")
-    assert str(diagnostic) == (
-        "flow.yml:44:5: error: pause stages wait for an approval, which needs the server (`coops server`, "
-        "coming later); `coops run` cannot run this flow"
-    )
-    assert diagnostic.where == "approve"
+    assert check_runnable_locally(parse_flow(text).flow, "flow.yml") == []
 
 
 def test_plain_flow_runs_locally() -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,18 +20,23 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 
 from containerops.cli import render
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
+from containerops.cli import accounts, render
+from containerops.cli import decisions as decision_cli
+from containerops.cli import remote as remote_api
+from containerops.cli.run_secrets import SecretsInputError, local_secret_values
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.plan import plan
+from containerops.engine.secrets import MissingSecret
 from containerops.executors import EXECUTORS, get_executor
 from containerops.executors.base import ExecutorError
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
 from containerops.model.loader import LoadResult, load_flow
 from containerops.model.validate import check_runnable_locally
+from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.store import Store, StoreError
 
 if TYPE_CHECKING:
@@ -57,8 +64,34 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
 app.add_typer(component_app, name="component")
 app.add_typer(registry_app, name="registry")
+accounts.register(app)  # coops user | org | token | secret
+decision_cli.register(runs_app)  # coops runs approve | reject
 
 err = Console(stderr=True)
+
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Do this through the server at this URL (coops server), e.g. http://127.0.0.1:8080.",
+        rich_help_panel="Server",
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="COOPS_TOKEN", help="API token for --server.", rich_help_panel="Server"),
+]
+
+
+def _remotely(server: str, token: str | None, action: Callable[[remote_api.Remote], int | None]) -> None:
+    """Run ``action`` against the server; its result is the exit code, refusals exit 2."""
+    try:
+        with remote_api.Remote(server, token) as client:
+            code = action(client)
+    except remote_api.RemoteError as error:
+        raise _fail(str(error), error.code) from None
+    if code:
+        raise typer.Exit(code)
 
 
 def _fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
@@ -122,6 +155,19 @@ def run(
             help="Keep the workspace the run's jobs share (/workspace, CO_WORKSPACE) and say where it is.",
         ),
     ] = False,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--secret",
+            help="A value for ${{ secrets.NAME }}: NAME=VALUE, or NAME to take the environment "
+            "variable NAME. Repeatable. Also read: the namespace's secrets (coops secret set).",
+        ),
+    ] = None,
+    secrets_file: Annotated[
+        Path | None, typer.Option(help="NAME=VALUE lines for ${{ secrets.NAME }}; '#' starts a comment.")
+    ] = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Run a flow now, on this machine, and show its progress live.
 
@@ -136,7 +182,15 @@ def run(
       coops run examples/demo.yaml
 
       coops run flow.yaml --executor local --set GREETING=hello --json
+
+      coops run flow.yaml --server http://127.0.0.1:8080   (runs on the server, follows its logs)
     """
+    if server:
+        if secret or secrets_file:
+            raise _fail("a server run takes its namespace's secrets (coops secret set), not --secret")
+        overrides = _parse_sets(sets or [])
+        _remotely(server, token, lambda client: remote_api.run_file(client, file, overrides, as_json=as_json))
+        return
     if executor not in EXECUTORS:
         raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     loaded = _load(file)
@@ -155,13 +209,19 @@ def run(
     resolution = _resolve_components(engine, loaded, file, executor)
     if resolution is not None:
         params["components"] = resolution.components
-    state = engine.prepare(
-        loaded.flow,
-        source=loaded.source,
-        fmt=loaded.format,
-        params=params,
-        secrets=resolution.secrets if resolution is not None else (),
-    )
+    try:
+        values = local_secret_values(store, loaded.flow, secret or [], secrets_file, overrides)
+        state = engine.prepare(
+            loaded.flow,
+            source=loaded.source,
+            fmt=loaded.format,
+            params=params,
+            secrets=resolution.secrets if resolution is not None else (),
+            secret_values=values,
+        )
+    except (MissingSecret, SecretsInputError, StoreError) as error:
+        store.close()
+        raise _fail(str(error)) from None
     console = err if as_json else Console()
     final = asyncio.run(_run_live(engine, state, console))
     if as_json:  # what the store holds, so a script reads exactly what was recorded
@@ -206,11 +266,14 @@ async def _run_live(engine: Engine, state: RunState, console: Console) -> RunSta
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, engine.cancel, f"cancelled by {signal.Signals(signum).name}")
+    announce = decision_cli.announce_pauses(console)
     if console.is_terminal:
+        engine.on_change = announce
         with Live(get_renderable=lambda: render.run_tree(state), console=console, refresh_per_second=8):
             return await engine.run()
 
-    def on_change(_state: RunState, js: JobState | None) -> None:
+    def on_change(state: RunState, js: JobState | None) -> None:
+        announce(state, js)
         if js is not None:
             render.change_line(console.file, js)
 
@@ -302,25 +365,21 @@ def runs_list(
     status: Annotated[str | None, typer.Option(help="Only runs in this state (success, failure...).")] = None,
     limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """The newest runs, newest first."""
+    if server:
+        _remotely(
+            server, token, lambda client: remote_api.runs_list(client, flow, status, limit, as_json=as_json)
+        )
+        return
     store = Store.open()
     rows = store.list_runs(limit=limit, uri=flow, status=status)
     if as_json:
         sys.stdout.write(json.dumps([row.to_json(with_jobs=False) for row in rows]) + "\n")
         return
-    table = Table("run", "flow", "#", "status", "started", "took", "reason", box=None)
-    for row in rows:
-        table.add_row(
-            str(row.id),
-            row.uri,
-            str(row.number),
-            render.status_text(row.status),
-            row.started_at.strftime("%Y-%m-%d %H:%M:%S") if row.started_at else "",
-            render.duration(row.started_at, row.finished_at) if row.finished_at else "",
-            (row.reason or "")[:60],
-        )
-    Console().print(table)
+    Console().print(render.runs_table(rows))
 
 
 @runs_app.command("show")
@@ -332,8 +391,17 @@ def runs_show(
     flow_source: Annotated[
         bool, typer.Option("--flow", help="Print the flow definition exactly as this run ran it.")
     ] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A run: its jobs with states, exit codes, reasons and outputs, and its history."""
+    if server:
+        _remotely(
+            server,
+            token,
+            lambda client: remote_api.runs_show(client, run_ref, as_json=as_json, flow_source=flow_source),
+        )
+        return
     store = Store.open()
     run_id = _open_run(store, run_ref)
     if flow_source:
@@ -347,27 +415,7 @@ def runs_show(
         document["history"] = store.state_changes(run_id)
         sys.stdout.write(json.dumps(document, default=str) + "\n")
         return
-    console = Console()
-    console.print(
-        f"[bold]{escape(row.uri)} #{row.number}[/] (run {row.id}, flow version {row.flow_version}, "
-        f"{row.executor} executor)",
-        highlight=False,
-    )
-    console.print(render.status_text(row.status), render.duration(row.started_at, row.finished_at))
-    if row.reason:
-        console.print(f"reason: {escape(row.reason)}", highlight=False)
-    table = Table("job", "status", "exit", "tries", "took", "outputs / reason", box=None)
-    for j in row.jobs:
-        detail = j.reason or ", ".join(f"{k}={v[:40]}" for k, v in j.outputs.items())
-        table.add_row(
-            j.path,
-            render.status_text(j.status),
-            "" if j.exit_code is None else str(j.exit_code),
-            str(j.attempts),
-            render.duration(j.started_at, j.finished_at) if j.finished_at else "",
-            escape(detail[:100]),
-        )
-    console.print(table)
+    Console().print(render.run_detail(row), highlight=False)
 
 
 # -- logs --------------------------------------------------------------------------
@@ -379,12 +427,22 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
     ] = False,
     timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show each line's time.")] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Print the log lines of a run (or of one job), from the store.
 
     Lines stay after containers are gone. Each line is prefixed with its job
-    (and attempt when retried); stderr lines are marked.
+    (and attempt when retried); stderr lines are marked. With --server, the
+    lines come from the server (live over Server-Sent Events with -f).
     """
+    if server:
+        _remotely(
+            server,
+            token,
+            lambda client: remote_api.logs(client, run_ref, job, follow_live=follow, timestamps=timestamps),
+        )
+        return
     store = Store.open()
     run_id = _open_run(store, run_ref)
     if job is not None and job not in store.job_paths(run_id):
@@ -392,16 +450,21 @@ def logs(
     out = sys.stdout
     last_id = 0
     while True:
-        finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running")
+        finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
         while True:
             rows = store.log_lines(run_id, job_path=job, after_id=last_id)
             for line in rows:
-                prefix = (
-                    "" if job else f"[{line.job_path}{'#' + str(line.attempt) if line.attempt > 1 else ''}] "
+                out.write(
+                    render.log_line(
+                        line.job_path,
+                        line.attempt,
+                        line.stream,
+                        line.at,
+                        line.line,
+                        with_job=job is None,
+                        timestamps=timestamps,
+                    )
                 )
-                mark = "! " if line.stream == "stderr" else ""
-                stamp = f"{line.at.isoformat()} " if timestamps else ""
-                out.write(f"{stamp}{prefix}{mark}{line.line}\n")
             if rows:
                 last_id = rows[-1].id
                 out.flush()
@@ -456,6 +519,73 @@ def cleanup() -> None:
     except ExecutorError as error:
         raise _fail(str(error)) from None
     err.print(f"removed {removed} container{'s' if removed != 1 else ''}", highlight=False)
+
+
+# -- server --------------------------------------------------------------------------
+@app.command("server")
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            "-e",
+            envvar="COOPS_SERVER_EXECUTOR",
+            help=f"Where jobs run: {', '.join(EXECUTORS)}.",
+        ),
+    ] = "docker",
+    max_runs: Annotated[
+        int,
+        typer.Option(
+            min=1, envvar="COOPS_SERVER_MAX_RUNS", help="Runs that execute at once; more wait in the queue."
+        ),
+    ] = DEFAULT_MAX_RUNS,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            envvar="COOPS_SERVER_NETWORK",
+            help="Docker network mode for job containers (bridge, host, none...).",
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
+    ] = "info",
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="COOPS_SERVER_URL",
+            help="The URL others reach this server at: service jobs' callback URLs and links in "
+            "notifications. Default: http://HOST:PORT (127.0.0.1 when listening on every interface).",
+        ),
+    ] = None,
+) -> None:
+    """Serve the API and run flows for a team, on this machine's store.
+
+    The REST API is under /api/v1 (its OpenAPI document at /openapi.json, browsable
+    at /docs); the original pilotage routes under /flow/v1. Every API call needs a
+    token (coops token create). Runs that were running when a previous server
+    stopped are marked failed ("server stopped"); paused runs wait again.
+
+    Example:  coops server --port 8080 --executor docker
+    """
+    if executor not in EXECUTORS:
+        raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    import uvicorn
+
+    from containerops.server import create_app
+
+    local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    # Engines (service callbacks) and notifications read it from there (ServerConfig.public_url).
+    os.environ["COOPS_SERVER_URL"] = (public_url or f"http://{local}:{port}").rstrip("/")
+
+    try:
+        application = create_app(executor=executor, max_concurrent_runs=max_runs, network_mode=network)
+    except ExecutorError as error:
+        raise _fail(str(error)) from None
+    uvicorn.run(application, host=host, port=port, log_level=log_level.lower())
 
 
 def main() -> None:

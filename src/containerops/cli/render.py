@@ -9,10 +9,12 @@ from typing import IO
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
 from containerops.engine.state import JobState, RunState
+from containerops.store import RunRow
 
 ICONS = {
     "pending": ("·", "dim"),
@@ -130,3 +132,54 @@ def change_line(out: IO[str], js: JobState) -> None:
         if js.reason:
             parts.append(js.reason)
     out.write("  ".join(parts) + "\n")
+
+
+def runs_table(rows: list[RunRow]) -> Table:
+    """``coops runs list``: one line per run."""
+    table = Table("run", "flow", "#", "status", "started", "took", "reason", box=None)
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.uri,
+            str(row.number),
+            status_text(row.status),
+            row.started_at.strftime("%Y-%m-%d %H:%M:%S") if row.started_at else "",
+            duration(row.started_at, row.finished_at) if row.finished_at else "",
+            (row.reason or "")[:60],
+        )
+    return table
+
+
+def run_detail(row: RunRow) -> RenderableType:
+    """``coops runs show``: the run's header and a line per job."""
+    header = Text.from_markup(
+        f"[bold]{escape(row.uri)} #{row.number}[/] (run {row.id}, flow version {row.flow_version}, "
+        f"{row.executor} executor)"
+    )
+    verdict = Text.assemble(status_text(row.status), " ", duration(row.started_at, row.finished_at))
+    lines: list[RenderableType] = [header, verdict]
+    if row.reason:
+        lines.append(Text(f"reason: {row.reason}"))
+    table = Table("job", "status", "exit", "tries", "took", "outputs / reason", box=None)
+    for j in row.jobs:
+        detail = j.reason or ", ".join(f"{k}={v[:40]}" for k, v in j.outputs.items())
+        table.add_row(
+            j.path,
+            status_text(j.status),
+            "" if j.exit_code is None else str(j.exit_code),
+            str(j.attempts),
+            duration(j.started_at, j.finished_at) if j.finished_at else "",
+            escape(detail[:100]),
+        )
+    lines.append(table)
+    return Group(*lines)
+
+
+def log_line(
+    job_path: str, attempt: int, stream: str, at: datetime, text: str, *, with_job: bool, timestamps: bool
+) -> str:
+    """One stored log line as ``coops logs`` prints it: ``[job#attempt] ! text``."""
+    prefix = f"[{job_path}{'#' + str(attempt) if attempt > 1 else ''}] " if with_job else ""
+    mark = "! " if stream == "stderr" else ""
+    stamp = f"{at.isoformat()} " if timestamps else ""
+    return f"{stamp}{prefix}{mark}{text}\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from containerops.contract.codata import encode_co_data, input_env_name
+from containerops.engine.secrets import substitute_all
 from containerops.model.flow import Flow, Job
 
 CO_DATA = "CO_DATA"
@@ -18,6 +19,7 @@ def job_environment(
     run_id: int,
     attempt: int,
     flow_env: Mapping[str, str],
+    secrets: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """Build the variables for one attempt of ``job``.
 
@@ -25,12 +27,16 @@ def job_environment(
     (``flow_env``: the flow's, with the run's ``--set`` overrides), then the job's,
     then subscribed outputs; ``CO_DATA`` is the job's explicit one or its inputs
     encoded; the run's identity comes last so that nothing can forge it.
+    ``${{ secrets.NAME }}`` in inputs and environments becomes its value in ``secrets``
+    before ``CO_DATA`` is encoded (``flow_env`` comes already substituted).
     """
-    env: dict[str, str] = {input_env_name(key): value for key, value in job.inputs.items()}
+    inputs = substitute_all(job.inputs, secrets) if secrets else job.inputs
+    environments = substitute_all(job.environments, secrets) if secrets else job.environments
+    env: dict[str, str] = {input_env_name(key): value for key, value in inputs.items()}
     env.update(flow_env)
-    env.update(job.environments)
-    if CO_DATA not in job.environments and job.inputs:
-        env[CO_DATA] = encode_co_data(job.inputs)
+    env.update(environments)
+    if CO_DATA not in environments and inputs:
+        env[CO_DATA] = encode_co_data(inputs)
     env.update(subscribed)
     env["CO_RUN_ID"] = str(run_id)
     env["CO_FLOW_URI"] = flow.uri

@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from containerops.contract.cout import OutputError, Outputs
+from containerops.engine import decisions, resume, scripts, service
 from containerops.engine.environment import job_environment
+from containerops.engine.lua import ScriptError
 from containerops.engine.masking import Masker
+from containerops.engine.notify import wait_or_poll, waiting
 from containerops.engine.plan import plan
+from containerops.engine.scripts import Launch
+from containerops.engine.secrets import check_available, mask_forms, substitute_all
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
 from containerops.model.flow import Flow, Job
@@ -72,6 +79,15 @@ class Engine:
         self._recorder: Recorder | None = None
         self._flow_env: dict[str, str] = {}
         self.masker = Masker()
+        #: ``${{ secrets.NAME }}`` values of this run (service requests use them too).
+        self.secret_values: dict[str, str] = {}
+        #: The server's public URL: service callbacks go to ``{callback_base}/api/v1/callbacks/...``.
+        #: The server sets it; COOPS_SERVER_URL (the server's public URL setting) is the fallback.
+        self.callback_base: str | None = os.environ.get("COOPS_SERVER_URL") or None
+        #: How often a paused run reads the store for a decision taken by another process.
+        self.decision_poll = 0.5
+        self._suspended = False
+        self._seq: dict[tuple[int, int], int] = {}  # (job id, attempt) -> last log line number
 
     # -- public --------------------------------------------------------------
     def resolve_components(self, flow: Flow, *, filename: str = "<flow>") -> Resolution:
@@ -92,13 +108,29 @@ class Engine:
         fmt: str,
         params: Mapping[str, Any] | None = None,
         secrets: Iterable[str] = (),
+        flow_version: tuple[int, int] | None = None,
+        secret_values: Mapping[str, str] | None = None,
+        reuse_from: int | None = None,
+        run_columns: Mapping[str, Any] | None = None,
     ) -> RunState:
         """Save the flow and a pending run with all its jobs; return the run's state.
 
         ``secrets`` are values masked as ``***`` in every line the run's jobs print.
+        ``flow_version`` (flow id, version id) runs a version already stored, which may
+        be an older one (the server does that); ``source`` is then not saved again.
+        ``secret_values`` (name -> value) fill ``${{ secrets.NAME }}``; all are masked,
+        and a reference to any other name raises :class:`MissingSecret` before anything
+        is recorded. ``reuse_from`` keeps what succeeded in that run (see ``reuse``).
+        ``run_columns`` are more columns of the run row, written with it (the server's ``trigger``).
         """
-        self.masker.add(*secrets)
-        flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
+        overrides = (params or {}).get("set") or {}
+        self.secret_values = dict(secret_values or {})
+        check_available(flow, self.secret_values, overrides)
+        self.masker.add(*secrets, *(form for v in self.secret_values.values() for form in mask_forms(v)))
+        if flow_version is None:
+            flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
+        else:
+            flow_id, version_id = flow_version
         jobs = flow.jobs()
         new = self.store.create_run(
             flow_id,
@@ -106,6 +138,7 @@ class Engine:
             self.executor.name,
             dict(params or {}),
             [(job.path, job.endpoint) for job in jobs],
+            columns=run_columns,
         )
         self.state = RunState(
             flow=flow,
@@ -115,10 +148,53 @@ class Engine:
             executor=self.executor.name,
             jobs={job.path: JobState(job=job, id=new.job_ids[job.path]) for job in jobs},
         )
-        overrides = (params or {}).get("set") or {}
-        self._flow_env = {**flow.environments, **overrides}
+        self._flow_env = substitute_all({**flow.environments, **overrides}, self.secret_values)
         self._recorder = self.store.recorder(new.id)
+        if reuse_from is not None:
+            self.reuse(reuse_from)
         return self.state
+
+    def reuse(self, previous: int) -> list[str]:
+        """Before ``run``: keep the jobs that succeeded in run ``previous`` (their status and
+        outputs), so that only the others run. Returns the paths kept."""
+        state, recorder = self._require()
+        if state.status != "pending":
+            raise RuntimeError("Engine.reuse() must be called before the run starts")
+        return resume.keep_successes(self.store, state, recorder, previous)
+
+    @classmethod
+    def restore(
+        cls,
+        store: Store,
+        executor: Executor,
+        run_id: int,
+        *,
+        network_mode: str = "bridge",
+        on_change: Callable[[RunState, JobState | None], None] | None = None,
+        secrets: Iterable[str] = (),
+        secret_values: Mapping[str, str] | None = None,
+    ) -> Engine:
+        """An engine that goes on with an unfinished run (a paused one after a restart) from
+        the store: finished jobs keep their status and outputs, a pause is waited at again
+        with its original deadline. Call ``run()`` on it."""
+        engine = cls(store, executor, network_mode=network_mode, on_change=on_change)
+        state, params, recorder = resume.restored_state(store, run_id, executor.name)
+        engine.secret_values = dict(secret_values or {})
+        engine.masker.add(*secrets, *(form for v in engine.secret_values.values() for form in mask_forms(v)))
+        overrides = params.get("set") or {}
+        engine._flow_env = substitute_all({**state.flow.environments, **overrides}, engine.secret_values)
+        engine.state, engine._recorder = state, recorder
+        return engine
+
+    def suspend(self) -> None:
+        """Stop waiting at a pause without ending the run: it stays ``paused`` in the store,
+        for ``restore`` to pick up. A run that is not paused is cancelled instead."""
+        if self.state is None or self.state.status != "paused":
+            self.cancel("server stopped")
+            return
+        self._suspended = True
+        if self._stages_task is not None and not self._stages_task.done():
+            self._stages_task.cancel()
 
     def cancel(self, reason: str = "cancelled", status: str = "cancelled") -> None:
         """Stop the run from outside (a signal handler, an API call). Safe to call twice."""
@@ -137,9 +213,10 @@ class Engine:
             network_mode=self.network_mode,
             keep_workspace=self.keep_workspace,
         )
-        state.status = "running"
-        state.started_at = utcnow()
-        recorder.run("running", state.started_at, started_at=state.started_at)
+        state.started_at = state.started_at or utcnow()  # a restored run keeps its start
+        if state.status != "paused":  # a restored paused run stays so: it can be decided meanwhile
+            state.status = "running"
+            recorder.run("running", utcnow(), started_at=state.started_at)
         recorder.flush()
         self._changed()
         flusher = asyncio.create_task(self._flush_periodically())
@@ -175,7 +252,10 @@ class Engine:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
-            self._finish()
+            if self._suspended:  # set only while paused
+                recorder.flush()  # left paused in the store, for Engine.restore
+            else:
+                self._finish()
         return state
 
     # -- stages, actions, jobs -------------------------------------------------
@@ -183,13 +263,13 @@ class Engine:
         state, _ = self._require()
         failure: str | None = None
         for step in plan(state.flow).steps:
-            if step.pause:  # approvals come with the server; never pass a gate unapproved
-                self.cancel(
-                    f"stage {step.stage} waits for an approval, which needs the server (coops server); "
-                    "this engine cannot approve it",
-                    "failure",
-                )
-                await asyncio.sleep(0)  # let the cancellation land here, before anything else runs
+            if step.pause:
+                if failure is not None:  # what follows is skipped anyway: nothing to approve
+                    continue
+                refused = await self._pause(step.stage)
+                if refused is not None:  # rejected, or nobody decided in time
+                    self._interrupt = self._interrupt or ("failure", refused)
+                    return
             elif step.parallel:  # a failure in one lane does not stop its siblings
                 async with asyncio.TaskGroup() as group:
                     tasks = [group.create_task(self._run_lane(lane, failure)) for lane in step.lanes]
@@ -203,27 +283,174 @@ class Engine:
             failure = await self._run_job(job, failure)
         return failure
 
+    async def _pause(self, stage_name: str) -> str | None:
+        """Wait at a pause stage for its decision; None when approved, else why the run fails."""
+        state, recorder = self._require()
+        stage = next(s for s in state.flow.stages if s.name == stage_name)
+        pause = decisions.open_pause(self.store, state.id, stage.name, stage.timeout)
+        if pause.decision is None:
+            if state.status != "paused":  # a restored run already is
+                state.status, state.reason = "paused", f"waiting at stage {stage.name} for an approval"
+                recorder.run("paused", utcnow(), state.reason)
+                recorder.flush()
+                self._changed()
+            pause = await self._decision(pause)
+        said = decisions.describe(pause)
+        if pause.decision != "approved":
+            return said
+        state.status, state.reason = "running", None
+        recorder.run("running", utcnow(), said)
+        recorder.flush()
+        self._changed()
+        return None
+
+    async def _decision(self, pause: decisions.Pause) -> decisions.Pause:
+        """The pause once decided: woken by ``decide`` in this process, else by polling the store."""
+        with waiting(decisions.KIND, pause.run_id) as event:
+            while True:
+                current = decisions.get_pause(self.store, pause.run_id, pause.stage)
+                assert current is not None
+                if current.decision is not None:
+                    return current
+                wait = self.decision_poll
+                if current.deadline is not None:
+                    left = (current.deadline - utcnow()).total_seconds()
+                    if left <= 0:
+                        return decisions.expire(self.store, current)
+                    wait = min(wait, left)
+                await wait_or_poll(event, wait)
+
     async def _run_job(self, job: Job, failure: str | None) -> str | None:
         state, _ = self._require()
         js = state.jobs[job.path]
-        if job.when == "on_success" and failure is not None:
+        if js.status in FINISHED:  # a restored run's, or kept from an earlier run
+            return self._failure_after(js, failure)
+        if job.condition is not None:
+            refused = await self._condition(js, failure)
+            if refused is not None:
+                self._settle(js, *refused)
+                return self._failure_after(js, failure)
+        elif job.when == "on_success" and failure is not None:
             self._settle(js, "skipped", f"skipped: {failure} failed")
             return failure
-        if job.when == "on_failure" and failure is None:
+        elif job.when == "on_failure" and failure is None:
             self._settle(js, "skipped", "skipped: runs only on failure, and nothing failed")
             return failure
         subscribed, missing = self._subscribed(job)
-        if job.type == "service":  # calling a third service and its callback come with the server
-            self._settle(
-                js, "failure", "service jobs need the server (coops server); this engine cannot run them"
-            )
-        elif missing:
+        if missing:
             self._settle(js, "failure", missing)
         else:
-            await self._run_attempts(js, subscribed)
-        if js.status == "failure" and not job.allow_failure:
-            return failure or job.path
+            launch = Launch(job, subscribed)
+            if job.pre is None or await self._pre(js, launch, failure):
+                await self._run_attempts(js, launch)
+        return self._failure_after(js, failure)
+
+    @staticmethod
+    def _failure_after(js: JobState, failure: str | None) -> str | None:
+        if js.status == "failure" and not js.job.allow_failure:
+            return failure or js.path
         return failure
+
+    # -- Lua: when, pre, post ------------------------------------------------------
+    def _script_values(
+        self, job: Job, failure: str | None, subscribed: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        state, _ = self._require()
+        env = {**self._flow_env, **substitute_all(job.environments, self.secret_values), **(subscribed or {})}
+        return {
+            "inputs": substitute_all(job.inputs, self.secret_values),
+            "env": env,
+            "jobs": scripts.finished_jobs(state),
+            "failed": failure is not None,
+            "failure": failure,
+        }
+
+    async def _condition(self, js: JobState, failure: str | None) -> tuple[JobStatus, str] | None:
+        """None when the job's ``when`` expression says run, else its (status, reason)."""
+        assert js.job.condition is not None
+        try:
+            if await scripts.condition(js.job.condition, self._script_values(js.job, failure)):
+                return None
+        except ScriptError as error:
+            return "failure", str(error)
+        return "skipped", "skipped: its when expression is false"
+
+    async def _pre(self, js: JobState, launch: Launch, failure: str | None) -> bool:
+        """Run the job's ``pre`` script; False when it settled the job (skipped or failed)."""
+        _, recorder = self._require()
+        job = js.job
+        assert job.pre is not None
+        values = self._script_values(job, failure, launch.subscribed)
+        try:
+            verdict = await scripts.script(job.pre, "pre", values, ("inputs", "env"))
+        except ScriptError as error:
+            self._settle(js, "failure", str(error))
+            return False
+        self._script_log(js, js.attempts + 1, "pre", verdict.printed)
+        why = verdict.reason or "no reason given"
+        if verdict.action == "skip":
+            self._settle(js, "skipped", f"skipped by its pre script: {why}")
+            return False
+        if verdict.action == "fail":
+            self._settle(js, "failure", f"failed by its pre script: {why}")
+            return False
+        inputs, env = verdict.tables["inputs"], verdict.tables["env"]
+        notes = []
+        if changed := scripts.changes(values["inputs"], inputs):
+            launch.job = dataclasses.replace(job, inputs=inputs)
+            notes.append(f"inputs {', '.join(changed)}")
+        if changed := scripts.changes(values["env"], env):
+            launch.env_set = {k: v for k, v in env.items() if values["env"].get(k) != v}
+            launch.env_unset = frozenset(values["env"]) - frozenset(env)
+            notes.append(f"environment {', '.join(changed)}")
+        if notes:
+            recorder.change(js.id, None, "pending", utcnow(), f"pre script changed {'; '.join(notes)}")
+        return True
+
+    async def _post(
+        self,
+        js: JobState,
+        attempt: int,
+        launch: Launch,
+        result: tuple[JobStatus, int | None, str | None, dict[str, str]],
+    ) -> tuple[JobStatus, str | None, dict[str, str]]:
+        """Run the job's ``post`` script on an attempt's result: (status, reason, outputs)."""
+        _, recorder = self._require()
+        status, exit_code, reason, outputs = result
+        assert launch.job.post is not None
+        values = self._script_values(launch.job, None, launch.subscribed)
+        values.update(exit_code=exit_code, result=status == "success", reason=reason, outputs=dict(outputs))
+        try:
+            verdict = await scripts.script(launch.job.post, "post", values, ("outputs",))
+        except ScriptError as error:
+            return "failure", str(error), outputs
+        self._script_log(js, attempt, "post", verdict.printed)
+        new_outputs = {key: self.masker.mask(value) for key, value in verdict.tables["outputs"].items()}
+        notes = []
+        if changed := scripts.changes(outputs, new_outputs):
+            notes.append(f"set outputs {', '.join(changed)}")
+        why = verdict.reason or "no reason given"
+        if verdict.action == "fail":
+            status, reason = "failure", f"failed by its post script: {why}"
+        elif verdict.action == "succeed" and status != "success":
+            status, reason = "success", f"post script overrode the failure ({reason}): {why}"
+            notes.append(reason)
+        if notes:
+            recorder.change(js.id, attempt, "running", utcnow(), f"post script: {'; '.join(notes)}")
+        return status, reason, new_outputs
+
+    def _script_log(self, js: JobState, attempt: int, name: str, lines: list[str]) -> None:
+        for line in lines:
+            self._log_line(js, attempt, f"[{name}] {line}")
+
+    def _log_line(self, js: JobState, attempt: int, text: str, stream: str = "stdout") -> None:
+        """One line of the engine's own about a job (a script's print, a service call), masked."""
+        _, recorder = self._require()
+        key = (js.id, attempt)
+        seq = self._seq[key] = self._seq.get(key, 0) + 1
+        masked = self.masker.mask(text)
+        recorder.log(js.id, attempt, seq, utcnow(), stream, masked)
+        js.last_line = masked
 
     def _subscribed(self, job: Job) -> tuple[dict[str, str], str | None]:
         """The values a job subscribes to, or why it cannot start."""
@@ -239,26 +466,27 @@ class Engine:
                 return values, f"needs {sub.key} from {sub.source}, which never printed it ({source.status})"
         return values, None
 
-    async def _run_attempts(self, js: JobState, subscribed: dict[str, str]) -> None:
+    async def _run_attempts(self, js: JobState, launch: Launch) -> None:
         job = js.job
-        for attempt in range(1, job.retries + 2):
+        first = js.attempts + 1  # a restored job goes on numbering its attempts
+        for attempt in range(first, first + job.retries + 1):
             try:
-                status, exit_code, reason, outputs = await self._attempt(js, attempt, subscribed)
+                status, exit_code, reason, outputs = await self._attempt(js, attempt, launch)
             except asyncio.CancelledError:
                 self._settle(js, "cancelled", self._interrupt_reason(), history=False)
                 raise
             js.exit_code, js.outputs = exit_code, outputs
-            if status == "success" or attempt > job.retries:
+            if status == "success" or attempt >= first + job.retries:
                 # the attempt's change already says it: one history row, not two
                 self._settle(js, status, reason, history=False)
                 return
 
     async def _attempt(
-        self, js: JobState, attempt: int, subscribed: dict[str, str]
+        self, js: JobState, attempt: int, launch: Launch
     ) -> tuple[JobStatus, int | None, str | None, dict[str, str]]:
-        """One try of a job in a fresh container: (status, exit code, reason, outputs)."""
+        """One try of a job (a fresh container, or a service call): (status, exit code, reason, outputs)."""
         state, recorder = self._require()
-        job = js.job
+        job = launch.job
         now = utcnow()
         js.attempts = attempt
         js.status = "running"
@@ -269,9 +497,63 @@ class Engine:
         recorder.attempt(js.id, attempt, _new=True, status="running", started_at=now)
         recorder.change(js.id, attempt, "running", now, None)
         self._changed(js)
-        env = job_environment(
-            state.flow, job, subscribed=subscribed, run_id=state.id, attempt=attempt, flow_env=self._flow_env
+        env = launch.environment(
+            job_environment(
+                state.flow,
+                job,
+                subscribed=launch.subscribed,
+                run_id=state.id,
+                attempt=attempt,
+                flow_env=self._flow_env,
+                secrets=self.secret_values,
+            )
         )
+        if job.type == "service":
+            exit_code: int | None = None
+            reason, values = await self._call_service(js, attempt, job, env)
+        else:
+            exit_code, reason, values = await self._run_container(js, attempt, job, env)
+        status: JobStatus = "success" if reason is None else "failure"
+        if job.post is not None:
+            result = (status, exit_code, reason, values)
+            status, reason, values = await self._post(js, attempt, launch, result)
+        self._end_attempt(js, attempt, status, exit_code, reason, values)
+        return status, exit_code, reason, values
+
+    async def _call_service(
+        self, js: JobState, attempt: int, job: Job, env: dict[str, str]
+    ) -> tuple[str | None, dict[str, str]]:
+        """A service job's attempt: (reason it failed or None, outputs)."""
+        state, _ = self._require()
+        assert job.service is not None
+        values = service.Values(substitute_all(job.inputs, self.secret_values), env, self.secret_values)
+        try:
+            async with asyncio.timeout(job.timeout):
+                outputs = await service.call(
+                    job.service,
+                    values,
+                    store=self.store,
+                    run_id=state.id,
+                    job_id=js.id,
+                    attempt=attempt,
+                    callback_base=self.callback_base,
+                    log=lambda stream, text: self._log_line(js, attempt, text, stream),
+                    on_token=self.masker.add,
+                )
+        except service.ServiceError as error:
+            return self.masker.mask(str(error)), {}
+        except TimeoutError:
+            return f"timeout after {job.timeout or 0:g} s", {}
+        except asyncio.CancelledError:
+            self._end_attempt(js, attempt, "cancelled", None, self._interrupt_reason(), {})
+            raise
+        return None, {key: self.masker.mask(value) for key, value in outputs.items()}
+
+    async def _run_container(
+        self, js: JobState, attempt: int, job: Job, env: dict[str, str]
+    ) -> tuple[int | None, str | None, dict[str, str]]:
+        """A job's attempt in a fresh container: (exit code, reason it failed or None, outputs)."""
+        state, _ = self._require()
         spec = JobSpec(
             run_id=state.uid,
             path=job.path,
@@ -306,9 +588,7 @@ class Engine:
                 await _shielded(self.executor.destroy(handle))
         if reason is None and outputs.result is False:
             reason = "the component reported CO_RESULT = false"
-        status: JobStatus = "success" if reason is None else "failure"
-        self._end_attempt(js, attempt, status, exit_code, reason, outputs.values)
-        return status, exit_code, reason, outputs.values
+        return exit_code, reason, outputs.values
 
     def _end_attempt(
         self,
@@ -321,6 +601,7 @@ class Engine:
     ) -> None:
         _, recorder = self._require()
         finished = utcnow()
+        self._seq.pop((js.id, attempt), None)
         recorder.attempt(
             js.id,
             attempt,
@@ -335,7 +616,7 @@ class Engine:
     async def _pump_logs(self, js: JobState, attempt: int, handle: JobHandle, outputs: Outputs) -> str | None:
         """Store every line the job prints and read its outputs; a reason if it broke the limits."""
         _, recorder = self._require()
-        seq = 0
+        seq = self._seq.get((js.id, attempt), 0)
         lines = self.executor.logs(handle)
         # The busiest loop of a chatty job (a million lines): methods looked up once.
         mask, log, feed, job_id = self.masker.mask, recorder.log, outputs.feed, js.id
@@ -353,6 +634,7 @@ class Engine:
                 if recorder.pending_logs >= FLUSH_LINES:
                     recorder.flush()
         finally:
+            self._seq[(js.id, attempt)] = seq
             aclose = getattr(lines, "aclose", None)  # stop the reader when we leave early
             if aclose is not None:
                 await aclose()

@@ -9,7 +9,7 @@ from typing import Literal
 from containerops.model.flow import Flow, Job
 
 JobStatus = Literal["pending", "running", "success", "failure", "skipped", "cancelled"]
-RunStatus = Literal["pending", "running", "success", "failure", "cancelled"]
+RunStatus = Literal["pending", "running", "paused", "success", "failure", "cancelled"]
 FINISHED: frozenset[str] = frozenset({"success", "failure", "skipped", "cancelled"})
 
 

@@ -9,7 +9,11 @@ engine never sees raw dictionaries. Plain slotted dataclasses keep a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from containerops.model.hooks import Receiver, Trigger
+    from containerops.model.service import Service
 
 StageType = Literal["start", "normal", "pause", "end"]
 Sequencing = Literal["sequence", "parallel"]
@@ -79,6 +83,13 @@ class Job:
     retries: int = 0
     allow_failure: bool = False
     when: When = "on_success"
+    #: ``when:`` written as a Lua expression (then ``when`` is "always": the expression decides).
+    condition: str | None = None
+    #: Lua run before the job starts and after each attempt (``containerops.engine.scripts``).
+    pre: str | None = None
+    post: str | None = None
+    #: What a ``type: service`` job calls (``containerops.model.service``).
+    service: Service | None = None
     position: Position | None = None
 
 
@@ -112,9 +123,9 @@ class Flow:
     environments: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
-    #: Parsed but run by the server (a later issue): kept as written.
-    receivers: list[dict[str, object]] = field(default_factory=list)
-    triggers: list[dict[str, object]] = field(default_factory=list)
+    #: Run by the server (``containerops.server.triggers``, ``containerops.notify``).
+    receivers: list[Receiver] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
 
     def jobs(self) -> list[Job]:
         """Every job, in the order they are written."""

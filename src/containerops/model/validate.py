@@ -34,9 +34,13 @@ from containerops.model.flow import (
     Subscription,
     When,
 )
+from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
+from containerops.model.references import syntax_problems
+from containerops.model.scripts import BARE_WORD, read_lua
+from containerops.model.service import read_service
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
@@ -78,6 +82,8 @@ JOB_KEYS = (
     "retries",
     "allow_failure",
     "when",
+    "pre",
+    "post",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 #: Keys of the original engine's runtime dumps: accepted, ignored, warned about.
@@ -160,9 +166,9 @@ class _Builder:
         if (node := values.get("labels")) is not None:
             flow.labels = self.labels(node, "labels")
         if (node := values.get("receivers")) is not None:
-            flow.receivers = self.raw_list(node, "receivers", "a receiver")
+            flow.receivers = read_receivers(r, node, "receivers")
         if (node := values.get("triggers")) is not None:
-            flow.triggers = self.raw_list(node, "triggers", "a trigger")
+            flow.triggers = read_triggers(r, node, "triggers")
         for key in RUNTIME_FLOW_KEYS:
             if key in fields:
                 r.warning(
@@ -213,30 +219,6 @@ class _Builder:
                 )
         return text
 
-    def raw_list(self, node: Node, where: str, what: str) -> list[dict[str, object]]:
-        """Receivers and triggers: kept as written, each a mapping with a ``type``."""
-        r = self.r
-        result: list[dict[str, object]] = []
-        for index, item in enumerate(r.sequence(node, where, where) or []):
-            item_where = f"{where}[{index}]"
-            fields = r.mapping(item, item_where, what, (), any_key=True)
-            if fields is None:
-                continue
-            values = _values(fields)
-            kind = values.get("type")
-            if kind is None:
-                r.error(item, item_where, f"{what} needs a 'type'")
-                continue
-            if not r.text(kind, f"{item_where}.type", "type"):
-                continue
-            try:
-                raw = self.doc.construct(item)
-            except ValueError as exc:
-                r.error(item, item_where, f"cannot read {what}: {exc}")
-                continue
-            result.append(cast(dict[str, object], raw))
-        return result
-
     def environments(self, node: Node, where: str) -> dict[str, str]:
         """Both forms: ``{NAME: value}`` and the original ``[{NAME: value}, ...]``."""
         r = self.r
@@ -256,6 +238,7 @@ class _Builder:
                 continue
             text = r.stringify(value, item_where, f"environment variable '{name}'")
             if text is not None:
+                self.references(value, item_where, text)
                 env[name] = text
         return env
 
@@ -470,7 +453,7 @@ class _Builder:
         if (value := values.get("endpoint")) is not None:
             job.endpoint = self.endpoint(value, f"{where}.endpoint")
         if (value := values.get("service")) is not None:
-            r.mapping(value, f"{where}.service", "service", (), any_key=True)
+            job.service = read_service(r, value, f"{where}.service")
             if job.type != "service":
                 r.error(
                     fields["service"][0], f"{where}.service", "'service' is only for jobs of type service"
@@ -505,7 +488,10 @@ class _Builder:
         if (value := values.get("allow_failure")) is not None:
             job.allow_failure = bool(r.boolean(value, f"{where}.allow_failure", "allow_failure"))
         if (value := values.get("when")) is not None:
-            job.when = cast(When, r.choice(value, f"{where}.when", "when", WHENS) or job.when)
+            self.when(job, value, f"{where}.when")
+        for key in ("pre", "post"):
+            if (value := values.get(key)) is not None:
+                setattr(job, key, read_lua(r, value, f"{where}.{key}", key))
         for key in RUNTIME_JOB_KEYS:
             if key in fields:
                 r.warning(
@@ -553,6 +539,15 @@ class _Builder:
                 r.error(value, item_where, f"input '{key.value}': {exc}")
                 continue
             use.input_positions[key.value] = self.position(key)
+
+    def when(self, job: Job, node: Node, where: str) -> None:
+        """``on_success``, ``on_failure``, ``always``, or a Lua expression (not a bare word)."""
+        text = self.r.text(node, where, "when")
+        if text is None or text in WHENS or BARE_WORD.fullmatch(text.strip()):
+            job.when = cast(When, self.r.choice(node, where, "when", WHENS) or job.when)
+            return
+        job.condition = read_lua(self.r, node, where, "when", expression=True)
+        job.when = "always"
 
     def check_image(self, job: Job, fields: Fields, values: dict[str, Node], node: Node, where: str) -> None:
         """A job needs an image to run; ``kubectl`` (not supported) is no substitute."""
@@ -622,8 +617,14 @@ class _Builder:
                 continue
             text = r.stringify(value, item_where, f"input '{key.value}'")
             if text is not None:
+                self.references(value, item_where, text)
                 inputs[key.value] = text
         return inputs
+
+    def references(self, node: Node, where: str, text: str) -> None:
+        """``${{ ... }}`` must be a well-formed secret reference."""
+        for problem in syntax_problems(text):
+            self.r.error(node, where, problem)
 
     def outputs(self, node: Node, where: str) -> list[str]:
         r = self.r
@@ -683,20 +684,16 @@ class _Builder:
         return resources
 
 
-LOCAL_PAUSE = (
-    "pause stages wait for an approval, which needs the server (`coops server`, coming later); "
-    "`coops run` cannot run this flow"
-)
-LOCAL_SERVICE = (
-    "service jobs run alongside the flow, which needs the server (`coops server`, coming later); "
-    "`coops run` cannot run this flow"
+LOCAL_CALLBACK = (
+    "this service job waits for a callback (callback: true), which needs a server the service can "
+    "reach (`coops server`, or `coops run --server URL`); `coops run` alone cannot run this flow"
 )
 
 
 def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "docker") -> list[Diagnostic]:
     """Errors for what ``coops run`` (no server) cannot do with a valid flow.
 
-    Pause stages and service jobs need the server; a job without an endpoint
+    Service jobs that wait for a callback need the server; a job without an endpoint
     (written for kubectl, or a command for the local executor) has no image
     for the docker executor; the local executor needs a command.
     """
@@ -707,12 +704,11 @@ def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "do
         diagnostics.append(Diagnostic("error", message, file, line, column, where))
 
     for stage in flow.stages:
-        if stage.type == "pause":
-            error(stage.position, stage.name, LOCAL_PAUSE)
         for action in stage.actions:
             for job in action.jobs:
                 if job.type == "service":
-                    error(job.position, job.path, LOCAL_SERVICE)
+                    if job.service is not None and job.service.callback:
+                        error(job.position, job.path, LOCAL_CALLBACK)
                 elif executor == "local" and not job.command:
                     error(
                         job.position,

@@ -178,3 +178,180 @@ component_words = sa.Table(
     #: Searches look words up by prefix; the weight rides along so the index answers alone.
     sa.Index("ix_component_words_word_component_id_weight", "word", "component_id", "weight"),
 )
+
+
+# --- server core (runs started by the server, reruns): migration 0003 -----------------
+
+#: What started a run the server runs (``{"type": "api"}``, a trigger and its delivery...);
+#: NULL for runs ``coops run`` started, which a restarting server must leave alone.
+runs.append_column(sa.Column("trigger", sa.JSON, nullable=True))
+#: The run a rerun repeats, keeping the outputs of its successful jobs.
+runs.append_column(sa.Column("rerun_of", sa.Integer, nullable=True))
+#: Deleted flows keep their versions and runs (history stays); they are hidden and cannot start.
+flows.append_column(sa.Column("deleted_at", Timestamp, nullable=True))
+#: Listing runs by time (``since``/``until``) on a large store.
+sa.Index("ix_runs_created_at", runs.c.created_at)
+
+# --- engine features (pause decisions, service callbacks, lua): migration 0004 ---------
+
+#: One row per pause stage a run reached: when it began to wait, until when, and the decision.
+pauses = sa.Table(
+    "pauses",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("stage", sa.String(255), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    #: When the wait fails the run; kept so that a restarted server honours the original deadline.
+    sa.Column("deadline", Timestamp, nullable=True),
+    sa.Column("decision", sa.String(16), nullable=True),  # approved | rejected | timeout
+    sa.Column("decided_by", sa.String(255), nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("decided_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("run_id", "stage", name="uq_pauses_run_id_stage"),
+)
+
+#: One row per callback URL handed to a third service; only the token's SHA-256 is kept.
+service_callbacks = sa.Table(
+    "service_callbacks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=True),
+    #: Set once, by the first (and only accepted) POST, or when the job stops waiting.
+    sa.Column("closed_at", Timestamp, nullable=True),
+    sa.Column("result", sa.Boolean, nullable=True),
+    sa.Column("outputs", sa.JSON, nullable=True),
+    sa.Column("log", sa.Text, nullable=True),
+)
+
+
+# --- triggers, schedules, deliveries and notifications: migration 0005 -----------------
+
+#: Every webhook request a trigger route received, whatever came of it: accepted,
+#: ignored (an event or branch the flow does not want), refused (bad signature or
+#: token), duplicate (a redelivery). Secrets (tokens) are masked in ``headers``.
+trigger_deliveries = sa.Table(
+    "trigger_deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flow_uri", sa.String(255), nullable=False),
+    sa.Column("flow_id", sa.Integer, sa.ForeignKey("flows.id"), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # github | gitlab | webhook
+    sa.Column("delivery_id", sa.String(128), nullable=True),  # X-GitHub-Delivery, ...
+    sa.Column("event", sa.String(64), nullable=True),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body_encoding", sa.String(8), nullable=False),  # utf-8 | base64
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    #: Set only on the delivery that started a run, so that a redelivery cannot start another.
+    sa.Column("dedupe_key", sa.String(255), nullable=True, unique=True),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Index("ix_trigger_deliveries_flow_uri_id", "flow_uri", "id"),
+)
+
+#: One row per cron trigger of a flow's newest version; ``last_tick`` is the tick
+#: last acted on, so that ticks missed while the server was down are detected.
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("flow_id", sa.Integer, sa.ForeignKey("flows.id"), nullable=False),
+    sa.Column("trigger_index", sa.Integer, nullable=False),
+    sa.Column("schedule", sa.String(255), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("last_tick", Timestamp, nullable=True),
+    sa.Column("next_tick", Timestamp, nullable=True),
+    sa.Column("last_run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("missed_ticks", sa.Integer, nullable=False),  # ticks skipped by downtime, in all
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("flow_id", "trigger_index", name="uq_schedules_flow_id_trigger_index"),
+)
+
+#: One row per message to a receiver about a run (``started`` or ``finished``).
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("receiver_index", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),  # where, without secrets
+    sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Index("ix_notifications_run_id", "run_id"),
+)
+
+
+# --- auth (users, organizations, namespaces, members, tokens) and secrets: migration 0006
+
+#: A user's own namespace is its name; organizations share the same name space.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    #: Site administrators see and manage every namespace, ``library`` included.
+    sa.Column("admin", sa.Boolean, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+org_members = sa.Table(
+    "org_members",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("organizations.id"), nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # owner | writer | reader
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("org_id", "user_id", name="uq_org_members_org_id_user_id"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    #: The public part of the token (``coops_<key>_<secret>``): finds the row, names it in lists.
+    sa.Column("key", sa.String(32), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("scope", sa.String(8), nullable=False),  # read | write | admin
+    #: SHA-256 of the whole token; the token itself is never stored.
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=True),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    #: AES-GCM with the server key, bound to namespace and name; never the value in clear.
+    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("namespace", "name", name="uq_secrets_namespace_name"),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -212,8 +213,13 @@ class Store:
         executor: str,
         params: dict[str, Any],
         jobs: list[tuple[str, str | None]],
+        *,
+        columns: Mapping[str, Any] | None = None,
     ) -> NewRun:
-        """Record a new pending run and all its jobs; number it within its flow."""
+        """Record a new pending run and all its jobs; number it within its flow.
+
+        ``columns`` sets more columns of the run row in the same insert.
+        """
         now = utcnow()
         for _ in range(20):  # another process may take the same number: try the next
             try:
@@ -236,6 +242,7 @@ class Store:
                                 executor=executor,
                                 params=params,
                                 created_at=now,
+                                **(columns or {}),
                             )
                         )
                     )
@@ -317,13 +324,35 @@ class Store:
         )
 
     def list_runs(
-        self, *, limit: int = 20, uri: str | None = None, status: str | None = None
+        self,
+        *,
+        limit: int = 20,
+        uri: str | None = None,
+        status: str | None = None,
+        number: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        namespaces: Iterable[str] | None = None,
     ) -> list[RunRow]:
+        """Newest first. ``since``/``until`` bound the creation time; ``before_id`` pages
+        (runs older than that id); ``namespaces`` keeps runs of flows in those namespaces."""
         query = self._run_query().order_by(t.runs.c.id.desc()).limit(limit)
         if uri:
             query = query.where(t.flows.c.uri == uri)
         if status:
             query = query.where(t.runs.c.status == status)
+        if number is not None:
+            query = query.where(t.runs.c.number == number)
+        if since is not None:
+            query = query.where(t.runs.c.created_at >= since)
+        if until is not None:
+            query = query.where(t.runs.c.created_at < until)
+        if before_id is not None:
+            query = query.where(t.runs.c.id < before_id)
+        if namespaces is not None:
+            prefixes = [t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces]
+            query = query.where(sa.or_(sa.false(), *prefixes))
         with self.engine.connect() as conn:
             return [self._run_row(row) for row in conn.execute(query)]
 

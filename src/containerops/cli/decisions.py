@@ -1,0 +1,89 @@
+"""``coops runs approve|reject``: the decision a paused run waits for, on the local store.
+
+The engine that waits (a ``coops run`` in another terminal, or the server) sees
+the decision within half a second; the first decision wins and later ones are
+refused.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from containerops.engine.decisions import DecisionError, decide
+from containerops.engine.state import JobState, RunState
+from containerops.store import Store, StoreError
+
+err = Console(stderr=True)
+
+RunArgument = Annotated[str, typer.Argument(metavar="RUN", help="A run id, or FLOW-URI#NUMBER.")]
+CommentOption = Annotated[
+    str | None, typer.Option("--comment", "-m", help="Why: kept with the decision in the run's history.")
+]
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Who decides (default: your login name on this machine).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the recorded decision as JSON.")]
+
+
+def _decide(run_ref: str, approved: bool, comment: str | None, by: str | None, as_json: bool) -> None:
+    store = Store.open()
+    try:
+        run_id = store.resolve_run(run_ref)
+        pause = decide(store, run_id, approved, by or getpass.getuser(), comment)
+    except (DecisionError, StoreError) as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(json.dumps({"id": run_id, "pause": pause.to_json()}) + "\n")
+        return
+    verb = "approved" if approved else "rejected"
+    err.print(f"run {run_id}: stage {escape(pause.stage)} {verb} by {escape(pause.decided_by or '')}")
+
+
+HELP = {
+    "approve": "Let a paused run go on past the pause stage it waits at.\n\n"
+    'Example: coops runs approve 812 --comment "checked the staging deploy"',
+    "reject": "Stop a paused run at its pause stage: the run fails, with your reason.\n\n"
+    'Example: coops runs reject 812 --comment "wrong version"',
+}
+
+
+def _command(approved: bool) -> Callable[..., None]:
+    def command(
+        run_ref: RunArgument, comment: CommentOption = None, by: ByOption = None, as_json: JsonOption = False
+    ) -> None:
+        _decide(run_ref, approved, comment, by, as_json)
+
+    return command
+
+
+def register(runs_app: typer.Typer) -> None:
+    for verb, help_text in HELP.items():
+        runs_app.command(verb, help=help_text)(_command(verb == "approve"))
+
+
+def announce_pauses(console: Console) -> Callable[[RunState, JobState | None], None]:
+    """An ``on_change`` hook that says, once per pause, how to approve or reject the run."""
+    said: set[str | None] = set()
+
+    def on_change(state: RunState, js: JobState | None) -> None:
+        if js is None and state.status == "paused" and state.reason not in said:
+            said.add(state.reason)
+            console.print(
+                f"[bold blue]⏸ run {state.id} is paused[/] ({escape(state.reason or '')}): "
+                f"approve with [bold]coops runs approve {state.id}[/], or reject with "
+                f"[bold]coops runs reject {state.id} --comment WHY[/]",
+                highlight=False,
+            )
+
+    return on_change

@@ -1,0 +1,95 @@
+"""``${{ secrets.NAME }}`` references: finding, checking and substituting them.
+
+A flow names secrets, never holds them: the stored flow source keeps the
+reference, and the engine substitutes the value only into the environment a
+job's container gets (flow and job environments, inputs and so ``CO_DATA``,
+service requests). Every value given to a run is masked in its logs. A
+reference to a secret the run was not given refuses the run before it starts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+
+from containerops.contract.codata import quote_value
+from containerops.model.flow import Flow
+from containerops.model.references import EXPRESSION, SECRET_REF, names
+
+
+class MissingSecret(ValueError):
+    """A run references secrets it was not given: which ones, and where."""
+
+    def __init__(self, missing: Mapping[str, list[str]], namespace: str) -> None:
+        self.missing = dict(missing)
+        parts = [f"{name} (used by {', '.join(places)})" for name, places in self.missing.items()]
+        first = next(iter(self.missing))
+        super().__init__(
+            f"unknown secret{'s' if len(parts) > 1 else ''} {'; '.join(parts)}: namespace {namespace!r} "
+            f"has no such secret (coops secret set {namespace} {first}; for coops run, "
+            f"--secret {first}=VALUE); nothing was started"
+        )
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with each ``${{ secrets.NAME }}`` replaced by its value (unknown ones kept)."""
+    if "${{" not in text:
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        ref = SECRET_REF.match(match["body"])
+        if ref is None or ref["name"] not in values:
+            return match[0]
+        return values[ref["name"]]
+
+    return EXPRESSION.sub(value, text)
+
+
+def substitute_all(mapping: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:
+    return {key: substitute(text, values) for key, text in mapping.items()}
+
+
+def flow_references(flow: Flow, overrides: Mapping[str, str] = {}) -> dict[str, list[str]]:
+    """Secret name -> the places that use it ("flow environment", job paths)."""
+    used: dict[str, list[str]] = {}
+
+    def note(texts: Iterable[str], place: str) -> None:
+        for text in texts:
+            for name in names(text):
+                places = used.setdefault(name, [])
+                if place not in places:
+                    places.append(place)
+
+    note([*flow.environments.values(), *overrides.values()], "the flow environment")
+    for job in flow.jobs():
+        note([*job.environments.values(), *job.inputs.values()], f"job {job.path}")
+        if job.service is not None:
+            service = job.service
+            note([service.url, *service.headers.values(), *_strings(service.body)], f"job {job.path}")
+    return used
+
+
+def _strings(data: object) -> Iterator[str]:
+    """Every string in a service body: text, or JSON data (keys included)."""
+    if isinstance(data, str):
+        yield data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield str(key)
+            yield from _strings(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _strings(item)
+
+
+def check_available(flow: Flow, available: Mapping[str, str], overrides: Mapping[str, str] = {}) -> None:
+    """Raise :class:`MissingSecret` when the flow references a secret not in ``available``."""
+    used = flow_references(flow, overrides)
+    missing = {name: places for name, places in used.items() if name not in available}
+    if missing:
+        raise MissingSecret(missing, flow.uri.split("/", 1)[0])
+
+
+def mask_forms(value: str) -> list[str]:
+    """The value, and how it reads inside ``CO_DATA`` (POSIX-quoted), both to be masked."""
+    return [value, quote_value(value)]

@@ -1,0 +1,107 @@
+"""``/api/v1/flows``: create versions from YAML or JSON, list, show, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from containerops.model.loader import LoadResult, parse_flow
+from containerops.server import catalog
+from containerops.server.deps import Caller, StoreDep, namespace_of, visible_namespaces
+from containerops.server.errors import ApiError, diagnostic_json
+from containerops.server.names import flow_uri, uri_part
+
+router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
+
+#: Larger bodies are refused before parsing (the biggest flows we test are a few MB).
+MAX_FLOW_BYTES = 32 * 2**20
+
+
+async def read_flow(request: Request, filename: str = "<request body>") -> LoadResult:
+    """The request body as a valid flow; an invalid one raises ``FlowInvalid``, answered
+    422 with every problem and its line."""
+    body = await request.body()
+    if len(body) > MAX_FLOW_BYTES:
+        raise ApiError(f"the flow is larger than {MAX_FLOW_BYTES // 2**20} MB", status=413)
+    if not body.strip():
+        raise ApiError("the request body is empty: send the flow as YAML or JSON", status=422)
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = body[: exc.start].count(b"\n") + 1
+        raise ApiError(f"the flow is not UTF-8 text (line {line})", status=422, line=line) from None
+    return parse_flow(text, filename)  # FlowInvalid: 422 with every problem (errors.py)
+
+
+@router.post("", status_code=201, summary="Create a new version of a flow from YAML or JSON")
+async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSONResponse:
+    """The body is the flow (any content type); its ``uri`` names it. An unchanged
+    definition answers 200 with the existing version; a changed one makes a new version."""
+    loaded = await read_flow(request)
+    caller.require("write", namespace_of(loaded.flow.uri))
+    before = catalog.latest_version(store, loaded.flow.uri)
+    flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
+    catalog.set_deleted(store, flow_id, False)
+    created = before != version
+    return JSONResponse(
+        {
+            "id": flow_id,
+            "uri": loaded.flow.uri,
+            "version": version,
+            "version_id": version_id,
+            "created": created,
+            "warnings": [diagnostic_json(d) for d in loaded.warnings],
+        },
+        status_code=201 if created else 200,
+    )
+
+
+@router.get("", summary="List flows")
+def list_flows(
+    store: StoreDep,
+    caller: Caller,
+    namespace: Annotated[str | None, Query(description="Only flows of this namespace.")] = None,
+    after: Annotated[str | None, Query(description="Paging: flows whose URI sorts after this one.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    if namespace is not None:
+        uri_part(namespace, "namespace")
+        caller.require("read", namespace)
+        visible: list[str] | None = [namespace]
+    else:
+        visible = visible_namespaces(caller)
+    flows = catalog.list_flows(store, namespaces=visible, after=after, limit=limit)
+    return {
+        "flows": [flow.to_json() for flow in flows],
+        "next": flows[-1].uri if len(flows) == limit else None,
+    }
+
+
+@router.get("/{namespace}/{repository}/{name}", summary="Show a flow and its versions")
+def show_flow(namespace: str, repository: str, name: str, store: StoreDep, caller: Caller) -> dict[str, Any]:
+    uri = flow_uri(namespace, repository, name)
+    caller.require("read", namespace)
+    flow = catalog.get_flow(store, uri)
+    return {**flow.to_json(), "version_list": catalog.flow_versions(store, flow.id)}
+
+
+@router.get("/{namespace}/{repository}/{name}/versions/{version}", summary="Show one version of a flow")
+def show_version(
+    namespace: str, repository: str, name: str, version: int, store: StoreDep, caller: Caller
+) -> dict[str, Any]:
+    uri = flow_uri(namespace, repository, name)
+    caller.require("read", namespace)
+    flow = catalog.get_flow(store, uri)
+    return {"uri": uri, **catalog.flow_version(store, flow.id, version)}
+
+
+@router.delete("/{namespace}/{repository}/{name}", status_code=204, summary="Delete a flow")
+def delete_flow(namespace: str, repository: str, name: str, store: StoreDep, caller: Caller) -> Response:
+    """The flow disappears from lists and cannot start; its past runs and versions stay."""
+    uri = flow_uri(namespace, repository, name)
+    caller.require("write", namespace)
+    flow = catalog.get_flow(store, uri)
+    catalog.set_deleted(store, flow.id, True)
+    return Response(status_code=204)

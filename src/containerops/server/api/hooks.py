@@ -1,0 +1,103 @@
+"""Webhook routes: where GitHub, GitLab and other senders start flows.
+
+``POST /hooks/{github|gitlab|webhook}/{namespace}/{repository}/{flow}`` and the
+original ``POST /hook/v1/{namespace}/{repository}/{flow}/{tag}`` (which reads the
+sender's kind from its headers: ``X-GitHub-Event``, ``X-Gitlab-Event``, else a
+generic webhook). These routes take no API token: the sender proves itself with
+the signature or token of one of the flow's triggers (``X-Hub-Signature-256``,
+``X-Gitlab-Token``, ``X-ContainerOps-Token``). Answers: 202 accepted (with the
+queued run), 200 ignored or duplicate (with the reason), 401 refused, 404 no
+such flow or trigger, 400 unreadable payload or invalid names in the route.
+Every request is recorded (``/api/v1/deliveries``), invalid names as written;
+only a body over ``MAX_BODY`` (413) is not kept.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from containerops.server.errors import ApiError
+from containerops.server.names import flow_uri, uri_part
+from containerops.server.triggers import deliveries
+from containerops.server.triggers.receive import Hook, HookKind, HookReceiver
+
+router = APIRouter(tags=["triggers"])
+
+#: Bigger than any GitHub (25 MB cap, usually far less) or GitLab payload we run on.
+MAX_BODY = 25 * 1024 * 1024
+
+
+def hook_receiver(request: Request) -> HookReceiver:
+    """The app's receiver (made on first use: it keeps parsed flows between requests)."""
+    state = request.app.state
+    receiver: HookReceiver | None = getattr(state, "hooks", None)
+    if receiver is None:
+        receiver = HookReceiver(state.store, state.manager)
+        state.hooks = receiver
+    return receiver
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(f"the body is larger than {MAX_BODY} bytes", status=413)
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(f"the body is larger than {MAX_BODY} bytes", status=413)
+    return body
+
+
+async def _receive(request: Request, kind: HookKind, uri: str, tag: str | None = None) -> JSONResponse:
+    hook = Hook(kind=kind, flow_uri=uri, headers=dict(request.headers), body=await _body(request), tag=tag)
+    verdict = await hook_receiver(request).receive(hook)
+    return JSONResponse(verdict.body(), status_code=verdict.status)
+
+
+async def _refuse(request: Request, kind: HookKind, named: str, problem: ApiError) -> JSONResponse:
+    """A request whose route names are invalid: recorded as it came (the names as written), 400."""
+    store = hook_receiver(request).store
+    headers = dict(request.headers)
+    delivery = deliveries.record(
+        store,
+        flow_uri=named[:255],
+        kind=kind,
+        headers=headers,
+        body=await _body(request),
+        delivery_id=None,
+        event=None,
+    )
+    deliveries.decide(store, delivery, "refused", problem.status, problem.message)
+    return JSONResponse(
+        {"error": problem.message, "verdict": "refused", "delivery": delivery}, problem.status
+    )
+
+
+@router.post("/hooks/{kind}/{namespace}/{repository}/{flow}", summary="Receive a webhook for a flow")
+async def receive_hook(
+    kind: Literal["github", "gitlab", "webhook"], namespace: str, repository: str, flow: str, request: Request
+) -> JSONResponse:
+    try:
+        uri = flow_uri(namespace, repository, flow)
+    except ApiError as problem:
+        return await _refuse(request, kind, f"{namespace}/{repository}/{flow}", problem)
+    return await _receive(request, kind, uri)
+
+
+@router.post("/hook/v1/{namespace}/{repository}/{flow}/{tag}", summary="The original pilotage webhook")
+async def pilotage_hook(
+    namespace: str, repository: str, flow: str, tag: str, request: Request
+) -> JSONResponse:
+    kind: HookKind = "webhook"
+    if "x-github-event" in request.headers:
+        kind = "github"
+    elif "x-gitlab-event" in request.headers:
+        kind = "gitlab"
+    try:
+        uri = flow_uri(namespace, repository, flow)
+        uri_part(tag, "tag")
+    except ApiError as problem:
+        return await _refuse(request, kind, f"{namespace}/{repository}/{flow}", problem)
+    return await _receive(request, kind, uri, tag)

@@ -1,0 +1,134 @@
+"""Log lines of a run or of one job: paged JSON, and live Server-Sent Events.
+
+The stream reads the store, not the engine: it works for any run, also one a
+``coops run`` process is running, and a reader never slows a job down. Lines
+are read in batches of up to ``BATCH`` and written as one chunk, so a job
+printing thousands of lines a second costs a few queries a second; an idle run
+is polled every ``POLL`` seconds. The stream ends with an ``end`` event once
+the run has ended and every line was sent. Each line's event id is its store
+id: a client that reconnects with ``Last-Event-ID`` misses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from containerops.server.api.runs import LIVE, readable_run
+from containerops.server.deps import Caller, StoreDep
+from containerops.server.errors import ApiError
+from containerops.server.names import job_path
+from containerops.store import LogRow, Store
+
+router = APIRouter(prefix="/api/v1/runs", tags=["logs"])
+
+BATCH = 5_000
+POLL = 0.1
+#: A comment line this often keeps proxies from closing a quiet stream.
+KEEPALIVE = 15.0
+
+
+def line_json(row: LogRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "job": row.job_path,
+        "attempt": row.attempt,
+        "seq": row.seq,
+        "at": row.at.isoformat(),
+        "stream": row.stream,
+        "line": row.line,
+    }
+
+
+def _checked_job(store: Store, run_id: int, job: str | None) -> str | None:
+    if job is None:
+        return None
+    job_path(job)
+    paths = store.job_paths(run_id)
+    if job not in paths:
+        raise ApiError(f"run {run_id} has no job {job!r}", status=404, jobs=paths[:100])
+    return job
+
+
+@router.get("/{run_id}/logs", summary="Log lines of a run or one job, paged")
+def get_logs(
+    run_id: int,
+    store: StoreDep,
+    caller: Caller,
+    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
+    after: Annotated[int, Query(ge=0, description="Paging: lines after this line id.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=BATCH)] = 1_000,
+) -> dict[str, Any]:
+    """``next`` is the id to pass as ``after`` for the following page; ``finished``
+    says whether the run has ended (then an empty page means: no more lines)."""
+    run = readable_run(store, caller, run_id)
+    job = _checked_job(store, run_id, job)
+    rows = store.log_lines(run_id, job_path=job, after_id=after, limit=limit)
+    return {
+        "run": run_id,
+        "lines": [line_json(row) for row in rows],
+        "next": rows[-1].id if rows else after,
+        "finished": run.status not in LIVE,
+    }
+
+
+@router.get("/{run_id}/logs/stream", summary="Log lines as Server-Sent Events, live until the run ends")
+async def stream_logs(
+    run_id: int,
+    request: Request,
+    store: StoreDep,
+    caller: Caller,
+    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
+    after: Annotated[int, Query(ge=0, description="Start after this line id.")] = 0,
+    last_event_id: Annotated[str | None, Header(description="Resume after this line id.")] = None,
+) -> StreamingResponse:
+    """Events: ``line`` (data: the line as JSON, id: its id) and, once the run has
+    ended and every line was sent, ``end`` (data: the run's status and reason)."""
+    readable_run(store, caller, run_id)
+    job = _checked_job(store, run_id, job)
+    if last_event_id is not None and last_event_id.strip().isdigit():
+        after = max(after, int(last_event_id))
+    return StreamingResponse(
+        _events(request, store, run_id, job, after),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _batch(rows: list[LogRow]) -> str:
+    return "".join(
+        f"id: {row.id}\nevent: line\ndata: {json.dumps(line_json(row), ensure_ascii=False)}\n\n"
+        for row in rows
+    )
+
+
+async def _events(
+    request: Request, store: Store, run_id: int, job: str | None, after: int
+) -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    quiet_since = loop.time()
+    while True:
+        # The state is read before the lines: a run seen ended has no line left unread after this batch.
+        run = await run_in_threadpool(store.get_run, run_id, with_jobs=False)
+        rows = await run_in_threadpool(store.log_lines, run_id, job_path=job, after_id=after, limit=BATCH)
+        if rows:
+            after = rows[-1].id
+            quiet_since = loop.time()
+            yield _batch(rows)
+            if len(rows) == BATCH:
+                continue
+        if run.status not in LIVE:
+            yield f"event: end\ndata: {json.dumps({'status': run.status, 'reason': run.reason})}\n\n"
+            return
+        if await request.is_disconnected():
+            return
+        if loop.time() - quiet_since > KEEPALIVE:
+            quiet_since = loop.time()
+            yield ": keep-alive\n\n"
+        await asyncio.sleep(POLL)

@@ -1,0 +1,201 @@
+"""``/api/v1/runs``: start, list, show, cancel, approve or reject, rerun."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from containerops.engine.decisions import decide
+from containerops.model.reading import ENV_NAME
+from containerops.server import catalog, records
+from containerops.server.deps import Caller, Manager, StoreDep, namespace_of, visible_namespaces
+from containerops.server.errors import ApiError, Conflict
+from containerops.server.manager import SubmittedRun
+from containerops.server.names import uri_part
+from containerops.store import RunRow, Store, StoreError
+
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+
+RUN_STATUSES = ("pending", "running", "paused", "success", "failure", "cancelled")
+LIVE = frozenset({"pending", "running", "paused"})
+
+
+class StartRun(BaseModel):
+    """What to run: a flow by URI, optionally an older version, and variable overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow: str = Field(description="The flow's URI: namespace/repository/name.", max_length=255)
+    version: int | None = Field(None, ge=1, description="A version number of the flow; the newest if absent.")
+    set: dict[str, str] = Field(
+        default_factory=dict, description="Flow environment variables to set or override: NAME: value."
+    )
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str | None = Field(None, max_length=4000)
+
+
+def split_uri(uri: str) -> tuple[str, str, str]:
+    parts = uri.split("/")
+    if len(parts) != 3:
+        raise ApiError(f"flow {uri[:255]!r} must be namespace/repository/name", status=422)
+    uri_part(parts[0], "namespace")
+    uri_part(parts[1], "repository")
+    uri_part(parts[2], "flow name")
+    return parts[0], parts[1], parts[2]
+
+
+def started(run: SubmittedRun, uri: str, status: int = 202) -> JSONResponse:
+    return JSONResponse(
+        {"id": run.id, "number": run.number, "uid": run.uid, "uri": uri, "url": f"/api/v1/runs/{run.id}"},
+        status_code=status,
+    )
+
+
+@router.post("", status_code=202, summary="Start a run of a flow")
+async def start_run(body: StartRun, manager: Manager, store: StoreDep, caller: Caller) -> JSONResponse:
+    """Answers 202 with the run's id and number as soon as it is recorded and queued."""
+    namespace, _, _ = split_uri(body.flow)
+    caller.require("write", namespace, not_found=f"no flow {body.flow}")
+    bad = [name for name in body.set if not ENV_NAME.fullmatch(name)]
+    if bad:
+        raise ApiError(f"set: {bad[0][:80]!r} is not a variable name (letters, digits, _)", status=422)
+    flow_id, version_id = catalog.find_version(store, body.flow, body.version)
+    params: dict[str, Any] = {"set": body.set} if body.set else {}
+    run = await manager.submit(flow_id, version_id, params=params, trigger={"type": "api", "by": caller.name})
+    return started(run, body.flow)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """The store compares times in UTC; a time without a zone is taken as UTC."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@router.get("", summary="List runs, newest first")
+def list_runs(
+    store: StoreDep,
+    caller: Caller,
+    flow: Annotated[str | None, Query(description="Only runs of this flow URI.", max_length=255)] = None,
+    status: Annotated[
+        str | None, Query(description=f"Only runs in this state: {', '.join(RUN_STATUSES)}.")
+    ] = None,
+    number: Annotated[
+        int | None, Query(ge=1, description="Only the run with this number (with flow).")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Only runs created at or after this time (ISO 8601).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Only runs created before this time (ISO 8601).")
+    ] = None,
+    before: Annotated[int | None, Query(ge=1, description="Paging: runs older than this run id.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> dict[str, Any]:
+    if status is not None and status not in RUN_STATUSES:
+        raise ApiError(f"status {status[:40]!r} is not one of {', '.join(RUN_STATUSES)}", status=422)
+    if flow is not None:
+        namespace, _, _ = split_uri(flow)
+        caller.require("read", namespace, not_found=f"no flow {flow}")
+        visible = None
+    else:
+        visible = visible_namespaces(caller)
+    rows = store.list_runs(
+        limit=limit,
+        uri=flow,
+        status=status,
+        number=number,
+        since=_utc(since),
+        until=_utc(until),
+        before_id=before,
+        namespaces=visible,
+    )
+    return {
+        "runs": [row.to_json(with_jobs=False) for row in rows],
+        "next": rows[-1].id if len(rows) == limit else None,
+    }
+
+
+def readable_run(store: Store, caller: Caller, run_id: int, scope: str = "read") -> RunRow:
+    """The run, if the caller may act on it at ``scope``; a hidden run is 404 like a missing one."""
+    not_found = f"no run with id {run_id}"
+    try:
+        run = store.get_run(run_id, with_jobs=False)
+    except StoreError:
+        raise ApiError(not_found, status=404) from None
+    caller.require(scope, namespace_of(run.uri), not_found=not_found)
+    return run
+
+
+def run_document(store: Store, run_id: int) -> dict[str, Any]:
+    """The run as ``coops runs show --json`` prints it, plus what started it."""
+    document = store.get_run(run_id).to_json()
+    document["attempts"] = store.attempts(run_id)
+    document["history"] = store.state_changes(run_id)
+    trigger, rerun_of = records.run_origin(store, run_id)
+    document["trigger"] = trigger
+    document["rerun_of"] = rerun_of
+    return dict(jsonable_encoder(document))
+
+
+@router.get("/{run_id}", summary="Show a run: jobs, attempts, history")
+def show_run(run_id: int, store: StoreDep, caller: Caller) -> dict[str, Any]:
+    readable_run(store, caller, run_id)
+    return run_document(store, run_id)
+
+
+@router.post("/{run_id}/cancel", status_code=202, summary="Cancel a queued, running or paused run")
+async def cancel_run(run_id: int, manager: Manager, store: StoreDep, caller: Caller) -> dict[str, Any]:
+    run = readable_run(store, caller, run_id, "write")
+    if run.status not in LIVE:
+        raise Conflict(f"run {run_id} has already ended ({run.status})", status_now=run.status)
+    if not await manager.cancel(run_id, f"cancelled by {caller.name}"):
+        raise Conflict(f"run {run_id} is not running in this server ({run.status})", status_now=run.status)
+    await manager.wait(run_id)
+    return {"id": run_id, "status": store.get_run(run_id, with_jobs=False).status}
+
+
+def _decide(
+    run_id: int, approve: bool, body: Decision | None, store: Store, caller: Caller
+) -> dict[str, Any]:
+    readable_run(store, caller, run_id, "write")
+    comment = body.comment if body is not None else None
+    pause = decide(store, run_id, approve, by=caller.name, comment=comment)
+    return {"id": run_id, "pause": pause.to_json()}
+
+
+@router.post("/{run_id}/approve", summary="Approve the pause stage a run waits at")
+def approve_run(run_id: int, store: StoreDep, caller: Caller, body: Decision | None = None) -> dict[str, Any]:
+    return _decide(run_id, True, body, store, caller)
+
+
+@router.post("/{run_id}/reject", summary="Reject the pause stage a run waits at (the run fails)")
+def reject_run(run_id: int, store: StoreDep, caller: Caller, body: Decision | None = None) -> dict[str, Any]:
+    return _decide(run_id, False, body, store, caller)
+
+
+@router.post("/{run_id}/rerun", status_code=202, summary="Rerun a finished run from its failed jobs")
+async def rerun(run_id: int, manager: Manager, store: StoreDep, caller: Caller) -> JSONResponse:
+    """A new run of the same flow version and parameters that keeps the outputs of the
+    jobs that succeeded and runs the others again."""
+    run = readable_run(store, caller, run_id, "write")
+    if run.status in LIVE:
+        raise Conflict(f"run {run_id} has not ended yet ({run.status})", status_now=run.status)
+    flow_id, version_id = records.run_flow_version(store, run_id)
+    new = await manager.submit(
+        flow_id,
+        version_id,
+        params=run.params,
+        trigger={"type": "rerun", "run": run_id, "by": caller.name},
+        reuse_from=run_id,
+    )
+    return started(new, run.uri)

@@ -1,0 +1,17 @@
+"""``/api/v1/schedules``: the cron triggers the server runs, their last and next ticks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from containerops.server.deps import Caller, StoreDep, visible_namespaces
+from containerops.server.triggers.cron import list_schedules
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["triggers"])
+
+
+@router.get("", summary="List schedules (cron triggers) of the flows the caller can see")
+def schedules(store: StoreDep, caller: Caller) -> dict[str, Any]:
+    return {"schedules": list_schedules(store, visible_namespaces(caller))}

@@ -1,0 +1,88 @@
+"""The FastAPI application of ``coops server``.
+
+``create_app`` opens the store, builds the run manager on the chosen executor,
+and mounts every part's routes. The manager starts (settling what a previous
+server left unfinished) when the application starts, and stops its runs when
+it stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from containerops import __version__
+from containerops.executors import get_executor
+from containerops.executors.base import Executor
+from containerops.server.config import DEFAULT_MAX_RUNS
+from containerops.server.errors import install_error_handlers
+from containerops.server.manager import RunManager
+from containerops.server.triggers.service import running as triggers_running
+from containerops.store import Store
+
+
+def _include_routers(app: FastAPI) -> None:
+    """Every part of the server adds its routes here, one line each."""
+    from containerops.server.api import flows, logs, pilotage, runs
+
+    app.include_router(flows.router)
+    app.include_router(runs.router)
+    app.include_router(logs.router)
+    app.include_router(pilotage.router)
+    # -- other parts: one `app.include_router(...)` line each below ------------------------
+    from containerops.server.api import deliveries, hooks, notifications, schedules
+
+    app.include_router(hooks.router)
+    app.include_router(deliveries.router)
+    app.include_router(schedules.router)
+    app.include_router(notifications.router)
+    from containerops.server.api import accounts
+
+    app.include_router(accounts.router)
+    from containerops.server.api import callbacks
+
+    app.include_router(callbacks.router)
+
+
+def create_app(
+    store_url: str | None = None,
+    executor: str | Executor = "docker",
+    *,
+    max_concurrent_runs: int = DEFAULT_MAX_RUNS,
+    network_mode: str | None = None,
+    store: Store | None = None,
+) -> FastAPI:
+    """The server application, on the store at ``store_url`` (default: COOPS_HOME's).
+
+    ``executor`` is an executor name (docker, local, dummy) or an instance.
+    ``app.state.store`` and ``app.state.manager`` are set at once, so that the
+    other parts can reach them (and tests can, before the first request).
+    """
+    opened = store if store is not None else Store.open(store_url)
+    chosen = executor if isinstance(executor, Executor) else get_executor(executor, network_mode=network_mode)
+    manager = RunManager(opened, chosen, max_concurrent_runs=max_concurrent_runs, network_mode=network_mode)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await manager.start()
+        try:
+            async with triggers_running(_app):  # cron schedules and notifications
+                yield
+        finally:
+            await manager.stop()
+            if store is None:
+                opened.close()
+
+    app = FastAPI(
+        title="ContainerOps",
+        version=__version__,
+        description="Flows of container components: define them, run them, follow their logs.",
+        lifespan=lifespan,
+    )
+    app.state.store = opened
+    app.state.manager = manager
+    install_error_handlers(app)
+    _include_routers(app)
+    return app

@@ -1,0 +1,195 @@
+"""Flows as the API sees them: listing, one flow with its versions, deleting.
+
+Saving a version is the core store's ``save_flow``; this adds what only the
+server needs, such as hiding deleted flows (their versions and runs stay: a
+run's history never loses the definition it ran).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from containerops.store import Store, StoreError
+from containerops.store import schema as t
+from containerops.store.store import utcnow
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)).isoformat()
+
+
+@dataclass(slots=True)
+class FlowSummary:
+    id: int
+    uri: str
+    created_at: datetime
+    latest_version: int
+    versions: int
+    runs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uri": self.uri,
+            "namespace": self.uri.split("/", 1)[0],
+            "created_at": _iso(self.created_at),
+            "latest_version": self.latest_version,
+            "versions": self.versions,
+            "runs": self.runs,
+        }
+
+
+def _summary_query() -> sa.Select[Any]:
+    versions = (
+        sa.select(
+            t.flow_versions.c.flow_id,
+            sa.func.max(t.flow_versions.c.version).label("latest"),
+            sa.func.count().label("versions"),
+        )
+        .group_by(t.flow_versions.c.flow_id)
+        .subquery()
+    )
+    runs = sa.select(t.runs.c.flow_id, sa.func.count().label("runs")).group_by(t.runs.c.flow_id).subquery()
+    return (
+        sa.select(
+            t.flows.c.id,
+            t.flows.c.uri,
+            t.flows.c.created_at,
+            versions.c.latest,
+            versions.c.versions,
+            sa.func.coalesce(runs.c.runs, 0).label("runs"),
+        )
+        .join(versions, versions.c.flow_id == t.flows.c.id)
+        .outerjoin(runs, runs.c.flow_id == t.flows.c.id)
+        .where(t.flows.c.deleted_at.is_(None))
+    )
+
+
+def _summary(row: Any) -> FlowSummary:
+    return FlowSummary(row.id, row.uri, row.created_at, row.latest, row.versions, row.runs)
+
+
+def list_flows(
+    store: Store, *, namespaces: list[str] | None = None, after: str | None = None, limit: int = 50
+) -> list[FlowSummary]:
+    """Flows by URI, ``limit`` of them after URI ``after``; only ``namespaces`` when given."""
+    query = _summary_query().order_by(t.flows.c.uri).limit(limit)
+    if after:
+        query = query.where(t.flows.c.uri > after)
+    if namespaces is not None:
+        query = query.where(
+            sa.or_(*(t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
+        )
+    with store.engine.connect() as conn:
+        return [_summary(row) for row in conn.execute(query)]
+
+
+def get_flow(store: Store, uri: str) -> FlowSummary:
+    with store.engine.connect() as conn:
+        row = conn.execute(_summary_query().where(t.flows.c.uri == uri)).first()
+    if row is None:
+        raise StoreError(f"no flow {uri}")
+    return _summary(row)
+
+
+def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]:
+    """``(flow id, version id)`` of a flow that is not deleted: version ``version``, else the newest.
+
+    One indexed query: this is on the path of every run the API starts.
+    """
+    query = (
+        sa.select(t.flows.c.id, t.flow_versions.c.id.label("version_id"))
+        .join(t.flow_versions, t.flow_versions.c.flow_id == t.flows.c.id)
+        .where(t.flows.c.uri == uri, t.flows.c.deleted_at.is_(None))
+        .order_by(t.flow_versions.c.version.desc())
+        .limit(1)
+    )
+    if version is not None:
+        query = query.where(t.flow_versions.c.version == version)
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    if row is None:
+        if version is not None and latest_version(store, uri) is not None:
+            raise StoreError(f"no version {version} of flow {uri}")
+        raise StoreError(f"no flow {uri}")
+    return int(row.id), int(row.version_id)
+
+
+def latest_version(store: Store, uri: str) -> int | None:
+    """The newest version number of a flow, deleted or not; None if it never existed."""
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(sa.func.max(t.flow_versions.c.version))
+            .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
+            .where(t.flows.c.uri == uri)
+        ).scalar()
+    return None if found is None else int(found)
+
+
+def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
+    query = (
+        sa.select(
+            t.flow_versions.c.id,
+            t.flow_versions.c.version,
+            t.flow_versions.c.digest,
+            t.flow_versions.c.format,
+            t.flow_versions.c.created_at,
+        )
+        .where(t.flow_versions.c.flow_id == flow_id)
+        .order_by(t.flow_versions.c.version.desc())
+    )
+    with store.engine.connect() as conn:
+        return [
+            {
+                "id": row.id,
+                "version": row.version,
+                "digest": row.digest,
+                "format": row.format,
+                "created_at": _iso(row.created_at),
+            }
+            for row in conn.execute(query)
+        ]
+
+
+def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
+    """One version, with its source."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.flow_versions).where(
+                t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
+            )
+        ).first()
+    if row is None:
+        raise StoreError(f"no version {version} of this flow")
+    return {
+        "id": row.id,
+        "version": row.version,
+        "digest": row.digest,
+        "format": row.format,
+        "created_at": _iso(row.created_at),
+        "source": row.source,
+    }
+
+
+def version_number(store: Store, version_id: int) -> int:
+    with store.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(t.flow_versions.c.version).where(t.flow_versions.c.id == version_id)
+        ).scalar()
+    if found is None:
+        raise StoreError(f"no flow version with id {version_id}")
+    return int(found)
+
+
+def set_deleted(store: Store, flow_id: int, deleted: bool) -> None:
+    """Hide a flow (``deleted``) or show it again (a new version was posted)."""
+    with store.engine.begin() as conn:
+        conn.execute(
+            t.flows.update().where(t.flows.c.id == flow_id).values(deleted_at=utcnow() if deleted else None)
+        )

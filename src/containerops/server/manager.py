@@ -1,0 +1,308 @@
+"""The run manager: every run the server starts goes through here.
+
+``submit`` records the run at once (so a webhook can answer with its number
+within milliseconds) and queues it; a bounded number of runs execute together
+on the server's event loop, each in its own ``Engine`` on the server's executor.
+Listeners (notifications, commit statuses...) hear ``queued``, ``started``,
+``paused`` and ``finished``; a listener that fails is logged and never changes
+a run. At startup, runs a previous server process left unfinished are settled:
+running or queued ones failed with "server stopped", paused ones handed back to
+the engine to wait again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from containerops.engine import Engine, JobState, RunState
+from containerops.engine.state import FINISHED
+from containerops.executors.base import Executor
+from containerops.model.flow import Flow
+from containerops.model.loader import parse_flow
+from containerops.server import records
+from containerops.server.config import DEFAULT_MAX_RUNS
+from containerops.server.secrets import namespace_secrets
+from containerops.store import Store
+
+log = logging.getLogger("containerops.server.manager")
+
+EventKind = Literal["queued", "started", "paused", "finished"]
+#: Parsed flows kept per flow version: parsing a big flow costs more than running it on the dummy executor.
+FLOW_CACHE_SIZE = 128
+
+
+@dataclass(frozen=True, slots=True)
+class SubmittedRun:
+    """A run that is recorded and queued: what an API answers with."""
+
+    id: int
+    uid: str
+    number: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    """Something that happened to a run. ``state`` is the engine's live state (None
+    when the run never reached an engine, e.g. one settled at startup)."""
+
+    kind: EventKind
+    run_id: int
+    state: RunState | None
+
+
+Listener = Callable[[RunEvent], Awaitable[None]]
+
+
+class ServerStopping(RuntimeError):
+    """The server is shutting down and starts no new run."""
+
+
+class RunManager:
+    """Queues and runs flows for the server; one per server process."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        *,
+        max_concurrent_runs: int = DEFAULT_MAX_RUNS,
+        network_mode: str | None = None,
+    ) -> None:
+        if max_concurrent_runs < 1:
+            raise ValueError("max_concurrent_runs must be at least 1")
+        self.store = store
+        self.executor = executor
+        self.network_mode = network_mode or "bridge"
+        self.max_concurrent_runs = max_concurrent_runs
+        self._slots = asyncio.Semaphore(max_concurrent_runs)
+        self._listeners: list[Listener] = []
+        self._engines: dict[int, Engine] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._started: set[int] = set()  # runs that got a slot
+        self._done: dict[int, asyncio.Event] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._cancel_reasons: dict[int, str] = {}  # runs cancelled while queued
+        self._flows: OrderedDict[int, tuple[Flow, str, str]] = OrderedDict()
+        self._stopping = False
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        """Settle what a previous server process left behind; call once, before serving."""
+        settled = records.settle_interrupted_runs(self.store, "server stopped")
+        for run_id in settled:
+            log.warning("run %s was unfinished when the server stopped: marked failed", run_id)
+            self._emit(RunEvent("finished", run_id, None))
+        for run_id in records.paused_server_runs(self.store):
+            await self.restore_paused(run_id)
+
+    async def restore_paused(self, run_id: int) -> None:
+        """A paused run found at startup: its engine waits for the decision again (with the
+        original deadline) and goes on with the jobs after the pause."""
+        namespace = self.store.get_run(run_id, with_jobs=False).uri.split("/", 1)[0]
+        try:
+            engine = Engine.restore(
+                self.store,
+                self.executor,
+                run_id,
+                network_mode=self.network_mode,
+                on_change=self._on_change,
+                secret_values=namespace_secrets(self.store, namespace),  # the jobs after the pause need them
+            )
+        except Exception:
+            log.exception("paused run %s could not be restored; it stays paused in the store", run_id)
+            return
+        self._launch(run_id, engine, queued=False)
+
+    async def stop(self) -> None:
+        """Stop every live run and wait for them: a paused run stays paused in the store (a
+        restarted server picks it up), any other is cancelled ("server stopped")."""
+        self._stopping = True
+        for run_id, engine in list(self._engines.items()):
+            if run_id in self._started and engine.state is not None and engine.state.status == "paused":
+                engine.suspend()
+            else:
+                await self.cancel(run_id, "server stopped")
+        tasks = list(self._tasks.values())
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- runs ------------------------------------------------------------------
+    async def submit(
+        self,
+        flow_id: int,
+        version_id: int | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        trigger: Mapping[str, Any] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        reuse_from: int | None = None,
+    ) -> SubmittedRun:
+        """Record a run of the flow (its newest version unless ``version_id``) and queue it.
+
+        ``params`` are the run's parameters as ``coops run`` records them (``{"set":
+        {NAME: VALUE}}`` overrides flow environment variables); ``env`` is added to the
+        flow's environment on top of them (triggers pass CO_GIT_* there); ``trigger``
+        says what started the run and is recorded with it; ``secrets`` values are masked
+        in every line the run prints; ``reuse_from`` reruns that run, keeping the outputs
+        of its successful jobs. Returns once the run is recorded, not when it ends.
+        """
+        if self._stopping:
+            raise ServerStopping("the server is stopping; it starts no new run")
+        version_id = records.resolve_version(self.store, flow_id, version_id)
+        flow, source, fmt = self._flow(version_id)
+        run_params = dict(params or {})
+        overrides = {**(run_params.get("set") or {}), **(env or {})}
+        if overrides:
+            run_params["set"] = overrides
+        engine = Engine(self.store, self.executor, network_mode=self.network_mode, on_change=self._on_change)
+        state = engine.prepare(
+            flow,
+            source=source,
+            fmt=fmt,
+            params=run_params,
+            secrets=_values(secrets),
+            flow_version=(flow_id, version_id),
+            # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
+            secret_values=namespace_secrets(self.store, flow.uri.split("/", 1)[0]),
+            reuse_from=reuse_from,
+            run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
+        )
+        self._launch(state.id, engine, queued=True)
+        return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
+
+    def _launch(self, run_id: int, engine: Engine, *, queued: bool) -> None:
+        self._engines[run_id] = engine
+        self._done[run_id] = asyncio.Event()
+        task = asyncio.create_task(self._execute(run_id, engine), name=f"run-{run_id}")
+        self._tasks[run_id] = task
+        # Bookkeeping in a done-callback: a task cancelled before its first step never runs its body.
+        task.add_done_callback(lambda ended: self._ended(run_id, engine, ended))
+        if queued:
+            self._emit(RunEvent("queued", run_id, engine.state))
+
+    async def _execute(self, run_id: int, engine: Engine) -> None:
+        async with self._slots:
+            self._started.add(run_id)
+            await engine.run()
+
+    def _ended(self, run_id: int, engine: Engine, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            if run_id not in self._started:  # cancelled while queued: it never started
+                reason = self._cancel_reasons.pop(run_id, "cancelled")
+                try:
+                    records.cancel_queued_run(self.store, run_id, reason)
+                except Exception:
+                    log.exception("could not record run %s as cancelled", run_id)
+                if engine.state is not None:
+                    engine.state.status, engine.state.reason = "cancelled", reason
+        elif task.exception() is not None:
+            log.error(
+                "run %s ended with an internal error (recorded on the run)", run_id, exc_info=task.exception()
+            )
+        self._engines.pop(run_id, None)
+        self._tasks.pop(run_id, None)
+        self._started.discard(run_id)
+        self._cancel_reasons.pop(run_id, None)
+        done = self._done.pop(run_id, None)
+        if done is not None:
+            done.set()
+        state = engine.state
+        if state is None or state.status in FINISHED:  # not a paused run suspended by stop()
+            self._emit(RunEvent("finished", run_id, state))
+
+    async def cancel(self, run_id: int, reason: str = "cancelled") -> bool:
+        """Stop a live run; False when it is not live here (finished, or unknown)."""
+        engine = self._engines.get(run_id)
+        task = self._tasks.get(run_id)
+        if engine is None or task is None:
+            return False
+        if run_id in self._started:
+            engine.cancel(reason)
+        else:
+            self._cancel_reasons[run_id] = reason
+            task.cancel()
+        return True
+
+    def engine(self, run_id: int) -> Engine | None:
+        """The engine of a live run (queued, running or paused), else None."""
+        return self._engines.get(run_id)
+
+    def live_runs(self) -> list[int]:
+        return list(self._engines)
+
+    async def wait(self, run_id: int) -> None:
+        """Return when the run is no longer live here (at once if it is not)."""
+        done = self._done.get(run_id)
+        if done is not None:
+            await done.wait()
+
+    # -- events ----------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` for every run event; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _on_change(self, state: RunState, js: JobState | None) -> None:
+        if js is not None:
+            return
+        status = str(state.status)
+        if status == "running":
+            self._emit(RunEvent("started", state.id, state))
+        elif status == "paused":
+            self._emit(RunEvent("paused", state.id, state))
+
+    def _emit(self, event: RunEvent) -> None:
+        for listener in list(self._listeners):
+            task = asyncio.get_running_loop().create_task(_deliver(listener, event))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    # -- flows -----------------------------------------------------------------
+    def flow_of_run(self, run_id: int) -> Flow:
+        """The parsed flow a run ran (its stored version)."""
+        _, version_id = records.run_flow_version(self.store, run_id)
+        return self._flow(version_id)[0]
+
+    def _flow(self, version_id: int) -> tuple[Flow, str, str]:
+        """The parsed flow of a stored version (cached: versions never change)."""
+        cached = self._flows.get(version_id)
+        if cached is not None:
+            self._flows.move_to_end(version_id)
+            return cached
+        source, fmt = records.version_source(self.store, version_id)
+        loaded = parse_flow(source, f"flow version {version_id}")
+        entry = (loaded.flow, source, fmt)
+        self._flows[version_id] = entry
+        if len(self._flows) > FLOW_CACHE_SIZE:
+            self._flows.popitem(last=False)
+        return entry
+
+
+def _values(secrets: Mapping[str, str] | None) -> Iterable[str]:
+    return [value for value in (secrets or {}).values() if value]
+
+
+async def _deliver(listener: Listener, event: RunEvent) -> None:
+    try:
+        await listener(event)
+    except Exception:
+        log.exception(
+            "a run event listener failed on %s of run %s (the run is unchanged)", event.kind, event.run_id
+        )
+
+
+__all__ = ["RunEvent", "RunManager", "ServerStopping", "SubmittedRun"]

@@ -1,0 +1,177 @@
+"""The store writes and reads of the run manager that the core store does not have:
+which flow version to run, who started a run, and settling runs a stopped
+server left unfinished."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from containerops.store import Store, StoreError
+from containerops.store import schema as t
+from containerops.store.store import utcnow
+
+#: Run states a server process owns while it lives; found at startup, they were interrupted.
+_INTERRUPTED = ("pending", "running")
+
+
+def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
+    """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest.
+    A deleted flow has none."""
+    query = (
+        sa.select(t.flow_versions.c.id)
+        .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
+        .where(t.flows.c.id == flow_id, t.flows.c.deleted_at.is_(None))
+        .order_by(t.flow_versions.c.version.desc())
+        .limit(1)
+    )
+    if version_id is not None:
+        query = query.where(t.flow_versions.c.id == version_id)
+    with store.engine.connect() as conn:
+        found = conn.execute(query).scalar()
+    if found is None:
+        which = (
+            f"version with id {version_id} of flow {flow_id}" if version_id is not None else f"flow {flow_id}"
+        )
+        raise StoreError(f"no {which}")
+    return int(found)
+
+
+def version_source(store: Store, version_id: int) -> tuple[str, str]:
+    """The source text and format (yaml/json) of a flow version."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.flow_versions.c.source, t.flow_versions.c.format).where(
+                t.flow_versions.c.id == version_id
+            )
+        ).first()
+    if row is None:
+        raise StoreError(f"no flow version with id {version_id}")
+    return str(row.source), str(row.format)
+
+
+def mark_server_run(store: Store, run_id: int, trigger: dict[str, Any], rerun_of: int | None) -> None:
+    """Record what started a run; a run with a trigger belongs to the server."""
+    with store.engine.begin() as conn:
+        conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(trigger=trigger, rerun_of=rerun_of))
+
+
+def run_origin(store: Store, run_id: int) -> tuple[dict[str, Any] | None, int | None]:
+    """``(trigger, rerun_of)`` of a run; ``(None, None)`` for runs ``coops run`` started."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.runs.c.trigger, t.runs.c.rerun_of).where(t.runs.c.id == run_id)
+        ).first()
+    if row is None:
+        raise StoreError(f"no run with id {run_id}")
+    return row.trigger, row.rerun_of
+
+
+def _change(
+    run_id: int, job_id: int | None, attempt: int | None, status: str, reason: str, at: datetime
+) -> dict[str, Any]:
+    """A row of the run's history (``state_changes``)."""
+    return {
+        "run_id": run_id,
+        "job_id": job_id,
+        "attempt": attempt,
+        "status": status,
+        "reason": reason,
+        "at": at,
+    }
+
+
+def _settle(conn: sa.Connection, run_ids: list[int], reason: str) -> None:
+    """Fail runs and finish their jobs: a running job failed, a waiting one skipped."""
+    now = utcnow()
+    for run_id in run_ids:
+        jobs = conn.execute(
+            sa.select(t.jobs.c.id, t.jobs.c.status, t.jobs.c.attempts).where(
+                t.jobs.c.run_id == run_id, t.jobs.c.status.in_(("pending", "running"))
+            )
+        ).all()
+        changes: list[dict[str, Any]] = []
+        for job in jobs:
+            status = "failure" if job.status == "running" else "skipped"
+            why = reason if status == "failure" else f"skipped: {reason}"
+            conn.execute(
+                t.jobs.update()
+                .where(t.jobs.c.id == job.id)
+                .values(status=status, reason=why, finished_at=now)
+            )
+            if status == "failure":
+                conn.execute(
+                    t.job_attempts.update()
+                    .where(t.job_attempts.c.job_id == job.id, t.job_attempts.c.attempt == job.attempts)
+                    .where(t.job_attempts.c.status == "running")
+                    .values(status="failure", reason=why, finished_at=now)
+                )
+            changes.append(_change(run_id, job.id, job.attempts or None, status, why, now))
+        changes.append(_change(run_id, None, None, "failure", reason, now))
+        conn.execute(t.state_changes.insert(), changes)
+        conn.execute(
+            t.runs.update()
+            .where(t.runs.c.id == run_id)
+            .values(status="failure", reason=reason, finished_at=now)
+        )
+
+
+def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
+    """Fail the server's runs that were queued or running when it stopped; their ids."""
+    with store.engine.begin() as conn:
+        ids = list(
+            conn.execute(
+                sa.select(t.runs.c.id).where(t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_INTERRUPTED))
+            ).scalars()
+        )
+        _settle(conn, ids, reason)
+    return ids
+
+
+def paused_server_runs(store: Store) -> list[int]:
+    with store.engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.select(t.runs.c.id)
+                .where(t.runs.c.trigger.is_not(None), t.runs.c.status == "paused")
+                .order_by(t.runs.c.id)
+            ).scalars()
+        )
+
+
+def cancel_queued_run(store: Store, run_id: int, reason: str) -> None:
+    """A run cancelled before it got a slot: cancelled, every job skipped."""
+    now = utcnow()
+    with store.engine.begin() as conn:
+        ids = list(
+            conn.execute(
+                sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.status == "pending")
+            ).scalars()
+        )
+        skipped = f"skipped: {reason}"
+        conn.execute(
+            t.jobs.update()
+            .where(t.jobs.c.run_id == run_id, t.jobs.c.status == "pending")
+            .values(status="skipped", reason=skipped, finished_at=now)
+        )
+        changes = [_change(run_id, job_id, None, "skipped", skipped, now) for job_id in ids]
+        changes.append(_change(run_id, None, None, "cancelled", reason, now))
+        conn.execute(t.state_changes.insert(), changes)
+        conn.execute(
+            t.runs.update()
+            .where(t.runs.c.id == run_id)
+            .values(status="cancelled", reason=reason, finished_at=now)
+        )
+
+
+def run_flow_version(store: Store, run_id: int) -> tuple[int, int]:
+    """``(flow id, flow version id)`` a run ran."""
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(t.runs.c.flow_id, t.runs.c.flow_version_id).where(t.runs.c.id == run_id)
+        ).first()
+    if row is None:
+        raise StoreError(f"no run with id {run_id}")
+    return int(row.flow_id), int(row.flow_version_id)

@@ -1,0 +1,179 @@
+"""Secrets per namespace, encrypted at rest with the server key.
+
+Values are sealed with AES-256-GCM; the namespace and name are the associated
+data, so a ciphertext copied to another row does not open. The key is
+``COOPS_SERVER_KEY`` (32 bytes, URL-safe base64) or the file
+``COOPS_HOME/server.key``, created on first use with mode 0600. Values are never
+listed or answered by the API; runs get them through :func:`namespace_secrets`
+and the engine masks them in every log line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import secrets as random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from containerops.server.accounts import check_name
+from containerops.store import Store, StoreError, coops_home
+from containerops.store import schema as t
+
+KEY_ENV = "COOPS_SERVER_KEY"
+KEY_FILE = "server.key"
+#: What ``${{ secrets.NAME }}`` accepts: a variable-like name.
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_VALUE = 64 * 1024
+
+
+class SecretError(StoreError):
+    """A bad secret name or value, an unknown secret, or a key that does not fit."""
+
+
+def check_secret_name(name: str) -> str:
+    if not SECRET_NAME.match(name):
+        raise SecretError(
+            f"invalid secret name {name!r}: use letters, digits and '_' (not first), at most 128"
+        )
+    return name
+
+
+def _decode_key(text: str, where: str) -> bytes:
+    try:
+        key = base64.urlsafe_b64decode(text.strip().encode())
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise SecretError(f"{where}: the server key must be 32 bytes in URL-safe base64 (44 characters)")
+    return key
+
+
+def key_path() -> Path:
+    return coops_home() / KEY_FILE
+
+
+def server_key(*, create: bool = True) -> bytes:
+    """The server key: from ``COOPS_SERVER_KEY``, else ``COOPS_HOME/server.key`` (made if missing)."""
+    from_env = os.environ.get(KEY_ENV)
+    if from_env:
+        return _decode_key(from_env, KEY_ENV)
+    path = key_path()
+    if not path.exists():
+        if not create:
+            raise SecretError(f"no server key at {path} (and {KEY_ENV} is not set)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = base64.urlsafe_b64encode(AESGCM.generate_key(bit_length=256)).decode()
+        try:  # O_EXCL: two processes starting at once keep the same key
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text + "\n")
+    return _decode_key(path.read_text(), str(path))
+
+
+def _aad(namespace: str, name: str) -> bytes:
+    return f"{namespace}/{name}".encode()
+
+
+def seal(key: bytes, namespace: str, name: str, value: str) -> str:
+    nonce = random.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, value.encode(), _aad(namespace, name))
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def unseal(key: bytes, namespace: str, name: str, ciphertext: str) -> str:
+    raw = base64.urlsafe_b64decode(ciphertext.encode())
+    try:
+        return AESGCM(key).decrypt(raw[:12], raw[12:], _aad(namespace, name)).decode()
+    except InvalidTag:
+        raise SecretError(
+            f"secret {name!r} of {namespace!r} does not open with this server key "
+            f"(was {KEY_ENV} or {KEY_FILE} changed?)"
+        ) from None
+
+
+def set_secret(store: Store, namespace: str, name: str, value: str) -> bool:
+    """Store (or replace) a secret; True when it is new."""
+    try:
+        check_name(namespace, "namespace")
+    except StoreError as error:
+        raise SecretError(str(error)) from None
+    check_secret_name(name)
+    if not value:
+        raise SecretError(f"secret {name!r}: the value is empty")
+    if len(value.encode()) > MAX_VALUE:
+        raise SecretError(f"secret {name!r}: the value is longer than {MAX_VALUE} bytes")
+    ciphertext = seal(server_key(), namespace, name, value)
+    now = datetime.now(UTC)
+    where = (t.secrets.c.namespace == namespace, t.secrets.c.name == name)
+    with store.engine.begin() as conn:
+        updated = conn.execute(t.secrets.update().where(*where).values(ciphertext=ciphertext, updated_at=now))
+        if updated.rowcount:
+            return False
+        conn.execute(
+            t.secrets.insert().values(
+                namespace=namespace, name=name, ciphertext=ciphertext, created_at=now, updated_at=now
+            )
+        )
+        return True
+
+
+def delete_secret(store: Store, namespace: str, name: str) -> None:
+    with store.engine.begin() as conn:
+        deleted = conn.execute(
+            t.secrets.delete().where(t.secrets.c.namespace == namespace, t.secrets.c.name == name)
+        )
+    if not deleted.rowcount:
+        raise SecretError(f"no secret {name!r} in namespace {namespace!r}")
+
+
+def list_secrets(store: Store, namespace: str) -> list[dict[str, object]]:
+    """Names and dates only: values never leave through a listing."""
+    query = (
+        sa.select(t.secrets.c.name, t.secrets.c.created_at, t.secrets.c.updated_at)
+        .where(t.secrets.c.namespace == namespace)
+        .order_by(t.secrets.c.name)
+    )
+    with store.engine.connect() as conn:
+        return [
+            {"name": row.name, "created_at": _aware(row.created_at), "updated_at": _aware(row.updated_at)}
+            for row in conn.execute(query)
+        ]
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def namespace_secrets(store: Store, namespace: str) -> dict[str, str]:
+    """Every secret of ``namespace``, decrypted: what a run of its flows may reference."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.secrets.c.name, t.secrets.c.ciphertext).where(t.secrets.c.namespace == namespace)
+        ).all()
+    if not rows:
+        return {}
+    key = server_key()
+    return {row.name: unseal(key, namespace, row.name, row.ciphertext) for row in rows}
+
+
+def get_secret(store: Store, namespace: str, name: str) -> str | None:
+    """One secret's value, or None when the namespace has no secret by that name."""
+    with store.engine.connect() as conn:
+        ciphertext = conn.execute(
+            sa.select(t.secrets.c.ciphertext).where(
+                t.secrets.c.namespace == namespace, t.secrets.c.name == name
+            )
+        ).scalar()
+    if ciphertext is None:
+        return None
+    return unseal(server_key(), namespace, name, str(ciphertext))

@@ -1,0 +1,243 @@
+"""One webhook request, from the bytes received to a verdict and maybe a queued run.
+
+The order matters: the request is recorded first (nothing a sender gave is
+lost), then its sender is authenticated against the flow's triggers (a
+missing or wrong signature or token: 401, nothing runs), then the event is
+read and matched (an event or branch the flow does not want: recorded as
+``ignored`` with the reason), then the delivery claims its id (a redelivery
+starts nothing twice), and only then is a run queued. The run is not awaited:
+the answer goes back as soon as it is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from containerops.model.flow import Flow
+from containerops.model.hooks import GitTrigger, WebhookTrigger
+from containerops.model.loader import parse_flow
+from containerops.server import records
+from containerops.server.manager import RunManager
+from containerops.server.triggers import deliveries
+from containerops.server.triggers.git import GitEvent, PayloadError, github_event, gitlab_event, why_ignored
+from containerops.server.triggers.secrets import namespace_secret
+from containerops.server.triggers.signatures import signature_ok, token_ok
+from containerops.store import Store, StoreError
+from containerops.store import schema as t
+
+HookKind = Literal["github", "gitlab", "webhook"]
+#: Generic webhooks give the run their body in this variable, up to the contract's value limit.
+PAYLOAD_ENV = "CO_WEBHOOK_PAYLOAD"
+MAX_PAYLOAD_ENV = 64 * 1024
+FLOW_CACHE_SIZE = 256
+
+
+@dataclass(slots=True)
+class Verdict:
+    """What the route answers: a status and a JSON body (``verdict`` is always in it)."""
+
+    status: int
+    verdict: str
+    reason: str | None = None
+    delivery: int | None = None
+    run: dict[str, int] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"verdict": self.verdict, "delivery": self.delivery}
+        if self.reason:
+            body["reason"] = self.reason
+        if self.run is not None:
+            body["run"] = self.run
+        return {**body, **self.extra}
+
+
+@dataclass(frozen=True, slots=True)
+class Hook:
+    """A request as the route hands it over."""
+
+    kind: HookKind
+    flow_uri: str
+    headers: Mapping[str, str]
+    body: bytes
+    tag: str | None = None  # the pilotage route names the flow's tag too
+
+    def header(self, name: str) -> str | None:
+        """A header by name, whatever its case (ASGI servers hand them over lowercase)."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers.items() if key.lower() == wanted), None)
+
+
+class HookReceiver:
+    """Turns webhook requests into runs for one server (keeps parsed flows by version)."""
+
+    def __init__(self, store: Store, manager: RunManager) -> None:
+        self.store = store
+        self.manager = manager
+        self._flows: OrderedDict[int, Flow] = OrderedDict()
+
+    async def receive(self, hook: Hook) -> Verdict:
+        delivery_id, event_name = _identity(hook)
+        delivery = deliveries.record(
+            self.store,
+            flow_uri=hook.flow_uri,
+            kind=hook.kind,
+            headers=hook.headers,
+            body=hook.body,
+            delivery_id=delivery_id,
+            event=event_name,
+        )
+        try:
+            verdict = await self._decide(hook, delivery, delivery_id, event_name)
+        except Exception as exc:
+            deliveries.decide(self.store, delivery, "failed", 500, f"internal error: {type(exc).__name__}")
+            raise
+        verdict.delivery = delivery
+        deliveries.decide(self.store, delivery, verdict.verdict, verdict.status, verdict.reason)
+        return verdict
+
+    async def _decide(
+        self, hook: Hook, delivery: int, delivery_id: str | None, event_name: str | None
+    ) -> Verdict:
+        found = self._flow(hook.flow_uri)
+        if found is None:
+            return Verdict(404, "refused", f"no flow {hook.flow_uri}")
+        flow_id, flow = found
+        if hook.tag is not None and hook.tag != flow.tag:
+            return Verdict(404, "refused", f"flow {hook.flow_uri} has tag '{flow.tag}', not '{hook.tag}'")
+        namespace = hook.flow_uri.split("/", 1)[0]
+        candidates = [
+            tr
+            for tr in flow.triggers
+            if (isinstance(tr, GitTrigger) and tr.type == hook.kind)
+            or (isinstance(tr, WebhookTrigger) and hook.kind == "webhook")
+        ]
+        if not candidates:
+            return Verdict(404, "refused", f"flow {hook.flow_uri} has no {hook.kind} trigger")
+        trigger, problem = self._authenticate(hook, namespace, candidates)
+        if trigger is None:
+            return Verdict(401, "refused", problem)
+        if hook.kind == "github" and event_name == "ping":
+            return Verdict(200, "ignored", "ping: the hook reaches this server")
+        try:
+            payload = json.loads(hook.body) if hook.body.strip() else {}
+        except (UnicodeDecodeError, ValueError) as exc:
+            return Verdict(400, "refused", f"the body is not JSON: {exc}")
+        env: dict[str, str]
+        about: dict[str, Any] = {"type": hook.kind, "delivery": delivery, "delivery_id": delivery_id}
+        if isinstance(trigger, GitTrigger):
+            if not event_name:
+                header = "X-GitHub-Event" if hook.kind == "github" else "X-Gitlab-Event"
+                return Verdict(400, "refused", f"the request has no {header} header")
+            try:
+                reader = github_event if hook.kind == "github" else gitlab_event
+                event = reader(event_name, payload)
+            except PayloadError as exc:
+                return Verdict(400, "refused", f"{event_name} payload: {exc}")
+            if event is None:
+                return Verdict(200, "ignored", f"event '{event_name}' does not start flows")
+            reason = why_ignored(trigger, event)
+            if reason is not None:
+                return Verdict(200, "ignored", reason)
+            env = event.env()
+            about.update(_about(event))
+        else:
+            env = {"CO_EVENT": event_name or "webhook"}
+            if hook.body and len(hook.body) <= MAX_PAYLOAD_ENV:
+                env[PAYLOAD_ENV] = hook.body.decode("utf-8", errors="replace")
+        if delivery_id:
+            first = deliveries.claim(self.store, delivery, f"{hook.kind}:{hook.flow_uri}:{delivery_id}")
+            if first is not None:
+                return Verdict(
+                    200,
+                    "duplicate",
+                    f"delivery {delivery_id} was received before",
+                    extra=_first(self.store, first),
+                )
+        try:
+            submitted = await self.manager.submit(flow_id, env=env, trigger=about)
+        except (StoreError, RuntimeError, ValueError) as exc:
+            # ValueError: the flow cannot run as it is (a secret it names is not set); else
+            # the server cannot take runs now. Either way a redelivery may try again.
+            deliveries.release(self.store, delivery)
+            status = 422 if isinstance(exc, ValueError) else 503
+            return Verdict(status, "failed", f"the run could not be started: {exc}")
+        deliveries.attach_run(self.store, delivery, submitted.id)
+        return Verdict(202, "accepted", run={"id": submitted.id, "number": submitted.number})
+
+    def _authenticate(
+        self, hook: Hook, namespace: str, candidates: list[GitTrigger | WebhookTrigger]
+    ) -> tuple[GitTrigger | WebhookTrigger | None, str]:
+        """The first trigger whose secret the request proves it knows; else why none."""
+        header = {
+            "github": "X-Hub-Signature-256",
+            "gitlab": "X-Gitlab-Token",
+            "webhook": "X-ContainerOps-Token",
+        }[hook.kind]
+        given = hook.header(header)
+        if not given:
+            return None, f"the request has no {header} header"
+        missing: list[str] = []
+        for trigger in candidates:
+            name = trigger.secret if isinstance(trigger, GitTrigger) else trigger.token
+            secret = namespace_secret(self.store, namespace, name)
+            if secret is None:
+                missing.append(name)
+                continue
+            proved = (
+                signature_ok(secret, hook.body, given) if hook.kind == "github" else token_ok(secret, given)
+            )
+            if proved:
+                return trigger, ""
+        if missing and len(missing) == len(candidates):
+            return None, f"secret {missing[0]} is not set in namespace {namespace}: nothing can be verified"
+        return None, f"{header} does not match"
+
+    def _flow(self, uri: str) -> tuple[int, Flow] | None:
+        """The flow's id and newest version, parsed (cached per version)."""
+        with self.store.engine.connect() as conn:
+            flow_id = conn.execute(
+                sa.select(t.flows.c.id).where(t.flows.c.uri == uri, t.flows.c.deleted_at.is_(None))
+            ).scalar()
+        if flow_id is None:
+            return None
+        version_id = records.resolve_version(self.store, flow_id, None)
+        flow = self._flows.get(version_id)
+        if flow is None:
+            source, _ = records.version_source(self.store, version_id)
+            flow = parse_flow(source, f"flow version {version_id}").flow
+            self._flows[version_id] = flow
+            if len(self._flows) > FLOW_CACHE_SIZE:
+                self._flows.popitem(last=False)
+        return int(flow_id), flow
+
+
+def _identity(hook: Hook) -> tuple[str | None, str | None]:
+    """The sender's delivery id and event name, from the headers of its kind."""
+    if hook.kind == "github":
+        return hook.header("X-GitHub-Delivery"), hook.header("X-GitHub-Event")
+    if hook.kind == "gitlab":
+        return hook.header("X-Gitlab-Event-UUID"), hook.header("X-Gitlab-Event")
+    return hook.header("X-ContainerOps-Delivery"), hook.header("X-ContainerOps-Event")
+
+
+def _about(event: GitEvent) -> dict[str, Any]:
+    """What the run records about its trigger: enough to report back (commit statuses)."""
+    return {
+        "event": event.event,
+        "repository": event.repository,
+        "sha": event.sha,
+        "ref": event.ref,
+        "pr_number": event.pr_number or None,
+    }
+
+
+def _first(store: Store, delivery: int) -> dict[str, Any]:
+    found = deliveries.get_delivery(store, delivery)
+    return {"first_delivery": delivery, "run_id": found["run_id"]}

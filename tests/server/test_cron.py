@@ -1,0 +1,251 @@
+"""Cron triggers with a clock the test moves: a run per tick, one catch-up run after downtime."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from tests.server.conftest import LiveServer
+
+from containerops.executors.dummy import DummyExecutor
+from containerops.server import records
+from containerops.server.manager import RunManager
+from containerops.server.triggers.cron import Scheduler, list_schedules
+from containerops.store import Store
+from containerops.store import schema as t
+
+
+class ManualClock:
+    """A clock that only moves when the test says; ``sleep`` returns once it has moved far enough."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+        self._moved = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+        self._moved.set()
+
+    async def sleep(self, seconds: float) -> None:
+        until = self._now + timedelta(seconds=seconds)
+        while self._now < until:
+            self._moved.clear()
+            await self._moved.wait()
+
+
+def flow(schedule: str = "*/5 * * * *", timezone: str = "UTC", uri: str = "acme/nightly/build") -> str:
+    return textwrap.dedent(
+        f"""\
+        uri: {uri}
+        triggers:
+          - {{type: cron, schedule: "{schedule}", timezone: {timezone}}}
+        stages:
+          - {{type: start, name: start}}
+          - type: normal
+            name: build
+            actions:
+              - name: it
+                jobs:
+                  - {{name: run, endpoint: containerops/base:busybox, command: [sh, -c, "true"]}}
+          - {{type: end, name: end}}
+        """
+    )
+
+
+def at(hour: int, minute: int, second: int = 0) -> datetime:
+    return datetime(2026, 11, 26, hour, minute, second, tzinfo=UTC)
+
+
+def with_manager(store: Store, body: Callable[[RunManager], Awaitable[None]]) -> None:
+    async def main() -> None:
+        manager = RunManager(store, DummyExecutor())
+        await manager.start()
+        try:
+            await body(manager)
+            for run_id in manager.live_runs():
+                await manager.wait(run_id)
+        finally:
+            await manager.stop()
+
+    asyncio.run(main())
+
+
+def schedule_row(store: Store) -> Any:
+    with store.engine.connect() as conn:
+        return conn.execute(sa.select(t.schedules)).one()
+
+
+def test_a_run_per_tick_and_never_twice_for_one_tick(store: Store) -> None:
+    store.save_flow("acme/nightly/build", flow(), "yaml")
+
+    async def body(manager: RunManager) -> None:
+        clock = ManualClock(at(10, 2))
+        scheduler = Scheduler(store, manager, clock)
+        scheduler.sync()
+        assert await scheduler.tick() == []  # a new schedule waits for its next tick
+        clock.set(at(10, 4, 59))
+        assert await scheduler.tick() == []
+        clock.set(at(10, 5))
+        first = await scheduler.tick()
+        assert len(first) == 1
+        assert await scheduler.tick() == []  # the same tick again: nothing
+        clock.set(at(10, 10, 30))
+        second = await scheduler.tick()
+        assert len(second) == 1
+        row = schedule_row(store)
+        assert (row.last_run_id, row.missed_ticks) == (second[0], 0)
+        run = store.get_run(second[0])
+        assert run.params["set"]["CO_CRON_TICK"] == at(10, 10).isoformat()
+
+    with_manager(store, body)
+    assert [run.status for run in store.list_runs(uri="acme/nightly/build")] == ["success", "success"]
+
+
+def test_after_downtime_one_catch_up_run_at_most(store: Store) -> None:
+    store.save_flow("acme/nightly/build", flow(), "yaml")
+
+    async def before(manager: RunManager) -> None:
+        clock = ManualClock(at(10, 2))
+        scheduler = Scheduler(store, manager, clock)
+        scheduler.sync()
+        for minute in (5, 10):
+            clock.set(at(10, minute))
+            assert len(await scheduler.tick()) == 1
+        assert schedule_row(store).missed_ticks == 0
+
+    async def after(manager: RunManager) -> None:
+        # A new server process, 53 minutes later: ticks 10:15 ... 11:00 were missed.
+        scheduler = Scheduler(store, manager, ManualClock(at(11, 3)))
+        scheduler.sync()
+        caught_up = await scheduler.tick()
+        assert len(caught_up) == 1
+        assert await scheduler.tick() == []
+        trigger = store.get_run(caught_up[0]).params["set"]["CO_CRON_TICK"]
+        assert trigger == at(11, 0).isoformat()
+
+    with_manager(store, before)
+    with_manager(store, after)
+    row = schedule_row(store)
+    assert row.missed_ticks == 9  # 10 ticks passed while down; one of them ran
+    assert len(store.list_runs(uri="acme/nightly/build")) == 3
+
+
+def test_the_schedule_is_read_in_its_timezone(store: Store) -> None:
+    store.save_flow("acme/nightly/build", flow("0 9 * * *", "Europe/Paris"), "yaml")
+
+    async def body(manager: RunManager) -> None:
+        clock = ManualClock(at(7, 0))
+        scheduler = Scheduler(store, manager, clock)
+        scheduler.sync()
+        assert schedule_row(store).next_tick.replace(tzinfo=UTC) == at(8, 0)  # 09:00 in Paris (CET)
+        clock.set(at(7, 59, 59))
+        assert await scheduler.tick() == []
+        clock.set(at(8, 0))
+        assert len(await scheduler.tick()) == 1
+
+    with_manager(store, body)
+
+
+def test_two_schedulers_on_one_store_take_a_tick_once(store: Store) -> None:
+    store.save_flow("acme/nightly/build", flow(), "yaml")
+
+    async def body(manager: RunManager) -> None:
+        clock = ManualClock(at(10, 2))
+        one, two = Scheduler(store, manager, clock), Scheduler(store, manager, clock)
+        one.sync()
+        two.sync()
+        clock.set(at(10, 5))
+        started = await asyncio.gather(one.tick(), two.tick())
+        assert sorted(len(ids) for ids in started) == [0, 1]
+
+    with_manager(store, body)
+
+
+def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: Store) -> None:
+    store.save_flow("acme/nightly/build", flow(), "yaml")
+
+    async def body(manager: RunManager) -> None:
+        clock = ManualClock(at(10, 2))
+        scheduler = Scheduler(store, manager, clock)
+        loop = asyncio.create_task(scheduler.run())
+        try:
+            await _until(lambda: _has_rows(store))
+            clock.set(at(10, 5))
+            await _until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 1)
+            # A new version without the trigger: the schedule is retired and runs nothing.
+            untriggered = "\n".join(line for line in flow().splitlines() if "cron" not in line)
+            store.save_flow("acme/nightly/build", untriggered.replace("triggers:", "labels: {a: b}"), "yaml")
+            clock.set(at(10, 6))
+            await _until(lambda: not schedule_row(store).active)
+            clock.set(at(10, 11))
+            await asyncio.sleep(0.2)
+            assert len(store.list_runs(uri="acme/nightly/build")) == 1
+            # The trigger comes back an hour later: no catch-up for the hour it was retired.
+            store.save_flow("acme/nightly/build", flow(), "yaml")
+            clock.set(at(11, 12))
+            await _until(lambda: schedule_row(store).active)
+            assert schedule_row(store).next_tick.replace(tzinfo=UTC) == at(11, 15)
+            clock.set(at(11, 15))
+            await _until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 2)
+        finally:
+            scheduler.stop()
+            await loop
+
+    with_manager(store, body)
+
+
+def _has_rows(store: Store) -> bool:
+    with store.engine.connect() as conn:
+        return bool(conn.execute(sa.select(sa.func.count()).select_from(t.schedules)).scalar())
+
+
+async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def test_schedules_api(store: Store, server: LiveServer, admin_token: str) -> None:
+    store.save_flow("acme/nightly/build", flow(), "yaml")
+    server.app.state.scheduler.sync()  # type: ignore[union-attr]
+    with server.client(admin_token) as api:
+        listed = api.get("/api/v1/schedules").json()["schedules"]
+    assert [(s["flow"], s["schedule"], s["timezone"], s["active"], s["missed_ticks"]) for s in listed] == [
+        ("acme/nightly/build", "*/5 * * * *", "UTC", True, 0)
+    ]
+    assert listed[0]["next_tick"] > listed[0]["last_tick"]
+    assert list_schedules(store, ["other"]) == []
+    with server.client() as anonymous:
+        assert anonymous.get("/api/v1/schedules").status_code == 401
+
+
+def test_a_server_that_starts_after_downtime_runs_one_catch_up(
+    store: Store, start_server: Callable[..., LiveServer]
+) -> None:
+    """Through the app's own loop and the system clock: a schedule last ticked an hour ago."""
+    store.save_flow("acme/nightly/build", flow("* * * * *"), "yaml")
+
+    async def register(manager: RunManager) -> None:
+        Scheduler(store, manager, ManualClock(datetime.now(UTC) - timedelta(hours=1))).sync()
+
+    with_manager(store, register)
+    start_server()
+    deadline = time.monotonic() + 20
+    while not store.list_runs(uri="acme/nightly/build"):
+        assert time.monotonic() < deadline, "no catch-up run"
+        time.sleep(0.02)
+    first = store.list_runs(uri="acme/nightly/build")[-1]
+    trigger, _ = records.run_origin(store, first.id)
+    # A tick a minute for an hour, one run for all of them. (A next minute may start
+    # another run while this test looks: that one is on time, not a catch-up.)
+    assert trigger is not None and trigger["type"] == "cron"
+    assert 59 <= trigger["missed"] <= 61

@@ -1,0 +1,322 @@
+"""Webhook triggers on a real server: signatures, tokens, redeliveries, what a run is given,
+and the record of every delivery."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from tests.server.conftest import LiveServer
+
+from containerops.server.secrets import set_secret
+from containerops.server.triggers.signatures import sign
+from containerops.store import Store
+
+SECRET = "It's a Secret to Everybody"
+FLOW = textwrap.dedent(
+    """\
+    uri: acme/shop/ci
+    triggers:
+      - {type: github, events: [push, pull_request], branches: [main, "release/*"], secret: GITHUB_HOOK}
+      - {type: gitlab, secret: GITLAB_HOOK}
+      - {type: webhook, token: HOOK_TOKEN}
+    stages:
+      - {type: start, name: start}
+      - type: normal
+        name: test
+        actions:
+          - name: unit
+            jobs:
+              - {name: run, endpoint: containerops/base:busybox, command: [sh, -c, "echo $CO_GIT_SHA"]}
+      - {type: end, name: end}
+    """
+)
+
+
+def push_payload(branch: str = "main", sha: str = "a" * 40) -> dict[str, Any]:
+    return {
+        "ref": f"refs/heads/{branch}",
+        "after": sha,
+        "deleted": False,
+        "repository": {"full_name": "acme/shop", "clone_url": "https://github.com/acme/shop.git"},
+    }
+
+
+def pr_payload(action: str = "opened", base: str = "main", number: int = 42) -> dict[str, Any]:
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {"head": {"sha": "b" * 40, "ref": "feature"}, "base": {"ref": base}},
+        "repository": {"full_name": "acme/shop", "clone_url": "https://github.com/acme/shop.git"},
+    }
+
+
+@pytest.fixture
+def hooked(store: Store, server: LiveServer) -> LiveServer:
+    store.save_flow("acme/shop/ci", FLOW, "yaml")
+    set_secret(store, "acme", "GITHUB_HOOK", SECRET)
+    set_secret(store, "acme", "GITLAB_HOOK", "gitlab-token-value")
+    set_secret(store, "acme", "HOOK_TOKEN", "plain-token-value")
+    return server
+
+
+def github(
+    client: httpx.Client,
+    event: str,
+    payload: dict[str, Any],
+    *,
+    delivery: str | None = None,
+    secret: str | None = SECRET,
+    signature: str | None = None,
+) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4())}
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    elif secret is not None:
+        headers["X-Hub-Signature-256"] = sign(secret, body)
+    headers["Content-Type"] = "application/json"
+    return client.post("/hooks/github/acme/shop/ci", content=body, headers=headers)
+
+
+def runs_of(store: Store) -> list[Any]:
+    return store.list_runs(uri="acme/shop/ci", limit=100)
+
+
+def test_a_signed_push_queues_a_run_with_the_git_variables(hooked: LiveServer, store: Store) -> None:
+    with hooked.client() as client:
+        answer = github(client, "push", push_payload(), delivery="d-1")
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["verdict"] == "accepted"
+    run = store.get_run(body["run"]["id"])
+    assert run.params["set"] == {
+        "CO_GIT_URL": "https://github.com/acme/shop.git",
+        "CO_GIT_REF": "refs/heads/main",
+        "CO_GIT_SHA": "a" * 40,
+        "CO_EVENT": "push",
+        "CO_PR_NUMBER": "",
+        "CO_GIT_REPOSITORY": "acme/shop",
+    }
+    hooked.call(lambda: hooked.manager.wait(run.id))
+    assert store.get_run(run.id).status == "success"
+
+
+def test_a_pull_request_gives_its_head_commit_and_number(hooked: LiveServer, store: Store) -> None:
+    with hooked.client() as client:
+        answer = github(client, "pull_request", pr_payload(number=7))
+    assert answer.status_code == 202, answer.text
+    params = store.get_run(answer.json()["run"]["id"]).params["set"]
+    assert (params["CO_GIT_REF"], params["CO_GIT_SHA"], params["CO_EVENT"], params["CO_PR_NUMBER"]) == (
+        "refs/pull/7/head",
+        "b" * 40,
+        "pull_request",
+        "7",
+    )
+    assert (params["CO_GIT_BASE_REF"], params["CO_GIT_HEAD_REF"]) == ("main", "feature")
+
+
+@pytest.mark.parametrize(
+    ("secret", "signature", "reason"),
+    [
+        ("wrong secret", None, "X-Hub-Signature-256 does not match"),
+        (None, None, "the request has no X-Hub-Signature-256 header"),
+        (None, "sha256=" + "0" * 64, "X-Hub-Signature-256 does not match"),
+        (None, "garbage", "X-Hub-Signature-256 does not match"),
+    ],
+)
+def test_a_bad_or_missing_signature_is_refused_and_runs_nothing(
+    hooked: LiveServer, store: Store, admin_token: str, secret: str | None, signature: str | None, reason: str
+) -> None:
+    with hooked.client() as client:
+        answer = github(client, "push", push_payload(), secret=secret, signature=signature)
+    assert answer.status_code == 401
+    assert answer.json()["verdict"] == "refused" and answer.json()["reason"] == reason
+    assert runs_of(store) == []
+    with hooked.client(admin_token) as api:
+        recorded = api.get(f"/api/v1/deliveries/{answer.json()['delivery']}").json()
+    assert (recorded["verdict"], recorded["status_code"], recorded["reason"]) == ("refused", 401, reason)
+    assert json.loads(recorded["body"]) == push_payload()
+
+
+def test_a_redelivery_starts_nothing_twice(hooked: LiveServer, store: Store, admin_token: str) -> None:
+    with hooked.client() as client:
+        first = github(client, "push", push_payload(), delivery="same-id")
+        again = github(client, "push", push_payload(), delivery="same-id")
+    assert first.status_code == 202 and again.status_code == 200
+    assert again.json()["verdict"] == "duplicate"
+    assert again.json()["run_id"] == first.json()["run"]["id"]
+    assert len(runs_of(store)) == 1
+    with hooked.client(admin_token) as api:
+        listed = api.get("/api/v1/deliveries", params={"flow": "acme/shop/ci"}).json()["deliveries"]
+    assert [(d["delivery_id"], d["verdict"]) for d in listed] == [
+        ("same-id", "duplicate"),
+        ("same-id", "accepted"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "reason"),
+    [
+        ("push", push_payload(branch="feature/x"), "branch 'feature/x' matches none of main, release/*"),
+        ("pull_request", pr_payload(action="closed"), "pull request action 'closed' brings no new code"),
+        ("pull_request", pr_payload(base="develop"), "branch 'develop' matches none of main, release/*"),
+        ("issues", {"action": "opened"}, "event 'issues' does not start flows"),
+        ("ping", {"zen": "hi"}, "ping: the hook reaches this server"),
+    ],
+)
+def test_events_the_trigger_does_not_want_are_recorded_as_ignored(
+    hooked: LiveServer, store: Store, event: str, payload: dict[str, Any], reason: str
+) -> None:
+    with hooked.client() as client:
+        answer = github(client, event, payload)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["verdict"] == "ignored" and answer.json()["reason"] == reason
+    assert runs_of(store) == []
+
+
+def test_a_release_branch_matches_its_pattern(hooked: LiveServer) -> None:
+    with hooked.client() as client:
+        assert github(client, "push", push_payload(branch="release/1.2")).status_code == 202
+
+
+def test_a_payload_without_what_its_event_needs_is_a_400(hooked: LiveServer, store: Store) -> None:
+    with hooked.client() as client:
+        answer = github(client, "push", {"ref": "refs/heads/main"})
+    assert answer.status_code == 400
+    assert answer.json()["reason"] == "push payload: the payload has no 'after'"
+    assert runs_of(store) == []
+
+
+def test_gitlab_needs_its_token(hooked: LiveServer, store: Store, admin_token: str) -> None:
+    payload = {
+        "ref": "refs/heads/main",
+        "after": "c" * 40,
+        "project": {
+            "path_with_namespace": "acme/shop",
+            "git_http_url": "https://gitlab.example/acme/shop.git",
+        },
+    }
+    headers = {"X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": "g-1"}
+    with hooked.client() as client:
+        wrong = client.post(
+            "/hooks/gitlab/acme/shop/ci", json=payload, headers={**headers, "X-Gitlab-Token": "no"}
+        )
+        good = client.post(
+            "/hooks/gitlab/acme/shop/ci",
+            json=payload,
+            headers={**headers, "X-Gitlab-Token": "gitlab-token-value"},
+        )
+    assert wrong.status_code == 401 and wrong.json()["reason"] == "X-Gitlab-Token does not match"
+    assert good.status_code == 202, good.text
+    assert store.get_run(good.json()["run"]["id"]).params["set"]["CO_GIT_SHA"] == "c" * 40
+    with hooked.client(admin_token) as api:
+        shown = api.get(f"/api/v1/deliveries/{good.json()['delivery']}").json()
+    # The token is a secret: never stored in clear.
+    assert shown["headers"]["x-gitlab-token"] == "***"
+    assert "gitlab-token-value" not in json.dumps(shown)
+
+
+def test_a_generic_webhook_needs_its_token_and_hands_the_body_over(hooked: LiveServer, store: Store) -> None:
+    with hooked.client() as client:
+        missing = client.post("/hooks/webhook/acme/shop/ci", json={"x": 1})
+        good = client.post(
+            "/hooks/webhook/acme/shop/ci",
+            json={"x": 1},
+            headers={"X-ContainerOps-Token": "plain-token-value", "X-ContainerOps-Event": "deploy"},
+        )
+    assert missing.status_code == 401
+    assert good.status_code == 202
+    params = store.get_run(good.json()["run"]["id"]).params["set"]
+    assert (params["CO_EVENT"], json.loads(params["CO_WEBHOOK_PAYLOAD"])) == ("deploy", {"x": 1})
+
+
+def test_the_original_pilotage_hook_route(hooked: LiveServer, store: Store) -> None:
+    body = json.dumps(push_payload()).encode()
+    headers = {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "p-1",
+        "X-Hub-Signature-256": sign(SECRET, body),
+    }
+    with hooked.client() as client:
+        good = client.post("/hook/v1/acme/shop/ci/latest", content=body, headers=headers)
+        wrong_tag = client.post("/hook/v1/acme/shop/ci/v2", content=body, headers=headers)
+        token = client.post(
+            "/hook/v1/acme/shop/ci/latest", headers={"X-ContainerOps-Token": "plain-token-value"}
+        )
+        bad_name = client.post("/hook/v1/acme/sh..op/ci/latest", content=body, headers=headers)
+        bad_tag = client.post("/hook/v1/acme/shop/ci/la$test", content=body, headers=headers)
+    assert good.status_code == 202, good.text
+    assert wrong_tag.status_code == 404 and "has tag 'latest', not 'v2'" in wrong_tag.json()["reason"]
+    assert token.status_code == 202
+    assert (
+        bad_name.status_code == 400 and "repository 'sh..op' is not a valid name" in bad_name.json()["error"]
+    )
+    assert bad_tag.status_code == 400 and "tag" in bad_tag.json()["error"]
+    assert len(runs_of(store)) == 2
+
+
+def test_unknown_flows_and_flows_without_the_trigger_are_404_and_recorded(
+    hooked: LiveServer, store: Store, admin_token: str
+) -> None:
+    store.save_flow(
+        "acme/shop/plain",
+        FLOW.replace("acme/shop/ci", "acme/shop/plain").split("triggers:")[0]
+        + "stages:"
+        + FLOW.split("stages:")[1],
+        "yaml",
+    )
+    with hooked.client() as client:
+        unknown = client.post("/hooks/github/acme/shop/nope", json={})
+        untriggered = client.post("/hooks/gitlab/acme/shop/plain", json={})
+        bad_kind = client.post("/hooks/svn/acme/shop/ci", json={})
+        bad_name = client.post("/hooks/github/acme/shop/c%24i", content=b"kept anyway")
+    assert unknown.status_code == 404 and unknown.json()["reason"] == "no flow acme/shop/nope"
+    assert (
+        untriggered.status_code == 404
+        and untriggered.json()["reason"] == "flow acme/shop/plain has no gitlab trigger"
+    )
+    assert bad_kind.status_code == 422
+    with hooked.client(admin_token) as api:
+        refused = api.get("/api/v1/deliveries", params={"verdict": "refused"}).json()["deliveries"]
+        assert {d["flow"] for d in refused} == {"acme/shop/nope", "acme/shop/plain", "acme/shop/c$i"}
+        kept = api.get(f"/api/v1/deliveries/{bad_name.json()['delivery']}").json()
+        assert (kept["status_code"], kept["body"]) == (400, "kept anyway")
+        assert api.get("/api/v1/deliveries", params={"flow": "bad/uri"}).status_code == 422
+        assert api.get("/api/v1/deliveries/999999").status_code == 404
+    with hooked.client() as anonymous:
+        assert anonymous.get("/api/v1/deliveries").status_code == 401
+
+
+def test_a_missing_secret_refuses_with_a_reason(hooked: LiveServer, store: Store) -> None:
+    store.save_flow("other/shop/ci", FLOW.replace("acme/shop/ci", "other/shop/ci"), "yaml")
+    body = json.dumps(push_payload()).encode()
+    with hooked.client() as client:
+        answer = client.post(
+            "/hooks/github/other/shop/ci",
+            content=body,
+            headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(SECRET, body)},
+        )
+    assert answer.status_code == 401
+    assert (
+        answer.json()["reason"] == "secret GITHUB_HOOK is not set in namespace other: nothing can be verified"
+    )
+
+
+def test_a_run_that_cannot_start_is_recorded_and_a_redelivery_may_try_again(
+    hooked: LiveServer, store: Store
+) -> None:
+    needs_secret = FLOW.replace("stages:", "environments: {TOKEN: '${{ secrets.DEPLOY_KEY }}'}\nstages:", 1)
+    store.save_flow("acme/shop/ci", needs_secret, "yaml")
+    with hooked.client() as client:
+        first = github(client, "push", push_payload(), delivery="retry-me")
+        assert first.status_code == 422, first.text
+        assert first.json()["verdict"] == "failed" and "DEPLOY_KEY" in first.json()["reason"]
+        set_secret(store, "acme", "DEPLOY_KEY", "k")
+        again = github(client, "push", push_payload(), delivery="retry-me")
+    assert again.status_code == 202, again.text
+    assert len(runs_of(store)) == 1
