@@ -21,12 +21,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
-from containerops.cli import render
-from containerops.cli.component import component_app
-from containerops.cli.repository import registry_app
 from containerops.cli import accounts, render
 from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
+from containerops.cli.component import component_app
+from containerops.cli.repository import registry_app
 from containerops.cli.run_secrets import SecretsInputError, local_secret_values
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.plan import plan
