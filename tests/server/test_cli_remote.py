@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -147,3 +148,53 @@ def test_coops_runs_and_logs_server(remote: Remote, tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no run with id 7" in missing.stderr
     unknown = coops(env, "runs", "show", "demo/remote/ci#9", "--server", process.url)
     assert unknown.returncode == 2 and "no run demo/remote/ci#9" in unknown.stderr
+
+
+def test_coops_runs_approve_and_reject_server(remote: Remote, tmp_path: Path) -> None:
+    """The decision goes through the API (the client has no store) and names the token's user."""
+    process, env = remote
+    doc = {
+        "uri": "demo/remote/gate",
+        "stages": [
+            {"type": "start", "name": "start"},
+            {"type": "pause", "name": "approve"},
+            {
+                "type": "normal",
+                "name": "ship",
+                "actions": [{"name": "it", "jobs": [{"name": "go", "command": ["true"]}]}],
+            },
+            {"type": "end", "name": "end"},
+        ],
+    }
+    path = tmp_path / "gate.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    runs = []
+    for _ in range(2):
+        runs.append(
+            subprocess.Popen(
+                [*COOPS, "run", str(path), "--server", process.url],
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            listed = json.loads(coops(env, "runs", "list", "--server", process.url, "--json").stdout)
+            if [r["status"] for r in listed].count("paused") == len(runs):
+                break
+            time.sleep(0.2)
+    approved = coops(
+        env, "runs", "approve", "demo/remote/gate#1", "-m", "ok", "--server", process.url, "--json"
+    )
+    assert approved.returncode == 0, approved.stderr
+    assert json.loads(approved.stdout)["pause"]["decided_by"] == "root"
+    rejected = coops(env, "runs", "reject", "2", "--server", process.url)
+    assert rejected.returncode == 0 and "rejected by root" in rejected.stderr
+    assert runs[0].wait(timeout=60) == 0
+    assert runs[1].wait(timeout=60) == 1
+    again = coops(env, "runs", "approve", "1", "--server", process.url)
+    assert again.returncode == 2 and "not paused" in again.stderr
+    local_only = coops(env, "runs", "approve", "1", "--by", "x", "--server", process.url)
+    assert local_only.returncode == 2 and "--by" in local_only.stderr

@@ -11,12 +11,13 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from containerops.cli.remote import Remote, RemoteError, ServerOption, TokenOption
 from containerops.engine.decisions import DecisionError, decide
 from containerops.engine.state import JobState, RunState
 from containerops.store import Store, StoreError
@@ -33,7 +34,47 @@ ByOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the recorded decision as JSON.")]
 
 
-def _decide(run_ref: str, approved: bool, comment: str | None, by: str | None, as_json: bool) -> None:
+def _decide_remotely(
+    server: str, token: str | None, run_ref: str, approved: bool, comment: str | None
+) -> Any:
+    """The decision through the server's API: the server records who (the token's user)."""
+    verb = "approve" if approved else "reject"
+    try:
+        with Remote(server, token) as remote:
+            run_id = remote.resolve(run_ref)
+            return remote.call("POST", f"/api/v1/runs/{run_id}/{verb}", json={"comment": comment})
+    except RemoteError as error:
+        err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+        raise typer.Exit(error.code) from None
+
+
+def _decide(
+    run_ref: str,
+    approved: bool,
+    comment: str | None,
+    by: str | None,
+    as_json: bool,
+    server: str | None = None,
+    token: str | None = None,
+) -> None:
+    if server:
+        if by:
+            err.print("[bold red]error:[/] --by is for the local store; the server records the token's user")
+            raise typer.Exit(2)
+        answer = _decide_remotely(server, token, run_ref, approved, comment)
+    else:
+        answer = _decide_locally(run_ref, approved, comment, by)
+    if as_json:
+        sys.stdout.write(json.dumps(answer) + "\n")
+        return
+    verb = "approved" if approved else "rejected"
+    pause = answer["pause"]
+    err.print(
+        f"run {answer['id']}: stage {escape(pause['stage'])} {verb} by {escape(pause['decided_by'] or '')}"
+    )
+
+
+def _decide_locally(run_ref: str, approved: bool, comment: str | None, by: str | None) -> dict[str, Any]:
     store = Store.open()
     try:
         run_id = store.resolve_run(run_ref)
@@ -43,11 +84,7 @@ def _decide(run_ref: str, approved: bool, comment: str | None, by: str | None, a
         raise typer.Exit(2) from None
     finally:
         store.close()
-    if as_json:
-        sys.stdout.write(json.dumps({"id": run_id, "pause": pause.to_json()}) + "\n")
-        return
-    verb = "approved" if approved else "rejected"
-    err.print(f"run {run_id}: stage {escape(pause.stage)} {verb} by {escape(pause.decided_by or '')}")
+    return {"id": run_id, "pause": pause.to_json()}
 
 
 HELP = {
@@ -60,9 +97,14 @@ HELP = {
 
 def _command(approved: bool) -> Callable[..., None]:
     def command(
-        run_ref: RunArgument, comment: CommentOption = None, by: ByOption = None, as_json: JsonOption = False
+        run_ref: RunArgument,
+        comment: CommentOption = None,
+        by: ByOption = None,
+        as_json: JsonOption = False,
+        server: ServerOption = None,
+        token: TokenOption = None,
     ) -> None:
-        _decide(run_ref, approved, comment, by, as_json)
+        _decide(run_ref, approved, comment, by, as_json, server, token)
 
     return command
 

@@ -68,18 +68,7 @@ decision_cli.register(runs_app)  # coops runs approve | reject
 
 err = Console(stderr=True)
 
-ServerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--server",
-        help="Do this through the server at this URL (coops server), e.g. http://127.0.0.1:8080.",
-        rich_help_panel="Server",
-    ),
-]
-TokenOption = Annotated[
-    str | None,
-    typer.Option("--token", envvar="COOPS_TOKEN", help="API token for --server.", rich_help_panel="Server"),
-]
+from containerops.cli.remote import ServerOption, TokenOption  # noqa: E402
 
 
 def _remotely(server: str, token: str | None, action: Callable[[remote_api.Remote], int | None]) -> None:

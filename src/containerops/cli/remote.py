@@ -13,9 +13,10 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import httpx
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -26,6 +27,20 @@ EXIT_FAILURE, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 LIVE = ("pending", "running", "paused")
 #: How often a dropped log stream is picked up again before giving up.
 RECONNECTS = 5
+
+#: The options of every command that can work through a server.
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Do this through the server at this URL (coops server), e.g. http://127.0.0.1:8080.",
+        rich_help_panel="Server",
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", envvar="COOPS_TOKEN", help="API token for --server.", rich_help_panel="Server"),
+]
 
 
 class RemoteError(Exception):

@@ -179,6 +179,12 @@ class Engine:
         with its original deadline. Call ``run()`` on it."""
         engine = cls(store, executor, network_mode=network_mode, on_change=on_change)
         state, params, recorder = resume.restored_state(store, run_id, executor.name)
+        recorded = params.get("components") or {}
+        if recorded:  # component jobs run the very versions the run resolved at its start
+            from containerops.repository.usage import pin_components
+
+            pin_components(state.flow, recorded)
+            secrets = [*secrets, *engine.resolve_components(state.flow, filename=f"run {run_id}").secrets]
         engine.secret_values = dict(secret_values or {})
         engine.masker.add(*secrets, *(form for v in engine.secret_values.values() for form in mask_forms(v)))
         overrides = params.get("set") or {}

@@ -16,7 +16,7 @@ before the run, not as a job's failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from containerops.component.inputs import InputsInvalid, resolve_inputs
@@ -91,6 +91,15 @@ def resolve_components(
     if diagnostics:
         raise FlowInvalid(sort_diagnostics(diagnostics))
     return resolution
+
+
+def pin_components(flow: Flow, recorded: Mapping[str, str]) -> None:
+    """Point each component job at the exact version a run recorded (``params["components"]``),
+    so that resolving the flow again (a restored run) gives the images it ran with:
+    versions are immutable."""
+    for job in flow.jobs():
+        if job.component is not None and job.path in recorded:
+            job.component.ref = recorded[job.path]
 
 
 def _check_subscriptions(flow: Flow, error: Callable[[Position | None, str, str], None]) -> None:

@@ -24,26 +24,35 @@ from containerops.store import Store
 
 
 def _include_routers(app: FastAPI) -> None:
-    """Every part of the server adds its routes here, one line each."""
-    from containerops.server.api import flows, logs, pilotage, runs
+    """Every part of the server's routes, one router per module of server/api."""
+    from containerops.server.api import (
+        accounts,
+        callbacks,
+        components,
+        deliveries,
+        flows,
+        hooks,
+        logs,
+        notifications,
+        pilotage,
+        runs,
+        schedules,
+    )
 
-    app.include_router(flows.router)
-    app.include_router(runs.router)
-    app.include_router(logs.router)
-    app.include_router(pilotage.router)
-    # -- other parts: one `app.include_router(...)` line each below ------------------------
-    from containerops.server.api import deliveries, hooks, notifications, schedules
-
-    app.include_router(hooks.router)
-    app.include_router(deliveries.router)
-    app.include_router(schedules.router)
-    app.include_router(notifications.router)
-    from containerops.server.api import accounts
-
-    app.include_router(accounts.router)
-    from containerops.server.api import callbacks
-
-    app.include_router(callbacks.router)
+    for module in (
+        flows,
+        runs,
+        logs,
+        pilotage,
+        components,
+        hooks,
+        deliveries,
+        schedules,
+        notifications,
+        accounts,
+        callbacks,
+    ):
+        app.include_router(module.router)
 
 
 def create_app(

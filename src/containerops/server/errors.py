@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from containerops.engine.secrets import MissingSecret
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
-from containerops.server.manager import ServerStopping
+from containerops.server.manager import RegistryUnavailable, ServerStopping
 from containerops.store import StoreError
 
 log = logging.getLogger("containerops.server")
@@ -90,7 +90,7 @@ async def _flow_invalid(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _stopping(_request: Request, exc: Exception) -> JSONResponse:
+async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(503, str(exc))
 
 
@@ -120,7 +120,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(MissingSecret, _missing_secret)
     app.add_exception_handler(FlowInvalid, _flow_invalid)
-    app.add_exception_handler(ServerStopping, _stopping)
+    app.add_exception_handler(ServerStopping, _unavailable)
+    app.add_exception_handler(RegistryUnavailable, _unavailable)  # 503 too: try again later
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -63,6 +63,10 @@ class ServerStopping(RuntimeError):
     """The server is shutting down and starts no new run."""
 
 
+class RegistryUnavailable(RuntimeError):
+    """A component's image could not be pulled (the registry or the Docker Engine said no)."""
+
+
 class RunManager:
     """Queues and runs flows for the server; one per server process."""
 
@@ -164,12 +168,13 @@ class RunManager:
         if overrides:
             run_params["set"] = overrides
         engine = Engine(self.store, self.executor, network_mode=self.network_mode, on_change=self._on_change)
+        component_secrets = await self._resolve_components(engine, flow, run_params)
         state = engine.prepare(
             flow,
             source=source,
             fmt=fmt,
             params=run_params,
-            secrets=_values(secrets),
+            secrets=[*_values(secrets), *component_secrets],
             flow_version=(flow_id, version_id),
             # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
             secret_values=namespace_secrets(self.store, flow.uri.split("/", 1)[0]),
@@ -178,6 +183,26 @@ class RunManager:
         )
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
+
+    async def _resolve_components(self, engine: Engine, flow: Flow, run_params: dict[str, Any]) -> list[str]:
+        """Resolve ``component:`` jobs to image digests (recorded with the run) and pull
+        what the Docker Engine lacks, before the run is recorded: an unknown component or
+        inputs that do not match its spec are a FlowInvalid (422), a registry that cannot
+        be reached a RegistryUnavailable (503). Returns the secret inputs' values."""
+        if not any(job.component is not None for job in flow.jobs()):
+            return []
+        resolution = engine.resolve_components(flow, filename=f"flow {flow.uri}")
+        run_params["components"] = resolution.components
+        if self.executor.name == "docker":
+            from containerops.repository.registry import RegistryError
+            from containerops.repository.transfer import TransferError
+            from containerops.repository.usage import ensure_images
+
+            try:
+                await asyncio.to_thread(ensure_images, resolution.images)
+            except (RegistryError, TransferError) as error:
+                raise RegistryUnavailable(str(error)) from error
+        return resolution.secrets
 
     def _launch(self, run_id: int, engine: Engine, *, queued: bool) -> None:
         self._engines[run_id] = engine
@@ -305,4 +330,4 @@ async def _deliver(listener: Listener, event: RunEvent) -> None:
         )
 
 
-__all__ = ["RunEvent", "RunManager", "ServerStopping", "SubmittedRun"]
+__all__ = ["RegistryUnavailable", "RunEvent", "RunManager", "ServerStopping", "SubmittedRun"]

@@ -1,0 +1,120 @@
+"""Flows whose jobs use ``component:`` run through the server as through ``coops run``:
+resolved to the recorded digest before the run exists, inputs checked against the spec
+(422 and no run otherwise), secret inputs masked."""
+
+from __future__ import annotations
+
+import httpx
+from tests.server.conftest import LiveServer
+from tests.server.flows import wait_for_run
+
+from containerops.component.spec import parse_spec
+from containerops.repository.catalog import Catalog, PushRecord
+from containerops.store import Store
+
+SPEC = """\
+namespace: acme
+name: notify
+version: 1.0.0
+title: Notify
+inputs:
+  - {name: message, type: string, required: true}
+  - {name: token, type: string, secret: true, required: true}
+outputs:
+  - {name: ECHO}
+"""
+
+DIGEST = "sha256:" + "7" * 64
+
+
+def flow(inputs: str) -> str:
+    return f"""\
+uri: acme/notify/ci
+stages:
+  - name: tell
+    actions:
+      - name: team
+        jobs:
+          - name: send
+            component: acme/notify
+            inputs: {inputs}
+            environments:
+              CO_DUMMY_OUTPUTS: "ECHO=tok-s3cret-value"
+              CO_DUMMY_LINES: "1"
+"""
+
+
+def record_component(store: Store) -> None:
+    spec = parse_spec(SPEC)
+    Catalog(store).record(
+        PushRecord(
+            namespace="acme",
+            name="notify",
+            version="1.0.0",
+            digest=DIGEST,
+            image_id="sha256:image-1",
+            spec=spec.model_dump(mode="json", exclude_none=True),
+            readme="",
+        )
+    )
+
+
+def test_a_component_job_runs_its_recorded_digest_with_secrets_masked(
+    server: LiveServer, admin: httpx.Client, store: Store
+) -> None:
+    record_component(store)
+    created = admin.post("/api/v1/flows", content=flow("{message: hi, token: tok-s3cret-value}"))
+    assert created.status_code == 201, created.text
+    started = admin.post("/api/v1/runs", json={"flow": "acme/notify/ci"})
+    assert started.status_code == 202, started.text
+    document = wait_for_run(admin, started.json()["id"])
+    assert document["status"] == "success"
+    (job,) = document["jobs"]
+    assert job["outputs"] == {"ECHO": "***"}
+    executor = server.manager.executor
+    (spec,) = [s for s in executor.started if s.run_id == started.json()["uid"]]  # type: ignore[attr-defined]
+    assert spec.image.endswith(f"/acme/notify@{DIGEST}")
+    assert spec.env["CO_MESSAGE"] == "hi"
+
+
+def test_inputs_that_do_not_match_the_spec_are_422_and_start_nothing(
+    server: LiveServer, admin: httpx.Client, store: Store
+) -> None:
+    record_component(store)
+    assert admin.post("/api/v1/flows", content=flow("{mesage: hi}")).status_code == 201
+    refused = admin.post("/api/v1/runs", json={"flow": "acme/notify/ci"})
+    assert refused.status_code == 422, refused.text
+    text = refused.text
+    assert "unknown input 'mesage'" in text or "mesage" in text
+    assert "token" in text  # the missing required input is named too
+    assert admin.get("/api/v1/runs").json()["runs"] == []
+
+
+def test_the_repository_is_readable_through_the_api(
+    server: LiveServer, admin: httpx.Client, store: Store
+) -> None:
+    record_component(store)
+    listed = admin.get("/api/v1/components").json()["components"]
+    assert [(c["namespace"], c["name"]) for c in listed] == [("acme", "notify")]
+    found = admin.get("/api/v1/components", params={"q": "noti"}).json()["components"]
+    assert [c["name"] for c in found] == ["notify"]
+    assert admin.get("/api/v1/components", params={"q": "zzz"}).json()["components"] == []
+    shown = admin.get("/api/v1/components/acme/notify")
+    assert shown.status_code == 200, shown.text
+    body = shown.json()
+    assert body["digest"] == DIGEST and body["spec"]["inputs"][0]["name"] == "message"
+    assert [v["version"] for v in body["versions"]] == ["1.0.0"]
+    missing = admin.get("/api/v1/components/acme/nope")
+    assert missing.status_code == 404 and "no component acme/nope" in missing.json()["error"]
+    assert admin.get("/api/v1/components/acme/Bad..name").status_code == 422
+    assert httpx.get(f"{server.url}/api/v1/components").status_code == 401  # anonymous sees nothing
+
+
+def test_a_token_sees_only_components_of_its_namespaces(server: LiveServer, store: Store) -> None:
+    from containerops.server.accounts import create_token, create_user
+
+    record_component(store)
+    create_user(store, "bob")
+    with server.client(create_token(store, "bob", "read")) as bob:
+        assert bob.get("/api/v1/components").json()["components"] == []
+        assert bob.get("/api/v1/components/acme/notify").status_code == 404
