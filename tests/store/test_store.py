@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.db import HEAD_REVISION
 
 
 def test_open_twice_migrates_once(coops_home: Path) -> None:
@@ -17,7 +18,7 @@ def test_open_twice_migrates_once(coops_home: Path) -> None:
     first.close()
     second = Store.open()
     with second.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     second.close()
     assert (coops_home / "containerops.db").exists()
@@ -152,7 +153,7 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in results]
     opened = Store.open(url)
     with opened.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
     opened.close()
 
 

@@ -351,7 +351,7 @@ def logs(
                 break
         if not follow or finished:
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
 # -- images --------------------------------------------------------------------------
