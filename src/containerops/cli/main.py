@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the flow failed, 2 invalid input, 130 cancelled.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import signal
@@ -89,6 +90,19 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
 
 
 # -- run -----------------------------------------------------------------------
+def _collect_less() -> None:
+    """Tune the garbage collector for a process that streams log lines.
+
+    A chatty job's lines (a million objects and more, in batches of thousands) made
+    Python's cyclic collector a sixth of ``coops run``'s time and a third of
+    ``coops logs``'. What the process loaded so far lives as long as it does: frozen,
+    no full collection walks it again; and a young generation of 20,000 objects
+    instead of 700 collects a batch once, not dozens of times. Lines hold no cycles.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 @app.command()
 def run(
     file: Annotated[
@@ -133,6 +147,7 @@ def run(
     engine = Engine(store, chosen, network_mode=network or "bridge")
     state = engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params={"set": overrides})
     console = err if as_json else Console()
+    _collect_less()
     final = asyncio.run(_run_live(engine, state, console))
     if as_json:  # what the store holds, so a script reads exactly what was recorded
         sys.stdout.write(json.dumps(store.get_run(final.id).to_json()) + "\n")
@@ -333,18 +348,24 @@ def logs(
         raise _fail(f"run {run_ref} has no job {job!r}; its jobs: {', '.join(store.job_paths(run_id))}")
     out = sys.stdout
     last_id = 0
+    prefixes: dict[tuple[str, int], str] = {}
+    _collect_less()
     while True:
         finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running")
         while True:
             rows = store.log_lines(run_id, job_path=job, after_id=last_id)
+            text = []  # one write a read: a follower keeps up with a chatty job
             for line in rows:
-                prefix = (
-                    "" if job else f"[{line.job_path}{'#' + str(line.attempt) if line.attempt > 1 else ''}] "
-                )
+                key = (line.job_path, line.attempt)
+                prefix = prefixes.get(key)
+                if prefix is None:
+                    retry = f"#{line.attempt}" if line.attempt > 1 else ""
+                    prefix = prefixes[key] = "" if job else f"[{line.job_path}{retry}] "
                 mark = "! " if line.stream == "stderr" else ""
                 stamp = f"{line.at.isoformat()} " if timestamps else ""
-                out.write(f"{stamp}{prefix}{mark}{line.line}\n")
+                text.append(f"{stamp}{prefix}{mark}{line.line}\n")
             if rows:
+                out.write("".join(text))
                 last_id = rows[-1].id
                 out.flush()
             if len(rows) < 10_000:
