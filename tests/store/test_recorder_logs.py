@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.recorder import _ROWS_PER_INSERT
 
 
 def _run(store: Store) -> tuple[int, dict[str, int]]:
@@ -22,15 +25,16 @@ def test_every_line_is_stored_once_in_order_with_its_time(store: Store) -> None:
     base = datetime(2026, 11, 26, 16, 0, 0, 123456, tzinfo=UTC)
     shared = base + timedelta(seconds=1)
     written = []
-    # 2 full statements of 100 rows and a remainder of 57; times shared and distinct; both jobs.
-    for number in range(257):
+    # 2 full statements and a remainder of 57 rows; times shared and distinct; both jobs.
+    count = 2 * _ROWS_PER_INSERT + 57
+    for number in range(count):
         at = shared if number % 3 else base + timedelta(microseconds=number)
         job = "s.a.one" if number % 2 else "s.a.two"
         stream = "stderr" if number % 5 == 0 else "stdout"
         text = f"line {number} ünïcode 'quoted' \"too\"" if number % 7 else ""
         recorder.log(jobs[job], 1, number + 1, at, stream, text)
         written.append((job, number + 1, at, stream, text))
-    assert recorder.pending_logs == 257
+    assert recorder.pending_logs == count
     recorder.flush()
     assert recorder.pending_logs == 0
     stored = store.log_lines(run_id)
@@ -99,3 +103,40 @@ def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:
             .where(t.state_changes.c.job_id.is_not(None))
         ).scalar()
     assert (lines, changes) == (0, 0)
+
+
+def test_bursts_written_in_the_background_arrive_whole_and_in_order(store: Store) -> None:
+    run_id, jobs = _run(store)
+    recorder = store.recorder(run_id)
+    now = datetime.now(UTC)
+    seq = 0
+    for burst in range(12):
+        recorder.change(jobs["s.a.one"], 1, "running" if burst % 2 else "pending", now, None)
+        for _ in range(1_000):
+            seq += 1
+            recorder.log(jobs["s.a.one"], 1, seq, now, "stdout", f"line {seq}")
+        recorder.flush(wait=False)  # returns before the burst is stored: at most a few wait
+    recorder.flush()
+    stored = store.log_lines(run_id, limit=20_000)
+    assert [row.line for row in stored] == [f"line {n}" for n in range(1, seq + 1)]
+    with store.engine.connect() as conn:
+        statuses = conn.execute(
+            sa.select(t.state_changes.c.status)
+            .where(t.state_changes.c.job_id.is_not(None))
+            .order_by(t.state_changes.c.id)
+        ).scalars()
+        assert list(statuses) == ["running" if burst % 2 else "pending" for burst in range(12)]
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("coops-recorder")]
+
+
+def test_a_background_write_that_fails_is_raised_by_the_flush_that_waits(store: Store) -> None:
+    run_id, jobs = _run(store)
+    recorder = store.recorder(run_id)
+    now = datetime.now(UTC)
+    recorder.log(jobs["s.a.one"], 1, 1, now, "stdout", "kept")
+    recorder.flush(wait=False)
+    recorder.log(10_000, 1, 1, now, "stdout", "orphan")  # no such job: the foreign key refuses it
+    with pytest.raises(sa.exc.IntegrityError):
+        recorder.flush(wait=False)
+        recorder.flush()
+    assert [row.line for row in store.log_lines(run_id)] == ["kept"]

@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the flow failed, 2 invalid input, 130 cancelled.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import re
@@ -117,6 +118,19 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
 
 
 # -- run -----------------------------------------------------------------------
+def _collect_less() -> None:
+    """Tune the garbage collector for a process that streams log lines.
+
+    A chatty job's lines (a million objects and more, in batches of thousands) made
+    Python's cyclic collector a sixth of ``coops run``'s time and a third of
+    ``coops logs``'. What the process loaded so far lives as long as it does: frozen,
+    no full collection walks it again; and a young generation of 20,000 objects
+    instead of 700 collects a batch once, not dozens of times. Lines hold no cycles.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 @app.command()
 def run(
     file: Annotated[
@@ -211,6 +225,7 @@ def run(
         store.close()
         raise _fail(str(error)) from None
     console = err if as_json else Console()
+    _collect_less()
     final = asyncio.run(_run_live(engine, state, console))
     if as_json:  # what the store holds, so a script reads exactly what was recorded
         sys.stdout.write(json.dumps(store.get_run(final.id).to_json()) + "\n")
@@ -437,12 +452,14 @@ def logs(
         raise _fail(f"run {run_ref} has no job {job!r}; its jobs: {', '.join(store.job_paths(run_id))}")
     out = sys.stdout
     last_id = 0
+    _collect_less()
     while True:
         finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
         while True:
             rows = store.log_lines(run_id, job_path=job, after_id=last_id)
+            text = []  # one write a read: a follower keeps up with a chatty job
             for line in rows:
-                out.write(
+                text.append(
                     render.log_line(
                         line.job_path,
                         line.attempt,
@@ -454,13 +471,14 @@ def logs(
                     )
                 )
             if rows:
+                out.write("".join(text))
                 last_id = rows[-1].id
                 out.flush()
             if len(rows) < 10_000:
                 break
         if not follow or finished:
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
 # -- images --------------------------------------------------------------------------

@@ -14,6 +14,8 @@ MAX_VALUE_BYTES = 64 * 1024
 MAX_TOTAL_BYTES = 1024 * 1024
 RESULT_KEY = "CO_RESULT"
 
+#: Every output line holds this; a line without it is a plain log line.
+COUT_MARKER = "[COUT]"
 _COUT = re.compile(r"^\s*\[COUT\]\s*([A-Za-z_][A-Za-z0-9_.-]*)(?:\s*=\s?|\s+)(.*?)\s*$")
 
 
@@ -23,7 +25,7 @@ class OutputError(Exception):
 
 def parse_cout(line: str) -> tuple[str, str] | None:
     """``(key, value)`` when ``line`` reports an output, else None."""
-    if "[COUT]" not in line:  # fast path: most lines are plain logs
+    if COUT_MARKER not in line:  # fast path: most lines are plain logs
         return None
     match = _COUT.match(line)
     if match is None:

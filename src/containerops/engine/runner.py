@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from containerops.contract.cout import OutputError, Outputs
+from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
 from containerops.engine import decisions, resume, scripts, service
 from containerops.engine.environment import job_environment
 from containerops.engine.lua import ScriptError
@@ -624,7 +624,8 @@ class Engine:
         _, recorder = self._require()
         seq = self._seq.get((js.id, attempt), 0)
         lines = self.executor.logs(handle)
-        # The busiest loop of a chatty job (a million lines): methods looked up once.
+        # The busiest loop of a chatty job (a million lines): methods looked up once, outputs
+        # parsed only from lines that can hold one, the pending count checked every 1,024 lines.
         mask, log, feed, job_id = self.masker.mask, recorder.log, outputs.feed, js.id
         try:
             async for line in lines:
@@ -632,13 +633,13 @@ class Engine:
                 text = mask(line.text)
                 log(job_id, attempt, seq, line.time, line.stream, text)
                 js.last_line = text
-                if line.stream == "stdout":
+                if COUT_MARKER in text and line.stream == "stdout":
                     try:
                         feed(text)
                     except OutputError as error:
                         return str(error)
-                if recorder.pending_logs >= FLUSH_LINES:
-                    recorder.flush()
+                if not seq & 1023 and recorder.pending_logs >= FLUSH_LINES:
+                    recorder.flush(wait=False)
         finally:
             self._seq[(js.id, attempt)] = seq
             aclose = getattr(lines, "aclose", None)  # stop the reader when we leave early
@@ -697,7 +698,7 @@ class Engine:
         _, recorder = self._require()
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
-            recorder.flush()
+            recorder.flush(wait=False)
 
     def _changed(self, js: JobState | None = None) -> None:
         """Tell the display; ``js`` is the job that changed, None for the run."""

@@ -12,7 +12,7 @@ import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Stream = Literal["stdout", "stderr"]
 
@@ -66,9 +66,12 @@ class JobSpec:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    """One line a job printed, without its line terminator."""
+class LogLine(NamedTuple):
+    """One line a job printed, without its line terminator.
+
+    A named tuple, not a frozen dataclass: a chatty job makes a million of them, and
+    a tuple is made in a third of the time (as immutable, the same fields).
+    """
 
     stream: Stream
     text: str

@@ -118,7 +118,7 @@ log_lines = sa.Table(
     sa.Column("stream", sa.String(6), nullable=False),
     sa.Column("line", sa.Text, nullable=False),
     sa.Index("ix_log_lines_run_id_id", "run_id", "id"),
-    sa.Index("ix_log_lines_job_id_attempt_seq", "job_id", "attempt", "seq"),
+    sa.Index("ix_log_lines_job_id", "job_id"),  # for the foreign key; readers go by run_id, id
 )
 
 # -- components (the repository) ------------------------------------------------------
