@@ -52,8 +52,9 @@ stages:
 """
 
 
-def push(catalog: Catalog, version: str) -> str:
-    spec = parse_spec(SPEC.format(version=version))
+def push(catalog: Catalog, version: str, extra: str = "") -> str:
+    """Record version ``version`` of acme/notify; ``extra`` is appended to its spec."""
+    spec = parse_spec(SPEC.format(version=version) + extra)
     digest = f"sha256:{version.replace('.', '') * 20}"[:71]
     catalog.record(
         PushRecord(
@@ -152,18 +153,7 @@ def test_every_problem_is_reported_at_its_line_and_nothing_is_recorded(
 def test_subscriptions_to_a_component_are_checked_against_its_spec(
     store: Store, digests: dict[str, str]
 ) -> None:
-    spec = parse_spec(SPEC.format(version="2.0.0") + "outputs:\n  - {name: CO_SENT}\n")
-    Catalog(store).record(
-        PushRecord(
-            namespace="acme",
-            name="notify",
-            version="2.0.0",
-            digest="sha256:" + "2" * 64,
-            image_id="sha256:image-2",
-            spec=spec.model_dump(mode="json", exclude_none=True),
-            readme="",
-        )
-    )
+    push(Catalog(store), "2.0.0", "outputs:\n  - {name: CO_SENT}\n")
     text = (
         FLOW
         + """\
@@ -189,18 +179,7 @@ def test_subscriptions_to_a_component_are_checked_against_its_spec(
 
 def test_a_subscription_to_an_output_family_is_accepted(store: Store, digests: dict[str, str]) -> None:
     """``CO_JSON_*`` (http-request) declares every output of that prefix; others stay refused."""
-    spec = parse_spec(SPEC.format(version="3.0.0") + "outputs:\n  - {name: CO_JSON_*}\n")
-    Catalog(store).record(
-        PushRecord(
-            namespace="acme",
-            name="notify",
-            version="3.0.0",
-            digest="sha256:" + "3" * 64,
-            image_id="sha256:image-3",
-            spec=spec.model_dump(mode="json", exclude_none=True),
-            readme="",
-        )
-    )
+    push(Catalog(store), "3.0.0", "outputs:\n  - {name: CO_JSON_*}\n")
     text = (
         FLOW.replace("component: acme/notify\n", "component: acme/notify:3.0.0\n")
         + """\
