@@ -14,6 +14,8 @@ VERDICTS = {0: "PASS", 1: "FAIL", 2: "NOT RUN"}
 def verdict(entry: dict[str, Any]) -> str:
     """PASS / FAIL / NOT RUN (could not run here) / ERROR (crashed, or no JSON)."""
     code = entry.get("exit_code")
+    if entry.get("error") and code != 2:
+        return "ERROR"
     if code in VERDICTS and (code == 2 or "results" in entry):
         return VERDICTS[code]
     return "ERROR"

@@ -36,6 +36,14 @@ def select(scripts: list[Path], only: list[str], skip: list[str]) -> list[Path]:
     return [path for path in scripts if (not only or path.stem in only) and path.stem not in skip]
 
 
+def _follows_convention(entry: dict[str, Any]) -> bool:
+    """Targets are ``{metric: {"target": x, "op": "<=", "pass": bool}}`` (a report reads them)."""
+    targets = entry.get("targets") or {}
+    return isinstance(targets, dict) and all(
+        isinstance(t, dict) and {"target", "op", "pass"} <= set(t) for t in targets.values()
+    )
+
+
 def run_one(script: Path, quick: bool, raw_dir: Path, timeout: float) -> dict[str, Any]:
     """Run one benchmark, echoing its output; its JSON plus exit code, seconds and output tail."""
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -69,6 +77,9 @@ def run_one(script: Path, quick: bool, raw_dir: Path, timeout: float) -> dict[st
         entry["error"] = "could not run here: " + " / ".join(tail[-3:])
     elif "results" not in entry:
         entry["error"] = f"exited {code} without writing its JSON: " + " / ".join(tail[-5:])
+    elif not _follows_convention(entry):
+        entry["error"] = "its JSON does not follow the convention (bench/README.md): " + raw.name
+        entry["targets"] = {}
     if "error" in entry:
         entry["output_tail"] = tail
     return entry

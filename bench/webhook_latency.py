@@ -39,6 +39,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 import uvicorn
+from _benchlib import Results
 
 from containerops.executors.base import JobHandle, JobSpec
 from containerops.executors.dummy import DummyExecutor
@@ -187,17 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.pop("COOPS_DATABASE_URL", None)
         os.environ.pop("COOPS_SERVER_KEY", None)
         results = measure(deliveries, warmup=5)
+    report = Results(NAME)
     for key, value in results.items():
-        print(f"{NAME}.{key}: {value:g}")
-    passed = all(results[key] < target for key, target in TARGETS.items())
+        report.add(key, value)
     for key, target in TARGETS.items():
-        print(f"{NAME}.target.{key}: < {target:g}")
-    if args.json is not None:
-        args.json.write_text(
-            json.dumps({"benchmark": NAME, "results": results, "targets": TARGETS}, indent=2)
-        )
-    print("PASS" if passed else "FAIL")
-    return 0 if passed else 1
+        report.target(key, "<", target)
+    return report.finish(args.json)
 
 
 if __name__ == "__main__":

@@ -123,3 +123,15 @@ def test_run_one_collects_the_json_and_reports_scripts_that_write_none(tmp_path:
     assert failed["output_tail"] == ["boom"]
     assert verdict(failed) == "ERROR"
     assert "--quick" not in failed["command"] and "--quick" in entry["command"]
+
+
+def test_a_benchmark_whose_targets_break_the_convention_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.py"
+    odd.write_text(
+        "import json, sys\n"
+        "path = sys.argv[sys.argv.index('--json') + 1]\n"
+        "json.dump({'benchmark': 'odd', 'results': {'p99': 3.0}, 'targets': {'p99': 250.0}}, open(path, 'w'))\n"
+    )
+    entry = run_one(odd, True, tmp_path / "raw", timeout=60)
+    assert "does not follow the convention" in entry["error"] and verdict(entry) == "ERROR"
+    assert "odd" in render({"benchmarks": [entry]}, {})
