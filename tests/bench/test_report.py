@@ -130,7 +130,8 @@ def test_a_benchmark_whose_targets_break_the_convention_is_an_error_not_a_crash(
     odd.write_text(
         "import json, sys\n"
         "path = sys.argv[sys.argv.index('--json') + 1]\n"
-        "json.dump({'benchmark': 'odd', 'results': {'p99': 3.0}, 'targets': {'p99': 250.0}}, open(path, 'w'))\n"
+        "doc = {'benchmark': 'odd', 'results': {'p99': 3.0}, 'targets': {'p99': 250.0}}\n"
+        "json.dump(doc, open(path, 'w'))\n"
     )
     entry = run_one(odd, True, tmp_path / "raw", timeout=60)
     assert "does not follow the convention" in entry["error"] and verdict(entry) == "ERROR"
