@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from containerops.engine.notify import notify
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.values import aware
 
 #: The notify kind for pause decisions (keyed by run id).
 KIND = "pause"
@@ -60,21 +61,17 @@ class Pause:
         }
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _pause(row: Any) -> Pause:
     return Pause(
         id=row.id,
         run_id=row.run_id,
         stage=row.stage,
-        started_at=_aware(row.started_at) or datetime.now(UTC),
-        deadline=_aware(row.deadline),
+        started_at=aware(row.started_at) or datetime.now(UTC),
+        deadline=aware(row.deadline),
         decision=row.decision,
         decided_by=row.decided_by,
         comment=row.comment,
-        decided_at=_aware(row.decided_at),
+        decided_at=aware(row.decided_at),
     )
 
 

@@ -20,7 +20,6 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
@@ -37,6 +36,7 @@ from containerops.executors.base import Executor, ExecutorError, ExitStatus, Job
 from containerops.model.flow import Flow, Job
 from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store
+from containerops.store.values import utcnow
 
 if TYPE_CHECKING:
     from containerops.repository.usage import Resolution
@@ -45,10 +45,6 @@ if TYPE_CHECKING:
 FLUSH_INTERVAL = 0.1
 #: Flush early when this many log lines wait, to bound memory.
 FLUSH_LINES = 20_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Interrupted(Exception):

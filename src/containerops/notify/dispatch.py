@@ -34,7 +34,7 @@ from containerops.server import records
 from containerops.server.manager import RunEvent
 from containerops.store import Store
 from containerops.store import schema as t
-from containerops.store.store import utcnow
+from containerops.store.values import utcnow
 
 log = logging.getLogger("containerops.notify")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from difflib import get_close_matches
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from containerops.repository.refs import ComponentRef, newest, version_key
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.values import aware, new_id, utcnow
 
 NamespaceKind = Literal["library", "organization", "user"]
 NAMESPACE_KINDS: tuple[NamespaceKind, ...] = ("library", "organization", "user")
@@ -48,14 +49,6 @@ class UnknownComponent(CatalogError):
 
 class VersionConflict(CatalogError):
     """A pushed version is immutable: this one exists with another image."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass(slots=True)
@@ -212,7 +205,7 @@ class Catalog:
                 )
             ).first()
             if component is None:
-                component_id = _new_id(
+                component_id = new_id(
                     conn.execute(
                         t.components.insert().values(
                             namespace_id=namespace_id,
@@ -267,7 +260,7 @@ class Catalog:
                 f"namespace {name!r} cannot be of kind {kind!r}: only 'library' is the library, "
                 "and it holds only the components maintained with ContainerOps"
             )
-        return _new_id(conn.execute(t.namespaces.insert().values(name=name, kind=kind, created_at=now)))
+        return new_id(conn.execute(t.namespaces.insert().values(name=name, kind=kind, created_at=now)))
 
     def create_namespace(self, name: str, kind: NamespaceKind) -> bool:
         """Create a namespace explicitly; False when it exists already (with the same kind)."""
@@ -452,12 +445,6 @@ def conflict_message(push: PushRecord, image_id: str) -> str:
     )
 
 
-def _new_id(result: sa.CursorResult[Any]) -> int:
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
 def _version_row(row: Any) -> VersionRow:
     return VersionRow(
         namespace=row.namespace,
@@ -467,7 +454,7 @@ def _version_row(row: Any) -> VersionRow:
         image_id=row.image_id,
         spec=row.spec or {},
         readme=row.readme,
-        pushed_at=_aware(row.pushed_at),
+        pushed_at=aware(row.pushed_at),
     )
 
 

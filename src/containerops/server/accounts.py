@@ -21,13 +21,14 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.values import aware, utcnow
 
 Scope = Literal["read", "write", "admin"]
 Role = Literal["owner", "writer", "reader"]
@@ -44,16 +45,6 @@ TOKEN = re.compile(r"^coops_(?P<key>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,10
 
 class AccountError(StoreError):
     """A name that is taken, malformed or unknown; said plainly."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -181,13 +172,13 @@ def members(store: Store, org: str) -> list[dict[str, str]]:
 def list_users(store: Store) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.users).order_by(t.users.c.name))
-        return [{"name": r.name, "admin": bool(r.admin), "created_at": _aware(r.created_at)} for r in rows]
+        return [{"name": r.name, "admin": bool(r.admin), "created_at": aware(r.created_at)} for r in rows]
 
 
 def list_orgs(store: Store) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.organizations).order_by(t.organizations.c.name))
-        return [{"name": r.name, "created_at": _aware(r.created_at)} for r in rows]
+        return [{"name": r.name, "created_at": aware(r.created_at)} for r in rows]
 
 
 def namespace_exists(store: Store, namespace: str) -> bool:
@@ -237,7 +228,7 @@ def issue_token(
     checked = check_scope(scope)
     if name is not None:
         check_name(name, "token name")
-    if expires_at is not None and _aware(expires_at) <= utcnow():  # type: ignore[operator]
+    if expires_at is not None and aware(expires_at) <= utcnow():  # type: ignore[operator]
         raise AccountError(f"the expiry {expires_at.isoformat()} is already past")
     key = secrets.token_hex(6)
     token = f"coops_{key}_{secrets.token_urlsafe(32)}"
@@ -298,7 +289,7 @@ def authenticate(store: Store, token: str, *, now: datetime | None = None) -> Id
         raise TokenRefused("unknown token")
     if row.revoked_at is not None:
         raise TokenRefused("this token was revoked")
-    expires = _aware(row.expires_at)
+    expires = aware(row.expires_at)
     if expires is not None and expires <= (now or utcnow()):
         raise TokenRefused(f"this token expired at {expires.isoformat()}")
     roles = {r.org: r.role for r in rows if r.org is not None}
@@ -326,7 +317,7 @@ def list_tokens(store: Store, user: str | None = None) -> list[dict[str, Any]]:
     result = []
     with store.engine.connect() as conn:
         for row in conn.execute(query):
-            expires, revoked = _aware(row.expires_at), _aware(row.revoked_at)
+            expires, revoked = aware(row.expires_at), aware(row.revoked_at)
             state = "revoked" if revoked else "expired" if expires and expires <= now else "active"
             result.append(
                 {
@@ -335,7 +326,7 @@ def list_tokens(store: Store, user: str | None = None) -> list[dict[str, Any]]:
                     "user": row.user,
                     "scope": row.scope,
                     "state": state,
-                    "created_at": _aware(row.created_at),
+                    "created_at": aware(row.created_at),
                     "expires_at": expires,
                     "revoked_at": revoked,
                 }

@@ -15,13 +15,11 @@ import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
-from containerops.store.store import utcnow
+from containerops.store.values import aware, utcnow
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return (value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)).isoformat()
+    return None if value is None else aware(value).isoformat()
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
-from containerops.store.store import utcnow
+from containerops.store.values import utcnow
 
 #: Run states a server process owns while it lives; found at startup, they were interrupted.
 _INTERRUPTED = ("pending", "running")

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from containerops.server.accounts import check_name
 from containerops.store import Store, StoreError, coops_home
 from containerops.store import schema as t
+from containerops.store.values import aware
 
 KEY_ENV = "COOPS_SERVER_KEY"
 KEY_FILE = "server.key"
@@ -145,13 +146,9 @@ def list_secrets(store: Store, namespace: str) -> list[dict[str, object]]:
     )
     with store.engine.connect() as conn:
         return [
-            {"name": row.name, "created_at": _aware(row.created_at), "updated_at": _aware(row.updated_at)}
+            {"name": row.name, "created_at": aware(row.created_at), "updated_at": aware(row.updated_at)}
             for row in conn.execute(query)
         ]
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def namespace_secrets(store: Store, namespace: str) -> dict[str, str]:

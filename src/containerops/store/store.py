@@ -15,28 +15,11 @@ import sqlalchemy as sa
 from containerops.store import schema as t
 from containerops.store.db import create_db_engine, migrate
 from containerops.store.recorder import Recorder
+from containerops.store.values import aware, new_id, utcnow
 
 
 class StoreError(Exception):
     """A lookup that found nothing, or a write that cannot be done; said plainly."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _new_id(result: sa.CursorResult[Any]) -> int:
-    """The primary key an INSERT just made."""
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back without their zone; they were written in UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def _stored_time(value: Any) -> datetime:
@@ -170,7 +153,7 @@ class Store:
         with self.engine.begin() as conn:
             flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
             if flow_id is None:
-                flow_id = _new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
+                flow_id = new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
             latest = conn.execute(
                 sa.select(t.flow_versions.c.id, t.flow_versions.c.version, t.flow_versions.c.digest)
                 .where(t.flow_versions.c.flow_id == flow_id)
@@ -180,7 +163,7 @@ class Store:
             if latest is not None and latest.digest == digest:
                 return flow_id, latest.id, latest.version
             version = 1 if latest is None else latest.version + 1
-            version_id = _new_id(
+            version_id = new_id(
                 conn.execute(
                     t.flow_versions.insert().values(
                         flow_id=flow_id,
@@ -231,7 +214,7 @@ class Store:
                         or 0
                     ) + 1
                     uid = uuid.uuid4().hex
-                    run_id = _new_id(
+                    run_id = new_id(
                         conn.execute(
                             t.runs.insert().values(
                                 flow_id=flow_id,
@@ -318,9 +301,9 @@ class Store:
             reason=row.reason,
             executor=row.executor,
             params=row.params or {},
-            created_at=_aware(row.created_at) or utcnow(),
-            started_at=_aware(row.started_at),
-            finished_at=_aware(row.finished_at),
+            created_at=aware(row.created_at) or utcnow(),
+            started_at=aware(row.started_at),
+            finished_at=aware(row.finished_at),
         )
 
     def list_runs(
@@ -374,8 +357,8 @@ class Store:
                         exit_code=j.exit_code,
                         attempts=j.attempts,
                         outputs=j.outputs or {},
-                        started_at=_aware(j.started_at),
-                        finished_at=_aware(j.finished_at),
+                        started_at=aware(j.started_at),
+                        finished_at=aware(j.finished_at),
                     )
                     for j in conn.execute(
                         sa.select(t.jobs).where(t.jobs.c.run_id == run_id).order_by(t.jobs.c.position)
@@ -398,7 +381,7 @@ class Store:
                     "attempt": row.attempt,
                     "status": row.status,
                     "reason": row.reason,
-                    "at": _aware(row.at),
+                    "at": aware(row.at),
                 }
                 for row in conn.execute(query)
             ]
@@ -419,8 +402,8 @@ class Store:
                     "exit_code": row.exit_code,
                     "reason": row.reason,
                     "outputs": row.outputs or {},
-                    "started_at": _aware(row.started_at),
-                    "finished_at": _aware(row.finished_at),
+                    "started_at": aware(row.started_at),
+                    "finished_at": aware(row.finished_at),
                 }
                 for row in conn.execute(query)
             ]

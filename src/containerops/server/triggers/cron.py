@@ -29,6 +29,7 @@ from containerops.model.loader import parse_flow
 from containerops.server.manager import RunManager
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.values import aware
 
 log = logging.getLogger("containerops.server.cron")
 
@@ -61,12 +62,6 @@ class Due:
     tick: datetime
     missed: int
     previous: datetime | None
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
 def next_tick(schedule: str, timezone: str, after: datetime) -> datetime:
@@ -138,7 +133,7 @@ class Scheduler:
                 ):
                     # A schedule back after it was retired starts from now: the time it was
                     # retired is not downtime to catch up on.
-                    since = (_aware(existing.last_tick) if existing.active else None) or now
+                    since = (aware(existing.last_tick) if existing.active else None) or now
                     conn.execute(
                         s.update()
                         .where(s.c.id == existing.id)
@@ -188,14 +183,14 @@ class Scheduler:
             rows = conn.execute(sa.select(s).where(s.c.active.is_(True), s.c.next_tick <= now)).all()
         found: list[Due] = []
         for row in rows:
-            last = _aware(row.last_tick) or now
+            last = aware(row.last_tick) or now
             passed: list[datetime] = []
             for tick in ticks(row.schedule, row.timezone, last, now):
                 passed.append(tick)
                 if len(passed) > MAX_COUNTED:
                     break
             if passed:
-                found.append(Due(row.id, row.flow_id, passed[-1], len(passed) - 1, _aware(row.last_tick)))
+                found.append(Due(row.id, row.flow_id, passed[-1], len(passed) - 1, aware(row.last_tick)))
         return found
 
     async def tick(self) -> list[int]:
@@ -254,12 +249,12 @@ class Scheduler:
     def seconds_to_next(self) -> float:
         """How long until the soonest tick (at most ``RESYNC_SECONDS``)."""
         with self.store.engine.connect() as conn:
-            soonest = conn.execute(
+            soonest: datetime | None = conn.execute(
                 sa.select(sa.func.min(t.schedules.c.next_tick)).where(t.schedules.c.active.is_(True))
             ).scalar()
         if soonest is None:
             return RESYNC_SECONDS
-        wait = (_aware(soonest) - self.clock.now()).total_seconds()  # type: ignore[operator]
+        wait = (aware(soonest) - self.clock.now()).total_seconds()
         return min(max(wait, 0.0), RESYNC_SECONDS)
 
     # -- the loop -----------------------------------------------------------------
@@ -293,7 +288,7 @@ def list_schedules(store: Store, namespaces: list[str] | None = None) -> list[di
         )
 
     def iso(value: datetime | None) -> str | None:
-        value = _aware(value)
+        value = aware(value)
         return value.isoformat() if value is not None else None
 
     with store.engine.connect() as conn:

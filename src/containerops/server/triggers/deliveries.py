@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
-from containerops.store.store import utcnow
+from containerops.store.values import utcnow
 
 #: The request headers worth keeping (lowercase), and those whose value is a secret.
 KEPT_HEADERS = (
