@@ -30,7 +30,7 @@ from containerops.engine.masking import Masker
 from containerops.engine.notify import wait_or_poll, waiting
 from containerops.engine.plan import plan
 from containerops.engine.scripts import Launch
-from containerops.engine.secrets import check_available, mask_forms, substitute_all
+from containerops.engine.secrets import check_available, substitute_all
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
 from containerops.model.flow import Flow, Job
@@ -122,7 +122,7 @@ class Engine:
         overrides = (params or {}).get("set") or {}
         self.secret_values = dict(secret_values or {})
         check_available(flow, self.secret_values, overrides)
-        self.masker.add(*secrets, *(form for v in self.secret_values.values() for form in mask_forms(v)))
+        self.masker.add(*secrets, *self.secret_values.values())
         if flow_version is None:
             flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
         else:
@@ -182,7 +182,7 @@ class Engine:
             pin_components(state.flow, recorded)
             secrets = [*secrets, *engine.resolve_components(state.flow, filename=f"run {run_id}").secrets]
         engine.secret_values = dict(secret_values or {})
-        engine.masker.add(*secrets, *(form for v in engine.secret_values.values() for form in mask_forms(v)))
+        engine.masker.add(*secrets, *engine.secret_values.values())
         overrides = params.get("set") or {}
         engine._flow_env = substitute_all({**state.flow.environments, **overrides}, engine.secret_values)
         engine.state, engine._recorder = state, recorder

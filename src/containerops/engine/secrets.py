@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 
-from containerops.contract.codata import quote_value
 from containerops.model.flow import Flow
 from containerops.model.references import EXPRESSION, SECRET_REF, names
 
@@ -88,8 +87,3 @@ def check_available(flow: Flow, available: Mapping[str, str], overrides: Mapping
     missing = {name: places for name, places in used.items() if name not in available}
     if missing:
         raise MissingSecret(missing, flow.uri.split("/", 1)[0])
-
-
-def mask_forms(value: str) -> list[str]:
-    """The value, and how it reads inside ``CO_DATA`` (POSIX-quoted), both to be masked."""
-    return [value, quote_value(value)]
