@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import json
-from urllib.parse import quote, quote_plus
+import sys
+from pathlib import Path
 
+from containerops.engine import Engine
 from containerops.engine.masking import MASK, Masker
+from containerops.executors import get_executor
+from containerops.model.loader import parse_flow
 from containerops.store import Store
-from tests.engine.scenarios import action, run_flow, simple_flow, stage
+from tests.dbscan import assert_never_stored
+from tests.engine import leak_forms
+from tests.engine.leak_forms import encodings
+from tests.engine.scenarios import action, flow_text, run_flow, simple_flow, stage
 
 
 def test_masker_replaces_every_occurrence_longest_first() -> None:
@@ -44,29 +51,12 @@ def test_secret_printed_by_a_job_is_stored_masked(store: Store) -> None:
 SECRET = 'p@ss "word"/with+odd&chars é'
 
 
-def _encodings(secret: str) -> dict[str, str]:
-    """How tools commonly print a secret: each must be masked."""
-    raw = secret.encode()
-    return {
-        "json": json.dumps({"token": secret}),
-        "json-ascii": json.dumps({"token": secret}, ensure_ascii=True),
-        "url": "https://x.example/?t=" + quote(secret, safe=""),
-        "form": "t=" + quote_plus(secret),
-        "base64": base64.b64encode(raw).decode(),
-        "base64-url": base64.urlsafe_b64encode(raw).decode(),
-        # inside a longer base64 text, at each of the three alignments
-        "basic-auth-1": base64.b64encode(b"u:" + raw + b"!").decode(),
-        "basic-auth-2": base64.b64encode(b"us:" + raw).decode(),
-        "basic-auth-3": base64.b64encode(b"use:" + raw + b"xy").decode(),
-    }
-
-
 def test_masker_masks_the_encoded_forms_of_a_secret() -> None:
     masker = Masker([SECRET])
-    for name, text in _encodings(SECRET).items():
+    for name, text in encodings(SECRET).items():
         masked = masker.mask(text)
         assert MASK in masked, name
-        for form_name, form in _encodings(SECRET).items():
+        for form_name, form in encodings(SECRET).items():
             # what is left never holds the fragment that encodes the secret
             if not form_name.startswith("basic-auth"):
                 assert form not in masked, (name, form_name)
@@ -79,23 +69,22 @@ def test_masker_leaves_other_base64_alone() -> None:
 
 
 def test_every_encoded_form_printed_by_a_job_is_stored_masked(store: Store) -> None:
-    forms = _encodings(SECRET)
-    script = "".join(f"printf '%s\\n' {_sh(text)}\n" for text in forms.values())
-    script += f"printf '[COUT] BLOB = %s\\n' {_sh(forms['json'])}\n"
-    job = {"name": "leak", "command": ["sh", "-c", script]}
-    flow = simple_flow([stage("s", action("a", job))])
+    job = {
+        "name": "leak",
+        "command": [sys.executable, str(Path(leak_forms.__file__))],
+        "environments": {"TOKEN": "${{ secrets.TOKEN }}"},
+    }
+    loaded = parse_flow(flow_text(simple_flow([stage("s", action("a", job))])), "leak.json")
+    engine = Engine(store, get_executor("local"))
+    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, secret_values={"TOKEN": SECRET})
+    state = asyncio.run(engine.run())
 
-    state = run_flow(store, "local", flow, on_engine=lambda engine: engine.masker.add(SECRET))
-
-    assert state.status == "success"
+    assert state.status == "success", state.reason
+    forms = encodings(SECRET)
     lines = [row.line for row in store.log_lines(state.id)]
     assert len(lines) == len(forms) + 1
     for line, (name, text) in zip(lines, forms.items(), strict=False):
         assert line != text and MASK in line, name
-    assert MASK in state.jobs["s.a.leak"].outputs["BLOB"]
-    for text in forms.values():
-        assert text not in state.jobs["s.a.leak"].outputs["BLOB"]
-
-
-def _sh(text: str) -> str:
-    return "'" + text.replace("'", "'\"'\"'") + "'"
+    blob = state.jobs["s.a.leak"].outputs["BLOB"]
+    assert MASK in blob and all(text not in blob for text in forms.values())
+    assert_never_stored(SECRET)

@@ -15,6 +15,7 @@ from containerops.executors import get_executor
 from containerops.model.loader import parse_flow
 from containerops.model.references import names, syntax_problems
 from containerops.store import Store
+from tests.dbscan import assert_never_stored
 from tests.engine.scenarios import BUSYBOX, action, flow_text, simple_flow, stage
 
 SECRET = 'pa55 w\'rd-with "quotes" and spaces'
@@ -79,6 +80,7 @@ def check_nothing_in_clear(store: Store, state: RunState) -> None:
     # the stored definition keeps the reference, never the value
     source = store.flow_source(state.id)
     assert "${{ secrets.API_TOKEN }}" in source and SECRET not in source and OTHER not in source
+    assert_never_stored(SECRET, OTHER)
 
 
 def test_secrets_are_substituted_and_masked_on_the_local_executor(store: Store) -> None:

@@ -13,6 +13,7 @@ from containerops.engine.callbacks import CallbackRefused
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.store import Store
+from tests.dbscan import assert_never_stored
 from tests.engine.httpcapture import Got, capture
 from tests.engine.scenarios import Behaviour, action, flow_text, job, run_flow, simple_flow, stage
 
@@ -115,6 +116,7 @@ def test_secrets_fill_service_templates_and_are_masked(store: Store) -> None:
     assert received[0].headers["Authorization"] == "Bearer s3cr3t-value"
     assert state.jobs["deploy.d.call"].outputs == {"E": "Bearer ***"}
     assert all("s3cr3t-value" not in row.line for row in store.log_lines(state.id))
+    assert_never_stored("s3cr3t-value")
 
 
 def run_with_callback(

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.dbscan import assert_never_stored
 from tests.server.conftest import LiveServer
 from tests.server.flows import flow_doc, start, wait_for_run
 
@@ -160,6 +161,7 @@ def check_server_run(store: Store, client: httpx.Client, executor: str) -> None:
     for text in (streamed, logs, stored, repr(run), flow, store.flow_source(run_id)):
         assert VALUE not in text and "hunter2" not in text
     assert run["jobs"][0]["outputs"] == {"LEAK": "***"}
+    assert_never_stored(VALUE)
 
 
 def test_a_secret_printed_by_a_local_job_stays_masked(
