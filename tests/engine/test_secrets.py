@@ -142,3 +142,36 @@ def test_a_service_request_referencing_an_unknown_secret_refuses_the_run(store: 
         )
     assert refused.value.missing == {"HOOK_TOKEN": ["job s.a.notify"], "SENDER": ["job s.a.notify"]}
     assert store.list_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("script", "where"),
+    [
+        ('pre: fail("token was " .. env.TOKEN)', "failed by its pre script: token was"),
+        ('post: fail("token was " .. env.TOKEN)', "failed by its post script: token was"),
+        ('pre: error("broke on " .. env.TOKEN)', "broke on"),
+        ('post: succeed("fine, " .. env.TOKEN)\n  outputs.K = env.TOKEN', "(exit code 3): fine,"),
+    ],
+)
+def test_a_reason_a_script_gives_is_masked_in_the_job_history_and_database(
+    store: Store, script: str, where: str
+) -> None:
+    """A Lua reason (or error) quoting a secret is stored masked: the job, its attempts,
+    the run and its history, and no byte of the database holds the value."""
+    key, _, body = script.partition(": ")
+    job = {
+        "name": "leak",
+        "command": ["sh", "-c", "exit 3"],
+        "environments": {"TOKEN": "${{ secrets.API_TOKEN }}"},
+        key: body,
+    }
+    doc = simple_flow([stage("s", action("a", job))])
+    state = run_with_secrets(store, "local", doc, {"API_TOKEN": SECRET})
+
+    run = store.get_run(state.id).to_json()
+    texts = [repr(run), repr(store.attempts(state.id)), repr(store.state_changes(state.id))]
+    assert any(where in text for text in texts), texts
+    assert all(SECRET not in text for text in texts)
+    assert MASK in texts[0]
+    assert SECRET not in (state.jobs["s.a.leak"].reason or "") + (state.reason or "")  # what coops run shows
+    assert_never_stored(SECRET)

@@ -145,7 +145,7 @@ class Engine:
             jobs={job.path: JobState(job=job, id=new.job_ids[job.path]) for job in jobs},
         )
         self._flow_env = substitute_all({**flow.environments, **overrides}, self.secret_values)
-        self._recorder = self.store.recorder(new.id)
+        self._recorder = self.store.recorder(new.id, mask=self.masker.mask)
         if reuse_from is not None:
             self.reuse(reuse_from)
         return self.state
@@ -185,6 +185,7 @@ class Engine:
         engine.masker.add(*secrets, *engine.secret_values.values())
         overrides = params.get("set") or {}
         engine._flow_env = substitute_all({**state.flow.environments, **overrides}, engine.secret_values)
+        recorder.mask = engine.masker.mask
         engine.state, engine._recorder = state, recorder
         return engine
 
@@ -648,6 +649,7 @@ class Engine:
         """Record the final state of a job (and, unless its last attempt did, the change)."""
         _, recorder = self._require()
         now = utcnow()
+        reason = reason if reason is None else self.masker.mask(reason)  # the live view shows it too
         js.status, js.reason, js.finished_at = status, reason, now
         recorder.job(
             js.id,

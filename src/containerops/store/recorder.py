@@ -61,9 +61,13 @@ class Recorder:
     """Pending writes for one run. Not thread-safe: the engine's event loop owns it (its
     writer thread only ever sees batches already taken out of it)."""
 
-    def __init__(self, engine: sa.Engine, run_id: int) -> None:
+    def __init__(self, engine: sa.Engine, run_id: int, *, mask: Callable[[str], str] | None = None) -> None:
         self._engine = engine
         self.run_id = run_id
+        #: Applied to every reason and output value before it is kept (the engine's secret
+        #: masker), so that a script's ``fail("..." .. secret)`` reaches no row in clear. Log
+        #: lines come already masked: the engine reads outputs from the masked text.
+        self.mask = mask
         self._run: dict[str, Any] = {}
         self._jobs: dict[int, dict[str, Any]] = {}
         self._attempt_inserts: dict[tuple[int, int], dict[str, Any]] = {}
@@ -76,15 +80,17 @@ class Recorder:
     # -- gathering ---------------------------------------------------------
     def run(self, status: str, at: datetime, reason: str | None = None, **fields: Any) -> None:
         """A run-level state change; recorded with its time."""
+        reason = self._masked_text(reason)
         self._run.update(status=status, reason=reason, **fields)
         self.change(None, None, status, at, reason)
 
     def job(self, job_id: int, **fields: Any) -> None:
         """Update columns of a job row (merged with earlier pending updates)."""
-        self._jobs.setdefault(job_id, {}).update(fields)
+        self._jobs.setdefault(job_id, {}).update(self._masked(fields))
 
     def attempt(self, job_id: int, attempt: int, **fields: Any) -> None:
         """Create or update the row of one attempt of a job."""
+        fields = self._masked(fields)
         key = (job_id, attempt)
         pending = self._attempt_inserts.get(key)
         if pending is not None:
@@ -106,10 +112,23 @@ class Recorder:
                 "job_id": job_id,
                 "attempt": attempt,
                 "status": status,
-                "reason": reason,
+                "reason": self._masked_text(reason),
                 "at": at,
             }
         )
+
+    def _masked_text(self, text: str | None) -> str | None:
+        return text if text is None or self.mask is None else self.mask(text)
+
+    def _masked(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """``fields`` with its reason and output values masked."""
+        if self.mask is None:
+            return fields
+        if fields.get("reason") is not None:
+            fields["reason"] = self.mask(fields["reason"])
+        if fields.get("outputs"):
+            fields["outputs"] = {key: self.mask(value) for key, value in fields["outputs"].items()}
+        return fields
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
         # A tuple in the order of _LOG_COLUMNS: the cheapest record of the busiest path.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -254,8 +254,8 @@ class Store:
                 continue
         raise StoreError("could not number the run: too many runs of this flow started at once")
 
-    def recorder(self, run_id: int) -> Recorder:
-        return Recorder(self.engine, run_id)
+    def recorder(self, run_id: int, *, mask: Callable[[str], str] | None = None) -> Recorder:
+        return Recorder(self.engine, run_id, mask=mask)
 
     def resolve_run(self, ref: str) -> int:
         """A run id from ``ID`` or ``namespace/repository/flow#NUMBER``."""
