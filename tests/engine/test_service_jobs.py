@@ -120,7 +120,11 @@ def test_secrets_fill_service_templates_and_are_masked(store: Store) -> None:
 
 
 def run_with_callback(
-    store: Store, service: dict[str, Any], on_request: Any, **keys: object
+    store: Store,
+    service: dict[str, Any],
+    on_request: Any,
+    secret_values: dict[str, str] | None = None,
+    **keys: object,
 ) -> tuple[Any, list[Got]]:
     """Run a callback service job; ``on_request(token)`` plays the third service (in a thread)."""
 
@@ -135,7 +139,7 @@ def run_with_callback(
         )
         engine = Engine(store, DummyExecutor())
         engine.callback_base = "http://127.0.0.1:1"  # where the service would post; here it calls the store
-        engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
+        engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, secret_values=secret_values)
         state = asyncio.run(engine.run())
     return state, received
 
@@ -162,6 +166,41 @@ def test_a_callback_brings_the_result_and_outputs(store: Store) -> None:
     with pytest.raises(CallbackRefused) as refused:
         callbacks.accept(store, seen[0], True, {}, "")
     assert refused.value.status == 409
+
+
+def test_a_secret_a_callback_echoes_is_masked_before_it_is_stored(store: Store) -> None:
+    secret = "callback-s3cr3t-value"
+
+    def service(got: Got, token: str) -> None:
+        echoed = got.headers["Authorization"].removeprefix("Bearer ")
+        callbacks.accept(store, token, True, {"ECHO": f"got {echoed}"}, f"authorised with {echoed}")
+
+    state, _ = run_with_callback(
+        store,
+        {"headers": {"Authorization": "Bearer ${{ secrets.TOKEN }}"}},
+        service,
+        secret_values={"TOKEN": secret},
+    )
+    call = state.jobs["deploy.d.call"]
+    assert call.status == "success", call.reason
+    assert call.outputs == {"ECHO": "got ***"}
+    lines = [row.line for row in store.log_lines(state.id, job_path="deploy.d.call")]
+    assert lines[-1] == "authorised with ***"
+    assert_never_stored(secret)  # the callbacks table included
+
+
+def test_a_callback_no_engine_here_waits_for_is_refused_before_anything_is_kept(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An open callback whose engine is not in this process (a restarted server) cannot
+    store an answer it could not mask."""
+    state = run_flow(store, "dummy", simple_flow([stage("s", action("a", job("x", "dummy")))]))
+    callback_id, token = callbacks.create(store, state.id, state.jobs["s.a.x"].id, 1, None, str.upper)
+    monkeypatch.setattr(callbacks, "_masks", {})  # a new process: no engine waits here
+    with pytest.raises(CallbackRefused) as refused:
+        callbacks.accept(store, token, True, {"K": "v"}, "log")
+    assert refused.value.status == 410
+    assert callbacks.answer(store, callback_id) is None
 
 
 def test_a_callback_reporting_failure_fails_the_job(store: Store) -> None:

@@ -7,12 +7,18 @@ any later POST to the same URL is refused (409), as is one after the job
 stopped waiting (410) or to a URL that was never given (404). The engine
 learns of the answer through an in-process wake-up or its next poll of the
 store (``containerops.engine.notify``).
+
+What a service posts may quote a secret of the run, so it is masked with the
+waiting engine's masker before it is stored: an attempt registers its masker
+when it makes the callback, and a post for a callback no engine of this process
+waits on is refused (410) before anything is kept.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +32,9 @@ from containerops.store import schema as t
 KIND = "callback"
 CALLBACK_PATH = "/api/v1/callbacks/"
 MAX_LOG = 1024 * 1024
+
+#: Callback id -> the masker of the engine waiting on it (registered while it waits).
+_masks: dict[int, Callable[[str], str]] = {}
 
 
 class CallbackRefused(Exception):
@@ -48,8 +57,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(store: Store, run_id: int, job_id: int, attempt: int, timeout: float | None) -> tuple[int, str]:
-    """A new callback for one attempt of a job: ``(row id, token)``. The token is never stored."""
+def create(
+    store: Store,
+    run_id: int,
+    job_id: int,
+    attempt: int,
+    timeout: float | None,
+    mask: Callable[[str], str],
+) -> tuple[int, str]:
+    """A new callback for one attempt of a job: ``(row id, token)``. The token is never stored;
+    what the service posts is passed through ``mask`` until :func:`close`."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
     with store.engine.begin() as conn:
@@ -65,6 +82,7 @@ def create(store: Store, run_id: int, job_id: int, attempt: int, timeout: float 
         )
     key = result.inserted_primary_key
     assert key is not None
+    _masks[int(key[0])] = mask
     return int(key[0]), token
 
 
@@ -84,7 +102,8 @@ def answer(store: Store, callback_id: int) -> Answer | None:
 
 
 def close(store: Store, callback_id: int) -> None:
-    """The job stopped waiting (timeout, cancel): later posts get 410."""
+    """The job stopped waiting (answered, timeout, cancel): later posts get 410."""
+    _masks.pop(callback_id, None)
     with store.engine.begin() as conn:
         conn.execute(
             t.service_callbacks.update()
@@ -116,12 +135,18 @@ def accept(store: Store, token: str, result: bool, outputs: dict[str, str], log:
         expires: Any = row.expires_at
         if expires is not None and expires.tzinfo is None:
             expires = expires.replace(tzinfo=UTC)
-        if row.closed_at is not None or (expires is not None and expires <= now):
+        mask = _masks.get(row.id)
+        if row.closed_at is not None or (expires is not None and expires <= now) or mask is None:
             raise CallbackRefused(410, "this callback has expired: the job no longer waits for it")
         done = conn.execute(
             t.service_callbacks.update()
             .where(t.service_callbacks.c.id == row.id, t.service_callbacks.c.closed_at.is_(None))
-            .values(closed_at=now, result=result, outputs=outputs, log=log)
+            .values(
+                closed_at=now,
+                result=result,
+                outputs={key: mask(value) for key, value in outputs.items()},
+                log=mask(log),
+            )
         )
         if done.rowcount != 1:
             raise CallbackRefused(409, "this callback was already used; each callback URL is single-use")

@@ -542,6 +542,7 @@ class Engine:
                     callback_base=self.callback_base,
                     log=lambda stream, text: self._log_line(js, attempt, text, stream),
                     on_token=self.masker.add,
+                    mask=self.masker.mask,
                 )
         except service.ServiceError as error:
             return self.masker.mask(str(error)), {}

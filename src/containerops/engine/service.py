@@ -124,9 +124,13 @@ async def call(
     attempt: int,
     callback_base: str | None,
     log: Log,
-    on_token: Callable[[str], None] = lambda token: None,
+    on_token: Callable[[str], None],
+    mask: Callable[[str], str],
 ) -> dict[str, str]:
-    """Make the call (and wait for the callback); the outputs, or ``ServiceError`` with why."""
+    """Make the call (and wait for the callback); the outputs, or ``ServiceError`` with why.
+
+    ``on_token`` learns the callback token (to be masked); ``mask`` masks what the service posts.
+    """
     callback_id: int | None = None
     callback_url: str | None = None
     if service.callback:
@@ -135,7 +139,7 @@ async def call(
                 "this service job waits for a callback, and this engine has no public URL for it "
                 "(run it on `coops server`)"
             )
-        callback_id, token = callbacks.create(store, run_id, job_id, attempt, service.timeout)
+        callback_id, token = callbacks.create(store, run_id, job_id, attempt, service.timeout, mask)
         on_token(token)
         callback_url = callbacks.url(callback_base, token)
         values = Values(values.inputs, {**values.env, "CO_CALLBACK_URL": callback_url}, values.secrets)
