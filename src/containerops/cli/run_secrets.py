@@ -71,6 +71,6 @@ def local_secret_values(
     if wanted - set(given):
         from containerops.server.secrets import namespace_secrets
 
-        values.update(namespace_secrets(store, flow.uri.split("/", 1)[0]))
+        values.update(namespace_secrets(store, flow.namespace))
     values.update(given)
     return values

@@ -86,4 +86,4 @@ def check_available(flow: Flow, available: Mapping[str, str], overrides: Mapping
     used = flow_references(flow, overrides)
     missing = {name: places for name, places in used.items() if name not in available}
     if missing:
-        raise MissingSecret(missing, flow.uri.split("/", 1)[0])
+        raise MissingSecret(missing, flow.namespace)

@@ -127,6 +127,11 @@ class Flow:
     receivers: list[Receiver] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
 
+    @property
+    def namespace(self) -> str:
+        """The namespace that owns the flow: the first part of its uri."""
+        return self.uri.split("/", 1)[0]
+
     def jobs(self) -> list[Job]:
         """Every job, in the order they are written."""
         return [job for stage in self.stages for action in stage.actions for job in action.jobs]

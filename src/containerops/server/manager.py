@@ -177,7 +177,7 @@ class RunManager:
             secrets=[*_values(secrets), *component_secrets],
             flow_version=(flow_id, version_id),
             # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
-            secret_values=namespace_secrets(self.store, flow.uri.split("/", 1)[0]),
+            secret_values=namespace_secrets(self.store, flow.namespace),
             reuse_from=reuse_from,
             run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
         )

@@ -6,10 +6,12 @@ sender's kind from its headers: ``X-GitHub-Event``, ``X-Gitlab-Event``, else a
 generic webhook). These routes take no API token: the sender proves itself with
 the signature or token of one of the flow's triggers (``X-Hub-Signature-256``,
 ``X-Gitlab-Token``, ``X-ContainerOps-Token``). Answers: 202 accepted (with the
-queued run), 200 ignored or duplicate (with the reason), 401 refused, 404 no
-such flow or trigger, 400 unreadable payload or invalid names in the route.
-Every request is recorded (``/api/v1/deliveries``), invalid names as written;
-only a body over ``MAX_BODY`` (413) is not kept.
+queued run), 200 ignored or duplicate (with the reason), 400 an unreadable
+payload or invalid names in the route, 413 a body over ``MAX_BODY``, and 401
+for every request that has not proved itself, with one text whatever the reason
+(no such flow or trigger, a wrong signature), so that nothing about what exists
+leaks. Requests for a flow that exists are recorded (``/api/v1/deliveries``);
+the body only once the sender has proved itself.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from fastapi.responses import JSONResponse
 
 from containerops.server.errors import ApiError
 from containerops.server.names import flow_uri, uri_part
-from containerops.server.triggers import deliveries
 from containerops.server.triggers.receive import Hook, HookKind, HookReceiver
 
 router = APIRouter(tags=["triggers"])
@@ -56,23 +57,9 @@ async def _receive(request: Request, kind: HookKind, uri: str, tag: str | None =
     return JSONResponse(verdict.body(), status_code=verdict.status)
 
 
-async def _refuse(request: Request, kind: HookKind, named: str, problem: ApiError) -> JSONResponse:
-    """A request whose route names are invalid: recorded as it came (the names as written), 400."""
-    store = hook_receiver(request).store
-    headers = dict(request.headers)
-    delivery = deliveries.record(
-        store,
-        flow_uri=named[:255],
-        kind=kind,
-        headers=headers,
-        body=await _body(request),
-        delivery_id=None,
-        event=None,
-    )
-    deliveries.decide(store, delivery, "refused", problem.status, problem.message)
-    return JSONResponse(
-        {"error": problem.message, "verdict": "refused", "delivery": delivery}, problem.status
-    )
+def _refuse(problem: ApiError) -> JSONResponse:
+    """A request whose route names are invalid: 400, and nothing recorded (no flow has such a name)."""
+    return JSONResponse({"error": problem.message, "verdict": "refused"}, problem.status)
 
 
 @router.post("/hooks/{kind}/{namespace}/{repository}/{flow}", summary="Receive a webhook for a flow")
@@ -82,7 +69,7 @@ async def receive_hook(
     try:
         uri = flow_uri(namespace, repository, flow)
     except ApiError as problem:
-        return await _refuse(request, kind, f"{namespace}/{repository}/{flow}", problem)
+        return _refuse(problem)
     return await _receive(request, kind, uri)
 
 
@@ -99,5 +86,5 @@ async def pilotage_hook(
         uri = flow_uri(namespace, repository, flow)
         uri_part(tag, "tag")
     except ApiError as problem:
-        return await _refuse(request, kind, f"{namespace}/{repository}/{flow}", problem)
+        return _refuse(problem)
     return await _receive(request, kind, uri, tag)

@@ -1,12 +1,16 @@
 """One webhook request, from the bytes received to a verdict and maybe a queued run.
 
-The order matters: the request is recorded first (nothing a sender gave is
-lost), then its sender is authenticated against the flow's triggers (a
-missing or wrong signature or token: 401, nothing runs), then the event is
-read and matched (an event or branch the flow does not want: recorded as
-``ignored`` with the reason), then the delivery claims its id (a redelivery
-starts nothing twice), and only then is a run queued. The run is not awaited:
-the answer goes back as soon as it is recorded.
+The order matters: the sender is first authenticated against the flow's triggers;
+until it has proved itself, every refusal (no such flow, another tag, no trigger
+of that kind, no or a wrong signature or token, a secret not set) gives the same
+answer, so that an anonymous caller learns nothing about what exists. A refusal
+for a flow that exists is recorded (its reason, for the flow's owners, but never
+the body an unauthenticated caller sent); one for a flow that does not is not
+recorded at all. Then the request is recorded whole, the event is read and
+matched (an event or branch the flow does not want: recorded as ``ignored`` with
+the reason), the delivery claims its id (a redelivery starts nothing twice), and
+only then is a run queued. The run is not awaited: the answer goes back as soon
+as it is recorded.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import parse_qs
 
 import sqlalchemy as sa
 
@@ -36,6 +41,22 @@ HookKind = Literal["github", "gitlab", "webhook"]
 PAYLOAD_ENV = "CO_WEBHOOK_PAYLOAD"
 MAX_PAYLOAD_ENV = 64 * 1024
 FLOW_CACHE_SIZE = 256
+#: The headers that prove a sender, by kind of trigger.
+PROOF_HEADER: dict[str, str] = {
+    "github": "X-Hub-Signature-256",
+    "gitlab": "X-Gitlab-Token",
+    "webhook": "X-ContainerOps-Token",
+}
+
+
+def not_accepted(kind: HookKind, uri: str) -> Verdict:
+    """The one answer to a request that has not proved itself, whatever the reason."""
+    return Verdict(
+        401,
+        "refused",
+        f"not accepted: no flow {uri} has a {kind} trigger that this request's "
+        f"{PROOF_HEADER[kind]} header proves (check the URL, the flow's triggers and their secret)",
+    )
 
 
 @dataclass(slots=True)
@@ -50,6 +71,8 @@ class Verdict:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def body(self) -> dict[str, Any]:
+        if self.delivery is None:  # refused before recording: say nothing that tells what exists
+            return {"error": self.reason, "verdict": self.verdict}
         body: dict[str, Any] = {"verdict": self.verdict, "delivery": self.delivery}
         if self.reason:
             body["reason"] = self.reason
@@ -84,17 +107,26 @@ class HookReceiver:
 
     async def receive(self, hook: Hook) -> Verdict:
         delivery_id, event_name = _identity(hook)
+        found = self._flow(hook.flow_uri)
+        if found is None:  # nothing to record it against, and nobody who could read it
+            return not_accepted(hook.kind, hook.flow_uri)
+        flow_id, flow = found
+        trigger, problem = self._authenticate(hook, flow)
         delivery = deliveries.record(
             self.store,
             flow_uri=hook.flow_uri,
             kind=hook.kind,
             headers=hook.headers,
-            body=hook.body,
+            body=hook.body if trigger is not None else b"",  # an anonymous body is never kept
             delivery_id=delivery_id,
             event=event_name,
         )
+        if trigger is None:  # answered as if the flow did not exist: no delivery id either
+            refused = not_accepted(hook.kind, hook.flow_uri)
+            deliveries.decide(self.store, delivery, "refused", refused.status, f"{refused.reason}: {problem}")
+            return refused
         try:
-            verdict = await self._decide(hook, delivery, delivery_id, event_name)
+            verdict = await self._decide(hook, flow_id, trigger, delivery, delivery_id, event_name)
         except Exception as exc:
             deliveries.decide(self.store, delivery, "failed", 500, f"internal error: {type(exc).__name__}")
             raise
@@ -103,32 +135,20 @@ class HookReceiver:
         return verdict
 
     async def _decide(
-        self, hook: Hook, delivery: int, delivery_id: str | None, event_name: str | None
+        self,
+        hook: Hook,
+        flow_id: int,
+        trigger: GitTrigger | WebhookTrigger,
+        delivery: int,
+        delivery_id: str | None,
+        event_name: str | None,
     ) -> Verdict:
-        found = self._flow(hook.flow_uri)
-        if found is None:
-            return Verdict(404, "refused", f"no flow {hook.flow_uri}")
-        flow_id, flow = found
-        if hook.tag is not None and hook.tag != flow.tag:
-            return Verdict(404, "refused", f"flow {hook.flow_uri} has tag '{flow.tag}', not '{hook.tag}'")
-        namespace = hook.flow_uri.split("/", 1)[0]
-        candidates = [
-            tr
-            for tr in flow.triggers
-            if (isinstance(tr, GitTrigger) and tr.type == hook.kind)
-            or (isinstance(tr, WebhookTrigger) and hook.kind == "webhook")
-        ]
-        if not candidates:
-            return Verdict(404, "refused", f"flow {hook.flow_uri} has no {hook.kind} trigger")
-        trigger, problem = self._authenticate(hook, namespace, candidates)
-        if trigger is None:
-            return Verdict(401, "refused", problem)
         if hook.kind == "github" and event_name == "ping":
             return Verdict(200, "ignored", "ping: the hook reaches this server")
         try:
-            payload = json.loads(hook.body) if hook.body.strip() else {}
-        except (UnicodeDecodeError, ValueError) as exc:
-            return Verdict(400, "refused", f"the body is not JSON: {exc}")
+            payload = _payload(hook)
+        except ValueError as exc:
+            return Verdict(400, "refused", str(exc))
         env: dict[str, str]
         about: dict[str, Any] = {"type": hook.kind, "delivery": delivery, "delivery_id": delivery_id}
         if isinstance(trigger, GitTrigger):
@@ -171,22 +191,27 @@ class HookReceiver:
         deliveries.attach_run(self.store, delivery, submitted.id)
         return Verdict(202, "accepted", run={"id": submitted.id, "number": submitted.number})
 
-    def _authenticate(
-        self, hook: Hook, namespace: str, candidates: list[GitTrigger | WebhookTrigger]
-    ) -> tuple[GitTrigger | WebhookTrigger | None, str]:
-        """The first trigger whose secret the request proves it knows; else why none."""
-        header = {
-            "github": "X-Hub-Signature-256",
-            "gitlab": "X-Gitlab-Token",
-            "webhook": "X-ContainerOps-Token",
-        }[hook.kind]
+    def _authenticate(self, hook: Hook, flow: Flow) -> tuple[GitTrigger | WebhookTrigger | None, str]:
+        """The first trigger whose secret the request proves it knows; else why none (for the
+        record only: the caller gets :func:`not_accepted`)."""
+        if hook.tag is not None and hook.tag != flow.tag:
+            return None, f"the flow has tag '{flow.tag}', not '{hook.tag}'"
+        candidates = [
+            tr
+            for tr in flow.triggers
+            if (isinstance(tr, GitTrigger) and tr.type == hook.kind)
+            or (isinstance(tr, WebhookTrigger) and hook.kind == "webhook")
+        ]
+        if not candidates:
+            return None, f"the flow has no {hook.kind} trigger"
+        header = PROOF_HEADER[hook.kind]
         given = hook.header(header)
         if not given:
             return None, f"the request has no {header} header"
         missing: list[str] = []
         for trigger in candidates:
             name = trigger.secret if isinstance(trigger, GitTrigger) else trigger.token
-            secret = namespace_secret(self.store, namespace, name)
+            secret = namespace_secret(self.store, flow.namespace, name)
             if secret is None:
                 missing.append(name)
                 continue
@@ -196,7 +221,8 @@ class HookReceiver:
             if proved:
                 return trigger, ""
         if missing and len(missing) == len(candidates):
-            return None, f"secret {missing[0]} is not set in namespace {namespace}: nothing can be verified"
+            unset = f"secret {missing[0]} is not set in namespace {flow.namespace}"
+            return None, f"{unset}: nothing can be verified"
         return None, f"{header} does not match"
 
     def _flow(self, uri: str) -> tuple[int, Flow] | None:
@@ -216,6 +242,34 @@ class HookReceiver:
             if len(self._flows) > FLOW_CACHE_SIZE:
                 self._flows.popitem(last=False)
         return int(flow_id), flow
+
+
+def _payload(hook: Hook) -> Any:
+    """The event's JSON: the body itself, or the ``payload`` field of a form (GitHub's default
+    content type, ``application/x-www-form-urlencoded``). The signature covers the raw body."""
+    body = hook.body
+    content_type = (hook.header("Content-Type") or "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            fields = parse_qs(body.decode("ascii"), strict_parsing=True, max_num_fields=100)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise ValueError(f"the form body cannot be read: {exc}") from None
+        if len(fields.get("payload", ())) != 1:
+            raise ValueError("the form body has no single 'payload' field holding the event's JSON")
+        text = fields["payload"][0]
+        what = "the form's payload field"
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"the body is not JSON: {exc}") from None
+        what = "the body"
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"{what} is not JSON: {exc}") from None
 
 
 def _identity(hook: Hook) -> tuple[str | None, str | None]:
