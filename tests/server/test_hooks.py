@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import textwrap
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,7 +15,9 @@ import httpx
 import pytest
 from tests.server.conftest import LiveServer
 
+from containerops.server import limits
 from containerops.server.secrets import set_secret
+from containerops.server.triggers import deliveries
 from containerops.server.triggers.signatures import sign
 from containerops.store import Store
 
@@ -380,3 +384,94 @@ def test_a_run_that_cannot_start_is_recorded_and_a_redelivery_may_try_again(
         again = github(client, "push", push_payload(), delivery="retry-me")
     assert again.status_code == 202, again.text
     assert len(runs_of(store)) == 1
+
+
+# -- limits: request bodies are capped, anonymous callers make the store keep little ----
+
+MIB = 1024 * 1024
+
+
+def chunks(total: int, size: int = MIB) -> Iterator[bytes]:
+    """A body sent chunked, with no Content-Length to refuse it by."""
+    for start in range(0, total, size):
+        yield b"x" * min(size, total - start)
+
+
+def database_size(home: Path) -> int:
+    return sum(p.stat().st_size for p in home.glob("containerops.db*"))
+
+
+def test_an_api_body_over_the_cap_is_413_declared_or_chunked(
+    server: LiveServer, admin_token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COOPS_SERVER_MAX_BODY", str(2 * MIB))
+    with server.client(admin_token) as api:
+        declared = api.post(
+            "/api/v1/flows", content=b"x" * (2 * MIB + 1), headers={"Content-Type": "text/yaml"}
+        )
+        chunked = api.post("/api/v1/flows", content=chunks(3 * MIB), headers={"Content-Type": "text/yaml"})
+        small = api.post("/api/v1/flows", content=b"uri: [", headers={"Content-Type": "text/yaml"})
+    for answer in (declared, chunked):
+        assert answer.status_code == 413, answer.text
+        assert answer.json() == {
+            "error": f"the request body is larger than {2 * MIB} bytes, this route's limit"
+        }
+    assert small.status_code == 422  # under the cap, the flow itself is judged
+
+
+def test_a_webhook_body_over_githubs_cap_is_413_and_not_recorded(
+    hooked: LiveServer,
+    store: Store,
+    admin_token: str,
+) -> None:
+    body = b"{" + b" " * limits.MAX_HOOK_BODY + b"}"
+    with hooked.client() as client:
+        answer = client.post(
+            "/hooks/github/acme/shop/ci",
+            content=body,
+            headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": sign(SECRET, body)},
+        )
+    assert answer.status_code == 413
+    with hooked.client(admin_token) as api:
+        assert api.get("/api/v1/deliveries").json()["deliveries"] == []
+
+
+def test_anonymous_requests_for_missing_flows_store_nothing(
+    hooked: LiveServer,
+    coops_home: Path,
+    admin_token: str,
+) -> None:
+    before = database_size(coops_home)
+    with hooked.client() as client:
+        for n in range(3):
+            answer = client.post(f"/hooks/github/acme/shop/nope{n}", content=b"y" * (5 * MIB))
+            assert answer.status_code == 401
+    assert database_size(coops_home) - before < MIB
+    with hooked.client(admin_token) as api:
+        assert api.get("/api/v1/deliveries").json()["deliveries"] == []
+
+
+def test_refusals_of_unproved_requests_are_kept_to_a_bound_per_flow(
+    hooked: LiveServer,
+    admin_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(deliveries, "MAX_UNPROVED_KEPT", 5)
+    with hooked.client() as client:
+        for n in range(12):
+            answer = github(client, "push", {"n": n}, secret="wrong")
+            assert answer.status_code == 401
+        good = github(
+            client,
+            "push",
+            {
+                "ref": "refs/heads/main",
+                "after": "a" * 40,
+                "repository": {"full_name": "acme/shop", "clone_url": "https://x.example/a.git"},
+            },
+        )
+    assert good.status_code == 202, good.text
+    with hooked.client(admin_token) as api:
+        kept = api.get("/api/v1/deliveries", params={"flow": "acme/shop/ci"}).json()["deliveries"]
+    assert [d["verdict"] for d in kept] == ["accepted"] + ["refused"] * 5
+    assert all(json.dumps(d).count("wrong") == 0 for d in kept)

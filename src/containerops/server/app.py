@@ -18,6 +18,7 @@ from containerops.executors import get_executor
 from containerops.executors.base import Executor
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.errors import install_error_handlers
+from containerops.server.limits import BodyLimit
 from containerops.server.manager import RunManager
 from containerops.server.triggers.service import running as triggers_running
 from containerops.store import Store
@@ -92,6 +93,7 @@ def create_app(
     )
     app.state.store = opened
     app.state.manager = manager
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
     _include_routers(app)
     return app

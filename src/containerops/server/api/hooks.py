@@ -7,7 +7,7 @@ generic webhook). These routes take no API token: the sender proves itself with
 the signature or token of one of the flow's triggers (``X-Hub-Signature-256``,
 ``X-Gitlab-Token``, ``X-ContainerOps-Token``). Answers: 202 accepted (with the
 queued run), 200 ignored or duplicate (with the reason), 400 an unreadable
-payload or invalid names in the route, 413 a body over ``MAX_BODY``, and 401
+payload or invalid names in the route, 413 a body over ``limits.MAX_HOOK_BODY``, and 401
 for every request that has not proved itself, with one text whatever the reason
 (no such flow or trigger, a wrong signature), so that nothing about what exists
 leaks. Requests for a flow that exists are recorded (``/api/v1/deliveries``);
@@ -27,10 +27,6 @@ from containerops.server.triggers.receive import Hook, HookKind, HookReceiver
 
 router = APIRouter(tags=["triggers"])
 
-#: Bigger than any GitHub (25 MB cap, usually far less) or GitLab payload we run on.
-MAX_BODY = 25 * 1024 * 1024
-
-
 def hook_receiver(request: Request) -> HookReceiver:
     """The app's receiver (made on first use: it keeps parsed flows between requests)."""
     state = request.app.state
@@ -41,18 +37,8 @@ def hook_receiver(request: Request) -> HookReceiver:
     return receiver
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        raise ApiError(f"the body is larger than {MAX_BODY} bytes", status=413)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise ApiError(f"the body is larger than {MAX_BODY} bytes", status=413)
-    return body
-
-
 async def _receive(request: Request, kind: HookKind, uri: str, tag: str | None = None) -> JSONResponse:
-    hook = Hook(kind=kind, flow_uri=uri, headers=dict(request.headers), body=await _body(request), tag=tag)
+    hook = Hook(kind=kind, flow_uri=uri, headers=dict(request.headers), body=await request.body(), tag=tag)
     verdict = await hook_receiver(request).receive(hook)
     return JSONResponse(verdict.body(), status_code=verdict.status)
 

@@ -98,6 +98,24 @@ def decide(store: Store, delivery: int, verdict: str, status_code: int, reason: 
         )
 
 
+#: Refusals of requests that never proved themselves, kept per flow (the newest): enough to
+#: debug a sender, and a bound on what anonymous callers can make the store keep.
+MAX_UNPROVED_KEPT = 1000
+
+
+def prune_unproved(store: Store, flow_uri: str) -> None:
+    """Forget all but the newest ``MAX_UNPROVED_KEPT`` refusals (401) of unproved requests to a flow."""
+    keep = MAX_UNPROVED_KEPT
+    d = t.trigger_deliveries
+    unproved = sa.and_(d.c.flow_uri == flow_uri, d.c.verdict == "refused", d.c.status_code == 401)
+    with store.engine.begin() as conn:
+        oldest_kept = conn.execute(
+            sa.select(d.c.id).where(unproved).order_by(d.c.id.desc()).offset(keep - 1).limit(1)
+        ).scalar()
+        if oldest_kept is not None:
+            conn.execute(d.delete().where(unproved, d.c.id < oldest_kept))
+
+
 def claim(store: Store, delivery: int, dedupe_key: str) -> int | None:
     """Mark ``delivery`` as the one that starts a run for ``dedupe_key``.
 

@@ -124,6 +124,7 @@ class HookReceiver:
         if trigger is None:  # answered as if the flow did not exist: no delivery id either
             refused = not_accepted(hook.kind, hook.flow_uri)
             deliveries.decide(self.store, delivery, "refused", refused.status, f"{refused.reason}: {problem}")
+            deliveries.prune_unproved(self.store, hook.flow_uri)
             return refused
         try:
             verdict = await self._decide(hook, flow_id, trigger, delivery, delivery_id, event_name)
