@@ -34,7 +34,7 @@ def test_bad_names_and_taken_namespaces_are_refused_plainly(tmp_path: Path) -> N
     assert "reserved" in coops("org", "create", "library", home=home, check=2).stderr
     assert "invalid" in coops("org", "create", "../x", home=home, check=2).stderr
     coops("user", "create", "alice", home=home, check=0)
-    assert "taken" in coops("org", "create", "alice", home=home, check=2).stderr
+    assert "'alice' is not available" in coops("org", "create", "alice", home=home, check=2).stderr
     assert (
         "no user 'nobody'" in coops("org", "create", "acme", "--owner", "nobody", home=home, check=2).stderr
     )

@@ -257,6 +257,12 @@ def test_users_and_organizations_through_the_api(
         made = alice.post("/api/v1/orgs", json={"name": "widgets"})
         assert made.status_code == 201 and made.json()["owner"] == "alice"
         assert alice.post("/api/v1/orgs", json={"name": "acme"}).status_code == 409
+        # a user's namespace, which every other route calls missing to alice: nothing says whose
+        taken = alice.post("/api/v1/orgs", json={"name": "dave"})
+        assert (taken.status_code, taken.json()) == (
+            409,
+            {"error": "the name 'dave' is not available for a new organization; pick another"},
+        )
         assert alice.post("/api/v1/orgs", json={"name": "library"}).status_code == 422
         # the new namespace is the owner's at once (the token reads roles on every request)
         assert alice.post("/api/v1/flows", json=flow_doc("widgets/app/ci")).status_code == 201

@@ -93,7 +93,8 @@ def _claiming(store: Store, name: str, what: str) -> Iterator[sa.Connection]:
         raise AccountError(f"{name!r} is a reserved namespace; pick another {what} name")
     with store.engine.begin() as conn:
         if _taken(conn, name):
-            raise NamespaceTaken(f"the namespace {name!r} is taken (a user or organization has it)")
+            # Said without whose it is: routes that hide a namespace call it missing.
+            raise NamespaceTaken(f"the name {name!r} is not available for a new {what}; pick another")
         yield conn
 
 
