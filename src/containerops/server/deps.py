@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
 from containerops.server.auth import Principal, principal
 from containerops.server.manager import RunManager
 from containerops.store import Store
+from containerops.store.values import MAX_ID
 
 
 # The dependencies are coroutines on purpose: FastAPI runs a plain ``def`` dependency in
@@ -50,3 +51,11 @@ def visible_namespaces(caller: Principal) -> list[str] | None:
     caller.require("read")
     found = caller.namespaces("read")
     return None if found is None else sorted(found)
+
+
+#: Ids and numbers in paths and queries: a row's id is at most a signed 64-bit integer, so
+#: a larger one is refused (422) before it can overflow a query (a 500) or name anything.
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="A run's id.")]
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID, description="A delivery's id.")]
+VersionNumber = Annotated[int, Path(ge=1, le=MAX_ID, description="A version number of the flow.")]
+RunNumber = Annotated[int, Path(ge=1, le=MAX_ID, description="A run's number within its flow.")]

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from containerops.store import schema as t
 from containerops.store.db import create_db_engine, migrate
 from containerops.store.recorder import Recorder
-from containerops.store.values import aware, new_id, utcnow
+from containerops.store.values import MAX_ID, aware, new_id, utcnow
 
 
 class StoreError(Exception):
@@ -260,11 +260,14 @@ class Store:
     def resolve_run(self, ref: str) -> int:
         """A run id from ``ID`` or ``namespace/repository/flow#NUMBER``."""
         ref = ref.strip()
+        match = _RUN_REF.match(ref)
+        number = ref if ref.isdigit() else match["number"] if match else "0"
+        if int(number) > MAX_ID:  # names no run, and would overflow the query
+            raise StoreError(f"no run {ref}; `coops runs list` shows the runs there are")
         with self.engine.connect() as conn:
             if ref.isdigit():
                 found = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == int(ref))).scalar()
             else:
-                match = _RUN_REF.match(ref)
                 if match is None:
                     raise StoreError(
                         f"{ref!r} is not a run: give its id (42) or FLOW-URI#NUMBER (demo/hello/ci#3)"

@@ -11,6 +11,10 @@ from typing import Any, overload
 
 import sqlalchemy as sa
 
+#: The largest id or number a row can have (a signed 64-bit integer on every database):
+#: a bigger one names nothing, and must be answered as such before it reaches a query.
+MAX_ID = 2**63 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

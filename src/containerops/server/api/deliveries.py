@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from containerops.server.api.runs import split_uri
-from containerops.server.deps import Caller, StoreDep, namespace_of, visible_namespaces
+from containerops.server.deps import Caller, DeliveryId, StoreDep, namespace_of, visible_namespaces
 from containerops.server.errors import NotFound
 from containerops.server.triggers import deliveries
 from containerops.store import StoreError
+from containerops.store.values import MAX_ID
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["triggers"])
 
@@ -31,7 +32,7 @@ def list_deliveries(
     verdict: Verdict | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[
-        int | None, Query(ge=1, description="only deliveries with a smaller id (paging)")
+        int | None, Query(ge=1, le=MAX_ID, description="only deliveries with a smaller id (paging)")
     ] = None,
 ) -> dict[str, Any]:
     namespaces = visible_namespaces(caller)
@@ -46,7 +47,7 @@ def list_deliveries(
 
 
 @router.get("/{delivery_id}", summary="One delivery: headers kept, body, verdict")
-def show_delivery(delivery_id: int, store: StoreDep, caller: Caller) -> dict[str, Any]:
+def show_delivery(delivery_id: DeliveryId, store: StoreDep, caller: Caller) -> dict[str, Any]:
     missing = f"no delivery with id {delivery_id}"
     try:
         found = deliveries.get_delivery(store, delivery_id)

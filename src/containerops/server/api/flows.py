@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.server import catalog
-from containerops.server.deps import Caller, StoreDep, namespace_of, visible_namespaces
+from containerops.server.deps import Caller, StoreDep, VersionNumber, namespace_of, visible_namespaces
 from containerops.server.errors import ApiError, diagnostic_json
 from containerops.server.names import flow_uri, uri_part
 
@@ -89,7 +89,7 @@ def show_flow(namespace: str, repository: str, name: str, store: StoreDep, calle
 
 @router.get("/{namespace}/{repository}/{name}/versions/{version}", summary="Show one version of a flow")
 def show_version(
-    namespace: str, repository: str, name: str, version: int, store: StoreDep, caller: Caller
+    namespace: str, repository: str, name: str, version: VersionNumber, store: StoreDep, caller: Caller
 ) -> dict[str, Any]:
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)

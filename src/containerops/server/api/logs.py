@@ -21,10 +21,11 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from containerops.server.api.runs import LIVE, readable_run
-from containerops.server.deps import Caller, StoreDep
+from containerops.server.deps import Caller, RunId, StoreDep
 from containerops.server.errors import ApiError
 from containerops.server.names import job_path
 from containerops.store import LogRow, Store
+from containerops.store.values import MAX_ID
 
 router = APIRouter(prefix="/api/v1/runs", tags=["logs"])
 
@@ -58,11 +59,11 @@ def _checked_job(store: Store, run_id: int, job: str | None) -> str | None:
 
 @router.get("/{run_id}/logs", summary="Log lines of a run or one job, paged")
 def get_logs(
-    run_id: int,
+    run_id: RunId,
     store: StoreDep,
     caller: Caller,
     job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
-    after: Annotated[int, Query(ge=0, description="Paging: lines after this line id.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Paging: lines after this line id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=BATCH)] = 1_000,
 ) -> dict[str, Any]:
     """``next`` is the id to pass as ``after`` for the following page; ``finished``
@@ -80,12 +81,12 @@ def get_logs(
 
 @router.get("/{run_id}/logs/stream", summary="Log lines as Server-Sent Events, live until the run ends")
 async def stream_logs(
-    run_id: int,
+    run_id: RunId,
     request: Request,
     store: StoreDep,
     caller: Caller,
     job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
-    after: Annotated[int, Query(ge=0, description="Start after this line id.")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this line id.")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this line id.")] = None,
 ) -> StreamingResponse:
     """Events: ``line`` (data: the line as JSON, id: its id) and, once the run has

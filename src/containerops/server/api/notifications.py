@@ -7,13 +7,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from containerops.notify.dispatch import list_notifications
-from containerops.server.deps import Caller, StoreDep, namespace_of
+from containerops.server.deps import Caller, RunId, StoreDep, namespace_of
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
 
 @router.get("/{run_id}/notifications", summary="A run's notifications: receiver, attempts, status, error")
-def notifications(run_id: int, store: StoreDep, caller: Caller) -> dict[str, Any]:
+def notifications(run_id: RunId, store: StoreDep, caller: Caller) -> dict[str, Any]:
     missing = f"no run with id {run_id}"
     run = store.get_run(run_id, with_jobs=False)  # StoreError "no run ..." answers 404
     caller.require("read", namespace_of(run.uri), not_found=missing)

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from containerops.server import catalog
 from containerops.server.api.flows import read_flow
 from containerops.server.api.runs import run_document
-from containerops.server.deps import Caller, Manager, StoreDep
+from containerops.server.deps import Caller, Manager, RunNumber, StoreDep
 from containerops.server.errors import ApiError, NotFound
 from containerops.server.names import flow_uri, uri_part
 
@@ -65,7 +65,7 @@ def runtime(
     repository: str,
     flow: str,
     tag: str,
-    number: int,
+    number: RunNumber,
     fmt: Format,
     manager: Manager,
     store: StoreDep,

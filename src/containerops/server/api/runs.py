@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from containerops.engine.decisions import decide
 from containerops.model.reading import ENV_NAME
 from containerops.server import catalog, records
-from containerops.server.deps import Caller, Manager, StoreDep, namespace_of, visible_namespaces
+from containerops.server.deps import Caller, Manager, RunId, StoreDep, namespace_of, visible_namespaces
 from containerops.server.errors import ApiError, Conflict
 from containerops.server.manager import SubmittedRun
 from containerops.server.names import uri_part
 from containerops.store import RunRow, Store, StoreError
+from containerops.store.values import MAX_ID
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
@@ -31,7 +32,9 @@ class StartRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     flow: str = Field(description="The flow's URI: namespace/repository/name.", max_length=255)
-    version: int | None = Field(None, ge=1, description="A version number of the flow; the newest if absent.")
+    version: int | None = Field(
+        None, ge=1, le=MAX_ID, description="A version number of the flow; the newest if absent."
+    )
     set: dict[str, str] = Field(
         default_factory=dict, description="Flow environment variables to set or override: NAME: value."
     )
@@ -90,7 +93,7 @@ def list_runs(
         str | None, Query(description=f"Only runs in this state: {', '.join(RUN_STATUSES)}.")
     ] = None,
     number: Annotated[
-        int | None, Query(ge=1, description="Only the run with this number (with flow).")
+        int | None, Query(ge=1, le=MAX_ID, description="Only the run with this number (with flow).")
     ] = None,
     since: Annotated[
         datetime | None, Query(description="Only runs created at or after this time (ISO 8601).")
@@ -98,7 +101,9 @@ def list_runs(
     until: Annotated[
         datetime | None, Query(description="Only runs created before this time (ISO 8601).")
     ] = None,
-    before: Annotated[int | None, Query(ge=1, description="Paging: runs older than this run id.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Paging: runs older than this run id.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     if status is not None and status not in RUN_STATUSES:
@@ -148,13 +153,13 @@ def run_document(store: Store, run_id: int) -> dict[str, Any]:
 
 
 @router.get("/{run_id}", summary="Show a run: jobs, attempts, history")
-def show_run(run_id: int, store: StoreDep, caller: Caller) -> dict[str, Any]:
+def show_run(run_id: RunId, store: StoreDep, caller: Caller) -> dict[str, Any]:
     readable_run(store, caller, run_id)
     return run_document(store, run_id)
 
 
 @router.post("/{run_id}/cancel", status_code=202, summary="Cancel a queued, running or paused run")
-async def cancel_run(run_id: int, manager: Manager, store: StoreDep, caller: Caller) -> dict[str, Any]:
+async def cancel_run(run_id: RunId, manager: Manager, store: StoreDep, caller: Caller) -> dict[str, Any]:
     run = readable_run(store, caller, run_id, "write")
     if run.status not in LIVE:
         raise Conflict(f"run {run_id} has already ended ({run.status})", status_now=run.status)
@@ -174,17 +179,21 @@ def _decide(
 
 
 @router.post("/{run_id}/approve", summary="Approve the pause stage a run waits at")
-def approve_run(run_id: int, store: StoreDep, caller: Caller, body: Decision | None = None) -> dict[str, Any]:
+def approve_run(
+    run_id: RunId, store: StoreDep, caller: Caller, body: Decision | None = None
+) -> dict[str, Any]:
     return _decide(run_id, True, body, store, caller)
 
 
 @router.post("/{run_id}/reject", summary="Reject the pause stage a run waits at (the run fails)")
-def reject_run(run_id: int, store: StoreDep, caller: Caller, body: Decision | None = None) -> dict[str, Any]:
+def reject_run(
+    run_id: RunId, store: StoreDep, caller: Caller, body: Decision | None = None
+) -> dict[str, Any]:
     return _decide(run_id, False, body, store, caller)
 
 
 @router.post("/{run_id}/rerun", status_code=202, summary="Rerun a finished run from its failed jobs")
-async def rerun(run_id: int, manager: Manager, store: StoreDep, caller: Caller) -> JSONResponse:
+async def rerun(run_id: RunId, manager: Manager, store: StoreDep, caller: Caller) -> JSONResponse:
     """A new run of the same flow version and parameters that keeps the outputs of the
     jobs that succeeded and runs the others again."""
     run = readable_run(store, caller, run_id, "write")
