@@ -92,3 +92,33 @@ def test_examples_that_cannot_start_are_reported_without_running(tmp_path: Path,
         ValueError, match=re.escape("test/pre:1.0.0 has no example 'nope'; its examples: 'too big'")
     ):
         run_examples(folder, store=store, build=False, only=["nope"])
+
+
+def test_a_workspace_that_links_outside_the_component_is_refused(tmp_path: Path, store: Store) -> None:
+    """An example cannot pack files from elsewhere on the machine through a symlink."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "id_rsa").write_text("private")
+    folder = write_component(
+        tmp_path / "pre",
+        """\
+  - {name: linked folder, workspace: ws}
+  - {name: linked file, workspace: inner}
+  - {name: link inside, workspace: fine}
+""",
+    )
+    (folder / "ws").symlink_to(elsewhere)
+    (folder / "inner").mkdir()
+    (folder / "inner" / "key").symlink_to(elsewhere / "id_rsa")
+    (folder / "fine").mkdir()
+    (folder / "fine" / "data.txt").write_text("ok")
+    (folder / "fine" / "alias.txt").symlink_to(folder / "fine" / "data.txt")
+    results = {r.name: r for r in run_examples(folder, store=store, build=False)}
+    assert results["linked folder"].problems == [
+        f"workspace folder {folder / 'ws'} leads outside the component's folder {folder.resolve()}"
+    ]
+    assert results["linked file"].problems == [
+        f"workspace file {folder / 'inner' / 'key'} is a link to {elsewhere / 'id_rsa'}, "
+        f"outside {folder.resolve()}"
+    ]
+    assert not any("outside" in problem for problem in results["link inside"].problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -66,6 +67,17 @@ def test_init_makes_a_skeleton_that_passes_its_own_test(
     assert "3/3 examples passed" in tested.stdout
     again = coops("component", "init", name, home=home, cwd=tmp_path, check=2)
     assert "already exists" in again.stderr
+    # a flow in the original format gives the inputs only in CO_DATA: the skeleton reads them there
+    flow = tmp_path / "codata.yaml"
+    flow.write_text(
+        "uri: acme/greet/codata\nstages:\n  - type: normal\n    name: s\n    actions:\n"
+        "      - name: a\n        jobs:\n"
+        f"          - name: greet\n            endpoint: coops/acme/{name}:0.1.0\n"
+        "            environments: {CO_DATA: \"who='Ada Lovelace' shout=true\"}\n"
+    )
+    ran = coops("run", str(flow), "--json", home=home, cwd=tmp_path, check=0)
+    [job] = json.loads(ran.stdout)["jobs"]
+    assert job["outputs"] == {"CO_GREETING": "HELLO ADA LOVELACE"}, job
 
 
 def test_init_refuses_bad_names_and_languages(tmp_path: Path) -> None:

@@ -79,16 +79,32 @@ CMD ["sh", "/opt/component/run.sh"]
 
 _SHELL_MAIN = """\
 #!/bin/sh
-# {title}: reads its inputs (CO_<NAME> variables), prints a greeting, reports it.
+# {title}: reads its inputs, prints a greeting, reports it.
 set -eu
-who="${{CO_WHO-world}}"
+
+# input NAME DEFAULT: an input's value. The engine gives each as a CO_<NAME> variable;
+# flows in the original format give them only in CO_DATA (NAME=value pairs, a value
+# quoted when it holds spaces), which is read here without evaluating anything.
+input() {{
+    var=CO_$(printf '%s' "$1" | tr 'a-z-' 'A-Z_')
+    eval "isset=\\${{$var+set}} value=\\${{$var-}}"
+    if [ -n "$isset" ]; then
+        printf '%s' "$value"
+    elif pair=$(printf '%s' "${{CO_DATA:-}}" | xargs -n1 printf '%s\\n' | grep -m1 "^$1="); then
+        printf '%s' "${{pair#*=}}"
+    else
+        printf '%s' "$2"
+    fi
+}}
+
+who=$(input who world)
 if [ -z "$who" ]; then
     echo "input 'who' is empty: there is nobody to greet" >&2
     echo "[COUT] CO_RESULT = false"
     exit 1
 fi
 greeting="hello $who"
-if [ "${{CO_SHOUT:-false}}" = "true" ]; then
+if [ "$(input shout false)" = "true" ]; then
     greeting=$(echo "$greeting" | tr '[:lower:]' '[:upper:]')
 fi
 echo "$greeting"

@@ -176,7 +176,7 @@ def _run_example(
     seed: str | None = None
     if example.workspace is not None:
         try:
-            seed = _pack(loaded.folder / example.workspace)
+            seed = _pack(loaded.folder / example.workspace, loaded.folder)
         except ValueError as exc:
             result.problems.append(str(exc))
             return result
@@ -204,12 +204,20 @@ def _run_example(
     return result
 
 
-def _pack(folder: Path) -> str:
+def _pack(folder: Path, root: Path) -> str:
+    """The example's workspace folder as a base64 tarball. Links are resolved first, and
+    one that leads outside the component's folder ``root`` is refused, so that an example
+    cannot pack files from elsewhere on the machine that tests it."""
+    root = root.resolve()
+    if not _inside(folder, root):
+        raise ValueError(f"workspace folder {folder} leads outside the component's folder {root}")
     if not folder.is_dir():
         raise ValueError(f"workspace folder {folder} does not exist")
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for path in sorted(folder.rglob("*")):
+            if not _inside(path, root):
+                raise ValueError(f"workspace file {path} is a link to {path.resolve()}, outside {root}")
             info = tar.gettarinfo(str(path), arcname=str(path.relative_to(folder)))
             info.uid = info.gid = 1000
             info.uname = info.gname = "coops"
@@ -225,6 +233,11 @@ def _pack(folder: Path) -> str:
             "keep example fixtures small"
         )
     return base64.b64encode(data).decode()
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, every link followed, is ``root`` or lies below it."""
+    return path.resolve().is_relative_to(root)
 
 
 def _flow_text(spec: ComponentSpec, inputs: dict[str, str], seed: str | None) -> str:
