@@ -4,6 +4,8 @@ resolved to the recorded digest before the run exists, inputs checked against th
 
 from __future__ import annotations
 
+import json
+
 import httpx
 from tests.server.conftest import LiveServer
 from tests.server.flows import wait_for_run
@@ -118,3 +120,51 @@ def test_a_token_sees_only_components_of_its_namespaces(server: LiveServer, stor
     with server.client(create_token(store, "bob", "read")) as bob:
         assert bob.get("/api/v1/components").json()["components"] == []
         assert bob.get("/api/v1/components/acme/notify").status_code == 404
+
+
+def test_a_flow_cannot_use_a_component_of_a_namespace_it_may_not_read(
+    server: LiveServer, store: Store
+) -> None:
+    """Alice's flow naming bob's private component is refused exactly as if it did not exist;
+    a component of an organization alice belongs to runs."""
+    from containerops.server.accounts import create_org, create_token, create_user, set_member
+
+    record_component(store)  # acme/notify
+    for name in ("alice", "bob"):
+        create_user(store, name)
+    create_org(store, "acme", owner="bob")
+    bobs = SPEC.replace("namespace: acme", "namespace: bob").replace("name: notify", "name: privtool")
+    Catalog(store).record(
+        PushRecord(
+            namespace="bob",
+            name="privtool",
+            version="1.0.0",
+            digest=DIGEST,
+            image_id="sha256:image-2",
+            spec=parse_spec(bobs).model_dump(mode="json", exclude_none=True),
+            readme="",
+        )
+    )
+    inputs = "{message: hi, token: tok-s3cret-value}"
+    with server.client(create_token(store, "alice", "write")) as alice:
+        answers = {}
+        for name, component in [
+            ("private", "bob/privtool"),
+            ("missing", "bob/nothere"),
+            ("org", "acme/notify"),
+        ]:
+            doc = (
+                flow(inputs).replace("acme/notify/ci", f"alice/app/{name}").replace("acme/notify", component)
+            )
+            assert alice.post("/api/v1/flows", content=doc).status_code == 201
+            answers[name] = alice.post("/api/v1/runs", json={"flow": f"alice/app/{name}"})
+        private, missing, org = answers["private"], answers["missing"], answers["org"]
+        assert private.status_code == missing.status_code == 422
+        assert private.json() == json.loads(
+            missing.text.replace("nothere", "privtool").replace("app/missing", "app/private")
+        ), private.text
+        assert "privtool" not in missing.text  # not suggested either
+        assert org.status_code == 422  # alice is not (yet) in acme
+        set_member(store, "acme", "alice", "reader")
+        assert alice.post("/api/v1/runs", json={"flow": "alice/app/org"}).status_code == 202
+        assert [r["uri"] for r in alice.get("/api/v1/runs").json()["runs"]] == ["alice/app/org"]

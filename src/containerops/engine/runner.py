@@ -86,7 +86,9 @@ class Engine:
         self._seq: dict[tuple[int, int], int] = {}  # (job id, attempt) -> last log line number
 
     # -- public --------------------------------------------------------------
-    def resolve_components(self, flow: Flow, *, filename: str = "<flow>") -> Resolution:
+    def resolve_components(
+        self, flow: Flow, *, filename: str = "<flow>", readable: Callable[[str], bool] | None = None
+    ) -> Resolution:
         """Resolve the flow's ``component:`` jobs in place, before :meth:`prepare`.
 
         Raises ``FlowInvalid`` (file:line of each problem) and changes nothing in
@@ -94,7 +96,7 @@ class Engine:
         """
         from containerops.repository.usage import resolve_components
 
-        return resolve_components(self.store, flow, filename=filename)
+        return resolve_components(self.store, flow, filename=filename, readable=readable)
 
     def prepare(
         self,

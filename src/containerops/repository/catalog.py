@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from difflib import get_close_matches
@@ -340,12 +341,18 @@ class Catalog:
         found = [_version_row(row) for row in rows]
         return sorted(found, key=lambda v: version_key(v.version), reverse=True)
 
-    def resolve(self, ref: ComponentRef) -> VersionRow:
-        """The version ``ref`` names (the newest when it names none, or a partial one)."""
-        found = self.versions(ref.namespace, ref.name)
+    def resolve(self, ref: ComponentRef, readable: Callable[[str], bool] | None = None) -> VersionRow:
+        """The version ``ref`` names (the newest when it names none, or a partial one).
+
+        With ``readable`` (namespace -> may the caller read it), a component of a namespace
+        it may not read is answered exactly as a missing one, and suggestions keep to what
+        it may read, so that nothing tells what exists elsewhere.
+        """
+        visible = readable is None or readable(ref.namespace)
+        found = self.versions(ref.namespace, ref.name) if visible else []
         if not found:
             raise UnknownComponent(
-                f"no component {ref.repository} in the repository", self.nearest(ref.repository)
+                f"no component {ref.repository} in the repository", self.nearest(ref.repository, readable)
             )
         chosen = newest([v.version for v in found], ref.version)
         if chosen is None:
@@ -356,9 +363,15 @@ class Catalog:
             )
         return next(v for v in found if v.version == chosen)
 
-    def nearest(self, full_name: str, count: int = 3) -> list[str]:
+    def nearest(
+        self, full_name: str, readable: Callable[[str], bool] | None = None, count: int = 3
+    ) -> list[str]:
         with self.engine.connect() as conn:
-            names = [f"{row.namespace}/{row.name}" for row in conn.execute(self._component_query())]
+            names = [
+                f"{row.namespace}/{row.name}"
+                for row in conn.execute(self._component_query())
+                if readable is None or readable(row.namespace)
+            ]
         return get_close_matches(full_name, names, n=count, cutoff=0.5)
 
     def list_components(self, namespace: str | None = None) -> list[ComponentRow]:

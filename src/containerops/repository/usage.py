@@ -41,9 +41,18 @@ class Resolution:
 
 
 def resolve_components(
-    store: Store, flow: Flow, *, filename: str = "<flow>", address: str | None = None
+    store: Store,
+    flow: Flow,
+    *,
+    filename: str = "<flow>",
+    address: str | None = None,
+    readable: Callable[[str], bool] | None = None,
 ) -> Resolution:
-    """Resolve every ``component:`` job of ``flow`` in place; ``FlowInvalid`` lists every problem."""
+    """Resolve every ``component:`` job of ``flow`` in place; ``FlowInvalid`` lists every problem.
+
+    ``readable`` (namespace -> may this flow use its components) makes a component the
+    flow may not use look exactly like a missing one.
+    """
     resolution = Resolution()
     jobs = [job for job in flow.jobs() if job.component is not None]
     if not jobs:
@@ -60,7 +69,7 @@ def resolve_components(
         use = job.component
         assert use is not None
         try:
-            version = catalog.resolve(parse_ref(use.ref))
+            version = catalog.resolve(parse_ref(use.ref), readable)
         except (RefInvalid, UnknownComponent) as exc:
             error(use.position, f"{job.path}.component", f"job '{job.path}': {exc}")
             continue

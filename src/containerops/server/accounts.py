@@ -170,6 +170,19 @@ def members(store: Store, org: str) -> list[dict[str, str]]:
         return [{"user": row.name, "role": row.role} for row in rows]
 
 
+def readable_by_flows_of(store: Store, namespace: str) -> frozenset[str]:
+    """The namespaces whose components a flow of ``namespace`` may run: its own, ``library``,
+    and, for a user's namespace, the organizations the user is a member of."""
+    with store.engine.connect() as conn:
+        orgs = conn.execute(
+            sa.select(t.organizations.c.name)
+            .join(t.org_members, t.org_members.c.org_id == t.organizations.c.id)
+            .join(t.users, t.users.c.id == t.org_members.c.user_id)
+            .where(t.users.c.name == namespace)
+        ).scalars()
+        return frozenset({namespace, LIBRARY, *orgs})
+
+
 def list_users(store: Store) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(t.users).order_by(t.users.c.name))

@@ -26,6 +26,7 @@ from containerops.executors.base import Executor
 from containerops.model.flow import Flow
 from containerops.model.loader import parse_flow
 from containerops.server import records
+from containerops.server.accounts import readable_by_flows_of
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
 from containerops.store import Store
@@ -191,7 +192,10 @@ class RunManager:
         be reached a RegistryUnavailable (503). Returns the secret inputs' values."""
         if not any(job.component is not None for job in flow.jobs()):
             return []
-        resolution = engine.resolve_components(flow, filename=f"flow {flow.uri}")
+        readable = readable_by_flows_of(self.store, flow.namespace)
+        resolution = engine.resolve_components(
+            flow, filename=f"flow {flow.uri}", readable=readable.__contains__
+        )
         run_params["components"] = resolution.components
         if self.executor.name == "docker":
             from containerops.repository.registry import RegistryError
