@@ -339,3 +339,69 @@ def test_a_10000_job_flow_loads_whole() -> None:
     result = parse_flow(generated_flow(100, 10, 10), "big.yml")
     assert len(result.flow.jobs()) == 10_000
     assert result.flow.jobs()[-1].subscriptions[0].source == "stage-98.action-9.job-9"
+
+
+BOMB_FLOW = """\
+uri: demo/bomb/ci
+stages:
+  - name: s
+    actions:
+      - name: a
+        jobs:
+          - name: call
+            type: service
+            service:
+              url: http://127.0.0.1:1/x
+              body:
+                a: &a [x, x, x, x, x, x, x, x, x, x]
+                b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+                c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+                d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]
+                e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]
+                f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]
+                g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]
+"""
+
+
+def test_an_alias_bomb_anywhere_is_refused_where_it_expands() -> None:
+    """10^7 leaves in a service body (the 721-byte flow that blocked the server for 20 s)."""
+    with pytest.raises(FlowInvalid) as invalid:
+        parse_flow(BOMB_FLOW, "bomb.yaml")
+    [error] = [d for d in invalid.value.diagnostics if d.severity == "error"]
+    assert (error.line, error.column) == (16, 20)
+    assert "aliases (*name) expand this to more than 100000 nodes" in error.message
+
+
+def test_a_few_aliases_still_work() -> None:
+    text = BOMB_FLOW.split("                c:")[0]
+    flow = parse_flow(text, "ok.yaml").flow
+    assert flow.jobs()[0].service is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("uri: a/b/c\nstages: " + "[" * 10_000 + "]" * 10_000, 2, 73),
+        ('{"uri": "a/b/c", "stages": ' + "[" * 10_000 + "]" * 10_000 + "}", 1, 91),
+        ("uri: a/b/c\nstages:\n" + "".join(" " * (2 * i) + "- \n" for i in range(2_000)), 66, 127),
+        ("uri: a/b/c\nstages: " + "[" * 70 + "]" * 70, 2, 72),
+    ],
+)
+def test_deep_nesting_is_refused_early_with_its_position(text: str, line: int, column: int) -> None:
+    with pytest.raises(FlowInvalid) as invalid:
+        parse_flow(text, "deep.yaml")
+    [error] = invalid.value.diagnostics
+    assert (error.message, error.line, error.column) == ("nested more than 64 levels deep", line, column)
+
+
+def test_a_timezone_too_long_for_a_file_name_is_an_unknown_timezone() -> None:
+    text = (
+        "uri: a/b/c\ntriggers:\n  - {type: cron, schedule: '* * * * *', timezone: "
+        + "x" * 300
+        + "}\nstages: []\n"
+    )
+    with pytest.raises(FlowInvalid) as invalid:
+        parse_flow(text, "tz.yaml")
+    assert any(
+        d.message.startswith("unknown timezone 'xxx") and d.line == 3 for d in invalid.value.diagnostics
+    ), invalid.value.diagnostics

@@ -195,7 +195,7 @@ def _outputs(service: Service, text: str) -> dict[str, str]:
         return {}
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to read
         raise ServiceError("the answer is not JSON, so its outputs cannot be read") from None
     return _pick(service, data, "the answer")
 

@@ -35,6 +35,12 @@ Format = Literal["yaml", "json"]
 MAX_REPAIRS = 10
 #: Only this small a shortfall is taken for the quirk, not for intent.
 MAX_REPAIR_COLUMNS = 2
+#: Deeper nesting than any flow or spec needs: refused before anything walks it (a walk
+#: of a 10,000-level document would overflow Python's stack or take seconds).
+MAX_DEPTH = 64
+#: How many nodes ``*alias`` references may add to a document beyond those written: an
+#: alias bomb (a few lines expanding to millions of nodes) is refused, not expanded.
+MAX_ALIAS_NODES = 100_000
 
 _STR_TAG = "tag:yaml.org,2002:str"
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -56,6 +62,9 @@ class Document:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     #: 0-based line -> spaces added at its start by a repair.
     shifts: dict[int, int] = field(default_factory=dict)
+    #: Whether the text may hold an ``&anchor`` (so aliases may share nodes): a cheap,
+    #: conservative test that picks how the tree's shape is checked.
+    anchored: bool = False
     _constructor: SafeConstructor = field(default_factory=SafeConstructor)
 
     def position(self, node: Node) -> tuple[int, int]:
@@ -109,10 +118,13 @@ def parse_document(
     """
     text = text.removeprefix("\ufeff")
     fmt = detect_format(text)
-    doc = Document(filename=filename, format=fmt, root=None)
+    doc = Document(filename=filename, format=fmt, root=None, anchored="&" in text)
     if fmt == "json":
         try:
             json.loads(text)
+        except RecursionError:
+            doc.diagnostics.append(_too_deep(text, filename))
+            return doc
         except json.JSONDecodeError as exc:
             # A file named .json gets JSON's error; other text may be YAML in flow style.
             if filename.lower().endswith(".json") or not _is_yaml(text):
@@ -129,7 +141,13 @@ def parse_document(
         try:
             doc.root = yaml.compose("\n".join(lines), Loader=_FAST_LOADER)
             break
+        except RecursionError:  # block nesting deep enough to exhaust the composer's stack
+            doc.diagnostics.append(_too_deep(text, filename))
+            return doc
         except yaml.MarkedYAMLError as fast_error:
+            if "nesting depth" in str(fast_error.problem):  # the parser's own cap (1,000 levels)
+                doc.diagnostics.append(_too_deep(text, filename))
+                return doc
             repaired = attempt < MAX_REPAIRS and _reindent(lines, fast_error, doc)
             if not repaired:
                 doc.diagnostics.append(_syntax_error("\n".join(lines), fast_error, doc))
@@ -137,6 +155,10 @@ def parse_document(
         except yaml.YAMLError as exc:
             doc.diagnostics.append(_reader_error(text, exc, filename))
             return doc
+    if doc.root is not None and (problem := _misshapen(doc)) is not None:
+        doc.diagnostics.append(problem)
+        doc.root = None
+        return doc
     if isinstance(doc.root, ScalarNode) and doc.root.tag == _NULL_TAG:
         doc.root = None  # "---" alone, or a lone "~"
     if doc.root is None:
@@ -147,9 +169,114 @@ def parse_document(
 def _is_yaml(text: str) -> bool:
     try:
         yaml.compose(text, Loader=_FAST_LOADER)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return False
     return True
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _misshapen(doc: Document) -> Diagnostic | None:
+    """Too deep, or too many nodes added by aliases: said at the node where it happens."""
+    assert doc.root is not None
+    if doc.anchored:
+        return _measure_shared(doc)
+    # No anchor, so no node is shared: one pass per level over the collections alone.
+    level: list[Node] = [doc.root]
+    depth = 1
+    while level:
+        if depth > MAX_DEPTH:
+            return _at(doc, level[0], f"nested more than {MAX_DEPTH} levels deep")
+        below: list[Node] = []
+        for node in level:
+            if type(node) is MappingNode:
+                below.extend(part for pair in node.value for part in pair if type(part) is not ScalarNode)
+            elif type(node) is SequenceNode:
+                below.extend(item for item in node.value if type(item) is not ScalarNode)
+        level, depth = below, depth + 1
+    return None
+
+
+def _measure_shared(doc: Document) -> Diagnostic | None:
+    """The same checks where aliases share nodes: one walk without recursion, each node once
+    (a shared node is measured once and its size reused), so that even a bomb is measured
+    in the time its text takes."""
+    assert doc.root is not None
+    sizes: dict[int, int] = {}  # id(node) -> how many nodes it stands for, aliases expanded
+    stack: list[tuple[Node, int, bool]] = [(doc.root, 1, False)]
+    while stack:
+        node, depth, measured_children = stack.pop()
+        if measured_children:
+            sizes[id(node)] = 1 + sum(sizes[id(child)] for child in _children(node))
+            if sizes[id(node)] - len(sizes) > MAX_ALIAS_NODES:
+                return _at(
+                    doc,
+                    node,
+                    f"aliases (*name) expand this to more than {MAX_ALIAS_NODES} nodes beyond "
+                    "those written; write the values out, or fewer of them",
+                )
+            continue
+        if id(node) in sizes:
+            continue
+        if depth > MAX_DEPTH:
+            return _at(doc, node, f"nested more than {MAX_DEPTH} levels deep")
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in _children(node) if id(child) not in sizes)
+    return None
+
+
+def _at(doc: Document, node: Node, message: str) -> Diagnostic:
+    line, column = doc.position(node)
+    return Diagnostic("error", message, doc.filename, line, column)
+
+
+def _too_deep(text: str, filename: str) -> Diagnostic:
+    """Where nesting passes :data:`MAX_DEPTH`: from the parser's events (block style), else
+    from the brackets (flow style and JSON, where the parser gives up before saying where)."""
+    message = f"nested more than {MAX_DEPTH} levels deep"
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH and (mark := event.start_mark) is not None:
+                    return Diagnostic("error", message, filename, mark.line + 1, mark.column + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    line, column = _deep_bracket(text)
+    return Diagnostic("error", message, filename, line, column)
+
+
+def _deep_bracket(text: str) -> tuple[int, int]:
+    """1-based line and column of the first ``[`` or ``{`` past :data:`MAX_DEPTH` outside quotes."""
+    depth, line, line_start, quote, escaped = 0, 1, 0, "", False
+    for index, char in enumerate(text):
+        if char == "\n":
+            line, line_start = line + 1, index + 1
+        elif quote:
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, index - line_start + 1
+        elif char in "]}":
+            depth -= 1
+    return 1, 1
 
 
 def _reindent(lines: list[str], error: yaml.MarkedYAMLError, doc: Document) -> bool:
@@ -200,7 +327,7 @@ def _syntax_error(text: str, fast_error: yaml.MarkedYAMLError, doc: Document) ->
             yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as slow_error:
             error = slow_error
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):  # the pure-Python composer recurses deeper
             pass
     mark = error.problem_mark or error.context_mark
     problem = (error.problem or "").strip() or "cannot parse"

@@ -221,7 +221,7 @@ def _trigger(r: Reader, node: Node, where: str) -> Trigger | None:
         item.ok = False
     try:
         ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a path
         r.error(
             item.values.get("timezone", node),
             f"{where}.timezone",

@@ -269,6 +269,8 @@ def _payload(hook: Hook) -> Any:
         return {}
     try:
         return json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply to read") from None
     except ValueError as exc:
         raise ValueError(f"{what} is not JSON: {exc}") from None
 
