@@ -33,6 +33,8 @@ from pathlib import Path
 from _benchlib import BenchError, Results, add_standard_args
 from engine_overhead import flow_text
 
+#: Its flows go past the 10,000 jobs a flow may have by default.
+os.environ.setdefault("COOPS_MAX_JOBS", "100000")
 COOPS = Path(sys.executable).with_name("coops")
 TARGET_SIZE = 10_000
 TARGET_MIB = 200.0

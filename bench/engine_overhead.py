@@ -48,6 +48,8 @@ from containerops.model.loader import LoadResult, parse_flow
 from containerops.store import Store
 from containerops.store import schema as t
 
+#: Its flows go past the 10,000 jobs a flow may have by default.
+os.environ.setdefault("COOPS_MAX_JOBS", "100000")
 SHAPES = ("sequence", "parallel")
 ALLOWED_SIZES = (100, 1000, 10_000, 50_000)
 QUICK_SIZES = [100, 1000, 10_000]

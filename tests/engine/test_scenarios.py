@@ -401,3 +401,26 @@ def test_the_engine_never_passes_a_pause_stage_unapproved(store: Store) -> None:
     assert state.status == "failure"
     assert state.reason is not None and state.reason.startswith("stage approve: nobody approved or rejected")
     assert statuses(state) == {"build.a.x": "success", "ship.b.y": "skipped"}
+
+
+def test_a_long_line_is_stored_cut_and_a_job_stores_at_most_its_log_cap(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No line or job fills the disk: a 200,000-character line is cut with a marker; past
+    the job's cap lines are counted, not stored, and its outputs are still read."""
+    monkeypatch.setenv("COOPS_MAX_JOB_LOG", "100000")
+    script = (
+        "printf '%200000s' '' | tr ' ' x; echo; "
+        "for i in $(seq 1 5000); do echo line-$i; done; echo '[COUT] LATE = read'"
+    )
+    job = {"name": "chatty", "command": ["sh", "-c", script]}
+    state = run_flow(store, "local", simple_flow([stage("s", action("a", job))]))
+    assert state.status == "success", state.reason
+    lines = [row.line for row in store.log_lines(state.id)]
+    assert lines[0] == "x" * 65536 + " [... 134464 more characters cut]"
+    # the cut line took 65,569 characters of the 100,000: then line-1 ... up to the cap
+    assert lines[1] == "line-1" and sum(len(line) for line in lines[:-1]) <= 100_000
+    assert lines[-1].startswith("[coops] the log passed 100000 characters: ")
+    stored = len(lines) - 2
+    assert lines[-1].endswith(f": {5001 - stored} more lines not stored")
+    assert state.jobs["s.a.chatty"].outputs == {"LATE": "read"}

@@ -405,3 +405,21 @@ def test_a_timezone_too_long_for_a_file_name_is_an_unknown_timezone() -> None:
     assert any(
         d.message.startswith("unknown timezone 'xxx") and d.line == 3 for d in invalid.value.diagnostics
     ), invalid.value.diagnostics
+
+
+def _many_jobs(count: int) -> str:
+    jobs = "".join(f"          - {{name: j{i}, endpoint: e}}\n" for i in range(count))
+    return "uri: a/b/c\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n" + jobs
+
+
+def test_a_flow_may_have_at_most_10000_jobs_unless_the_setting_says_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert len(parse_flow(_many_jobs(10_000), "ok.yaml").flow.jobs()) == 10_000
+    with pytest.raises(FlowInvalid) as invalid:
+        parse_flow(_many_jobs(10_001), "big.yaml")
+    [error] = [d for d in invalid.value.diagnostics if d.severity == "error"]
+    assert (error.line, error.column) == (10_007, 13)
+    assert error.message == "the flow has more than 10000 jobs, the limit (COOPS_MAX_JOBS raises it)"
+    monkeypatch.setenv("COOPS_MAX_JOBS", "10001")
+    assert len(parse_flow(_many_jobs(10_001), "big.yaml").flow.jobs()) == 10_001

@@ -45,6 +45,16 @@ if TYPE_CHECKING:
 FLUSH_INTERVAL = 0.1
 #: Flush early when this many log lines wait, to bound memory.
 FLUSH_LINES = 20_000
+#: A line longer than this (characters) is stored cut, with a marker saying how much.
+MAX_LINE = 64 * 1024
+#: Characters of log one attempt may store (``COOPS_MAX_JOB_LOG``); past it lines are counted,
+#: not stored, and the log says so, so that no job can fill the disk.
+DEFAULT_MAX_JOB_LOG = 256 * 1024 * 1024
+
+
+def max_job_log() -> int:
+    setting = os.environ.get("COOPS_MAX_JOB_LOG", "").strip()
+    return int(setting) if setting.isdigit() else DEFAULT_MAX_JOB_LOG
 
 
 class _Interrupted(Exception):
@@ -627,12 +637,20 @@ class Engine:
         # The busiest loop of a chatty job (a million lines): methods looked up once, outputs
         # parsed only from lines that can hold one, the pending count checked every 1,024 lines.
         mask, log, feed, job_id = self.masker.mask, recorder.log, outputs.feed, js.id
+        room, unstored = max_job_log(), 0
         try:
             async for line in lines:
-                seq += 1
                 text = mask(line.text)
-                log(job_id, attempt, seq, line.time, line.stream, text)
-                js.last_line = text
+                shown = text  # stored; outputs are read from the whole line (they have their own limits)
+                if len(text) > MAX_LINE:
+                    shown = f"{text[:MAX_LINE]} [... {len(text) - MAX_LINE} more characters cut]"
+                room -= len(shown)
+                if room >= 0:
+                    seq += 1
+                    log(job_id, attempt, seq, line.time, line.stream, shown)
+                    js.last_line = shown
+                else:  # counted, not stored: the job goes on, its outputs are still read
+                    unstored += 1
                 if COUT_MARKER in text and line.stream == "stdout":
                     try:
                         feed(text)
@@ -641,6 +659,11 @@ class Engine:
                 if not seq & 1023 and recorder.pending_logs >= FLUSH_LINES:
                     recorder.flush(wait=False)
         finally:
+            if unstored:
+                seq += 1
+                note = f"[coops] the log passed {max_job_log()} characters: {unstored} more lines not stored"
+                log(job_id, attempt, seq, utcnow(), "stderr", note)
+                js.last_line = note
             self._seq[(js.id, attempt)] = seq
             aclose = getattr(lines, "aclose", None)  # stop the reader when we leave early
             if aclose is not None:

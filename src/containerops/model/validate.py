@@ -12,6 +12,7 @@ the strict name rule. ``check_runnable_locally`` says what ``coops run``
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from typing import cast
@@ -96,8 +97,14 @@ JOB_TYPES: tuple[JobType, ...] = ("component", "service")
 WHENS: tuple[When, ...] = ("on_success", "on_failure", "always")
 
 MAX_RETRIES = 100
-#: A guard against alias bombs (``*anchor`` lists multiplying jobs), far above real flows.
-MAX_JOBS = 200_000
+#: Jobs a flow may have: far above real flows, and a bound on what one flow makes the
+#: engine, the store and the server hold. ``COOPS_MAX_JOBS`` raises (or lowers) it.
+DEFAULT_MAX_JOBS = 10_000
+
+
+def max_jobs() -> int:
+    setting = os.environ.get("COOPS_MAX_JOBS", "").strip()
+    return int(setting) if setting.isdigit() else DEFAULT_MAX_JOBS
 
 KUBECTL_WARNING = "kubectl is not supported; the job runs its endpoint image"
 
@@ -135,6 +142,7 @@ class _Builder:
         self.doc = reader.doc
         self.pending: list[PendingSubscription] = []
         self.job_count = 0
+        self.max_jobs = max_jobs()
 
     def position(self, node: Node) -> Position:
         return Position(*self.doc.position(node))
@@ -407,8 +415,12 @@ class _Builder:
                 r.warning(item, job_where, "an empty job ('-' with nothing after it) is ignored")
                 continue
             self.job_count += 1
-            if self.job_count > MAX_JOBS:
-                r.error(item, job_where, f"the flow has more than {MAX_JOBS} jobs")
+            if self.job_count > self.max_jobs:
+                r.error(
+                    item,
+                    job_where,
+                    f"the flow has more than {self.max_jobs} jobs, the limit (COOPS_MAX_JOBS raises it)",
+                )
                 break
             job, named = self.job(item, job_where, action.path, index)
             if job is None:
