@@ -6,7 +6,7 @@ import asyncio
 import sys
 
 from containerops.executors.base import JobSpec, LogLine
-from containerops.executors.local import _LIMIT, LocalExecutor
+from containerops.executors.local import _LIMIT, LocalExecutor, _read
 
 JOB = r"""
 import sys
@@ -54,3 +54,25 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
     lines, code = _collect([sys.executable, "-c", script])
     assert code == 0
     assert [line.text for line in lines] == ["ok", "\ufffd\ufffd bad", "after"]
+
+
+def test_a_long_line_whose_end_comes_in_a_later_read_is_still_cut_at_the_limit() -> None:
+    """However the pipe's reads fall: the end of a line over the limit arriving with its
+    newline in a later read used to come out whole (a test that failed only under load)."""
+    async def scenario() -> list[str]:
+        stream = asyncio.StreamReader()
+        queue: asyncio.Queue[list[LogLine] | None] = asyncio.Queue()
+        reader = asyncio.create_task(_read(stream, "stdout", queue))
+        stream.feed_data(b"x" * (_LIMIT - 5))
+        while stream._buffer:  # type: ignore[attr-defined]  # let the reader take it all first
+            await asyncio.sleep(0.001)
+        await asyncio.sleep(0.01)
+        stream.feed_data(b"x" * 15 + b"\nnext\n")
+        stream.feed_eof()
+        await reader
+        texts: list[str] = []
+        while (batch := queue.get_nowait()) is not None:
+            texts.extend(line.text for line in batch)
+        return texts
+
+    assert asyncio.run(scenario()) == ["x" * _LIMIT, "x" * 10, "next"]

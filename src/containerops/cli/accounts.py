@@ -20,10 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from containerops.model.quantities import parse_duration
-from containerops.store import Store, StoreError
+from containerops.store import StoreError
 
 if TYPE_CHECKING:
     from types import ModuleType
+
+    from containerops.store import Store
 
 EXIT_INVALID = 2
 err = Console(stderr=True)
@@ -80,6 +82,8 @@ def _fail(message: str) -> typer.Exit:
 @contextmanager
 def _store() -> Iterator[Store]:
     """The local store; a refused operation ends the command with its message and exit 2."""
+    from containerops.store import Store  # when used: SQLAlchemy is not needed for --help
+
     store = Store.open()
     try:
         yield store

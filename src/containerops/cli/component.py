@@ -7,13 +7,15 @@ commands to the same ``component_app`` from ``containerops.cli.repository``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from containerops.component.spec import SpecInvalid, load_spec
+if TYPE_CHECKING:
+    from containerops.component.spec import SpecInvalid
+
 
 EXIT_FAILURE, EXIT_INVALID = 1, 2
 
@@ -54,6 +56,7 @@ def build(
     invalid, 1 when the build fails.
     """
     from containerops.component.build import ComponentBuildError, build_component
+    from containerops.component.spec import SpecInvalid, load_spec
 
     try:
         loaded = load_spec(folder)
@@ -136,6 +139,7 @@ def test(
     import sys
 
     from containerops.component.build import ComponentBuildError
+    from containerops.component.spec import SpecInvalid
     from containerops.component.testing import test_component
 
     values: dict[str, str] = {}

@@ -18,9 +18,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from containerops.cli.remote import Remote, RemoteError, ServerOption, TokenOption
-from containerops.engine.decisions import DecisionError, decide
 from containerops.engine.state import JobState, RunState
-from containerops.store import Store, StoreError
+from containerops.store import StoreError
 
 err = Console(stderr=True)
 
@@ -75,6 +74,9 @@ def _decide(
 
 
 def _decide_locally(run_ref: str, approved: bool, comment: str | None, by: str | None) -> dict[str, Any]:
+    from containerops.engine.decisions import DecisionError, decide  # when used: it loads the store
+    from containerops.store import Store
+
     store = Store.open()
     try:
         run_id = store.resolve_run(run_ref)

@@ -5,7 +5,6 @@ Exit codes: 0 success, 1 the flow failed, 2 invalid input, 130 cancelled.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import os
@@ -27,20 +26,21 @@ from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
-from containerops.cli.run_secrets import SecretsInputError, local_secret_values
-from containerops.engine import Engine, JobState, RunState
-from containerops.engine.plan import plan
-from containerops.engine.secrets import MissingSecret
-from containerops.executors import EXECUTORS, get_executor
+from containerops.engine.state import JobState, RunState
+from containerops.executors import EXECUTORS
 from containerops.executors.base import ExecutorError
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
-from containerops.model.loader import LoadResult, load_flow
-from containerops.model.validate import check_runnable_locally
 from containerops.server.config import DEFAULT_MAX_RUNS
-from containerops.store import Store, StoreError
+from containerops.store import StoreError
 
+# The store, the engine and the flow model are imported by the commands that use them,
+# not here: `coops --help` and `coops validate` start without SQLAlchemy, the Docker SDK
+# and the engine (bench/cli_startup.py measures it).
 if TYPE_CHECKING:
+    from containerops.engine.runner import Engine
+    from containerops.model.loader import LoadResult
     from containerops.repository.usage import Resolution
+    from containerops.store import Store
 
 EXIT_FAILURE, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -95,6 +95,8 @@ def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
 
 
 def _load(file: Path) -> LoadResult:
+    from containerops.model.loader import load_flow
+
     try:
         result = load_flow(file)
     except FlowInvalid as invalid:
@@ -193,6 +195,13 @@ def run(
         overrides = _parse_sets(sets or [])
         _remotely(server, token, lambda client: remote_api.run_file(client, file, overrides, as_json=as_json))
         return
+    from containerops.cli.run_secrets import SecretsInputError, local_secret_values
+    from containerops.engine.runner import Engine
+    from containerops.engine.secrets import MissingSecret
+    from containerops.executors import get_executor
+    from containerops.model.validate import check_runnable_locally
+    from containerops.store import Store
+
     if executor not in EXECUTORS:
         raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     loaded = _load(file)
@@ -226,6 +235,8 @@ def run(
         raise _fail(str(error)) from None
     console = err if as_json else Console()
     _collect_less()
+    import asyncio  # here: only a run needs it (see the imports above)
+
     final = asyncio.run(_run_live(engine, state, console))
     if as_json:  # what the store holds, so a script reads exactly what was recorded
         sys.stdout.write(json.dumps(store.get_run(final.id).to_json()) + "\n")
@@ -266,6 +277,8 @@ def _resolve_components(engine: Engine, loaded: LoadResult, file: Path, executor
 
 
 async def _run_live(engine: Engine, state: RunState, console: Console) -> RunState:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, engine.cancel, f"cancelled by {signal.Signals(signum).name}")
@@ -302,6 +315,9 @@ def validate(
     Exits 2 when any file is invalid. Warnings (such as an unsupported `kubectl`
     key in the original files) do not make a file invalid.
     """
+    from containerops.engine.plan import plan
+    from containerops.model.loader import load_flow
+
     report: list[dict[str, Any]] = []
     invalid = 0
     for file in files:
@@ -372,6 +388,8 @@ def runs_list(
     token: TokenOption = None,
 ) -> None:
     """The newest runs, newest first."""
+    from containerops.store import Store
+
     if server:
         _remotely(
             server, token, lambda client: remote_api.runs_list(client, flow, status, limit, as_json=as_json)
@@ -398,6 +416,8 @@ def runs_show(
     token: TokenOption = None,
 ) -> None:
     """A run: its jobs with states, exit codes, reasons and outputs, and its history."""
+    from containerops.store import Store
+
     if server:
         _remotely(
             server,
@@ -439,6 +459,8 @@ def logs(
     (and attempt when retried); stderr lines are marked. With --server, the
     lines come from the server (live over Server-Sent Events with -f).
     """
+    from containerops.store import Store
+
     if server:
         _remotely(
             server,

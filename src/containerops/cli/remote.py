@@ -13,15 +13,19 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from containerops.cli import render
-from containerops.store import JobRow, RunRow
+from containerops.store.rows import JobRow, RunRow
+
+# httpx is imported where a server is talked to: most commands never do, and it is a
+# tenth of `coops --help`'s start-up.
+if TYPE_CHECKING:
+    import httpx
 
 EXIT_FAILURE, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
 LIVE = ("pending", "running", "paused")
@@ -59,6 +63,8 @@ class Remote:
     def __init__(self, url: str, token: str | None) -> None:
         if not url.startswith(("http://", "https://")):
             raise RemoteError(f"--server {url!r}: give the server's URL, e.g. http://127.0.0.1:8080")
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=httpx.Timeout(30, read=60))
@@ -74,6 +80,8 @@ class Remote:
 
     def call(self, method: str, path: str, **options: Any) -> Any:
         """The JSON answer, or RemoteError with the server's message (and its problems)."""
+        import httpx
+
         try:
             response = self.http.request(method, path, **options)
         except httpx.HTTPError as error:
@@ -104,6 +112,8 @@ class Remote:
 
     def log_events(self, run_id: int, job: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
         """``("line", line)`` for every log line, then ``("end", {status, reason})``; reconnects."""
+        import httpx
+
         params: dict[str, Any] = {"job": job} if job else {}
         last = 0
         for attempt in range(RECONNECTS + 1):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,11 +21,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app, err, fail, report_invalid
-from containerops.component.spec import SpecInvalid, validate_name
-from containerops.repository import registry
-from containerops.repository.catalog import Catalog, CatalogError, UnknownComponent
-from containerops.repository.refs import ComponentRef, RefInvalid, parse_ref
-from containerops.store import Store
+
+if TYPE_CHECKING:
+    from containerops.repository import registry
+    from containerops.repository.refs import ComponentRef
+
 
 registry_app = typer.Typer(
     help=(
@@ -40,6 +40,8 @@ _JSON = typer.Option("--json", help="Print JSON for scripts.")
 
 
 def _ref(text: str) -> ComponentRef:
+    from containerops.repository.refs import RefInvalid, parse_ref
+
     try:
         return parse_ref(text)
     except RefInvalid as error:
@@ -79,7 +81,11 @@ def push(
     Example:  coops component push components/shell
     """
     from containerops.component.build import ComponentBuildError
+    from containerops.component.spec import SpecInvalid
+    from containerops.repository import registry
+    from containerops.repository.catalog import CatalogError
     from containerops.repository.transfer import TransferError, push_component
+    from containerops.store import Store
 
     def progress(line: str) -> None:
         if verbose or not line.startswith("  "):
@@ -123,7 +129,10 @@ def pull(
 
     It is also tagged coops/NAMESPACE/NAME:VERSION. Example:  coops component pull library/shell
     """
+    from containerops.repository import registry
+    from containerops.repository.catalog import UnknownComponent
     from containerops.repository.transfer import TransferError, pull_component
+    from containerops.store import Store
 
     wanted = _ref(ref)
     store = Store.open()
@@ -169,6 +178,9 @@ def search(
 
     Example:  coops component search git
     """
+    from containerops.repository.catalog import Catalog
+    from containerops.store import Store
+
     store = Store.open()
     rows = Catalog(store).search(text, limit=limit)
     store.close()
@@ -189,6 +201,10 @@ def show(
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """A component: its spec (inputs, outputs, resources), its versions and its README."""
+    from containerops.repository import registry
+    from containerops.repository.catalog import Catalog, UnknownComponent
+    from containerops.store import Store
+
     wanted = _ref(ref)
     store = Store.open()
     catalog = Catalog(store)
@@ -265,6 +281,10 @@ def list_components(
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Every component in the repository (or in one namespace), with its newest version."""
+    from containerops.component.spec import validate_name
+    from containerops.repository.catalog import Catalog
+    from containerops.store import Store
+
     if namespace is not None:
         try:
             validate_name("namespace", namespace)
@@ -313,6 +333,8 @@ def registry_start(
 
     The address is remembered: push and pull use it unless COOPS_REGISTRY says otherwise.
     """
+    from containerops.repository import registry
+
     try:
         status = registry.start(port)
     except registry.RegistryError as error:
@@ -326,6 +348,8 @@ def registry_start(
 @registry_app.command("stop")
 def registry_stop() -> None:
     """Stop the registry that `coops registry start` started (its storage stays)."""
+    from containerops.repository import registry
+
     try:
         stopped = registry.stop()
     except registry.RegistryError as error:
@@ -338,6 +362,8 @@ def registry_stop() -> None:
 @registry_app.command("status")
 def registry_status(as_json: Annotated[bool, _JSON] = False) -> None:
     """Whether the registry answers, where, and whether we started it. Exit 1 when it does not answer."""
+    from containerops.repository import registry
+
     status = registry.status()
     if as_json:
         _print_json(status.to_json())

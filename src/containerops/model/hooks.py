@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
 from yaml.nodes import Node
 
 from containerops.model.flow import Position
@@ -211,6 +210,8 @@ def _trigger(r: Reader, node: Node, where: str) -> Trigger | None:
     item = _Item(r, node, where, "a cron trigger", ("type", "schedule", "timezone"))
     schedule = item.text("schedule", required=True)
     timezone = item.text("timezone") or "UTC"
+    from croniter import croniter  # here, not at import: it brings dateutil (coops validate is faster)
+
     if schedule is not None and not croniter.is_valid(schedule):
         r.error(
             item.values["schedule"],

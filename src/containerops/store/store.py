@@ -6,7 +6,6 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,11 +14,8 @@ import sqlalchemy as sa
 from containerops.store import schema as t
 from containerops.store.db import create_db_engine, migrate
 from containerops.store.recorder import Recorder
+from containerops.store.rows import JobRow, LogRow, NewRun, RunRow, StoreError
 from containerops.store.values import MAX_ID, aware, new_id, utcnow
-
-
-class StoreError(Exception):
-    """A lookup that found nothing, or a write that cannot be done; said plainly."""
 
 
 def _stored_time(value: Any) -> datetime:
@@ -35,92 +31,6 @@ def _stored_time(value: Any) -> datetime:
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed
-
-
-@dataclass(slots=True)
-class NewRun:
-    id: int
-    number: int
-    uid: str
-    job_ids: dict[str, int]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-@dataclass(slots=True)
-class JobRow:
-    id: int
-    path: str
-    position: int
-    image: str | None
-    status: str
-    reason: str | None
-    exit_code: int | None
-    attempts: int
-    outputs: dict[str, str]
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "status": self.status,
-            "exit_code": self.exit_code,
-            "attempts": self.attempts,
-            "outputs": self.outputs,
-            "reason": self.reason,
-            "image": self.image,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-        }
-
-
-@dataclass(slots=True)
-class RunRow:
-    id: int
-    uri: str
-    number: int
-    uid: str
-    flow_version: int
-    status: str
-    reason: str | None
-    executor: str
-    params: dict[str, Any]
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    jobs: list[JobRow] = field(default_factory=list)
-
-    def to_json(self, *, with_jobs: bool = True) -> dict[str, Any]:
-        """The run as ``coops run --json`` and ``coops runs show --json`` print it."""
-        document: dict[str, Any] = {
-            "id": self.id,
-            "uri": self.uri,
-            "number": self.number,
-            "flow_version": self.flow_version,
-            "status": self.status,
-            "reason": self.reason,
-            "executor": self.executor,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-        }
-        if with_jobs:
-            document["jobs"] = [job.to_json() for job in self.jobs]
-        return document
-
-
-@dataclass(slots=True)
-class LogRow:
-    id: int
-    job_path: str
-    attempt: int
-    seq: int
-    at: datetime
-    stream: str
-    line: str
 
 
 _RUN_REF = re.compile(r"^(?P<uri>[^#]+)#(?P<number>\d+)$")

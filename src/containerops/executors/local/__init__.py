@@ -148,7 +148,8 @@ async def _read(
             cut = data.rfind(b"\n") + 1
             pending = data[cut:]
             now = datetime.now(UTC)
-            batch = [LogLine(name, text.rstrip("\r"), now) for text in _split(data[:cut])] if cut else []
+            texts = _split(data[:cut]) if cut <= _LIMIT else _split_long(data[:cut])
+            batch = [LogLine(name, text.rstrip("\r"), now) for text in texts]
             while len(pending) >= _LIMIT:  # no newline in sight: a piece of the limit's size
                 piece, pending = pending[:_LIMIT], pending[_LIMIT:]
                 batch.append(LogLine(name, piece.decode(errors="replace").rstrip("\r"), now))
@@ -158,6 +159,19 @@ async def _read(
             await queue.put([LogLine(name, pending.decode(errors="replace").rstrip("\r"), datetime.now(UTC))])
     finally:
         await queue.put(None)
+
+
+def _split_long(data: bytes) -> list[str]:
+    """:func:`_split` for a block that may hold a line longer than the limit (the end of a
+    long line read in an earlier block, with its newline in this one): such a line comes
+    out in pieces of the limit, however the pipe's reads fell."""
+    texts: list[str] = []
+    for line in data.split(b"\n")[:-1]:
+        while len(line) > _LIMIT:
+            texts.append(line[:_LIMIT].decode(errors="replace"))
+            line = line[_LIMIT:]
+        texts.append(line.decode(errors="replace"))
+    return texts
 
 
 def _split(data: bytes) -> list[str]:
