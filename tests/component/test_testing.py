@@ -78,6 +78,14 @@ def test_init_makes_a_skeleton_that_passes_its_own_test(
     ran = coops("run", str(flow), "--json", home=home, cwd=tmp_path, check=0)
     [job] = json.loads(ran.stdout)["jobs"]
     assert job["outputs"] == {"CO_GREETING": "HELLO ADA LOVELACE"}, job
+    # the example runs (one fails on purpose) are kept apart from the flows' runs
+    listed = json.loads(coops("runs", "list", "--json", home=home, check=0).stdout)
+    assert [run["uri"] for run in listed] == ["acme/greet/codata"]
+    assert f"component-test/acme/{name}" not in coops("runs", "list", home=home, check=0).stdout
+    tests = json.loads(coops("runs", "list", "--json", "--component-tests", home=home, check=0).stdout)
+    assert sorted(run["uri"] for run in tests) == ["acme/greet/codata"] + [f"component-test/acme/{name}"] * 3
+    only = coops("runs", "list", "--json", "--flow", f"component-test/acme/{name}", home=home, check=0)
+    assert len(json.loads(only.stdout)) == 3
 
 
 def test_init_refuses_bad_names_and_languages(tmp_path: Path) -> None:

@@ -341,6 +341,20 @@ def test_out_of_memory_on_dummy(store: Store) -> None:
     assert hog.reason == "out of memory (limit 32M): killed with exit code 137"
 
 
+def test_out_of_memory_of_a_child_says_the_job_went_on(store: Store) -> None:
+    """The kernel killed a child process; the job itself ended by its own exit code."""
+    env = {"CO_DUMMY_OOM": "true", "CO_DUMMY_EXIT_CODE": "0"}
+    doc = simple_flow(
+        [stage("s", action("a", job("hog", "dummy", resources={"memory": "32M"}, environments=env)))]
+    )
+    hog = run_flow(store, "dummy", doc).jobs["s.a.hog"]
+    assert hog.status == "failure" and hog.exit_code == 0
+    assert (
+        hog.reason
+        == "out of memory (limit 32M): a process of the job was killed; the job then exited with code 0"
+    )
+
+
 def test_output_limits(store: Store) -> None:
     big = "x" * (64 * 1024 + 1)
     doc = simple_flow([stage("s", action("a", job("loud", "dummy", Behaviour(outputs={"BIG": big}))))])
@@ -371,6 +385,23 @@ def test_out_of_memory_on_docker(store: Store, docker_ready: None) -> None:
     assert hogged.status == "failure" and hogged.exit_code == 137
     assert hogged.reason == "out of memory (limit 32M): killed with exit code 137"
     assert [line.line for line in store.log_lines(state.id)] == ["filling"]
+
+
+@pytest.mark.docker
+def test_out_of_memory_of_a_child_on_docker(store: Store, docker_ready: None) -> None:
+    parent = job(
+        "parent",
+        "docker",
+        Behaviour(script="sh -c 'x=aaaaaaaa; while true; do x=$x$x; done'; echo child gone"),
+        resources={"memory": "32M"},
+    )
+    state = run_flow(store, "docker", simple_flow([stage("s", action("a", parent))]))
+    went_on = state.jobs["s.a.parent"]
+    assert went_on.status == "failure" and went_on.exit_code == 0
+    assert went_on.reason == (
+        "out of memory (limit 32M): a process of the job was killed; the job then exited with code 0"
+    )
+    assert [line.line for line in store.log_lines(state.id)][-1] == "child gone"  # after the shell's "Killed"
 
 
 def test_an_engine_bug_is_recorded_not_hidden(store: Store) -> None:

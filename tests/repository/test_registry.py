@@ -3,12 +3,14 @@ stopped cleanly; a registry that is down is said plainly."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 from containerops.repository import registry
+from tests.cli.test_cli import coops
 from tests.repository.conftest import free_port
 
 
@@ -81,3 +83,24 @@ def test_something_that_is_not_a_registry_is_refused(coops_home: Path) -> None:
             registry.check(f"127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
+
+
+def test_a_fresh_home_does_not_call_another_homes_registry_its_own(
+    tmp_path: Path, registry_address: str
+) -> None:
+    """The suite's registry answers at the address, but this fresh home did not start it:
+    status says so and names no folder or log of this home as the registry's."""
+    fresh = tmp_path / "fresh-home"
+    env = {"COOPS_REGISTRY": registry_address}
+    shown = coops("registry", "status", home=fresh, extra_env=env, check=0)
+    assert f"registry {registry_address}: running, not one this COOPS_HOME started" in shown.stderr
+    assert "folder:" not in shown.stderr and str(fresh) not in shown.stderr
+    as_json = json.loads(coops("registry", "status", "--json", home=fresh, extra_env=env, check=0).stdout)
+    assert as_json == {
+        "address": registry_address,
+        "running": True,
+        "pid": None,
+        "managed": False,
+        "folder": None,
+        "log": None,
+    }

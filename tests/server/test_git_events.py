@@ -58,7 +58,28 @@ def test_pushes_that_delete_or_tag_are_not_branch_pushes() -> None:
             "repository": {"full_name": "a/b", "clone_url": "u"},
         },
     )
-    assert deleted is not None and why_ignored(trigger, deleted) == "the push deletes the branch"
+    assert deleted is not None and why_ignored(trigger, deleted) == "the push deletes the branch main"
+    untagged = github_event(
+        "push",
+        {
+            "ref": "refs/tags/v1.2",
+            "after": "0" * 40,
+            "deleted": True,
+            "repository": {"full_name": "a/b", "clone_url": "u"},
+        },
+    )
+    assert untagged is not None
+    assert why_ignored(GitTrigger("github", "S", ("push",)), untagged) == "the push deletes the tag v1.2"
+    gitlab_untag = gitlab_event(
+        "Push Hook",
+        {
+            "ref": "refs/tags/v2",
+            "after": "0" * 40,
+            "project": {"path_with_namespace": "a/b", "git_http_url": "u"},
+        },
+    )
+    assert gitlab_untag is not None
+    assert why_ignored(GitTrigger("gitlab", "S", ("push",)), gitlab_untag) == "the push deletes the tag v2"
     tag = github_event(
         "push",
         {"ref": "refs/tags/v1", "after": "1" * 40, "repository": {"full_name": "a/b", "clone_url": "u"}},

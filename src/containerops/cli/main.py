@@ -26,6 +26,7 @@ from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
+from containerops.component.spec import TEST_NAMESPACE
 from containerops.engine.state import JobState, RunState
 from containerops.executors import EXECUTORS
 from containerops.executors.base import ExecutorError
@@ -384,10 +385,17 @@ def runs_list(
     status: Annotated[str | None, typer.Option(help="Only runs in this state (success, failure...).")] = None,
     limit: Annotated[int, typer.Option(help="How many of the newest runs.")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    component_tests: Annotated[
+        bool,
+        typer.Option(
+            "--component-tests",
+            help=f"Show the runs of `coops component test` too (flows {TEST_NAMESPACE}/...).",
+        ),
+    ] = False,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
-    """The newest runs, newest first."""
+    """The newest runs, newest first (without those of `coops component test` unless asked)."""
     from containerops.store import Store
 
     if server:
@@ -396,7 +404,8 @@ def runs_list(
         )
         return
     store = Store.open()
-    rows = store.list_runs(limit=limit, uri=flow, status=status)
+    hidden = () if component_tests or (flow or "").startswith(f"{TEST_NAMESPACE}/") else (TEST_NAMESPACE,)
+    rows = store.list_runs(limit=limit, uri=flow, status=status, hide_namespaces=hidden)
     if as_json:
         sys.stdout.write(json.dumps([row.to_json(with_jobs=False) for row in rows]) + "\n")
         return

@@ -310,9 +310,15 @@ def list_components(
 # -- registry ------------------------------------------------------------------------
 def _status_lines(status: registry.RegistryStatus) -> None:
     state = "[green]running[/]" if status.running else "[red]not answering[/]"
-    started = f" (pid {status.pid}, started by coops)" if status.pid else ""
+    if status.managed:
+        started = f" (pid {status.pid}, started from this COOPS_HOME)"
+    else:
+        started = ", not one this COOPS_HOME started (its files are elsewhere)"
     err.print(f"registry {escape(status.address)}: {state}{started}", highlight=False, soft_wrap=True)
-    err.print(f"folder: {escape(status.folder)}  log: {escape(status.log)}", highlight=False, soft_wrap=True)
+    if status.folder is not None and status.log is not None:
+        err.print(
+            f"folder: {escape(status.folder)}  log: {escape(status.log)}", highlight=False, soft_wrap=True
+        )
 
 
 @registry_app.command("start")

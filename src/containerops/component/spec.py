@@ -34,6 +34,8 @@ from containerops.model.quantities import parse_cpu, parse_duration, parse_memor
 
 SPEC_FILE = "component.yaml"
 README_FILE = "README.md"
+#: The namespace of the runs `coops component test` makes (`runs list` hides them by default).
+TEST_NAMESPACE = "component-test"
 
 #: Namespaces and names: they become image tags, registry paths and store keys.
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")

@@ -34,6 +34,7 @@ import yaml
 from containerops.component.build import build_component
 from containerops.component.inputs import PLACEHOLDER, InputsInvalid, resolve_inputs
 from containerops.component.spec import (
+    TEST_NAMESPACE,
     ComponentSpec,
     ExampleSpec,
     LoadedSpec,
@@ -260,7 +261,7 @@ def _flow_text(spec: ComponentSpec, inputs: dict[str, str], seed: str | None) ->
         stages.append({"type": "normal", "name": SEED_STAGE, "actions": [{"name": "copy", "jobs": [seeder]}]})
     stages.append({"type": "normal", "name": STAGE, "actions": [{"name": ACTION, "jobs": [job]}]})
     stages.append({"type": "end", "name": "end"})
-    flow = {"uri": f"component-test/{spec.namespace}/{spec.name}", "stages": stages}
+    flow = {"uri": f"{TEST_NAMESPACE}/{spec.namespace}/{spec.name}", "stages": stages}
     return yaml.safe_dump(flow, sort_keys=False, width=1000)
 
 

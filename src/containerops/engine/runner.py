@@ -738,7 +738,11 @@ class Engine:
 def _exit_reason(ended: ExitStatus, job: Job) -> str | None:
     if ended.oom_killed:  # worded here, the same on every executor
         limit = f" (limit {format_memory(job.resources.memory)})" if job.resources.memory else ""
-        return f"out of memory{limit}: killed with exit code {ended.exit_code}"
+        if ended.exit_code == 137:  # 128 + SIGKILL: the job's own process was killed
+            return f"out of memory{limit}: killed with exit code 137"
+        # the kernel killed another process of the job (a child); the job went on and ended
+        code = ended.exit_code
+        return f"out of memory{limit}: a process of the job was killed; the job then exited with code {code}"
     if ended.exit_code != 0:
         return ended.reason or f"exit code {ended.exit_code}"
     return None

@@ -56,8 +56,8 @@ class RegistryStatus:
     running: bool  # answers on its API
     pid: int | None  # the process we started, if it is alive
     managed: bool  # started by `coops registry start` from this COOPS_HOME
-    folder: str
-    log: str
+    folder: str | None  # its configuration and storage; None when it is not this home's
+    log: str | None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -279,13 +279,15 @@ def status() -> RegistryStatus:
         running = True
     except RegistryError:
         running = False
+    managed = pid is not None and address == _stored_address()
     return RegistryStatus(
         address=address,
         running=running,
         pid=pid,
-        managed=pid is not None and address == _stored_address(),
-        folder=str(folder()),
-        log=str(_paths()[2]),
+        managed=managed,
+        # another home's registry (or one started by hand) keeps its files elsewhere
+        folder=str(folder()) if managed else None,
+        log=str(_paths()[2]) if managed else None,
     )
 
 

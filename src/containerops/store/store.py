@@ -230,9 +230,11 @@ class Store:
         until: datetime | None = None,
         before_id: int | None = None,
         namespaces: Iterable[str] | None = None,
+        hide_namespaces: Iterable[str] = (),
     ) -> list[RunRow]:
         """Newest first. ``since``/``until`` bound the creation time; ``before_id`` pages
-        (runs older than that id); ``namespaces`` keeps runs of flows in those namespaces."""
+        (runs older than that id); ``namespaces`` keeps runs of flows in those namespaces,
+        ``hide_namespaces`` leaves out those of these."""
         query = self._run_query().order_by(t.runs.c.id.desc()).limit(limit)
         if uri:
             query = query.where(t.flows.c.uri == uri)
@@ -249,6 +251,8 @@ class Store:
         if namespaces is not None:
             prefixes = [t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces]
             query = query.where(sa.or_(sa.false(), *prefixes))
+        for hidden in hide_namespaces:
+            query = query.where(sa.not_(t.flows.c.uri.startswith(f"{hidden}/", autoescape=True)))
         with self.engine.connect() as conn:
             return [self._run_row(row) for row in conn.execute(query)]
 

@@ -7,7 +7,8 @@ The job's environment drives it:
 - ``CO_DUMMY_OUTPUTS``: outputs to report, as ``KEY=value`` pairs in the
   ``CO_DATA`` encoding (``CO_RESULT=false`` works too);
 - ``CO_DUMMY_LINES``: how many plain log lines to print first (default 0);
-- ``CO_DUMMY_OOM``: ``true`` to end as if killed by the memory limit;
+- ``CO_DUMMY_OOM``: ``true`` to end as if killed by the memory limit (exit code 137,
+  or ``CO_DUMMY_EXIT_CODE`` when given: a child was killed, the job went on);
 - ``CO_DUMMY_PASS_ON_ATTEMPT``: fail with exit code 1 before this attempt
   (``CO_ATTEMPT``), for testing retries.
 """
@@ -31,6 +32,8 @@ class DummyHandle(JobHandle):
         self.outputs = decode_co_data(env.get("CO_DUMMY_OUTPUTS", ""))
         self.lines = int(env.get("CO_DUMMY_LINES", "0") or 0)
         self.oom = env.get("CO_DUMMY_OOM", "").lower() == "true"
+        if self.oom and not env.get("CO_DUMMY_EXIT_CODE"):
+            self.exit_code = 137
         pass_on = int(env.get("CO_DUMMY_PASS_ON_ATTEMPT", "0") or 0)
         if pass_on and spec.attempt < pass_on:
             self.exit_code = 1
@@ -62,7 +65,7 @@ class DummyExecutor(Executor):
         if handle.sleep:
             await asyncio.sleep(handle.sleep)
         if handle.oom:
-            return ExitStatus(137, oom_killed=True)
+            return ExitStatus(handle.exit_code, oom_killed=True)
         return ExitStatus(handle.exit_code)
 
     async def destroy(self, handle: JobHandle) -> None:

@@ -76,6 +76,15 @@ def _branch(ref: str) -> str | None:
     return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
 
+def _deletion(ref: str) -> str:
+    """Why a push that deletes ``ref`` runs nothing, naming what it deletes."""
+    if ref.startswith("refs/tags/"):
+        return f"the push deletes the tag {ref.removeprefix('refs/tags/')}"
+    if ref.startswith("refs/heads/"):
+        return f"the push deletes the branch {ref.removeprefix('refs/heads/')}"
+    return f"the push deletes {ref}"
+
+
 def github_event(name: str, payload: Any) -> GitEvent | None:
     """The event of a GitHub delivery (``X-GitHub-Event: name``); None for kinds we do not run."""
     if name == "push":
@@ -89,7 +98,7 @@ def github_event(name: str, payload: Any) -> GitEvent | None:
             sha=sha,
             repository=_text(payload, "repository", "full_name"),
             branch=_branch(ref),
-            skip="the push deletes the branch" if deleted else None,
+            skip=_deletion(ref) if deleted else None,
         )
     if name == "pull_request":
         number = _text(payload, "number")
@@ -123,7 +132,7 @@ def gitlab_event(name: str, payload: Any) -> GitEvent | None:
             sha=sha,
             repository=_text(payload, "project", "path_with_namespace"),
             branch=_branch(ref),
-            skip="the push deletes the branch" if sha == _DELETED else None,
+            skip=_deletion(ref) if sha == _DELETED else None,
         )
     if name == "Merge Request Hook":
         number = _text(payload, "object_attributes", "iid")
