@@ -26,7 +26,6 @@ from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
-from containerops.component.spec import TEST_NAMESPACE
 from containerops.engine.state import JobState, RunState
 from containerops.executors import EXECUTORS
 from containerops.executors.base import ExecutorError
@@ -389,13 +388,14 @@ def runs_list(
         bool,
         typer.Option(
             "--component-tests",
-            help=f"Show the runs of `coops component test` too (flows {TEST_NAMESPACE}/...).",
+            help="Show the runs of `coops component test` too (flows component-test/...).",
         ),
     ] = False,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
     """The newest runs, newest first (without those of `coops component test` unless asked)."""
+    from containerops.component.spec import TEST_NAMESPACE
     from containerops.store import Store
 
     if server:
