@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from containerops.model.loader import parse_flow
 from containerops.server import records
 from containerops.server.manager import RunEvent, RunManager, ServerStopping
 from containerops.store import Store
+from containerops.store import schema as t
 
 
 def saved(store: Store, doc: dict[str, Any]) -> tuple[int, int]:
@@ -163,6 +165,10 @@ def test_cancel_and_stop(store: Store) -> None:
         assert (run.status, run.reason) == ("cancelled", "server stopped"), run_id
 
 
+#: A process of this host that does not exist (pids stop far below this).
+DEAD_OWNER = f"{socket.gethostname()}:4999999:1"
+
+
 def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(store: Store) -> None:
     doc = flow_doc(jobs=2)
     flow_id, version_id = saved(store, doc)
@@ -173,6 +179,8 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
         state = engine.prepare(flow, source="", fmt="json", flow_version=(flow_id, version_id))
         if trigger is not None:
             records.mark_server_run(store, state.id, trigger, None)
+            with store.engine.begin() as conn:  # its owner, a server process, is gone
+                conn.execute(t.runs.update().where(t.runs.c.id == state.id).values(owner=DEAD_OWNER))
         if status == "running":  # as a killed server leaves it: run and first job running
             recorder = store.recorder(state.id)
             job = state.jobs["build.unit.job0"]

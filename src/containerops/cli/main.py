@@ -450,6 +450,55 @@ def runs_show(
     Console().print(render.run_detail(row), highlight=False)
 
 
+@runs_app.command("cancel")
+def runs_cancel(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="A run id, or FLOW-URI#NUMBER.")],
+    wait: Annotated[float, typer.Option(help="Seconds to wait for the run to end.")] = 60,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """Cancel a run that is still going: its running jobs are stopped, the rest skipped.
+
+    A `coops run` of this machine is asked to stop (as Ctrl-C would); a run whose
+    process is gone is settled here (its containers and processes removed); a
+    server's run is cancelled through its API (--server).
+    """
+    if server:
+        _remotely(server, token, lambda client: remote_api.cancel(client, run_ref))
+        return
+    import signal as signals
+
+    from containerops.engine.abandoned import settle_abandoned_runs
+    from containerops.store import Store
+    from containerops.store.ownership import Ownership, ownership
+
+    store = Store.open()
+    try:
+        run_id = _open_run(store, run_ref)
+        owned: Ownership = ownership(store, run_id)
+        if owned.finished:
+            raise _fail(f"run {run_ref} has already ended ({owned.status})")
+        if not owned.alive:
+            settle_abandoned_runs(store, only=run_id)
+            err.print(f"run {run_id}: its process was gone; stopped what it left and marked it failed")
+            return
+        if owned.server or owned.pid is None:
+            raise _fail(
+                f"run {run_ref} is run by a server ({owned.owner}): cancel it there with --server URL"
+            )
+        os.kill(owned.pid, signals.SIGTERM)  # coops run cancels its run on SIGTERM, as on Ctrl-C
+        deadline = time.monotonic() + wait
+        while not ownership(store, run_id).finished:
+            if time.monotonic() > deadline:
+                raise _fail(
+                    f"run {run_ref} was asked to stop and has not ended after {wait:g} s", EXIT_FAILURE
+                )
+            time.sleep(0.1)
+        err.print(f"run {run_id}: cancelled")
+    finally:
+        store.close()
+
+
 # -- logs --------------------------------------------------------------------------
 @app.command()
 def logs(
@@ -477,6 +526,8 @@ def logs(
             lambda client: remote_api.logs(client, run_ref, job, follow_live=follow, timestamps=timestamps),
         )
         return
+    from containerops.engine.abandoned import settle_abandoned_runs
+
     store = Store.open()
     run_id = _open_run(store, run_ref)
     if job is not None and job not in store.job_paths(run_id):
@@ -484,8 +535,12 @@ def logs(
     out = sys.stdout
     last_id = 0
     _collect_less()
+    checked = 0.0
     while True:
         finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
+        if follow and not finished and time.monotonic() - checked > 1:  # its owner killed with -9?
+            checked = time.monotonic()
+            finished = bool(settle_abandoned_runs(store, only=run_id))
         while True:
             rows = store.log_lines(run_id, job_path=job, after_id=last_id)
             text = []  # one write a read: a follower keeps up with a chatty job
@@ -547,14 +602,27 @@ def cleanup() -> None:
 
     Runs remove their containers themselves, even when cancelled; this is for
     what a killed process (kill -9, a crash, a reboot) left behind. Every
-    container of ours carries the label containerops.managed=true.
+    container of ours carries the label containerops.managed=true. Runs whose
+    process is gone are settled first (failed, "abandoned", their containers,
+    processes and workspace removed); containers of runs a live process (a
+    server, another coops run) still runs are left alone.
     """
+    from containerops.engine.abandoned import settle_abandoned_runs
     from containerops.executors.docker import cleanup_all
+    from containerops.store import Store
+    from containerops.store.ownership import live_run_uids
 
+    store = Store.open()
     try:
-        removed = cleanup_all()
+        settled = settle_abandoned_runs(store)
+        removed = cleanup_all(keep=live_run_uids(store))
     except ExecutorError as error:
         raise _fail(str(error)) from None
+    finally:
+        store.close()
+    if settled:
+        runs = ", ".join(map(str, settled))
+        err.print(f"settled {len(settled)} abandoned run{'s' if len(settled) != 1 else ''}: {runs}")
     err.print(f"removed {removed} container{'s' if removed != 1 else ''}", highlight=False)
 
 

@@ -336,6 +336,12 @@ def runs_show(remote: Remote, ref: str, *, as_json: bool, flow_source: bool = Fa
     Console().print(render.run_detail(run_row(document)), highlight=False)
 
 
+def cancel(remote: Remote, ref: str) -> None:
+    run_id = remote.resolve(ref)
+    remote.call("POST", f"/api/v1/runs/{run_id}/cancel")
+    Console(stderr=True).print(f"run {run_id}: cancelled", highlight=False)
+
+
 def fail(error: RemoteError) -> NoReturn:
     Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise SystemExit(error.code)

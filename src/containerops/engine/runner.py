@@ -36,6 +36,7 @@ from containerops.executors.base import Executor, ExecutorError, ExitStatus, Job
 from containerops.model.flow import Flow, Job
 from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store
+from containerops.store.ownership import HEARTBEAT_EVERY, this_process
 from containerops.store.values import utcnow
 
 if TYPE_CHECKING:
@@ -146,7 +147,8 @@ class Engine:
             self.executor.name,
             dict(params or {}),
             [(job.path, job.endpoint) for job in jobs],
-            columns=run_columns,
+            # this process owns the run from now on: another can tell when it is gone
+            columns={**(run_columns or {}), "owner": this_process(), "heartbeat_at": utcnow()},
         )
         self.state = RunState(
             flow=flow,
@@ -198,6 +200,7 @@ class Engine:
         overrides = params.get("set") or {}
         engine._flow_env = substitute_all({**state.flow.environments, **overrides}, engine.secret_values)
         recorder.mask = engine.masker.mask
+        recorder.run_owner(this_process(), utcnow())  # the restoring process owns it now
         engine.state, engine._recorder = state, recorder
         return engine
 
@@ -511,6 +514,8 @@ class Engine:
         recorder.job(js.id, status="running", attempts=attempt, started_at=js.started_at, reason=None)
         recorder.attempt(js.id, attempt, _new=True, status="running", started_at=now)
         recorder.change(js.id, attempt, "running", now, None)
+        if self.executor.has_side_effects:
+            recorder.flush()  # "started" is stored before anything starts
         self._changed(js)
         env = launch.environment(
             job_environment(
@@ -719,9 +724,16 @@ class Engine:
         self._changed()
 
     async def _flush_periodically(self) -> None:
+        """Lines reach the store within FLUSH_INTERVAL (a kill loses at most that), and the
+        run's heartbeat says every HEARTBEAT_EVERY seconds that its owner is alive."""
         _, recorder = self._require()
+        beat = 0.0
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
+            beat += FLUSH_INTERVAL
+            if beat >= HEARTBEAT_EVERY:
+                beat = 0.0
+                recorder.heartbeat(utcnow())
             recorder.flush(wait=False)
 
     def _changed(self, js: JobState | None = None) -> None:

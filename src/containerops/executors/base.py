@@ -98,6 +98,10 @@ class Executor(abc.ABC):
     keep per-job state outside its handles)."""
 
     name: str = "abstract"
+    #: Whether starting a job has effects outside this process (a container, a process):
+    #: then the engine stores that the attempt started before it starts it, so a kill
+    #: in between leaves a record of it, not a job that seems never to have run.
+    has_side_effects: bool = True
 
     async def setup(self, run: RunContext) -> None:  # noqa: B027 - optional hook
         """Prepare the run (networks, volumes...). Called once before any job.

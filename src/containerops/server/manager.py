@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from containerops.engine import Engine, JobState, RunState
+from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
 from containerops.model.flow import Flow
@@ -102,7 +103,10 @@ class RunManager:
         settled = records.settle_interrupted_runs(self.store, "server stopped")
         for run_id in settled:
             log.warning("run %s was unfinished when the server stopped: marked failed", run_id)
+            await asyncio.to_thread(stop_leftovers, self.store.get_run(run_id, with_jobs=False).uid)
             self._emit(RunEvent("finished", run_id, None))
+        for run_id in await asyncio.to_thread(settle_abandoned_runs, self.store):
+            log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
         for run_id in records.paused_server_runs(self.store):
             await self.restore_paused(run_id)
 

@@ -4,13 +4,13 @@ server left unfinished."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.ownership import history_row, owner_alive, settle_runs
 from containerops.store.values import utcnow
 
 #: Run states a server process owns while it lives; found at startup, they were interrupted.
@@ -69,64 +69,18 @@ def run_origin(store: Store, run_id: int) -> tuple[dict[str, Any] | None, int | 
     return row.trigger, row.rerun_of
 
 
-def _change(
-    run_id: int, job_id: int | None, attempt: int | None, status: str, reason: str, at: datetime
-) -> dict[str, Any]:
-    """A row of the run's history (``state_changes``)."""
-    return {
-        "run_id": run_id,
-        "job_id": job_id,
-        "attempt": attempt,
-        "status": status,
-        "reason": reason,
-        "at": at,
-    }
-
-
-def _settle(conn: sa.Connection, run_ids: list[int], reason: str) -> None:
-    """Fail runs and finish their jobs: a running job failed, a waiting one skipped."""
-    now = utcnow()
-    for run_id in run_ids:
-        jobs = conn.execute(
-            sa.select(t.jobs.c.id, t.jobs.c.status, t.jobs.c.attempts).where(
-                t.jobs.c.run_id == run_id, t.jobs.c.status.in_(("pending", "running"))
+def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
+    """Fail the server's runs that were queued or running when it stopped, and that no live
+    process owns (another server on the same store may be running its own); their ids."""
+    with store.engine.begin() as conn:
+        rows = conn.execute(
+            sa.select(t.runs.c.id, t.runs.c.owner, t.runs.c.heartbeat_at).where(
+                t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_INTERRUPTED)
             )
         ).all()
-        changes: list[dict[str, Any]] = []
-        for job in jobs:
-            status = "failure" if job.status == "running" else "skipped"
-            why = reason if status == "failure" else f"skipped: {reason}"
-            conn.execute(
-                t.jobs.update()
-                .where(t.jobs.c.id == job.id)
-                .values(status=status, reason=why, finished_at=now)
-            )
-            if status == "failure":
-                conn.execute(
-                    t.job_attempts.update()
-                    .where(t.job_attempts.c.job_id == job.id, t.job_attempts.c.attempt == job.attempts)
-                    .where(t.job_attempts.c.status == "running")
-                    .values(status="failure", reason=why, finished_at=now)
-                )
-            changes.append(_change(run_id, job.id, job.attempts or None, status, why, now))
-        changes.append(_change(run_id, None, None, "failure", reason, now))
-        conn.execute(t.state_changes.insert(), changes)
-        conn.execute(
-            t.runs.update()
-            .where(t.runs.c.id == run_id)
-            .values(status="failure", reason=reason, finished_at=now)
-        )
-
-
-def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
-    """Fail the server's runs that were queued or running when it stopped; their ids."""
-    with store.engine.begin() as conn:
-        ids = list(
-            conn.execute(
-                sa.select(t.runs.c.id).where(t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_INTERRUPTED))
-            ).scalars()
-        )
-        _settle(conn, ids, reason)
+        # (a run recorded before runs had owners was this server's: nothing else ran them)
+        ids = [row.id for row in rows if row.owner is None or not owner_alive(row.owner, row.heartbeat_at)]
+        settle_runs(conn, ids, reason)
     return ids
 
 
@@ -156,8 +110,8 @@ def cancel_queued_run(store: Store, run_id: int, reason: str) -> None:
             .where(t.jobs.c.run_id == run_id, t.jobs.c.status == "pending")
             .values(status="skipped", reason=skipped, finished_at=now)
         )
-        changes = [_change(run_id, job_id, None, "skipped", skipped, now) for job_id in ids]
-        changes.append(_change(run_id, None, None, "cancelled", reason, now))
+        changes = [history_row(run_id, job_id, None, "skipped", skipped, now) for job_id in ids]
+        changes.append(history_row(run_id, None, None, "cancelled", reason, now))
         conn.execute(t.state_changes.insert(), changes)
         conn.execute(
             t.runs.update()

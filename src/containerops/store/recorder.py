@@ -84,6 +84,14 @@ class Recorder:
         self._run.update(status=status, reason=reason, **fields)
         self.change(None, None, status, at, reason)
 
+    def run_owner(self, owner: str, at: datetime) -> None:
+        """Another process took the run over (a server restoring a paused run)."""
+        self._run.update(owner=owner, heartbeat_at=at)
+
+    def heartbeat(self, at: datetime) -> None:
+        """The run's owner is alive (no history row: it is not a change of state)."""
+        self._run["heartbeat_at"] = at
+
     def job(self, job_id: int, **fields: Any) -> None:
         """Update columns of a job row (merged with earlier pending updates)."""
         self._jobs.setdefault(job_id, {}).update(self._masked(fields))

@@ -55,6 +55,10 @@ runs = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("started_at", Timestamp, nullable=True),
     sa.Column("finished_at", Timestamp, nullable=True),
+    #: The process that runs it (``host:pid:start``), and when it last said it was alive
+    #: (migration 0008): any coops process can tell an abandoned run from a live one.
+    sa.Column("owner", sa.String(255), nullable=True),
+    sa.Column("heartbeat_at", Timestamp, nullable=True),
     sa.UniqueConstraint("flow_id", "number", name="uq_runs_flow_id_number"),
     sa.Index("ix_runs_status", "status"),
 )

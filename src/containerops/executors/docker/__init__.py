@@ -32,7 +32,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -519,8 +519,9 @@ def home_label() -> str:
     return str(coops_home().resolve())
 
 
-def cleanup_all() -> int:
-    """Remove every container (and workspace volume, kept ones too) that runs of this COOPS_HOME left.
+def cleanup_all(keep: Collection[str] = ()) -> int:
+    """Remove every container (and workspace volume, kept ones too) that runs of this COOPS_HOME
+    left, but those of the runs in ``keep`` (uids of runs a live process still runs).
 
     For ``coops cleanup``: after a crash nothing else knows these containers.
     Containers of other homes (another user, another test session) are not
@@ -529,9 +530,25 @@ def cleanup_all() -> int:
     client = connect()
     labels = [f"{LABEL_MANAGED}=true", f"{LABEL_HOME}={home_label()}"]
     try:
-        removed = _remove_labelled(client.api, labels)
+        removed = 0
+        for container in client.api.containers(all=True, filters={"label": labels}):
+            if (container.get("Labels") or {}).get(LABEL_RUN) not in keep:
+                _remove(client.api, container["Id"])
+                removed += 1
         for volume in client.api.volumes(filters={"label": labels}).get("Volumes") or []:
-            _remove_volume(client.api, volume["Name"])
+            if (volume.get("Labels") or {}).get(LABEL_RUN) not in keep:
+                _remove_volume(client.api, volume["Name"])
+        return removed
+    finally:
+        client.close()
+
+
+def stop_run(run_id: str) -> int:
+    """Remove the containers and workspace volume of run ``run_id``; how many containers."""
+    client = connect()
+    try:
+        removed = _remove_labelled(client.api, f"{LABEL_RUN}={run_id}")
+        _remove_volume(client.api, workspace_volume(run_id))
         return removed
     finally:
         client.close()

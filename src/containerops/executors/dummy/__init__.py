@@ -42,6 +42,7 @@ class DummyHandle(JobHandle):
 
 class DummyExecutor(Executor):
     name = "dummy"
+    has_side_effects = False
 
     def __init__(self) -> None:
         #: Every spec started, for tests that check what the engine asked for.

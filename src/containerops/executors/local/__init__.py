@@ -32,6 +32,9 @@ from containerops.executors.base import (
     Stream,
 )
 
+#: Every process of a run carries its uid in this variable: the local executor's label,
+#: by which :func:`stop_run` finds what a killed coops process left running.
+RUN_ENV = "COOPS_RUN_UID"
 _LIMIT = 1024 * 1024  # longest line read at once; longer ones come out in pieces
 _READ_SIZE = 256 * 1024  # bytes read from a pipe at once: many lines per read under load
 _QUEUE_BATCHES = 64  # batches that may wait for the engine before the readers pause
@@ -67,7 +70,7 @@ class LocalExecutor(Executor):
                 f"the local executor runs a job's command, and {spec.path} has none; "
                 "add `command:` or use the docker executor"
             )
-        env = {**os.environ, **spec.env}
+        env = {**os.environ, **spec.env, RUN_ENV: spec.run_id}
         workspace = self._workspaces.get(spec.run_id)
         if workspace is not None:
             env[WORKSPACE_ENV] = workspace
@@ -191,3 +194,22 @@ def _limits(memory: int | None) -> Callable[[], None] | None:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
     return apply
+
+
+def stop_run(run_id: str) -> int:
+    """Kill (SIGKILL) every process of this machine that belongs to run ``run_id``, the
+    job processes a killed coops process left and whatever they started; how many."""
+    marker = b"\0" + f"{RUN_ENV}={run_id}".encode() + b"\0"
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if marker not in b"\0" + environ.read() + b"\0":
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return killed

@@ -1,0 +1,41 @@
+"""Runs whose owner is gone: stop what they left, then settle them.
+
+A ``coops run`` or server killed with -9 leaves its runs unfinished in the store and
+its containers (or job processes) running. Whoever notices first (``coops cleanup``,
+``coops logs -f`` on such a run, ``coops runs cancel``, a server starting) calls
+:func:`settle_abandoned_runs`: everything the run left is stopped and removed, by its
+labels (containers, the workspace volume) and its environment mark (processes), and
+the run is failed with a reason saying what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from containerops.executors.base import ExecutorError
+from containerops.executors.docker import stop_run as stop_containers
+from containerops.executors.local import stop_run as stop_processes
+from containerops.store import Store
+from containerops.store.ownership import abandoned_runs, settle_abandoned
+
+log = logging.getLogger("containerops.engine")
+
+REASON = "abandoned: the process that ran it is gone (killed, or its machine stopped)"
+
+
+def stop_leftovers(run_uid: str) -> None:
+    """Stop the processes and remove the containers and workspace of one run, on this machine."""
+    stop_processes(run_uid)
+    try:
+        stop_containers(run_uid)
+    except ExecutorError as error:  # no Docker here: a local run has no containers to remove
+        log.info("containers of run %s not looked for: %s", run_uid, error)
+
+
+def settle_abandoned_runs(store: Store, only: int | None = None) -> list[int]:
+    """Stop what abandoned runs left and fail them (just run ``only``, when given); their ids."""
+    found = [(run_id, uid) for run_id, uid, _ in abandoned_runs(store) if only is None or run_id == only]
+    for _, uid in found:
+        stop_leftovers(uid)
+    settle_abandoned(store, [run_id for run_id, _ in found], REASON)
+    return [run_id for run_id, _ in found]
