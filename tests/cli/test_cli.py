@@ -325,3 +325,33 @@ def test_docker_engine_down_fails_the_run_with_a_clear_reason(tmp_path: Path) ->
     assert [(j["status"], j["reason"]) for j in document["jobs"]] == [
         ("skipped", f"skipped: {document['reason']}")
     ]
+
+
+def test_run_json_on_an_invalid_flow_prints_the_problems_as_json(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: a/b/c\nstages:\n  - name: s\n    actions: [{name: a, jobs: [{name: j, retries: x}]}]\n",
+    )
+    result = coops("run", str(flow), "--json", home=tmp_path / "home", check=2)
+    document = json.loads(result.stdout)
+    assert document["file"] == str(flow) and document["valid"] is False
+    problem = next(d for d in document["diagnostics"] if "retries" in d["message"])
+    assert (problem["severity"], problem["file"], problem["line"]) == ("error", str(flow), 4)
+
+
+def test_when_takes_lua_literals_as_written(tmp_path: Path) -> None:
+    """`when: "false"` is a Lua expression (never run), not a mistyped on_success."""
+    flow = write(
+        tmp_path,
+        "uri: a/b/c\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - {name: never, command: [echo, hi], when: 'false'}\n"
+        "          - {name: always, command: [echo, hi], when: 'true'}\n",
+    )
+    coops("validate", str(flow), home=tmp_path / "home", check=0)
+    ran = json.loads(
+        coops("run", str(flow), "--executor", "local", "--json", home=tmp_path / "home", check=0).stdout
+    )
+    assert [(job["path"], job["status"]) for job in ran["jobs"]] == [
+        ("s.a.never", "skipped"),
+        ("s.a.always", "success"),
+    ]

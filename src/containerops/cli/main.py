@@ -94,12 +94,15 @@ def _print_diagnostics(diagnostics: list[Diagnostic]) -> None:
         err.print(f"[{style}]{escape(str(diagnostic))}[/]", highlight=False)
 
 
-def _load(file: Path) -> LoadResult:
+def _load(file: Path, *, as_json: bool = False) -> LoadResult:
     from containerops.model.loader import load_flow
 
     try:
         result = load_flow(file)
     except FlowInvalid as invalid:
+        if as_json:  # a script reads the problems as it reads a run: one JSON document
+            problems = [d.to_json() for d in invalid.diagnostics]
+            sys.stdout.write(json.dumps({"file": str(file), "valid": False, "diagnostics": problems}) + "\n")
         _print_diagnostics(invalid.diagnostics)
         errors = sum(1 for d in invalid.diagnostics if d.severity == "error")
         raise _fail(f"{file}: {errors} problem{'s' if errors != 1 else ''}; nothing was started") from None
@@ -204,7 +207,7 @@ def run(
 
     if executor not in EXECUTORS:
         raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
-    loaded = _load(file)
+    loaded = _load(file, as_json=as_json)
     problems = check_runnable_locally(loaded.flow, str(file), executor)
     if problems:
         _print_diagnostics(problems)
@@ -333,7 +336,7 @@ def validate(
         entry: dict[str, Any] = {
             "file": str(file),
             "valid": ok,
-            "diagnostics": [_diag_json(d) for d in diagnostics],
+            "diagnostics": [d.to_json() for d in diagnostics],
         }
         if ok and show_plan:
             entry["plan"] = plan(result.flow).describe()
@@ -357,17 +360,6 @@ def validate(
         sys.stdout.write(json.dumps(report) + "\n")
     if invalid:
         raise typer.Exit(EXIT_INVALID)
-
-
-def _diag_json(diagnostic: Diagnostic) -> dict[str, Any]:
-    return {
-        "severity": diagnostic.severity,
-        "message": diagnostic.message,
-        "file": diagnostic.file,
-        "line": diagnostic.line,
-        "column": diagnostic.column,
-        "where": diagnostic.where,
-    }
 
 
 # -- runs --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ of the key or value at fault, in the form compilers use
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
 
@@ -41,6 +41,14 @@ class Diagnostic:
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+    def to_json(self, *, file: bool = True) -> dict[str, Any]:
+        """The diagnostic for scripts (``--json``) and API answers (which name no file)."""
+        document: dict[str, Any] = {"severity": self.severity, "message": self.message}
+        if file:
+            document["file"] = self.file
+        document.update(line=self.line, column=self.column, where=self.where)
+        return document
 
 
 def sort_diagnostics(diagnostics: list[Diagnostic]) -> list[Diagnostic]:

@@ -95,6 +95,7 @@ STAGE_TYPES: tuple[StageType, ...] = ("start", "normal", "pause", "end")
 SEQUENCINGS: tuple[Sequencing, ...] = ("sequence", "parallel")
 JOB_TYPES: tuple[JobType, ...] = ("component", "service")
 WHENS: tuple[When, ...] = ("on_success", "on_failure", "always")
+LUA_LITERALS = ("true", "false", "nil")
 
 MAX_RETRIES = 100
 #: Jobs a flow may have: far above real flows, and a bound on what one flow makes the
@@ -555,7 +556,9 @@ class _Builder:
     def when(self, job: Job, node: Node, where: str) -> None:
         """``on_success``, ``on_failure``, ``always``, or a Lua expression (not a bare word)."""
         text = self.r.text(node, where, "when")
-        if text is None or text in WHENS or BARE_WORD.fullmatch(text.strip()):
+        # A bare word is a mistyped choice, except Lua's own literals ("false": never run).
+        bare = BARE_WORD.fullmatch(text.strip()) and text.strip() not in LUA_LITERALS if text else False
+        if text is None or text in WHENS or bare:
             job.when = cast(When, self.r.choice(node, where, "when", WHENS) or job.when)
             return
         job.condition = read_lua(self.r, node, where, "when", expression=True)

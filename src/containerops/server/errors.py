@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from containerops.engine.secrets import MissingSecret
-from containerops.model.diagnostics import Diagnostic, FlowInvalid
+from containerops.model.diagnostics import FlowInvalid
 from containerops.server.manager import RegistryUnavailable, ServerStopping
 from containerops.store import StoreError
 
@@ -68,16 +68,6 @@ async def _missing_secret(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, str(exc), missing_secrets=sorted(exc.missing))
 
 
-def diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
-    return {
-        "severity": diagnostic.severity,
-        "message": diagnostic.message,
-        "line": diagnostic.line,
-        "column": diagnostic.column,
-        "where": diagnostic.where,
-    }
-
-
 async def _flow_invalid(_request: Request, exc: Exception) -> JSONResponse:
     # A flow sent to us, or a stored version this release no longer accepts: every problem, with its line.
     assert isinstance(exc, FlowInvalid)
@@ -86,7 +76,7 @@ async def _flow_invalid(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(
         422,
         f"the flow is invalid: {count}; first: {errors[0] if errors else exc}",
-        problems=[diagnostic_json(d) for d in exc.diagnostics],
+        problems=[d.to_json(file=False) for d in exc.diagnostics],
     )
 
 

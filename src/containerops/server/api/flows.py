@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.server import catalog
 from containerops.server.deps import Caller, StoreDep, VersionNumber, namespace_of, visible_namespaces
-from containerops.server.errors import ApiError, diagnostic_json
+from containerops.server.errors import ApiError
 from containerops.server.names import flow_uri, uri_part
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
@@ -52,7 +52,7 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
             "version": version,
             "version_id": version_id,
             "created": created,
-            "warnings": [diagnostic_json(d) for d in loaded.warnings],
+            "warnings": [d.to_json(file=False) for d in loaded.warnings],
         },
         status_code=201 if created else 200,
     )
