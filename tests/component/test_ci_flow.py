@@ -85,14 +85,50 @@ def test_the_example_ci_flow_runs_with_library_components_only(
     assert github[0].json()["state"] == "failure"
     assert github[0].path.endswith(sha)
 
+    # the clone fails (no such repository): lint and tests are skipped, and the report jobs
+    # still report it, on the commit the trigger named (here given as a webhook would)
+    sha, run, slack, github = run_ci(
+        tmp_path / "gone", PROJECT, coops_home, env, exit_code=1, repo="gone.git"
+    )
+    jobs = {job["path"]: job for job in run["jobs"]}
+    assert jobs["source.clone.git"]["status"] == "failure"
+    assert jobs["check.test.pytest"]["status"] == "skipped"
+    assert {path: jobs[path]["status"] for path in jobs if path.startswith("report.")} == {
+        "report.verdict.summarize": "success",
+        "report.verdict.slack": "success",
+        "report.verdict.github": "success",
+    }
+    [message] = slack
+    assert message.json()["text"] == f"demo-python {sha}: the clone failed: failure"
+    [status] = github
+    assert status.path == f"/repos/containerops/demo-python/statuses/{sha}"
+    assert status.json()["state"] == "failure"
+
 
 def run_ci(
-    folder: Path, project: dict[str, str], home: Path, env: dict[str, str], *, exit_code: int
+    folder: Path,
+    project: dict[str, str],
+    home: Path,
+    env: dict[str, str],
+    *,
+    exit_code: int,
+    repo: str = "repo.git",
 ) -> tuple[str, dict[str, Any], list[Received], list[Received]]:
-    """Serve ``project`` as a repository, run the flow on it: (sha, run JSON, Slack and GitHub requests)."""
+    """Serve ``project`` as a repository, run the flow on ``repo`` of that server (with
+    CO_GIT_SHA set as a webhook sets it): (sha, run JSON, Slack and GitHub requests)."""
     sha = git("rev-parse", "main", cwd=make_repository(folder, project))
     with serve(folder) as git_server, CaptureServer() as slack, CaptureServer() as github:
-        flow = local_flow(folder, f"{git_server}/repo.git", slack.url, github.url)
-        result = coops("run", str(flow), "--network", "host", "--json", home=home, extra_env=env)
+        flow = local_flow(folder, f"{git_server}/{repo}", slack.url, github.url)
+        result = coops(
+            "run",
+            str(flow),
+            "--network",
+            "host",
+            "--json",
+            "--set",
+            f"CO_GIT_SHA={sha}",
+            home=home,
+            extra_env=env,
+        )
     assert result.returncode == exit_code, result.stdout + result.stderr
     return sha, json.loads(result.stdout), slack.received, github.received

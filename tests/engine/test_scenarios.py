@@ -241,6 +241,51 @@ def test_missing_declared_output_fails_the_subscriber(
     assert needs.reason == "needs CO_URL from s.a.quiet, which never printed it (success)"
 
 
+def test_optional_subscriptions_take_their_default(store: Store) -> None:
+    """A failed producer and a skipped one do not fail a subscriber that gave defaults;
+    a producer that printed its output still gives it."""
+    optional = {"env": "VERSION", "default": "0.0.0"}
+    doc = simple_flow(
+        [
+            stage(
+                "s",
+                action(
+                    "a",
+                    job("ok", "dummy", Behaviour(outputs={"CO_V": "1.2"}), outputs=["CO_V"]),
+                    job("broken", "dummy", Behaviour(exit_code=3), outputs=["CO_V"]),
+                    job("never", "dummy", outputs=["CO_V"]),
+                ),
+            ),
+            stage(
+                "t",
+                action(
+                    "b",
+                    job(
+                        "report",
+                        "dummy",
+                        when="always",
+                        subscriptions=[
+                            {"s.a.ok[CO_V]": {"env": "GOT", "default": "none"}},
+                            {"s.a.broken[CO_V]": optional},
+                            {"s.a.never[CO_V]": {"env": "SKIPPED", "default": ""}},
+                        ],
+                    ),
+                ),
+            ),
+        ]
+    )
+    executor = DummyExecutor()
+    state = run_flow(store, executor, doc)
+    assert statuses(state) == {
+        "s.a.ok": "success",
+        "s.a.broken": "failure",
+        "s.a.never": "skipped",
+        "t.b.report": "success",
+    }
+    env = executor.started[-1].env
+    assert (env["GOT"], env["VERSION"], env["SKIPPED"]) == ("1.2", "0.0.0", "")
+
+
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_job_timeout(store: Store, executor: str, docker_ready: None) -> None:
     doc = simple_flow([stage("s", action("a", job("slow", executor, Behaviour(sleep=30), timeout="1s")))])

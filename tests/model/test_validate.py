@@ -633,3 +633,32 @@ def test_pause_stage_runs_locally() -> None:
 
 def test_plain_flow_runs_locally() -> None:
     assert check_runnable_locally(parse_flow(FULL).flow) == []
+
+
+def test_optional_subscriptions_with_a_default() -> None:
+    optional = '{env: VALUE, default: "0.0.0"}'
+    [subscription] = parse_flow(subscribe("one.a.first[URL]", env=optional)).flow.jobs()[2].subscriptions
+    assert (subscription.env, subscription.default) == ("VALUE", "0.0.0")
+    [required] = parse_flow(subscribe("one.a.first[URL]")).flow.jobs()[2].subscriptions
+    assert required.default is None
+    # the source must still exist and run earlier
+    assert errors(subscribe("two.c.last[URL]", env=optional)) == [
+        "flow.yml:16:15: error: subscription 'two.c.last[URL]': job 'two.c.last' does not run "
+        "before job 'one.b.reader' (it is in a later stage)"
+    ]
+    assert errors(subscribe("one.a.first[URL]", env="{env: VALUE, defualt: x}")) == [
+        "flow.yml:16:33: error: subscription 'one.a.first[URL]' needs default "
+        "(written {env: NAME, default: VALUE})",
+        "flow.yml:16:46: error: unknown key 'defualt' in an optional subscription; did you mean 'default'?",
+    ]
+    assert errors(subscribe("one.a.first[URL]", env="{default: x}")) == [
+        "flow.yml:16:33: error: subscription 'one.a.first[URL]' needs env "
+        "(written {env: NAME, default: VALUE})"
+    ]
+    assert errors(subscribe("one.a.first[URL]", env="{env: 1BAD, default: x}")) == [
+        "flow.yml:16:39: error: subscription variable '1BAD' is not valid: use letters, digits and '_', "
+        "not starting with a digit"
+    ]
+    assert errors(subscribe("one.a.first[URL]", env="{env: VALUE, default: [x]}")) == [
+        "flow.yml:16:55: error: subscription default must be a single value, got a list"
+    ]

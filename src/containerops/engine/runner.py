@@ -478,6 +478,8 @@ class Engine:
             source = state.jobs[sub.source]
             if sub.key in source.outputs:
                 values[sub.env] = source.outputs[sub.key]
+            elif sub.default is not None:  # optional: a skipped or failed producer is no failure
+                values[sub.env] = sub.default
             elif source.status in ("skipped", "pending"):
                 return values, f"needs {sub.key} from {sub.source}, which did not run ({source.status})"
             else:

@@ -37,11 +37,16 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class Subscription:
-    """``stage.action.job[KEY]: ENV``: give output KEY of an earlier job as variable ENV."""
+    """``stage.action.job[KEY]: ENV``: give output KEY of an earlier job as variable ENV.
+
+    Written ``{env: ENV, default: VALUE}`` it is optional: when the producer was skipped,
+    failed or never printed KEY, the job gets VALUE instead of failing (a report job that
+    runs ``when: always`` still runs after a failed clone)."""
 
     source: str  # stage.action.job
     key: str
     env: str
+    default: str | None = None  # None: required
 
 
 @dataclass(slots=True)

@@ -87,6 +87,7 @@ JOB_KEYS = (
     "post",
 )
 RESOURCE_KEYS = ("cpu", "memory")
+SUBSCRIPTION_KEYS = ("env", "default")
 #: Keys of the original engine's runtime dumps: accepted, ignored, warned about.
 RUNTIME_FLOW_KEYS = ("number", "namespace")
 RUNTIME_JOB_KEYS = ("status",)
@@ -673,6 +674,25 @@ class _Builder:
                     f"subscription '{key.value}': output name '{output}' is not valid: {KEY_RULE}",
                 )
                 continue
+            default: str | None = None
+            if isinstance(value, MappingNode):  # {env: NAME, default: VALUE}: optional
+                fields = r.mapping(value, item_where, "an optional subscription", SUBSCRIPTION_KEYS)
+                if fields is None:
+                    continue
+                values = _values(fields)
+                missing = [name for name in SUBSCRIPTION_KEYS if name not in values]
+                if missing:
+                    r.error(
+                        value,
+                        item_where,
+                        f"subscription '{key.value}' needs {' and '.join(missing)} "
+                        "(written {env: NAME, default: VALUE})",
+                    )
+                    continue
+                default = r.stringify(values["default"], f"{item_where}.default", "subscription default")
+                if default is None:
+                    continue
+                value = values["env"]
             env = r.name(value, item_where, "subscription variable", ENV_NAME, ENV_RULE)
             if env is None:
                 continue
@@ -680,7 +700,9 @@ class _Builder:
                 first, env, value, item_where, f"variable '{env}' is set by two subscriptions"
             ):
                 continue
-            subscription = Subscription(source=f"{stage}.{action}.{source_job}", key=output, env=env)
+            subscription = Subscription(
+                source=f"{stage}.{action}.{source_job}", key=output, env=env, default=default
+            )
             subscriptions.append(subscription)
             self.pending.append(PendingSubscription(job, subscription, key, item_where))
         return subscriptions
