@@ -446,7 +446,7 @@ def test_out_of_memory_of_a_child_on_docker(store: Store, docker_ready: None) ->
     assert went_on.reason == (
         "out of memory (limit 32M): a process of the job was killed; the job then exited with code 0"
     )
-    assert [line.line for line in store.log_lines(state.id)][-1] == "child gone"  # after the shell's "Killed"
+    assert "child gone" in [line.line for line in store.log_lines(state.id)]  # the job went on
 
 
 def test_an_engine_bug_is_recorded_not_hidden(store: Store) -> None:
