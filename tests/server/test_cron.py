@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from tests.server.conftest import LiveServer
+from tests.server.cronrace import take_ticks
 
 from containerops.executors.dummy import DummyExecutor
 from containerops.server import records
@@ -154,19 +157,31 @@ def test_the_schedule_is_read_in_its_timezone(store: Store) -> None:
     with_manager(store, body)
 
 
-def test_two_schedulers_on_one_store_take_a_tick_once(store: Store) -> None:
+def test_two_scheduler_processes_on_one_database_run_each_tick_once(store: Store) -> None:
+    """Two processes, each with its own engine on one SQLite file; both see every tick as
+    due before either takes it (a barrier in ``due()``), so only the conditional take of
+    ``last_tick`` keeps each tick to one run."""
     store.save_flow("acme/nightly/build", flow(), "yaml")
 
-    async def body(manager: RunManager) -> None:
-        clock = ManualClock(at(10, 2))
-        one, two = Scheduler(store, manager, clock), Scheduler(store, manager, clock)
-        one.sync()
-        two.sync()
-        clock.set(at(10, 5))
-        started = await asyncio.gather(one.tick(), two.tick())
-        assert sorted(len(ids) for ids in started) == [0, 1]
+    async def register(manager: RunManager) -> None:
+        Scheduler(store, manager, ManualClock(at(10, 2))).sync()
 
-    with_manager(store, body)
+    with_manager(store, register)
+    ticks = [at(10, 5), at(10, 10), at(10, 15)]
+    spawn = multiprocessing.get_context("spawn")
+    barrier = spawn.Barrier(2)
+    url = store.engine.url.render_as_string(hide_password=False)
+    processes = [spawn.Process(target=take_ticks, args=(url, ticks, barrier)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [process.exitcode for process in processes] == [0, 0]
+    runs = store.list_runs(uri="acme/nightly/build")
+    per_tick = Counter(run.params["set"]["CO_CRON_TICK"] for run in runs)
+    assert per_tick == {tick.isoformat(): 1 for tick in ticks}
+    assert [run.status for run in runs] == ["success"] * 3
+    assert schedule_row(store).last_tick.replace(tzinfo=UTC) == at(10, 15)
 
 
 def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: Store) -> None:

@@ -201,10 +201,12 @@ class Scheduler:
             row = self._row(due.schedule_id)
             if row is None:
                 continue
+            # Taken only if ``last_tick`` is still what ``due()`` saw: compared with the row
+            # read just now, a tick another server took meanwhile would be taken again.
             with self.store.engine.begin() as conn:
                 taken = conn.execute(
                     s.update()
-                    .where(s.c.id == due.schedule_id, s.c.last_tick == row["last_tick"])
+                    .where(s.c.id == due.schedule_id, s.c.last_tick == due.previous)
                     .values(
                         last_tick=due.tick,
                         next_tick=next_tick(row["schedule"], row["timezone"], due.tick),
