@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import json
 import textwrap
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from tests.server.conftest import LiveServer
+from tests.server.conftest import LiveServer, ServerProcess
 
 from containerops.server import limits
 from containerops.server.secrets import set_secret
@@ -254,20 +256,43 @@ def test_github_form_encoded_deliveries_are_read_and_their_signature_checked(
     assert len(runs_of(store)) == 1
 
 
-def test_a_redelivery_starts_nothing_twice(hooked: LiveServer, store: Store, admin_token: str) -> None:
-    with hooked.client() as client:
-        first = github(client, "push", push_payload(), delivery="same-id")
-        again = github(client, "push", push_payload(), delivery="same-id")
-    assert first.status_code == 202 and again.status_code == 200
-    assert again.json()["verdict"] == "duplicate"
-    assert again.json()["run_id"] == first.json()["run"]["id"]
-    assert len(runs_of(store)) == 1
+def test_copies_of_a_delivery_sent_at_the_same_moment_start_one_run(
+    hooked: LiveServer, store: Store, admin_token: str, server_process: Callable[..., ServerProcess]
+) -> None:
+    """Four copies of each delivery, released together by a barrier: two to this server and
+    two to a ``coops server`` process on the same database. One is accepted, three are
+    duplicates that name its run."""
+    other = server_process()
+    copies = [hooked.url, hooked.url, other.url, other.url]
+    body = json.dumps(push_payload()).encode()
+    for delivery in ("same-1", "same-2", "same-3"):
+        barrier = threading.Barrier(len(copies))
+        headers = {
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": sign(SECRET, body),
+            "Content-Type": "application/json",
+        }
+
+        def send(
+            url: str, headers: dict[str, str] = headers, barrier: threading.Barrier = barrier
+        ) -> httpx.Response:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                barrier.wait(30)
+                return client.post("/hooks/github/acme/shop/ci", content=body, headers=headers)
+
+        with ThreadPoolExecutor(len(copies)) as pool:
+            answers = list(pool.map(send, copies))
+        verdicts = sorted((a.status_code, a.json()["verdict"]) for a in answers)
+        assert verdicts == [(200, "duplicate")] * 3 + [(202, "accepted")], [a.text for a in answers]
+        accepted = next(a.json()["run"]["id"] for a in answers if a.status_code == 202)
+        assert {a.json()["run_id"] for a in answers if a.status_code == 200} == {accepted}
+    assert len(runs_of(store)) == 3
     with hooked.client(admin_token) as api:
         listed = api.get("/api/v1/deliveries", params={"flow": "acme/shop/ci"}).json()["deliveries"]
-    assert [(d["delivery_id"], d["verdict"]) for d in listed] == [
-        ("same-id", "duplicate"),
-        ("same-id", "accepted"),
-    ]
+    assert sorted((d["delivery_id"], d["verdict"]) for d in listed) == sorted(
+        [(f"same-{n}", "accepted") for n in (1, 2, 3)] + [(f"same-{n}", "duplicate") for n in (1, 2, 3)] * 3
+    )
 
 
 @pytest.mark.parametrize(

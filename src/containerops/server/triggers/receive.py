@@ -23,6 +23,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 import sqlalchemy as sa
+from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_delay, wait_fixed
 
 from containerops.model.flow import Flow
 from containerops.model.hooks import GitTrigger, WebhookTrigger
@@ -41,6 +42,8 @@ HookKind = Literal["github", "gitlab", "webhook"]
 PAYLOAD_ENV = "CO_WEBHOOK_PAYLOAD"
 MAX_PAYLOAD_ENV = 64 * 1024
 FLOW_CACHE_SIZE = 256
+#: How long a redelivery waits for the first copy's run to be recorded (seconds).
+FIRST_RUN_WAIT = 10.0
 #: The headers that prove a sender, by kind of trigger.
 PROOF_HEADER: dict[str, str] = {
     "github": "X-Hub-Signature-256",
@@ -179,7 +182,7 @@ class HookReceiver:
                     200,
                     "duplicate",
                     f"delivery {delivery_id} was received before",
-                    extra=_first(self.store, first),
+                    extra=await _first(self.store, first),
                 )
         try:
             submitted = await self.manager.submit(flow_id, env=env, trigger=about)
@@ -295,6 +298,27 @@ def _about(event: GitEvent) -> dict[str, Any]:
     }
 
 
-def _first(store: Store, delivery: int) -> dict[str, Any]:
-    found = deliveries.get_delivery(store, delivery)
+async def _first(store: Store, delivery: int) -> dict[str, Any]:
+    """The delivery that claimed the id first, and its run. A copy sent at the same moment
+    may get here before the first has recorded its run: wait (at most ``FIRST_RUN_WAIT``
+    seconds) until it has, or has been decided without one."""
+
+    async def read() -> dict[str, Any]:
+        return deliveries.get_delivery(store, delivery)
+
+    def undecided(found: dict[str, Any]) -> bool:
+        return found["run_id"] is None and found["verdict"] == "received"
+
+    def last_read(state: RetryCallState) -> dict[str, Any]:
+        assert state.outcome is not None
+        result: dict[str, Any] = state.outcome.result()
+        return result
+
+    retrying = AsyncRetrying(
+        retry=retry_if_result(undecided),
+        stop=stop_after_delay(FIRST_RUN_WAIT),
+        wait=wait_fixed(0.05),
+        retry_error_callback=last_read,
+    )
+    found: dict[str, Any] = await retrying(read)
     return {"first_delivery": delivery, "run_id": found["run_id"]}
