@@ -8,8 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -18,6 +16,7 @@ import pytest
 from containerops.executors.local import RUN_ENV
 from containerops.store import Store
 from tests.cli.test_cli import BUSYBOX, COOPS, coops, write
+from tests.waiting import wait_for
 
 
 def flow_text(job: str, executor_keys: str = "") -> str:
@@ -33,13 +32,6 @@ def start(tmp_path: Path, text: str, *extra: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*COOPS, "run", str(flow), *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-
-
-def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def stored_lines(home: Path) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +12,9 @@ import pytest
 from tests.engine.httpcapture import Got, capture
 from tests.server.conftest import LiveServer, ServerProcess
 from tests.server.flows import flow_doc, start, wait_for_run
+from tests.waiting import wait_for
 
+from containerops.engine.decisions import get_pause
 from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
 
@@ -102,6 +105,44 @@ def test_a_paused_run_survives_a_server_restart(
     assert [job["status"] for job in document["jobs"]] == ["success", "success"]
     assert document["jobs"][0]["attempts"] == 1  # the job before the pause did not run again
     assert document["jobs"][1]["outputs"] == {"GOT": "7"}
+
+
+@pytest.mark.parametrize("deadline_passes", ["while the server is down", "after it started again"])
+def test_a_pause_deadline_holds_across_a_sigkill(
+    store: Store, server_process: Callable[..., ServerProcess], deadline_passes: str
+) -> None:
+    """A paused run with a pause timeout, its server killed (SIGKILL): the server started
+    again times the run out at the deadline set before the kill, not at a new one."""
+    create_user(store, "root", admin=True)
+    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
+    first = server_process("dummy")
+    with httpx.Client(base_url=first.url, headers=headers, timeout=30) as client:
+        run = start(client, paused_doc(timeout="3s"))
+        wait_for_run(client, run["id"], until=("paused",))
+    first.kill()
+    before = get_pause(store, run["id"], "approve")
+    assert before is not None and before.deadline is not None and before.decision is None
+    if deadline_passes == "while the server is down":
+        deadline = before.deadline + timedelta(seconds=0.5)
+        wait_for(lambda: datetime.now(UTC) > deadline, "the pause deadline to pass", 30)
+        assert store.get_run(run["id"]).status == "paused"  # nobody ran it meanwhile
+
+    second = server_process("dummy")
+    with httpx.Client(base_url=second.url, headers=headers, timeout=30) as client:
+        document = wait_for_run(client, run["id"], timeout=60)
+    assert (document["status"], document["reason"]) == (
+        "failure",
+        "stage approve: nobody approved or rejected it within 3 s (pause timeout)",
+    )
+    after = get_pause(store, run["id"], "approve")
+    assert after is not None and after.decided_at is not None
+    assert (after.decision, after.started_at, after.deadline) == (
+        "timeout",
+        before.started_at,
+        before.deadline,
+    )
+    assert after.decided_at >= before.deadline
+    assert [job["status"] for job in document["jobs"]] == ["success", "skipped"]
 
 
 @pytest.fixture
