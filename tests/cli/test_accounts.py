@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import stat
+import subprocess
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -122,46 +125,66 @@ stages:
       - name: push
         jobs:
           - name: login
-            command: [sh, -c, 'echo "login with $PASSWORD and $CO_USER"']
+            command:
+              - sh
+              - -c
+              - |
+                echo "login with $PASSWORD and $CO_USER"
+                echo "password sha256 $(printf %s "$PASSWORD" | sha256sum | cut -c1-64)"
+                echo "user sha256 $(printf %s "$CO_USER" | sha256sum | cut -c1-64)"
             environments: {PASSWORD: "${{ secrets.REGISTRY_PASSWORD }}"}
             inputs: {user: "${{ secrets.REGISTRY_USER }}"}
 """
 
 
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def used_secrets(home: Path, ran: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The sha256 of each secret value the job was given, from the lines it printed."""
+    logs = coops("logs", str(json.loads(ran.stdout)["id"]), home=home, check=0).stdout
+    assert "login with *** and ***" in logs
+    return dict(re.findall(r"(password|user) sha256 ([0-9a-f]{64})", logs))
+
+
 def test_run_takes_secrets_from_store_file_and_options(tmp_path: Path) -> None:
+    """The store, then --secrets-file, then --secret: each later source wins. The job prints
+    the hash of each value it got (the values themselves are masked)."""
     home = tmp_path / "home"
     flow = write(tmp_path, SECRET_FLOW)
     missing = coops("run", str(flow), "--executor", "local", home=home, check=2)
     assert "REGISTRY_PASSWORD (used by job ship.push.login)" in missing.stderr
     assert "nothing was started" in missing.stderr
 
-    coops(
-        "secret",
-        "set",
-        "acme",
-        "REGISTRY_PASSWORD",
-        "--value-stdin",
-        home=home,
-        check=0,
-        input="from-the-store",
-    )
+    for name, value in (("REGISTRY_PASSWORD", "from-the-store"), ("REGISTRY_USER", "user-from-store")):
+        coops("secret", "set", "acme", name, "--value-stdin", home=home, check=0, input=value)
+    ran = coops("run", str(flow), "-e", "local", "--json", home=home, check=0)
+    assert used_secrets(home, ran) == {
+        "password": sha256("from-the-store"),
+        "user": sha256("user-from-store"),
+    }
+
+    # the file wins over the store, for the names it gives
     secrets_file = write(tmp_path, "# for local runs\nREGISTRY_USER=user-from-file\n", "secrets.env")
     ran = coops(
         "run", str(flow), "-e", "local", "--secrets-file", str(secrets_file), "--json", home=home, check=0
     )
-    run_id = json.loads(ran.stdout)["id"]
-    logs = coops("logs", str(run_id), home=home, check=0).stdout
-    assert "login with *** and ***" in logs
+    assert used_secrets(home, ran) == {"password": sha256("from-the-store"), "user": sha256("user-from-file")}
+    logs = coops("logs", str(json.loads(ran.stdout)["id"]), home=home, check=0).stdout
     assert "from-the-store" not in logs + ran.stdout + ran.stderr and "user-from-file" not in logs
 
     # --secret wins over the file; NAME alone takes the environment variable
+    both = write(tmp_path, "REGISTRY_USER=user-from-file\nREGISTRY_PASSWORD=password-from-file\n", "both.env")
     ran = coops(
-        "run", str(flow), "-e", "local", "--secrets-file", str(secrets_file),
+        "run", str(flow), "-e", "local", "--secrets-file", str(both),
         "--secret", "REGISTRY_USER", "--secret", "REGISTRY_PASSWORD=given-on-the-command-line",
         "--json", home=home, check=0, extra_env={"REGISTRY_USER": "user-from-env"},
     )  # fmt: skip
-    logs = coops("logs", str(json.loads(ran.stdout)["id"]), home=home, check=0).stdout
-    assert "login with *** and ***" in logs and "given-on" not in logs and "user-from-env" not in logs
+    assert used_secrets(home, ran) == {
+        "password": sha256("given-on-the-command-line"),
+        "user": sha256("user-from-env"),
+    }
 
     bad = write(tmp_path, "JUST A LINE\n", "bad.env")
     assert (
