@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from containerops.contract.codata import decode_co_data
-from containerops.engine import lua, scripts
+from containerops.engine import scripts
 from containerops.executors.dummy import DummyExecutor
+from containerops.lua import sandbox as lua
 from containerops.store import Store
 from tests.engine.scenarios import Behaviour, action, job, run_flow, simple_flow, stage
 
@@ -209,4 +210,4 @@ def test_a_script_stuck_in_c_is_abandoned_at_the_deadline(
     monkeypatch.setattr(lua, "MAX_PATTERN_COST", 1e15)  # let the pattern through, to reach the deadline
     monkeypatch.setattr(scripts, "MAX_SECONDS", 0.2)
     state = run_flow(store, "dummy", one_job(pre="string.find(string.rep('a', 20000), 'a*b')"))
-    assert state.jobs["s.a.j"].reason == "pre script ran too long (more than 0.2 s)"
+    assert state.jobs["s.a.j"].reason == "pre script ran past its time limit of 0.2 s"

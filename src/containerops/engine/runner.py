@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
 from containerops.engine import decisions, resume, scripts, service
 from containerops.engine.environment import job_environment
-from containerops.engine.lua import ScriptError
 from containerops.engine.masking import Masker
 from containerops.engine.notify import wait_or_poll, waiting
 from containerops.engine.plan import plan
@@ -33,6 +32,7 @@ from containerops.engine.scripts import Launch
 from containerops.engine.secrets import check_available, substitute_all
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec, RunContext
+from containerops.lua.sandbox import ScriptError
 from containerops.model.flow import Flow, Job
 from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store

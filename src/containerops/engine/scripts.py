@@ -1,4 +1,4 @@
-"""A job's Lua: ``when:`` expressions, ``pre:`` and ``post:`` scripts (see ``engine.lua``).
+"""A job's Lua: ``when:`` expressions, ``pre:`` and ``post:`` scripts (see ``containerops.lua``).
 
 What a script sees (all plain data):
 
@@ -12,22 +12,20 @@ What a script sees (all plain data):
 
 ``skip(reason)`` (pre) skips the job; ``fail(reason)`` fails it;
 ``succeed(reason)`` (post) overrides a failure. ``print`` lines go to the
-job's log. Scripts run in a worker thread, so the engine's loop keeps going
-while one runs to the end of its budget.
+job's log. Scripts run in worker processes (``containerops.lua.pool``), so the
+engine's loop keeps going while one runs, and one that runs past
+``MAX_SECONDS`` is killed.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from containerops.engine import lua
 from containerops.engine.state import FINISHED, RunState
+from containerops.lua.pool import default_pool
+from containerops.lua.sandbox import ScriptError
 from containerops.model.flow import Job
 
 
@@ -41,41 +39,8 @@ class Verdict:
     printed: list[str] = field(default_factory=list)
 
 
-#: Wall-clock seconds the engine waits for a script, whatever its budgets say.
+#: Wall-clock seconds a script may run (read at each call); past them its worker is killed.
 MAX_SECONDS = 10.0
-
-
-async def _in_thread(name: str, function: Callable[..., Any], *args: Any) -> Any:
-    """Run a script in a thread of its own and wait at most ``MAX_SECONDS`` for it.
-
-    Lua runs without the GIL, so the engine's loop goes on meanwhile. A script
-    still running at the deadline (stuck in a C function the budgets do not
-    reach) is left to its thread, a daemon, and the job fails.
-    """
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-
-    def settle(result: Any, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
-
-    def work() -> None:
-        try:
-            result, error = function(*args), None
-        except BaseException as exc:  # handed to the waiting task, whatever it is
-            result, error = None, exc
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name=f"lua-{name}", daemon=True).start()
-    try:
-        return await asyncio.wait_for(future, MAX_SECONDS)
-    except TimeoutError:
-        raise lua.ScriptError(f"{name} script ran too long (more than {MAX_SECONDS:g} s)") from None
 
 
 def finished_jobs(state: RunState) -> dict[str, dict[str, Any]]:
@@ -88,12 +53,12 @@ def finished_jobs(state: RunState) -> dict[str, dict[str, Any]]:
 
 async def condition(expression: str, values: Mapping[str, Any]) -> bool:
     """A ``when:`` expression's truth (Lua's: only nil and false are false)."""
-    value = await _in_thread("when", lua.evaluate, expression, "when", values)
-    return value is not None and value is not False
+    outcome = await default_pool().run(f"return {expression}", "when", values, seconds=MAX_SECONDS)
+    return outcome.value is not None and outcome.value is not False
 
 
 async def script(code: str, name: str, values: Mapping[str, Any], read_back: tuple[str, ...]) -> Verdict:
-    outcome = await _in_thread(name, functools.partial(lua.run, read_back=read_back), code, name, values)
+    outcome = await default_pool().run(code, name, values, seconds=MAX_SECONDS, read_back=read_back)
     tables = {key: _strings(outcome.tables.get(key), f"{name}: {key}") for key in read_back}
     return Verdict(tables, outcome.action, outcome.reason, outcome.printed)
 
@@ -103,17 +68,17 @@ def _strings(value: Any, where: str) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise lua.ScriptError(f"{where} must be a table, got {type(value).__name__}")
+        raise ScriptError(f"{where} must be a table, got {type(value).__name__}")
     result: dict[str, str] = {}
     for key, item in value.items():
         if not isinstance(key, str):
-            raise lua.ScriptError(f"{where} has a key that is not text: {key!r}")
+            raise ScriptError(f"{where} has a key that is not text: {key!r}")
         if isinstance(item, bool):
             result[key] = "true" if item else "false"
         elif isinstance(item, int | float | str):
             result[key] = str(item)
         else:
-            raise lua.ScriptError(f"{where}.{key} must be text, a number or a boolean")
+            raise ScriptError(f"{where}.{key} must be text, a number or a boolean")
     return result
 
 

@@ -21,7 +21,7 @@ MAX_SCRIPT = 64 * 1024
 
 def read_lua(r: Reader, node: Node, where: str, name: str, *, expression: bool = False) -> str | None:
     """The Lua source at ``node`` if it compiles; else an error at the line of the problem."""
-    from containerops.engine.lua import syntax_error
+    from containerops.lua.sandbox import syntax_error  # lupa loads with the first script: CLI start-up
 
     text = r.text(node, where, name)
     if text is None:

@@ -1,8 +1,10 @@
 """An embedded, sandboxed Lua for the ``pre:``, ``post:`` and ``when:`` scripts of jobs.
 
-Scripts are written by whoever writes flows, and run inside the engine (the
-server's process): they must not reach the machine, hang the engine or eat
-its memory. Each evaluation gets a fresh Lua state (lupa, Lua 5.4) with:
+Scripts are written by whoever writes flows: they must not reach the machine,
+hang the engine or eat its memory. This module is the Lua side: the engine never
+calls ``run`` itself but hands scripts to ``containerops.lua.pool``, whose
+worker processes call it and are killed when a script runs past its time limit.
+Each evaluation gets a fresh Lua state (lupa, Lua 5.4) with:
 
 - only pure libraries: the base functions that do not load code or touch
   metatables, and copies of ``string`` (without ``dump``), ``table``,
@@ -13,14 +15,17 @@ its memory. Each evaluation gets a fresh Lua state (lupa, Lua 5.4) with:
   off), nor lupa's ``python`` bridge: only plain data goes in and comes out;
 - an instruction budget (a count hook) that ends the script, which
   ``pcall`` cannot swallow: the wrapped ``pcall``/``xpcall`` re-raise once the
-  budget or the memory is exhausted;
+  budget or the memory is exhausted, and an ``xpcall`` handler is not called
+  for the budget's error (the hook is off while it would run). ``string.rep``
+  charges the bytes it writes to the same budget (C work no hook sees);
 - a memory limit (lupa's ``max_memory``): ``string.rep`` bombs and growing
   tables end with a memory error instead of growing the process;
 - pattern functions (``find``, ``match``, ``gmatch``, ``gsub``) that refuse a
-  pattern whose worst-case backtracking over the given text is too long: they
-  run in C, where the instruction hook cannot stop them. As a last resort the
-  caller (``engine.scripts``) stops waiting after ``MAX_SECONDS``.
+  pattern whose worst-case backtracking over the given text is too long, the
+  text being a string or a number (Lua matches a number's digits): they run in
+  C, where the instruction hook cannot stop them.
 
+Whatever these miss, the worker's time limit ends (``containerops.lua.pool``).
 What a script may do to its job is given by the caller as plain data in, and
 read back as plain data out (``run``); ``print`` collects lines.
 """
@@ -43,12 +48,15 @@ MAX_PATTERN_COST = 2e8
 #: Lines ``print`` keeps, and their length.
 MAX_PRINTED = 1000
 _HOOK_EVERY = 1000
+#: Bytes ``string.rep`` may write for the cost of one Lua instruction (a memset is that much faster).
+_BYTES_PER_INSTRUCTION = 16
 
 _SETUP = """
 local budget, actions, printed = ...
 local sethook, load, pcall, xpcall, error = debug.sethook, load, pcall, xpcall, error
 local tostring, select, concat = tostring, select, table.concat
 local state = {exceeded = false, memory = false}
+local hooks = 0
 string.dump = nil
 
 local function copy(lib)
@@ -86,6 +94,9 @@ local function guarded(name, f, plain_at)
   return function(...)
     local subject, pattern = ...
     local plain = plain_at and select(plain_at, ...)
+    -- Lua matches a number as its text: measure it as the text it becomes.
+    if type(subject) == "number" then subject = tostring(subject) end
+    if type(pattern) == "number" then pattern = tostring(pattern) end
     if type(subject) == "string" and type(pattern) == "string" and not plain then
       local k = repetitions(pattern)
       local anchored = sub(pattern, 1, 1) == "^" and name ~= "gmatch"
@@ -102,6 +113,18 @@ string.find = guarded("find", string.find, 4)
 string.match = guarded("match", string.match)
 string.gmatch = guarded("gmatch", string.gmatch)
 string.gsub = guarded("gsub", string.gsub)
+
+-- string.rep writes its bytes in C, out of the hook's reach: charge them to the budget.
+local rep = string.rep
+string.rep = function(...)
+  local result = rep(...)
+  hooks = hooks + #result / budget.rep_bytes
+  if hooks > budget.hooks then
+    state.exceeded = true
+    error("__coops_budget__", 0)
+  end
+  return result
+end
 
 local env = {}
 for _, name in ipairs({"assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen",
@@ -121,7 +144,15 @@ local function check(ok, ...)
   return ok, ...
 end
 env.pcall = function(f, ...) return check(pcall(f, ...)) end
-env.xpcall = function(f, handler, ...) return check(xpcall(f, handler, ...)) end
+-- The budget's error is raised in the hook, where hooks are off: a handler called for it
+-- would run unbounded, so it is not called then.
+env.xpcall = function(f, handler, ...)
+  local function guarded_handler(err)
+    if state.exceeded or state.memory then return err end
+    return handler(err)
+  end
+  return check(xpcall(f, guarded_handler, ...))
+end
 
 env.print = function(...)
   if #printed < budget.printed then
@@ -140,7 +171,6 @@ local function act(kind)
 end
 env.skip, env.fail, env.succeed = act("skip"), act("fail"), act("succeed")
 
-local hooks = 0
 local function hook()
   hooks = hooks + 1
   if hooks > budget.hooks then
@@ -196,7 +226,7 @@ class Outcome:
 
 
 class _Sandbox:
-    def __init__(self, max_instructions: int, max_memory: int) -> None:
+    def __init__(self, max_instructions: int, max_memory: int, max_pattern_cost: float) -> None:
         self.lua = lupa.LuaRuntime(
             max_memory=max_memory, register_eval=False, register_builtins=False, unpack_returned_tuples=True
         )
@@ -205,7 +235,8 @@ class _Sandbox:
                 "hooks": max(1, max_instructions // _HOOK_EVERY),
                 "every": _HOOK_EVERY,
                 "printed": MAX_PRINTED,
-                "pattern": MAX_PATTERN_COST,
+                "pattern": max_pattern_cost,
+                "rep_bytes": _BYTES_PER_INSTRUCTION * _HOOK_EVERY,
             }
         )
         self.actions = self.lua.table()
@@ -222,14 +253,17 @@ def run(
     read_back: tuple[str, ...] = (),
     max_instructions: int = MAX_INSTRUCTIONS,
     max_memory: int = MAX_MEMORY,
+    max_pattern_cost: float | None = None,
 ) -> Outcome:
     """Run ``code`` (a chunk; ``return`` gives its value) with ``values`` as globals.
 
     ``read_back`` names the globals whose final value (plain data) the caller
-    wants. Raises ``ScriptError`` with a clear reason on any failure.
+    wants. ``max_pattern_cost`` defaults to ``MAX_PATTERN_COST`` as it is at
+    the call. Raises ``ScriptError`` with a clear reason on any failure.
     """
+    pattern_cost = MAX_PATTERN_COST if max_pattern_cost is None else max_pattern_cost
     try:
-        box = _Sandbox(max_instructions, max_memory)
+        box = _Sandbox(max_instructions, max_memory, pattern_cost)
         table = box.lua.table_from({key: _lua_value(value) for key, value in values.items()}, recursive=True)
         value = box.run(code, name, table)
         tables = {key: _plain(box.env[key], f"{name}: {key}") for key in read_back}
@@ -253,7 +287,7 @@ def run(
         raise ScriptError(f"{name} script used more than {max_memory // 2**20} MiB of memory") from None
 
 
-def evaluate(expression: str, name: str, values: Mapping[str, Any], **limits: int) -> Any:
+def evaluate(expression: str, name: str, values: Mapping[str, Any], **limits: Any) -> Any:
     """The value of a Lua expression (``when:``)."""
     return run(f"return {expression}", name, values, **limits).value  # type: ignore[arg-type]
 
@@ -265,7 +299,7 @@ def syntax_error(code: str, name: str, *, expression: bool = False) -> tuple[int
     """``(line, message)`` of the first syntax error in ``code``, or None when it compiles."""
     global _checker
     if _checker is None:
-        _checker = _Sandbox(MAX_INSTRUCTIONS, MAX_MEMORY)
+        _checker = _Sandbox(MAX_INSTRUCTIONS, MAX_MEMORY, MAX_PATTERN_COST)
     text = f"return {code}" if expression else code
     try:
         error = _checker.syntax(text, name)
