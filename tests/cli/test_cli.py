@@ -355,3 +355,58 @@ def test_when_takes_lua_literals_as_written(tmp_path: Path) -> None:
         ("s.a.never", "skipped"),
         ("s.a.always", "success"),
     ]
+
+
+def test_validate_applies_the_checks_run_applies(tmp_path: Path) -> None:
+    """What `coops run` would refuse, `coops validate` says: a job with no image for the
+    docker executor (a warning, an error with --executor), a script reading a job that does
+    not exist, component inputs that do not match the component's spec."""
+    from containerops.component.spec import parse_spec
+    from containerops.repository.catalog import Catalog, PushRecord
+    from containerops.store import Store
+
+    home = tmp_path / "home"
+    head = "uri: a/b/c\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+    no_image = write(tmp_path, head + "          - {name: j, command: [echo, hi]}\n", "noimage.yaml")
+    warned = coops("validate", str(no_image), home=home, check=0)
+    assert (
+        "has no endpoint image for the docker executor" in warned.stderr
+        and "coops run refuses it" in warned.stderr
+    )
+    refused = coops("validate", str(no_image), "--executor", "docker", home=home, check=2)
+    assert f"{no_image}:7:13: error: job 's.a.j' has no endpoint image" in refused.stderr.replace("\n", " ")
+    coops("validate", str(no_image), "--executor", "local", home=home, check=0)
+
+    script = write(
+        tmp_path,
+        head + '          - {name: j, command: [echo], when: \'jobs["s.a.x"].status == "success"\'}\n',
+        "s.yaml",
+    )
+    assert 'reads jobs["s.a.x"], which is no job' in coops("validate", str(script), home=home, check=2).stderr
+
+    home.mkdir(exist_ok=True)
+    store = Store.open(f"sqlite:///{home / 'containerops.db'}")
+    spec = parse_spec(
+        "namespace: acme\nname: tool\nversion: 1.0.0\ninputs:\n  - {name: level, type: integer}\n"
+    )
+    Catalog(store).record(
+        PushRecord(
+            "acme",
+            "tool",
+            "1.0.0",
+            "sha256:" + "1" * 64,
+            "sha256:i",
+            spec.model_dump(mode="json", exclude_none=True),
+            "",
+        )
+    )
+    store.close()
+    used = write(
+        tmp_path, head + "          - {name: j, component: acme/tool, inputs: {level: high}}\n", "uses.yaml"
+    )
+    invalid = coops("validate", str(used), home=home, check=2).stderr.replace("\n", " ")
+    assert f"{used}:7:" in invalid and "input 'level'" in invalid
+    good = write(
+        tmp_path, head + "          - {name: j, component: acme/tool, inputs: {level: 3}}\n", "good.yaml"
+    )
+    coops("validate", str(good), home=home, check=0)

@@ -22,11 +22,11 @@ def test_scripts_and_a_lua_when_are_kept() -> None:
         "          - name: j\n            command: [true]\n"
         "            pre: |\n              inputs.x = '1'\n"
         "            post: \"outputs.Y = 'z'\"\n"
-        "            when: jobs['s.a.i'] == nil or not failed\n"
+        "            when: jobs['s.a.j'] == nil or not failed\n"
     )
     [parsed] = parse_flow(HEAD + job, "flow.yml").flow.jobs()
     assert (parsed.pre, parsed.post) == ("inputs.x = '1'\n", "outputs.Y = 'z'")
-    assert (parsed.when, parsed.condition) == ("always", "jobs['s.a.i'] == nil or not failed")
+    assert (parsed.when, parsed.condition) == ("always", "jobs['s.a.j'] == nil or not failed")
 
 
 def test_lua_syntax_errors_point_at_their_line_in_the_file() -> None:

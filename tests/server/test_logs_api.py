@@ -158,8 +158,7 @@ def test_a_flow_without_commands_for_the_local_executor_fails_plainly(
         doc = printer_flow("demo/nocommand/ci")
         del doc["stages"][1]["actions"][0]["jobs"][0]["command"]
         doc["stages"][1]["actions"][0]["jobs"][0]["endpoint"] = "containerops/base:busybox"
-        assert admin.post("/api/v1/flows", content=as_json(doc)).status_code == 201
-        run = admin.post("/api/v1/runs", json={"flow": doc["uri"]}).json()
-        document = wait_for_run(admin, run["id"])
-        assert document["status"] == "failure"
-        assert "has none" in document["jobs"][0]["reason"]
+        refused = admin.post("/api/v1/flows", content=as_json(doc))  # refused before it is stored
+        assert refused.status_code == 422
+        assert "has no command; the local executor runs a job's command" in refused.json()["error"]
+        assert admin.get("/api/v1/flows").json()["flows"] == []

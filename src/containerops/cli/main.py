@@ -312,27 +312,42 @@ def validate(
         bool,
         typer.Option("--plan", help="Also show what would run when: steps, and lanes that run together."),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            "-e",
+            help="Check too what `coops run --executor NAME` needs, as errors. Without it, what the "
+            "docker executor would refuse is a warning.",
+        ),
+    ] = None,
 ) -> None:
     """Check flows without running anything: every problem, with file:line:column.
 
+    The same checks as `coops run`: the flow itself, its components (resolved in the
+    repository, inputs checked against their specs), and what the executor needs.
     Exits 2 when any file is invalid. Warnings (such as an unsupported `kubectl`
     key in the original files) do not make a file invalid.
     """
     from containerops.engine.plan import plan
     from containerops.model.loader import load_flow
 
+    if executor is not None and executor not in EXECUTORS:
+        raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     report: list[dict[str, Any]] = []
     invalid = 0
     for file in files:
         try:
             result = load_flow(file)
+            problems = _runnable(result, file, executor)
         except FlowInvalid as error:
             invalid += 1
             diagnostics = error.diagnostics
             ok = False
         else:
-            diagnostics = result.warnings
-            ok = True
+            diagnostics = result.warnings + problems
+            ok = not any(d.is_error for d in problems)
+            invalid += not ok
         entry: dict[str, Any] = {
             "file": str(file),
             "valid": ok,
@@ -360,6 +375,32 @@ def validate(
         sys.stdout.write(json.dumps(report) + "\n")
     if invalid:
         raise typer.Exit(EXIT_INVALID)
+
+
+def _runnable(loaded: LoadResult, file: Path, executor: str | None) -> list[Diagnostic]:
+    """What `coops run` would refuse in a valid flow: its components (resolved in this
+    machine's repository; FlowInvalid) and what the executor needs (warnings unless one
+    was named)."""
+    import dataclasses
+
+    from containerops.model.validate import check_runnable_locally
+
+    problems = check_runnable_locally(loaded.flow, str(file), executor or "docker")
+    if executor is None:
+        problems = [
+            dataclasses.replace(d, severity="warning", message=f"{d.message} (coops run refuses it)")
+            for d in problems
+        ]
+    if any(job.component is not None for job in loaded.flow.jobs()):
+        from containerops.repository.usage import resolve_components
+        from containerops.store import Store
+
+        store = Store.open()
+        try:
+            resolve_components(store, loaded.flow, filename=str(file))
+        finally:
+            store.close()
+    return problems
 
 
 # -- runs --------------------------------------------------------------------------

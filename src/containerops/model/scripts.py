@@ -11,7 +11,8 @@ import re
 from yaml.nodes import Node, ScalarNode
 
 from containerops.model.diagnostics import Diagnostic
-from containerops.model.reading import Reader
+from containerops.model.flow import Flow
+from containerops.model.reading import Reader, did_you_mean
 
 #: A bare word in ``when:`` is a misspelt keyword (``on_sucess``), not Lua.
 BARE_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -52,3 +53,25 @@ def read_lua(r: Reader, node: Node, where: str, name: str, *, expression: bool =
         )
     )
     return None
+
+
+#: ``jobs["stage.action.job"]`` (or with single quotes) in a script: a job it reads.
+JOB_REFERENCE = re.compile(r"""jobs\s*\[\s*(["'])([^"'\n]+)\1\s*\]""")
+
+
+def check_job_references(flow: Flow, filename: str) -> list[Diagnostic]:
+    """An error for each ``jobs["path"]`` in a ``when``, ``pre`` or ``post`` script that names
+    no job of the flow: the script would find nothing there when the job runs."""
+    paths = [job.path for job in flow.jobs()]
+    known = set(paths)
+    found: list[Diagnostic] = []
+    for job in flow.jobs():
+        line, column = (job.position.line, job.position.column) if job.position else (None, None)
+        for key, text in (("when", job.condition), ("pre", job.pre), ("post", job.post)):
+            for match in JOB_REFERENCE.finditer(text or ""):
+                if match[2] in known:
+                    continue
+                message = f"job '{job.path}': its {key} script reads jobs[\"{match[2]}\"], which is no job"
+                hint = did_you_mean(match[2], paths)
+                found.append(Diagnostic("error", message + hint, filename, line, column, f"{job.path}.{key}"))
+    return found

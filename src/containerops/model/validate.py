@@ -40,7 +40,7 @@ from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
 from containerops.model.references import syntax_problems
-from containerops.model.scripts import BARE_WORD, read_lua
+from containerops.model.scripts import BARE_WORD, check_job_references, read_lua
 from containerops.model.service import read_service
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -120,6 +120,7 @@ def build_flow(doc: Document) -> tuple[Flow | None, list[Diagnostic]]:
     flow = builder.flow(doc.root)
     if flow is not None:
         check_subscriptions(flow, builder.pending, reader)
+        reader.diagnostics.extend(check_job_references(flow, doc.filename))
     return flow, reader.diagnostics
 
 
@@ -727,8 +728,11 @@ LOCAL_CALLBACK = (
 )
 
 
-def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "docker") -> list[Diagnostic]:
-    """Errors for what ``coops run`` (no server) cannot do with a valid flow.
+def check_runnable_locally(
+    flow: Flow, file: str = "<flow>", executor: str = "docker", *, server: bool = False
+) -> list[Diagnostic]:
+    """Errors for what ``coops run`` (no server; or the server, with ``server``) cannot do
+    with a valid flow on ``executor``.
 
     Service jobs that wait for a callback need the server; a job without an endpoint
     (written for kubectl, or a command for the local executor) has no image
@@ -744,7 +748,7 @@ def check_runnable_locally(flow: Flow, file: str = "<flow>", executor: str = "do
         for action in stage.actions:
             for job in action.jobs:
                 if job.type == "service":
-                    if job.service is not None and job.service.callback:
+                    if job.service is not None and job.service.callback and not server:
                         error(job.position, job.path, LOCAL_CALLBACK)
                 elif executor == "local" and not job.command:
                     error(

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from containerops.model.diagnostics import FlowInvalid
+from containerops.model.flow import Flow
 from containerops.model.loader import LoadResult, parse_flow
+from containerops.model.validate import check_runnable_locally
+from containerops.repository.usage import resolve_components
 from containerops.server import catalog
+from containerops.server.accounts import readable_by_flows_of
 from containerops.server.deps import Caller, StoreDep, VersionNumber, namespace_of, visible_namespaces
 from containerops.server.errors import ApiError
 from containerops.server.names import flow_uri, uri_part
+from containerops.store import Store
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
 
@@ -35,12 +42,27 @@ async def read_flow(request: Request, filename: str = "<request body>") -> LoadR
     return parse_flow(text, filename)  # FlowInvalid: 422 with every problem (errors.py)
 
 
+def runnable(store: Store, flow: Flow, executor: str) -> None:
+    """FlowInvalid (422) for what a run of the flow would refuse: components it may not use or
+    that do not exist, inputs that do not match their spec, jobs this server's executor
+    cannot run. So the newest stored version of a flow is always one that can run."""
+    problems = check_runnable_locally(flow, f"flow {flow.uri}", executor, server=True)
+    if problems:
+        raise FlowInvalid(problems)
+    if any(job.component is not None for job in flow.jobs()):
+        readable = readable_by_flows_of(store, flow.namespace)
+        resolve_components(
+            store, copy.deepcopy(flow), filename=f"flow {flow.uri}", readable=readable.__contains__
+        )
+
+
 @router.post("", status_code=201, summary="Create a new version of a flow from YAML or JSON")
 async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSONResponse:
     """The body is the flow (any content type); its ``uri`` names it. An unchanged
     definition answers 200 with the existing version; a changed one makes a new version."""
     loaded = await read_flow(request)
     caller.require("write", namespace_of(loaded.flow.uri))
+    runnable(store, loaded.flow, request.app.state.manager.executor.name)
     before = catalog.latest_version(store, loaded.flow.uri)
     flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
     catalog.set_deleted(store, flow_id, False)
