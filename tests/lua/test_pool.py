@@ -156,6 +156,17 @@ def test_values_and_results_cross_the_pipe_as_they_are(pool: Pool) -> None:
         pool.run_sync("local a = 1\nerror('boom')", "post", {}, seconds=30)
 
 
+def test_a_worker_gives_back_what_a_memory_bomb_took(pool: Pool) -> None:
+    bomb = "local t = {} for i = 1, 1e9 do t[i] = ('x'):rep(1000) .. i end"
+    with pytest.raises(ScriptError, match="used more than 64 MiB of memory"):
+        pool.run_sync(bomb, "pre", {}, seconds=30)
+    (pid,) = pool.workers()
+    assert idle(pid)
+    status = Path(f"/proc/{pid}/status").read_text()
+    resident = int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1])
+    assert resident < 40 * 1024, f"an idle worker holds {resident} KiB"
+
+
 @pytest.mark.timeout(60)
 def test_more_scripts_than_workers_wait_for_one() -> None:
     pool = Pool(2)
