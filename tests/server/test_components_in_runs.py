@@ -86,9 +86,12 @@ def test_inputs_that_do_not_match_the_spec_are_422_and_nothing_is_stored(
     record_component(store)
     refused = admin.post("/api/v1/flows", content=flow("{mesage: hi}"))
     assert refused.status_code == 422, refused.text
-    text = refused.text
-    assert "'mesage': acme/notify has no such input; did you mean 'message'?" in text
-    assert "token" in text  # the missing required input is named too
+    job = "job 'tell.team.send' (acme/notify:1.0.0)"
+    assert [(p["message"], p["line"], p["column"]) for p in refused.json()["problems"]] == [
+        (f"{job}: input 'message': is required (string)", 9, 21),
+        (f"{job}: input 'token': is required (string)", 9, 21),
+        (f"{job}: input 'mesage': acme/notify has no such input; did you mean 'message'?", 9, 22),
+    ]
     assert admin.get("/api/v1/flows").json()["flows"] == []
     assert admin.get("/api/v1/runs").json()["runs"] == []
 
