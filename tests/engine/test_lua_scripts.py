@@ -204,7 +204,7 @@ def test_a_pattern_that_could_backtrack_for_ages_is_refused(store: Store) -> Non
     assert run_flow(store, "dummy", one_job(pre=plain + trim)).status == "success"
 
 
-def test_a_script_stuck_in_c_is_abandoned_at_the_deadline(
+def test_a_script_stuck_in_c_is_killed_at_the_deadline(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(lua, "MAX_PATTERN_COST", 1e15)  # let the pattern through, to reach the deadline

@@ -86,8 +86,25 @@ def test_the_issue_scripts_fail_with_their_own_reason_and_leave_no_cpu_used(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
-    "code", [XPCALL, FIND_ON_A_NUMBER, REP_LOOP], ids=["xpcall", "find-number", "rep-loop"]
+    "call",
+    [
+        "string.find(1234567890123456789, P)",
+        "string.match(1234567890123456789, P)",
+        "string.gmatch(1234567890123456789, P)()",
+        "string.gsub(1234567890123456789, P, '')",
+        "string.find('x', 1234567890123456789 .. P)",
+    ],
 )
+def test_the_pattern_guard_measures_a_number_as_its_text(pool: Pool, call: str) -> None:
+    code = f"local P = string.rep('%d?', 40) .. 'x'\nreturn {call}"
+    refused = r"a pattern with 4\d repetitions over \d+ characters may take too long"
+    with pytest.raises(ScriptError, match=refused):
+        pool.run_sync(code, "pre", {}, seconds=30)
+    assert pool.run_sync("return string.find(12345, '3%d+')", "when", {}, seconds=30).value == 3
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("code", [XPCALL, FIND_ON_A_NUMBER, REP_LOOP], ids=IDS)
 def test_a_script_past_its_time_limit_is_killed_with_its_worker(pool: Pool, code: str) -> None:
     assert pool.run_sync("return 1", "when", {}, seconds=30).value == 1
     (pid,) = pool.workers()
