@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import textwrap
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from tests.server.conftest import LiveServer
 from tests.server.cronrace import take_ticks
+from tests.waiting import until, wait_for
 
 from containerops.executors.dummy import DummyExecutor
 from containerops.server import records
@@ -192,24 +192,24 @@ def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: 
         scheduler = Scheduler(store, manager, clock)
         loop = asyncio.create_task(scheduler.run())
         try:
-            await _until(lambda: _has_rows(store))
+            await until(lambda: _has_rows(store), "the schedule row")
             clock.set(at(10, 5))
-            await _until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 1)
+            await until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 1, "the first run")
             # A new version without the trigger: the schedule is retired and runs nothing.
             untriggered = "\n".join(line for line in flow().splitlines() if "cron" not in line)
             store.save_flow("acme/nightly/build", untriggered.replace("triggers:", "labels: {a: b}"), "yaml")
             clock.set(at(10, 6))
-            await _until(lambda: not schedule_row(store).active)
+            await until(lambda: not schedule_row(store).active, "the schedule to retire")
             clock.set(at(10, 11))
             await asyncio.sleep(0.2)
             assert len(store.list_runs(uri="acme/nightly/build")) == 1
             # The trigger comes back an hour later: no catch-up for the hour it was retired.
             store.save_flow("acme/nightly/build", flow(), "yaml")
             clock.set(at(11, 12))
-            await _until(lambda: schedule_row(store).active)
+            await until(lambda: schedule_row(store).active, "the schedule to come back")
             assert schedule_row(store).next_tick.replace(tzinfo=UTC) == at(11, 15)
             clock.set(at(11, 15))
-            await _until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 2)
+            await until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 2, "the second run")
         finally:
             scheduler.stop()
             await loop
@@ -220,13 +220,6 @@ def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: 
 def _has_rows(store: Store) -> bool:
     with store.engine.connect() as conn:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(t.schedules)).scalar())
-
-
-async def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def test_schedules_api(store: Store, server: LiveServer, admin_token: str) -> None:
@@ -254,10 +247,7 @@ def test_a_server_that_starts_after_downtime_runs_one_catch_up(
 
     with_manager(store, register)
     start_server()
-    deadline = time.monotonic() + 20
-    while not store.list_runs(uri="acme/nightly/build"):
-        assert time.monotonic() < deadline, "no catch-up run"
-        time.sleep(0.02)
+    wait_for(lambda: bool(store.list_runs(uri="acme/nightly/build")), "the catch-up run", 20)
     first = store.list_runs(uri="acme/nightly/build")[-1]
     trigger, _ = records.run_origin(store, first.id)
     # A tick a minute for an hour, one run for all of them. (A next minute may start

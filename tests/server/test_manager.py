@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from tests.server.flows import flow_doc
+from tests.waiting import until
 
 from containerops.engine import Engine
 from containerops.executors.base import JobHandle, JobSpec
@@ -56,7 +57,7 @@ def test_listeners_hear_queued_started_finished_and_a_failing_listener_changes_n
         unsubscribe = manager.subscribe(listener)
         run = await manager.submit(flow_id)
         await manager.wait(run.id)
-        await asyncio.sleep(0.05)  # listeners run as their own tasks
+        await until(lambda: len(heard) == 3, "the listener to hear the run finish")  # listeners are tasks
         unsubscribe()
         other = await manager.submit(flow_id)
         await manager.wait(other.id)
@@ -146,8 +147,9 @@ def test_cancel_and_stop(store: Store) -> None:
     async def body(manager: RunManager) -> tuple[int, int, int]:
         first = await manager.submit(flow_id)
         queued = await manager.submit(flow_id)
-        while store.get_run(first.id, with_jobs=False).status != "running":
-            await asyncio.sleep(0.01)
+        await until(
+            lambda: store.get_run(first.id, with_jobs=False).status == "running", "the first run to start"
+        )
         assert manager.engine(first.id) is not None
         assert await manager.cancel(queued.id, "not needed")
         await manager.wait(queued.id)
@@ -203,8 +205,7 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
 
         manager.subscribe(listen)
         await manager.start()
-        await asyncio.sleep(0.05)
-        await manager.stop()
+        await manager.stop()  # which waits for the listeners to have heard what start() settled
 
     asyncio.run(main())
     run = store.get_run(server_running)
@@ -250,10 +251,8 @@ def test_a_paused_run_is_suspended_by_stop_and_restored_by_the_next_start(store:
         manager.subscribe(listen)
         await manager.start()
         run = await manager.submit(flow_id)
-        while store.get_run(run.id, with_jobs=False).status != "paused":
-            await asyncio.sleep(0.01)
-        await manager.stop()
-        await asyncio.sleep(0.01)
+        await until(lambda: store.get_run(run.id, with_jobs=False).status == "paused", "the run to pause")
+        await manager.stop()  # which waits for the listeners
         return run.id
 
     run_id = asyncio.run(first())
@@ -267,7 +266,6 @@ def test_a_paused_run_is_suspended_by_stop_and_restored_by_the_next_start(store:
         assert manager.engine(run_id) is not None
         decide(store, run_id, True, by="tester")
         await manager.wait(run_id)
-        await asyncio.sleep(0.01)
         await manager.stop()
 
     asyncio.run(second())
