@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from containerops.sdk import env_name as input_env_name
 from containerops.sdk import parse_co_data
 
-_BARE = re.compile(r"^[A-Za-z0-9_@%+:,./-]+$")
+#: Characters no shell reads specially (matched whole: ``$`` would let a final newline through).
+_BARE = re.compile(r"[A-Za-z0-9_@%+:,./-]+")
 
 __all__ = ["decode_co_data", "encode_co_data", "input_env_name", "quote_value"]
 
 
 def quote_value(value: str) -> str:
     """The value as written in ``CO_DATA``: bare when safe, else single-quoted."""
-    if _BARE.match(value):
+    if _BARE.fullmatch(value):
         return value
     return "'" + value.replace("'", "'\"'\"'") + "'"
 
