@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from containerops.store import Store
 from containerops.store import schema as t
 from containerops.store.recorder import _ROWS_PER_INSERT
+from containerops.timestamps import utc
 
 
 def _run(store: Store) -> tuple[int, dict[str, int]]:
@@ -47,7 +48,8 @@ def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> Non
     times = [
         datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
         datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),  # no microseconds: still six digits
-        datetime(2026, 1, 2, 3, 4, 5, 999999),  # naive
+        datetime(2026, 1, 2, 3, 4, 5, 999999),  # naive: UTC
+        datetime(2026, 1, 2, 5, 4, 5, 7, tzinfo=timezone(timedelta(hours=2))),  # stored in UTC
     ]
     with store.engine.begin() as conn:  # the generic path
         conn.execute(
@@ -66,18 +68,21 @@ def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> Non
             ],
         )
     recorder = store.recorder(run_id)
-    for seq, at in enumerate(times, 4):
+    for seq, at in enumerate(times, 5):
         recorder.log(jobs["s.a.one"], 1, seq, at, "stdout", "fast")
     recorder.flush()
     with store.engine.connect() as conn:
         raw = [tuple(row) for row in conn.exec_driver_sql("SELECT line, at FROM log_lines ORDER BY id")]
-    generic, fast = raw[:3], raw[3:]
+    generic, fast = raw[:4], raw[4:]
     assert [at for _, at in fast] == [at for _, at in generic]
-    assert [at for _, at in generic] == [
-        "2026-01-02 03:04:05.000006",
-        "2026-01-02 03:04:05.000000",
-        "2026-01-02 03:04:05.999999",
+    assert [at for _, at in generic] == [  # RFC 3339 with its offset, as the API and CLI show it
+        "2026-01-02T03:04:05.000006+00:00",
+        "2026-01-02T03:04:05.000000+00:00",
+        "2026-01-02T03:04:05.999999+00:00",
+        "2026-01-02T03:04:05.000007+00:00",
     ]
+    read = [row.at for row in store.log_lines(run_id)]
+    assert read == [utc(time) for time in times] * 2 and all(at.tzinfo is not None for at in read)
 
 
 def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:

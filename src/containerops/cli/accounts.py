@@ -21,6 +21,7 @@ from rich.table import Table
 
 from containerops.model.quantities import parse_duration
 from containerops.store import StoreError
+from containerops.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -99,7 +100,7 @@ def _emit(document: Any) -> None:
 
 def _json_default(value: object) -> str:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return rfc3339(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
@@ -119,7 +120,7 @@ def _listing(as_json: bool, rows: list[dict[str, Any]], columns: list[str], empt
 
 def _cell(value: object) -> str:
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return rfc3339(value, "seconds")
     return "-" if value is None else str(value)
 
 

@@ -32,6 +32,7 @@ from containerops.executors.base import ExecutorError
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.store import StoreError
+from containerops.timestamps import json_default
 
 # The store, the engine and the flow model are imported by the commands that use them,
 # not here: `coops --help` and `coops validate` start without SQLAlchemy, the Docker SDK
@@ -478,7 +479,7 @@ def runs_show(
         document = row.to_json()
         document["attempts"] = attempts
         document["history"] = store.state_changes(run_id)
-        sys.stdout.write(json.dumps(document, default=str) + "\n")
+        sys.stdout.write(json.dumps(document, default=json_default) + "\n")
         return
     Console().print(render.run_detail(row), highlight=False)
 

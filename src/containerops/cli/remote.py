@@ -21,6 +21,8 @@ from rich.markup import escape
 
 from containerops.cli import render
 from containerops.store.rows import JobRow, RunRow
+from containerops.timestamps import parse as parse_time
+from containerops.timestamps import utcnow
 
 # httpx is imported where a server is talked to: most commands never do, and it is a
 # tenth of `coops --help`'s start-up.
@@ -176,7 +178,7 @@ def _sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    return parse_time(value) if value else None
 
 
 def run_row(document: dict[str, Any]) -> RunRow:
@@ -191,7 +193,7 @@ def run_row(document: dict[str, Any]) -> RunRow:
         reason=document.get("reason"),
         executor=document["executor"],
         params={},
-        created_at=_time(document["created_at"]) or datetime.now(),
+        created_at=_time(document["created_at"]) or utcnow(),
         started_at=_time(document.get("started_at")),
         finished_at=_time(document.get("finished_at")),
         jobs=[
@@ -269,7 +271,7 @@ def _print_problems(file: Path, problems: list[dict[str, Any]], err: Console) ->
 
 def _log_line(data: dict[str, Any], job: str | None, timestamps: bool) -> str:
     """A line of the API (paged or streamed) as ``coops logs`` prints it."""
-    at = datetime.fromisoformat(data["at"])
+    at = parse_time(data["at"])
     return render.log_line(
         data["job"],
         data["attempt"],

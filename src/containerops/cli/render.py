@@ -15,6 +15,7 @@ from rich.tree import Tree
 
 from containerops.engine.state import JobState, RunState
 from containerops.store import RunRow
+from containerops.timestamps import rfc3339
 
 ICONS = {
     "pending": ("·", "dim"),
@@ -143,7 +144,7 @@ def runs_table(rows: list[RunRow]) -> Table:
             row.uri,
             str(row.number),
             status_text(row.status),
-            row.started_at.strftime("%Y-%m-%d %H:%M:%S") if row.started_at else "",
+            rfc3339(row.started_at, "seconds") if row.started_at else "",
             duration(row.started_at, row.finished_at) if row.finished_at else "",
             (row.reason or "")[:60],
         )
@@ -181,5 +182,5 @@ def log_line(
     """One stored log line as ``coops logs`` prints it: ``[job#attempt] ! text``."""
     prefix = f"[{job_path}{'#' + str(attempt) if attempt > 1 else ''}] " if with_job else ""
     mark = "! " if stream == "stderr" else ""
-    stamp = f"{at.isoformat()} " if timestamps else ""
+    stamp = f"{rfc3339(at)} " if timestamps else ""
     return f"{stamp}{prefix}{mark}{text}\n"

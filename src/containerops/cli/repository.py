@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app, err, fail, report_invalid
+from containerops.timestamps import json_default
 
 if TYPE_CHECKING:
     from containerops.repository import registry
@@ -49,7 +50,7 @@ def _ref(text: str) -> ComponentRef:
 
 
 def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, default=str) + "\n")
+    sys.stdout.write(json.dumps(document, default=json_default) + "\n")
 
 
 # -- push / pull ---------------------------------------------------------------------

@@ -23,6 +23,7 @@ from containerops.engine.notify import notify
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
 from containerops.store.values import aware
+from containerops.timestamps import rfc3339
 
 #: The notify kind for pause decisions (keyed by run id).
 KIND = "pause"
@@ -47,8 +48,7 @@ class Pause:
     decided_at: datetime | None
 
     def to_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat() if value else None
+        iso = rfc3339
 
         return {
             "stage": self.stage,

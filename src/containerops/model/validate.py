@@ -108,6 +108,7 @@ def max_jobs() -> int:
     setting = os.environ.get("COOPS_MAX_JOBS", "").strip()
     return int(setting) if setting.isdigit() else DEFAULT_MAX_JOBS
 
+
 KUBECTL_WARNING = "kubectl is not supported; the job runs its endpoint image"
 
 

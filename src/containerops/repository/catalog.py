@@ -29,6 +29,7 @@ from containerops.repository.refs import ComponentRef, newest, version_key
 from containerops.store import Store
 from containerops.store import schema as t
 from containerops.store.values import aware, new_id, utcnow
+from containerops.timestamps import rfc3339
 
 NamespaceKind = Literal["library", "organization", "user"]
 NAMESPACE_KINDS: tuple[NamespaceKind, ...] = ("library", "organization", "user")
@@ -78,7 +79,7 @@ class VersionRow:
             "version": self.version,
             "digest": self.digest,
             "image_id": self.image_id,
-            "pushed_at": self.pushed_at.isoformat(),
+            "pushed_at": rfc3339(self.pushed_at),
         }
 
 

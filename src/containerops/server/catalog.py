@@ -15,11 +15,12 @@ import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
-from containerops.store.values import aware, utcnow
+from containerops.store.values import utcnow
+from containerops.timestamps import rfc3339
 
 
 def _iso(value: datetime | None) -> str | None:
-    return None if value is None else aware(value).isoformat()
+    return rfc3339(value)
 
 
 @dataclass(slots=True)

@@ -22,13 +22,14 @@ import functools
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.timestamps import rfc3339
 
 _JOB_BY_ID = t.jobs.update().where(t.jobs.c.id == sa.bindparam("b_id"))
 _ATTEMPT_BY_KEY = (
@@ -271,11 +272,12 @@ def _time_processor(dialect: sa.Dialect) -> Callable[[Any], Any]:
 
     def fast(value: Any) -> Any:
         if isinstance(value, datetime):
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            return rfc3339(value)
         return generic(value)
 
     probes = [
         datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5))),
         datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
         datetime(1999, 6, 7, 8, 9, 10, 999999),
     ]

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from containerops.timestamps import rfc3339
+
 
 class StoreError(Exception):
     """A lookup that found nothing, or a write that cannot be done; said plainly."""
@@ -24,7 +26,7 @@ class NewRun:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return rfc3339(value)
 
 
 @dataclass(slots=True)

@@ -5,7 +5,13 @@ MySQL/TiDB work unchanged (bounded VARCHARs for indexed columns, portable JSON).
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from containerops.timestamps import SQLITE_FORMAT, SQLITE_PATTERN, utc
 
 metadata = sa.MetaData(
     naming_convention={
@@ -16,7 +22,31 @@ metadata = sa.MetaData(
     }
 )
 
-Timestamp = sa.DateTime(timezone=True)
+
+class StoredTime(sa.types.TypeDecorator[datetime]):
+    """A point in time, written in UTC and read back aware. SQLite, which has no time
+    type, holds it as RFC 3339 text with its offset (``2026-12-03T22:10:07.123456+00:00``,
+    what the API and the CLI show; migration 0009 rewrote older naive texts); other
+    databases use their own timezone-aware type."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(
+                sqlite.DATETIME(storage_format=SQLITE_FORMAT, regexp=SQLITE_PATTERN)  # type: ignore[no-untyped-call]
+            )
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return utc(value)
+
+
+Timestamp = StoredTime()
 
 flows = sa.Table(
     "flows",

@@ -16,6 +16,7 @@ from containerops.store.db import create_db_engine, migrate
 from containerops.store.recorder import Recorder
 from containerops.store.rows import JobRow, LogRow, NewRun, RunRow, StoreError
 from containerops.store.values import MAX_ID, aware, new_id, utcnow
+from containerops.timestamps import rfc3339
 
 
 def _stored_time(value: Any) -> datetime:
@@ -284,7 +285,8 @@ class Store:
         return run
 
     def state_changes(self, run_id: int) -> list[dict[str, Any]]:
-        """The run's history: every state change of the run and its jobs, in order."""
+        """The run's history: every state change of the run and its jobs, in order (as JSON
+        shows it: times in RFC 3339)."""
         query = (
             sa.select(t.state_changes, t.jobs.c.path)
             .outerjoin(t.jobs, t.jobs.c.id == t.state_changes.c.job_id)
@@ -298,7 +300,7 @@ class Store:
                     "attempt": row.attempt,
                     "status": row.status,
                     "reason": row.reason,
-                    "at": aware(row.at),
+                    "at": rfc3339(row.at),
                 }
                 for row in conn.execute(query)
             ]
@@ -319,8 +321,8 @@ class Store:
                     "exit_code": row.exit_code,
                     "reason": row.reason,
                     "outputs": row.outputs or {},
-                    "started_at": aware(row.started_at),
-                    "finished_at": aware(row.finished_at),
+                    "started_at": rfc3339(row.started_at),
+                    "finished_at": rfc3339(row.finished_at),
                 }
                 for row in conn.execute(query)
             ]

@@ -22,6 +22,7 @@ from containerops.server import secrets as stored
 from containerops.server.accounts import AccountError, check_name
 from containerops.server.deps import Caller, StoreDep
 from containerops.server.errors import ApiError, NotFound
+from containerops.timestamps import rfc3339, rows_as_json
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
@@ -59,7 +60,7 @@ class SecretValue(BaseModel):
 @router.get("/namespaces/{namespace}/secrets", summary="Secret names of a namespace (never values)")
 def list_secrets(namespace: str, caller: Caller, store: StoreDep) -> list[dict[str, Any]]:
     caller.require("admin", _namespace(namespace))
-    return stored.list_secrets(store, namespace)
+    return rows_as_json(stored.list_secrets(store, namespace))
 
 
 @router.put("/namespaces/{namespace}/secrets/{name}", summary="Set or replace a secret")
@@ -162,7 +163,7 @@ class TokenRequest(BaseModel):
 @router.get("/tokens", summary="The caller's tokens (never their secret part)")
 def list_tokens(caller: Caller, store: StoreDep) -> list[dict[str, Any]]:
     caller.require_any("admin")
-    return accounts.list_tokens(store, caller.user)
+    return rows_as_json(accounts.list_tokens(store, caller.user))
 
 
 @router.post("/tokens", status_code=201, summary="A new token for the caller, at most the caller's scope")
@@ -178,7 +179,7 @@ def create_token(body: TokenRequest, caller: Caller, store: StoreDep) -> dict[st
         "key": new.key,
         "name": new.name,
         "scope": new.scope,
-        "expires_at": new.expires_at,
+        "expires_at": rfc3339(new.expires_at),
     }
 
 

@@ -27,6 +27,7 @@ from containerops.server.triggers.receive import Hook, HookKind, HookReceiver
 
 router = APIRouter(tags=["triggers"])
 
+
 def hook_receiver(request: Request) -> HookReceiver:
     """The app's receiver (made on first use: it keeps parsed flows between requests)."""
     state = request.app.state

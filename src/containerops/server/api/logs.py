@@ -26,6 +26,7 @@ from containerops.server.errors import ApiError
 from containerops.server.names import job_path
 from containerops.store import LogRow, Store
 from containerops.store.values import MAX_ID
+from containerops.timestamps import rfc3339
 
 router = APIRouter(prefix="/api/v1/runs", tags=["logs"])
 
@@ -41,7 +42,7 @@ def line_json(row: LogRow) -> dict[str, Any]:
         "job": row.job_path,
         "attempt": row.attempt,
         "seq": row.seq,
-        "at": row.at.isoformat(),
+        "at": rfc3339(row.at),
         "stream": row.stream,
         "line": row.line,
     }

@@ -30,6 +30,7 @@ from containerops.server.manager import RunManager
 from containerops.store import Store
 from containerops.store import schema as t
 from containerops.store.values import aware
+from containerops.timestamps import rfc3339
 
 log = logging.getLogger("containerops.server.cron")
 
@@ -289,9 +290,7 @@ def list_schedules(store: Store, namespaces: list[str] | None = None) -> list[di
             sa.or_(*(t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
         )
 
-    def iso(value: datetime | None) -> str | None:
-        value = aware(value)
-        return value.isoformat() if value is not None else None
+    iso = rfc3339
 
     with store.engine.connect() as conn:
         return [

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
 from containerops.store.values import utcnow
+from containerops.timestamps import rfc3339
 
 #: The request headers worth keeping (lowercase), and those whose value is a secret.
 KEPT_HEADERS = (
@@ -167,7 +168,7 @@ def _summary(row: Any) -> dict[str, Any]:
         "reason": row.reason,
         "status_code": row.status_code,
         "run_id": row.run_id,
-        "received_at": row.received_at.isoformat() if row.received_at else None,
+        "received_at": rfc3339(row.received_at),
     }
 
 
