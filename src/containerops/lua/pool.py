@@ -90,10 +90,14 @@ class _Worker:
             return "its pipe closed"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
 
-    def kill(self) -> None:
-        """SIGKILL and reap it: nothing of the script goes on running."""
+    def stop(self) -> None:
+        """SIGKILL it without waiting (whoever runs its script reaps it)."""
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
+
+    def kill(self) -> None:
+        """SIGKILL and reap it: nothing of the script goes on running."""
+        self.stop()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
         for pipe in (self.process.stdin, self.process.stdout):
@@ -122,8 +126,8 @@ class _Ticket:
     def cancel(self) -> None:
         with self.lock:
             self.cancelled = True
-            if self.worker is not None:
-                self.worker.kill()
+            if self.worker is not None:  # its caller's thread sees the pipe close and reaps it
+                self.worker.stop()
 
 
 class Pool:
