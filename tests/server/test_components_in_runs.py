@@ -172,3 +172,59 @@ def test_a_flow_cannot_use_a_component_of_a_namespace_it_may_not_read(
         assert alice.post("/api/v1/flows", content=doc).status_code == 201
         assert alice.post("/api/v1/runs", json={"flow": "alice/app/org"}).status_code == 202
         assert [r["uri"] for r in alice.get("/api/v1/runs").json()["runs"]] == ["alice/app/org"]
+
+
+def record(store: Store, namespace: str, name: str, version: str, digit: str) -> None:
+    """A pushed version of ``namespace/name`` as the catalog keeps it (image digest sha256:DIGIT*64)."""
+    text = SPEC.replace("namespace: acme", f"namespace: {namespace}").replace("name: notify", f"name: {name}")
+    Catalog(store).record(
+        PushRecord(
+            namespace=namespace,
+            name=name,
+            version=version,
+            digest="sha256:" + digit * 64,
+            image_id=f"sha256:image-{digit}",
+            spec=parse_spec(text.replace("version: 1.0.0", f"version: {version}")).model_dump(
+                mode="json", exclude_none=True
+            ),
+            readme=f"# {name} {version}",
+        ),
+        kind="library" if namespace == "library" else "user",
+    )
+
+
+def test_a_version_is_shown_with_version_and_everyone_reads_library(server: LiveServer, store: Store) -> None:
+    from containerops.server.accounts import create_token, create_user
+
+    record(store, "acme", "notify", "1.0.0", "1")
+    record(store, "acme", "notify", "1.1.0", "2")
+    record(store, "library", "shell", "2.0.0", "3")
+    create_user(store, "bob")  # in no organization: he reads his own namespace and library
+    with server.client(create_token(store, "bob", "read")) as bob:
+        listed = bob.get("/api/v1/components").json()["components"]
+        assert [(c["namespace"], c["name"]) for c in listed] == [("library", "shell")]
+        shell = bob.get("/api/v1/components/library/shell")
+        assert shell.status_code == 200, shell.text
+        assert (shell.json()["version"], shell.json()["readme"]) == ("2.0.0", "# shell 2.0.0")
+        assert bob.get("/api/v1/components/acme/notify").status_code == 404
+        assert bob.get("/api/v1/components/acme/notify", params={"version": "1.0.0"}).status_code == 404
+    create_user(store, "root", admin=True)
+    with server.client(create_token(store, "root", "admin")) as admin:
+        newest = admin.get("/api/v1/components/acme/notify").json()
+        older = admin.get("/api/v1/components/acme/notify", params={"version": "1.0.0"}).json()
+        absent = admin.get("/api/v1/components/acme/notify", params={"version": "9.9.9"})
+        bad = admin.get("/api/v1/components/acme/notify", params={"version": "latest!"})
+    assert (newest["version"], newest["digest"], newest["readme"]) == (
+        "1.1.0",
+        "sha256:" + "2" * 64,
+        "# notify 1.1.0",
+    )
+    assert (older["version"], older["digest"], older["readme"]) == (
+        "1.0.0",
+        "sha256:" + "1" * 64,
+        "# notify 1.0.0",
+    )
+    assert [v["version"] for v in older["versions"]] == [v["version"] for v in newest["versions"]]
+    assert sorted(v["version"] for v in older["versions"]) == ["1.0.0", "1.1.0"]
+    assert absent.status_code == 404, absent.text
+    assert bad.status_code == 422 and "latest!" in bad.json()["error"], bad.text
