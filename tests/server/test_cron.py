@@ -21,6 +21,7 @@ from containerops.server.manager import RunManager
 from containerops.server.triggers.cron import Scheduler, list_schedules
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.timestamps import rfc3339
 
 
 class ManualClock:
@@ -106,7 +107,7 @@ def test_a_run_per_tick_and_never_twice_for_one_tick(store: Store) -> None:
         row = schedule_row(store)
         assert (row.last_run_id, row.missed_ticks) == (second[0], 0)
         run = store.get_run(second[0])
-        assert run.params["set"]["CO_CRON_TICK"] == at(10, 10).isoformat()
+        assert run.params["set"]["CO_CRON_TICK"] == rfc3339(at(10, 10)) == "2026-11-26T10:10:00.000000+00:00"
 
     with_manager(store, body)
     assert [run.status for run in store.list_runs(uri="acme/nightly/build")] == ["success", "success"]
@@ -132,7 +133,7 @@ def test_after_downtime_one_catch_up_run_at_most(store: Store) -> None:
         assert len(caught_up) == 1
         assert await scheduler.tick() == []
         trigger = store.get_run(caught_up[0]).params["set"]["CO_CRON_TICK"]
-        assert trigger == at(11, 0).isoformat()
+        assert trigger == rfc3339(at(11, 0))
 
     with_manager(store, before)
     with_manager(store, after)
@@ -179,7 +180,7 @@ def test_two_scheduler_processes_on_one_database_run_each_tick_once(store: Store
     assert [process.exitcode for process in processes] == [0, 0]
     runs = store.list_runs(uri="acme/nightly/build")
     per_tick = Counter(run.params["set"]["CO_CRON_TICK"] for run in runs)
-    assert per_tick == {tick.isoformat(): 1 for tick in ticks}
+    assert per_tick == {rfc3339(tick): 1 for tick in ticks}
     assert [run.status for run in runs] == ["success"] * 3
     assert schedule_row(store).last_tick.replace(tzinfo=UTC) == at(10, 15)
 

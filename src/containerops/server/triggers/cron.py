@@ -228,10 +228,10 @@ class Scheduler:
                 "type": "cron",
                 "schedule": row["schedule"],
                 "timezone": row["timezone"],
-                "tick": due.tick.isoformat(),
+                "tick": rfc3339(due.tick),
                 "missed": due.missed,
             }
-            env = {"CO_EVENT": "cron", "CO_CRON_TICK": due.tick.isoformat()}
+            env = {"CO_EVENT": "cron", "CO_CRON_TICK": rfc3339(due.tick)}
             try:
                 submitted = await self.manager.submit(due.flow_id, env=env, trigger=trigger)
             except Exception as exc:
