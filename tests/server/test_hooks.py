@@ -197,7 +197,9 @@ def test_every_refusal_before_proof_answers_the_same_and_unknown_flows_leave_no_
         uri = "other/shop/ci" if what == "secret not set" else uri
         assert (answer.status_code, answer.json()) == (401, not_accepted("github", uri)), what
     assert bad_kind.status_code == 422
-    assert bad_name.status_code == 400 and "not a valid name" in bad_name.json()["error"]
+    assert (
+        bad_name.status_code == 422 and "path.flow: String should match pattern" in bad_name.json()["error"]
+    )
     with hooked.client(admin_token) as api:
         refused = api.get("/api/v1/deliveries", params={"verdict": "refused"}).json()["deliveries"]
         # recorded only against flows that exist, for their owners to read
@@ -392,7 +394,7 @@ def test_the_original_pilotage_hook_route(hooked: LiveServer, store: Store) -> N
     assert (
         bad_name.status_code == 400 and "repository 'sh..op' is not a valid name" in bad_name.json()["error"]
     )
-    assert bad_tag.status_code == 400 and "tag" in bad_tag.json()["error"]
+    assert bad_tag.status_code == 422 and "path.tag" in bad_tag.json()["error"]
     assert len(runs_of(store)) == 2
 
 

@@ -116,6 +116,15 @@ def test_sse_of_one_job_resumes_after_last_event_id_and_ends_for_a_finished_run(
         with admin.stream("GET", url, headers={"Last-Event-ID": str(first_id)}) as response:
             resumed = [d["line"] for e, _, d in sse(response) if e == "line"]
         assert resumed == ["two"]
+        # A Last-Event-ID that is no line id (past any id, a Unicode digit) is ignored, as SSE
+        # says of an id it cannot use: the whole stream, not a 500 or a broken stream.
+        for unusable in (b"99999999999999999999999", b"\xb2", b"-1"):  # \xb2: a superscript two
+            with admin.stream(
+                "GET", url, params={"job": "build.unit.quiet"}, headers={"Last-Event-ID": unusable}
+            ) as response:
+                assert response.status_code == 200, unusable
+                every = [(e, d.get("line")) for e, _, d in sse(response)]
+            assert every == [("line", "one"), ("line", "two"), ("end", None)], unusable
         missing = admin.get(url, params={"job": "build.unit.nope"})
         assert missing.status_code == 404 and missing.json()["jobs"] == [
             "build.unit.chatty",

@@ -52,7 +52,7 @@ def test_an_original_pilotage_flow_starts_as_it_was_written(admin: httpx.Client)
         ("/flow/v1/demo/pilot/ci/latest/json", YAML_FLOW, 422, "not JSON"),
         ("/flow/v1/demo/pilot/ci/latest/xml", YAML_FLOW, 422, "fmt"),
         ("/flow/v1/de..mo/pilot/ci/latest/yaml", YAML_FLOW, 400, "namespace"),
-        ("/flow/v1/demo/pilot/ci/la$test/yaml", YAML_FLOW, 400, "tag"),
+        ("/flow/v1/demo/pilot/ci/la$test/yaml", YAML_FLOW, 422, "path.tag"),
         ("/flow/v1/demo/pilot/ci/latest/yaml", "stages: [", 422, "the flow is invalid"),
         ("/flow/v1/demo/pilot/ci/latest/yaml", "", 422, "empty"),
     ],

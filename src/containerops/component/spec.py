@@ -38,7 +38,7 @@ README_FILE = "README.md"
 TEST_NAMESPACE = "component-test"
 
 #: Namespaces and names: they become image tags, registry paths and store keys.
-_NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")
+NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")
 NAME_RULE = "use 1 to 64 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit"
 #: Semantic versions without build metadata (``+`` cannot be in an image tag).
 _SEMVER = re.compile(
@@ -56,7 +56,7 @@ def validate_name(kind: str, value: str) -> str:
     Checked at every entry point (spec, CLI, API, store): the name reaches image
     tags, registry paths and queries, so ``..``, ``/`` and upper case never pass.
     """
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
+    if not isinstance(value, str) or not NAME.fullmatch(value):
         raise ValueError(f"{kind} {value!r} is not valid: {NAME_RULE}")
     return value
 

@@ -17,7 +17,7 @@ from containerops import __version__
 from containerops.executors import get_executor
 from containerops.executors.base import Executor
 from containerops.server.config import DEFAULT_MAX_RUNS
-from containerops.server.errors import install_error_handlers
+from containerops.server.errors import error_responses, install_error_handlers
 from containerops.server.limits import BodyLimit
 from containerops.server.manager import RunManager
 from containerops.server.triggers.service import running as triggers_running
@@ -90,6 +90,7 @@ def create_app(
         version=__version__,
         description="Flows of container components: define them, run them, follow their logs.",
         lifespan=lifespan,
+        responses=error_responses(413),  # every route: limits.BodyLimit refuses a body over the cap
     )
     app.state.store = opened
     app.state.manager = manager

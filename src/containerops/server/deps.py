@@ -8,12 +8,20 @@ cannot see answers 404 worded like a missing flow or run, so nothing leaks.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from pydantic import BeforeValidator
 
+from containerops.component.spec import NAME as COMPONENT_NAME
+from containerops.model.validate import URI_PART
+from containerops.server.accounts import NAME as ACCOUNT_NAME
 from containerops.server.auth import Principal, principal
 from containerops.server.manager import RunManager
+from containerops.server.names import MAX_PART
+from containerops.server.secrets import SECRET_NAME
 from containerops.store import Store
 from containerops.store.values import MAX_ID
 
@@ -59,3 +67,44 @@ RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="A run's id.")]
 DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID, description="A delivery's id.")]
 VersionNumber = Annotated[int, Path(ge=1, le=MAX_ID, description="A version number of the flow.")]
 RunNumber = Annotated[int, Path(ge=1, le=MAX_ID, description="A run's number within its flow.")]
+
+
+def _not_a_number(value: object) -> object:
+    """pydantic takes a number as seconds since 1970 (``until=0.5`` was 1970-01-01): a
+    time in a query is ISO 8601 text only, as the OpenAPI document says."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("a time is ISO 8601 text such as 2026-12-03T12:00:00Z, not a number")
+    return value
+
+
+#: A time in a query (``since``, ``until``): ISO 8601, with or without an offset (UTC then).
+IsoTime = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+
+def _whole(pattern: re.Pattern[str]) -> str:
+    """A rule of the model as an OpenAPI pattern, which must match the whole value."""
+    text = pattern.pattern
+    return text if text.startswith("^") else f"^(?:{text})$"
+
+
+#: Names in paths, with the rule of the part that owns them, so the OpenAPI document says
+#: which names exist and a malformed one is refused (422) before any lookup.
+FlowPart = Annotated[
+    str,
+    Path(
+        pattern=_whole(URI_PART),
+        max_length=MAX_PART,
+        description="A part of a flow's URI (namespace, repository, name) or a tag; no '..'.",
+    ),
+]
+AccountName = Annotated[
+    str, Path(pattern=_whole(ACCOUNT_NAME), description="A user's or an organization's name.")
+]
+SecretName = Annotated[str, Path(pattern=_whole(SECRET_NAME), description="A secret's name.")]
+ComponentName = Annotated[
+    str, Path(pattern=_whole(COMPONENT_NAME), description="A component's namespace or name.")
+]

@@ -20,11 +20,13 @@ from pydantic import BaseModel, Field
 from containerops.server import accounts
 from containerops.server import secrets as stored
 from containerops.server.accounts import AccountError, check_name
-from containerops.server.deps import Caller, StoreDep
-from containerops.server.errors import ApiError, NotFound
+from containerops.server.deps import AccountName, Caller, SecretName, StoreDep
+from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, error_responses
 from containerops.timestamps import rfc3339, rows_as_json
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=WITH_TOKEN)
+#: A JSON body that cannot be read (not UTF-8): FastAPI's 400.
+UNREADABLE = error_responses(400)
 
 
 def _namespace(namespace: str) -> str:
@@ -58,13 +60,19 @@ class SecretValue(BaseModel):
 
 
 @router.get("/namespaces/{namespace}/secrets", summary="Secret names of a namespace (never values)")
-def list_secrets(namespace: str, caller: Caller, store: StoreDep) -> list[dict[str, Any]]:
+def list_secrets(namespace: AccountName, caller: Caller, store: StoreDep) -> list[dict[str, Any]]:
     caller.require("admin", _namespace(namespace))
     return rows_as_json(stored.list_secrets(store, namespace))
 
 
-@router.put("/namespaces/{namespace}/secrets/{name}", summary="Set or replace a secret")
-def set_secret(namespace: str, name: str, body: SecretValue, caller: Caller, store: StoreDep) -> JSONResponse:
+@router.put(
+    "/namespaces/{namespace}/secrets/{name}",
+    summary="Set or replace a secret",
+    responses={201: {"description": "The secret is new."}, **UNREADABLE},
+)
+def set_secret(
+    namespace: AccountName, name: SecretName, body: SecretValue, caller: Caller, store: StoreDep
+) -> JSONResponse:
     """201 when the secret is new, 200 when it replaced one; the value is not answered."""
     caller.require("admin", _namespace(namespace))
     created = stored.set_secret(store, namespace, _secret_name(name), body.value)
@@ -74,7 +82,7 @@ def set_secret(namespace: str, name: str, body: SecretValue, caller: Caller, sto
 
 
 @router.delete("/namespaces/{namespace}/secrets/{name}", status_code=204, summary="Delete a secret")
-def delete_secret(namespace: str, name: str, caller: Caller, store: StoreDep) -> Response:
+def delete_secret(namespace: AccountName, name: SecretName, caller: Caller, store: StoreDep) -> Response:
     caller.require("admin", _namespace(namespace))
     try:
         stored.delete_secret(store, namespace, _secret_name(name))
@@ -85,7 +93,7 @@ def delete_secret(namespace: str, name: str, caller: Caller, store: StoreDep) ->
 
 # -- users and organizations -----------------------------------------------------------
 class NewNamespace(BaseModel):
-    name: str = Field(max_length=64)
+    name: str = Field(pattern=accounts.NAME.pattern, description="The new user's or organization's name.")
     admin: bool = False
 
 
@@ -99,7 +107,12 @@ def _creating(create: Callable[[], object]) -> None:
         raise ApiError(str(error), status=422) from None
 
 
-@router.post("/users", status_code=201, summary="Create a user (site administrators only)")
+@router.post(
+    "/users",
+    status_code=201,
+    summary="Create a user (site administrators only)",
+    responses=error_responses(400, 409),
+)
 def create_user(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str, Any]:
     caller.require_any("admin")
     if not caller.admin:
@@ -108,7 +121,12 @@ def create_user(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str
     return {"name": body.name, "admin": body.admin}
 
 
-@router.post("/orgs", status_code=201, summary="Create an organization owned by the caller")
+@router.post(
+    "/orgs",
+    status_code=201,
+    summary="Create an organization owned by the caller",
+    responses=error_responses(400, 409),
+)
 def create_org(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str, Any]:
     caller.require_any("admin")
     if body.admin:
@@ -123,7 +141,7 @@ class MemberRole(BaseModel):
 
 
 @router.get("/namespaces/{namespace}/members", summary="An organization's members and roles")
-def list_members(namespace: str, caller: Caller, store: StoreDep) -> list[dict[str, str]]:
+def list_members(namespace: AccountName, caller: Caller, store: StoreDep) -> list[dict[str, str]]:
     caller.require("read", _namespace(namespace), not_found=f"no organization {namespace!r}")
     try:
         return accounts.members(store, namespace)
@@ -131,9 +149,13 @@ def list_members(namespace: str, caller: Caller, store: StoreDep) -> list[dict[s
         raise NotFound(str(error)) from None
 
 
-@router.put("/namespaces/{namespace}/members/{user}", summary="Add a member or change their role")
+@router.put(
+    "/namespaces/{namespace}/members/{user}",
+    summary="Add a member or change their role",
+    responses=UNREADABLE,
+)
 def set_member(
-    namespace: str, user: str, body: MemberRole, caller: Caller, store: StoreDep
+    namespace: AccountName, user: AccountName, body: MemberRole, caller: Caller, store: StoreDep
 ) -> dict[str, str]:
     caller.require("admin", _namespace(namespace), not_found=f"no organization {namespace!r}")
     try:
@@ -144,7 +166,7 @@ def set_member(
 
 
 @router.delete("/namespaces/{namespace}/members/{user}", status_code=204, summary="Remove a member")
-def remove_member(namespace: str, user: str, caller: Caller, store: StoreDep) -> Response:
+def remove_member(namespace: AccountName, user: AccountName, caller: Caller, store: StoreDep) -> Response:
     caller.require("admin", _namespace(namespace), not_found=f"no organization {namespace!r}")
     try:
         accounts.remove_member(store, namespace, _namespace(user))
@@ -166,7 +188,12 @@ def list_tokens(caller: Caller, store: StoreDep) -> list[dict[str, Any]]:
     return rows_as_json(accounts.list_tokens(store, caller.user))
 
 
-@router.post("/tokens", status_code=201, summary="A new token for the caller, at most the caller's scope")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="A new token for the caller, at most the caller's scope",
+    responses=UNREADABLE,
+)
 def create_token(body: TokenRequest, caller: Caller, store: StoreDep) -> dict[str, Any]:
     """The token is in this answer only; the server keeps its hash."""
     caller.require_any("admin")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from containerops.engine.callbacks import CallbackRefused, accept
-from containerops.server.errors import ApiError
+from containerops.server.errors import ApiError, error_responses
 
 router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"])
 
@@ -36,11 +36,7 @@ class CallbackBody(BaseModel):
 @router.post(
     "/{token}",
     summary="Report the result of a service job (single-use URL given to the service)",
-    responses={
-        404: {"description": "unknown"},
-        409: {"description": "already used"},
-        410: {"description": "expired"},
-    },
+    responses=error_responses(400, 404, 409, 410, 422),
 )
 def post_callback(
     request: Request,

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query
 from containerops.repository import registry
 from containerops.repository.catalog import Catalog, ComponentRow, UnknownComponent
 from containerops.repository.refs import RefInvalid, parse_ref
-from containerops.server.deps import Caller, StoreDep, visible_namespaces
-from containerops.server.errors import ApiError, NotFound
+from containerops.server.deps import Caller, ComponentName, StoreDep, visible_namespaces
+from containerops.server.errors import WITH_TOKEN, ApiError, NotFound
 
-router = APIRouter(prefix="/api/v1/components", tags=["components"])
+router = APIRouter(prefix="/api/v1/components", tags=["components"], responses=WITH_TOKEN)
 
 
 def _visible(rows: list[ComponentRow], caller: Caller) -> list[dict[str, Any]]:
@@ -42,8 +42,8 @@ def components(
 
 @router.get("/{namespace}/{name}", summary="A component: its newest (or given) version, spec, README")
 def component(
-    namespace: str,
-    name: str,
+    namespace: ComponentName,
+    name: ComponentName,
     store: StoreDep,
     caller: Caller,
     version: Annotated[str | None, Query(max_length=64)] = None,

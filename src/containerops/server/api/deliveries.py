@@ -14,17 +14,17 @@ from fastapi import APIRouter, Query
 
 from containerops.server.api.runs import split_uri
 from containerops.server.deps import Caller, DeliveryId, StoreDep, namespace_of, visible_namespaces
-from containerops.server.errors import NotFound
+from containerops.server.errors import WITH_TOKEN, NotFound, error_responses
 from containerops.server.triggers import deliveries
 from containerops.store import StoreError
 from containerops.store.values import MAX_ID
 
-router = APIRouter(prefix="/api/v1/deliveries", tags=["triggers"])
+router = APIRouter(prefix="/api/v1/deliveries", tags=["triggers"], responses=WITH_TOKEN)
 
 Verdict = Literal["received", "accepted", "ignored", "duplicate", "refused", "failed"]
 
 
-@router.get("", summary="List webhook deliveries, newest first")
+@router.get("", summary="List webhook deliveries, newest first", responses=error_responses(400))
 def list_deliveries(
     store: StoreDep,
     caller: Caller,

@@ -15,12 +15,33 @@ from containerops.model.validate import check_runnable_locally
 from containerops.repository.usage import resolve_components
 from containerops.server import catalog
 from containerops.server.accounts import readable_by_flows_of
-from containerops.server.deps import Caller, StoreDep, VersionNumber, namespace_of, visible_namespaces
-from containerops.server.errors import ApiError
-from containerops.server.names import flow_uri, uri_part
+from containerops.server.deps import (
+    Caller,
+    FlowPart,
+    StoreDep,
+    VersionNumber,
+    namespace_of,
+    visible_namespaces,
+)
+from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
+from containerops.server.names import MAX_PART, flow_uri, uri_part
 from containerops.store import Store
 
-router = APIRouter(prefix="/api/v1/flows", tags=["flows"])
+router = APIRouter(prefix="/api/v1/flows", tags=["flows"], responses=WITH_TOKEN)
+#: A flow URI's parts with two dots pass the pattern but not ``names.uri_part``: 400.
+BAD_NAME = error_responses(400)
+
+#: The body of the routes that take a flow (``read_flow``): its YAML or JSON text, whatever
+#: the content type says.
+FLOW_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
 
 #: Larger bodies are refused before parsing (the biggest flows we test are a few MB).
 MAX_FLOW_BYTES = 32 * 2**20
@@ -56,7 +77,13 @@ def runnable(store: Store, flow: Flow, executor: str) -> None:
         )
 
 
-@router.post("", status_code=201, summary="Create a new version of a flow from YAML or JSON")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a new version of a flow from YAML or JSON",
+    responses={200: {"description": "The flow is unchanged: its newest version."}, **BAD_NAME},
+    openapi_extra=FLOW_BODY,
+)
 async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSONResponse:
     """The body is the flow (any content type); its ``uri`` names it. An unchanged
     definition answers 200 with the existing version; a changed one makes a new version."""
@@ -80,12 +107,16 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
     )
 
 
-@router.get("", summary="List flows")
+@router.get("", summary="List flows", responses=BAD_NAME)
 def list_flows(
     store: StoreDep,
     caller: Caller,
-    namespace: Annotated[str | None, Query(description="Only flows of this namespace.")] = None,
-    after: Annotated[str | None, Query(description="Paging: flows whose URI sorts after this one.")] = None,
+    namespace: Annotated[
+        str | None, Query(description="Only flows of this namespace.", max_length=MAX_PART)
+    ] = None,
+    after: Annotated[
+        str | None, Query(description="Paging: flows whose URI sorts after this one.", max_length=255)
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     if namespace is not None:
@@ -101,17 +132,28 @@ def list_flows(
     }
 
 
-@router.get("/{namespace}/{repository}/{name}", summary="Show a flow and its versions")
-def show_flow(namespace: str, repository: str, name: str, store: StoreDep, caller: Caller) -> dict[str, Any]:
+@router.get("/{namespace}/{repository}/{name}", summary="Show a flow and its versions", responses=BAD_NAME)
+def show_flow(
+    namespace: FlowPart, repository: FlowPart, name: FlowPart, store: StoreDep, caller: Caller
+) -> dict[str, Any]:
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)
     flow = catalog.get_flow(store, uri)
     return {**flow.to_json(), "version_list": catalog.flow_versions(store, flow.id)}
 
 
-@router.get("/{namespace}/{repository}/{name}/versions/{version}", summary="Show one version of a flow")
+@router.get(
+    "/{namespace}/{repository}/{name}/versions/{version}",
+    summary="Show one version of a flow",
+    responses=BAD_NAME,
+)
 def show_version(
-    namespace: str, repository: str, name: str, version: VersionNumber, store: StoreDep, caller: Caller
+    namespace: FlowPart,
+    repository: FlowPart,
+    name: FlowPart,
+    version: VersionNumber,
+    store: StoreDep,
+    caller: Caller,
 ) -> dict[str, Any]:
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)
@@ -119,8 +161,12 @@ def show_version(
     return {"uri": uri, **catalog.flow_version(store, flow.id, version)}
 
 
-@router.delete("/{namespace}/{repository}/{name}", status_code=204, summary="Delete a flow")
-def delete_flow(namespace: str, repository: str, name: str, store: StoreDep, caller: Caller) -> Response:
+@router.delete(
+    "/{namespace}/{repository}/{name}", status_code=204, summary="Delete a flow", responses=BAD_NAME
+)
+def delete_flow(
+    namespace: FlowPart, repository: FlowPart, name: FlowPart, store: StoreDep, caller: Caller
+) -> Response:
     """The flow disappears from lists and cannot start; its past runs and versions stay."""
     uri = flow_uri(namespace, repository, name)
     caller.require("write", namespace)

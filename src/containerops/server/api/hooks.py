@@ -7,11 +7,12 @@ generic webhook). These routes take no API token: the sender proves itself with
 the signature or token of one of the flow's triggers (``X-Hub-Signature-256``,
 ``X-Gitlab-Token``, ``X-ContainerOps-Token``). Answers: 202 accepted (with the
 queued run), 200 ignored or duplicate (with the reason), 400 an unreadable
-payload or invalid names in the route, 413 a body over ``limits.MAX_HOOK_BODY``, and 401
-for every request that has not proved itself, with one text whatever the reason
-(no such flow or trigger, a wrong signature), so that nothing about what exists
-leaks. Requests for a flow that exists are recorded (``/api/v1/deliveries``);
-the body only once the sender has proved itself.
+payload or a name with '..' in the route, 422 a name breaking the route's pattern,
+413 a body over ``limits.MAX_HOOK_BODY``, and 401 for every request that has not
+proved itself, with one text whatever the reason (no such flow or trigger, a wrong
+signature), so that nothing about what exists leaks. Requests for a flow that
+exists are recorded (``/api/v1/deliveries``); the body only once the sender has
+proved itself.
 """
 
 from __future__ import annotations
@@ -21,11 +22,20 @@ from typing import Literal
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from containerops.server.errors import ApiError
+from containerops.server.deps import FlowPart
+from containerops.server.errors import ApiError, error_responses
 from containerops.server.names import flow_uri, uri_part
 from containerops.server.triggers.receive import Hook, HookKind, HookReceiver
 
 router = APIRouter(tags=["triggers"])
+
+#: What a webhook is answered: accepted (202), ignored or duplicate (200), an unreadable
+#: payload or a name with '..' (400, verdict refused), not proved (401), invalid names (422).
+HOOK_ANSWERS: dict[int | str, dict[str, object]] = {
+    200: {"description": "Ignored or a duplicate: the verdict and the reason."},
+    202: {"description": "Accepted: the verdict and the queued run."},
+    **error_responses(400, 401, 422),
+}
 
 
 def hook_receiver(request: Request) -> HookReceiver:
@@ -49,9 +59,17 @@ def _refuse(problem: ApiError) -> JSONResponse:
     return JSONResponse({"error": problem.message, "verdict": "refused"}, problem.status)
 
 
-@router.post("/hooks/{kind}/{namespace}/{repository}/{flow}", summary="Receive a webhook for a flow")
+@router.post(
+    "/hooks/{kind}/{namespace}/{repository}/{flow}",
+    summary="Receive a webhook for a flow",
+    responses=HOOK_ANSWERS,
+)
 async def receive_hook(
-    kind: Literal["github", "gitlab", "webhook"], namespace: str, repository: str, flow: str, request: Request
+    kind: Literal["github", "gitlab", "webhook"],
+    namespace: FlowPart,
+    repository: FlowPart,
+    flow: FlowPart,
+    request: Request,
 ) -> JSONResponse:
     try:
         uri = flow_uri(namespace, repository, flow)
@@ -60,9 +78,13 @@ async def receive_hook(
     return await _receive(request, kind, uri)
 
 
-@router.post("/hook/v1/{namespace}/{repository}/{flow}/{tag}", summary="The original pilotage webhook")
+@router.post(
+    "/hook/v1/{namespace}/{repository}/{flow}/{tag}",
+    summary="The original pilotage webhook",
+    responses=HOOK_ANSWERS,
+)
 async def pilotage_hook(
-    namespace: str, repository: str, flow: str, tag: str, request: Request
+    namespace: FlowPart, repository: FlowPart, flow: FlowPart, tag: FlowPart, request: Request
 ) -> JSONResponse:
     kind: HookKind = "webhook"
     if "x-github-event" in request.headers:

@@ -22,13 +22,13 @@ from starlette.concurrency import run_in_threadpool
 
 from containerops.server.api.runs import LIVE, readable_run
 from containerops.server.deps import Caller, RunId, StoreDep
-from containerops.server.errors import ApiError
+from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
 from containerops.server.names import job_path
 from containerops.store import LogRow, Store
 from containerops.store.values import MAX_ID
 from containerops.timestamps import rfc3339
 
-router = APIRouter(prefix="/api/v1/runs", tags=["logs"])
+router = APIRouter(prefix="/api/v1/runs", tags=["logs"], responses=WITH_TOKEN)
 
 BATCH = 5_000
 POLL = 0.1
@@ -58,7 +58,17 @@ def _checked_job(store: Store, run_id: int, job: str | None) -> str | None:
     return job
 
 
-@router.get("/{run_id}/logs", summary="Log lines of a run or one job, paged")
+#: A job path that is not stage.action.job: 400 with the value.
+BAD_JOB = error_responses(400)
+
+
+class EventStream(StreamingResponse):
+    """Server-Sent Events: the OpenAPI document names this media type for the route."""
+
+    media_type = "text/event-stream"
+
+
+@router.get("/{run_id}/logs", summary="Log lines of a run or one job, paged", responses=BAD_JOB)
 def get_logs(
     run_id: RunId,
     store: StoreDep,
@@ -80,7 +90,18 @@ def get_logs(
     }
 
 
-@router.get("/{run_id}/logs/stream", summary="Log lines as Server-Sent Events, live until the run ends")
+@router.get(
+    "/{run_id}/logs/stream",
+    summary="Log lines as Server-Sent Events, live until the run ends",
+    response_class=EventStream,
+    responses={
+        200: {
+            "description": "The events, until the run has ended and every line was sent.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **BAD_JOB,
+    },
+)
 async def stream_logs(
     run_id: RunId,
     request: Request,
@@ -89,16 +110,16 @@ async def stream_logs(
     job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this line id.")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this line id.")] = None,
-) -> StreamingResponse:
+) -> EventStream:
     """Events: ``line`` (data: the line as JSON, id: its id) and, once the run has
     ended and every line was sent, ``end`` (data: the run's status and reason)."""
     readable_run(store, caller, run_id)
     job = _checked_job(store, run_id, job)
-    if last_event_id is not None and last_event_id.strip().isdigit():
-        after = max(after, int(last_event_id))
-    return StreamingResponse(
+    resumed = (last_event_id or "").strip()
+    if resumed.isascii() and resumed.isdigit() and int(resumed) <= MAX_ID:  # else: ignored, as SSE says
+        after = max(after, int(resumed))
+    return EventStream(
         _events(request, store, run_id, job, after),
-        media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 

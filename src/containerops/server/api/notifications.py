@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from containerops.notify.dispatch import list_notifications
 from containerops.server.deps import Caller, RunId, StoreDep, namespace_of
+from containerops.server.errors import WITH_TOKEN
 
-router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=WITH_TOKEN)
 
 
 @router.get("/{run_id}/notifications", summary="A run's notifications: receiver, attempts, status, error")

@@ -17,23 +17,29 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from containerops.server import catalog
-from containerops.server.api.flows import read_flow
+from containerops.server.api.flows import FLOW_BODY, read_flow
 from containerops.server.api.runs import run_document
-from containerops.server.deps import Caller, Manager, RunNumber, StoreDep
-from containerops.server.errors import ApiError, NotFound
+from containerops.server.deps import Caller, FlowPart, Manager, RunNumber, StoreDep
+from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, error_responses
 from containerops.server.names import flow_uri, uri_part
 
-router = APIRouter(prefix="/flow/v1", tags=["pilotage"])
+router = APIRouter(prefix="/flow/v1", tags=["pilotage"], responses=WITH_TOKEN)
 
 Format = Literal["yaml", "json"]
 
 
-@router.post("/{namespace}/{repository}/{flow}/{tag}/{fmt}", status_code=201, summary="Save and start a flow")
+@router.post(
+    "/{namespace}/{repository}/{flow}/{tag}/{fmt}",
+    status_code=201,
+    summary="Save and start a flow",
+    responses=error_responses(400, 503),
+    openapi_extra=FLOW_BODY,
+)
 async def start_flow(
-    namespace: str,
-    repository: str,
-    flow: str,
-    tag: str,
+    namespace: FlowPart,
+    repository: FlowPart,
+    flow: FlowPart,
+    tag: FlowPart,
     fmt: Format,
     request: Request,
     manager: Manager,
@@ -59,12 +65,22 @@ async def start_flow(
     )
 
 
-@router.get("/{namespace}/{repository}/{flow}/{tag}/{number}/runtime/{fmt}", summary="A run's state now")
+@router.get(
+    "/{namespace}/{repository}/{flow}/{tag}/{number}/runtime/{fmt}",
+    summary="A run's state now",
+    responses={
+        200: {
+            "description": "The run as JSON or YAML, as the route's last part says.",
+            "content": {"application/json": {}, "application/yaml": {"schema": {"type": "string"}}},
+        },
+        **error_responses(400),
+    },
+)
 def runtime(
-    namespace: str,
-    repository: str,
-    flow: str,
-    tag: str,
+    namespace: FlowPart,
+    repository: FlowPart,
+    flow: FlowPart,
+    tag: FlowPart,
     number: RunNumber,
     fmt: Format,
     manager: Manager,

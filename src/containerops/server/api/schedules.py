@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from containerops.server.deps import Caller, StoreDep, visible_namespaces
+from containerops.server.errors import WITH_TOKEN
 from containerops.server.triggers.cron import list_schedules
 
-router = APIRouter(prefix="/api/v1/schedules", tags=["triggers"])
+router = APIRouter(prefix="/api/v1/schedules", tags=["triggers"], responses=WITH_TOKEN)
 
 
 @router.get("", summary="List schedules (cron triggers) of the flows the caller can see")

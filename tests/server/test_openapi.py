@@ -1,0 +1,158 @@
+"""The OpenAPI document says what the server really does.
+
+schemathesis generates requests for every operation of a real server's document (valid
+and invalid data, with an administrator's token and without one) and checks each answer
+against it: no 5xx, only documented statuses and content types, bodies of the documented
+shape. Bounded: a few examples per operation and mode, the dummy executor (nothing a
+request starts runs a container). Then what a fuzzer does not try: every path's 405
+names exactly the methods its routes serve, names carry their patterns, the log stream
+is ``text/event-stream``, times in queries are ISO 8601 text only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+from tests.server.conftest import LiveServer
+
+from containerops.component.spec import NAME as COMPONENT_NAME
+from containerops.model.validate import URI_PART
+from containerops.server.accounts import NAME as ACCOUNT_NAME
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+#: Examples per operation and generation mode: ~40 operations x 2 modes x 2 callers stay under a minute.
+EXAMPLES = 8
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _fuzz(server: LiveServer, headers: dict[str, str]) -> list[str]:
+    """Every operation in both modes; the failures found, as schemathesis words them."""
+    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
+    failures: list[str] = []
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 30, "the document lists fewer operations than the server has"
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            def check(case: Case) -> None:
+                case.call_and_validate(base_url=server.url, headers=headers, checks=CHECKS, timeout=15)
+
+            try:
+                check()
+            except Unsatisfiable:  # nothing to make invalid (no parameters, or free text only)
+                assert mode is GenerationMode.NEGATIVE, operation.label
+            except Exception as failure:  # one report per operation and mode, all listed at the end
+                failures.append(f"{operation.label} ({mode.value}): {failure}"[:3000])
+    return failures
+
+
+def test_schemathesis_finds_nothing_the_document_does_not_say(server: LiveServer, admin_token: str) -> None:
+    for who, headers in (("admin", {"Authorization": f"Bearer {admin_token}"}), ("anonymous", {})):
+        failures = _fuzz(server, headers)
+        assert not failures, f"as {who}:\n" + "\n\n".join(failures)
+
+
+def _document(admin: httpx.Client) -> dict[str, Any]:
+    answer = admin.get("/openapi.json")
+    assert answer.status_code == 200
+    document: dict[str, Any] = answer.json()
+    return document
+
+
+def test_every_405_allows_exactly_the_methods_of_its_path(admin: httpx.Client) -> None:
+    for path, operations in _document(admin)["paths"].items():
+        url = path.replace("{kind}", "github").replace("{fmt}", "json")
+        for name in ("run_id", "delivery_id", "version", "number"):
+            url = url.replace(f"{{{name}}}", "1")
+        url = url.replace("{", "x").replace("}", "x")  # other names: any valid one
+        documented = {method.upper() for method in operations}
+        for method in sorted(set(METHODS) - documented):
+            answer = admin.request(method, url)
+            assert answer.status_code == 405, (method, url, answer.status_code)
+            assert set(answer.headers["allow"].split(", ")) == documented, (method, url)
+            if method != "HEAD":
+                assert answer.json() == {"error": "Method Not Allowed"}
+
+
+def test_a_flow_with_two_routes_on_one_path_allows_both(admin: httpx.Client) -> None:
+    answer = admin.put("/api/v1/flows/acme/shop/ci")
+    assert answer.status_code == 405 and answer.headers["allow"] == "DELETE, GET"  # Starlette said GET
+
+
+def test_every_route_documents_its_errors_as_json(admin: httpx.Client) -> None:
+    document = _document(admin)
+    error_statuses: set[str] = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "413" in responses, (method, path)
+            for status, response in responses.items():
+                if status.startswith(("4", "5")):
+                    error_statuses.add(status)
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema["required"] == ["error"], (method, path, status)
+            if not path.startswith(("/hooks/", "/hook/", "/api/v1/callbacks/")):
+                assert {"401", "403", "404", "422"} <= set(responses), (method, path)
+    assert error_statuses == {"400", "401", "403", "404", "409", "410", "413", "422", "503"}
+
+
+def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None:
+    document = _document(admin)
+
+    def pattern(path: str, method: str, name: str) -> str:
+        for parameter in document["paths"][path][method]["parameters"]:
+            if parameter["name"] == name:
+                return str(parameter["schema"]["pattern"])
+        raise AssertionError(f"{method} {path} has no parameter {name}")
+
+    flow = "/api/v1/flows/{namespace}/{repository}/{name}"
+    assert URI_PART.pattern in pattern(flow, "get", "namespace")
+    assert URI_PART.pattern in pattern("/hook/v1/{namespace}/{repository}/{flow}/{tag}", "post", "tag")
+    assert pattern("/api/v1/namespaces/{namespace}/members", "get", "namespace") == ACCOUNT_NAME.pattern
+    assert COMPONENT_NAME.pattern in pattern("/api/v1/components/{namespace}/{name}", "get", "name")
+    secrets = "/api/v1/namespaces/{namespace}/secrets/{name}"
+    assert pattern(secrets, "put", "name").startswith("^[A-Za-z_]")
+
+
+def test_the_log_stream_is_documented_as_server_sent_events(admin: httpx.Client) -> None:
+    stream = _document(admin)["paths"]["/api/v1/runs/{run_id}/logs/stream"]["get"]["responses"]
+    assert list(stream["200"]["content"]) == ["text/event-stream"]
+    assert list(stream["404"]["content"]) == ["application/json"]
+
+
+@pytest.mark.parametrize("value", ["0.5", "1", "1e9", "-3", "nan"])
+def test_a_time_in_a_query_is_iso_8601_not_a_number(admin: httpx.Client, value: str) -> None:
+    for name in ("since", "until"):
+        answer = admin.get("/api/v1/runs", params={name: value})
+        assert answer.status_code == 422, (name, value, answer.text)
+        assert f"query.{name}" in answer.json()["error"] and "ISO 8601" in answer.json()["error"]
+    assert admin.get("/api/v1/runs", params={"until": "2026-12-03T12:00:00Z"}).status_code == 200
+    assert admin.get("/api/v1/runs", params={"since": "2026-12-03T12:00:00"}).status_code == 200
+
+
+def test_a_name_breaking_its_pattern_is_422_naming_it(admin: httpx.Client) -> None:
+    answer = admin.get("/api/v1/flows/acme/sh$op/ci")
+    assert answer.status_code == 422
+    assert "path.repository" in answer.json()["error"] and "'sh$op'" in answer.json()["error"]
+    dots = admin.get("/api/v1/flows/acme/sh..op/ci")  # the pattern lets '..' by: the route refuses it
+    assert dots.status_code == 400 and "'sh..op' is not a valid name" in dots.json()["error"]
