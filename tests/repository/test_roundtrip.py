@@ -29,11 +29,13 @@ def namespace(docker_ready: None) -> Iterator[str]:
     client.close()
 
 
-def remove_images(namespace: str) -> None:
+def remove_images(namespace: str, name: str = "") -> None:
+    """Remove the images of ``namespace`` (only of its component ``name`` when given)."""
     client = docker.from_env()
+    wanted = f"/{namespace}/{name}:" if name else f"/{namespace}/"
     for image in client.images.list():
-        tags = image.tags + [d.split("@")[0] for d in image.attrs.get("RepoDigests") or []]
-        if any(f"/{namespace}/" in tag for tag in tags):
+        tags = image.tags + [d.split("@")[0] + ":" for d in image.attrs.get("RepoDigests") or []]
+        if any(wanted in tag for tag in tags):
             client.images.remove(image.id, force=True)
     client.close()
 
