@@ -44,6 +44,38 @@ def test_start_status_stop(coops_home: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert "coops registry start" in str(error.value)
 
 
+def test_the_registry_commands(coops_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``coops registry start|status|stop`` as a user types them, each its own process."""
+    monkeypatch.delenv("COOPS_REGISTRY", raising=False)
+    port = free_port()
+    started = json.loads(
+        coops("registry", "start", "--port", str(port), "--json", home=coops_home, check=0).stdout
+    )
+    try:
+        assert (started["address"], started["running"], started["managed"]) == (
+            f"127.0.0.1:{port}",
+            True,
+            True,
+        )
+        assert httpx.get(f"http://127.0.0.1:{port}/v2/").status_code == 200
+        status = json.loads(coops("registry", "status", "--json", home=coops_home, check=0).stdout)
+        assert (status["address"], status["running"], status["pid"]) == (
+            f"127.0.0.1:{port}",
+            True,
+            started["pid"],
+        )
+        again = json.loads(coops("registry", "start", "--json", home=coops_home, check=0).stdout)
+        assert again["pid"] == started["pid"]  # it runs already: the remembered port, nothing new
+    finally:
+        stopped = coops("registry", "stop", home=coops_home, check=0)
+    assert "registry stopped" in stopped.stderr
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/v2/", timeout=5)
+    down = json.loads(coops("registry", "status", "--json", home=coops_home, check=1).stdout)
+    assert (down["address"], down["running"], down["pid"]) == (f"127.0.0.1:{port}", False, None)
+    assert "no registry of ours was running" in coops("registry", "stop", home=coops_home, check=0).stderr
+
+
 def test_a_taken_port_is_refused(coops_home: Path, registry_address: str) -> None:
     port = int(registry_address.rsplit(":", 1)[1])
     with pytest.raises(registry.RegistryError, match=f"port {port} on 127.0.0.1 is taken"):
