@@ -7,6 +7,7 @@ a minute); later runs find both images up to date in milliseconds.
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from containerops.images import (
     debian_mirror,
 )
 from containerops.images.base import _apt_source_uris, busybox_rootfs_tar
+from tests.cli.test_cli import coops
 from tests.conftest import require_docker
 
 
@@ -121,6 +123,21 @@ def test_force_rebuilds(built: list[BuiltImage]) -> None:
     (again,) = build_base_images(only=[BUSYBOX_IMAGE], progress=said.append)
     assert not again.built and again.image_id == forced.image_id
     assert said == [f"{BUSYBOX_IMAGE} is up to date"]
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(1200)
+def test_coops_images_build_base(
+    client: docker.DockerClient, built: list[BuiltImage], tmp_path: Path
+) -> None:
+    """The command itself, as a process: both images up to date, each said with its size."""
+    done = coops("images", "build-base", home=tmp_path / "home", check=0)
+    lines = [line for line in done.stderr.splitlines() if line.startswith("✔")]
+    assert [re.sub(r"\d+\.\d MiB$", "N MiB", line) for line in lines] == [
+        f"✔ {BUSYBOX_IMAGE}  up to date  N MiB",
+        f"✔ {PYTHON_IMAGE}  up to date  N MiB",
+    ]
+    assert [client.images.get(image.tag).id for image in built] == [image.image_id for image in built]
 
 
 # --- without Docker ----------------------------------------------------------------------
