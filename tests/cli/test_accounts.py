@@ -196,4 +196,4 @@ def test_run_takes_secrets_from_store_file_and_options(tmp_path: Path) -> None:
 def test_validate_reports_malformed_references(tmp_path: Path) -> None:
     flow = write(tmp_path, SECRET_FLOW.replace("secrets.REGISTRY_USER", "secret.REGISTRY_USER"))
     result = coops("validate", str(flow), home=tmp_path / "home", check=2)
-    assert "flow.yaml:16:28:" in result.stderr and "is not a secret reference" in result.stderr
+    assert "flow.yaml:16:" in result.stderr and "is not a known reference" in result.stderr

@@ -500,3 +500,33 @@ def test_a_long_line_is_stored_cut_and_a_job_stores_at_most_its_log_cap(
     stored = len(lines) - 2
     assert lines[-1].endswith(f": {5001 - stored} more lines not stored")
     assert state.jobs["s.a.chatty"].outputs == {"LATE": "read"}
+
+
+def test_env_references_are_resolved_in_inputs_and_environments(store: Store) -> None:
+    """What a webhook sets (CO_GIT_REF) reaches a job's inputs, so CO_DATA and CO_<KEY>,
+    and its environments; a variable a run was not given becomes empty, never '${{'."""
+    doc = simple_flow(
+        [
+            stage(
+                "s",
+                action(
+                    "a",
+                    job(
+                        "clone",
+                        "dummy",
+                        environments={"WHERE": "${{ env.TARGET }}/${{ env.CO_GIT_SHA }}"},
+                        inputs={"ref": "${{ env.CO_GIT_REF }}", "to": "${{ env.WHERE }}"},
+                    ),
+                ),
+            )
+        ],
+        environments={"TARGET": "prod", "LABEL": "on ${{ env.CO_GIT_REF }}"},
+    )
+    executor = DummyExecutor()
+    state = run_flow(store, executor, doc, params={"set": {"CO_GIT_REF": "refs/pull/2/head"}})
+    assert state.status == "success"
+    env = executor.started[0].env
+    assert env["CO_REF"] == "refs/pull/2/head" and env["CO_TO"] == "prod/"
+    assert env["CO_DATA"] == "ref=refs/pull/2/head to=prod/"
+    assert env["WHERE"] == "prod/" and env["LABEL"] == "on refs/pull/2/head"
+    assert not any("${{" in value for value in env.values())

@@ -662,3 +662,41 @@ def test_optional_subscriptions_with_a_default() -> None:
     assert errors(subscribe("one.a.first[URL]", env="{env: VALUE, default: [x]}")) == [
         "flow.yml:16:55: error: subscription default must be a single value, got a list"
     ]
+
+
+def test_env_references_name_a_variable_something_defines() -> None:
+    text = textwrap.dedent(
+        """\
+        uri: demo/hello/ci
+        environments: {TARGET: prod, ALIAS: "${{ env.TARGET }}"}
+        stages:
+          - name: s
+            actions:
+              - name: a
+                jobs:
+                  - name: j
+                    endpoint: busybox
+                    environments: {MINE: x}
+                    inputs:
+                      ref: "${{ env.CO_GIT_REF }}"
+                      where: "${{ env.TARGET }}-${{ env.MINE }}"
+                      typo: "${{ env.TARGTE }}"
+                      odd: "${{ inputs.ref }}"
+                  - name: k
+                    endpoint: busybox
+                    inputs: {other: "${{ env.MINE }}"}
+        """
+    )
+    assert errors(text) == [
+        "flow.yml:14:21: error: '${{ env.TARGTE }}': no variable TARGTE in the flow's or the job's "
+        "environments, nor one a run is given; did you mean 'TARGET'?",
+        "flow.yml:15:20: error: '${{ inputs.ref }}' is not a known reference: "
+        "write it as ${{ env.NAME }} or ${{ secrets.NAME }} (letters, digits and '_')",
+        "flow.yml:18:29: error: '${{ env.MINE }}': no variable MINE in the flow's or the job's "
+        "environments, nor one a run is given",
+    ]
+    # the job's own environments count for its inputs (not for another job's)
+    assert errors(text.replace('"${{ env.TARGTE }}"', "x").replace("inputs.ref", "env.MINE")) == [
+        "flow.yml:18:29: error: '${{ env.MINE }}': no variable MINE in the flow's or the job's "
+        "environments, nor one a run is given",
+    ]

@@ -27,11 +27,13 @@ def job_environment(
     (``flow_env``: the flow's, with the run's ``--set`` overrides), then the job's,
     then subscribed outputs; ``CO_DATA`` is the job's explicit one or its inputs
     encoded; the run's identity comes last so that nothing can forge it.
-    ``${{ secrets.NAME }}`` in inputs and environments becomes its value in ``secrets``
-    before ``CO_DATA`` is encoded (``flow_env`` comes already substituted).
+    ``${{ secrets.NAME }}`` in inputs and environments becomes its value in ``secrets``,
+    and ``${{ env.NAME }}`` the variable's (the flow's for the job's environments, the
+    flow's and the job's for inputs), before ``CO_DATA`` is encoded (``flow_env`` comes
+    already substituted).
     """
-    inputs = substitute_all(job.inputs, secrets) if secrets else job.inputs
-    environments = substitute_all(job.environments, secrets) if secrets else job.environments
+    environments = substitute_all(job.environments, secrets or {}, flow_env)
+    inputs = substitute_all(job.inputs, secrets or {}, {**flow_env, **environments})
     env: dict[str, str] = {input_env_name(key): value for key, value in inputs.items()}
     env.update(flow_env)
     env.update(environments)

@@ -158,7 +158,8 @@ class Engine:
             executor=self.executor.name,
             jobs={job.path: JobState(job=job, id=new.job_ids[job.path]) for job in jobs},
         )
-        self._flow_env = substitute_all({**flow.environments, **overrides}, self.secret_values)
+        merged = {**flow.environments, **overrides}
+        self._flow_env = substitute_all(merged, self.secret_values, merged)
         self._recorder = self.store.recorder(new.id, mask=self.masker.mask)
         if reuse_from is not None:
             self.reuse(reuse_from)
@@ -198,7 +199,8 @@ class Engine:
         engine.secret_values = dict(secret_values or {})
         engine.masker.add(*secrets, *engine.secret_values.values())
         overrides = params.get("set") or {}
-        engine._flow_env = substitute_all({**state.flow.environments, **overrides}, engine.secret_values)
+        merged = {**state.flow.environments, **overrides}
+        engine._flow_env = substitute_all(merged, engine.secret_values, merged)
         recorder.mask = engine.masker.mask
         recorder.run_owner(this_process(), utcnow())  # the restoring process owns it now
         engine.state, engine._recorder = state, recorder
@@ -374,9 +376,11 @@ class Engine:
         self, job: Job, failure: str | None, subscribed: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
         state, _ = self._require()
-        env = {**self._flow_env, **substitute_all(job.environments, self.secret_values), **(subscribed or {})}
+        env = {**self._flow_env, **substitute_all(job.environments, self.secret_values, self._flow_env)}
+        inputs = substitute_all(job.inputs, self.secret_values, env)
+        env.update(subscribed or {})
         return {
-            "inputs": substitute_all(job.inputs, self.secret_values),
+            "inputs": inputs,
             "env": env,
             "jobs": scripts.finished_jobs(state),
             "failed": failure is not None,
@@ -548,7 +552,7 @@ class Engine:
         """A service job's attempt: (reason it failed or None, outputs)."""
         state, _ = self._require()
         assert job.service is not None
-        values = service.Values(substitute_all(job.inputs, self.secret_values), env, self.secret_values)
+        values = service.Values(substitute_all(job.inputs, self.secret_values, env), env, self.secret_values)
         try:
             async with asyncio.timeout(job.timeout):
                 outputs = await service.call(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from containerops.model.flow import Flow
-from containerops.model.references import EXPRESSION, SECRET_REF, names
+from containerops.model.references import ENV_REF, EXPRESSION, SECRET_REF, names
 
 
 class MissingSecret(ValueError):
@@ -30,12 +30,18 @@ class MissingSecret(ValueError):
         )
 
 
-def substitute(text: str, values: Mapping[str, str]) -> str:
-    """``text`` with each ``${{ secrets.NAME }}`` replaced by its value (unknown ones kept)."""
+def substitute(text: str, values: Mapping[str, str], env: Mapping[str, str] | None = None) -> str:
+    """``text`` with each ``${{ secrets.NAME }}`` replaced by its value in ``values`` and,
+    given ``env``, each ``${{ env.NAME }}`` by its value there, or by nothing when the run
+    does not have that variable (a trigger's CO_GIT_REF on a run started by hand: the
+    validator made sure something may define it). Unknown secrets are kept (refused
+    before the run starts, by :func:`check_available`)."""
     if "${{" not in text:
         return text
 
     def value(match: re.Match[str]) -> str:
+        if env is not None and (var := ENV_REF.match(match["body"])) is not None:
+            return env.get(var["name"], "")
         ref = SECRET_REF.match(match["body"])
         if ref is None or ref["name"] not in values:
             return match[0]
@@ -44,8 +50,10 @@ def substitute(text: str, values: Mapping[str, str]) -> str:
     return EXPRESSION.sub(value, text)
 
 
-def substitute_all(mapping: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:
-    return {key: substitute(text, values) for key, text in mapping.items()}
+def substitute_all(
+    mapping: Mapping[str, str], values: Mapping[str, str], env: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    return {key: substitute(text, values, env) for key, text in mapping.items()}
 
 
 def flow_references(flow: Flow, overrides: Mapping[str, str] = {}) -> dict[str, list[str]]:

@@ -1,26 +1,49 @@
 """The syntax of ``${{ ... }}`` references in flow values.
 
-Only ``${{ secrets.NAME }}`` is defined: the validator reports anything else
-written in that form, and the engine (``containerops.engine.secrets``)
-substitutes the values when a run starts.
+``${{ secrets.NAME }}`` (a secret of the flow's namespace) and ``${{ env.NAME }}``
+(a variable of the flow's or the job's environments, or one a trigger sets) are
+defined in environments and inputs: the validator reports anything else written in
+that form and an ``env`` name nothing defines, and the engine
+(``containerops.engine.secrets``) substitutes the values when a job starts.
 """
 
 from __future__ import annotations
 
 import re
 
-#: Any ``${{ ... }}`` expression; only ``secrets.NAME`` is defined so far.
+#: Any ``${{ ... }}`` expression.
 EXPRESSION = re.compile(r"\$\{\{(?P<body>.*?)\}\}")
 SECRET_REF = re.compile(r"^\s*secrets\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
-SYNTAX = "write it as ${{ secrets.NAME }} (letters, digits and '_')"
+ENV_REF = re.compile(r"^\s*env\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
+SYNTAX = "write it as ${{ env.NAME }} or ${{ secrets.NAME }} (letters, digits and '_')"
+
+#: What a run's environment holds besides the flow's: set by git triggers (a run started
+#: by hand has them when given with --set) and by the engine for every job.
+RUN_VARIABLES = frozenset(
+    {
+        "CO_GIT_URL",
+        "CO_GIT_REF",
+        "CO_GIT_SHA",
+        "CO_EVENT",
+        "CO_PR_NUMBER",
+        "CO_GIT_REPOSITORY",
+        "CO_GIT_BASE_REF",
+        "CO_GIT_HEAD_REF",
+        "CO_RUN_ID",
+        "CO_FLOW_URI",
+        "CO_JOB_PATH",
+        "CO_ATTEMPT",
+        "CO_WORKSPACE",
+    }
+)
 
 
 def syntax_problems(text: str) -> list[str]:
-    """A message per ``${{ ... }}`` in ``text`` that is not a secret reference."""
+    """A message per ``${{ ... }}`` in ``text`` that is neither an env nor a secret reference."""
     problems = []
     for match in EXPRESSION.finditer(text):
-        if SECRET_REF.match(match["body"]) is None:
-            problems.append(f"'{match[0]}' is not a secret reference: {SYNTAX}")
+        if SECRET_REF.match(match["body"]) is None and ENV_REF.match(match["body"]) is None:
+            problems.append(f"'{match[0]}' is not a known reference: {SYNTAX}")
     if "${{" in EXPRESSION.sub("", text):
         problems.append(f"'${{{{' without its closing '}}}}': {SYNTAX}")
     return problems
@@ -28,9 +51,18 @@ def syntax_problems(text: str) -> list[str]:
 
 def names(text: str) -> list[str]:
     """The secret names ``text`` references, in order."""
+    return _names(text, SECRET_REF)
+
+
+def env_names(text: str) -> list[str]:
+    """The environment variable names ``text`` references, in order."""
+    return _names(text, ENV_REF)
+
+
+def _names(text: str, pattern: re.Pattern[str]) -> list[str]:
     found = []
     for match in EXPRESSION.finditer(text):
-        ref = SECRET_REF.match(match["body"])
+        ref = pattern.match(match["body"])
         if ref is not None:
             found.append(ref["name"])
     return found

@@ -38,8 +38,8 @@ from containerops.model.flow import (
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
-from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, is_null
-from containerops.model.references import syntax_problems
+from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, did_you_mean, is_null
+from containerops.model.references import RUN_VARIABLES, env_names, syntax_problems
 from containerops.model.scripts import BARE_WORD, check_job_references, read_lua
 from containerops.model.service import read_service
 
@@ -122,6 +122,7 @@ def build_flow(doc: Document) -> tuple[Flow | None, list[Diagnostic]]:
     if flow is not None:
         check_subscriptions(flow, builder.pending, reader)
         reader.diagnostics.extend(check_job_references(flow, doc.filename))
+        builder.check_env_refs(flow)
     return flow, reader.diagnostics
 
 
@@ -145,6 +146,10 @@ class _Builder:
         self.r = reader
         self.doc = reader.doc
         self.pending: list[PendingSubscription] = []
+        #: ``${{ env.NAME }}`` references: (node, where, name, the job or None for the flow's
+        #: environments), checked once the flow is built, when every environment is known
+        self.env_refs: list[tuple[Node, str, str, Job | None]] = []
+        self.current_job: Job | None = None
         self.job_count = 0
         self.max_jobs = max_jobs()
 
@@ -461,6 +466,7 @@ class _Builder:
         if name_node is not None:
             name = _as_written(name_node, r.name(name_node, f"{where}.name", "job name", NAME, NAME_RULE))
         job = Job(name=name or f"job-{index + 1}", path="", position=self.position(node))
+        self.current_job = job
         job.path = f"{action_path}.{job.name}"
         if (value := values.get("title")) is not None:
             job.title = r.text(value, f"{where}.title", "title") or ""
@@ -640,9 +646,27 @@ class _Builder:
         return inputs
 
     def references(self, node: Node, where: str, text: str) -> None:
-        """``${{ ... }}`` must be a well-formed secret reference."""
+        """``${{ ... }}`` must be a well-formed env or secret reference; env names are
+        checked later (:meth:`check_env_refs`)."""
         for problem in syntax_problems(text):
             self.r.error(node, where, problem)
+        for name in env_names(text):
+            self.env_refs.append((node, where, name, self.current_job))
+
+    def check_env_refs(self, flow: Flow) -> None:
+        """Every ``${{ env.NAME }}`` must name a variable of the flow's environments, the
+        job's (for its inputs), or one the run is given (a trigger's, the engine's)."""
+        for node, where, name, job in self.env_refs:
+            known = {*flow.environments, *RUN_VARIABLES, *(job.environments if job is not None else ())}
+            if name not in known:
+                hint = did_you_mean(name, sorted(known))
+                scope = "flow's or the job's" if job is not None else "flow's"
+                self.r.error(
+                    node,
+                    where,
+                    f"'${{{{ env.{name} }}}}': no variable {name} in the {scope} environments, "
+                    f"nor one a run is given{hint}",
+                )
 
     def outputs(self, node: Node, where: str) -> list[str]:
         r = self.r
