@@ -120,7 +120,8 @@ def test_reference_syntax() -> None:
     assert syntax_problems("plain $HOME and ${BRACES}") == []
     assert len(syntax_problems("${{ secret.X }}")) == 1
     assert len(syntax_problems("${{ secrets.1X }}")) == 1
-    assert len(syntax_problems("${{ env.HOME }}")) == 1
+    assert syntax_problems("${{ env.HOME }}") == []  # env references are defined too
+    assert len(syntax_problems("${{ inputs.x }}")) == 1
     assert "closing" in syntax_problems("${{ secrets.X ")[0]
 
 
