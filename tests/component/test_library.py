@@ -133,6 +133,40 @@ def test_git_clone_makes_shallow_clones_over_the_git_protocol(
 
 
 @pytest.mark.docker
+def test_git_clone_checks_out_what_a_webhook_names(tmp_path: Path, store: Store, docker_ready: None) -> None:
+    """A pull request's head (refs/pull/N/head, a commit no branch holds), by its ref and by
+    its bare SHA, and a non-default branch by name and as a push names it, shallow too,
+    over the smart protocol a Git host speaks."""
+    bare = make_repository(tmp_path, {"a.py": "a = 1\n"})
+    work = tmp_path / "work"
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    (work / "feature.py").write_text("f = 1\n")
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "feature", cwd=work)
+    git("checkout", "-q", "--detach", "main", cwd=work)
+    (work / "pr.py").write_text("p = 1\n")
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "pull request", cwd=work)
+    pull = git("rev-parse", "HEAD", cwd=work)
+    feature = git("rev-parse", "feature", cwd=work)
+    git("push", "-q", str(bare), "feature", f"{pull}:refs/pull/2/head", cwd=work)
+    with serve_daemon(tmp_path) as server:
+        url = f"{server}/repo.git"
+        for inputs, sha, ref, present in (
+            ({"ref": "refs/pull/2/head"}, pull, "refs/pull/2/head", "pr.py"),
+            ({"ref": pull, "depth": "1"}, pull, pull, "pr.py"),
+            ({"ref": "feature"}, feature, "feature", "feature.py"),
+            ({"ref": "refs/heads/feature", "depth": "1"}, feature, "feature", "feature.py"),
+        ):
+            status, outputs, _, lines = run_component(
+                store, "git-clone", {"url": url, **inputs}, then=f"test -f /workspace/{present} && echo found"
+            )
+            assert status == "success", (inputs, lines)
+            assert (outputs["CO_GIT_SHA"], outputs["CO_GIT_REF"]) == (sha, ref), inputs
+            assert "found" in lines, (inputs, lines)
+
+
+@pytest.mark.docker
 def test_git_clone_sends_its_token_as_a_header_and_never_shows_it(
     tmp_path: Path, store: Store, docker_ready: None
 ) -> None:
