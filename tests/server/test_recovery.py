@@ -6,9 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import docker
 import httpx
+import pytest
+from tests.cli.test_abandoned import processes_of
 from tests.server.conftest import ServerProcess
 from tests.server.flows import as_json, flow_doc, start, wait_for_run
+from tests.waiting import wait_for
 
 from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
@@ -66,3 +70,40 @@ def test_a_server_stopped_gracefully_cancels_its_runs(
     process.stop()
     run = store.get_run(running["id"])
     assert (run.status, run.reason) == ("cancelled", "server stopped")
+
+
+@pytest.mark.parametrize("executor", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_a_killed_servers_jobs_are_stopped_when_it_starts_again(
+    executor: str, store: Store, server_process: Callable[..., ServerProcess], request: pytest.FixtureRequest
+) -> None:
+    """kill -9 of a server leaves its job running (a process, or a container with its
+    volume); the server started again stops and removes it before failing the run."""
+    if executor == "docker":
+        request.getfixturevalue("docker_ready")
+    create_user(store, "root", admin=True)
+    token = create_token(store, "root", "admin")
+    headers = {"Authorization": f"Bearer {token}"}
+    first = server_process(executor, "--network", "host")
+    job = {"command": ["sh", "-c", "echo started; sleep 300"], "environments": {}}
+    with httpx.Client(base_url=first.url, headers=headers, timeout=30) as client:
+        run = start(client, flow_doc(**job))
+        wait_for(lambda: "started" in [r.line for r in store.log_lines(run["id"])], "the job's first line")
+    uid = store.get_run(run["id"]).uid
+    first.kill()
+    assert leftovers(executor, uid), "the killed server's job runs on"
+
+    second = server_process(executor, "--network", "host")
+
+    with httpx.Client(base_url=second.url, headers=headers, timeout=30) as client:
+        document = client.get(f"/api/v1/runs/{run['id']}").json()
+    assert (document["status"], document["reason"]) == ("failure", "server stopped")
+    wait_for(lambda: not leftovers(executor, uid), "the job's process or container to be gone", 20)
+
+
+def leftovers(executor: str, run_uid: str) -> list[object]:
+    """What still runs of a run: its job processes, or its containers and volumes."""
+    if executor == "local":
+        return list(processes_of(run_uid))
+    client = docker.from_env()
+    label = {"label": f"containerops.run={run_uid}"}
+    return [*client.containers.list(all=True, filters=label), *client.volumes.list(filters=label)]
