@@ -23,8 +23,9 @@ BUSYBOX = "containerops/base:busybox"
 def coops(
     *args: str, home: Path, check: int | None = None, extra_env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200", **(extra_env or {})}
-    env.pop("COOPS_DATABASE_URL", None)
+    env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
+    env.pop("COOPS_DATABASE_URL", None)  # the test's home, unless extra_env names a database
+    env.update(extra_env or {})
     result = subprocess.run([*COOPS, *args], env=env, capture_output=True, text=True, timeout=180, **kwargs)
     if check is not None:
         assert result.returncode == check, (

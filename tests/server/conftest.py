@@ -143,8 +143,11 @@ class ServerProcess:
     """``coops server`` as a process of its own, on the test's COOPS_HOME: for what only a
     real process shows (being killed, the command line)."""
 
-    def __init__(self, home: Path, executor: str = "dummy", *extra: str) -> None:
+    def __init__(
+        self, home: Path, executor: str = "dummy", *extra: str, env: dict[str, str] | None = None
+    ) -> None:
         self.home = home
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [
@@ -155,7 +158,8 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "COOPS_HOME": str(self.home)}
-        env.pop("COOPS_DATABASE_URL", None)
+        env.pop("COOPS_DATABASE_URL", None)  # the test's home, unless ``env`` names a database
+        env.update(self.env)
         self.process = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while True:
