@@ -6,11 +6,13 @@ import asyncio
 import multiprocessing
 import textwrap
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
+from tests.pgserver import postgres_database
 from tests.server.conftest import LiveServer
 from tests.server.cronrace import take_ticks
 from tests.waiting import until, wait_for
@@ -158,10 +160,23 @@ def test_the_schedule_is_read_in_its_timezone(store: Store) -> None:
     with_manager(store, body)
 
 
-def test_two_scheduler_processes_on_one_database_run_each_tick_once(store: Store) -> None:
-    """Two processes, each with its own engine on one SQLite file; both see every tick as
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest, store: Store) -> Iterator[Store]:
+    """The test's SQLite store, or a PostgreSQL database of its own (where writers do not queue)."""
+    if request.param == "sqlite":
+        yield store
+        return
+    with postgres_database() as url:
+        opened = Store.open(url)
+        yield opened
+        opened.close()
+
+
+def test_two_scheduler_processes_on_one_database_run_each_tick_once(shared_store: Store) -> None:
+    """Two processes, each with its own engine on one database; both see every tick as
     due before either takes it (a barrier in ``due()``), so only the conditional take of
     ``last_tick`` keeps each tick to one run."""
+    store = shared_store
     store.save_flow("acme/nightly/build", flow(), "yaml")
 
     async def register(manager: RunManager) -> None:
