@@ -26,6 +26,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from tests.server.conftest import LiveServer
+from tests.server.flows import flow_doc, start, wait_for_run
+from tests.server.test_logs_api import sse
 
 from containerops.component.spec import NAME as COMPONENT_NAME
 from containerops.model.validate import URI_PART
@@ -67,6 +69,8 @@ def _fuzz(server: LiveServer, headers: dict[str, str]) -> list[str]:
 
 
 def test_schemathesis_finds_nothing_the_document_does_not_say(server: LiveServer, admin_token: str) -> None:
+    with server.client(admin_token) as admin:  # a flow and a finished run: answers other than 404 too
+        wait_for_run(admin, start(admin, flow_doc("root/demo/ci", lines=3))["id"])
     for who, headers in (("admin", {"Authorization": f"Bearer {admin_token}"}), ("anonymous", {})):
         failures = _fuzz(server, headers)
         assert not failures, f"as {who}:\n" + "\n\n".join(failures)
@@ -107,6 +111,9 @@ def test_every_route_documents_its_errors_as_json(admin: httpx.Client) -> None:
             responses = operation["responses"]
             assert "413" in responses, (method, path)
             for status, response in responses.items():
+                if status.startswith("2") and status != "204":
+                    assert response["content"], (method, path, status)  # every 2xx says its media type
+            for status, response in responses.items():
                 if status.startswith(("4", "5")):
                     error_statuses.add(status)
                     schema = response["content"]["application/json"]["schema"]
@@ -134,10 +141,26 @@ def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None
     assert pattern(secrets, "put", "name").startswith("^[A-Za-z_]")
 
 
-def test_the_log_stream_is_documented_as_server_sent_events(admin: httpx.Client) -> None:
+def test_the_log_stream_is_documented_as_the_server_sent_events_it_sends(admin: httpx.Client) -> None:
     stream = _document(admin)["paths"]["/api/v1/runs/{run_id}/logs/stream"]["get"]["responses"]
     assert list(stream["200"]["content"]) == ["text/event-stream"]
     assert list(stream["404"]["content"]) == ["application/json"]
+    documented = {
+        kind["properties"]["event"]["const"]: kind
+        for kind in stream["200"]["content"]["text/event-stream"]["itemSchema"]["oneOf"]
+    }
+    assert list(documented) == ["line", "end"]
+    run = start(admin, flow_doc("root/demo/ci", lines=3))["id"]
+    wait_for_run(admin, run)
+    with admin.stream("GET", f"/api/v1/runs/{run}/logs/stream") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        sent = [(event, ident, data) for event, ident, data in sse(response)]
+    assert [event for event, _, _ in sent] == ["line"] * 3 + ["end"]
+    for event, ident, data in sent:
+        kind = documented[event]
+        fields = {"event": event, "data": data} | ({"id": ident} if ident is not None else {})
+        assert set(kind["required"]) <= set(fields), event
+        assert set(kind["properties"]["data"]["contentSchema"]["required"]) <= set(data), event
 
 
 @pytest.mark.parametrize("value", ["0.5", "1", "1e9", "-3", "nan"])

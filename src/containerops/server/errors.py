@@ -58,6 +58,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"description": _MEANING[status], "content": content} for status in statuses}
 
 
+def answer(description: str) -> dict[str, Any]:
+    """An OpenAPI response other than the route's own status, answered as a JSON object."""
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
 #: What every route behind a token may answer (``422``: FastAPI's own checks too).
 WITH_TOKEN = error_responses(401, 403, 404, 422)
 

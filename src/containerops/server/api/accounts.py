@@ -21,7 +21,7 @@ from containerops.server import accounts
 from containerops.server import secrets as stored
 from containerops.server.accounts import AccountError, check_name
 from containerops.server.deps import AccountName, Caller, SecretName, StoreDep
-from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, error_responses
+from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, answer, error_responses
 from containerops.timestamps import rfc3339, rows_as_json
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=WITH_TOKEN)
@@ -68,7 +68,7 @@ def list_secrets(namespace: AccountName, caller: Caller, store: StoreDep) -> lis
 @router.put(
     "/namespaces/{namespace}/secrets/{name}",
     summary="Set or replace a secret",
-    responses={201: {"description": "The secret is new."}, **UNREADABLE},
+    responses={201: answer("The secret is new."), **UNREADABLE},
 )
 def set_secret(
     namespace: AccountName, name: SecretName, body: SecretValue, caller: Caller, store: StoreDep

@@ -23,7 +23,7 @@ from containerops.server.deps import (
     namespace_of,
     visible_namespaces,
 )
-from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
+from containerops.server.errors import WITH_TOKEN, ApiError, answer, error_responses
 from containerops.server.names import MAX_PART, flow_uri, uri_part
 from containerops.store import Store
 
@@ -81,7 +81,7 @@ def runnable(store: Store, flow: Flow, executor: str) -> None:
     "",
     status_code=201,
     summary="Create a new version of a flow from YAML or JSON",
-    responses={200: {"description": "The flow is unchanged: its newest version."}, **BAD_NAME},
+    responses={200: answer("The flow is unchanged: its newest version."), **BAD_NAME},
     openapi_extra=FLOW_BODY,
 )
 async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSONResponse:

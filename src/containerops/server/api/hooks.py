@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from containerops.server.deps import FlowPart
-from containerops.server.errors import ApiError, error_responses
+from containerops.server.errors import ApiError, answer, error_responses
 from containerops.server.names import flow_uri, uri_part
 from containerops.server.triggers.receive import Hook, HookKind, HookReceiver
 
@@ -32,8 +32,8 @@ router = APIRouter(tags=["triggers"])
 #: What a webhook is answered: accepted (202), ignored or duplicate (200), an unreadable
 #: payload or a name with '..' (400, verdict refused), not proved (401), invalid names (422).
 HOOK_ANSWERS: dict[int | str, dict[str, object]] = {
-    200: {"description": "Ignored or a duplicate: the verdict and the reason."},
-    202: {"description": "Accepted: the verdict and the queued run."},
+    200: answer("Ignored or a duplicate: the verdict and the reason."),
+    202: answer("Accepted: the verdict and the queued run."),
     **error_responses(400, 401, 422),
 }
 
