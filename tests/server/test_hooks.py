@@ -15,9 +15,11 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from tests.pgserver import postgres_database
 from tests.server.conftest import LiveServer, ServerProcess
 
 from containerops.server import limits
+from containerops.server.accounts import create_token, create_user
 from containerops.server.secrets import set_secret
 from containerops.server.triggers import deliveries
 from containerops.server.triggers.signatures import sign
@@ -265,7 +267,31 @@ def test_copies_of_a_delivery_sent_at_the_same_moment_start_one_run(
     two to a ``coops server`` process on the same database. One is accepted, three are
     duplicates that name its run."""
     other = server_process()
-    copies = [hooked.url, hooked.url, other.url, other.url]
+    send_copies_at_once(store, [hooked.url, hooked.url, other.url, other.url], admin_token)
+
+
+def test_copies_sent_at_the_same_moment_to_two_servers_on_postgresql(coops_home: Path) -> None:
+    """The same on PostgreSQL, where two servers' writes do not queue behind one lock."""
+    with postgres_database() as url:
+        store = Store.open(url)
+        servers: list[ServerProcess] = []
+        try:
+            store.save_flow("acme/shop/ci", FLOW, "yaml")
+            set_secret(store, "acme", "GITHUB_HOOK", SECRET)
+            create_user(store, "root", admin=True)
+            token = create_token(store, "root", "admin")
+            for _ in range(2):
+                servers.append(ServerProcess(coops_home, "dummy", env={"COOPS_DATABASE_URL": url}))
+                servers[-1].start()
+            send_copies_at_once(store, [servers[0].url, servers[1].url] * 2, token)
+        finally:
+            for server in servers:
+                server.stop()
+            store.close()
+
+
+def send_copies_at_once(store: Store, copies: list[str], admin_token: str) -> None:
+    """Send each of three deliveries to every server in ``copies`` at once: one run each."""
     body = json.dumps(push_payload()).encode()
     for delivery in ("same-1", "same-2", "same-3"):
         barrier = threading.Barrier(len(copies))
@@ -285,15 +311,17 @@ def test_copies_of_a_delivery_sent_at_the_same_moment_start_one_run(
 
         with ThreadPoolExecutor(len(copies)) as pool:
             answers = list(pool.map(send, copies))
+        duplicates = len(copies) - 1
         verdicts = sorted((a.status_code, a.json()["verdict"]) for a in answers)
-        assert verdicts == [(200, "duplicate")] * 3 + [(202, "accepted")], [a.text for a in answers]
+        assert verdicts == [(200, "duplicate")] * duplicates + [(202, "accepted")], [a.text for a in answers]
         accepted = next(a.json()["run"]["id"] for a in answers if a.status_code == 202)
         assert {a.json()["run_id"] for a in answers if a.status_code == 200} == {accepted}
     assert len(runs_of(store)) == 3
-    with hooked.client(admin_token) as api:
+    with httpx.Client(base_url=copies[0], headers={"Authorization": f"Bearer {admin_token}"}) as api:
         listed = api.get("/api/v1/deliveries", params={"flow": "acme/shop/ci"}).json()["deliveries"]
     assert sorted((d["delivery_id"], d["verdict"]) for d in listed) == sorted(
-        [(f"same-{n}", "accepted") for n in (1, 2, 3)] + [(f"same-{n}", "duplicate") for n in (1, 2, 3)] * 3
+        [(f"same-{n}", "accepted") for n in (1, 2, 3)]
+        + [(f"same-{n}", "duplicate") for n in (1, 2, 3)] * duplicates
     )
 
 
