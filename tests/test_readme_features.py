@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import email
 import json
+import ssl
+import subprocess
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -207,9 +210,11 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.logins: list[tuple[str, str]] = []
+        self.encrypted: list[bool] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+    async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        self.encrypted.append(session.ssl is not None)
         return "250 Message accepted for delivery"
 
     def authenticate(
@@ -220,16 +225,35 @@ class Inbox:
         return AuthResult(success=(data.login, data.password) == (b"ci-bot", b"smtp-pass"))
 
 
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
+@contextmanager
+def smtp_server(**options: Any) -> Iterator[tuple[Inbox, int]]:
+    """aiosmtpd on 127.0.0.1 that records what it gets (``options`` go to its Controller)."""
     box = Inbox()
     port = free_port()
-    controller = Controller(
-        box, hostname="127.0.0.1", port=port, authenticator=box.authenticate, auth_require_tls=False
-    )
+    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate, **options)
     controller.start()
-    yield box, port
-    controller.stop()
+    try:
+        yield box, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    with smtp_server(auth_require_tls=False) as found:
+        yield found
+
+
+def smtp_env(monkeypatch: pytest.MonkeyPatch, port: int, **more: str) -> None:
+    for name, value in {
+        "COOPS_SMTP_HOST": "127.0.0.1",
+        "COOPS_SMTP_PORT": str(port),
+        "COOPS_SMTP_FROM": "ci@acme.example",
+        "COOPS_SMTP_USER": "ci-bot",
+        "COOPS_SMTP_PASSWORD": "smtp-pass",
+        **more,
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_email_uses_the_coops_smtp_settings(
@@ -240,22 +264,42 @@ def test_email_uses_the_coops_smtp_settings(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     box, port = inbox
-    for name, value in {
-        "COOPS_SMTP_HOST": "127.0.0.1",
-        "COOPS_SMTP_PORT": str(port),
-        "COOPS_SMTP_FROM": "ci@acme.example",
-        "COOPS_SMTP_USER": "ci-bot",
-        "COOPS_SMTP_PASSWORD": "smtp-pass",
-    }.items():
-        monkeypatch.setenv(name, value)
+    smtp_env(monkeypatch, port)
     store.save_flow("acme/shop/ci", receivers_flow("- {type: mail, address: ops@acme.example}"), "yaml")
     process = server_process("dummy")  # the server reads them from its environment
     run_id = run_on(process, root_token, "acme/shop/ci")
     record = settled(store, run_id)
     assert (record["status"], record["attempts"]) == ("sent", 1)
     assert box.logins == [("ci-bot", "smtp-pass")]
+    assert box.encrypted == [False]
     [(sender, recipients, content)] = box.messages
     assert (sender, recipients) == ("ci@acme.example", ["ops@acme.example"])
     mail = email.message_from_bytes(content)
     assert mail["From"] == "ci@acme.example"
     assert mail["Subject"] == f"[ContainerOps] acme/shop/ci #{store.get_run(run_id).number} failure"
+
+
+def test_email_with_coops_smtp_starttls(
+    store: Store, root_token: str, server_process: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``COOPS_SMTP_STARTTLS=1`` against a server that takes no mail (nor login) before STARTTLS."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with smtp_server(tls_context=context, require_starttls=True) as (box, port):
+        smtp_env(monkeypatch, port, COOPS_SMTP_STARTTLS="1")
+        store.save_flow("acme/shop/ci", receivers_flow("- {type: mail, address: ops@acme.example}"), "yaml")
+        process = server_process("dummy")
+        run_id = run_on(process, root_token, "acme/shop/ci")
+        record = settled(store, run_id)
+    assert (record["status"], record["attempts"]) == ("sent", 1), record
+    assert box.logins == [("ci-bot", "smtp-pass")]
+    assert box.encrypted == [True]
+    assert [(sender, rcpts) for sender, rcpts, _ in box.messages] == [
+        ("ci@acme.example", ["ops@acme.example"])
+    ]
