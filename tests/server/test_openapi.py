@@ -1,9 +1,9 @@
 """The OpenAPI document says what the server really does.
 
 schemathesis generates requests for every operation of a real server's document (valid
-and invalid data, with an administrator's token and without one) and checks each answer
+and invalid data; with an administrator's token, a reader's and none) and checks each answer
 against it: no 5xx, only documented statuses and content types, bodies of the documented
-shape. Bounded: a few examples per operation and mode, the dummy executor (nothing a
+shape. Bounded: a few examples per operation, mode and caller, the dummy executor (nothing a
 request starts runs a container). Then what a fuzzer does not try: every path's 405
 names exactly the methods its routes serve, names carry their patterns, the log stream
 is ``text/event-stream``, times in queries are ISO 8601 text only.
@@ -32,10 +32,12 @@ from tests.server.test_logs_api import sse
 from containerops.component.spec import NAME as COMPONENT_NAME
 from containerops.model.validate import URI_PART
 from containerops.server.accounts import NAME as ACCOUNT_NAME
+from containerops.server.accounts import create_token, create_user
+from containerops.store import Store
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-#: Examples per operation and generation mode: ~40 operations x 2 modes x 2 callers stay under a minute.
-EXAMPLES = 8
+#: Examples per operation and generation mode: ~40 operations x 2 modes x 3 callers stay under a minute.
+EXAMPLES = 6
 METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
@@ -68,10 +70,18 @@ def _fuzz(server: LiveServer, headers: dict[str, str]) -> list[str]:
     return failures
 
 
-def test_schemathesis_finds_nothing_the_document_does_not_say(server: LiveServer, admin_token: str) -> None:
-    with server.client(admin_token) as admin:  # a flow and a finished run: answers other than 404 too
-        wait_for_run(admin, start(admin, flow_doc("root/demo/ci", lines=3))["id"])
-    for who, headers in (("admin", {"Authorization": f"Bearer {admin_token}"}), ("anonymous", {})):
+def test_schemathesis_finds_nothing_the_document_does_not_say(
+    server: LiveServer, store: Store, admin_token: str
+) -> None:
+    # A flow and a finished run in the namespace of a user whose token only reads: answers
+    # other than 404 (and 403 for that user's writes) are checked too.
+    create_user(store, "alice")
+    reader = create_token(store, "alice", "read", name="reader")
+    with server.client(admin_token) as admin:
+        wait_for_run(admin, start(admin, flow_doc("alice/demo/ci", lines=3))["id"])
+    callers = {"admin": admin_token, "a reader": reader, "anonymous": None}
+    for who, token in callers.items():
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         failures = _fuzz(server, headers)
         assert not failures, f"as {who}:\n" + "\n\n".join(failures)
 
