@@ -130,7 +130,8 @@ def test_sse_of_one_job_resumes_after_last_event_id_and_ends_for_a_finished_run(
             "build.unit.chatty",
             "build.unit.quiet",
         ]
-        assert admin.get(url, params={"job": "bad job!"}).status_code == 400
+        bad_job = admin.get(url, params={"job": "bad job!"})
+        assert bad_job.status_code == 422 and "query.job" in bad_job.json()["error"]
         assert admin.get("/api/v1/runs/999/logs/stream").status_code == 404
 
 

@@ -138,8 +138,9 @@ def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None
 
     def pattern(path: str, method: str, name: str) -> str:
         for parameter in document["paths"][path][method]["parameters"]:
-            if parameter["name"] == name:
-                return str(parameter["schema"]["pattern"])
+            if parameter["name"] == name:  # an optional one is anyOf: the string, or null
+                schemas = [parameter["schema"], *parameter["schema"].get("anyOf", [])]
+                return next(str(schema["pattern"]) for schema in schemas if "pattern" in schema)
         raise AssertionError(f"{method} {path} has no parameter {name}")
 
     flow = "/api/v1/flows/{namespace}/{repository}/{name}"
@@ -149,6 +150,13 @@ def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None
     assert COMPONENT_NAME.pattern in pattern("/api/v1/components/{namespace}/{name}", "get", "name")
     secrets = "/api/v1/namespaces/{namespace}/secrets/{name}"
     assert pattern(secrets, "put", "name").startswith("^[A-Za-z_]")
+    # and in queries and bodies: a flow's URI is three parts, a job path its own rule
+    assert pattern("/api/v1/runs", "get", "flow").count(URI_PART.pattern) == 3
+    assert pattern("/api/v1/deliveries", "get", "flow").count(URI_PART.pattern) == 3
+    assert "[A-Za-z0-9_.-]{1,255}" in pattern("/api/v1/runs/{run_id}/logs", "get", "job")
+    bodies = document["components"]["schemas"]
+    assert bodies["StartRun"]["properties"]["flow"]["pattern"].count(URI_PART.pattern) == 3
+    assert bodies["NewNamespace"]["properties"]["name"]["pattern"] == ACCOUNT_NAME.pattern
 
 
 def test_the_log_stream_is_documented_as_the_server_sent_events_it_sends(admin: httpx.Client) -> None:

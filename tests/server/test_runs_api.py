@@ -57,7 +57,7 @@ def test_a_run_takes_a_version_and_variables(server: LiveServer, admin: httpx.Cl
     ("body", "status", "fragment"),
     [
         ({"flow": "demo/none/ci"}, 404, "no flow demo/none/ci"),
-        ({"flow": "demo/x"}, 422, "namespace/repository/name"),
+        ({"flow": "demo/x"}, 422, "body.flow: String should match pattern"),
         ({"flow": "de..mo/x/y"}, 400, "namespace"),
         ({"flow": "demo/server/ci", "version": 0}, 422, "version"),
         ({"flow": "demo/server/ci", "version": 99}, 404, "no version 99"),

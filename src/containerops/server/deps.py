@@ -20,7 +20,7 @@ from containerops.model.validate import URI_PART
 from containerops.server.accounts import NAME as ACCOUNT_NAME
 from containerops.server.auth import Principal, principal
 from containerops.server.manager import RunManager
-from containerops.server.names import MAX_PART
+from containerops.server.names import JOB_PATH, MAX_PART
 from containerops.server.secrets import SECRET_NAME
 from containerops.store import Store
 from containerops.store.values import MAX_ID
@@ -91,12 +91,17 @@ def _whole(pattern: re.Pattern[str]) -> str:
     return text if text.startswith("^") else f"^(?:{text})$"
 
 
+#: Patterns of names in queries and bodies: a flow's URI is three parts of it.
+FLOW_PART = _whole(URI_PART)
+FLOW_URI = "^" + "/".join([f"(?:{URI_PART.pattern})"] * 3) + "$"
+JOB = _whole(JOB_PATH)
+
 #: Names in paths, with the rule of the part that owns them, so the OpenAPI document says
 #: which names exist and a malformed one is refused (422) before any lookup.
 FlowPart = Annotated[
     str,
     Path(
-        pattern=_whole(URI_PART),
+        pattern=FLOW_PART,
         max_length=MAX_PART,
         description="A part of a flow's URI (namespace, repository, name) or a tag; no '..'.",
     ),

@@ -8,7 +8,7 @@ from containerops.model.validate import URI_PART
 from containerops.server.errors import ApiError
 
 #: A job's path: stage.action.job, each part as flows allow names.
-_JOB_PATH = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+JOB_PATH = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 MAX_PART = 80
 
 
@@ -30,6 +30,6 @@ def flow_uri(namespace: str, repository: str, name: str) -> str:
 
 
 def job_path(value: str) -> str:
-    if not _JOB_PATH.fullmatch(value):
+    if not JOB_PATH.fullmatch(value):
         raise ApiError(f"{value[:80]!r} is not a job path (stage.action.job)", status=400)
     return value

@@ -178,7 +178,7 @@ def remove_member(namespace: AccountName, user: AccountName, caller: Caller, sto
 # -- tokens --------------------------------------------------------------------------
 class TokenRequest(BaseModel):
     scope: accounts.Scope = "read"
-    name: str | None = None
+    name: str | None = Field(None, pattern=accounts.NAME.pattern, description="A name to tell the token by.")
     expires_at: datetime | None = None
 
 

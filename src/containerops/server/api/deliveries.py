@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from containerops.server.api.runs import split_uri
-from containerops.server.deps import Caller, DeliveryId, StoreDep, namespace_of, visible_namespaces
+from containerops.server.deps import FLOW_URI, Caller, DeliveryId, StoreDep, namespace_of, visible_namespaces
 from containerops.server.errors import WITH_TOKEN, NotFound, error_responses
 from containerops.server.triggers import deliveries
 from containerops.store import StoreError
@@ -28,7 +28,9 @@ Verdict = Literal["received", "accepted", "ignored", "duplicate", "refused", "fa
 def list_deliveries(
     store: StoreDep,
     caller: Caller,
-    flow: Annotated[str | None, Query(max_length=255, description="namespace/repository/name")] = None,
+    flow: Annotated[
+        str | None, Query(max_length=255, pattern=FLOW_URI, description="namespace/repository/name")
+    ] = None,
     verdict: Verdict | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[

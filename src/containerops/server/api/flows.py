@@ -16,6 +16,7 @@ from containerops.repository.usage import resolve_components
 from containerops.server import catalog
 from containerops.server.accounts import readable_by_flows_of
 from containerops.server.deps import (
+    FLOW_PART,
     Caller,
     FlowPart,
     StoreDep,
@@ -112,7 +113,7 @@ def list_flows(
     store: StoreDep,
     caller: Caller,
     namespace: Annotated[
-        str | None, Query(description="Only flows of this namespace.", max_length=MAX_PART)
+        str | None, Query(description="Only flows of this namespace.", max_length=MAX_PART, pattern=FLOW_PART)
     ] = None,
     after: Annotated[
         str | None, Query(description="Paging: flows whose URI sorts after this one.", max_length=255)

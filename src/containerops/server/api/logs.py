@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from containerops.server.api.runs import LIVE, readable_run
-from containerops.server.deps import Caller, RunId, StoreDep
+from containerops.server.deps import JOB, Caller, RunId, StoreDep
 from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
 from containerops.server.names import job_path
 from containerops.store import LogRow, Store
@@ -93,7 +93,7 @@ def get_logs(
     run_id: RunId,
     store: StoreDep,
     caller: Caller,
-    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
+    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", pattern=JOB)] = None,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Paging: lines after this line id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=BATCH)] = 1_000,
 ) -> dict[str, Any]:
@@ -127,7 +127,7 @@ async def stream_logs(
     request: Request,
     store: StoreDep,
     caller: Caller,
-    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", max_length=255)] = None,
+    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", pattern=JOB)] = None,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this line id.")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this line id.")] = None,
 ) -> StreamingResponse:

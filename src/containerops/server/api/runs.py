@@ -14,6 +14,7 @@ from containerops.engine.decisions import decide
 from containerops.model.reading import ENV_NAME
 from containerops.server import catalog, records
 from containerops.server.deps import (
+    FLOW_URI,
     Caller,
     IsoTime,
     Manager,
@@ -39,7 +40,9 @@ class StartRun(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    flow: str = Field(description="The flow's URI: namespace/repository/name.", max_length=255)
+    flow: str = Field(
+        description="The flow's URI: namespace/repository/name.", max_length=255, pattern=FLOW_URI
+    )
     version: int | None = Field(
         None, ge=1, le=MAX_ID, description="A version number of the flow; the newest if absent."
     )
@@ -96,7 +99,9 @@ def _utc(value: datetime | None) -> datetime | None:
 def list_runs(
     store: StoreDep,
     caller: Caller,
-    flow: Annotated[str | None, Query(description="Only runs of this flow URI.", max_length=255)] = None,
+    flow: Annotated[
+        str | None, Query(description="Only runs of this flow URI.", max_length=255, pattern=FLOW_URI)
+    ] = None,
     status: Annotated[RunStatus | None, Query(description="Only runs in this state.")] = None,
     number: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only the run with this number (with flow).")
