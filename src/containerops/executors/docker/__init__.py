@@ -27,9 +27,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
-import hashlib
 import os
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Collection
@@ -39,7 +37,7 @@ from typing import Any, TypeVar
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import LogConfig, Mount
+from docker.types import Mount
 
 from containerops.executors.base import (
     LABEL_ATTEMPT,
@@ -47,7 +45,6 @@ from containerops.executors.base import (
     LABEL_JOB,
     LABEL_MANAGED,
     LABEL_RUN,
-    WORKSPACE_ENV,
     WORKSPACE_PATH,
     Executor,
     ExecutorError,
@@ -58,15 +55,22 @@ from containerops.executors.base import (
     RunContext,
 )
 from containerops.executors.docker.client import connect
+from containerops.executors.docker.convert import container_config, container_name, workspace_volume
 from containerops.executors.docker.logs import READ_SIZE, ChunkedBody, parse_timestamp, pump
-from containerops.store.db import coops_home
+from containerops.home import coops_home
 
-__all__ = ["DockerExecutor", "DockerJobHandle", "cleanup_all", "container_name", "home_label", "human_size"]
+__all__ = [
+    "DockerExecutor",
+    "DockerJobHandle",
+    "cleanup_all",
+    "container_name",
+    "home_label",
+    "human_size",
+    "workspace_volume",
+]
 
 T = TypeVar("T")
 
-#: Processes a job may run at once: stops a fork bomb from taking the machine down.
-PIDS_LIMIT = 4096
 #: Seconds one wait request may block before it looks again at the cancellation flag.
 WAIT_POLL_SECONDS = 5.0
 #: Log batches (one per read from the Engine) that may wait for the consumer; past
@@ -84,8 +88,6 @@ REMOVAL_WAIT_SECONDS = 30.0
 #: The image and folder whose owner and mode a new workspace takes (see the module doc).
 WORKSPACE_SEED_IMAGE = "containerops/base:busybox"
 WORKSPACE_SEED_FOLDER = "/home/coops"
-_NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]+")
-_MAX_NAME = 200
 
 
 class DockerJobHandle(JobHandle):
@@ -208,42 +210,22 @@ class DockerExecutor(Executor):
 
     def _start(self, spec: JobSpec) -> DockerJobHandle:
         api = self._api()
-        image = self._ensure_image(spec.image)
-        name = container_name(spec)
-        env = dict(spec.env)
-        mounts: list[Mount] = []
-        volume = self._workspaces.get(spec.run_id)
-        if volume is not None:
-            mounts.append(Mount(WORKSPACE_PATH, volume, type="volume", no_copy=True))
-            env[WORKSPACE_ENV] = WORKSPACE_PATH
-        labels = {
-            **spec.labels,
-            LABEL_MANAGED: "true",
-            LABEL_RUN: spec.run_id,
-            LABEL_JOB: spec.path,
-            LABEL_ATTEMPT: str(spec.attempt),
-            LABEL_HOME: home_label(),
-        }
-        host_config = api.create_host_config(
+        config = container_config(
+            spec,
+            image=self._ensure_image(spec.image),
+            workspace=self._workspaces.get(spec.run_id),
             network_mode=self.network_mode,
-            mem_limit=spec.memory,
-            # Equal to the memory limit: no swap, so the OOM killer really kills.
-            memswap_limit=spec.memory,
-            nano_cpus=round(spec.cpu * 1e9) if spec.cpu else None,
-            pids_limit=PIDS_LIMIT,
-            privileged=False,
-            security_opt=["no-new-privileges"],
-            # json-file: the log reader relies on how it marks lines cut at 16 KiB.
-            log_config=LogConfig(type=LogConfig.types.JSON),
-            mounts=mounts or None,
+            home=home_label(),
         )
+        image, name, labels = config.image, config.name, config.labels
+        host_config = api.create_host_config(**config.host)
 
         def create() -> str:
             created = api.create_container(
                 image,
-                command=spec.command,
+                command=config.command,
                 name=name,
-                environment=env,
+                environment=config.environment,
                 labels=labels,
                 host_config=host_config,
                 stdin_open=False,
@@ -554,11 +536,6 @@ def stop_run(run_id: str) -> int:
         client.close()
 
 
-def workspace_volume(run_id: str) -> str:
-    """The name of a run's workspace volume."""
-    return f"coops-workspace-{_NAME_CHARS.sub('-', run_id)}"
-
-
 def _remove_volume(api: Any, volume: str) -> None:
     """Remove a workspace volume; gone already is fine."""
     try:
@@ -567,20 +544,6 @@ def _remove_volume(api: Any, volume: str) -> None:
         return
     except docker.errors.APIError as exc:
         raise ExecutorError(f"cannot remove the workspace {volume}: {_explain(exc)}") from exc
-
-
-def container_name(spec: JobSpec) -> str:
-    """``coops-<run>-<stage-action-job>-<attempt>``, in Docker's allowed characters.
-
-    Readable in ``docker ps``; unique per attempt (the labels, not the name, are
-    what the executor searches by). Overlong names are cut and made unique by a hash.
-    """
-    raw = f"coops-{spec.run_id}-{spec.path.replace('.', '-')}-{spec.attempt}"
-    name = _NAME_CHARS.sub("-", raw)
-    if len(name) > _MAX_NAME:
-        digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
-        name = f"{name[: _MAX_NAME - 13]}-{digest}"
-    return name
 
 
 def human_size(size: int) -> str:
