@@ -20,11 +20,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from containerops.component.testserver import CaptureServer
 from containerops.notify.dispatch import list_notifications
 from containerops.server.accounts import create_token, create_user
 from containerops.server.secrets import set_secret
 from containerops.store import Store
-from tests.capture import capture_server
 from tests.cli.test_cli import coops, write
 from tests.server.conftest import ServerProcess, free_port, server_process
 from tests.server.flows import start, wait_for_run
@@ -78,7 +78,7 @@ def test_validate_plan_shows_what_runs_when(tmp_path: Path) -> None:
 
 
 def test_a_service_job_sends_a_text_body_as_it_is_written(tmp_path: Path) -> None:
-    with capture_server() as service:
+    with CaptureServer() as service:
         flow = write(
             tmp_path,
             textwrap.dedent(
@@ -126,7 +126,7 @@ def test_server_host_public_url_and_docs(coops_home: Path, store: Store, root_to
         docs = httpx.get(f"{process.url}/docs", timeout=10)
         assert docs.status_code == 200 and "swagger-ui" in docs.text and "/openapi.json" in docs.text
         with (
-            capture_server() as service,
+            CaptureServer() as service,
             httpx.Client(
                 base_url=process.url, headers={"Authorization": f"Bearer {root_token}"}, timeout=30
             ) as api,
@@ -192,13 +192,13 @@ def test_a_slack_receiver_given_as_a_secret_is_tried_5_times_by_default(
 ) -> None:
     """No attempts set anywhere: the server's default is 5 (with its own backoff of about
     15 s in all), and the Slack URL comes from the namespace's secret."""
-    with capture_server(statuses=[503] * 10) as slack:
+    with CaptureServer(statuses=[503] * 10) as slack:
         set_secret(store, "acme", "SLACK_URL", slack.url + "/services/T0/B0/xyz")
         store.save_flow("acme/shop/ci", receivers_flow("- {type: slack, secret: SLACK_URL}"), "yaml")
         process = server_process("dummy")
         run_id = run_on(process, root_token, "acme/shop/ci")
         record = settled(store, run_id)
-        got = list(slack.requests)
+        got = list(slack.received)
     assert (record["kind"], record["status"], record["attempts"]) == ("slack", "failed", 5)
     assert record["error"] == "HTTP 503 from 127.0.0.1"
     assert [(r.method, r.path) for r in got] == [("POST", "/services/T0/B0/xyz")] * 5

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from containerops.component.testserver import CaptureServer, Received
 from containerops.engine import Engine, callbacks
 from containerops.engine.callbacks import CallbackRefused
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.store import Store
 from tests.dbscan import assert_never_stored
-from tests.engine.httpcapture import Got, capture
 from tests.engine.scenarios import Behaviour, action, flow_text, job, run_flow, simple_flow, stage
 
 
@@ -43,7 +43,8 @@ def service_flow(service: dict[str, Any], **keys: object) -> dict[str, object]:
 
 def test_a_templated_request_and_outputs_from_the_answer(store: Store) -> None:
     answer = {"data": {"items": [{"id": 42, "ok": True}], "name": "web"}}
-    with capture(lambda got: (201, answer)) as (base, received):
+    with CaptureServer(answer=lambda got: (201, answer)) as served:
+        base, received = served.url, served.received
         doc = service_flow(
             {
                 "url": base + "/deploy/${{ inputs.app }}",
@@ -58,7 +59,7 @@ def test_a_templated_request_and_outputs_from_the_answer(store: Store) -> None:
         state = run_flow(store, "dummy", doc)
     assert state.status == "success", state.jobs["deploy.d.call"].reason
     [got] = received
-    assert (got.method, got.path, got.headers["X-Sha"]) == ("PUT", "/deploy/shop", "abc123")
+    assert (got.method, got.path, got.headers["x-sha"]) == ("PUT", "/deploy/shop", "abc123")
     assert got.json() == {"sha": "abc123", "app": "shop", "n": 1}
     assert state.jobs["deploy.d.call"].outputs == {"ID": "42", "NAME": "web", "OK": "true"}
     lines = [row.line for row in store.log_lines(state.id, job_path="deploy.d.call")]
@@ -83,14 +84,16 @@ def test_a_templated_request_and_outputs_from_the_answer(store: Store) -> None:
 def test_service_failures_say_why(
     store: Store, status: int, body: object, service: dict[str, Any], reason: str
 ) -> None:
-    with capture(lambda got: (status, body)) as (base, _):
+    with CaptureServer(answer=lambda got: (status, body)) as served:
+        base = served.url
         state = run_flow(store, "dummy", service_flow({"url": base + "/x", **service}))
     call = state.jobs["deploy.d.call"]
     assert call.status == "failure" and reason in (call.reason or ""), call.reason
 
 
 def test_an_unreachable_service_fails_its_job(store: Store) -> None:
-    with capture() as (base, _):
+    with CaptureServer(answer=lambda got: (200, {})) as served:
+        base = served.url
         pass  # closed: nothing listens there any more
     state = run_flow(store, "dummy", service_flow({"url": base + "/x"}, retries=1))
     call = state.jobs["deploy.d.call"]
@@ -99,7 +102,8 @@ def test_an_unreachable_service_fails_its_job(store: Store) -> None:
 
 
 def test_secrets_fill_service_templates_and_are_masked(store: Store) -> None:
-    with capture(lambda got: (200, {"echo": got.headers["Authorization"]})) as (base, received):
+    with CaptureServer(answer=lambda got: (200, {"echo": got.headers["authorization"]})) as served:
+        base, received = served.url, served.received
         doc = service_flow(
             {
                 "url": base + "/x",
@@ -113,7 +117,7 @@ def test_secrets_fill_service_templates_and_are_masked(store: Store) -> None:
             loaded.flow, source=loaded.source, fmt=loaded.format, secret_values={"TOKEN": "s3cr3t-value"}
         )
         state = asyncio.run(engine.run())
-    assert received[0].headers["Authorization"] == "Bearer s3cr3t-value"
+    assert received[0].headers["authorization"] == "Bearer s3cr3t-value"
     assert state.jobs["deploy.d.call"].outputs == {"E": "Bearer ***"}
     assert all("s3cr3t-value" not in row.line for row in store.log_lines(state.id))
     assert_never_stored("s3cr3t-value")
@@ -125,15 +129,16 @@ def run_with_callback(
     on_request: Any,
     secret_values: dict[str, str] | None = None,
     **keys: object,
-) -> tuple[Any, list[Got]]:
+) -> tuple[Any, list[Received]]:
     """Run a callback service job; ``on_request(token)`` plays the third service (in a thread)."""
 
-    def answer(got: Got) -> tuple[int, object]:
-        token = got.headers["CO-Callback-URL"].rsplit("/", 1)[1]
+    def answer(got: Received) -> tuple[int, object]:
+        token = got.headers["co-callback-url"].rsplit("/", 1)[1]
         threading.Thread(target=on_request, args=(got, token), daemon=True).start()
         return 202, {"queued": True}
 
-    with capture(answer) as (base, received):
+    with CaptureServer(answer=answer) as served:
+        base, received = served.url, served.received
         loaded = parse_flow(
             flow_text(service_flow({"url": base + "/build", "callback": True, **service}, **keys))
         )
@@ -147,7 +152,7 @@ def run_with_callback(
 def test_a_callback_brings_the_result_and_outputs(store: Store) -> None:
     seen: list[str] = []
 
-    def service(got: Got, token: str) -> None:
+    def service(got: Received, token: str) -> None:
         seen.append(token)
         callbacks.accept(store, token, True, {"IMAGE": "registry/app:abc123"}, "built\npushed")
 
@@ -156,7 +161,7 @@ def test_a_callback_brings_the_result_and_outputs(store: Store) -> None:
     assert call.status == "success", call.reason
     assert call.outputs == {"IMAGE": "registry/app:abc123"}
     [got] = received
-    url = got.headers["CO-Callback-URL"]
+    url = got.headers["co-callback-url"]
     assert url == f"http://127.0.0.1:1/api/v1/callbacks/{seen[0]}" and len(seen[0]) >= 40
     assert got.json() == {"sha": "abc123", "CO_CALLBACK_URL": url}
     lines = [row.line for row in store.log_lines(state.id, job_path="deploy.d.call")]
@@ -171,8 +176,8 @@ def test_a_callback_brings_the_result_and_outputs(store: Store) -> None:
 def test_a_secret_a_callback_echoes_is_masked_before_it_is_stored(store: Store) -> None:
     secret = "callback-s3cr3t-value"
 
-    def service(got: Got, token: str) -> None:
-        echoed = got.headers["Authorization"].removeprefix("Bearer ")
+    def service(got: Received, token: str) -> None:
+        echoed = got.headers["authorization"].removeprefix("Bearer ")
         callbacks.accept(store, token, True, {"ECHO": f"got {echoed}"}, f"authorised with {echoed}")
 
     state, _ = run_with_callback(
@@ -232,7 +237,8 @@ def test_without_a_public_url_a_callback_job_fails_plainly(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("COOPS_SERVER_URL", raising=False)
-    with capture() as (base, received):
+    with CaptureServer(answer=lambda got: (200, {})) as served:
+        base, received = served.url, served.received
         state = run_flow(store, "dummy", service_flow({"url": base + "/x", "callback": True}))
     assert received == []
     reason = state.jobs["deploy.d.call"].reason or ""
@@ -241,9 +247,11 @@ def test_without_a_public_url_a_callback_job_fails_plainly(
 
 def test_an_oversized_answer_or_output_fails_the_job(store: Store) -> None:
     huge = b"x" * (5 * 2**20)
-    with capture(lambda got: (200, huge)) as (base, _):
+    with CaptureServer(answer=lambda got: (200, huge)) as served:
+        base = served.url
         state = run_flow(store, "dummy", service_flow({"url": base + "/x"}))
     assert state.jobs["deploy.d.call"].reason == "the answer is larger than 4 MiB"
-    with capture(lambda got: (200, {"v": "y" * 70_000})) as (base, _):
+    with CaptureServer(answer=lambda got: (200, {"v": "y" * 70_000})) as served:
+        base = served.url
         state = run_flow(store, "dummy", service_flow({"url": base + "/x", "outputs": {"V": "v"}}))
     assert state.jobs["deploy.d.call"].reason == "output V: longer than 64 KiB"

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from containerops.component.testserver import CaptureServer
+from containerops.contract.signatures import sign
 from containerops.notify.dispatch import list_notifications
 from containerops.server.secrets import set_secret
-from containerops.server.triggers.signatures import sign
 from containerops.store import Store
-from tests.capture import capture_server
 from tests.server.conftest import LiveServer, free_port
 
 SHA = "d" * 40
@@ -90,7 +90,7 @@ def secrets(store: Store) -> None:
 def test_a_pull_request_run_reports_to_github_slack_and_a_signed_webhook(
     store: Store, server: LiveServer, secrets: None
 ) -> None:
-    with capture_server() as github, capture_server() as slack, capture_server() as hook:
+    with CaptureServer() as github, CaptureServer() as slack, CaptureServer() as hook:
         store.save_flow(
             "acme/shop/ci",
             flow(
@@ -134,7 +134,7 @@ def test_a_pull_request_run_reports_to_github_slack_and_a_signed_webhook(
 def test_a_failed_run_names_its_failed_jobs_and_skips_success_only_receivers(
     store: Store, server: LiveServer, secrets: None
 ) -> None:
-    with capture_server() as github, capture_server() as slack, capture_server() as hook:
+    with CaptureServer() as github, CaptureServer() as slack, CaptureServer() as hook:
         store.save_flow(
             "acme/shop/ci",
             flow(
@@ -155,7 +155,7 @@ def test_a_failed_run_names_its_failed_jobs_and_skips_success_only_receivers(
     assert store.get_run(run_id).status == "failure"
     assert states == ["pending", "failure"]
     assert "Failed jobs: `test.unit.run`" in message.json()["text"]
-    assert hook.requests == []  # on: [success] only
+    assert hook.received == []  # on: [success] only
 
 
 def test_a_receiver_that_is_down_is_retried_recorded_and_changes_nothing(
@@ -163,9 +163,9 @@ def test_a_receiver_that_is_down_is_retried_recorded_and_changes_nothing(
 ) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     with (
-        capture_server(statuses=[503, 503, 503]) as flaky,
-        capture_server(statuses=[500, 200]) as recovers,
-        capture_server(statuses=[404]) as gone,
+        CaptureServer(statuses=[503, 503, 503]) as flaky,
+        CaptureServer(statuses=[500, 200]) as recovers,
+        CaptureServer(statuses=[404]) as gone,
     ):
         store.save_flow(
             "acme/shop/ci",
@@ -182,7 +182,7 @@ def test_a_receiver_that_is_down_is_retried_recorded_and_changes_nothing(
         fast(server, attempts=3)
         run_id = pull_request(server)
         records = settled(store, run_id, 4)
-        assert len(flaky.requests) == 3 and len(recovers.requests) == 2 and len(gone.requests) == 1
+        assert len(flaky.received) == 3 and len(recovers.received) == 2 and len(gone.received) == 1
     down = next(n for n in records if flaky.url.split("//")[1] in n["target"])
     assert (down["status"], down["attempts"], down["error"]) == ("failed", 3, "HTTP 503 from 127.0.0.1")
     back = next(n for n in records if recovers.url.split("//")[1] in n["target"])
@@ -197,13 +197,13 @@ def test_a_receiver_that_is_down_is_retried_recorded_and_changes_nothing(
 
 def test_a_github_receiver_without_its_token_secret_records_why(store: Store, server: LiveServer) -> None:
     set_secret(store, "acme", "GITHUB_HOOK", "hook")
-    with capture_server() as github:
+    with CaptureServer() as github:
         store.save_flow(
             "acme/shop/ci", flow(f'- {{type: github, secret: NOPE, url: "{github.url}"}}'), "yaml"
         )
         run_id = pull_request(server)
         records = settled(store, run_id, 2)
-    assert github.requests == []
+    assert github.received == []
     assert {(n["status"], n["attempts"], n["error"]) for n in records} == {
         ("failed", 0, "Unsendable: secret NOPE is not set in namespace acme")
     }
@@ -271,7 +271,7 @@ def test_github_never_gets_pending_after_the_final_state(
     store: Store, server: LiveServer, secrets: None
 ) -> None:
     # The first "pending" fails and is retried; the run (dummy executor) ends meanwhile.
-    with capture_server(statuses=[503]) as github:
+    with CaptureServer(statuses=[503]) as github:
         store.save_flow(
             "acme/shop/ci", flow(f'- {{type: github, secret: GITHUB_TOKEN, url: "{github.url}"}}'), "yaml"
         )
@@ -285,7 +285,7 @@ def test_github_never_gets_pending_after_the_final_state(
 def test_a_run_no_commit_started_skips_commit_statuses_and_shows_its_notifications(
     store: Store, server: LiveServer, secrets: None, admin_token: str
 ) -> None:
-    with capture_server() as github, capture_server() as slack:
+    with CaptureServer() as github, CaptureServer() as slack:
         flow_id, _, _ = store.save_flow(
             "acme/shop/ci",
             flow(
@@ -300,7 +300,7 @@ def test_a_run_no_commit_started_skips_commit_statuses_and_shows_its_notificatio
         server.call(lambda: server.manager.wait(submitted.id))
         slack.wait_for(1)
         settled(store, submitted.id, 3)
-    assert github.requests == []
+    assert github.received == []
     with server.client(admin_token) as api:
         shown = api.get(f"/api/v1/runs/{submitted.id}/notifications").json()["notifications"]
         assert api.get("/api/v1/runs/999999/notifications").status_code == 404

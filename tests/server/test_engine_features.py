@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.engine.httpcapture import Got, capture
 from tests.server.conftest import LiveServer, ServerProcess
 from tests.server.flows import flow_doc, start, wait_for_run
 from tests.waiting import wait_for
 
+from containerops.component.testserver import CaptureServer, Received
 from containerops.engine.decisions import get_pause
 from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
@@ -167,8 +167,8 @@ def test_a_service_calls_back_through_the_server(callback_server: LiveServer, ad
     urls: list[str] = []
     posted: list[httpx.Response] = []
 
-    def third_service(got: Got) -> tuple[int, object]:
-        url = got.headers["CO-Callback-URL"]
+    def third_service(got: Received) -> tuple[int, object]:
+        url = got.headers["co-callback-url"]
         urls.append(url)
 
         def later() -> None:
@@ -178,8 +178,9 @@ def test_a_service_calls_back_through_the_server(callback_server: LiveServer, ad
         threading.Thread(target=later, daemon=True).start()
         return 202, {}
 
-    with capture(third_service) as (base, received), callback_server.client(admin_token) as admin:
-        run = start(admin, service_doc(base + "/build"))
+    with CaptureServer(answer=third_service) as service, callback_server.client(admin_token) as admin:
+        received = service.received
+        run = start(admin, service_doc(service.url + "/build"))
         document = wait_for_run(admin, run["id"])
     assert document["status"] == "success", document["reason"]
     assert document["jobs"][0]["outputs"] == {"ARTIFACT": "app.tar"}
@@ -199,12 +200,12 @@ def test_forged_expired_and_malformed_callbacks_are_refused(
     assert forged.status_code == 404 and forged.json() == {"error": "no such callback"}
     urls: list[str] = []
 
-    def silent(got: Got) -> tuple[int, object]:
-        urls.append(got.headers["CO-Callback-URL"])
+    def silent(got: Received) -> tuple[int, object]:
+        urls.append(got.headers["co-callback-url"])
         return 202, {}
 
-    with capture(silent) as (base, _), callback_server.client(admin_token) as admin:
-        run = start(admin, service_doc(base + "/build", timeout="0.5s"))
+    with CaptureServer(answer=silent) as service, callback_server.client(admin_token) as admin:
+        run = start(admin, service_doc(service.url + "/build", timeout="0.5s"))
         document = wait_for_run(admin, run["id"])
     assert document["jobs"][0]["reason"] == "no callback within 0.5 s (service timeout)"
     malformed = httpx.post(urls[0], json={"result": "maybe", "extra": 1}, timeout=10)
@@ -221,18 +222,19 @@ def test_coops_server_gives_its_own_address_as_the_callback_base(
     headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
     process = server_process("dummy")
 
-    def third_service(got: Got) -> tuple[int, object]:
-        url = got.headers["CO-Callback-URL"]
+    def third_service(got: Received) -> tuple[int, object]:
+        url = got.headers["co-callback-url"]
         threading.Thread(
             target=lambda: httpx.post(url, json={"result": True}, timeout=10), daemon=True
         ).start()
         return 200, {}
 
     with (
-        capture(third_service) as (base, received),
+        CaptureServer(answer=third_service) as service,
         httpx.Client(base_url=process.url, headers=headers) as client,
     ):
-        run = start(client, service_doc(base + "/build"))
+        received = service.received
+        run = start(client, service_doc(service.url + "/build"))
         document = wait_for_run(client, run["id"])
     assert document["status"] == "success", document["reason"]
-    assert received[0].headers["CO-Callback-URL"].startswith(process.url + "/api/v1/callbacks/")
+    assert received[0].headers["co-callback-url"].startswith(process.url + "/api/v1/callbacks/")

@@ -8,11 +8,11 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
-from tests.capture import capture_server
 from tests.server.conftest import LiveServer
 
+from containerops.component.testserver import CaptureServer
+from containerops.contract.signatures import sign
 from containerops.server.secrets import set_secret
-from containerops.server.triggers.signatures import sign
 from containerops.store import Store
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -64,7 +64,7 @@ def test_pull_request_to_docker_jobs_to_commit_status_and_slack(
         "repository": {"full_name": "pingcap/tidb", "clone_url": "https://github.com/pingcap/tidb.git"},
     }
     body = json.dumps(payload).encode()
-    with capture_server() as github, capture_server() as slack:
+    with CaptureServer() as github, CaptureServer() as slack:
         store.save_flow(
             "pingcap/tidb/pr-check", seed_flow(f"{github.url}/api/v3", f"{slack.url}/T/B/X", verdict), "yaml"
         )

@@ -6,7 +6,8 @@ REST APIs) can be tested without any outside address. It records each request,
 and answers ``200`` with a JSON echo of it (method, path, query, headers, body,
 and the body parsed as JSON when it is JSON); a path starting with ``/status/NNN``
 answers status NNN (so that a base URL ``.../status/401`` makes every call fail).
-Tests use it as the capture server for Slack and GitHub doubles.
+Tests use it as the one capture server for Slack, GitHub, webhook and service doubles:
+``statuses`` answers the first requests with those statuses, ``answer`` answers as told.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -52,14 +55,23 @@ class Received:
         }
 
 
+#: A status, and a JSON-able body (or bytes or text, sent as they are).
+Answer = tuple[int, Any]
+
+
 @dataclass
 class CaptureServer:
     """Start with ``with CaptureServer() as server:``; ``server.url`` is its address."""
 
     host: str = "127.0.0.1"
     received: list[Received] = field(default_factory=list)
+    #: Statuses to answer the first requests with (then the echo, or ``answer``).
+    statuses: list[int] = field(default_factory=list)
+    #: Answers in place of the echo.
+    answer: Callable[[Received], Answer] | None = None
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def url(self) -> str:
@@ -67,8 +79,8 @@ class CaptureServer:
         return f"http://{self.host}:{self._server.server_address[1]}"
 
     def start(self) -> CaptureServer:
-        received = self.received
-        lock = threading.Lock()
+        received, statuses, answer = self.received, self.statuses, self.answer
+        lock = self._lock
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
@@ -84,9 +96,12 @@ class CaptureServer:
                 )
                 with lock:
                     received.append(request)
-                status = _STATUS_PATH.search(parts.path)
-                payload = json.dumps(request.echo()).encode()
-                self.send_response(int(status.group(1)) if status else 200)
+                    queued = statuses.pop(0) if statuses else None
+                code, body = (answer or _echo)(request)
+                payload = _encode(body)
+                if queued is not None:
+                    code = queued
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -104,6 +119,16 @@ class CaptureServer:
         self._thread.start()
         return self
 
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """The requests received, once there are at least ``count`` (AssertionError after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.received) >= count:
+                    return list(self.received)
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} requests, got {len(self.received)}: {self.received}")
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
@@ -117,3 +142,15 @@ class CaptureServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _echo(request: Received) -> Answer:
+    """200 with the request as JSON; the status a ``/status/NNN`` path names."""
+    status = _STATUS_PATH.search(request.path)
+    return (int(status.group(1)) if status else 200), request.echo()
+
+
+def _encode(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    return body.encode() if isinstance(body, str) else json.dumps(body).encode()
