@@ -204,9 +204,7 @@ def test_a_pattern_that_could_backtrack_for_ages_is_refused(store: Store) -> Non
     assert run_flow(store, "dummy", one_job(pre=plain + trim)).status == "success"
 
 
-def test_a_script_stuck_in_c_is_killed_at_the_deadline(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_script_stuck_in_c_is_killed_at_the_deadline(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lua, "MAX_PATTERN_COST", 1e15)  # let the pattern through, to reach the deadline
     monkeypatch.setattr(scripts, "MAX_SECONDS", 0.2)
     state = run_flow(store, "dummy", one_job(pre="string.find(string.rep('a', 20000), 'a*b')"))

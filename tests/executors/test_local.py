@@ -59,6 +59,7 @@ def test_invalid_utf8_is_replaced_not_fatal() -> None:
 def test_a_long_line_whose_end_comes_in_a_later_read_is_still_cut_at_the_limit() -> None:
     """However the pipe's reads fall: the end of a line over the limit arriving with its
     newline in a later read used to come out whole (a test that failed only under load)."""
+
     async def scenario() -> list[str]:
         stream = asyncio.StreamReader()
         queue: asyncio.Queue[list[LogLine] | None] = asyncio.Queue()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from containerops.model.component_refs import parse_ref
 from containerops.repository.catalog import (
     Catalog,
     CatalogError,
@@ -11,7 +12,6 @@ from containerops.repository.catalog import (
     UnknownComponent,
     VersionConflict,
 )
-from containerops.repository.refs import parse_ref
 from containerops.store import Store
 
 

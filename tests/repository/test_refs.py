@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from containerops.repository.refs import ComponentRef, RefInvalid, newest, parse_ref, version_key
+from containerops.model.component_refs import ComponentRef, RefInvalid, newest, parse_ref, version_key
 
 
 @pytest.mark.parametrize(

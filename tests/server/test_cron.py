@@ -18,7 +18,6 @@ from tests.server.cronrace import take_ticks
 from tests.waiting import until, wait_for
 
 from containerops.executors.dummy import DummyExecutor
-from containerops.server import records
 from containerops.server.manager import RunManager
 from containerops.server.triggers.cron import Scheduler, list_schedules
 from containerops.store import Store
@@ -265,7 +264,7 @@ def test_a_server_that_starts_after_downtime_runs_one_catch_up(
     start_server()
     wait_for(lambda: bool(store.list_runs(uri="acme/nightly/build")), "the catch-up run", 20)
     first = store.list_runs(uri="acme/nightly/build")[-1]
-    trigger, _ = records.run_origin(store, first.id)
+    trigger, _ = store.run_origin(first.id)
     # A tick a minute for an hour, one run for all of them. (A next minute may start
     # another run while this test looks: that one is on time, not a catch-up.)
     assert trigger is not None and trigger["type"] == "cron"

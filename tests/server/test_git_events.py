@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from containerops.contract.signatures import sign, signature_ok, token_ok
 from containerops.model.hooks import GitTrigger
 from containerops.server.triggers.git import PayloadError, github_event, gitlab_event, why_ignored
-from containerops.server.triggers.signatures import sign, signature_ok, token_ok
 
 GITLAB_PROJECT = {"path_with_namespace": "group/app", "git_http_url": "https://gitlab.example/group/app.git"}
 

@@ -18,11 +18,11 @@ import pytest
 from tests.pgserver import postgres_database
 from tests.server.conftest import LiveServer, ServerProcess
 
+from containerops.contract.signatures import sign
 from containerops.server import limits
 from containerops.server.accounts import create_token, create_user
 from containerops.server.secrets import set_secret
 from containerops.server.triggers import deliveries
-from containerops.server.triggers.signatures import sign
 from containerops.store import Store
 
 SECRET = "It's a Secret to Everybody"

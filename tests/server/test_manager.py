@@ -133,7 +133,7 @@ def test_a_run_gets_the_trigger_environment_and_masks_secrets(store: Store) -> N
     run_id = asyncio.run(main())
     env = executor.started[0].env
     assert (env["CO_GIT_REF"], env["CO_GIT_SHA"], env["A"]) == ("refs/heads/main", "abc123", "1")
-    assert records.run_origin(store, run_id) == ({"type": "github", "delivery": "d-1"}, None)
+    assert store.run_origin(run_id) == ({"type": "github", "delivery": "d-1"}, None)
     assert store.get_run(run_id).params == {
         "set": {"A": "1", "CO_GIT_REF": "refs/heads/main", "CO_GIT_SHA": "abc123"}
     }

@@ -29,9 +29,8 @@ from tests.server.conftest import LiveServer
 from tests.server.flows import flow_doc, start, wait_for_run
 from tests.server.test_logs_api import sse
 
-from containerops.component.spec import NAME as COMPONENT_NAME
+from containerops.model.names import NAME
 from containerops.model.validate import URI_PART
-from containerops.server.accounts import NAME as ACCOUNT_NAME
 from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
 
@@ -146,8 +145,8 @@ def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None
     flow = "/api/v1/flows/{namespace}/{repository}/{name}"
     assert URI_PART.pattern in pattern(flow, "get", "namespace")
     assert URI_PART.pattern in pattern("/hook/v1/{namespace}/{repository}/{flow}/{tag}", "post", "tag")
-    assert pattern("/api/v1/namespaces/{namespace}/members", "get", "namespace") == ACCOUNT_NAME.pattern
-    assert COMPONENT_NAME.pattern in pattern("/api/v1/components/{namespace}/{name}", "get", "name")
+    assert pattern("/api/v1/namespaces/{namespace}/members", "get", "namespace") == f"^(?:{NAME.pattern})$"
+    assert NAME.pattern in pattern("/api/v1/components/{namespace}/{name}", "get", "name")
     secrets = "/api/v1/namespaces/{namespace}/secrets/{name}"
     assert pattern(secrets, "put", "name").startswith("^[A-Za-z_]")
     # and in queries and bodies: a flow's URI is three parts, a job path its own rule
@@ -156,7 +155,7 @@ def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None
     assert "[A-Za-z0-9_.-]{1,255}" in pattern("/api/v1/runs/{run_id}/logs", "get", "job")
     bodies = document["components"]["schemas"]
     assert bodies["StartRun"]["properties"]["flow"]["pattern"].count(URI_PART.pattern) == 3
-    assert bodies["NewNamespace"]["properties"]["name"]["pattern"] == ACCOUNT_NAME.pattern
+    assert bodies["NewNamespace"]["properties"]["name"]["pattern"] == f"^(?:{NAME.pattern})$"
 
 
 def test_the_log_stream_is_documented_as_the_server_sent_events_it_sends(admin: httpx.Client) -> None:

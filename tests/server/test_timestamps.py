@@ -53,9 +53,7 @@ def coops(*args: str) -> str:
     return done.stdout
 
 
-def test_api_and_cli_times_are_rfc3339_with_offset(
-    server: LiveServer, admin: httpx.Client
-) -> None:
+def test_api_and_cli_times_are_rfc3339_with_offset(server: LiveServer, admin: httpx.Client) -> None:
     run = start(admin, flow_doc(jobs=2, lines=3))
     document = wait_for_run(admin, run["id"])
     shown_by = {

@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -30,6 +29,7 @@ from containerops.engine.state import JobState, RunState
 from containerops.executors import EXECUTORS
 from containerops.executors.base import ExecutorError
 from containerops.model.diagnostics import Diagnostic, FlowInvalid
+from containerops.model.names import ENV_NAME
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.store import StoreError
 from containerops.timestamps import json_default
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from containerops.store import Store
 
 EXIT_FAILURE, EXIT_INVALID, EXIT_CANCELLED = 1, 2, 130
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 app = typer.Typer(
     name="coops",
@@ -115,7 +114,7 @@ def _parse_sets(values: list[str]) -> dict[str, str]:
     sets: dict[str, str] = {}
     for value in values:
         key, sep, rest = value.partition("=")
-        if not sep or not _ENV_NAME.match(key):
+        if not sep or not ENV_NAME.fullmatch(key):
             raise _fail(
                 f"--set {value!r}: expected NAME=VALUE with NAME a variable name (letters, digits, _)"
             )

@@ -24,8 +24,8 @@ from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app
 from containerops.timestamps import json_default
 
 if TYPE_CHECKING:
+    from containerops.model.component_refs import ComponentRef
     from containerops.repository import registry
-    from containerops.repository.refs import ComponentRef
 
 
 registry_app = typer.Typer(
@@ -41,7 +41,7 @@ _JSON = typer.Option("--json", help="Print JSON for scripts.")
 
 
 def _ref(text: str) -> ComponentRef:
-    from containerops.repository.refs import RefInvalid, parse_ref
+    from containerops.model.component_refs import RefInvalid, parse_ref
 
     try:
         return parse_ref(text)
@@ -282,7 +282,7 @@ def list_components(
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Every component in the repository (or in one namespace), with its newest version."""
-    from containerops.component.spec import validate_name
+    from containerops.model.names import validate_name
     from containerops.repository.catalog import Catalog
     from containerops.store import Store
 

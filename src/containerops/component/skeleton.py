@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from containerops.component.spec import SPEC_FILE, validate_name
+from containerops.component.spec import SPEC_FILE
+from containerops.model.names import validate_name
 
 Language = Literal["python", "shell"]
 LANGUAGES: tuple[Language, ...] = ("python", "shell")

@@ -30,45 +30,13 @@ from containerops.component.values import INPUT_TYPES, InputType, to_text
 from containerops.contract.codata import input_env_name
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
 from containerops.model.document import Document, parse_document
+from containerops.model.names import KEY, KEY_RULE, validate_name, validate_version
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 
 SPEC_FILE = "component.yaml"
 README_FILE = "README.md"
 #: The namespace of the runs `coops component test` makes (`runs list` hides them by default).
 TEST_NAMESPACE = "component-test"
-
-#: Namespaces and names: they become image tags, registry paths and store keys.
-NAME = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?")
-NAME_RULE = "use 1 to 64 lowercase letters, digits, '-' and '_', starting and ending with a letter or digit"
-#: Semantic versions without build metadata (``+`` cannot be in an image tag).
-_SEMVER = re.compile(
-    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*))?"
-)
-#: Input and output keys: as the flow format and the output contract accept them.
-_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-KEY_RULE = "use letters, digits, '_', '.' and '-', starting with a letter or '_'"
-
-
-def validate_name(kind: str, value: str) -> str:
-    """``value`` if it is a valid namespace or component name, else ``ValueError`` saying why.
-
-    Checked at every entry point (spec, CLI, API, store): the name reaches image
-    tags, registry paths and queries, so ``..``, ``/`` and upper case never pass.
-    """
-    if not isinstance(value, str) or not NAME.fullmatch(value):
-        raise ValueError(f"{kind} {value!r} is not valid: {NAME_RULE}")
-    return value
-
-
-def validate_version(value: str) -> str:
-    """``value`` if it is a semantic version ``MAJOR.MINOR.PATCH[-PRERELEASE]``."""
-    if not isinstance(value, str) or not _SEMVER.fullmatch(value):
-        raise ValueError(
-            f"version {value!r} is not valid: use a semantic version MAJOR.MINOR.PATCH such as 1.0.0 "
-            "(optionally -PRERELEASE, such as 1.0.0-rc.1)"
-        )
-    return value
 
 
 def _text(what: str) -> Any:
@@ -117,7 +85,7 @@ class InputSpec(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> InputSpec:
-        if not _KEY.fullmatch(self.name):
+        if not KEY.fullmatch(self.name):
             raise ValueError(f"input name {self.name!r} is not valid: {KEY_RULE}")
         if self.type == "enum" and not self.values:
             raise ValueError(f"input '{self.name}' is an enum: list its allowed values under 'values:'")
@@ -154,7 +122,7 @@ class OutputSpec(_Strict):
 
     @model_validator(mode="after")
     def _valid_name(self) -> OutputSpec:
-        if self.name != "*" and not _KEY.fullmatch(self.name.removesuffix("*")):
+        if self.name != "*" and not KEY.fullmatch(self.name.removesuffix("*")):
             raise ValueError(f"output name {self.name!r} is not valid: {KEY_RULE} (and a final '*')")
         return self
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from containerops.component.spec import validate_name, validate_version
+if TYPE_CHECKING:
+    import semver
+
+from containerops.model.names import SEMVER, validate_name, validate_version
 
 #: A partial version: ``1`` or ``1.2``.
 _PARTIAL = re.compile(r"(0|[1-9][0-9]*)(?:\.(0|[1-9][0-9]*))?")
-_SEMVER = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?")
 
 REF_FORM = "namespace/name[:version], such as library/shell or library/shell:1.0.0"
 
@@ -64,16 +67,15 @@ def parse_ref(text: str) -> ComponentRef:
     return ComponentRef(namespace, name, version)
 
 
-def version_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
-    """Semantic-version order: 1.10.0 > 1.9.0, and 1.0.0 > 1.0.0-rc.2 > 1.0.0-rc.1."""
-    match = _SEMVER.fullmatch(version)
-    if match is None:
-        return (-1, -1, -1, -1, ())
-    major, minor, patch, pre = match.groups()
-    if pre is None:
-        return (int(major), int(minor), int(patch), 1, ())
-    fields = tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre.split("."))
-    return (int(major), int(minor), int(patch), 0, fields)
+def version_key(version: str) -> tuple[bool, semver.Version]:
+    """Semantic-version order (the semver package's): 1.10.0 > 1.9.0, and 1.0.0 >
+    1.0.0-rc.10 > 1.0.0-rc.2; a malformed version (none is stored) sorts first."""
+    import semver  # tens of ms: only ordering versions needs it, not `coops validate`
+
+    try:
+        return True, semver.Version.parse(version)
+    except ValueError:
+        return False, semver.Version(0)
 
 
 def newest(versions: Iterable[str], wanted: str | None = None) -> str | None:
@@ -83,7 +85,7 @@ def newest(versions: Iterable[str], wanted: str | None = None) -> str | None:
     must be there exactly.
     """
     pool = list(versions)
-    if wanted is not None and _SEMVER.fullmatch(wanted):
+    if wanted is not None and SEMVER.fullmatch(wanted):
         return wanted if wanted in pool else None
     if wanted is not None:
         prefix = wanted.split(".")

@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from yaml.nodes import Node
 
 from containerops.model.flow import Position
+from containerops.model.names import ENV_NAME, ENV_RULE
 from containerops.model.reading import NULL_TAG, Reader
 
 #: Secret names: what ``secrets.NAME`` accepts (environment-variable-like).
-SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-SECRET_RULE = "use letters, digits and '_', not starting with a digit"
 
 GITHUB_EVENTS = ("push", "pull_request")
 GITLAB_EVENTS = ("push", "merge_request")
@@ -132,7 +131,7 @@ class _Item:
         node = self.values.get(key)
         if node is None:
             return self.text(key, required=required)
-        name = self.r.name(node, f"{self.where}.{key}", f"secret name in '{key}'", SECRET_NAME, SECRET_RULE)
+        name = self.r.name(node, f"{self.where}.{key}", f"secret name in '{key}'", ENV_NAME, ENV_RULE)
         if name is None:
             self.ok = False
         return name

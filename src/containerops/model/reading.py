@@ -26,8 +26,6 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 #: What a mapping reads as: key -> (key node, value node).
 Fields = dict[str, tuple[ScalarNode, Node]]
 
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
 
 def did_you_mean(word: str, candidates: Collection[str]) -> str:
     """``"; did you mean 'x'?"`` when a candidate is close to ``word``, else ``""``."""

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from containerops.model.names import ENV_NAME
 from containerops.model.quantities import parse_duration
-from containerops.model.reading import ENV_NAME, NULL_TAG, Reader
+from containerops.model.reading import NULL_TAG, Reader
 
 SERVICE_KEYS = ("url", "method", "headers", "body", "expect", "outputs", "callback", "timeout")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -57,7 +58,11 @@ def template_problems(text: str) -> list[str]:
 
 
 def parse_json_path(text: str) -> tuple[str | int, ...] | None:
-    """``$.a.b[0]`` / ``a.b.0`` as keys and indexes; None when it is not such a path."""
+    """``$.a.b[0]`` / ``a.b.0`` as keys and indexes; None when it is not such a path.
+
+    Kept rather than jsonpath-ng (measured: 42 ms to import on every validation, 0.4 ms
+    a path, against microseconds here), which also reads ``a.b.0`` as a key "0", not the
+    index the README documents; service outputs need plain paths, not filters."""
     rest = text.strip()
     rest = rest[1:] if rest.startswith("$") else rest
     rest = rest[1:] if rest.startswith(".") else rest

@@ -19,6 +19,7 @@ from typing import cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.model.diagnostics import Diagnostic
 from containerops.model.document import Document, describe
 from containerops.model.flow import (
@@ -37,17 +38,15 @@ from containerops.model.flow import (
 )
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
+from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
-from containerops.model.reading import ENV_NAME, NULL_TAG, Fields, Reader, did_you_mean, is_null
+from containerops.model.reading import NULL_TAG, Fields, Reader, did_you_mean, is_null
 from containerops.model.references import RUN_VARIABLES, env_names, syntax_problems
 from containerops.model.scripts import BARE_WORD, check_job_references, read_lua
 from containerops.model.service import read_service
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
-KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-KEY_RULE = "use letters, digits, '_', '.' and '-', starting with a letter or '_'"
-ENV_RULE = "use letters, digits and '_', not starting with a digit"
 URI_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SPACE = re.compile(r"\s")
 SUBSCRIPTION = re.compile(r"([^.\[\]\s]+)\.([^.\[\]\s]+)\.([^.\[\]\s]+)\[([^\[\]\s]+)\]")
@@ -529,8 +528,6 @@ class _Builder:
         self, node: Node, where: str, fields: Fields, values: dict[str, Node]
     ) -> ComponentUse | None:
         """``component: namespace/name[:version]``, its parts checked (resolved before a run)."""
-        from containerops.repository.refs import RefInvalid, parse_ref  # only flows that use one
-
         text = self.r.text(node, where, "component")
         if text is None:
             return None
@@ -552,7 +549,7 @@ class _Builder:
         r = self.r
         use.inputs_position = self.position(node)
         for key, value, item_where in r.pairs(node, where, "inputs"):
-            if not KEY_NAME.fullmatch(key.value):
+            if not KEY.fullmatch(key.value):
                 r.error(key, item_where, f"input name '{key.value}' is not valid: {KEY_RULE}")
                 continue
             try:
@@ -636,7 +633,7 @@ class _Builder:
         r = self.r
         inputs: dict[str, str] = {}
         for key, value, item_where in r.pairs(node, where, "inputs"):
-            if not KEY_NAME.fullmatch(key.value):
+            if not KEY.fullmatch(key.value):
                 r.error(key, item_where, f"input name '{key.value}' is not valid: {KEY_RULE}")
                 continue
             text = r.stringify(value, item_where, f"input '{key.value}'")
@@ -674,7 +671,7 @@ class _Builder:
         first: dict[str, Node] = {}
         for index, item in enumerate(r.sequence(node, where, "outputs") or []):
             item_where = f"{where}[{index}]"
-            name = r.name(item, item_where, "output name", KEY_NAME, KEY_RULE)
+            name = r.name(item, item_where, "output name", KEY, KEY_RULE)
             if name is None:
                 continue
             if not r.first_time(first, name, item, item_where, f"output '{name}' is declared twice"):
@@ -693,7 +690,7 @@ class _Builder:
                 r.error(key, item_where, f"subscription '{key.value}' is not stage.action.job[KEY]")
                 continue
             stage, action, source_job, output = match.groups()
-            if not KEY_NAME.fullmatch(output):
+            if not KEY.fullmatch(output):
                 r.error(
                     key,
                     item_where,

@@ -24,14 +24,13 @@ import sqlalchemy as sa
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from containerops.engine import RunState
+from containerops.engine.events import RunEvent
 from containerops.model.flow import Flow
 from containerops.model.hooks import Receiver
 from containerops.model.loader import parse_flow
 from containerops.notify import email, github, slack, webhook
 from containerops.notify.email import SmtpSettings
 from containerops.notify.summary import RunSummary
-from containerops.server import records
-from containerops.server.manager import RunEvent
 from containerops.store import Store
 from containerops.store import schema as t
 from containerops.store.values import utcnow
@@ -232,7 +231,7 @@ class Notifier:
             return None
 
     def summary(self, run_id: int, flow: Flow, state: RunState | None) -> RunSummary:
-        trigger, _ = records.run_origin(self.store, run_id)
+        trigger, _ = self.store.run_origin(run_id)
         if state is not None:
             status, reason, number = str(state.status), state.reason, state.number
             started, finished = state.started_at, state.finished_at

@@ -12,8 +12,8 @@ import json
 
 import httpx
 
+from containerops.contract.signatures import sign
 from containerops.notify.summary import RunSummary
-from containerops.server.triggers.signatures import sign
 
 SIGNATURE_HEADER = "X-ContainerOps-Signature-256"
 

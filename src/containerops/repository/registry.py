@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from containerops.store.db import coops_home
+from containerops.home import coops_home
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 5000

@@ -31,6 +31,7 @@ from containerops.component.build import build_component
 from containerops.component.spec import load_spec
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
+from containerops.model.component_refs import ComponentRef
 from containerops.repository import registry
 from containerops.repository.catalog import (
     LIBRARY,
@@ -42,7 +43,6 @@ from containerops.repository.catalog import (
     VersionRow,
     conflict_message,
 )
-from containerops.repository.refs import ComponentRef
 from containerops.store import Store
 
 Progress = Callable[[str], None]

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 
 from containerops.component.inputs import InputsInvalid, resolve_inputs
 from containerops.component.spec import ComponentSpec, output_covers
+from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
 from containerops.model.flow import Flow, Position
 from containerops.repository import registry
 from containerops.repository.catalog import Catalog, UnknownComponent
-from containerops.repository.refs import RefInvalid, parse_ref
 from containerops.store import Store
 
 

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 
+from containerops.model.names import NAME, NAME_RULE
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
 from containerops.store.values import aware, utcnow
@@ -39,7 +40,6 @@ ROLE_SCOPE: dict[str, Scope] = {"owner": "admin", "writer": "write", "reader": "
 LIBRARY = "library"
 RESERVED = frozenset({LIBRARY, "api", "admin", "flow", "hook", "system"})
 
-NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 TOKEN = re.compile(r"^coops_(?P<key>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{20,100})$")
 
 
@@ -49,11 +49,8 @@ class AccountError(StoreError):
 
 def check_name(name: str, what: str = "name") -> str:
     """A user, organization or namespace name: lowercase letters, digits, ``-`` and ``_``."""
-    if not NAME.match(name):
-        raise AccountError(
-            f"invalid {what} {name!r}: use 1 to 64 lowercase letters, digits, '-' or '_', "
-            "starting with a letter or digit"
-        )
+    if not NAME.fullmatch(name):
+        raise AccountError(f"invalid {what} {name!r}: {NAME_RULE}")
     return name
 
 

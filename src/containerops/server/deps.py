@@ -15,13 +15,12 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from pydantic import BeforeValidator
 
-from containerops.component.spec import NAME as COMPONENT_NAME
+from containerops.model.names import ENV_NAME, NAME
 from containerops.model.validate import URI_PART
-from containerops.server.accounts import NAME as ACCOUNT_NAME
 from containerops.server.auth import Principal, principal
 from containerops.server.manager import RunManager
 from containerops.server.names import JOB_PATH, MAX_PART
-from containerops.server.secrets import SECRET_NAME
+from containerops.server.secrets import MAX_NAME as MAX_SECRET_NAME
 from containerops.store import Store
 from containerops.store.values import MAX_ID
 
@@ -85,16 +84,16 @@ def _not_a_number(value: object) -> object:
 IsoTime = Annotated[datetime, BeforeValidator(_not_a_number)]
 
 
-def _whole(pattern: re.Pattern[str]) -> str:
+def whole(pattern: re.Pattern[str]) -> str:
     """A rule of the model as an OpenAPI pattern, which must match the whole value."""
     text = pattern.pattern
     return text if text.startswith("^") else f"^(?:{text})$"
 
 
 #: Patterns of names in queries and bodies: a flow's URI is three parts of it.
-FLOW_PART = _whole(URI_PART)
+FLOW_PART = whole(URI_PART)
 FLOW_URI = "^" + "/".join([f"(?:{URI_PART.pattern})"] * 3) + "$"
-JOB = _whole(JOB_PATH)
+JOB = whole(JOB_PATH)
 
 #: Names in paths, with the rule of the part that owns them, so the OpenAPI document says
 #: which names exist and a malformed one is refused (422) before any lookup.
@@ -106,10 +105,8 @@ FlowPart = Annotated[
         description="A part of a flow's URI (namespace, repository, name) or a tag; no '..'.",
     ),
 ]
-AccountName = Annotated[
-    str, Path(pattern=_whole(ACCOUNT_NAME), description="A user's or an organization's name.")
+AccountName = Annotated[str, Path(pattern=whole(NAME), description="A user's or an organization's name.")]
+SecretName = Annotated[
+    str, Path(pattern=whole(ENV_NAME), max_length=MAX_SECRET_NAME, description="A secret's name.")
 ]
-SecretName = Annotated[str, Path(pattern=_whole(SECRET_NAME), description="A secret's name.")]
-ComponentName = Annotated[
-    str, Path(pattern=_whole(COMPONENT_NAME), description="A component's namespace or name.")
-]
+ComponentName = Annotated[str, Path(pattern=whole(NAME), description="A component's namespace or name.")]

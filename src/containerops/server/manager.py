@@ -18,10 +18,11 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
+from containerops.engine.events import RunEvent
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
 from containerops.model.flow import Flow
@@ -34,7 +35,6 @@ from containerops.store import Store
 
 log = logging.getLogger("containerops.server.manager")
 
-EventKind = Literal["queued", "started", "paused", "finished"]
 #: Parsed flows kept per flow version: parsing a big flow costs more than running it on the dummy executor.
 FLOW_CACHE_SIZE = 128
 
@@ -46,16 +46,6 @@ class SubmittedRun:
     id: int
     uid: str
     number: int
-
-
-@dataclass(frozen=True, slots=True)
-class RunEvent:
-    """Something that happened to a run. ``state`` is the engine's live state (None
-    when the run never reached an engine, e.g. one settled at startup)."""
-
-    kind: EventKind
-    run_id: int
-    state: RunState | None
 
 
 Listener = Callable[[RunEvent], Awaitable[None]]

@@ -58,17 +58,6 @@ def mark_server_run(store: Store, run_id: int, trigger: dict[str, Any], rerun_of
         conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(trigger=trigger, rerun_of=rerun_of))
 
 
-def run_origin(store: Store, run_id: int) -> tuple[dict[str, Any] | None, int | None]:
-    """``(trigger, rerun_of)`` of a run; ``(None, None)`` for runs ``coops run`` started."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(t.runs.c.trigger, t.runs.c.rerun_of).where(t.runs.c.id == run_id)
-        ).first()
-    if row is None:
-        raise StoreError(f"no run with id {run_id}")
-    return row.trigger, row.rerun_of
-
-
 def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
     """Fail the server's runs that were queued or running when it stopped, and that no live
     process owns (another server on the same store may be running its own); their ids."""

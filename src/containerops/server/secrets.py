@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import re
 import secrets as random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from containerops.model.names import ENV_NAME
 from containerops.server.accounts import check_name
 from containerops.store import Store, StoreError, coops_home
 from containerops.store import schema as t
@@ -30,7 +30,7 @@ from containerops.store.values import aware
 KEY_ENV = "COOPS_SERVER_KEY"
 KEY_FILE = "server.key"
 #: What ``${{ secrets.NAME }}`` accepts: a variable-like name.
-SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_NAME = 128
 MAX_VALUE = 64 * 1024
 
 
@@ -39,9 +39,9 @@ class SecretError(StoreError):
 
 
 def check_secret_name(name: str) -> str:
-    if not SECRET_NAME.match(name):
+    if not ENV_NAME.fullmatch(name) or len(name) > MAX_NAME:
         raise SecretError(
-            f"invalid secret name {name!r}: use letters, digits and '_' (not first), at most 128"
+            f"invalid secret name {name!r}: use letters, digits and '_' (not first), at most {MAX_NAME}"
         )
     return name
 

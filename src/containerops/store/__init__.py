@@ -11,13 +11,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from containerops.store.db import coops_home, create_db_engine, database_url, migrate
+    from containerops.home import coops_home
+    from containerops.store.db import create_db_engine, database_url, migrate
     from containerops.store.recorder import Recorder
     from containerops.store.rows import JobRow, LogRow, NewRun, RunRow, StoreError
     from containerops.store.store import Store
 
 _HOMES = {
-    "containerops.store.db": ("coops_home", "create_db_engine", "database_url", "migrate"),
+    "containerops.home": ("coops_home",),
+    "containerops.store.db": ("create_db_engine", "database_url", "migrate"),
     "containerops.store.recorder": ("Recorder",),
     "containerops.store.rows": ("JobRow", "LogRow", "NewRun", "RunRow", "StoreError"),
     "containerops.store.store": ("Store",),

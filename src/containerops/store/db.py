@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from containerops.home import coops_home
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -23,12 +25,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: opening an up-to-date store never has to import Alembic (a tenth of a second
 #: on every CLI call).
 HEAD_REVISION = "0009"
-
-
-def coops_home() -> Path:
-    """The state folder: ``COOPS_HOME``, else ``~/.containerops``."""
-    home = os.environ.get("COOPS_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".containerops"
 
 
 def database_url() -> str:

@@ -284,6 +284,16 @@ class Store:
                 ]
         return run
 
+    def run_origin(self, run_id: int) -> tuple[dict[str, Any] | None, int | None]:
+        """``(trigger, rerun_of)`` of a run; ``(None, None)`` for runs ``coops run`` started."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.runs.c.trigger, t.runs.c.rerun_of).where(t.runs.c.id == run_id)
+            ).first()
+        if row is None:
+            raise StoreError(f"no run with id {run_id}")
+        return row.trigger, row.rerun_of
+
     def state_changes(self, run_id: int) -> list[dict[str, Any]]:
         """The run's history: every state change of the run and its jobs, in order (as JSON
         shows it: times in RFC 3339)."""

@@ -17,10 +17,11 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from containerops.model.names import NAME
 from containerops.server import accounts
 from containerops.server import secrets as stored
 from containerops.server.accounts import AccountError, check_name
-from containerops.server.deps import AccountName, Caller, SecretName, StoreDep
+from containerops.server.deps import AccountName, Caller, SecretName, StoreDep, whole
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, answer, error_responses
 from containerops.timestamps import rfc3339, rows_as_json
 
@@ -93,7 +94,7 @@ def delete_secret(namespace: AccountName, name: SecretName, caller: Caller, stor
 
 # -- users and organizations -----------------------------------------------------------
 class NewNamespace(BaseModel):
-    name: str = Field(pattern=accounts.NAME.pattern, description="The new user's or organization's name.")
+    name: str = Field(pattern=whole(NAME), description="The new user's or organization's name.")
     admin: bool = False
 
 
@@ -178,7 +179,7 @@ def remove_member(namespace: AccountName, user: AccountName, caller: Caller, sto
 # -- tokens --------------------------------------------------------------------------
 class TokenRequest(BaseModel):
     scope: accounts.Scope = "read"
-    name: str | None = Field(None, pattern=accounts.NAME.pattern, description="A name to tell the token by.")
+    name: str | None = Field(None, pattern=whole(NAME), description="A name to tell the token by.")
     expires_at: datetime | None = None
 
 

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.repository import registry
 from containerops.repository.catalog import Catalog, ComponentRow, UnknownComponent
-from containerops.repository.refs import RefInvalid, parse_ref
 from containerops.server.deps import Caller, ComponentName, StoreDep, visible_namespaces
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound
 

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from containerops.engine.decisions import decide
-from containerops.model.reading import ENV_NAME
+from containerops.model.names import ENV_NAME
 from containerops.server import catalog, records
 from containerops.server.deps import (
     FLOW_URI,
@@ -155,7 +155,7 @@ def run_document(store: Store, run_id: int) -> dict[str, Any]:
     document = store.get_run(run_id).to_json()
     document["attempts"] = store.attempts(run_id)
     document["history"] = store.state_changes(run_id)
-    trigger, rerun_of = records.run_origin(store, run_id)
+    trigger, rerun_of = store.run_origin(run_id)
     document["trigger"] = trigger
     document["rerun_of"] = rerun_of
     return dict(jsonable_encoder(document))

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 import sqlalchemy as sa
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_delay, wait_fixed
 
+from containerops.contract.signatures import signature_ok, token_ok
 from containerops.model.flow import Flow
 from containerops.model.hooks import GitTrigger, WebhookTrigger
 from containerops.model.loader import parse_flow
@@ -33,7 +34,6 @@ from containerops.server.manager import RunManager
 from containerops.server.triggers import deliveries
 from containerops.server.triggers.git import GitEvent, PayloadError, github_event, gitlab_event, why_ignored
 from containerops.server.triggers.secrets import namespace_secret
-from containerops.server.triggers.signatures import signature_ok, token_ok
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
 
