@@ -90,89 +90,111 @@ def read_service(r: Reader, node: Node, where: str) -> Service | None:
     if fields is None:
         return None
     values = {name: value for name, (_, value) in fields.items() if value.tag != NULL_TAG}
-    ok = True
-
-    def check_template(value: Node, item_where: str, text: str) -> None:
-        nonlocal ok
-        for problem in template_problems(text):
-            r.error(value, item_where, problem)
-            ok = False
-
-    url_node = values.get("url")
-    url = r.text(url_node, f"{where}.url", "url") if url_node is not None else None
-    if url_node is None:
+    keys = _ServiceKeys(r, where)
+    errors = keys.errors()
+    url = keys.url(values["url"]) if "url" in values else None
+    if "url" not in values:
         r.error(node, f"{where}.url", "a service needs a 'url'")
-        ok = False
-    elif url is not None:
-        check_template(url_node, f"{where}.url", url)
+    method = keys.method(values["method"]) if "method" in values else None
+    headers = keys.headers(values["headers"]) if "headers" in values else {}
+    body = keys.body(values["body"]) if "body" in values else None
+    expect = keys.expect(values["expect"]) if "expect" in values else ()
+    outputs = keys.outputs(values["outputs"]) if "outputs" in values else {}
+    callback = (
+        bool(r.boolean(values["callback"], f"{where}.callback", "callback"))
+        if "callback" in values
+        else False
+    )
+    timeout = keys.timeout(values["timeout"]) if "timeout" in values else None
+    if keys.errors() > errors or url is None:
+        return None
+    # a body without a method is sent with POST
+    method = method or ("POST" if "body" in values else "GET")
+    return Service(url, method, headers, body, expect, outputs, callback, timeout)
+
+
+class _ServiceKeys:
+    """One reader per key of ``service:``; each reports its problems at its node."""
+
+    def __init__(self, r: Reader, where: str) -> None:
+        self.r = r
+        self.where = where
+
+    def errors(self) -> int:
+        return sum(1 for diagnostic in self.r.diagnostics if diagnostic.severity == "error")
+
+    def templated(self, node: Node, where: str, text: str) -> None:
+        for problem in template_problems(text):
+            self.r.error(node, where, problem)
+
+    def url(self, node: Node) -> str | None:
+        where = f"{self.where}.url"
+        url = self.r.text(node, where, "url")
+        if url is None:
+            return None
+        self.templated(node, where, url)
         if not url.startswith(("http://", "https://", "${{")):
-            r.error(url_node, f"{where}.url", f"'url' must be an http:// or https:// address, got '{url}'")
-            ok = False
-    method = "GET"
-    if (value := values.get("method")) is not None:
-        text = r.text(value, f"{where}.method", "method")
+            self.r.error(node, where, f"'url' must be an http:// or https:// address, got '{url}'")
+        return url
+
+    def method(self, node: Node) -> str | None:
+        where = f"{self.where}.method"
+        text = self.r.text(node, where, "method")
         if text is not None and text.upper() not in METHODS:
-            r.error(value, f"{where}.method", f"method must be one of {', '.join(METHODS)}, got '{text}'")
-            text = None
-        ok = ok and text is not None
-        method = text.upper() if text else method
-    headers: dict[str, str] = {}
-    if (value := values.get("headers")) is not None:
-        for key, item, item_where in r.pairs(value, f"{where}.headers", "headers"):
-            text = r.stringify(item, item_where, f"header '{key.value}'")
-            if text is None:
-                ok = False
-                continue
-            check_template(item, item_where, text)
-            headers[key.value] = text
-    body: object = None
-    if (value := values.get("body")) is not None:
-        if isinstance(value, MappingNode | SequenceNode):
-            try:
-                body = r.doc.construct(value)
-            except ValueError as exc:
-                r.error(value, f"{where}.body", f"cannot read the body: {exc}")
-                ok = False
-            for text in _strings(body):
-                check_template(value, f"{where}.body", text)
-        else:
-            body = r.stringify(value, f"{where}.body", "body")
-            if isinstance(body, str):
-                check_template(value, f"{where}.body", body)
-        if method == "GET" and "method" not in values:
-            method = "POST"
-    expect: list[int] = []
-    if (value := values.get("expect")) is not None:
-        items = [value] if isinstance(value, ScalarNode) else r.sequence(value, f"{where}.expect", "expect")
-        for index, item in enumerate(items or []):
-            code = r.integer(item, f"{where}.expect[{index}]", "an expected status", 100, 599)
-            if code is None:
-                ok = False
-            else:
-                expect.append(code)
-    outputs: dict[str, tuple[str | int, ...]] = {}
-    if (value := values.get("outputs")) is not None:
-        for key, item, item_where in r.pairs(value, f"{where}.outputs", "outputs"):
-            text = r.text(item, item_where, f"output '{key.value}'")
+            self.r.error(node, where, f"method must be one of {', '.join(METHODS)}, got '{text}'")
+            return None
+        return text.upper() if text else None
+
+    def headers(self, node: Node) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for key, item, item_where in self.r.pairs(node, f"{self.where}.headers", "headers"):
+            text = self.r.stringify(item, item_where, f"header '{key.value}'")
+            if text is not None:
+                self.templated(item, item_where, text)
+                headers[key.value] = text
+        return headers
+
+    def body(self, node: Node) -> object:
+        where = f"{self.where}.body"
+        if not isinstance(node, MappingNode | SequenceNode):
+            body = self.r.stringify(node, where, "body")
+            if body is not None:
+                self.templated(node, where, body)
+            return body
+        try:
+            data = self.r.doc.construct(node)
+        except ValueError as exc:
+            self.r.error(node, where, f"cannot read the body: {exc}")
+            return None
+        for text in _strings(data):
+            self.templated(node, where, text)
+        return data
+
+    def expect(self, node: Node) -> tuple[int, ...]:
+        where = f"{self.where}.expect"
+        items = [node] if isinstance(node, ScalarNode) else self.r.sequence(node, where, "expect")
+        codes = [
+            self.r.integer(item, f"{where}[{i}]", "an expected status", 100, 599)
+            for i, item in enumerate(items or [])
+        ]
+        return tuple(code for code in codes if code is not None)
+
+    def outputs(self, node: Node) -> dict[str, tuple[str | int, ...]]:
+        outputs: dict[str, tuple[str | int, ...]] = {}
+        for key, item, item_where in self.r.pairs(node, f"{self.where}.outputs", "outputs"):
+            text = self.r.text(item, item_where, f"output '{key.value}'")
             path = parse_json_path(text) if text is not None else None
             if not ENV_NAME.fullmatch(key.value.replace("-", "_").replace(".", "_")):
-                r.error(key, item_where, f"output name '{key.value}' is not valid")
-                ok = False
+                self.r.error(key, item_where, f"output name '{key.value}' is not valid")
             elif path is None:
-                r.error(item, item_where, f"'{text}' is not a JSON path (write $.a.b[0] or a.b.0)")
-                ok = False
+                self.r.error(item, item_where, f"'{text}' is not a JSON path (write $.a.b[0] or a.b.0)")
             else:
                 outputs[key.value] = path
-    callback = False
-    if (value := values.get("callback")) is not None:
-        callback = bool(r.boolean(value, f"{where}.callback", "callback"))
-    timeout: float | None = None
-    if (value := values.get("timeout")) is not None:
-        good, timeout = r.quantity(value, f"{where}.timeout", "timeout", parse_duration)
-        ok = ok and good
-    if not ok or url is None:
-        return None
-    return Service(url, method, headers, body, tuple(expect), outputs, callback, timeout)
+        return outputs
+
+    def timeout(self, node: Node) -> float | None:
+        _, timeout = self.r.quantity(node, f"{self.where}.timeout", "timeout", parse_duration)
+        return timeout
 
 
 def _strings(data: object) -> list[str]:

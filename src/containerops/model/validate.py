@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -467,52 +467,29 @@ class _Builder:
         job = Job(name=name or f"job-{index + 1}", path="", position=self.position(node))
         self.current_job = job
         job.path = f"{action_path}.{job.name}"
-        if (value := values.get("title")) is not None:
-            job.title = r.text(value, f"{where}.title", "title") or ""
-        if (value := values.get("type")) is not None:
-            job.type = cast(JobType, r.choice(value, f"{where}.type", "job type", JOB_TYPES) or job.type)
-        if (value := values.get("endpoint")) is not None:
-            job.endpoint = self.endpoint(value, f"{where}.endpoint")
-        if (value := values.get("service")) is not None:
-            job.service = read_service(r, value, f"{where}.service")
-            if job.type != "service":
-                r.error(
-                    fields["service"][0], f"{where}.service", "'service' is only for jobs of type service"
-                )
-        if (value := values.get("command")) is not None:
-            job.command = self.command(value, f"{where}.command")
-        if (value := values.get("environments")) is not None:
-            job.environments = self.environments(value, f"{where}.environments")
-        if (value := values.get("component")) is not None:
-            job.component = self.component(value, f"{where}.component", fields, values)
-            if "endpoint" in values:
-                r.error(
-                    fields["endpoint"][0],
-                    f"{where}.endpoint",
-                    "a job runs either an image ('endpoint') or a component ('component'), not both",
-                )
-        if (value := values.get("inputs")) is not None:
-            if job.component is not None:
-                self.component_inputs(job.component, value, f"{where}.inputs")
-            elif "component" not in values:
-                job.inputs = self.inputs(value, f"{where}.inputs")
-        if (value := values.get("outputs")) is not None:
-            job.outputs = self.outputs(value, f"{where}.outputs")
-        if (value := values.get("subscriptions")) is not None:
-            job.subscriptions = self.subscriptions(value, f"{where}.subscriptions", job)
-        if (value := values.get("resources")) is not None:
-            job.resources = self.resources(value, f"{where}.resources")
-        if (value := values.get("timeout")) is not None:
-            job.timeout = r.quantity(value, f"{where}.timeout", "timeout", parse_duration)[1]
-        if (value := values.get("retries")) is not None:
-            job.retries = r.integer(value, f"{where}.retries", "retries", 0, MAX_RETRIES) or 0
-        if (value := values.get("allow_failure")) is not None:
-            job.allow_failure = bool(r.boolean(value, f"{where}.allow_failure", "allow_failure"))
-        if (value := values.get("when")) is not None:
-            self.when(job, value, f"{where}.when")
-        for key in ("pre", "post"):
+        # in this order: a key's reader may look at what an earlier one read (type, component)
+        readers: tuple[tuple[str, Callable[[Job, Node, str, Fields, dict[str, Node]], None]], ...] = (
+            ("title", self._job_title),
+            ("type", self._job_type),
+            ("endpoint", self._job_endpoint),
+            ("service", self._job_service),
+            ("command", self._job_command),
+            ("environments", self._job_environments),
+            ("component", self._job_component),
+            ("inputs", self._job_inputs),
+            ("outputs", self._job_outputs),
+            ("subscriptions", self._job_subscriptions),
+            ("resources", self._job_resources),
+            ("timeout", self._job_timeout),
+            ("retries", self._job_retries),
+            ("allow_failure", self._job_allow_failure),
+            ("when", self._job_when),
+            ("pre", self._job_pre),
+            ("post", self._job_post),
+        )
+        for key, read in readers:
             if (value := values.get(key)) is not None:
-                setattr(job, key, read_lua(r, value, f"{where}.{key}", key))
+                read(job, value, f"{where}.{key}", fields, values)
         for key in RUNTIME_JOB_KEYS:
             if key in fields:
                 r.warning(
@@ -523,6 +500,91 @@ class _Builder:
                 )
         self.check_image(job, fields, values, node, where)
         return job, name_node is not None
+
+    # -- one reader per job key: (job, value node, where, the job's fields, their values) --
+    def _job_title(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.title = self.r.text(value, where, "title") or ""
+
+    def _job_type(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.type = cast(JobType, self.r.choice(value, where, "job type", JOB_TYPES) or job.type)
+
+    def _job_endpoint(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.endpoint = self.endpoint(value, where)
+
+    def _job_service(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.service = read_service(self.r, value, where)
+        if job.type != "service":
+            self.r.error(fields["service"][0], where, "'service' is only for jobs of type service")
+
+    def _job_command(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.command = self.command(value, where)
+
+    def _job_environments(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.environments = self.environments(value, where)
+
+    def _job_component(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.component = self.component(value, where, fields, values)
+        if "endpoint" in values:
+            self.r.error(
+                fields["endpoint"][0],
+                where.removesuffix(".component") + ".endpoint",
+                "a job runs either an image ('endpoint') or a component ('component'), not both",
+            )
+
+    def _job_inputs(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        if job.component is not None:
+            self.component_inputs(job.component, value, where)
+        elif "component" not in values:
+            job.inputs = self.inputs(value, where)
+
+    def _job_outputs(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.outputs = self.outputs(value, where)
+
+    def _job_subscriptions(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.subscriptions = self.subscriptions(value, where, job)
+
+    def _job_resources(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.resources = self.resources(value, where)
+
+    def _job_timeout(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.timeout = self.r.quantity(value, where, "timeout", parse_duration)[1]
+
+    def _job_retries(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.retries = self.r.integer(value, where, "retries", 0, MAX_RETRIES) or 0
+
+    def _job_allow_failure(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        job.allow_failure = bool(self.r.boolean(value, where, "allow_failure"))
+
+    def _job_when(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        self.when(job, value, where)
+
+    def _job_pre(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.pre = read_lua(self.r, value, where, "pre")
+
+    def _job_post(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.post = read_lua(self.r, value, where, "post")
 
     def component(
         self, node: Node, where: str, fields: Fields, values: dict[str, Node]
