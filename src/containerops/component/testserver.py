@@ -72,11 +72,13 @@ class CaptureServer:
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _url: str = ""
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "the server is not started"
-        return f"http://{self.host}:{self._server.server_address[1]}"
+        """Its address (still known once stopped, for what a test checks afterwards)."""
+        assert self._url, "the server is not started"
+        return self._url
 
     def start(self) -> CaptureServer:
         received, statuses, answer = self.received, self.statuses, self.answer
@@ -114,6 +116,7 @@ class CaptureServer:
                 return
 
         self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._url = f"http://{self.host}:{self._server.server_address[1]}"
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="capture-server", daemon=True)
         self._thread.start()
