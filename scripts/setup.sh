@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl)
+# postgresql: the tests start clusters of their own with its initdb and postgres (none runs as a service).
+packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
