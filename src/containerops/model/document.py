@@ -251,12 +251,13 @@ def _too_deep(text: str, filename: str) -> Diagnostic:
                 depth -= 1
     except yaml.YAMLError:
         pass
-    line, column = _deep_bracket(text)
+    line, column = _deep_bracket(text) or (1, 1)
     return Diagnostic("error", message, filename, line, column)
 
 
-def _deep_bracket(text: str) -> tuple[int, int]:
-    """1-based line and column of the first ``[`` or ``{`` past :data:`MAX_DEPTH` outside quotes."""
+def _deep_bracket(text: str) -> tuple[int, int] | None:
+    """1-based line and column of the first ``[`` or ``{`` past :data:`MAX_DEPTH` outside
+    quotes; None when brackets never nest that deep."""
     depth, line, line_start, quote, escaped = 0, 1, 0, "", False
     for index, char in enumerate(text):
         if char == "\n":
@@ -276,7 +277,7 @@ def _deep_bracket(text: str) -> tuple[int, int]:
                 return line, index - line_start + 1
         elif char in "]}":
             depth -= 1
-    return 1, 1
+    return None
 
 
 def _reindent(lines: list[str], error: yaml.MarkedYAMLError, doc: Document) -> bool:
@@ -320,9 +321,10 @@ def _reindent(lines: list[str], error: yaml.MarkedYAMLError, doc: Document) -> b
 
 
 def _syntax_error(text: str, fast_error: yaml.MarkedYAMLError, doc: Document) -> Diagnostic:
-    """The error as the pure-Python parser words it (clearer than libyaml's)."""
+    """The error as the pure-Python parser words it (clearer than libyaml's), unless the
+    text nests brackets past :data:`MAX_DEPTH` (that parser takes seconds over those)."""
     error = fast_error
-    if _FAST_LOADER is not yaml.SafeLoader:
+    if _FAST_LOADER is not yaml.SafeLoader and _deep_bracket(text) is None:
         try:
             yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.MarkedYAMLError as slow_error:
