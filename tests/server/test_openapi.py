@@ -29,8 +29,7 @@ from tests.server.conftest import LiveServer
 from tests.server.flows import flow_doc, start, wait_for_run
 from tests.server.test_logs_api import sse
 
-from containerops.model.names import ENV_NAME, NAME
-from containerops.model.validate import URI_PART
+from containerops.model.names import ENV_NAME, NAME, URI_PART
 from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
 

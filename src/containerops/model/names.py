@@ -37,6 +37,11 @@ def validate_version(value: str) -> str:
     return value
 
 
+#: Names of stages, actions and jobs (a job's path joins them with dots).
+STEP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+STEP_NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
+#: One part of a flow's URI (namespace/repository/name) or a tag.
+URI_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 #: Variables: environment names, secret names, ``--set`` names, subscription variables.
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ENV_RULE = "use letters, digits and '_', not starting with a digit"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 
+from containerops.model.names import ENV_NAME
+
 #: Any ``${{ ... }}`` expression.
 EXPRESSION = re.compile(r"\$\{\{(?P<body>.*?)\}\}")
-SECRET_REF = re.compile(r"^\s*secrets\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
-ENV_REF = re.compile(r"^\s*env\.(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*$")
+SECRET_REF = re.compile(rf"^\s*secrets\.(?P<name>{ENV_NAME.pattern})\s*$")
+ENV_REF = re.compile(rf"^\s*env\.(?P<name>{ENV_NAME.pattern})\s*$")
 SYNTAX = "write it as ${{ env.NAME }} or ${{ secrets.NAME }} (letters, digits and '_')"
 
 #: What a run's environment holds besides the flow's: set by git triggers (a run started

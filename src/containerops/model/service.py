@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from containerops.model.names import ENV_NAME
+from containerops.model.names import ENV_NAME, KEY
 from containerops.model.quantities import parse_duration
 from containerops.model.reading import NULL_TAG, Reader
 
@@ -25,7 +25,7 @@ SERVICE_KEYS = ("url", "method", "headers", "body", "expect", "outputs", "callba
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 #: ``${{ ... }}`` in service requests: inputs, environment, secrets.
 TEMPLATE = re.compile(r"\$\{\{(?P<body>.*?)\}\}")
-TEMPLATE_REF = re.compile(r"^\s*(?P<space>inputs|env|secrets)\.(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)\s*$")
+TEMPLATE_REF = re.compile(rf"^\s*(?P<space>inputs|env|secrets)\.(?P<name>{KEY.pattern})\s*$")
 TEMPLATE_RULE = "write ${{ inputs.NAME }}, ${{ env.NAME }} or ${{ secrets.NAME }}"
 #: ``$.a.b[0].c`` or ``a.b.0.c``: keys and list indexes.
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")

@@ -38,16 +38,13 @@ from containerops.model.flow import (
 )
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
-from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE
+from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAME, STEP_NAME_RULE, URI_PART
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import NULL_TAG, Fields, Reader, did_you_mean, is_null
 from containerops.model.references import RUN_VARIABLES, env_names, syntax_problems
 from containerops.model.scripts import BARE_WORD, check_job_references, read_lua
 from containerops.model.service import read_service
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-NAME_RULE = "use letters, digits, '-' and '_', starting with a letter or a digit"
-URI_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _SPACE = re.compile(r"\s")
 SUBSCRIPTION = re.compile(r"([^.\[\]\s]+)\.([^.\[\]\s]+)\.([^.\[\]\s]+)\[([^\[\]\s]+)\]")
 
@@ -275,7 +272,9 @@ class _Builder:
         if value is None:
             self.r.error(node, where, f"{'an' if noun[0] in 'aeiou' else 'a'} {noun} has no 'name'")
             return None
-        return _as_written(value, self.r.name(value, f"{where}.name", f"{noun} name", NAME, NAME_RULE))
+        return _as_written(
+            value, self.r.name(value, f"{where}.name", f"{noun} name", STEP_NAME, STEP_NAME_RULE)
+        )
 
     # -- stages ---------------------------------------------------------------
 
@@ -463,7 +462,9 @@ class _Builder:
         name_node = values.get("name")
         name = None
         if name_node is not None:
-            name = _as_written(name_node, r.name(name_node, f"{where}.name", "job name", NAME, NAME_RULE))
+            name = _as_written(
+                name_node, r.name(name_node, f"{where}.name", "job name", STEP_NAME, STEP_NAME_RULE)
+            )
         job = Job(name=name or f"job-{index + 1}", path="", position=self.position(node))
         self.current_job = job
         job.path = f"{action_path}.{job.name}"

@@ -15,8 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from pydantic import BeforeValidator
 
-from containerops.model.names import ENV_NAME, NAME
-from containerops.model.validate import URI_PART
+from containerops.model.names import ENV_NAME, NAME, URI_PART
 from containerops.server.auth import Principal, principal
 from containerops.server.manager import RunManager
 from containerops.server.names import JOB_PATH, MAX_PART

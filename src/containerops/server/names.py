@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from containerops.model.validate import URI_PART
+from containerops.model.names import URI_PART
 from containerops.server.errors import ApiError
 
 #: A job's path: stage.action.job, each part as flows allow names.
