@@ -23,15 +23,6 @@ LAYERS: tuple[frozenset[str], ...] = (
 LAYER_OF = {package: level for level, packages in enumerate(LAYERS) for package in packages}
 SOURCE = ROOT / "src" / "containerops"
 
-#: Imports that still point up, each to be removed by the work that owns it (issue 9,
-#: "one way to start a run"); listed so that none is added, and checked to still exist
-#: so that the list only shrinks.
-PENDING: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("engine/runner.py", "containerops.repository.usage"),
-    }
-)
-
 
 def package_of(module: str) -> str:
     return module.split(".")[1]
@@ -71,9 +62,7 @@ def test_every_package_has_a_layer() -> None:
 
 
 def test_imports_only_point_down() -> None:
-    upward = upward_imports()
-    assert upward - PENDING == set(), "these imports point to a higher layer"
-    assert PENDING - upward == set(), "done: remove these from PENDING"
+    assert upward_imports() == set(), "these imports point to a higher layer"
 
 
 def test_the_check_sees_an_import_inside_a_function(tmp_path: Path) -> None:

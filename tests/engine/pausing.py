@@ -14,7 +14,7 @@ from tests.engine.scenarios import flow_text
 
 def engine_for(store: Store, executor: Executor, doc: dict[str, object], **prepare: object) -> Engine:
     loaded = parse_flow(flow_text(doc), "scenario.json")
-    engine = Engine(store, executor, network_mode="host")
+    engine = Engine(store, executor)
     engine.decision_poll = 0.05
     engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, **prepare)  # type: ignore[arg-type]
     return engine

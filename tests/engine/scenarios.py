@@ -76,7 +76,7 @@ def run_flow(
     """Validate ``doc`` and run it to its end on ``executor`` (a name, or an instance)."""
     loaded = parse_flow(flow_text(doc), "scenario.json")
     chosen = get_executor(executor, network_mode="host") if isinstance(executor, str) else executor
-    engine = Engine(store, chosen, network_mode="host")
+    engine = Engine(store, chosen)
     engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, params=params)
     if on_engine is not None:
         on_engine(engine)

@@ -142,7 +142,7 @@ def test_a_suspended_run_stays_paused_and_a_restored_engine_goes_on(store: Store
     assert statuses(store, run_id) == {"build.a.x": "success", "ship.b.y": "pending"}
 
     executor = DummyExecutor()  # a new process: nothing of the old engine is left
-    engine = Engine.restore(store, executor, run_id, network_mode="host")
+    engine = Engine.restore(store, executor, run_id)
     engine.decision_poll = 0.05
     assert engine.state is not None and engine.state.jobs["build.a.x"].outputs == {"V": "7"}
     state = run_with(engine, decided(True, "carol"))

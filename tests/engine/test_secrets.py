@@ -53,7 +53,7 @@ def secret_flow(executor: str) -> dict[str, object]:
 
 def run_with_secrets(store: Store, executor: str, doc: dict[str, object], values: dict[str, str]) -> RunState:
     loaded = parse_flow(flow_text(doc), "secrets.json")
-    engine = Engine(store, get_executor(executor, network_mode="host"), network_mode="host")
+    engine = Engine(store, get_executor(executor, network_mode="host"))
     engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, secret_values=values)
     return asyncio.run(engine.run())
 

@@ -9,7 +9,9 @@ import pytest
 
 from containerops.component.spec import parse_spec
 from containerops.engine import Engine
+from containerops.engine.decisions import decide
 from containerops.executors.dummy import DummyExecutor
+from containerops.launch import pin_recorded_components, resolve_flow_components
 from containerops.model.diagnostics import FlowInvalid
 from containerops.model.loader import parse_flow
 from containerops.repository.catalog import Catalog, PushRecord
@@ -102,7 +104,7 @@ def test_the_run_records_the_digest_and_masks_the_secrets(store: Store, digests:
     loaded = parse_flow(FLOW, "flow.yaml")
     executor = DummyExecutor()
     engine = Engine(store, executor)
-    resolution = engine.resolve_components(loaded.flow, filename="flow.yaml")
+    resolution = resolve_components(store, loaded.flow, filename="flow.yaml")
     engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, secrets=resolution.secrets)
     state = asyncio.run(engine.run())
     assert state.status == "success"
@@ -200,3 +202,48 @@ def test_a_subscription_to_an_output_family_is_accepted(store: Store, digests: d
         "job 'tell.check.read' subscribes to tell.team.send[CO_OTHER], but acme/notify:3.0.0 "
         "has no output 'CO_OTHER' (its outputs: CO_JSON_*)"
     ]
+
+
+def test_a_paused_run_restored_runs_the_versions_it_resolved_at_its_start(
+    store: Store, digests: dict[str, str]
+) -> None:
+    """After a restart a paused run's component jobs keep the versions (and masked secrets)
+    of its start, even when a newer version was pushed meanwhile; the engine gets them
+    pinned through the launch layer, and refuses to guess without it."""
+    gated = FLOW.replace("stages:\n", "stages:\n  - {type: pause, name: approve}\n", 1)
+    loaded = parse_flow(gated, "flow.yaml")
+    resolution = resolve_flow_components(store, loaded.flow, filename="flow.yaml")
+    assert resolution is not None
+    engine = Engine(store, DummyExecutor())
+    engine.decision_poll = 0.05
+    state = engine.prepare(
+        loaded.flow,
+        source=loaded.source,
+        fmt=loaded.format,
+        params={"components": resolution.components},
+        secrets=resolution.secrets,
+    )
+
+    async def suspended() -> None:
+        task = asyncio.create_task(engine.run())
+        while engine.state is None or engine.state.status != "paused":
+            await asyncio.sleep(0.01)
+        engine.suspend()
+        await task
+
+    asyncio.run(suspended())
+    push(Catalog(store), "1.3.0")  # newer than what the run resolved
+    with pytest.raises(ValueError, match="restore it with pin="):
+        Engine.restore(store, DummyExecutor(), state.id)
+
+    executor = DummyExecutor()
+    restored = Engine.restore(store, executor, state.id, pin=pin_recorded_components(store))
+    decide(store, state.id, True, "carol")
+    final = asyncio.run(restored.run())
+
+    assert final.status == "success", final.reason
+    images = {spec.path: spec.image or "" for spec in executor.started}
+    assert images["tell.team.send"].endswith(f"/acme/notify@{digests['1.2.0']}")
+    assert images["tell.team.again"].endswith(f"/acme/notify@{digests['1.0.3']}")
+    lines = [row.line for row in store.log_lines(state.id)]
+    assert not any("s3cret-token-value" in line for line in lines)

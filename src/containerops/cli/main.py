@@ -218,9 +218,9 @@ def run(
     except ExecutorError as error:
         raise _fail(str(error)) from None
     store = Store.open()
-    engine = Engine(store, chosen, network_mode=network or "bridge", keep_workspace=keep_workspace)
+    engine = Engine(store, chosen, keep_workspace=keep_workspace)
     params: dict[str, Any] = {"set": overrides}
-    resolution = _resolve_components(engine, loaded, file, executor)
+    resolution = _resolve_components(store, loaded, file, executor)
     if resolution is not None:
         params["components"] = resolution.components
     try:
@@ -253,29 +253,27 @@ def run(
     raise typer.Exit(EXIT_CANCELLED if final.status == "cancelled" else EXIT_FAILURE)
 
 
-def _resolve_components(engine: Engine, loaded: LoadResult, file: Path, executor: str) -> Resolution | None:
+def _resolve_components(store: Store, loaded: LoadResult, file: Path, executor: str) -> Resolution | None:
     """Resolve the flow's components and, for Docker, have their images; exit 2 if that fails."""
-    if not any(job.component is not None for job in loaded.flow.jobs()):
-        return None
-    from containerops.repository.registry import RegistryError
-    from containerops.repository.transfer import TransferError
-    from containerops.repository.usage import ensure_images
+    from containerops.launch import ComponentImagesUnavailable, have_component_images, resolve_flow_components
 
     try:
-        resolution = engine.resolve_components(loaded.flow, filename=str(file))
+        resolution = resolve_flow_components(store, loaded.flow, filename=str(file))
     except FlowInvalid as invalid:
         _print_diagnostics(invalid.diagnostics)
         raise _fail(
             f"{file}: {len(invalid.errors)} problem(s) with its components; nothing was started"
         ) from None
-    if executor == "docker":
-        try:
-            ensure_images(
-                resolution.images,
-                lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True),
-            )
-        except (RegistryError, TransferError) as error:
-            raise _fail(f"{error}; nothing was started") from None
+    if resolution is None:
+        return None
+    try:
+        have_component_images(
+            resolution,
+            executor,
+            lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True),
+        )
+    except ComponentImagesUnavailable as error:
+        raise _fail(f"{error}; nothing was started") from None
     return resolution
 
 

@@ -183,7 +183,7 @@ def _run_example(
             return result
     text = _flow_text(spec, resolved.values, seed)
     flow = parse_flow(text, f"{spec.ref} example {example.name!r}")
-    engine = Engine(store, get_executor("docker", network_mode="host"), network_mode="host")
+    engine = Engine(store, get_executor("docker", network_mode="host"))
     state = engine.prepare(flow.flow, source=text, fmt="yaml", secrets=resolved.secrets)
     final = asyncio.run(engine.run())
     result.run_id = final.id

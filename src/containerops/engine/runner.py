@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
 from containerops.engine import decisions, resume, scripts, service
@@ -38,9 +38,6 @@ from containerops.model.quantities import format_memory
 from containerops.store import Recorder, Store
 from containerops.store.ownership import HEARTBEAT_EVERY, this_process
 from containerops.store.values import utcnow
-
-if TYPE_CHECKING:
-    from containerops.repository.usage import Resolution
 
 #: How often buffered state and log lines reach the store while a run goes on.
 FLUSH_INTERVAL = 0.1
@@ -70,13 +67,11 @@ class Engine:
         store: Store,
         executor: Executor,
         *,
-        network_mode: str = "bridge",
         on_change: Callable[[RunState, JobState | None], None] | None = None,
         keep_workspace: bool = False,
     ) -> None:
         self.store = store
         self.executor = executor
-        self.network_mode = network_mode
         #: Leave the run's shared workspace in place; ``state.workspace`` then says where.
         self.keep_workspace = keep_workspace
         self.on_change = on_change
@@ -97,18 +92,6 @@ class Engine:
         self._seq: dict[tuple[int, int], int] = {}  # (job id, attempt) -> last log line number
 
     # -- public --------------------------------------------------------------
-    def resolve_components(
-        self, flow: Flow, *, filename: str = "<flow>", readable: Callable[[str], bool] | None = None
-    ) -> Resolution:
-        """Resolve the flow's ``component:`` jobs in place, before :meth:`prepare`.
-
-        Raises ``FlowInvalid`` (file:line of each problem) and changes nothing in
-        the store; give the returned ``secrets`` to :meth:`prepare`.
-        """
-        from containerops.repository.usage import resolve_components
-
-        return resolve_components(self.store, flow, filename=filename, readable=readable)
-
     def prepare(
         self,
         flow: Flow,
@@ -180,22 +163,23 @@ class Engine:
         executor: Executor,
         run_id: int,
         *,
-        network_mode: str = "bridge",
         on_change: Callable[[RunState, JobState | None], None] | None = None,
         secrets: Iterable[str] = (),
         secret_values: Mapping[str, str] | None = None,
+        pin: Callable[[Flow, Mapping[str, str], str], Iterable[str]] | None = None,
     ) -> Engine:
         """An engine that goes on with an unfinished run (a paused one after a restart) from
         the store: finished jobs keep their status and outputs, a pause is waited at again
-        with its original deadline. Call ``run()`` on it."""
-        engine = cls(store, executor, network_mode=network_mode, on_change=on_change)
+        with its original deadline. Call ``run()`` on it. ``pin`` pins the run's component
+        jobs to the versions it resolved at its start and gives their secrets (the launch
+        layer's ``pin_recorded_components``: the engine knows no repository)."""
+        engine = cls(store, executor, on_change=on_change)
         state, params, recorder = resume.restored_state(store, run_id, executor.name)
         recorded = params.get("components") or {}
         if recorded:  # component jobs run the very versions the run resolved at its start
-            from containerops.repository.usage import pin_components
-
-            pin_components(state.flow, recorded)
-            secrets = [*secrets, *engine.resolve_components(state.flow, filename=f"run {run_id}").secrets]
+            if pin is None:
+                raise ValueError(f"run {run_id} has component jobs: restore it with pin=")
+            secrets = [*secrets, *pin(state.flow, recorded, f"run {run_id}")]
         engine.secret_values = dict(secret_values or {})
         engine.masker.add(*secrets, *engine.secret_values.values())
         overrides = params.get("set") or {}
@@ -230,7 +214,6 @@ class Engine:
         context = RunContext(
             run_id=state.uid,
             flow_uri=flow.uri,
-            network_mode=self.network_mode,
             keep_workspace=self.keep_workspace,
         )
         state.started_at = state.started_at or utcnow()  # a restored run keeps its start

@@ -45,8 +45,6 @@ class RunContext:
 
     run_id: str
     flow_uri: str
-    #: Docker network mode for job containers ("host" in tests, "bridge" by default).
-    network_mode: str = "bridge"
     #: Leave the run's workspace in place at teardown (``coops run --keep-workspace``).
     keep_workspace: bool = False
 

@@ -72,7 +72,7 @@ def create_app(
     """
     opened = store if store is not None else Store.open(store_url)
     chosen = executor if isinstance(executor, Executor) else get_executor(executor, network_mode=network_mode)
-    manager = RunManager(opened, chosen, max_concurrent_runs=max_concurrent_runs, network_mode=network_mode)
+    manager = RunManager(opened, chosen, max_concurrent_runs=max_concurrent_runs)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -25,6 +25,12 @@ from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
 from containerops.engine.events import RunEvent
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
+from containerops.launch import (
+    ComponentImagesUnavailable,
+    have_component_images,
+    pin_recorded_components,
+    resolve_flow_components,
+)
 from containerops.model.flow import Flow
 from containerops.model.loader import parse_flow
 from containerops.server import records
@@ -68,13 +74,11 @@ class RunManager:
         executor: Executor,
         *,
         max_concurrent_runs: int = DEFAULT_MAX_RUNS,
-        network_mode: str | None = None,
     ) -> None:
         if max_concurrent_runs < 1:
             raise ValueError("max_concurrent_runs must be at least 1")
         self.store = store
         self.executor = executor
-        self.network_mode = network_mode or "bridge"
         self.max_concurrent_runs = max_concurrent_runs
         self._slots = asyncio.Semaphore(max_concurrent_runs)
         self._listeners: list[Listener] = []
@@ -109,9 +113,9 @@ class RunManager:
                 self.store,
                 self.executor,
                 run_id,
-                network_mode=self.network_mode,
                 on_change=self._on_change,
                 secret_values=namespace_secrets(self.store, namespace),  # the jobs after the pause need them
+                pin=pin_recorded_components(self.store),
             )
         except Exception:
             log.exception("paused run %s could not be restored; it stays paused in the store", run_id)
@@ -162,8 +166,8 @@ class RunManager:
         overrides = {**(run_params.get("set") or {}), **(env or {})}
         if overrides:
             run_params["set"] = overrides
-        engine = Engine(self.store, self.executor, network_mode=self.network_mode, on_change=self._on_change)
-        component_secrets = await self._resolve_components(engine, flow, run_params)
+        engine = Engine(self.store, self.executor, on_change=self._on_change)
+        component_secrets = await self._resolve_components(flow, run_params)
         state = engine.prepare(
             flow,
             source=source,
@@ -179,28 +183,23 @@ class RunManager:
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
 
-    async def _resolve_components(self, engine: Engine, flow: Flow, run_params: dict[str, Any]) -> list[str]:
+    async def _resolve_components(self, flow: Flow, run_params: dict[str, Any]) -> list[str]:
         """Resolve ``component:`` jobs to image digests (recorded with the run) and pull
         what the Docker Engine lacks, before the run is recorded: an unknown component or
         inputs that do not match its spec are a FlowInvalid (422), a registry that cannot
         be reached a RegistryUnavailable (503). Returns the secret inputs' values."""
-        if not any(job.component is not None for job in flow.jobs()):
-            return []
         readable = readable_by_flows_of(self.store, flow.namespace)
-        resolution = engine.resolve_components(
-            flow, filename=f"flow {flow.uri}", readable=readable.__contains__
+        resolution = resolve_flow_components(
+            self.store, flow, filename=f"flow {flow.uri}", readable=readable.__contains__
         )
+        if resolution is None:
+            return []
         run_params["components"] = resolution.components
-        if self.executor.name == "docker":
-            from containerops.repository.registry import RegistryError
-            from containerops.repository.transfer import TransferError
-            from containerops.repository.usage import ensure_images
-
-            try:
-                await asyncio.to_thread(ensure_images, resolution.images)
-            except (RegistryError, TransferError) as error:
-                raise RegistryUnavailable(str(error)) from error
-        return resolution.secrets
+        try:
+            await asyncio.to_thread(have_component_images, resolution, self.executor.name)
+        except ComponentImagesUnavailable as error:
+            raise RegistryUnavailable(str(error)) from error
+        return list(resolution.secrets)
 
     def _launch(self, run_id: int, engine: Engine, *, queued: bool) -> None:
         self._engines[run_id] = engine

@@ -108,8 +108,7 @@ class DockerExecutor(Executor):
     name = "docker"
 
     def __init__(self, network_mode: str | None = None) -> None:
-        #: The network mode of every job container; the executor's own setting wins
-        #: over ``RunContext.network_mode``, which the engine fills from the same option.
+        #: The network mode of every job container (``--network``, COOPS_DOCKER_NETWORK).
         self.network_mode = network_mode or os.environ.get("COOPS_DOCKER_NETWORK") or "bridge"
         self._client: docker.DockerClient | None = None
         self._connect_lock = threading.Lock()
