@@ -216,7 +216,7 @@ class Bench:
 
     async def _engine_run(self, executor: Executor) -> RunState:
         loaded = parse_flow(self.text, str(self.flow_file))
-        engine = Engine(self.store, executor, network_mode=NETWORK)
+        engine = Engine(self.store, executor)
         engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
         return await engine.run()
 

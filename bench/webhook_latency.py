@@ -88,9 +88,9 @@ def free_port() -> int:
 
 
 def measure(deliveries: int, warmup: int) -> dict[str, float]:
+    from containerops.contract.signatures import sign
     from containerops.server import create_app
     from containerops.server.secrets import set_secret
-    from containerops.server.triggers.signatures import sign
     from containerops.store import Store
     from containerops.store import schema as t
 

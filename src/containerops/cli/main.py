@@ -65,6 +65,13 @@ app.add_typer(images_app, name="images")
 app.add_typer(component_app, name="component")
 app.add_typer(registry_app, name="registry")
 accounts.register(app)  # coops user | org | token | secret
+
+
+@app.callback()
+def _always_a_group() -> None:
+    # a callback keeps coops a group of commands even when main() keeps only one of them
+    pass
+
 decision_cli.register(runs_app)  # coops runs approve | reject
 
 err = Console(stderr=True)
@@ -725,7 +732,25 @@ def serve(
 
 
 def main() -> None:
+    _keep_only_the_command_named(sys.argv[1:2])
     app()
+
+
+def _keep_only_the_command_named(first: list[str]) -> None:
+    """Typer builds the Click command of every command at each call (35 of them: 40-80 ms
+    of start-up, bench/cli_startup.py); a call that names one needs only that one. Any other
+    call (help, a mistyped name that gets its did-you-mean) keeps them all."""
+    if not first or first[0].startswith("-"):
+        return
+    name = first[0]
+    commands = [
+        info
+        for info in app.registered_commands
+        if (info.name or typer.main.get_command_name(info.callback.__name__ if info.callback else "")) == name
+    ]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if commands or groups:
+        app.registered_commands, app.registered_groups = commands, groups
 
 
 if __name__ == "__main__":
