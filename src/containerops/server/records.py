@@ -107,14 +107,3 @@ def cancel_queued_run(store: Store, run_id: int, reason: str) -> None:
             .where(t.runs.c.id == run_id)
             .values(status="cancelled", reason=reason, finished_at=now)
         )
-
-
-def run_flow_version(store: Store, run_id: int) -> tuple[int, int]:
-    """``(flow id, flow version id)`` a run ran."""
-    with store.engine.connect() as conn:
-        row = conn.execute(
-            sa.select(t.runs.c.flow_id, t.runs.c.flow_version_id).where(t.runs.c.id == run_id)
-        ).first()
-    if row is None:
-        raise StoreError(f"no run with id {run_id}")
-    return int(row.flow_id), int(row.flow_version_id)

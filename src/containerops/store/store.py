@@ -286,13 +286,20 @@ class Store:
 
     def run_origin(self, run_id: int) -> tuple[dict[str, Any] | None, int | None]:
         """``(trigger, rerun_of)`` of a run; ``(None, None)`` for runs ``coops run`` started."""
+        row = self._run_columns(run_id, t.runs.c.trigger, t.runs.c.rerun_of)
+        return row.trigger, row.rerun_of
+
+    def run_flow_version(self, run_id: int) -> tuple[int, int]:
+        """``(flow id, flow version id)`` a run ran."""
+        row = self._run_columns(run_id, t.runs.c.flow_id, t.runs.c.flow_version_id)
+        return int(row.flow_id), int(row.flow_version_id)
+
+    def _run_columns(self, run_id: int, *columns: sa.Column[Any]) -> Any:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(t.runs.c.trigger, t.runs.c.rerun_of).where(t.runs.c.id == run_id)
-            ).first()
+            row = conn.execute(sa.select(*columns).where(t.runs.c.id == run_id)).first()
         if row is None:
             raise StoreError(f"no run with id {run_id}")
-        return row.trigger, row.rerun_of
+        return row
 
     def state_changes(self, run_id: int) -> list[dict[str, Any]]:
         """The run's history: every state change of the run and its jobs, in order (as JSON

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from containerops.engine.decisions import decide
 from containerops.model.names import ENV_NAME
-from containerops.server import catalog, records
+from containerops.server import catalog
 from containerops.server.deps import (
     FLOW_URI,
     Caller,
@@ -224,7 +224,7 @@ async def rerun(run_id: RunId, manager: Manager, store: StoreDep, caller: Caller
     run = readable_run(store, caller, run_id, "write")
     if run.status in LIVE:
         raise Conflict(f"run {run_id} has not ended yet ({run.status})", status_now=run.status)
-    flow_id, version_id = records.run_flow_version(store, run_id)
+    flow_id, version_id = store.run_flow_version(run_id)
     new = await manager.submit(
         flow_id,
         version_id,
