@@ -167,7 +167,7 @@ def main() -> int:
         started = time.perf_counter()
         names = populate(catalog, args.versions, per)
         results["populate_seconds"] = round(time.perf_counter() - started, 2)
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             stored = conn.exec_driver_sql("SELECT count(*) FROM component_versions").scalar()
         results["versions"] = int(stored or 0)
         results["components"] = len(names)

@@ -101,7 +101,7 @@ def fresh_store(home: Path) -> Store:
     os.environ.pop("COOPS_DATABASE_URL", None)
     os.environ["COOPS_HOME"] = str(home)
     store = Store.open()
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
     if str(mode).lower() != "wal":
         raise BenchError(f"the store is not in WAL mode (journal_mode={mode})")
@@ -109,7 +109,7 @@ def fresh_store(home: Path) -> Store:
 
 
 def count(store: Store, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar() or 0)
 
 
@@ -125,7 +125,7 @@ def verify(store: Store, state: RunState, executor: DummyExecutor, size: int, li
         raise BenchError(f"the executor started {started} and destroyed {destroyed} of {size} jobs")
     run_id = state.id
     jobs, attempts = t.jobs.c, t.job_attempts.c
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         run_status = conn.execute(sa.select(t.runs.c.status).where(t.runs.c.id == run_id)).scalar()
     if run_status != "success":
         raise BenchError(f"the store says the run is {run_status}")
@@ -139,7 +139,7 @@ def verify(store: Store, state: RunState, executor: DummyExecutor, size: int, li
         ),
         "log lines": (count(store, t.log_lines, t.log_lines.c.run_id == run_id), size * lines),
     }
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         settled = conn.execute(
             sa.select(sa.func.count(sa.distinct(t.state_changes.c.job_id))).where(
                 t.state_changes.c.run_id == run_id, t.state_changes.c.status == "success"

@@ -149,7 +149,7 @@ def wait_for_run(store: Store, uri: str, deadline: float) -> None:
     """Until ``coops run`` has created the run (the follower needs it to exist)."""
     query = sa.select(sa.func.count()).select_from(t.runs)
     while time.monotonic() < deadline:
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             if conn.execute(query).scalar():
                 return
         time.sleep(0.005)
@@ -185,7 +185,7 @@ def measure(executor: str, lines: int, rate: float) -> dict[str, float]:
         if document["status"] != "success":
             raise BenchError(f"{executor}: the run ended {document['status']}: {document.get('reason')}")
         run_id = int(document["id"])
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             stored = conn.execute(
                 sa.select(sa.func.count()).select_from(t.log_lines).where(t.log_lines.c.run_id == run_id)
             ).scalar()

@@ -184,7 +184,7 @@ def wait_ended(store: Any, t: Any, count: int, *, timeout: float) -> int:
         sa.select(sa.func.count()).select_from(t.runs).where(t.runs.c.status.not_in(("pending", "running")))
     )
     while True:
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             ended = int(conn.execute(query).scalar() or 0)
         if ended >= count:
             return ended
@@ -194,7 +194,7 @@ def wait_ended(store: Any, t: Any, count: int, *, timeout: float) -> int:
 
 
 def check(store: Any, t: Any, ids: list[int], jobs: int) -> None:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         statuses = dict(
             conn.execute(
                 sa.select(t.runs.c.status, sa.func.count())

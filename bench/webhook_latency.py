@@ -144,7 +144,7 @@ def measure(deliveries: int, warmup: int) -> dict[str, float]:
                 run_ids.append(answer.json()["run"]["id"])
         deadline = time.monotonic() + 60
         while True:  # every run must end, and end well
-            with store.engine.connect() as conn:
+            with store.database.connect() as conn:
                 statuses = dict(
                     conn.execute(sa.select(t.runs.c.status, sa.func.count()).group_by(t.runs.c.status)).all()
                 )

@@ -62,7 +62,7 @@ def test_token_is_printed_once_and_only_its_hash_is_stored(tmp_path: Path) -> No
     store = Store.open(f"sqlite:///{home / 'containerops.db'}")
     try:
         assert accounts.authenticate(store, token).user == "alice"
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             dump = "\n".join(str(tuple(r)) for r in conn.execute(sa.select(t.api_tokens)))
         secret_part = token.split("_", 2)[2]  # coops_<key>_<secret>; the secret may hold "_" too
         assert token not in dump and secret_part not in dump

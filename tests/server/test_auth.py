@@ -52,7 +52,7 @@ def test_the_store_keeps_only_a_hash_and_compares_in_constant_time(
 ) -> None:
     create_user(store, "alice")
     token = create_token(store, "alice", "read")
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(sa.select(t.api_tokens)).one()
     assert token not in repr(tuple(row))
     assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
@@ -82,7 +82,7 @@ def test_anonymous_and_refused_tokens_see_nothing(
     revoked = create_token(store, "alice", "write", name="old")
     accounts.revoke_token(store, "old", user="alice")
     expired = create_token(store, "alice", "write", name="short")
-    with store.engine.begin() as conn:  # its time has come
+    with store.database.begin() as conn:  # its time has come
         conn.execute(
             t.api_tokens.update()
             .where(t.api_tokens.c.name == "short")

@@ -84,7 +84,7 @@ def with_manager(store: Store, body: Callable[[RunManager], Awaitable[None]]) ->
 
 
 def schedule_row(store: Store) -> Any:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return conn.execute(sa.select(t.schedules)).one()
 
 
@@ -185,7 +185,7 @@ def test_two_scheduler_processes_on_one_database_run_each_tick_once(shared_store
     ticks = [at(10, 5), at(10, 10), at(10, 15)]
     spawn = multiprocessing.get_context("spawn")
     barrier = spawn.Barrier(2)
-    url = store.engine.url.render_as_string(hide_password=False)
+    url = store.database.url.render_as_string(hide_password=False)
     processes = [spawn.Process(target=take_ticks, args=(url, ticks, barrier)) for _ in range(2)]
     for process in processes:
         process.start()
@@ -233,7 +233,7 @@ def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: 
 
 
 def _has_rows(store: Store) -> bool:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return bool(conn.execute(sa.select(sa.func.count()).select_from(t.schedules)).scalar())
 
 

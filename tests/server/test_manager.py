@@ -181,7 +181,7 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
         state = engine.prepare(flow, source="", fmt="json", flow_version=(flow_id, version_id))
         if trigger is not None:
             records.mark_server_run(store, state.id, trigger, None)
-            with store.engine.begin() as conn:  # its owner, a server process, is gone
+            with store.database.begin() as conn:  # its owner, a server process, is gone
                 conn.execute(t.runs.update().where(t.runs.c.id == state.id).values(owner=DEAD_OWNER))
         if status == "running":  # as a killed server leaves it: run and first job running
             recorder = store.recorder(state.id)

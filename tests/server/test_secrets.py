@@ -54,10 +54,10 @@ def test_values_are_encrypted_at_rest_and_bound_to_their_row(store: Store, coops
     assert set_secret(store, "acme", "TOKEN", VALUE) is True
     assert set_secret(store, "acme", "OTHER", "another-value") is True
     assert set_secret(store, "acme", "TOKEN", VALUE) is False  # replaced
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(sa.select(t.secrets)).all()
     assert all(VALUE not in repr(tuple(row)) for row in rows)
-    store.engine.dispose()  # checkpoint the WAL into the file, then read the raw bytes
+    store.database.dispose()  # checkpoint the WAL into the file, then read the raw bytes
     raw = b"".join(p.read_bytes() for p in coops_home.glob("containerops.db*"))
     assert VALUE.encode() not in raw and b"another-value" not in raw
     assert get_secret(store, "acme", "TOKEN") == VALUE
@@ -65,7 +65,7 @@ def test_values_are_encrypted_at_rest_and_bound_to_their_row(store: Store, coops
     assert get_secret(store, "acme", "NOPE") is None and namespace_secrets(store, "other") == {}
 
     # a ciphertext moved to another name does not open
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         token = conn.execute(sa.select(t.secrets.c.ciphertext).where(t.secrets.c.name == "TOKEN")).scalar()
         conn.execute(t.secrets.update().where(t.secrets.c.name == "OTHER").values(ciphertext=token))
     with pytest.raises(SecretError, match="does not open"):

@@ -51,7 +51,7 @@ def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> Non
         datetime(2026, 1, 2, 3, 4, 5, 999999),  # naive: UTC
         datetime(2026, 1, 2, 5, 4, 5, 7, tzinfo=timezone(timedelta(hours=2))),  # stored in UTC
     ]
-    with store.engine.begin() as conn:  # the generic path
+    with store.database.begin() as conn:  # the generic path
         conn.execute(
             t.log_lines.insert(),
             [
@@ -71,7 +71,7 @@ def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> Non
     for seq, at in enumerate(times, 5):
         recorder.log(jobs["s.a.one"], 1, seq, at, "stdout", "fast")
     recorder.flush()
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         raw = [tuple(row) for row in conn.exec_driver_sql("SELECT line, at FROM log_lines ORDER BY id")]
     generic, fast = raw[:4], raw[4:]
     assert [at for _, at in fast] == [at for _, at in generic]
@@ -100,7 +100,7 @@ def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:
         pass
     else:
         raise AssertionError("a line of an unknown job was stored")
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         lines = conn.execute(sa.select(sa.func.count()).select_from(t.log_lines)).scalar()
         changes = conn.execute(
             sa.select(sa.func.count())
@@ -124,7 +124,7 @@ def test_bursts_written_in_the_background_arrive_whole_and_in_order(store: Store
     recorder.flush()
     stored = store.log_lines(run_id, limit=20_000)
     assert [row.line for row in stored] == [f"line {n}" for n in range(1, seq + 1)]
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         statuses = conn.execute(
             sa.select(t.state_changes.c.status)
             .where(t.state_changes.c.job_id.is_not(None))

@@ -17,7 +17,7 @@ def test_open_twice_migrates_once(coops_home: Path) -> None:
     first = Store.open()
     first.close()
     second = Store.open()
-    with second.engine.connect() as conn:
+    with second.database.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     second.close()
@@ -99,7 +99,7 @@ def test_recorder_merges_and_writes_in_one_flush(store: Store) -> None:
         (None, "running"),
         ("s.a.j", "running"),
     ]
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.log_lines)).scalar() == 3
 
 
@@ -152,7 +152,7 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in results]
     opened = Store.open(url)
-    with opened.engine.connect() as conn:
+    with opened.database.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
     opened.close()
 
@@ -165,6 +165,6 @@ def test_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> 
 
     from containerops.store.schema import metadata
 
-    with store.engine.connect() as connection:
+    with store.database.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []

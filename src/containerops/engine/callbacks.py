@@ -69,7 +69,7 @@ def create(
     what the service posts is passed through ``mask`` until :func:`close`."""
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         result = conn.execute(
             t.service_callbacks.insert().values(
                 run_id=run_id,
@@ -92,7 +92,7 @@ def url(base: str, token: str) -> str:
 
 def answer(store: Store, callback_id: int) -> Answer | None:
     """The answer the service posted, or None while there is none."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.service_callbacks).where(t.service_callbacks.c.id == callback_id)
         ).first()
@@ -104,7 +104,7 @@ def answer(store: Store, callback_id: int) -> Answer | None:
 def close(store: Store, callback_id: int) -> None:
     """The job stopped waiting (answered, timeout, cancel): later posts get 410."""
     _masks.pop(callback_id, None)
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.service_callbacks.update()
             .where(t.service_callbacks.c.id == callback_id, t.service_callbacks.c.closed_at.is_(None))
@@ -124,7 +124,7 @@ def accept(store: Store, token: str, result: bool, outputs: dict[str, str], log:
         raise CallbackRefused(413, f"the log is longer than {MAX_LOG} bytes")
     digest = _hash(token)
     now = datetime.now(UTC)
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         row = conn.execute(
             sa.select(t.service_callbacks).where(t.service_callbacks.c.token_hash == digest)
         ).first()

@@ -82,7 +82,7 @@ def open_pause(store: Store, run_id: int, stage: str, timeout: float | None) -> 
         return found
     now = datetime.now(UTC)
     deadline = now + timedelta(seconds=timeout) if timeout else None
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(t.pauses.insert().values(run_id=run_id, stage=stage, started_at=now, deadline=deadline))
     found = get_pause(store, run_id, stage)
     assert found is not None
@@ -90,7 +90,7 @@ def open_pause(store: Store, run_id: int, stage: str, timeout: float | None) -> 
 
 
 def get_pause(store: Store, run_id: int, stage: str) -> Pause | None:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.pauses).where(t.pauses.c.run_id == run_id, t.pauses.c.stage == stage)
         ).first()
@@ -99,7 +99,7 @@ def get_pause(store: Store, run_id: int, stage: str) -> Pause | None:
 
 def pauses(store: Store, run_id: int) -> list[Pause]:
     """Every pause of a run, in the order it reached them."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(sa.select(t.pauses).where(t.pauses.c.run_id == run_id).order_by(t.pauses.c.id))
         return [_pause(row) for row in rows]
 
@@ -117,7 +117,7 @@ def decide(store: Store, run_id: int, approved: bool, by: str, comment: str | No
         raise DecisionError(f"the comment is longer than {MAX_COMMENT} characters")
     now = datetime.now(UTC)
     verb = "approve" if approved else "reject"
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         status = conn.execute(sa.select(t.runs.c.status).where(t.runs.c.id == run_id)).scalar()
         if status is None:
             raise DecisionError(f"no run with id {run_id}")
@@ -151,7 +151,7 @@ def decide(store: Store, run_id: int, approved: bool, by: str, comment: str | No
 
 def expire(store: Store, pause: Pause) -> Pause:
     """Record that nobody decided in time, unless a decision came in at the last moment."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.pauses.update()
             .where(t.pauses.c.id == pause.id, t.pauses.c.decision.is_(None))

@@ -148,7 +148,7 @@ class Notifier:
                 error,
                 attempts,
             )
-        with self.store.engine.begin() as conn:
+        with self.store.database.begin() as conn:
             conn.execute(
                 t.notifications.update()
                 .where(t.notifications.c.id == row)
@@ -204,7 +204,7 @@ class Notifier:
         return f"slack {host}"
 
     def _record(self, run_id: int, index: int, receiver: Receiver, event: str, target: str) -> int:
-        with self.store.engine.begin() as conn:
+        with self.store.database.begin() as conn:
             key = conn.execute(
                 t.notifications.insert().values(
                     run_id=run_id,
@@ -272,7 +272,7 @@ def _describe(exc: BaseException, secret: str | None) -> str:
 def list_notifications(store: Store, run_id: int) -> list[dict[str, Any]]:
     """A run's notifications, oldest first."""
     n = t.notifications
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(sa.select(n).where(n.c.run_id == run_id).order_by(n.c.id)).all()
     return [
         {

@@ -178,11 +178,11 @@ class Catalog:
     """Queries on the repository tables of one store."""
 
     def __init__(self, store: Store) -> None:
-        self.engine = store.engine
+        self.database = store.database
 
     # -- writing -----------------------------------------------------------------------
     def existing(self, namespace: str, name: str, version: str) -> VersionRow | None:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             row = conn.execute(
                 self._version_query().where(
                     t.namespaces.c.name == namespace,
@@ -199,7 +199,7 @@ class Catalog:
         with another image it is refused (:class:`VersionConflict`).
         """
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.database.begin() as conn:
             namespace_id = self._namespace(conn, push.namespace, kind, now)
             component = conn.execute(
                 sa.select(t.components.c.id).where(
@@ -266,7 +266,7 @@ class Catalog:
 
     def create_namespace(self, name: str, kind: NamespaceKind) -> bool:
         """Create a namespace explicitly; False when it exists already (with the same kind)."""
-        with self.engine.begin() as conn:
+        with self.database.begin() as conn:
             found = conn.execute(sa.select(t.namespaces.c.kind).where(t.namespaces.c.name == name)).first()
             if found is not None:
                 if found.kind != kind:
@@ -276,7 +276,7 @@ class Catalog:
             return True
 
     def namespace_kind(self, name: str) -> str | None:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             kind = conn.execute(sa.select(t.namespaces.c.kind).where(t.namespaces.c.name == name)).scalar()
         return None if kind is None else str(kind)
 
@@ -335,7 +335,7 @@ class Catalog:
 
     def versions(self, namespace: str, name: str) -> list[VersionRow]:
         """Every version of a component, newest first (semver order)."""
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             rows = conn.execute(
                 self._version_query().where(t.namespaces.c.name == namespace, t.components.c.name == name)
             ).all()
@@ -367,7 +367,7 @@ class Catalog:
     def nearest(
         self, full_name: str, readable: Callable[[str], bool] | None = None, count: int = 3
     ) -> list[str]:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             names = [
                 f"{row.namespace}/{row.name}"
                 for row in conn.execute(self._component_query())
@@ -379,12 +379,12 @@ class Catalog:
         query = self._component_query().order_by(t.namespaces.c.name, t.components.c.name)
         if namespace is not None:
             query = query.where(t.namespaces.c.name == namespace)
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             return [_component_row(row) for row in conn.execute(query)]
 
     def component(self, namespace: str, name: str) -> ComponentRow | None:
         query = self._component_query().where(t.namespaces.c.name == namespace, t.components.c.name == name)
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             row = conn.execute(query).first()
         return None if row is None else _component_row(row)
 
@@ -402,7 +402,7 @@ class Catalog:
         for index, term in enumerate(terms):
             params[f"w{index}"] = term
             params[f"u{index}"] = term + _TOP
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             rows = conn.execute(_search_query(len(terms)), params).all()
         found: list[ComponentRow] = []
         for row in rows:

@@ -88,7 +88,7 @@ def _claiming(store: Store, name: str, what: str) -> Iterator[sa.Connection]:
     check_name(name, f"{what} name")
     if name in RESERVED:
         raise AccountError(f"{name!r} is a reserved namespace; pick another {what} name")
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         if _taken(conn, name):
             # Said without whose it is: routes that hide a namespace call it missing.
             raise NamespaceTaken(f"the name {name!r} is not available for a new {what}; pick another")
@@ -132,7 +132,7 @@ def set_member(store: Store, org: str, user: str, role: str) -> None:
     """Add ``user`` to ``org`` with ``role``, or change the role they have."""
     if role not in ROLES:
         raise AccountError(f"invalid role {role!r}: use one of {', '.join(ROLES)}")
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         org_id, user_id = _org_id(conn, org), _user_id(conn, user)
         updated = conn.execute(
             t.org_members.update()
@@ -146,7 +146,7 @@ def set_member(store: Store, org: str, user: str, role: str) -> None:
 
 
 def remove_member(store: Store, org: str, user: str) -> None:
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         org_id, user_id = _org_id(conn, org), _user_id(conn, user)
         deleted = conn.execute(
             t.org_members.delete().where(t.org_members.c.org_id == org_id, t.org_members.c.user_id == user_id)
@@ -156,7 +156,7 @@ def remove_member(store: Store, org: str, user: str) -> None:
 
 
 def members(store: Store, org: str) -> list[dict[str, str]]:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         org_id = _org_id(conn, org)
         rows = conn.execute(
             sa.select(t.users.c.name, t.org_members.c.role)
@@ -170,7 +170,7 @@ def members(store: Store, org: str) -> list[dict[str, str]]:
 def readable_by_flows_of(store: Store, namespace: str) -> frozenset[str]:
     """The namespaces whose components a flow of ``namespace`` may run: its own, ``library``,
     and, for a user's namespace, the organizations the user is a member of."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         orgs = conn.execute(
             sa.select(t.organizations.c.name)
             .join(t.org_members, t.org_members.c.org_id == t.organizations.c.id)
@@ -181,13 +181,13 @@ def readable_by_flows_of(store: Store, namespace: str) -> frozenset[str]:
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(sa.select(t.users).order_by(t.users.c.name))
         return [{"name": r.name, "admin": bool(r.admin), "created_at": aware(r.created_at)} for r in rows]
 
 
 def list_orgs(store: Store) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(sa.select(t.organizations).order_by(t.organizations.c.name))
         return [{"name": r.name, "created_at": aware(r.created_at)} for r in rows]
 
@@ -195,7 +195,7 @@ def list_orgs(store: Store) -> list[dict[str, Any]]:
 def namespace_exists(store: Store, namespace: str) -> bool:
     if namespace == LIBRARY:
         return True
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return _taken(conn, namespace)
 
 
@@ -243,7 +243,7 @@ def issue_token(
         raise AccountError(f"the expiry {expires_at.isoformat()} is already past")
     key = secrets.token_hex(6)
     token = f"coops_{key}_{secrets.token_urlsafe(32)}"
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.api_tokens.insert().values(
                 key=key,
@@ -291,7 +291,7 @@ def authenticate(store: Store, token: str, *, now: datetime | None = None) -> Id
     if match is None:
         raise TokenRefused("malformed token")
     presented = hash_token(token)
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(_TOKEN_QUERY.where(t.api_tokens.c.key == match["key"])).all()
     row = rows[0] if rows else None
     # Compared even for an unknown key, against a dummy, so both paths take the same time.
@@ -326,7 +326,7 @@ def list_tokens(store: Store, user: str | None = None) -> list[dict[str, Any]]:
         query = query.where(t.users.c.name == user)
     now = utcnow()
     result = []
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         for row in conn.execute(query):
             expires, revoked = aware(row.expires_at), aware(row.revoked_at)
             state = "revoked" if revoked else "expired" if expires and expires <= now else "active"
@@ -347,7 +347,7 @@ def list_tokens(store: Store, user: str | None = None) -> list[dict[str, Any]]:
 
 def revoke_token(store: Store, key_or_name: str, *, user: str | None = None) -> str:
     """Revoke a token by its key (or its name, when one user's name is unique); return the key."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         query = sa.select(t.api_tokens.c.id, t.api_tokens.c.key).join(
             t.users, t.users.c.id == t.api_tokens.c.user_id
         )

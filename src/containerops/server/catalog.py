@@ -85,12 +85,12 @@ def list_flows(
         query = query.where(
             sa.or_(*(t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
         )
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return [_summary(row) for row in conn.execute(query)]
 
 
 def get_flow(store: Store, uri: str) -> FlowSummary:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(_summary_query().where(t.flows.c.uri == uri)).first()
     if row is None:
         raise StoreError(f"no flow {uri}")
@@ -111,7 +111,7 @@ def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]
     )
     if version is not None:
         query = query.where(t.flow_versions.c.version == version)
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(query).first()
     if row is None:
         if version is not None and latest_version(store, uri) is not None:
@@ -122,7 +122,7 @@ def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]
 
 def latest_version(store: Store, uri: str) -> int | None:
     """The newest version number of a flow, deleted or not; None if it never existed."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         found = conn.execute(
             sa.select(sa.func.max(t.flow_versions.c.version))
             .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
@@ -143,7 +143,7 @@ def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
         .where(t.flow_versions.c.flow_id == flow_id)
         .order_by(t.flow_versions.c.version.desc())
     )
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return [
             {
                 "id": row.id,
@@ -158,7 +158,7 @@ def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
 
 def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
     """One version, with its source."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.flow_versions).where(
                 t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
@@ -177,7 +177,7 @@ def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
 
 
 def version_number(store: Store, version_id: int) -> int:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         found = conn.execute(
             sa.select(t.flow_versions.c.version).where(t.flow_versions.c.id == version_id)
         ).scalar()
@@ -188,7 +188,7 @@ def version_number(store: Store, version_id: int) -> int:
 
 def set_deleted(store: Store, flow_id: int, deleted: bool) -> None:
     """Hide a flow (``deleted``) or show it again (a new version was posted)."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.flows.update().where(t.flows.c.id == flow_id).values(deleted_at=utcnow() if deleted else None)
         )

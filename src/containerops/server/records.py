@@ -29,7 +29,7 @@ def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
     )
     if version_id is not None:
         query = query.where(t.flow_versions.c.id == version_id)
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         found = conn.execute(query).scalar()
     if found is None:
         which = (
@@ -41,7 +41,7 @@ def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
 
 def version_source(store: Store, version_id: int) -> tuple[str, str]:
     """The source text and format (yaml/json) of a flow version."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.flow_versions.c.source, t.flow_versions.c.format).where(
                 t.flow_versions.c.id == version_id
@@ -54,14 +54,14 @@ def version_source(store: Store, version_id: int) -> tuple[str, str]:
 
 def mark_server_run(store: Store, run_id: int, trigger: dict[str, Any], rerun_of: int | None) -> None:
     """Record what started a run; a run with a trigger belongs to the server."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(trigger=trigger, rerun_of=rerun_of))
 
 
 def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
     """Fail the server's runs that were queued or running when it stopped, and that no live
     process owns (another server on the same store may be running its own); their ids."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.id, t.runs.c.owner, t.runs.c.heartbeat_at).where(
                 t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_INTERRUPTED)
@@ -74,7 +74,7 @@ def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
 
 
 def paused_server_runs(store: Store) -> list[int]:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return list(
             conn.execute(
                 sa.select(t.runs.c.id)
@@ -87,7 +87,7 @@ def paused_server_runs(store: Store) -> list[int]:
 def cancel_queued_run(store: Store, run_id: int, reason: str) -> None:
     """A run cancelled before it got a slot: cancelled, every job skipped."""
     now = utcnow()
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         ids = list(
             conn.execute(
                 sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.status == "pending")

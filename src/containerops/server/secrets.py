@@ -116,7 +116,7 @@ def set_secret(store: Store, namespace: str, name: str, value: str) -> bool:
     ciphertext = seal(server_key(), namespace, name, value)
     now = datetime.now(UTC)
     where = (t.secrets.c.namespace == namespace, t.secrets.c.name == name)
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         updated = conn.execute(t.secrets.update().where(*where).values(ciphertext=ciphertext, updated_at=now))
         if updated.rowcount:
             return False
@@ -129,7 +129,7 @@ def set_secret(store: Store, namespace: str, name: str, value: str) -> bool:
 
 
 def delete_secret(store: Store, namespace: str, name: str) -> None:
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         deleted = conn.execute(
             t.secrets.delete().where(t.secrets.c.namespace == namespace, t.secrets.c.name == name)
         )
@@ -144,7 +144,7 @@ def list_secrets(store: Store, namespace: str) -> list[dict[str, object]]:
         .where(t.secrets.c.namespace == namespace)
         .order_by(t.secrets.c.name)
     )
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return [
             {"name": row.name, "created_at": aware(row.created_at), "updated_at": aware(row.updated_at)}
             for row in conn.execute(query)
@@ -153,7 +153,7 @@ def list_secrets(store: Store, namespace: str) -> list[dict[str, object]]:
 
 def namespace_secrets(store: Store, namespace: str) -> dict[str, str]:
     """Every secret of ``namespace``, decrypted: what a run of its flows may reference."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(
             sa.select(t.secrets.c.name, t.secrets.c.ciphertext).where(t.secrets.c.namespace == namespace)
         ).all()
@@ -165,7 +165,7 @@ def namespace_secrets(store: Store, namespace: str) -> dict[str, str]:
 
 def get_secret(store: Store, namespace: str, name: str) -> str | None:
     """One secret's value, or None when the namespace has no secret by that name."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         ciphertext = conn.execute(
             sa.select(t.secrets.c.ciphertext).where(
                 t.secrets.c.namespace == namespace, t.secrets.c.name == name

@@ -84,7 +84,7 @@ class Ownership:
 
 
 def ownership(store: Store, run_id: int) -> Ownership:
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at, t.runs.c.trigger).where(
                 t.runs.c.id == run_id
@@ -97,7 +97,7 @@ def abandoned_runs(store: Store) -> list[tuple[int, str, str]]:
     """(id, uid, status) of the unfinished runs whose owner is gone. A server's paused run is
     not abandoned: it waits in the store for a decision, and a server takes it up again."""
     server_paused = sa.and_(t.runs.c.status == "paused", t.runs.c.trigger.is_not(None))
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.id, t.runs.c.uid, t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at)
             .where(t.runs.c.status.in_(UNFINISHED), t.runs.c.owner.is_not(None), sa.not_(server_paused))
@@ -108,7 +108,7 @@ def abandoned_runs(store: Store) -> list[tuple[int, str, str]]:
 
 def live_run_uids(store: Store) -> set[str]:
     """The uids of unfinished runs whose owner may still be running them."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.uid, t.runs.c.owner, t.runs.c.heartbeat_at).where(
                 t.runs.c.status.in_(UNFINISHED)
@@ -119,7 +119,7 @@ def live_run_uids(store: Store) -> set[str]:
 
 def settle_abandoned(store: Store, run_ids: list[int], reason: str) -> None:
     """Fail runs whose owner is gone (their running jobs failed, the rest skipped)."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         settle_runs(conn, run_ids, reason)
 
 

@@ -40,18 +40,19 @@ _RUN_REF = re.compile(r"^(?P<uri>[^#]+)#(?P<number>\d+)$")
 class Store:
     """A handle on the database; cheap to keep for the life of a process."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
+    def __init__(self, database: sa.Engine) -> None:
+        #: SQLAlchemy's connection pool; named so it is not read as the workflow engine.
+        self.database = database
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
         """Open (and create or upgrade) the database at ``url`` or the default."""
-        engine = create_db_engine(url)
-        migrate(engine)
-        return cls(engine)
+        database = create_db_engine(url)
+        migrate(database)
+        return cls(database)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.database.dispose()
 
     # -- flows -------------------------------------------------------------
     def save_flow(self, uri: str, source: str, fmt: str) -> tuple[int, int, int]:
@@ -61,7 +62,7 @@ class Store:
         """
         digest = hashlib.sha256(source.encode()).hexdigest()
         now = utcnow()
-        with self.engine.begin() as conn:
+        with self.database.begin() as conn:
             flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
             if flow_id is None:
                 flow_id = new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
@@ -89,7 +90,7 @@ class Store:
             return flow_id, version_id, version
 
     def flow_source(self, run_id: int) -> str:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             source = conn.execute(
                 sa.select(t.flow_versions.c.source)
                 .join(t.runs, t.runs.c.flow_version_id == t.flow_versions.c.id)
@@ -117,7 +118,7 @@ class Store:
         now = utcnow()
         for _ in range(20):  # another process may take the same number: try the next
             try:
-                with self.engine.begin() as conn:
+                with self.database.begin() as conn:
                     number = (
                         conn.execute(
                             sa.select(sa.func.max(t.runs.c.number)).where(t.runs.c.flow_id == flow_id)
@@ -166,7 +167,7 @@ class Store:
         raise StoreError("could not number the run: too many runs of this flow started at once")
 
     def recorder(self, run_id: int, *, mask: Callable[[str], str] | None = None) -> Recorder:
-        return Recorder(self.engine, run_id, mask=mask)
+        return Recorder(self.database, run_id, mask=mask)
 
     def resolve_run(self, ref: str) -> int:
         """A run id from ``ID`` or ``namespace/repository/flow#NUMBER``."""
@@ -175,7 +176,7 @@ class Store:
         number = ref if ref.isdigit() else match["number"] if match else "0"
         if int(number) > MAX_ID:  # names no run, and would overflow the query
             raise StoreError(f"no run {ref}; `coops runs list` shows the runs there are")
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             if ref.isdigit():
                 found = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == int(ref))).scalar()
             else:
@@ -254,11 +255,11 @@ class Store:
             query = query.where(sa.or_(sa.false(), *prefixes))
         for hidden in hide_namespaces:
             query = query.where(sa.not_(t.flows.c.uri.startswith(f"{hidden}/", autoescape=True)))
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             return [self._run_row(row) for row in conn.execute(query)]
 
     def get_run(self, run_id: int, *, with_jobs: bool = True) -> RunRow:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             row = conn.execute(self._run_query().where(t.runs.c.id == run_id)).first()
             if row is None:
                 raise StoreError(f"no run with id {run_id}")
@@ -295,7 +296,7 @@ class Store:
         return int(row.flow_id), int(row.flow_version_id)
 
     def _run_columns(self, run_id: int, *columns: sa.Column[Any]) -> Any:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             row = conn.execute(sa.select(*columns).where(t.runs.c.id == run_id)).first()
         if row is None:
             raise StoreError(f"no run with id {run_id}")
@@ -310,7 +311,7 @@ class Store:
             .where(t.state_changes.c.run_id == run_id)
             .order_by(t.state_changes.c.id)
         )
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             return [
                 {
                     "job": row.path,
@@ -329,7 +330,7 @@ class Store:
             .where(t.job_attempts.c.run_id == run_id)
             .order_by(t.jobs.c.position, t.job_attempts.c.attempt)
         )
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             return [
                 {
                     "job": row.path,
@@ -354,7 +355,7 @@ class Store:
         and timestamps are parsed by ``datetime.fromisoformat`` (what SQLite holds is
         ISO 8601) rather than per row by the column type.
         """
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             jobs = sa.select(t.jobs.c.id, t.jobs.c.path).where(t.jobs.c.run_id == run_id)
             paths: dict[int, str] = {row.id: row.path for row in conn.execute(jobs)}
             query = (
@@ -385,7 +386,7 @@ class Store:
         return found
 
     def job_paths(self, run_id: int) -> list[str]:
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             return list(
                 conn.execute(
                     sa.select(t.jobs.c.path).where(t.jobs.c.run_id == run_id).order_by(t.jobs.c.position)

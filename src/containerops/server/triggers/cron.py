@@ -106,7 +106,7 @@ class Scheduler:
             for index, trigger in enumerate(self._cron_triggers(version_id, source)):
                 wanted[(flow_id, index)] = trigger
         s = t.schedules
-        with self.store.engine.begin() as conn:
+        with self.store.database.begin() as conn:
             rows = {(row.flow_id, row.trigger_index): row for row in conn.execute(sa.select(s))}
             for key, row in rows.items():
                 if key not in wanted and row.active:
@@ -160,7 +160,7 @@ class Scheduler:
             .join(t.flows, t.flows.c.id == v.c.flow_id)
             .where(t.flows.c.deleted_at.is_(None), v.c.source.contains("cron"))
         )
-        with self.store.engine.connect() as conn:
+        with self.store.database.connect() as conn:
             return [(row.flow_id, row.id, row.source) for row in conn.execute(query)]
 
     def _cron_triggers(self, version_id: int, source: str) -> list[CronTrigger]:
@@ -180,7 +180,7 @@ class Scheduler:
         """The schedules whose next tick has come, with the latest tick passed and the missed count."""
         now = self.clock.now()
         s = t.schedules
-        with self.store.engine.connect() as conn:
+        with self.store.database.connect() as conn:
             rows = conn.execute(sa.select(s).where(s.c.active.is_(True), s.c.next_tick <= now)).all()
         found: list[Due] = []
         for row in rows:
@@ -204,7 +204,7 @@ class Scheduler:
                 continue
             # Taken only if ``last_tick`` is still what ``due()`` saw: compared with the row
             # read just now, a tick another server took meanwhile would be taken again.
-            with self.store.engine.begin() as conn:
+            with self.store.database.begin() as conn:
                 taken = conn.execute(
                     s.update()
                     .where(s.c.id == due.schedule_id, s.c.last_tick == due.previous)
@@ -239,19 +239,19 @@ class Scheduler:
                     "schedule %s: the run of flow %s could not start: %s", due.schedule_id, due.flow_id, exc
                 )
                 continue
-            with self.store.engine.begin() as conn:
+            with self.store.database.begin() as conn:
                 conn.execute(s.update().where(s.c.id == due.schedule_id).values(last_run_id=submitted.id))
             started.append(submitted.id)
         return started
 
     def _row(self, schedule_id: int) -> dict[str, Any] | None:
-        with self.store.engine.connect() as conn:
+        with self.store.database.connect() as conn:
             row = conn.execute(sa.select(t.schedules).where(t.schedules.c.id == schedule_id)).first()
         return None if row is None else dict(row._mapping)
 
     def seconds_to_next(self) -> float:
         """How long until the soonest tick (at most ``RESYNC_SECONDS``)."""
-        with self.store.engine.connect() as conn:
+        with self.store.database.connect() as conn:
             soonest: datetime | None = conn.execute(
                 sa.select(sa.func.min(t.schedules.c.next_tick)).where(t.schedules.c.active.is_(True))
             ).scalar()
@@ -292,7 +292,7 @@ def list_schedules(store: Store, namespaces: list[str] | None = None) -> list[di
 
     iso = rfc3339
 
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return [
             {
                 "id": row.id,

@@ -66,7 +66,7 @@ def record(
 ) -> int:
     """Keep a request as it came (verdict ``received``) and return its delivery id."""
     text, encoding = _body(body)
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         flow_id = conn.execute(
             sa.select(t.flows.c.id).where(t.flows.c.uri == flow_uri, t.flows.c.deleted_at.is_(None))
         ).scalar()
@@ -91,7 +91,7 @@ def record(
 
 
 def decide(store: Store, delivery: int, verdict: str, status_code: int, reason: str | None) -> None:
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.trigger_deliveries.update()
             .where(t.trigger_deliveries.c.id == delivery)
@@ -109,7 +109,7 @@ def prune_unproved(store: Store, flow_uri: str) -> None:
     keep = MAX_UNPROVED_KEPT
     d = t.trigger_deliveries
     unproved = sa.and_(d.c.flow_uri == flow_uri, d.c.verdict == "refused", d.c.status_code == 401)
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         oldest_kept = conn.execute(
             sa.select(d.c.id).where(unproved).order_by(d.c.id.desc()).offset(keep - 1).limit(1)
         ).scalar()
@@ -125,7 +125,7 @@ def claim(store: Store, delivery: int, dedupe_key: str) -> int | None:
     two copies arriving at the same instant.
     """
     try:
-        with store.engine.begin() as conn:
+        with store.database.begin() as conn:
             conn.execute(
                 t.trigger_deliveries.update()
                 .where(t.trigger_deliveries.c.id == delivery)
@@ -133,7 +133,7 @@ def claim(store: Store, delivery: int, dedupe_key: str) -> int | None:
             )
         return None
     except sa.exc.IntegrityError:
-        with store.engine.connect() as conn:
+        with store.database.connect() as conn:
             first = conn.execute(
                 sa.select(t.trigger_deliveries.c.id).where(
                     t.trigger_deliveries.c.dedupe_key == dedupe_key[:255]
@@ -144,14 +144,14 @@ def claim(store: Store, delivery: int, dedupe_key: str) -> int | None:
 
 def release(store: Store, delivery: int) -> None:
     """Undo ``claim`` (the run could not be started), so that a redelivery may try again."""
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.trigger_deliveries.update().where(t.trigger_deliveries.c.id == delivery).values(dedupe_key=None)
         )
 
 
 def attach_run(store: Store, delivery: int, run_id: int) -> None:
-    with store.engine.begin() as conn:
+    with store.database.begin() as conn:
         conn.execute(
             t.trigger_deliveries.update().where(t.trigger_deliveries.c.id == delivery).values(run_id=run_id)
         )
@@ -194,13 +194,13 @@ def list_deliveries(
         query = query.where(
             sa.or_(*(d.c.flow_uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
         )
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         return [_summary(row) for row in conn.execute(query)]
 
 
 def get_delivery(store: Store, delivery: int) -> dict[str, Any]:
     """One delivery with its kept headers and body."""
-    with store.engine.connect() as conn:
+    with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.trigger_deliveries).where(t.trigger_deliveries.c.id == delivery)
         ).first()

@@ -231,7 +231,7 @@ class HookReceiver:
 
     def _flow(self, uri: str) -> tuple[int, Flow] | None:
         """The flow's id and newest version, parsed (cached per version)."""
-        with self.store.engine.connect() as conn:
+        with self.store.database.connect() as conn:
             flow_id = conn.execute(
                 sa.select(t.flows.c.id).where(t.flows.c.uri == uri, t.flows.c.deleted_at.is_(None))
             ).scalar()
