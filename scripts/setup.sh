@@ -42,6 +42,9 @@ if ! .venv/bin/python -c 'import containerops, pytest, hypothesis, ruff, mypy, m
   .venv/bin/python -m pip install -q -e '.[dev,bench]'
   touch .venv/.installed
 fi
+# Bytecode for our own modules, as pip writes it for an installed wheel: an editable install
+# would otherwise compile them at every start where PYTHONDONTWRITEBYTECODE is set (~60 ms).
+.venv/bin/python -m compileall -q src/containerops >/dev/null
 
 say "building the base images (fast when up to date)"
 .venv/bin/coops images build-base

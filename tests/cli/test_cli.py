@@ -79,6 +79,36 @@ def test_help_teaches(tmp_path: Path) -> None:
     )
 
 
+_HELP_PROBE = """
+import sys
+from containerops.cli.main import main
+sys.argv = ["coops", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("loaded:", sorted(m for m in ("markdown_it", "rich.markdown", "rich.traceback") if m in sys.modules))
+import rich.markdown, rich.traceback
+print("later:", rich.markdown.Markdown.__module__, hasattr(rich.traceback.Traceback, "from_exception"))
+"""
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["run", "--help"], ["runs"]])
+def test_help_screens_leave_out_the_unused_parts_of_rich(arguments: list[str]) -> None:
+    """Help is rendered by typer's rich panels without importing rich.markdown and
+    rich.traceback (~85 ms of start-up); a later import still gets the real modules."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HELP_PROBE, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+    assert "Usage: coops" in done.stdout and "╭─ Options" in done.stdout
+    assert "loaded: []" in done.stdout
+    assert "later: rich.markdown True" in done.stdout
+
+
 def test_run_json_then_inspect(tmp_path: Path) -> None:
     flow = write(tmp_path, LOCAL_FLOW)
     result = coops(

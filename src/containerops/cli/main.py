@@ -25,6 +25,7 @@ from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
+from containerops.cli.rich_help import load_typer_rich_help
 from containerops.engine.state import JobState, RunState
 from containerops.executors import EXECUTORS
 from containerops.executors.base import ExecutorError
@@ -732,7 +733,10 @@ def serve(
 
 
 def main() -> None:
-    _keep_only_the_command_named(sys.argv[1:2])
+    arguments = sys.argv[1:]
+    if len(arguments) < 2 or "--help" in arguments:  # a help screen is coming
+        load_typer_rich_help()
+    _keep_only_the_command_named(arguments[:1])
     app()
 
 
