@@ -200,7 +200,7 @@ def test_unknown_top_level_key_lists_the_known_ones_when_nothing_is_close() -> N
     [error] = errors(FULL + "zzz: 1\n")
     assert error == (
         "flow.yml:45:1: error: unknown key 'zzz' in the flow (known keys: uri, title, version, tag, timeout, "
-        "environments, labels, receivers, triggers, stages)"
+        "environments, labels, receivers, triggers, active, stages)"
     )
 
 
@@ -699,4 +699,24 @@ def test_env_references_name_a_variable_something_defines() -> None:
     assert errors(text.replace('"${{ env.TARGTE }}"', "x").replace("inputs.ref", "env.MINE")) == [
         "flow.yml:18:29: error: '${{ env.MINE }}': no variable MINE in the flow's or the job's "
         "environments, nor one a run is given",
+    ]
+
+
+def test_active_is_a_boolean_on_flow_stage_action_and_job_and_inherited_downwards() -> None:
+    flow = parse_flow(
+        flow_with_job(
+            "active: true", extra_jobs="          - {name: other, endpoint: busybox, active: false}\n"
+        )
+        + "  - name: later\n    active: false\n"
+        + "    actions: [{name: a, jobs: [{name: j, endpoint: busybox}]}]\n",
+        "flow.yml",
+    ).flow
+    assert [(job.path, job.active) for job in flow.jobs()] == [
+        ("build.unit.test", True),
+        ("build.unit.other", False),
+        ("later.a.j", False),  # its stage is inactive
+    ]
+    assert [stage.active for stage in flow.stages] == [True, False]
+    assert errors(flow_with_job("active: 'no'")) == [
+        "flow.yml:9:21: error: active must be true or false, got 'no'"
     ]

@@ -18,6 +18,7 @@ from tests.server.cronrace import take_ticks
 from tests.waiting import until, wait_for
 
 from containerops.executors.dummy import DummyExecutor
+from containerops.model.loader import parse_flow
 from containerops.server.manager import RunManager
 from containerops.server.triggers.cron import Scheduler, list_schedules
 from containerops.store import Store
@@ -197,6 +198,26 @@ def test_two_scheduler_processes_on_one_database_run_each_tick_once(shared_store
     assert per_tick == {rfc3339(tick): 1 for tick in ticks}
     assert [run.status for run in runs] == ["success"] * 3
     assert schedule_row(store).last_tick.replace(tzinfo=UTC) == at(10, 15)
+
+
+def test_an_inactive_flow_keeps_its_schedule_written_and_never_starts(store: Store) -> None:
+    inactive = flow().replace("triggers:", "active: false\ntriggers:")
+    assert parse_flow(inactive, "flow.yml").flow.active is False
+    store.save_flow("acme/nightly/build", inactive, "yaml")
+
+    async def body(manager: RunManager) -> None:
+        clock = ManualClock(at(10, 2))
+        scheduler = Scheduler(store, manager, clock)
+        scheduler.sync()
+        clock.set(at(10, 5))
+        assert await scheduler.tick() == []
+        store.save_flow("acme/nightly/build", flow(), "yaml")  # switched on again
+        scheduler.sync()
+        clock.set(at(10, 10))
+        assert len(await scheduler.tick()) == 1
+
+    with_manager(store, body)
+    assert len(store.list_runs(uri="acme/nightly/build")) == 1
 
 
 def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: Store) -> None:

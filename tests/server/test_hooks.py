@@ -530,3 +530,27 @@ def test_refusals_of_unproved_requests_are_kept_to_a_bound_per_flow(
         kept = api.get("/api/v1/deliveries", params={"flow": "acme/shop/ci"}).json()["deliveries"]
     assert [d["verdict"] for d in kept] == ["accepted"] + ["refused"] * 5
     assert all(json.dumps(d).count("wrong") == 0 for d in kept)
+
+
+def test_an_inactive_flow_is_never_started_by_a_trigger(
+    hooked: LiveServer, store: Store, admin_token: str
+) -> None:
+    store.save_flow("acme/shop/ci", FLOW.replace("triggers:", "active: false\ntriggers:"), "yaml")
+    inactive = "the flow is inactive (active: false): no trigger starts it"
+    with hooked.client() as client:
+        answer = github(client, "push", push_payload())
+        plain = client.post(
+            "/hooks/webhook/acme/shop/ci",
+            content=b"{}",
+            headers={"X-ContainerOps-Token": "plain-token-value"},
+        )
+    assert (answer.status_code, answer.json()["verdict"], answer.json()["reason"]) == (
+        200,
+        "ignored",
+        inactive,
+    )
+    assert (plain.status_code, plain.json()["reason"]) == (200, inactive), plain.text
+    assert runs_of(store) == []
+    with hooked.client(admin_token) as api:
+        recorded = last_delivery(api)
+    assert (recorded["verdict"], recorded["reason"]) == ("ignored", inactive)

@@ -44,16 +44,22 @@ class Plan:
             if step.pause:
                 lines.append(f"{number}. {step.stage}: pause for an approval")
                 continue
-            lanes = [" -> ".join(job.path.split(".", 1)[1] for job in lane) for lane in step.lanes]
+            lanes = [" -> ".join(_described(job) for job in lane) for lane in step.lanes]
             lines.append(f"{number}. {step.stage}: {' | '.join(lanes)}")
         return lines
+
+
+def _described(job: Job) -> str:
+    action_and_job = job.path.split(".", 1)[1]
+    return action_and_job if job.active else f"{action_and_job} (inactive)"
 
 
 def plan(flow: Flow) -> Plan:
     steps: list[Step] = []
     for stage in flow.stages:
         if stage.type == "pause":
-            steps.append(Step(stage.name, (), pause=True))
+            if stage.active:  # an inactive pause waits for nobody
+                steps.append(Step(stage.name, (), pause=True))
             continue
         lanes = [tuple(action.jobs) for action in stage.actions if action.jobs]
         if stage.type in ("start", "end") or not lanes:

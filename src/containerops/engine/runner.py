@@ -328,6 +328,9 @@ class Engine:
         js = state.jobs[job.path]
         if js.status in FINISHED:  # a restored run's, or kept from an earlier run
             return self._failure_after(js, failure)
+        if not job.active:
+            self._settle(js, "skipped", "inactive")
+            return failure
         if job.condition is not None:
             refused = await self._condition(js, failure)
             if refused is not None:

@@ -95,6 +95,8 @@ class Job:
     post: str | None = None
     #: What a ``type: service`` job calls (``containerops.model.service``).
     service: Service | None = None
+    #: ``active: false`` here or on its action, stage or flow: skipped as "inactive".
+    active: bool = True
     position: Position | None = None
 
 
@@ -104,6 +106,7 @@ class Action:
     path: str  # stage.action
     title: str = ""
     jobs: list[Job] = field(default_factory=list)
+    active: bool = True  # False also when its stage or flow is inactive
     position: Position | None = None
 
 
@@ -115,6 +118,7 @@ class Stage:
     sequencing: Sequencing = "sequence"
     actions: list[Action] = field(default_factory=list)
     timeout: float | None = None  # pause stages: how long to wait for a decision
+    active: bool = True  # False also when the flow is inactive
     position: Position | None = None
 
 
@@ -131,6 +135,9 @@ class Flow:
     #: Run by the server (``containerops.server.triggers``, ``containerops.notify``).
     receivers: list[Receiver] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
+    #: ``active: false``: every job is skipped as "inactive", and no trigger or schedule
+    #: starts the flow (a person still may, to see it so).
+    active: bool = True
 
     @property
     def namespace(self) -> str:

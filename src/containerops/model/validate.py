@@ -58,10 +58,11 @@ FLOW_KEYS = (
     "labels",
     "receivers",
     "triggers",
+    "active",
     "stages",
 )
-STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "actions")
-ACTION_KEYS = ("name", "title", "jobs")
+STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "active", "actions")
+ACTION_KEYS = ("name", "title", "active", "jobs")
 JOB_KEYS = (
     "name",
     "title",
@@ -81,6 +82,7 @@ JOB_KEYS = (
     "when",
     "pre",
     "post",
+    "active",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 SUBSCRIPTION_KEYS = ("env", "default")
@@ -120,6 +122,17 @@ def build_flow(doc: Document) -> tuple[Flow | None, list[Diagnostic]]:
         reader.diagnostics.extend(check_job_references(flow, doc.filename))
         builder.check_env_refs(flow)
     return flow, reader.diagnostics
+
+
+def _inherit_inactive(flow: Flow) -> None:
+    """What an inactive flow, stage or action holds is inactive too: the engine then asks
+    only a stage (for its pause) or a job whether it is on."""
+    for stage in flow.stages:
+        stage.active = stage.active and flow.active
+        for action in stage.actions:
+            action.active = action.active and stage.active
+            for job in action.jobs:
+                job.active = job.active and action.active
 
 
 def _values(fields: Fields) -> dict[str, Node]:
@@ -182,6 +195,8 @@ class _Builder:
             flow.receivers = read_receivers(r, node, "receivers")
         if (node := values.get("triggers")) is not None:
             flow.triggers = read_triggers(r, node, "triggers")
+        if (node := values.get("active")) is not None:
+            flow.active = self.active(node, "active")
         for key in RUNTIME_FLOW_KEYS:
             if key in fields:
                 r.warning(
@@ -195,6 +210,7 @@ class _Builder:
             r.error(root, "stages", "the flow has no 'stages'")
         else:
             flow.stages = self.stages(node)
+        _inherit_inactive(flow)
         return flow
 
     def uri(self, node: Node) -> str | None:
@@ -334,6 +350,8 @@ class _Builder:
                     f"{where}.timeout",
                     f"timeout is ignored on a {stage.type} stage: only pause stages wait",
                 )
+        if (value := values.get("active")) is not None:
+            stage.active = self.active(value, f"{where}.active")
         actions_node = values.get("actions")
         items = r.sequence(actions_node, f"{where}.actions", "actions") if actions_node is not None else []
         if items is None:
@@ -411,6 +429,8 @@ class _Builder:
         action = Action(name=name, path=f"{stage_name}.{name}", position=self.position(node))
         if (value := values.get("title")) is not None:
             action.title = r.text(value, f"{where}.title", "title") or ""
+        if (value := values.get("active")) is not None:
+            action.active = self.active(value, f"{where}.active")
         jobs_node = values.get("jobs")
         items = r.sequence(jobs_node, f"{where}.jobs", "jobs") if jobs_node is not None else []
         if items is None:
@@ -487,6 +507,7 @@ class _Builder:
             ("when", self._job_when),
             ("pre", self._job_pre),
             ("post", self._job_post),
+            ("active", self._job_active),
         )
         for key, read in readers:
             if (value := values.get(key)) is not None:
@@ -586,6 +607,13 @@ class _Builder:
 
     def _job_post(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
         job.post = read_lua(self.r, value, where, "post")
+
+    def _job_active(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.active = self.active(value, where)
+
+    def active(self, node: Node, where: str) -> bool:
+        """``active: false`` turns a flow, stage, action or job off without deleting it."""
+        return self.r.boolean(node, where, "active") is not False
 
     def component(
         self, node: Node, where: str, fields: Fields, values: dict[str, Node]

@@ -168,7 +168,8 @@ class Scheduler:
         if found is None:
             try:
                 flow = parse_flow(source, f"flow version {version_id}").flow
-                found = [tr for tr in flow.triggers if isinstance(tr, CronTrigger)]
+                # an inactive flow keeps its triggers written, and no schedule
+                found = [tr for tr in flow.triggers if isinstance(tr, CronTrigger) and flow.active]
             except Exception as exc:  # a stored version is valid; never let one stop the others
                 log.warning("flow version %s: cannot read its triggers: %s", version_id, exc)
                 found = []

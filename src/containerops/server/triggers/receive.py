@@ -52,6 +52,9 @@ PROOF_HEADER: dict[str, str] = {
 }
 
 
+INACTIVE = "the flow is inactive (active: false): no trigger starts it"
+
+
 def not_accepted(kind: HookKind, uri: str) -> Verdict:
     """The one answer to a request that has not proved itself, whatever the reason."""
     return Verdict(
@@ -130,7 +133,10 @@ class HookReceiver:
             deliveries.prune_unproved(self.store, hook.flow_uri)
             return refused
         try:
-            verdict = await self._decide(hook, flow_id, trigger, delivery, delivery_id, event_name)
+            if flow.active:
+                verdict = await self._decide(hook, flow_id, trigger, delivery, delivery_id, event_name)
+            else:  # the sender is authenticated: it may learn why nothing starts
+                verdict = Verdict(200, "ignored", INACTIVE)
         except Exception as exc:
             deliveries.decide(self.store, delivery, "failed", 500, f"internal error: {type(exc).__name__}")
             raise
