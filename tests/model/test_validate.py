@@ -200,7 +200,7 @@ def test_unknown_top_level_key_lists_the_known_ones_when_nothing_is_close() -> N
     [error] = errors(FULL + "zzz: 1\n")
     assert error == (
         "flow.yml:45:1: error: unknown key 'zzz' in the flow (known keys: uri, title, version, tag, timeout, "
-        "environments, labels, receivers, triggers, active, stages)"
+        "environments, labels, receivers, triggers, active, defaults, stages)"
     )
 
 
@@ -719,4 +719,79 @@ def test_active_is_a_boolean_on_flow_stage_action_and_job_and_inherited_downward
     assert [stage.active for stage in flow.stages] == [True, False]
     assert errors(flow_with_job("active: 'no'")) == [
         "flow.yml:9:21: error: active must be true or false, got 'no'"
+    ]
+
+
+DEFAULTS_FLOW = textwrap.dedent(
+    """\
+    uri: demo/hello/ci
+    environments: {REGION: eu}
+    defaults:
+      endpoint: containerops/base:busybox
+      resources: {cpu: 1, memory: 256M}
+      timeout: 10m
+      retries: 1
+      environments: {LOG: info, REGION_COPY: "${{ env.REGION }}"}
+    stages:
+      - name: build
+        defaults: {timeout: 2m, environments: {LOG: debug}, resources: {memory: 1G}}
+        actions:
+          - name: unit
+            jobs:
+              - {name: plain, command: "true"}
+              - name: own
+                endpoint: alpine
+                command: "true"
+                resources: {memory: 0}
+                timeout: 5s
+                retries: 0
+                environments: {LOG: trace, EXTRA: "1"}
+              - {name: hook, type: service, service: {url: "https://example.com/"}}
+      - name: ship
+        actions: [{name: up, jobs: [{name: it, command: "true", inputs: {r: "${{ env.LOG }}"}}]}]
+    """
+)
+
+
+def test_defaults_of_the_flow_and_the_stage_fill_what_a_job_does_not_write() -> None:
+    jobs = {job.name: job for job in parse_flow(DEFAULTS_FLOW, "flow.yml").flow.jobs()}
+    plain, own, hook, it = jobs["plain"], jobs["own"], jobs["hook"], jobs["it"]
+    assert (plain.endpoint, plain.resources, plain.timeout, plain.retries) == (
+        "containerops/base:busybox",
+        Resources(cpu=1, memory=2**30),  # the stage's memory over the flow's, the flow's cpu
+        120,
+        1,
+    )
+    assert plain.environments == {"LOG": "debug", "REGION_COPY": "${{ env.REGION }}"}
+    # the job's own values win, 0 (no limit) included; maps merge key by key
+    assert (own.endpoint, own.resources, own.timeout, own.retries) == ("alpine", Resources(1, None), 5, 0)
+    assert own.environments == {"LOG": "trace", "REGION_COPY": "${{ env.REGION }}", "EXTRA": "1"}
+    assert hook.endpoint is None  # a service job runs no image
+    assert (it.timeout, it.environments["LOG"], it.inputs) == (600, "info", {"r": "${{ env.LOG }}"})
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "  retries: 1\n",
+            "  retry: 1\n",
+            "flow.yml:7:3: error: unknown key 'retry' in defaults; did you mean 'retries'?",
+        ),
+        ("  timeout: 10m\n", "  timeout: soon\n", "flow.yml:6:12: error: timeout: invalid duration 'soon'"),
+        ('REGION_COPY: "${{ env.REGION }}"', 'X: "${{ env.NOPE }}"', "'${{ env.NOPE }}': no variable NOPE"),
+    ],
+)
+def test_defaults_are_checked_like_the_job_keys_they_give(old: str, new: str, message: str) -> None:
+    assert old in DEFAULTS_FLOW
+    said = errors(DEFAULTS_FLOW.replace(old, new))
+    assert any(message in line for line in said), said
+
+
+def test_an_endpoint_default_gives_a_job_without_a_command_its_image() -> None:
+    imageless = DEFAULTS_FLOW.replace('{name: plain, command: "true"}', "{name: plain}")
+    assert parse_flow(imageless, "flow.yml").flow.jobs()[0].endpoint == "containerops/base:busybox"
+    said = errors(imageless.replace("  endpoint: containerops/base:busybox\n", ""))
+    assert said == [
+        "flow.yml:14:13: error: job 'build.unit.plain' has no 'endpoint' (the image to run) and no 'command'"
     ]

@@ -20,6 +20,7 @@ from typing import cast
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from containerops.model.component_refs import RefInvalid, parse_ref
+from containerops.model.defaults import DEFAULT_KEYS, NONE, Defaults, apply_defaults
 from containerops.model.diagnostics import Diagnostic
 from containerops.model.document import Document, describe
 from containerops.model.flow import (
@@ -59,9 +60,10 @@ FLOW_KEYS = (
     "receivers",
     "triggers",
     "active",
+    "defaults",
     "stages",
 )
-STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "active", "actions")
+STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "active", "defaults", "actions")
 ACTION_KEYS = ("name", "title", "active", "jobs")
 JOB_KEYS = (
     "name",
@@ -135,6 +137,13 @@ def _inherit_inactive(flow: Flow) -> None:
                 job.active = job.active and action.active
 
 
+def _resource_keys(node: Node | None) -> list[str]:
+    """``resources.cpu`` / ``resources.memory`` for those a job writes."""
+    if not isinstance(node, MappingNode):
+        return []
+    return [f"resources.{key.value}" for key, _ in node.value if isinstance(key, ScalarNode)]
+
+
 def _values(fields: Fields) -> dict[str, Node]:
     """The value nodes of the keys that have one: ``key:`` written empty counts as absent."""
     return {name: value for name, (_, value) in fields.items() if value.tag != NULL_TAG}
@@ -159,6 +168,8 @@ class _Builder:
         #: environments), checked once the flow is built, when every environment is known
         self.env_refs: list[tuple[Node, str, str, Job | None]] = []
         self.current_job: Job | None = None
+        #: The flow's ``defaults:``, under the current stage's while its jobs are read.
+        self.defaults = NONE
         self.job_count = 0
         self.max_jobs = max_jobs()
 
@@ -197,6 +208,8 @@ class _Builder:
             flow.triggers = read_triggers(r, node, "triggers")
         if (node := values.get("active")) is not None:
             flow.active = self.active(node, "active")
+        if (node := values.get("defaults")) is not None:
+            self.defaults = self.read_defaults(node, "defaults")
         for key in RUNTIME_FLOW_KEYS:
             if key in fields:
                 r.warning(
@@ -352,10 +365,23 @@ class _Builder:
                 )
         if (value := values.get("active")) is not None:
             stage.active = self.active(value, f"{where}.active")
+        flow_defaults = self.defaults
+        if (value := values.get("defaults")) is not None:
+            self.defaults = flow_defaults.beneath(self.read_defaults(value, f"{where}.defaults"))
+        try:
+            self.stage_actions(stage, node, where, fields, values)
+        finally:
+            self.defaults = flow_defaults
+        return stage
+
+    def stage_actions(
+        self, stage: Stage, node: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        r = self.r
         actions_node = values.get("actions")
         items = r.sequence(actions_node, f"{where}.actions", "actions") if actions_node is not None else []
         if items is None:
-            return stage
+            return
         written = [(index, item) for index, item in enumerate(items) if not is_null(item)]
         if stage.type == "normal" and not written:
             r.error(node, where, f"stage '{stage.name}' has no actions")
@@ -370,7 +396,37 @@ class _Builder:
             )
         else:
             stage.actions = self.actions(written, f"{where}.actions", stage.name)
-        return stage
+
+    def read_defaults(self, node: Node, where: str) -> Defaults:
+        """``defaults:`` of the flow or a stage, read by the readers of the job keys they give."""
+        fields = self.r.mapping(node, where, "defaults", DEFAULT_KEYS)
+        if fields is None:
+            return NONE
+        values = _values(fields)
+        self.current_job = None  # its ${{ env.X }} must name one of the flow's environments
+        resources = (
+            self.resources(values["resources"], f"{where}.resources") if "resources" in values else None
+        )
+        return Defaults(
+            endpoint=self.endpoint(values["endpoint"], f"{where}.endpoint") if "endpoint" in values else None,
+            cpu=resources.cpu if resources else None,
+            memory=resources.memory if resources else None,
+            timeout=(
+                self.r.quantity(values["timeout"], f"{where}.timeout", "timeout", parse_duration)[1]
+                if "timeout" in values
+                else None
+            ),
+            retries=(
+                self.r.integer(values["retries"], f"{where}.retries", "retries", 0, MAX_RETRIES)
+                if "retries" in values
+                else None
+            ),
+            environments=(
+                self.environments(values["environments"], f"{where}.environments")
+                if "environments" in values
+                else {}
+            ),
+        )
 
     # -- actions --------------------------------------------------------------
 
@@ -512,6 +568,7 @@ class _Builder:
         for key, read in readers:
             if (value := values.get(key)) is not None:
                 read(job, value, f"{where}.{key}", fields, values)
+        apply_defaults(job, self.defaults, {*values, *_resource_keys(values.get("resources"))})
         for key in RUNTIME_JOB_KEYS:
             if key in fields:
                 r.warning(
@@ -664,7 +721,9 @@ class _Builder:
     def check_image(self, job: Job, fields: Fields, values: dict[str, Node], node: Node, where: str) -> None:
         """A job needs an image to run; ``kubectl`` (not supported) is no substitute."""
         # if invalid, that is already reported; a component is resolved to its image later
-        has_endpoint = values.get("endpoint") is not None or values.get("component") is not None
+        has_endpoint = any(values.get(key) is not None for key in ("endpoint", "component")) or bool(
+            job.endpoint
+        )
         kubectl = fields.get("kubectl")
         if kubectl is not None and has_endpoint:
             self.r.warning(kubectl[0], f"{where}.kubectl", KUBECTL_WARNING)
