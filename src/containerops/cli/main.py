@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.markup import escape
 
-from containerops.cli import accounts, render
+from containerops.cli import accounts, render, schema
 from containerops.cli import decisions as decision_cli
 from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
@@ -66,6 +66,7 @@ app.add_typer(images_app, name="images")
 app.add_typer(component_app, name="component")
 app.add_typer(registry_app, name="registry")
 accounts.register(app)  # coops user | org | token | secret
+schema.register(app)  # coops schema flow | component
 
 
 @app.callback()

@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -30,8 +31,8 @@ from containerops.component.values import INPUT_TYPES, InputType, to_text
 from containerops.contract.codata import input_env_name
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
 from containerops.model.document import Document, parse_document
-from containerops.model.names import KEY, KEY_RULE, validate_name, validate_version
-from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
+from containerops.model.names import KEY, KEY_RULE, NAME, SEMVER, validate_name, validate_version
+from containerops.model.quantities import parse_cpu, parse_duration, parse_memory, text_pattern
 
 SPEC_FILE = "component.yaml"
 README_FILE = "README.md"
@@ -52,11 +53,21 @@ def _text(what: str) -> Any:
     return BeforeValidator(check)
 
 
-def _quantity(parse: Any) -> Any:
+#: What each quantity is read with, and the text forms the JSON Schema (``coops schema``) allows.
+_QUANTITIES = {"cpu": parse_cpu, "memory": parse_memory, "duration": parse_duration}
+
+
+def _quantity(kind: str) -> Any:
+    parse = _QUANTITIES[kind]
+
     def check(value: object) -> object:
         return parse(value)
 
-    return BeforeValidator(check)
+    written = Annotated[float, Field(ge=0)] | Annotated[str, Field(pattern=text_pattern(kind))] | None
+    return BeforeValidator(check, json_schema_input_type=written)
+
+
+_NAME_SCHEMA = WithJsonSchema({"type": "string", "pattern": f"^(?:{NAME.pattern})$"})
 
 
 class _Strict(BaseModel):
@@ -66,8 +77,8 @@ class _Strict(BaseModel):
 class ResourcesSpec(_Strict):
     """Default resources of the component's container: cores and bytes, ``None`` = no limit."""
 
-    cpu: Annotated[float | None, _quantity(parse_cpu)] = None
-    memory: Annotated[int | None, _quantity(parse_memory)] = None
+    cpu: Annotated[float | None, _quantity("cpu")] = None
+    memory: Annotated[int | None, _quantity("memory")] = None
 
 
 class InputSpec(_Strict):
@@ -187,9 +198,13 @@ class ExampleSpec(_Strict):
     name: Annotated[str, _text("an example name")]
     description: Annotated[str, _text("a description")] = ""
     inputs: dict[str, Any] = Field(default_factory=dict)
-    outputs: dict[str, Annotated[OutputCheck, BeforeValidator(_plain_expectation)]] = Field(
-        default_factory=dict
-    )
+    outputs: dict[
+        str,
+        Annotated[
+            OutputCheck,
+            BeforeValidator(_plain_expectation, json_schema_input_type=str | float | bool | OutputCheck),
+        ],
+    ] = Field(default_factory=dict)
     #: Whether the job must succeed (``true``) or fail (``false``).
     result: bool = True
     #: A folder of the component (relative path) copied into ``/workspace`` before the job runs.
@@ -203,11 +218,16 @@ class ExampleSpec(_Strict):
 class ComponentSpec(_Strict):
     """A whole ``component.yaml``."""
 
-    namespace: Annotated[str, _text("namespace"), AfterValidator(lambda v: validate_name("namespace", v))]
-    name: Annotated[str, _text("name"), AfterValidator(lambda v: validate_name("name", v))]
+    namespace: Annotated[
+        str, _text("namespace"), AfterValidator(lambda v: validate_name("namespace", v)), _NAME_SCHEMA
+    ]
+    name: Annotated[str, _text("name"), AfterValidator(lambda v: validate_name("name", v)), _NAME_SCHEMA]
     #: A number (``version: 1.0``) is read as written, to say why it is not a version.
     version: Annotated[
-        str, BeforeValidator(lambda v: str(v) if v is not None else ""), AfterValidator(validate_version)
+        str,
+        BeforeValidator(lambda v: str(v) if v is not None else ""),
+        AfterValidator(validate_version),
+        WithJsonSchema({"type": "string", "pattern": f"^(?:{SEMVER.pattern})$"}),
     ]
     title: Annotated[str, _text("title")] = ""
     description: Annotated[str, _text("description")] = ""
@@ -217,7 +237,7 @@ class ComponentSpec(_Strict):
     outputs: list[OutputSpec] = Field(default_factory=list)
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     #: Seconds; ``None`` = no timeout.
-    timeout: Annotated[float | None, _quantity(parse_duration)] = None
+    timeout: Annotated[float | None, _quantity("duration")] = None
     examples: list[ExampleSpec] = Field(default_factory=list)
 
     @property
@@ -232,6 +252,16 @@ class ComponentSpec(_Strict):
     def secrets(self) -> list[str]:
         """The names of the secret inputs."""
         return [i.name for i in self.inputs if i.secret]
+
+
+def spec_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of ``component.yaml``, from the model that checks it."""
+    schema = ComponentSpec.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ContainerOps component",
+        **schema,
+    }
 
 
 def image_name(spec: ComponentSpec) -> str:

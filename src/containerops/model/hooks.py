@@ -183,6 +183,14 @@ def _kind(r: Reader, node: Node, where: str, what: str, choices: tuple[str, ...]
     return r.choice(kind[1], f"{where}.type", f"the type of {what}", choices)
 
 
+TRIGGER_KEYS: dict[str, tuple[str, ...]] = {
+    "github": ("type", "events", "branches", "secret"),
+    "gitlab": ("type", "events", "branches", "secret"),
+    "webhook": ("type", "token"),
+    "cron": ("type", "schedule", "timezone"),
+}
+
+
 def _trigger(r: Reader, node: Node, where: str) -> Trigger | None:
     kind = _kind(r, node, where, "a trigger", TRIGGER_TYPES)
     if kind is None:
@@ -190,7 +198,7 @@ def _trigger(r: Reader, node: Node, where: str) -> Trigger | None:
     position = _position(r, node)
     if kind in ("github", "gitlab"):
         events = GITHUB_EVENTS if kind == "github" else GITLAB_EVENTS
-        item = _Item(r, node, where, f"a {kind} trigger", ("type", "events", "branches", "secret"))
+        item = _Item(r, node, where, f"a {kind} trigger", TRIGGER_KEYS[kind])
         chosen = item.words("events", events)
         branches = item.words("branches")
         secret = item.secret("secret", required=True)
@@ -203,10 +211,10 @@ def _trigger(r: Reader, node: Node, where: str) -> Trigger | None:
             return None
         return GitTrigger(kind, secret, chosen or events, branches or (), position)  # type: ignore[arg-type]
     if kind == "webhook":
-        item = _Item(r, node, where, "a webhook trigger", ("type", "token"))
+        item = _Item(r, node, where, "a webhook trigger", TRIGGER_KEYS[kind])
         token = item.secret("token", required=True)
         return WebhookTrigger(token, position=position) if item.ok and token else None
-    item = _Item(r, node, where, "a cron trigger", ("type", "schedule", "timezone"))
+    item = _Item(r, node, where, "a cron trigger", TRIGGER_KEYS["cron"])
     schedule = item.text("schedule", required=True)
     timezone = item.text("timezone") or "UTC"
     from croniter import croniter  # here, not at import: it brings dateutil (coops validate is faster)

@@ -179,3 +179,14 @@ __all__ = [
     "parse_duration",
     "parse_memory",
 ]
+
+
+def text_pattern(kind: str) -> str:
+    """A JSON Schema (ECMA-262) pattern of the text form of a ``duration``, ``cpu`` or
+    ``memory`` quantity, from the patterns that read them here (surrounding blanks allowed)."""
+    body = {
+        "duration": _DURATION.pattern,
+        "cpu": _CPU.pattern,
+        "memory": rf"{_NUMBER}\s*(?:[kmgtKMGT][iI]?[bB]?|[bB])?",  # _MEMORY without its flag
+    }[kind]
+    return rf"^\s*(?:{body})\s*$"
