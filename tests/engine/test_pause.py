@@ -8,9 +8,10 @@ import time
 import pytest
 
 from containerops.engine import Engine
-from containerops.engine.decisions import DecisionError, decide, pauses
+from containerops.engine.decisions import decide
 from containerops.executors.dummy import DummyExecutor
 from containerops.store import Store
+from containerops.store.pauses import DecisionError, pauses
 from tests.engine.pausing import engine_for, run_with
 from tests.engine.scenarios import BUSYBOX, Behaviour, action, job, simple_flow, stage
 

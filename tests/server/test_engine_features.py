@@ -14,9 +14,9 @@ from tests.server.flows import flow_doc, start, wait_for_run
 from tests.waiting import wait_for
 
 from containerops.component.testserver import CaptureServer, Received
-from containerops.engine.decisions import get_pause
 from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
+from containerops.store.pauses import get_pause
 
 
 def paused_doc(uri: str = "root/pause/ci", timeout: str | None = None) -> dict[str, Any]:

@@ -74,8 +74,9 @@ def _decide(
 
 
 def _decide_locally(run_ref: str, approved: bool, comment: str | None, by: str | None) -> dict[str, Any]:
-    from containerops.engine.decisions import DecisionError, decide  # when used: it loads the store
+    from containerops.engine.decisions import decide  # when used: it loads the store
     from containerops.store import Store
+    from containerops.store.pauses import DecisionError
 
     store = Store.open()
     try:

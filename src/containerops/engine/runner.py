@@ -35,7 +35,7 @@ from containerops.executors.base import Executor, ExecutorError, ExitStatus, Job
 from containerops.lua.sandbox import ScriptError
 from containerops.model.flow import Flow, Job
 from containerops.model.quantities import format_memory
-from containerops.store import Recorder, Store
+from containerops.store import Recorder, Store, pauses
 from containerops.store.ownership import HEARTBEAT_EVERY, this_process
 from containerops.store.values import utcnow
 
@@ -290,7 +290,7 @@ class Engine:
         """Wait at a pause stage for its decision; None when approved, else why the run fails."""
         state, recorder = self._require()
         stage = next(s for s in state.flow.stages if s.name == stage_name)
-        pause = decisions.open_pause(self.store, state.id, stage.name, stage.timeout)
+        pause = pauses.open_pause(self.store, state.id, stage.name, stage.timeout)
         if pause.decision is None:
             if state.status != "paused":  # a restored run already is
                 state.status, state.reason = "paused", f"waiting at stage {stage.name} for an approval"
@@ -307,11 +307,11 @@ class Engine:
         self._changed()
         return None
 
-    async def _decision(self, pause: decisions.Pause) -> decisions.Pause:
+    async def _decision(self, pause: pauses.Pause) -> pauses.Pause:
         """The pause once decided: woken by ``decide`` in this process, else by polling the store."""
         with waiting(decisions.KIND, pause.run_id) as event:
             while True:
-                current = decisions.get_pause(self.store, pause.run_id, pause.stage)
+                current = pauses.get_pause(self.store, pause.run_id, pause.stage)
                 assert current is not None
                 if current.decision is not None:
                     return current
@@ -319,7 +319,7 @@ class Engine:
                 if current.deadline is not None:
                     left = (current.deadline - utcnow()).total_seconds()
                     if left <= 0:
-                        return decisions.expire(self.store, current)
+                        return pauses.expire(self.store, current)
                     wait = min(wait, left)
                 await wait_or_poll(event, wait)
 
