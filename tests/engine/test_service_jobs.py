@@ -14,6 +14,7 @@ from containerops.engine.callbacks import CallbackRefused
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.store import Store
+from containerops.store.callbacks import callback_answer
 from tests.dbscan import assert_never_stored
 from tests.engine.scenarios import Behaviour, action, flow_text, job, run_flow, simple_flow, stage
 
@@ -205,7 +206,7 @@ def test_a_callback_no_engine_here_waits_for_is_refused_before_anything_is_kept(
     with pytest.raises(CallbackRefused) as refused:
         callbacks.accept(store, token, True, {"K": "v"}, "log")
     assert refused.value.status == 410
-    assert callbacks.answer(store, callback_id) is None
+    assert callback_answer(store, callback_id) is None
 
 
 def test_a_callback_reporting_failure_fails_the_job(store: Store) -> None:

@@ -24,6 +24,7 @@ from containerops.engine import callbacks
 from containerops.engine.notify import wait_or_poll, waiting
 from containerops.model.service import TEMPLATE, TEMPLATE_REF, Service
 from containerops.store import Store
+from containerops.store.callbacks import callback_answer
 
 #: How long the request itself may take when the job gives no timeout.
 DEFAULT_REQUEST_TIMEOUT = 30.0
@@ -217,7 +218,7 @@ async def _wait_for_callback(store: Store, callback_id: int, service: Service, l
     log("stdout", "waiting for the service's callback")
     with waiting(callbacks.KIND, callback_id) as event:
         while True:
-            got = callbacks.answer(store, callback_id)
+            got = callback_answer(store, callback_id)
             if got is not None:
                 break
             await wait_or_poll(event, CALLBACK_POLL)
