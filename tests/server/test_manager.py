@@ -19,9 +19,9 @@ from containerops.engine import Engine
 from containerops.executors.base import JobHandle, JobSpec
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
-from containerops.server import records
 from containerops.server.manager import RunEvent, RunManager, ServerStopping
 from containerops.store import Store
+from containerops.store import runs as server_runs
 from containerops.store import schema as t
 
 
@@ -180,7 +180,7 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
         engine = Engine(store, DummyExecutor())
         state = engine.prepare(flow, source="", fmt="json", flow_version=(flow_id, version_id))
         if trigger is not None:
-            records.mark_server_run(store, state.id, trigger, None)
+            server_runs.mark_server_run(store, state.id, trigger, None)
             with store.database.begin() as conn:  # its owner, a server process, is gone
                 conn.execute(t.runs.update().where(t.runs.c.id == state.id).values(owner=DEAD_OWNER))
         if status == "running":  # as a killed server leaves it: run and first job running

@@ -33,11 +33,10 @@ from containerops.launch import (
 )
 from containerops.model.flow import Flow
 from containerops.model.loader import parse_flow
-from containerops.server import records
 from containerops.server.accounts import readable_by_flows_of
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
-from containerops.store import Store
+from containerops.store import Store, flows, runs
 
 log = logging.getLogger("containerops.server.manager")
 
@@ -94,14 +93,14 @@ class RunManager:
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         """Settle what a previous server process left behind; call once, before serving."""
-        settled = records.settle_interrupted_runs(self.store, "server stopped")
+        settled = runs.settle_interrupted_runs(self.store, "server stopped")
         for run_id in settled:
             log.warning("run %s was unfinished when the server stopped: marked failed", run_id)
             await asyncio.to_thread(stop_leftovers, self.store.get_run(run_id, with_jobs=False).uid)
             self._emit(RunEvent("finished", run_id, None))
         for run_id in await asyncio.to_thread(settle_abandoned_runs, self.store):
             log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
-        for run_id in records.paused_server_runs(self.store):
+        for run_id in runs.paused_server_runs(self.store):
             await self.restore_paused(run_id)
 
     async def restore_paused(self, run_id: int) -> None:
@@ -160,7 +159,7 @@ class RunManager:
         """
         if self._stopping:
             raise ServerStopping("the server is stopping; it starts no new run")
-        version_id = records.resolve_version(self.store, flow_id, version_id)
+        version_id = flows.resolve_version(self.store, flow_id, version_id)
         flow, source, fmt = self._flow(version_id)
         run_params = dict(params or {})
         overrides = {**(run_params.get("set") or {}), **(env or {})}
@@ -221,7 +220,7 @@ class RunManager:
             if run_id not in self._started:  # cancelled while queued: it never started
                 reason = self._cancel_reasons.pop(run_id, "cancelled")
                 try:
-                    records.cancel_queued_run(self.store, run_id, reason)
+                    runs.cancel_queued_run(self.store, run_id, reason)
                 except Exception:
                     log.exception("could not record run %s as cancelled", run_id)
                 if engine.state is not None:
@@ -305,7 +304,7 @@ class RunManager:
         if cached is not None:
             self._flows.move_to_end(version_id)
             return cached
-        source, fmt = records.version_source(self.store, version_id)
+        source, fmt = flows.version_source(self.store, version_id)
         loaded = parse_flow(source, f"flow version {version_id}")
         entry = (loaded.flow, source, fmt)
         self._flows[version_id] = entry

@@ -13,7 +13,6 @@ from containerops.model.flow import Flow
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.model.validate import check_runnable_locally
 from containerops.repository.usage import resolve_components
-from containerops.server import catalog
 from containerops.server.accounts import readable_by_flows_of
 from containerops.server.deps import (
     FLOW_PART,
@@ -27,6 +26,7 @@ from containerops.server.deps import (
 from containerops.server.errors import WITH_TOKEN, ApiError, answer, error_responses
 from containerops.server.names import MAX_PART, flow_uri, uri_part
 from containerops.store import Store
+from containerops.store import flows as stored_flows
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"], responses=WITH_TOKEN)
 #: A flow URI's parts with two dots pass the pattern but not ``names.uri_part``: 400.
@@ -91,9 +91,9 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
     loaded = await read_flow(request)
     caller.require("write", namespace_of(loaded.flow.uri))
     runnable(store, loaded.flow, request.app.state.manager.executor.name)
-    before = catalog.latest_version(store, loaded.flow.uri)
+    before = stored_flows.latest_version(store, loaded.flow.uri)
     flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
-    catalog.set_deleted(store, flow_id, False)
+    stored_flows.set_deleted(store, flow_id, False)
     created = before != version
     return JSONResponse(
         {
@@ -126,7 +126,7 @@ def list_flows(
         visible: list[str] | None = [namespace]
     else:
         visible = visible_namespaces(caller)
-    flows = catalog.list_flows(store, namespaces=visible, after=after, limit=limit)
+    flows = stored_flows.list_flows(store, namespaces=visible, after=after, limit=limit)
     return {
         "flows": [flow.to_json() for flow in flows],
         "next": flows[-1].uri if len(flows) == limit else None,
@@ -139,8 +139,8 @@ def show_flow(
 ) -> dict[str, Any]:
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)
-    flow = catalog.get_flow(store, uri)
-    return {**flow.to_json(), "version_list": catalog.flow_versions(store, flow.id)}
+    flow = stored_flows.get_flow(store, uri)
+    return {**flow.to_json(), "version_list": stored_flows.flow_versions(store, flow.id)}
 
 
 @router.get(
@@ -158,8 +158,8 @@ def show_version(
 ) -> dict[str, Any]:
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)
-    flow = catalog.get_flow(store, uri)
-    return {"uri": uri, **catalog.flow_version(store, flow.id, version)}
+    flow = stored_flows.get_flow(store, uri)
+    return {"uri": uri, **stored_flows.flow_version(store, flow.id, version)}
 
 
 @router.delete(
@@ -171,6 +171,6 @@ def delete_flow(
     """The flow disappears from lists and cannot start; its past runs and versions stay."""
     uri = flow_uri(namespace, repository, name)
     caller.require("write", namespace)
-    flow = catalog.get_flow(store, uri)
-    catalog.set_deleted(store, flow.id, True)
+    flow = stored_flows.get_flow(store, uri)
+    stored_flows.set_deleted(store, flow.id, True)
     return Response(status_code=204)

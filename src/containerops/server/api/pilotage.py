@@ -16,12 +16,12 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from containerops.server import catalog
 from containerops.server.api.flows import FLOW_BODY, read_flow
 from containerops.server.api.runs import run_document
 from containerops.server.deps import Caller, FlowPart, Manager, RunNumber, StoreDep
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, error_responses
 from containerops.server.names import flow_uri, uri_part
+from containerops.store import flows as stored_flows
 
 router = APIRouter(prefix="/flow/v1", tags=["pilotage"], responses=WITH_TOKEN)
 
@@ -57,7 +57,7 @@ async def start_flow(
     if loaded.flow.tag != tag:
         raise ApiError(f"the flow's tag {loaded.flow.tag!r} is not the route's {tag!r}", status=422)
     flow_id, version_id, version = store.save_flow(uri, loaded.source, loaded.format)
-    catalog.set_deleted(store, flow_id, False)
+    stored_flows.set_deleted(store, flow_id, False)
     run = await manager.submit(flow_id, version_id, trigger={"type": "pilotage", "by": caller.name})
     return JSONResponse(
         {"id": run.id, "number": run.number, "uri": uri, "tag": tag, "version": version},

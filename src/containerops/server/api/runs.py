@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from containerops.engine.decisions import decide
 from containerops.model.names import ENV_NAME
-from containerops.server import catalog
 from containerops.server.deps import (
     FLOW_URI,
     Caller,
@@ -27,6 +26,7 @@ from containerops.server.errors import WITH_TOKEN, ApiError, Conflict, error_res
 from containerops.server.manager import SubmittedRun
 from containerops.server.names import uri_part
 from containerops.store import RunRow, Store, StoreError
+from containerops.store import flows as stored_flows
 from containerops.store.values import MAX_ID
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=WITH_TOKEN)
@@ -82,7 +82,7 @@ async def start_run(body: StartRun, manager: Manager, store: StoreDep, caller: C
     bad = [name for name in body.set if not ENV_NAME.fullmatch(name)]
     if bad:
         raise ApiError(f"set: {bad[0][:80]!r} is not a variable name (letters, digits, _)", status=422)
-    flow_id, version_id = catalog.find_version(store, body.flow, body.version)
+    flow_id, version_id = stored_flows.find_version(store, body.flow, body.version)
     params: dict[str, Any] = {"set": body.set} if body.set else {}
     run = await manager.submit(flow_id, version_id, params=params, trigger={"type": "api", "by": caller.name})
     return started(run, body.flow)

@@ -22,20 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
-import sqlalchemy as sa
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_delay, wait_fixed
 
 from containerops.contract.signatures import signature_ok, token_ok
 from containerops.model.flow import Flow
 from containerops.model.hooks import GitTrigger, WebhookTrigger
 from containerops.model.loader import parse_flow
-from containerops.server import records
 from containerops.server.manager import RunManager
 from containerops.server.triggers import deliveries
 from containerops.server.triggers.git import GitEvent, PayloadError, github_event, gitlab_event, why_ignored
 from containerops.server.triggers.secrets import namespace_secret
-from containerops.store import Store, StoreError
-from containerops.store import schema as t
+from containerops.store import Store, StoreError, flows
 
 HookKind = Literal["github", "gitlab", "webhook"]
 #: Generic webhooks give the run their body in this variable, up to the contract's value limit.
@@ -237,16 +234,13 @@ class HookReceiver:
 
     def _flow(self, uri: str) -> tuple[int, Flow] | None:
         """The flow's id and newest version, parsed (cached per version)."""
-        with self.store.database.connect() as conn:
-            flow_id = conn.execute(
-                sa.select(t.flows.c.id).where(t.flows.c.uri == uri, t.flows.c.deleted_at.is_(None))
-            ).scalar()
-        if flow_id is None:
+        try:
+            flow_id, version_id = flows.find_version(self.store, uri, None)
+        except StoreError:  # no such flow, or it was deleted
             return None
-        version_id = records.resolve_version(self.store, flow_id, None)
         flow = self._flows.get(version_id)
         if flow is None:
-            source, _ = records.version_source(self.store, version_id)
+            source, _ = flows.version_source(self.store, version_id)
             flow = parse_flow(source, f"flow version {version_id}").flow
             self._flows[version_id] = flow
             if len(self._flows) > FLOW_CACHE_SIZE:

@@ -1,6 +1,5 @@
-"""The store writes and reads of the run manager that the core store does not have:
-which flow version to run, who started a run, and settling runs a stopped
-server left unfinished."""
+"""Runs the server starts: what started them, settling the ones a stopped server left
+unfinished, and cancelling one still queued."""
 
 from __future__ import annotations
 
@@ -8,48 +7,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from containerops.store import Store, StoreError
 from containerops.store import schema as t
 from containerops.store.ownership import history_row, owner_alive, settle_runs
+from containerops.store.store import Store
 from containerops.store.values import utcnow
 
 #: Run states a server process owns while it lives; found at startup, they were interrupted.
 _INTERRUPTED = ("pending", "running")
-
-
-def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
-    """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest.
-    A deleted flow has none."""
-    query = (
-        sa.select(t.flow_versions.c.id)
-        .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
-        .where(t.flows.c.id == flow_id, t.flows.c.deleted_at.is_(None))
-        .order_by(t.flow_versions.c.version.desc())
-        .limit(1)
-    )
-    if version_id is not None:
-        query = query.where(t.flow_versions.c.id == version_id)
-    with store.database.connect() as conn:
-        found = conn.execute(query).scalar()
-    if found is None:
-        which = (
-            f"version with id {version_id} of flow {flow_id}" if version_id is not None else f"flow {flow_id}"
-        )
-        raise StoreError(f"no {which}")
-    return int(found)
-
-
-def version_source(store: Store, version_id: int) -> tuple[str, str]:
-    """The source text and format (yaml/json) of a flow version."""
-    with store.database.connect() as conn:
-        row = conn.execute(
-            sa.select(t.flow_versions.c.source, t.flow_versions.c.format).where(
-                t.flow_versions.c.id == version_id
-            )
-        ).first()
-    if row is None:
-        raise StoreError(f"no flow version with id {version_id}")
-    return str(row.source), str(row.format)
 
 
 def mark_server_run(store: Store, run_id: int, trigger: dict[str, Any], rerun_of: int | None) -> None:

@@ -1,8 +1,6 @@
-"""Flows as the API sees them: listing, one flow with its versions, deleting.
-
-Saving a version is the core store's ``save_flow``; this adds what only the
-server needs, such as hiding deleted flows (their versions and runs stay: a
-run's history never loses the definition it ran).
+"""Flows and their versions: listing, one flow with its versions, which version to run,
+hiding a deleted flow (its versions and runs stay: a run's history never loses the
+definition it ran). Saving a version is ``Store.save_flow``.
 """
 
 from __future__ import annotations
@@ -13,14 +11,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.rows import StoreError
+from containerops.store.store import Store
 from containerops.store.values import utcnow
 from containerops.timestamps import rfc3339
-
-
-def _iso(value: datetime | None) -> str | None:
-    return rfc3339(value)
 
 
 @dataclass(slots=True)
@@ -37,7 +32,7 @@ class FlowSummary:
             "id": self.id,
             "uri": self.uri,
             "namespace": self.uri.split("/", 1)[0],
-            "created_at": _iso(self.created_at),
+            "created_at": rfc3339(self.created_at),
             "latest_version": self.latest_version,
             "versions": self.versions,
             "runs": self.runs,
@@ -150,7 +145,7 @@ def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
                 "version": row.version,
                 "digest": row.digest,
                 "format": row.format,
-                "created_at": _iso(row.created_at),
+                "created_at": rfc3339(row.created_at),
             }
             for row in conn.execute(query)
         ]
@@ -171,7 +166,7 @@ def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
         "version": row.version,
         "digest": row.digest,
         "format": row.format,
-        "created_at": _iso(row.created_at),
+        "created_at": rfc3339(row.created_at),
         "source": row.source,
     }
 
@@ -192,3 +187,38 @@ def set_deleted(store: Store, flow_id: int, deleted: bool) -> None:
         conn.execute(
             t.flows.update().where(t.flows.c.id == flow_id).values(deleted_at=utcnow() if deleted else None)
         )
+
+
+def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
+    """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest.
+    A deleted flow has none."""
+    query = (
+        sa.select(t.flow_versions.c.id)
+        .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
+        .where(t.flows.c.id == flow_id, t.flows.c.deleted_at.is_(None))
+        .order_by(t.flow_versions.c.version.desc())
+        .limit(1)
+    )
+    if version_id is not None:
+        query = query.where(t.flow_versions.c.id == version_id)
+    with store.database.connect() as conn:
+        found = conn.execute(query).scalar()
+    if found is None:
+        which = (
+            f"version with id {version_id} of flow {flow_id}" if version_id is not None else f"flow {flow_id}"
+        )
+        raise StoreError(f"no {which}")
+    return int(found)
+
+
+def version_source(store: Store, version_id: int) -> tuple[str, str]:
+    """The source text and format (yaml/json) of a flow version."""
+    with store.database.connect() as conn:
+        row = conn.execute(
+            sa.select(t.flow_versions.c.source, t.flow_versions.c.format).where(
+                t.flow_versions.c.id == version_id
+            )
+        ).first()
+    if row is None:
+        raise StoreError(f"no flow version with id {version_id}")
+    return str(row.source), str(row.format)
