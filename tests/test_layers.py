@@ -61,7 +61,6 @@ STILL_QUERYING = {
     "notify/dispatch.py",
     "repository/catalog.py",
     "server/accounts.py",
-    "server/secrets.py",
     "server/triggers/cron.py",
     "server/triggers/deliveries.py",
 }

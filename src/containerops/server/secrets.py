@@ -14,18 +14,15 @@ import base64
 import binascii
 import os
 import secrets as random
-from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from containerops.model.names import ENV_NAME
 from containerops.server.accounts import check_name
 from containerops.store import Store, StoreError, coops_home
-from containerops.store import schema as t
-from containerops.store.values import aware
+from containerops.store.secrets import delete_sealed, put_sealed, sealed_secret, sealed_secrets, secret_names
 
 KEY_ENV = "COOPS_SERVER_KEY"
 KEY_FILE = "server.key"
@@ -113,64 +110,29 @@ def set_secret(store: Store, namespace: str, name: str, value: str) -> bool:
         raise SecretError(f"secret {name!r}: the value is empty")
     if len(value.encode()) > MAX_VALUE:
         raise SecretError(f"secret {name!r}: the value is longer than {MAX_VALUE} bytes")
-    ciphertext = seal(server_key(), namespace, name, value)
-    now = datetime.now(UTC)
-    where = (t.secrets.c.namespace == namespace, t.secrets.c.name == name)
-    with store.database.begin() as conn:
-        updated = conn.execute(t.secrets.update().where(*where).values(ciphertext=ciphertext, updated_at=now))
-        if updated.rowcount:
-            return False
-        conn.execute(
-            t.secrets.insert().values(
-                namespace=namespace, name=name, ciphertext=ciphertext, created_at=now, updated_at=now
-            )
-        )
-        return True
+    return put_sealed(store, namespace, name, seal(server_key(), namespace, name, value))
 
 
 def delete_secret(store: Store, namespace: str, name: str) -> None:
-    with store.database.begin() as conn:
-        deleted = conn.execute(
-            t.secrets.delete().where(t.secrets.c.namespace == namespace, t.secrets.c.name == name)
-        )
-    if not deleted.rowcount:
+    if not delete_sealed(store, namespace, name):
         raise SecretError(f"no secret {name!r} in namespace {namespace!r}")
 
 
 def list_secrets(store: Store, namespace: str) -> list[dict[str, object]]:
     """Names and dates only: values never leave through a listing."""
-    query = (
-        sa.select(t.secrets.c.name, t.secrets.c.created_at, t.secrets.c.updated_at)
-        .where(t.secrets.c.namespace == namespace)
-        .order_by(t.secrets.c.name)
-    )
-    with store.database.connect() as conn:
-        return [
-            {"name": row.name, "created_at": aware(row.created_at), "updated_at": aware(row.updated_at)}
-            for row in conn.execute(query)
-        ]
+    return secret_names(store, namespace)
 
 
 def namespace_secrets(store: Store, namespace: str) -> dict[str, str]:
     """Every secret of ``namespace``, decrypted: what a run of its flows may reference."""
-    with store.database.connect() as conn:
-        rows = conn.execute(
-            sa.select(t.secrets.c.name, t.secrets.c.ciphertext).where(t.secrets.c.namespace == namespace)
-        ).all()
-    if not rows:
+    sealed = sealed_secrets(store, namespace)
+    if not sealed:
         return {}
     key = server_key()
-    return {row.name: unseal(key, namespace, row.name, row.ciphertext) for row in rows}
+    return {name: unseal(key, namespace, name, ciphertext) for name, ciphertext in sealed.items()}
 
 
 def get_secret(store: Store, namespace: str, name: str) -> str | None:
     """One secret's value, or None when the namespace has no secret by that name."""
-    with store.database.connect() as conn:
-        ciphertext = conn.execute(
-            sa.select(t.secrets.c.ciphertext).where(
-                t.secrets.c.namespace == namespace, t.secrets.c.name == name
-            )
-        ).scalar()
-    if ciphertext is None:
-        return None
-    return unseal(server_key(), namespace, name, str(ciphertext))
+    ciphertext = sealed_secret(store, namespace, name)
+    return None if ciphertext is None else unseal(server_key(), namespace, name, ciphertext)
