@@ -35,8 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from containerops.repository.catalog import Catalog, PushRecord
 from containerops.store import Store
+from containerops.store.components import Catalog, PushRecord
 
 NAME = "component_search"
 #: On the median: on a shared 2-core machine the slowest runs measure the scheduler

@@ -118,9 +118,9 @@ async def submit_all(url: str, token: str, runs: int, clients: int) -> tuple[lis
 
 
 def measure(args: argparse.Namespace) -> dict[str, float]:
-    from containerops.server.accounts import create_token, create_user
     from containerops.store import Store
     from containerops.store import schema as t
+    from containerops.store.accounts import create_token, create_user
 
     store = Store.open()
     create_user(store, "bench", admin=True)

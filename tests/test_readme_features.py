@@ -21,10 +21,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from containerops.component.testserver import CaptureServer
-from containerops.notify.dispatch import list_notifications
-from containerops.server.accounts import create_token, create_user
 from containerops.server.secrets import set_secret
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
+from containerops.store.notifications import list_notifications
 from tests.cli.test_cli import coops, write
 from tests.server.conftest import ServerProcess, free_port, server_process
 from tests.server.flows import start, wait_for_run

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from containerops.server import accounts
-from containerops.store import Store
+from containerops.store import Store, accounts
 from containerops.store import schema as t
 from tests.cli.test_cli import coops, write
 

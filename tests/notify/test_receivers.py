@@ -17,9 +17,9 @@ from aiosmtpd.controller import Controller
 
 from containerops.component.testserver import CaptureServer
 from containerops.contract.signatures import sign
-from containerops.notify.dispatch import list_notifications
 from containerops.server.secrets import set_secret
 from containerops.store import Store
+from containerops.store.notifications import list_notifications
 from tests.server.conftest import LiveServer, free_port
 
 SHA = "d" * 40

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from containerops.model.component_refs import parse_ref
-from containerops.repository.catalog import (
+from containerops.store import Store
+from containerops.store.components import (
     Catalog,
     CatalogError,
     PushRecord,
     UnknownComponent,
     VersionConflict,
 )
-from containerops.store import Store
 
 
 def record(

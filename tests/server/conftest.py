@@ -29,8 +29,8 @@ from fastapi import FastAPI
 
 from containerops.executors.base import Executor
 from containerops.server import RunManager, create_app
-from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
 
 T = TypeVar("T")
 

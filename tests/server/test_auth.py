@@ -15,10 +15,9 @@ from tests.server.authapp import guarded_app, serve
 from tests.server.conftest import LiveServer
 from tests.server.flows import flow_doc
 
-from containerops.server import accounts
-from containerops.server.accounts import create_org, create_token, create_user, set_member
-from containerops.store import Store
+from containerops.store import Store, accounts
 from containerops.store import schema as t
+from containerops.store.accounts import create_org, create_token, create_user, set_member
 
 
 @pytest.fixture

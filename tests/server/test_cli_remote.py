@@ -14,8 +14,8 @@ import pytest
 import yaml
 from tests.server.conftest import ServerProcess
 
-from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
 
 COOPS = [sys.executable, "-m", "containerops.cli.main"]
 

@@ -11,8 +11,8 @@ from tests.server.conftest import LiveServer
 from tests.server.flows import wait_for_run
 
 from containerops.component.spec import parse_spec
-from containerops.repository.catalog import Catalog, PushRecord
 from containerops.store import Store
+from containerops.store.components import Catalog, PushRecord
 
 SPEC = """\
 namespace: acme
@@ -117,7 +117,7 @@ def test_the_repository_is_readable_through_the_api(
 
 
 def test_a_token_sees_only_components_of_its_namespaces(server: LiveServer, store: Store) -> None:
-    from containerops.server.accounts import create_token, create_user
+    from containerops.store.accounts import create_token, create_user
 
     record_component(store)
     create_user(store, "bob")
@@ -131,7 +131,7 @@ def test_a_flow_cannot_use_a_component_of_a_namespace_it_may_not_read(
 ) -> None:
     """Alice's flow naming bob's private component is refused exactly as if it did not exist;
     a component of an organization alice belongs to runs."""
-    from containerops.server.accounts import create_org, create_token, create_user, set_member
+    from containerops.store.accounts import create_org, create_token, create_user, set_member
 
     record_component(store)  # acme/notify
     for name in ("alice", "bob"):
@@ -194,7 +194,7 @@ def record(store: Store, namespace: str, name: str, version: str, digit: str) ->
 
 
 def test_a_version_is_shown_with_version_and_everyone_reads_library(server: LiveServer, store: Store) -> None:
-    from containerops.server.accounts import create_token, create_user
+    from containerops.store.accounts import create_token, create_user
 
     record(store, "acme", "notify", "1.0.0", "1")
     record(store, "acme", "notify", "1.1.0", "2")

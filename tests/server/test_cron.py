@@ -20,9 +20,10 @@ from tests.waiting import until, wait_for
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.server.manager import RunManager
-from containerops.server.triggers.cron import Scheduler, list_schedules
+from containerops.server.triggers.cron import Scheduler
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.schedules import list_schedules
 from containerops.timestamps import rfc3339
 
 

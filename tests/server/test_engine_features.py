@@ -14,8 +14,8 @@ from tests.server.flows import flow_doc, start, wait_for_run
 from tests.waiting import wait_for
 
 from containerops.component.testserver import CaptureServer, Received
-from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
 from containerops.store.pauses import get_pause
 
 

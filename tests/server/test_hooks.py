@@ -20,10 +20,9 @@ from tests.server.conftest import LiveServer, ServerProcess
 
 from containerops.contract.signatures import sign
 from containerops.server import limits
-from containerops.server.accounts import create_token, create_user
 from containerops.server.secrets import set_secret
-from containerops.server.triggers import deliveries
-from containerops.store import Store
+from containerops.store import Store, deliveries
+from containerops.store.accounts import create_token, create_user
 
 SECRET = "It's a Secret to Everybody"
 FLOW = textwrap.dedent(

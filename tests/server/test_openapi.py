@@ -30,8 +30,8 @@ from tests.server.flows import flow_doc, start, wait_for_run
 from tests.server.test_logs_api import sse
 
 from containerops.model.names import ENV_NAME, NAME, URI_PART
-from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 #: Examples per operation and generation mode: ~40 operations x 2 modes x 3 callers stay under a minute.

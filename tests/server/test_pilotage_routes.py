@@ -82,7 +82,7 @@ def test_runtime_of_a_missing_run_or_another_tag_is_404(admin: httpx.Client) -> 
 
 
 def test_pilotage_routes_need_write_to_start(server: LiveServer) -> None:
-    from containerops.server.accounts import create_token, create_user
+    from containerops.store.accounts import create_token, create_user
 
     create_user(server.store, "demo")
     reader = create_token(server.store, "demo", "read")

@@ -14,8 +14,8 @@ from tests.server.conftest import ServerProcess
 from tests.server.flows import as_json, flow_doc, start, wait_for_run
 from tests.waiting import wait_for
 
-from containerops.server.accounts import create_token, create_user
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
 
 
 def wait_for_job(client: httpx.Client, run_id: int) -> None:

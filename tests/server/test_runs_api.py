@@ -13,7 +13,7 @@ import pytest
 from tests.server.conftest import LiveServer
 from tests.server.flows import as_json, flow_doc, start, wait_for_run
 
-from containerops.server.accounts import create_token, create_user
+from containerops.store.accounts import create_token, create_user
 
 
 def test_a_run_starts_at_once_and_shows_like_coops_runs_show_json(

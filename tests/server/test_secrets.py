@@ -18,7 +18,6 @@ from tests.dbscan import assert_never_stored
 from tests.server.conftest import LiveServer
 from tests.server.flows import flow_doc, start, wait_for_run
 
-from containerops.server.accounts import create_org, create_token, create_user
 from containerops.server.secrets import (
     KEY_ENV,
     SecretError,
@@ -29,6 +28,7 @@ from containerops.server.secrets import (
 )
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.accounts import create_org, create_token, create_user
 
 VALUE = "hunter2-the-real-one 'quoted'"
 

@@ -61,7 +61,7 @@ T = TypeVar("T")
 
 def _accounts() -> ModuleType:
     """Imported when used: the server package loads FastAPI, which ``coops run`` does not need."""
-    from containerops.server import accounts
+    from containerops.store import accounts
 
     return accounts
 

@@ -58,5 +58,3 @@ def apply_defaults(job: Job, defaults: Defaults, written: set[str]) -> None:
         job.retries = defaults.retries
     if defaults.environments:
         job.environments = {**defaults.environments, **job.environments}
-
-

@@ -16,11 +16,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import sqlalchemy as sa
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from containerops.engine import RunState
@@ -32,8 +30,7 @@ from containerops.notify import email, github, slack, webhook
 from containerops.notify.email import SmtpSettings
 from containerops.notify.summary import RunSummary
 from containerops.store import Store
-from containerops.store import schema as t
-from containerops.store.values import utcnow
+from containerops.store.notifications import finish_notification, start_notification
 
 log = logging.getLogger("containerops.notify")
 
@@ -121,7 +118,8 @@ class Notifier:
         """Send one message with retries and record it; its final status (sent | failed | skipped)."""
         namespace = summary.flow.split("/", 1)[0]
         secret = self.secret(namespace, receiver.secret) if receiver.secret else None
-        row = self._record(summary.run_id, index, receiver, event, self._target(receiver, summary))
+        target = self._target(receiver, summary)
+        row = start_notification(self.store, summary.run_id, index, receiver.type, event, target)
         attempts = 0
         error: str | None = None
         status = "sent"
@@ -148,12 +146,7 @@ class Notifier:
                 error,
                 attempts,
             )
-        with self.store.database.begin() as conn:
-            conn.execute(
-                t.notifications.update()
-                .where(t.notifications.c.id == row)
-                .values(status=status, attempts=attempts, error=error, finished_at=utcnow())
-            )
+        finish_notification(self.store, row, status, attempts, error)
         return status
 
     def _sender(
@@ -203,23 +196,6 @@ class Notifier:
             return f"webhook {urlsplit(receiver.url or '')._replace(query='', fragment='').geturl()}"[:255]
         return f"slack {host}"
 
-    def _record(self, run_id: int, index: int, receiver: Receiver, event: str, target: str) -> int:
-        with self.store.database.begin() as conn:
-            key = conn.execute(
-                t.notifications.insert().values(
-                    run_id=run_id,
-                    receiver_index=index,
-                    kind=receiver.type,
-                    event=event,
-                    target=target,
-                    status="sending",
-                    attempts=0,
-                    created_at=utcnow(),
-                )
-            ).inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
     # -- the run ----------------------------------------------------------------
     def _flow(self, event: RunEvent) -> Flow | None:
         if event.state is not None:
@@ -267,23 +243,3 @@ def _describe(exc: BaseException, secret: str | None) -> str:
     else:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     return text.replace(secret, "***") if secret else text
-
-
-def list_notifications(store: Store, run_id: int) -> list[dict[str, Any]]:
-    """A run's notifications, oldest first."""
-    n = t.notifications
-    with store.database.connect() as conn:
-        rows = conn.execute(sa.select(n).where(n.c.run_id == run_id).order_by(n.c.id)).all()
-    return [
-        {
-            "id": row.id,
-            "receiver_index": row.receiver_index,
-            "kind": row.kind,
-            "event": row.event,
-            "target": row.target,
-            "status": row.status,
-            "attempts": row.attempts,
-            "error": row.error,
-        }
-        for row in rows
-    ]

@@ -33,7 +33,8 @@ from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
 from containerops.model.component_refs import ComponentRef
 from containerops.repository import registry
-from containerops.repository.catalog import (
+from containerops.store import Store
+from containerops.store.components import (
     LIBRARY,
     Catalog,
     CatalogError,
@@ -43,7 +44,6 @@ from containerops.repository.catalog import (
     VersionRow,
     conflict_message,
 )
-from containerops.store import Store
 
 Progress = Callable[[str], None]
 

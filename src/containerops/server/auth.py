@@ -23,7 +23,8 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
-from containerops.server.accounts import (
+from containerops.store import Store
+from containerops.store.accounts import (
     LIBRARY,
     ROLE_SCOPE,
     SCOPES,
@@ -34,7 +35,6 @@ from containerops.server.accounts import (
     create_token,
     scope_allows,
 )
-from containerops.store import Store
 
 __all__ = ["Principal", "create_token", "principal", "request_store"]
 

@@ -33,10 +33,10 @@ from containerops.launch import (
 )
 from containerops.model.flow import Flow
 from containerops.model.loader import parse_flow
-from containerops.server.accounts import readable_by_flows_of
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
 from containerops.store import Store, flows, runs
+from containerops.store.accounts import readable_by_flows_of
 
 log = logging.getLogger("containerops.server.manager")
 

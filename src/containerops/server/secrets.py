@@ -20,8 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from containerops.model.names import ENV_NAME
-from containerops.server.accounts import check_name
 from containerops.store import Store, StoreError, coops_home
+from containerops.store.accounts import check_name
 from containerops.store.secrets import delete_sealed, put_sealed, sealed_secret, sealed_secrets, secret_names
 
 KEY_ENV = "COOPS_SERVER_KEY"

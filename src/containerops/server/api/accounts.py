@@ -18,11 +18,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from containerops.model.names import NAME
-from containerops.server import accounts
 from containerops.server import secrets as stored
-from containerops.server.accounts import AccountError, check_name
 from containerops.server.deps import AccountName, Caller, SecretName, StoreDep, whole
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, answer, error_responses
+from containerops.store import accounts
+from containerops.store.accounts import AccountError, check_name
 from containerops.timestamps import rfc3339, rows_as_json
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=WITH_TOKEN)

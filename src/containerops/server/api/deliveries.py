@@ -15,8 +15,7 @@ from fastapi import APIRouter, Query
 from containerops.server.api.runs import split_uri
 from containerops.server.deps import FLOW_URI, Caller, DeliveryId, StoreDep, namespace_of, visible_namespaces
 from containerops.server.errors import WITH_TOKEN, NotFound, error_responses
-from containerops.server.triggers import deliveries
-from containerops.store import StoreError
+from containerops.store import StoreError, deliveries
 from containerops.store.values import MAX_ID
 
 router = APIRouter(prefix="/api/v1/deliveries", tags=["triggers"], responses=WITH_TOKEN)

@@ -13,7 +13,6 @@ from containerops.model.flow import Flow
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.model.validate import check_runnable_locally
 from containerops.repository.usage import resolve_components
-from containerops.server.accounts import readable_by_flows_of
 from containerops.server.deps import (
     FLOW_PART,
     Caller,
@@ -27,6 +26,7 @@ from containerops.server.errors import WITH_TOKEN, ApiError, answer, error_respo
 from containerops.server.names import MAX_PART, flow_uri, uri_part
 from containerops.store import Store
 from containerops.store import flows as stored_flows
+from containerops.store.accounts import readable_by_flows_of
 
 router = APIRouter(prefix="/api/v1/flows", tags=["flows"], responses=WITH_TOKEN)
 #: A flow URI's parts with two dots pass the pattern but not ``names.uri_part``: 400.

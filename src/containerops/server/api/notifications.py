@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from containerops.notify.dispatch import list_notifications
 from containerops.server.deps import Caller, RunId, StoreDep, namespace_of
 from containerops.server.errors import WITH_TOKEN
+from containerops.store.notifications import list_notifications
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=WITH_TOKEN)
 

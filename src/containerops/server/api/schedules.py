@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from containerops.server.deps import Caller, StoreDep, visible_namespaces
 from containerops.server.errors import WITH_TOKEN
-from containerops.server.triggers.cron import list_schedules
+from containerops.store.schedules import list_schedules
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["triggers"], responses=WITH_TOKEN)
 

@@ -21,15 +21,12 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from croniter import croniter
 
 from containerops.model.hooks import CronTrigger
 from containerops.model.loader import parse_flow
 from containerops.server.manager import RunManager
-from containerops.store import Store
-from containerops.store import schema as t
-from containerops.store.values import aware
+from containerops.store import Store, schedules
 from containerops.timestamps import rfc3339
 
 log = logging.getLogger("containerops.server.cron")
@@ -100,68 +97,12 @@ class Scheduler:
         one that comes back after it was retired. A changed schedule keeps its last
         tick, so no tick runs twice.
         """
-        now = self.clock.now()
-        wanted: dict[tuple[int, int], CronTrigger] = {}
-        for flow_id, version_id, source in self._newest_versions():
-            for index, trigger in enumerate(self._cron_triggers(version_id, source)):
-                wanted[(flow_id, index)] = trigger
-        s = t.schedules
-        with self.store.database.begin() as conn:
-            rows = {(row.flow_id, row.trigger_index): row for row in conn.execute(sa.select(s))}
-            for key, row in rows.items():
-                if key not in wanted and row.active:
-                    conn.execute(s.update().where(s.c.id == row.id).values(active=False, updated_at=now))
-            for (flow_id, index), trigger in wanted.items():
-                existing = rows.get((flow_id, index))
-                if existing is None:
-                    conn.execute(
-                        s.insert().values(
-                            flow_id=flow_id,
-                            trigger_index=index,
-                            schedule=trigger.schedule,
-                            timezone=trigger.timezone,
-                            active=True,
-                            last_tick=now,
-                            next_tick=next_tick(trigger.schedule, trigger.timezone, now),
-                            missed_ticks=0,
-                            updated_at=now,
-                        )
-                    )
-                elif (existing.schedule, existing.timezone, existing.active) != (
-                    trigger.schedule,
-                    trigger.timezone,
-                    True,
-                ):
-                    # A schedule back after it was retired starts from now: the time it was
-                    # retired is not downtime to catch up on.
-                    since = (aware(existing.last_tick) if existing.active else None) or now
-                    conn.execute(
-                        s.update()
-                        .where(s.c.id == existing.id)
-                        .values(
-                            schedule=trigger.schedule,
-                            timezone=trigger.timezone,
-                            active=True,
-                            last_tick=since,
-                            next_tick=next_tick(trigger.schedule, trigger.timezone, since),
-                            updated_at=now,
-                        )
-                    )
-
-    def _newest_versions(self) -> list[tuple[int, int, str]]:
-        """(flow id, newest version id, source) of each live flow that may have a cron trigger."""
-        v = t.flow_versions
-        newest = (
-            sa.select(v.c.flow_id, sa.func.max(v.c.version).label("version")).group_by(v.c.flow_id).subquery()
-        )
-        query = (
-            sa.select(v.c.flow_id, v.c.id, v.c.source)
-            .join(newest, sa.and_(newest.c.flow_id == v.c.flow_id, newest.c.version == v.c.version))
-            .join(t.flows, t.flows.c.id == v.c.flow_id)
-            .where(t.flows.c.deleted_at.is_(None), v.c.source.contains("cron"))
-        )
-        with self.store.database.connect() as conn:
-            return [(row.flow_id, row.id, row.source) for row in conn.execute(query)]
+        wanted = {
+            (flow_id, index): (trigger.schedule, trigger.timezone)
+            for flow_id, version_id, source in schedules.newest_sources(self.store, "cron")
+            for index, trigger in enumerate(self._cron_triggers(version_id, source))
+        }
+        schedules.sync_schedules(self.store, wanted, self.clock.now(), next_tick)
 
     def _cron_triggers(self, version_id: int, source: str) -> list[CronTrigger]:
         found = self._parsed.get(version_id)
@@ -180,42 +121,31 @@ class Scheduler:
     def due(self) -> list[Due]:
         """The schedules whose next tick has come, with the latest tick passed and the missed count."""
         now = self.clock.now()
-        s = t.schedules
-        with self.store.database.connect() as conn:
-            rows = conn.execute(sa.select(s).where(s.c.active.is_(True), s.c.next_tick <= now)).all()
         found: list[Due] = []
-        for row in rows:
-            last = aware(row.last_tick) or now
+        for row in schedules.due_schedules(self.store, now):
+            last = row.last_tick or now
             passed: list[datetime] = []
             for tick in ticks(row.schedule, row.timezone, last, now):
                 passed.append(tick)
                 if len(passed) > MAX_COUNTED:
                     break
             if passed:
-                found.append(Due(row.id, row.flow_id, passed[-1], len(passed) - 1, aware(row.last_tick)))
+                found.append(Due(row.id, row.flow_id, passed[-1], len(passed) - 1, row.last_tick))
         return found
 
     async def tick(self) -> list[int]:
         """Start the runs whose tick has come; the ids of the runs started."""
         started: list[int] = []
-        s = t.schedules
         for due in self.due():
-            row = self._row(due.schedule_id)
+            row = schedules.get_schedule(self.store, due.schedule_id)
             if row is None:
                 continue
             # Taken only if ``last_tick`` is still what ``due()`` saw: compared with the row
             # read just now, a tick another server took meanwhile would be taken again.
-            with self.store.database.begin() as conn:
-                taken = conn.execute(
-                    s.update()
-                    .where(s.c.id == due.schedule_id, s.c.last_tick == due.previous)
-                    .values(
-                        last_tick=due.tick,
-                        next_tick=next_tick(row["schedule"], row["timezone"], due.tick),
-                        missed_ticks=row["missed_ticks"] + due.missed,
-                        updated_at=self.clock.now(),
-                    )
-                ).rowcount
+            next_at = next_tick(row.schedule, row.timezone, due.tick)
+            taken = schedules.take_tick(
+                self.store, row, due.previous, due.tick, next_at, due.missed, self.clock.now()
+            )
             if not taken:  # another server took this tick
                 continue
             if due.missed:
@@ -227,8 +157,8 @@ class Scheduler:
                 )
             trigger: dict[str, Any] = {
                 "type": "cron",
-                "schedule": row["schedule"],
-                "timezone": row["timezone"],
+                "schedule": row.schedule,
+                "timezone": row.timezone,
                 "tick": rfc3339(due.tick),
                 "missed": due.missed,
             }
@@ -240,25 +170,16 @@ class Scheduler:
                     "schedule %s: the run of flow %s could not start: %s", due.schedule_id, due.flow_id, exc
                 )
                 continue
-            with self.store.database.begin() as conn:
-                conn.execute(s.update().where(s.c.id == due.schedule_id).values(last_run_id=submitted.id))
+            schedules.set_last_run(self.store, due.schedule_id, submitted.id)
             started.append(submitted.id)
         return started
 
-    def _row(self, schedule_id: int) -> dict[str, Any] | None:
-        with self.store.database.connect() as conn:
-            row = conn.execute(sa.select(t.schedules).where(t.schedules.c.id == schedule_id)).first()
-        return None if row is None else dict(row._mapping)
-
     def seconds_to_next(self) -> float:
         """How long until the soonest tick (at most ``RESYNC_SECONDS``)."""
-        with self.store.database.connect() as conn:
-            soonest: datetime | None = conn.execute(
-                sa.select(sa.func.min(t.schedules.c.next_tick)).where(t.schedules.c.active.is_(True))
-            ).scalar()
+        soonest = schedules.soonest_tick(self.store)
         if soonest is None:
             return RESYNC_SECONDS
-        wait = (aware(soonest) - self.clock.now()).total_seconds()
+        wait = (soonest - self.clock.now()).total_seconds()
         return min(max(wait, 0.0), RESYNC_SECONDS)
 
     # -- the loop -----------------------------------------------------------------
@@ -282,33 +203,4 @@ class Scheduler:
         self._stop.set()
 
 
-def list_schedules(store: Store, namespaces: list[str] | None = None) -> list[dict[str, Any]]:
-    """Every schedule with its flow, newest flow first; ``namespaces`` (None: all) filters."""
-    s = t.schedules
-    query = sa.select(s, t.flows.c.uri).join(t.flows, t.flows.c.id == s.c.flow_id).order_by(s.c.id)
-    if namespaces is not None:
-        query = query.where(
-            sa.or_(*(t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
-        )
-
-    iso = rfc3339
-
-    with store.database.connect() as conn:
-        return [
-            {
-                "id": row.id,
-                "flow": row.uri,
-                "trigger_index": row.trigger_index,
-                "schedule": row.schedule,
-                "timezone": row.timezone,
-                "active": row.active,
-                "last_tick": iso(row.last_tick),
-                "next_tick": iso(row.next_tick),
-                "last_run_id": row.last_run_id,
-                "missed_ticks": row.missed_ticks,
-            }
-            for row in conn.execute(query)
-        ]
-
-
-__all__ = ["Clock", "Scheduler", "SystemClock", "list_schedules", "next_tick", "ticks"]
+__all__ = ["Clock", "Scheduler", "SystemClock", "next_tick", "ticks"]

@@ -29,10 +29,9 @@ from containerops.model.flow import Flow
 from containerops.model.hooks import GitTrigger, WebhookTrigger
 from containerops.model.loader import parse_flow
 from containerops.server.manager import RunManager
-from containerops.server.triggers import deliveries
 from containerops.server.triggers.git import GitEvent, PayloadError, github_event, gitlab_event, why_ignored
 from containerops.server.triggers.secrets import namespace_secret
-from containerops.store import Store, StoreError, flows
+from containerops.store import Store, StoreError, deliveries, flows
 
 HookKind = Literal["github", "gitlab", "webhook"]
 #: Generic webhooks give the run their body in this variable, up to the contract's value limit.

@@ -26,8 +26,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from containerops.model.component_refs import ComponentRef, newest, version_key
-from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.store import Store
 from containerops.store.values import aware, new_id, utcnow
 from containerops.timestamps import rfc3339
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.rows import StoreError
+from containerops.store.store import Store
 from containerops.store.values import utcnow
 from containerops.timestamps import rfc3339
 

@@ -27,8 +27,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from containerops.model.names import NAME, NAME_RULE
-from containerops.store import Store, StoreError
 from containerops.store import schema as t
+from containerops.store.rows import StoreError
+from containerops.store.store import Store
 from containerops.store.values import aware, utcnow
 
 Scope = Literal["read", "write", "admin"]
