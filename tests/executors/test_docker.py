@@ -33,7 +33,6 @@ from containerops.executors.base import (
     RunContext,
 )
 from containerops.executors.docker import (
-    WAIT_POLL_SECONDS,
     DockerExecutor,
     DockerJobHandle,
     cleanup_all,
@@ -41,6 +40,7 @@ from containerops.executors.docker import (
     home_label,
     human_size,
 )
+from containerops.executors.docker.client import WAIT_POLL_SECONDS
 from containerops.executors.docker.logs import ChunkedBody, FrameDecoder, parse_timestamp
 
 T = TypeVar("T")

@@ -6,7 +6,9 @@ import asyncio
 import sys
 
 from containerops.executors.base import JobSpec, LogLine
-from containerops.executors.local import _LIMIT, LocalExecutor, _read
+from containerops.executors.local import LocalExecutor
+from containerops.executors.local.lines import LIMIT as _LIMIT
+from containerops.executors.local.lines import read_lines as _read
 
 JOB = r"""
 import sys

@@ -49,3 +49,17 @@ def _why(exc: BaseException) -> str:
         seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
     text = str(seen) or type(seen).__name__
     return text if len(text) < 300 else text[:300] + "..."
+
+
+#: What the SDK raises when the Engine refuses or cannot be reached.
+ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
+
+
+def explain(exc: BaseException) -> str:
+    """The Engine's own explanation of a refusal, else the exception's text."""
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc).strip()
+
+
+#: Seconds one wait request may block before it looks again at a cancellation flag.
+WAIT_POLL_SECONDS = 5.0

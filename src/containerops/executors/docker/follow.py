@@ -1,0 +1,228 @@
+"""Following a container's log stream from worker threads, ending it when the Engine does not.
+
+Lines cross from the reader thread to the engine's event loop in batches (one per read
+of up to 256 KiB) through a bounded queue, so a job printing hundreds of thousands of
+lines costs one loop wake-up per read, and a slow consumer stops the reader instead of
+making memory grow. Decoding the stream is :mod:`.logs`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+
+from containerops.executors.base import ExecutorError, LogLine
+from containerops.executors.docker.client import ENGINE_ERRORS, WAIT_POLL_SECONDS, explain
+from containerops.executors.docker.handle import DockerJobHandle
+from containerops.executors.docker.logs import READ_SIZE, ChunkedBody, parse_timestamp, pump
+
+#: Log batches (one per read from the Engine) that may wait for the consumer; past
+#: that the reader thread stops reading, so a slow consumer never makes memory grow.
+LOG_QUEUE_BATCHES = 64
+#: Seconds a followed log stream may stay silent after its container exited before
+#: the executor stops waiting for the Engine to end it (see ``_LogFollower``).
+LOG_IDLE_AFTER_EXIT = 0.1
+#: How long the final log read waits for the container to stop after its stream ended.
+CATCH_UP_WAIT_SECONDS = 10.0
+
+Put = Callable[[list[LogLine] | BaseException | None], bool]
+
+
+async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[LogLine]:
+    """Every line of ``job``'s container, as it prints them, until it ends."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[list[LogLine] | BaseException | None] = asyncio.Queue()
+    credits = threading.BoundedSemaphore(LOG_QUEUE_BATCHES)
+    stop = threading.Event()
+    opening = asyncio.ensure_future(asyncio.to_thread(open_log_stream, api, job))
+    try:
+        response = await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        # An opened stream nobody reads would stay open as long as the container runs.
+        opening.add_done_callback(_close_opened_stream)
+        raise
+
+    def put(item: list[LogLine] | BaseException | None) -> bool:
+        while not credits.acquire(timeout=0.5):
+            if stop.is_set():
+                return False
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: nobody listens
+            return False
+        return True
+
+    follower = _LogFollower(api, job, response, put, stop)
+    follower.start()
+    try:
+        while True:
+            item = await queue.get()
+            credits.release()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            for line in item:
+                yield line
+    finally:
+        stop.set()
+        _shutdown(response)
+        follower.ended.set()
+
+
+def open_log_stream(api: Any, job: DockerJobHandle, since: str | None = None) -> Any:
+    """Start ``GET /containers/{id}/logs`` (both streams, timestamped; followed
+    unless ``since`` is given).
+
+    The SDK's own ``logs()`` would drop the stream id of each frame (or need one
+    connection per stream, losing their order) and read frame by frame; this uses
+    the same request helpers but returns the raw response to be read in large blocks.
+    """
+    params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "timestamps": 1, "tail": "all"}
+    if since is None:
+        params["follow"] = 1
+    else:
+        params["since"] = since
+    url = api._url("/containers/{0}/logs", job.container_id)
+    try:
+        response = api._get(url, params=params, stream=since is None, timeout=None)
+        api._raise_for_status(response)
+    except docker.errors.NotFound as exc:
+        raise ExecutorError(f"the container of job {job.spec.path} disappeared") from exc
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        raise ExecutorError(f"cannot read the logs of job {job.spec.path}: {explain(exc)}") from exc
+    return response
+
+
+def catch_up(api: Any, job: DockerJobHandle, newest: bytes) -> bytes:
+    """The entries from timestamp ``newest`` on, read once the container has stopped.
+
+    Docker 20.10 may end a followed log stream before its last entry; by the time
+    the container is no longer running, its logger is closed and every entry is in
+    the log file, so an unfollowed read finds it (see :mod:`.logs`).
+    """
+    with contextlib.suppress(*ENGINE_ERRORS):
+        api.wait(job.container_id, timeout=CATCH_UP_WAIT_SECONDS)
+    since = None
+    if newest:
+        try:
+            moment = parse_timestamp(newest)
+        except ValueError:
+            return b""
+        since = f"{calendar.timegm(moment.timetuple())}.{moment.microsecond * 1000:09d}"
+    try:
+        return bytes(open_log_stream(api, job, since=since or "0").content)
+    except (ExecutorError, *ENGINE_ERRORS):
+        return b""  # the container is gone: what was read is all there is
+
+
+class _LogFollower:
+    """The threads behind one ``follow_logs`` call: a reader, and a watcher that ends a
+    followed stream the Engine forgets to end.
+
+    Docker 20.10 sometimes keeps a followed log stream open after the container has
+    exited (always, it seems, when the container exits as the request arrives; about
+    one job in ten otherwise), and sometimes ends it before the last entry. The watcher
+    waits for the container to stop; once the reader has then waited for data for
+    :data:`LOG_IDLE_AFTER_EXIT` seconds it shuts the socket down. Either way the reader
+    finishes with an unfollowed catch-up read, so no line is lost or repeated; cutting
+    too early costs only a larger catch-up read, which is why the delay can be short.
+    """
+
+    def __init__(
+        self, api: Any, job: DockerJobHandle, response: Any, put: Put, stop: threading.Event
+    ) -> None:
+        self._api = api
+        self._job = job
+        self._response = response
+        self._body = _body_reader(response)
+        self._put = put
+        self._stop = stop
+        self._cut = threading.Event()
+        #: Set when the reader is done (or the consumer left): the watcher may stop.
+        self.ended = threading.Event()
+        #: When the reader entered its current blocking read (None: not reading).
+        self._reading_since: float | None = None
+
+    def start(self) -> None:
+        name = self._job.name
+        threading.Thread(target=self._read_all, name=f"coops-logs-{name}", daemon=True).start()
+        threading.Thread(target=self._watch, name=f"coops-logwatch-{name}", daemon=True).start()
+
+    def _read(self) -> bytes:
+        self._reading_since = time.monotonic()
+        try:
+            return self._body()
+        except Exception:
+            if self._cut.is_set() or self._stop.is_set():
+                return b""
+            raise
+        finally:
+            self._reading_since = None
+
+    def _read_all(self) -> None:
+        job, stop = self._job, self._stop
+        try:
+            pump(self._read, self._put, stop, lambda newest: catch_up(self._api, job, newest))
+        except Exception as exc:
+            if not stop.is_set():
+                self._put(ExecutorError(f"reading the logs of job {job.spec.path} failed: {exc}"))
+        finally:
+            self.ended.set()
+            self._response.close()
+            if not stop.is_set():
+                self._put(None)
+
+    def _watch(self) -> None:
+        while not self.ended.is_set():
+            try:
+                self._api.wait(self._job.container_id, timeout=WAIT_POLL_SECONDS)
+                break
+            except docker.errors.NotFound:
+                break
+            except ENGINE_ERRORS:
+                if not self.ended.wait(0.5):
+                    continue
+        while not self.ended.wait(LOG_IDLE_AFTER_EXIT / 4):
+            since = self._reading_since  # a reader held up by a slow consumer is not idle
+            if since is not None and time.monotonic() - since > LOG_IDLE_AFTER_EXIT:
+                self._cut.set()
+                _shutdown(self._response)
+                return
+
+
+def _body_reader(response: Any) -> Callable[[], bytes]:
+    """Read the streamed body in large blocks (see :class:`.logs.ChunkedBody`).
+
+    Reaches under ``requests``/``urllib3`` to the ``http.client`` response, as the
+    Docker SDK itself does for attach; falls back to urllib3's ``read1`` if the layout
+    ever differs.
+    """
+    inner = getattr(response.raw, "_fp", None)
+    fp = getattr(inner, "fp", None)
+    chunked = getattr(inner, "chunked", None)
+    if fp is not None and hasattr(fp, "read1") and isinstance(chunked, bool):
+        return ChunkedBody(fp, chunked=chunked).read
+    return lambda: bytes(response.raw.read1(READ_SIZE))
+
+
+def _close_opened_stream(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        _shutdown(opening.result())
+
+
+def _shutdown(response: Any) -> None:
+    """Wake the log reader thread if it still blocks on the socket."""
+    try:
+        response.raw.shutdown()
+    except Exception:
+        with contextlib.suppress(Exception):
+            response.close()
