@@ -222,7 +222,7 @@ def test_a_paused_run_restored_runs_the_versions_it_resolved_at_its_start(
         fmt=loaded.format,
         params={"components": resolution.components},
         secrets=resolution.secrets,
-    )
+    ).state
 
     async def suspended() -> None:
         task = asyncio.create_task(engine.run())

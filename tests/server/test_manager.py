@@ -178,7 +178,7 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
 
     def prepared(trigger: dict[str, Any] | None, status: str) -> int:
         engine = Engine(store, DummyExecutor())
-        state = engine.prepare(flow, source="", fmt="json", flow_version=(flow_id, version_id))
+        state = engine.prepare(flow, source="", fmt="json", flow_version=(flow_id, version_id)).state
         if trigger is not None:
             server_runs.mark_server_run(store, state.id, trigger, None)
             with store.database.begin() as conn:  # its owner, a server process, is gone

@@ -241,7 +241,7 @@ def run(
             params=params,
             secrets=resolution.secrets if resolution is not None else (),
             secret_values=values,
-        )
+        ).state
     except (MissingSecret, SecretsInputError, StoreError) as error:
         store.close()
         raise _fail(str(error)) from None

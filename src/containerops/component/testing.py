@@ -184,7 +184,7 @@ def _run_example(
     text = _flow_text(spec, resolved.values, seed)
     flow = parse_flow(text, f"{spec.ref} example {example.name!r}")
     engine = Engine(store, get_executor("docker", network_mode="host"))
-    state = engine.prepare(flow.flow, source=text, fmt="yaml", secrets=resolved.secrets)
+    state = engine.prepare(flow.flow, source=text, fmt="yaml", secrets=resolved.secrets).state
     final = asyncio.run(engine.run())
     result.run_id = final.id
     result.seconds = time.monotonic() - started

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from containerops.engine.reporter import Reporter
 from containerops.engine.state import JobState, RunState
 from containerops.model.loader import parse_flow
 from containerops.store import Recorder, Store, StoreError
@@ -69,7 +70,7 @@ def restored_state(store: Store, run_id: int, executor: str) -> tuple[RunState, 
     return state, dict(row.params), recorder
 
 
-def keep_successes(store: Store, state: RunState, recorder: Recorder, previous: int) -> list[str]:
+def keep_successes(store: Store, state: RunState, recorder: Reporter, previous: int) -> list[str]:
     """Mark the jobs that succeeded in run ``previous`` as succeeded here, with their outputs.
 
     Only plain jobs are kept (``when: on_success``, no Lua condition): jobs that

@@ -19,14 +19,18 @@ engine's loop keeps going while one runs, and one that runs past
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from containerops.engine.state import FINISHED, RunState
+from containerops.engine.prepared import PreparedRun
+from containerops.engine.secrets import substitute_all
+from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.lua.pool import default_pool
 from containerops.lua.sandbox import ScriptError
 from containerops.model.flow import Job
+from containerops.store.values import utcnow
 
 
 @dataclass(slots=True)
@@ -112,3 +116,100 @@ class Launch:
         env.update(self.env_set)
         env.update(identity)
         return env
+
+
+# -- the steps of a job that run its Lua ------------------------------------------------
+#: An attempt's result as ``post`` sees it: (status, exit code, reason, outputs).
+Result = tuple[JobStatus, int | None, str | None, dict[str, str]]
+
+
+def script_values(
+    run: PreparedRun, job: Job, failure: str | None, subscribed: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """What a job's Lua sees: its inputs and environment, the finished jobs, the failure."""
+    env = {**run.flow_env, **substitute_all(job.environments, run.secret_values, run.flow_env)}
+    inputs = substitute_all(job.inputs, run.secret_values, env)
+    env.update(subscribed or {})
+    return {
+        "inputs": inputs,
+        "env": env,
+        "jobs": finished_jobs(run.state),
+        "failed": failure is not None,
+        "failure": failure,
+    }
+
+
+async def when_step(run: PreparedRun, js: JobState, failure: str | None) -> tuple[JobStatus, str] | None:
+    """None when the job's ``when`` expression says run, else its (status, reason)."""
+    assert js.job.condition is not None
+    try:
+        if await condition(js.job.condition, script_values(run, js.job, failure)):
+            return None
+    except ScriptError as error:
+        return "failure", str(error)
+    return "skipped", "skipped: its when expression is false"
+
+
+async def pre_step(run: PreparedRun, js: JobState, launch: Launch, failure: str | None) -> bool:
+    """Run the job's ``pre`` script; False when it settled the job (skipped or failed)."""
+    job = js.job
+    assert job.pre is not None
+    values = script_values(run, job, failure, launch.subscribed)
+    try:
+        verdict = await script(job.pre, "pre", values, ("inputs", "env"))
+    except ScriptError as error:
+        run.settle(js, "failure", str(error))
+        return False
+    _log(run, js, js.attempts + 1, "pre", verdict.printed)
+    why = verdict.reason or "no reason given"
+    if verdict.action == "skip":
+        run.settle(js, "skipped", f"skipped by its pre script: {why}")
+        return False
+    if verdict.action == "fail":
+        run.settle(js, "failure", f"failed by its pre script: {why}")
+        return False
+    inputs, env = verdict.tables["inputs"], verdict.tables["env"]
+    notes = []
+    if changed := changes(values["inputs"], inputs):
+        launch.job = dataclasses.replace(job, inputs=inputs)
+        notes.append(f"inputs {', '.join(changed)}")
+    if changed := changes(values["env"], env):
+        launch.env_set = {k: v for k, v in env.items() if values["env"].get(k) != v}
+        launch.env_unset = frozenset(values["env"]) - frozenset(env)
+        notes.append(f"environment {', '.join(changed)}")
+    if notes:
+        run.reporter.change(js.id, None, "pending", utcnow(), f"pre script changed {'; '.join(notes)}")
+    return True
+
+
+async def post_step(
+    run: PreparedRun, js: JobState, attempt: int, launch: Launch, result: Result
+) -> tuple[JobStatus, str | None, dict[str, str]]:
+    """Run the job's ``post`` script on an attempt's result: (status, reason, outputs)."""
+    status, exit_code, reason, outputs = result
+    assert launch.job.post is not None
+    values = script_values(run, launch.job, None, launch.subscribed)
+    values.update(exit_code=exit_code, result=status == "success", reason=reason, outputs=dict(outputs))
+    try:
+        verdict = await script(launch.job.post, "post", values, ("outputs",))
+    except ScriptError as error:
+        return "failure", str(error), outputs
+    _log(run, js, attempt, "post", verdict.printed)
+    new_outputs = {key: run.masker.mask(value) for key, value in verdict.tables["outputs"].items()}
+    notes = []
+    if changed := changes(outputs, new_outputs):
+        notes.append(f"set outputs {', '.join(changed)}")
+    why = verdict.reason or "no reason given"
+    if verdict.action == "fail":
+        status, reason = "failure", f"failed by its post script: {why}"
+    elif verdict.action == "succeed" and status != "success":
+        status, reason = "success", f"post script overrode the failure ({reason}): {why}"
+        notes.append(reason)
+    if notes:
+        run.reporter.change(js.id, attempt, "running", utcnow(), f"post script: {'; '.join(notes)}")
+    return status, reason, new_outputs
+
+
+def _log(run: PreparedRun, js: JobState, attempt: int, name: str, lines: list[str]) -> None:
+    for line in lines:
+        run.log_line(js, attempt, f"[{name}] {line}")

@@ -178,7 +178,7 @@ class RunManager:
             secret_values=namespace_secrets(self.store, flow.namespace),
             reuse_from=reuse_from,
             run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
-        )
+        ).state
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
 

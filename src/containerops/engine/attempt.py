@@ -1,0 +1,268 @@
+"""The attempts of one job: each a fresh container (or a service call), its log lines
+stored as they come, its outputs read, its end and the reason for it recorded.
+
+A job's attempts run until one succeeds or its retries are spent; what a ``post`` script
+says about an attempt's result is part of that attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
+from containerops.engine import service
+from containerops.engine.environment import job_environment
+from containerops.engine.prepared import PreparedRun
+from containerops.engine.scripts import Launch, post_step
+from containerops.engine.secrets import substitute_all
+from containerops.engine.state import JobState, JobStatus
+from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec
+from containerops.model.flow import Job
+from containerops.model.quantities import format_memory
+from containerops.store import Store
+from containerops.store.values import utcnow
+
+#: Flush early when this many log lines wait, to bound memory.
+FLUSH_LINES = 20_000
+#: A line longer than this (characters) is stored cut, with a marker saying how much.
+MAX_LINE = 64 * 1024
+#: Characters of log one attempt may store (``COOPS_MAX_JOB_LOG``); past it lines are counted,
+#: not stored, and the log says so, so that no job can fill the disk.
+DEFAULT_MAX_JOB_LOG = 256 * 1024 * 1024
+
+Result = tuple[JobStatus, int | None, str | None, dict[str, str]]
+
+
+def max_job_log() -> int:
+    setting = os.environ.get("COOPS_MAX_JOB_LOG", "").strip()
+    return int(setting) if setting.isdigit() else DEFAULT_MAX_JOB_LOG
+
+
+class Attempts:
+    """Runs jobs' attempts for one run, on its executor."""
+
+    def __init__(self, run: PreparedRun, executor: Executor, store: Store, callback_base: str | None) -> None:
+        self.run = run
+        self.executor = executor
+        self.store = store  # service callbacks are kept there
+        self.callback_base = callback_base
+
+    async def run_job(self, js: JobState, launch: Launch) -> None:
+        """Attempt the job until it succeeds or its retries are spent, and settle it."""
+        job, run = js.job, self.run
+        first = js.attempts + 1  # a restored job goes on numbering its attempts
+        for attempt in range(first, first + job.retries + 1):
+            try:
+                status, exit_code, reason, outputs = await self._attempt(js, attempt, launch)
+            except asyncio.CancelledError:
+                run.settle(js, "cancelled", run.interrupt_reason(), history=False)
+                raise
+            js.exit_code, js.outputs = exit_code, outputs
+            if status == "success" or attempt >= first + job.retries:
+                # the attempt's change already says it: one history row, not two
+                run.settle(js, status, reason, history=False)
+                return
+
+    async def _attempt(self, js: JobState, attempt: int, launch: Launch) -> Result:
+        """One try of a job (a fresh container, or a service call): (status, exit code, reason, outputs)."""
+        run, reporter = self.run, self.run.reporter
+        job = launch.job
+        now = utcnow()
+        js.attempts = attempt
+        js.status = "running"
+        js.reason = None
+        if js.started_at is None:
+            js.started_at = now
+        reporter.job(js.id, status="running", attempts=attempt, started_at=js.started_at, reason=None)
+        reporter.attempt(js.id, attempt, _new=True, status="running", started_at=now)
+        reporter.change(js.id, attempt, "running", now, None)
+        if self.executor.has_side_effects:
+            reporter.flush()  # "started" is stored before anything starts
+        run.changed(js)
+        env = launch.environment(
+            job_environment(
+                run.state.flow,
+                job,
+                subscribed=launch.subscribed,
+                run_id=run.state.id,
+                attempt=attempt,
+                flow_env=run.flow_env,
+                secrets=run.secret_values,
+            )
+        )
+        if job.type == "service":
+            exit_code: int | None = None
+            reason, values = await self._call_service(js, attempt, job, env)
+        else:
+            exit_code, reason, values = await self._run_container(js, attempt, job, env)
+        status: JobStatus = "success" if reason is None else "failure"
+        if job.post is not None:
+            status, reason, values = await post_step(
+                run, js, attempt, launch, (status, exit_code, reason, values)
+            )
+        self._end_attempt(js, attempt, status, exit_code, reason, values)
+        return status, exit_code, reason, values
+
+    async def _call_service(
+        self, js: JobState, attempt: int, job: Job, env: dict[str, str]
+    ) -> tuple[str | None, dict[str, str]]:
+        """A service job's attempt: (reason it failed or None, outputs)."""
+        run = self.run
+        assert job.service is not None
+        values = service.Values(substitute_all(job.inputs, run.secret_values, env), env, run.secret_values)
+        try:
+            async with asyncio.timeout(job.timeout):
+                outputs = await service.call(
+                    job.service,
+                    values,
+                    store=self.store,
+                    run_id=run.state.id,
+                    job_id=js.id,
+                    attempt=attempt,
+                    callback_base=self.callback_base,
+                    log=lambda stream, text: run.log_line(js, attempt, text, stream),
+                    on_token=run.masker.add,
+                    mask=run.masker.mask,
+                )
+        except service.ServiceError as error:
+            return run.masker.mask(str(error)), {}
+        except TimeoutError:
+            return f"timeout after {job.timeout or 0:g} s", {}
+        except asyncio.CancelledError:
+            self._end_attempt(js, attempt, "cancelled", None, run.interrupt_reason(), {})
+            raise
+        return None, {key: run.masker.mask(value) for key, value in outputs.items()}
+
+    async def _run_container(
+        self, js: JobState, attempt: int, job: Job, env: dict[str, str]
+    ) -> tuple[int | None, str | None, dict[str, str]]:
+        """A job's attempt in a fresh container: (exit code, reason it failed or None, outputs)."""
+        spec = JobSpec(
+            run_id=self.run.state.uid,
+            path=job.path,
+            attempt=attempt,
+            image=job.endpoint,
+            command=job.command,
+            env=env,
+            cpu=job.resources.cpu,
+            memory=job.resources.memory,
+        )
+        outputs = Outputs()
+        reason: str | None = None
+        exit_code: int | None = None
+        handle: JobHandle | None = None
+        try:
+            handle = await self.executor.start(spec)
+            async with asyncio.timeout(job.timeout):
+                reason = await self._pump_logs(js, attempt, handle, outputs)
+                if reason is None:
+                    ended = await self.executor.wait(handle)
+                    exit_code = ended.exit_code
+                    reason = exit_reason(ended, job)
+        except TimeoutError:
+            reason = f"timeout after {job.timeout or 0:g} s"
+        except ExecutorError as error:
+            reason = str(error)
+        except asyncio.CancelledError:
+            interrupted = self.run.interrupt_reason()
+            self._end_attempt(js, attempt, "cancelled", exit_code, interrupted, outputs.values)
+            raise
+        finally:
+            if handle is not None:
+                await _shielded(self.executor.destroy(handle))
+        if reason is None and outputs.result is False:
+            reason = "the component reported CO_RESULT = false"
+        return exit_code, reason, outputs.values
+
+    def _end_attempt(
+        self,
+        js: JobState,
+        attempt: int,
+        status: JobStatus,
+        exit_code: int | None,
+        reason: str | None,
+        outputs: dict[str, str],
+    ) -> None:
+        finished = utcnow()
+        self.run.line_numbers.pop((js.id, attempt), None)
+        reporter = self.run.reporter
+        reporter.attempt(
+            js.id,
+            attempt,
+            status=status,
+            exit_code=exit_code,
+            reason=reason,
+            outputs=outputs,
+            finished_at=finished,
+        )
+        reporter.change(js.id, attempt, status, finished, reason)
+
+    async def _pump_logs(self, js: JobState, attempt: int, handle: JobHandle, outputs: Outputs) -> str | None:
+        """Store every line the job prints and read its outputs; a reason if it broke the limits."""
+        run, reporter = self.run, self.run.reporter
+        seq = run.line_numbers.get((js.id, attempt), 0)
+        lines = self.executor.logs(handle)
+        # The busiest loop of a chatty job (a million lines): methods looked up once, outputs
+        # parsed only from lines that can hold one, the pending count checked every 1,024 lines.
+        mask, log, feed, job_id = run.masker.mask, reporter.log, outputs.feed, js.id
+        room, unstored = max_job_log(), 0
+        try:
+            async for line in lines:
+                text = mask(line.text)
+                shown = text  # stored; outputs are read from the whole line (they have their own limits)
+                if len(text) > MAX_LINE:
+                    shown = f"{text[:MAX_LINE]} [... {len(text) - MAX_LINE} more characters cut]"
+                room -= len(shown)
+                if room >= 0:
+                    seq += 1
+                    log(job_id, attempt, seq, line.time, line.stream, shown)
+                    js.last_line = shown
+                else:  # counted, not stored: the job goes on, its outputs are still read
+                    unstored += 1
+                if COUT_MARKER in text and line.stream == "stdout":
+                    try:
+                        feed(text)
+                    except OutputError as error:
+                        return str(error)
+                if not seq & 1023 and reporter.pending_logs >= FLUSH_LINES:
+                    reporter.flush(wait=False)
+        finally:
+            if unstored:
+                seq += 1
+                note = f"[coops] the log passed {max_job_log()} characters: {unstored} more lines not stored"
+                log(job_id, attempt, seq, utcnow(), "stderr", note)
+                js.last_line = note
+            run.line_numbers[(js.id, attempt)] = seq
+            aclose = getattr(lines, "aclose", None)  # stop the reader when we leave early
+            if aclose is not None:
+                await aclose()
+        return None
+
+
+def exit_reason(ended: ExitStatus, job: Job) -> str | None:
+    if ended.oom_killed:  # worded here, the same on every executor
+        limit = f" (limit {format_memory(job.resources.memory)})" if job.resources.memory else ""
+        if ended.exit_code == 137:  # 128 + SIGKILL: the job's own process was killed
+            return f"out of memory{limit}: killed with exit code 137"
+        # the kernel killed another process of the job (a child); the job went on and ended
+        code = ended.exit_code
+        return f"out of memory{limit}: a process of the job was killed; the job then exited with code {code}"
+    if ended.exit_code != 0:
+        return ended.reason or f"exit code {ended.exit_code}"
+    return None
+
+
+async def _shielded(coro: Any) -> None:
+    """Await cleanup even while being cancelled, then let the cancellation go on."""
+    task = asyncio.ensure_future(coro)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+    except Exception:
+        pass
