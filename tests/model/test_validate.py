@@ -795,3 +795,36 @@ def test_an_endpoint_default_gives_a_job_without_a_command_its_image() -> None:
     assert said == [
         "flow.yml:14:13: error: job 'build.unit.plain' has no 'endpoint' (the image to run) and no 'command'"
     ]
+
+
+def test_retries_take_a_number_or_a_backoff() -> None:
+    plain = parse_flow(flow_with_job("retries: 2"), "flow.yml").flow.jobs()[0]
+    assert (plain.retries, plain.backoff) == (2, None)
+    job = parse_flow(
+        flow_with_job(
+            "retries: {limit: 4, backoff: 1s, factor: 2, max_backoff: 1m, on_exit_codes: [1, 137]}"
+        ),
+        "flow.yml",
+    ).flow.jobs()[0]
+    assert job.retries == 4 and job.backoff is not None
+    assert [job.backoff.wait_before(n) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert (
+        job.backoff.retries_exit(137)
+        and not job.backoff.retries_exit(2)
+        and not job.backoff.retries_exit(None)
+    )
+
+
+@pytest.mark.parametrize(
+    ("retries", "message"),
+    [
+        ("{backoff: 1s}", "retries needs 'limit'"),
+        ("{limit: 2, factor: 0.5}", "factor must be a number from 1 to 10, got 0.5"),
+        ("{limit: 2, on_exit_codes: [300]}", "an exit code must be an integer from 0 to 255"),
+        ("{limit: 2, backof: 1s}", "unknown key 'backof' in retries; did you mean 'backoff'?"),
+        ("{limit: 101}", "limit must be an integer from 0 to 100"),
+    ],
+)
+def test_retry_mistakes_are_said_where(retries: str, message: str) -> None:
+    said = errors(flow_with_job(f"retries: {retries}"))
+    assert any(message in line and line.startswith("flow.yml:9:") for line in said), said

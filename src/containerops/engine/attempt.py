@@ -21,7 +21,7 @@ from containerops.engine.secrets import substitute_all
 from containerops.engine.state import JobState, JobStatus
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec
 from containerops.model.flow import Job
-from containerops.model.quantities import format_memory
+from containerops.model.quantities import format_duration, format_memory
 from containerops.store import Store
 from containerops.store.values import utcnow
 
@@ -54,17 +54,28 @@ class Attempts:
         """Attempt the job until it succeeds or its retries are spent, and settle it."""
         job, run = js.job, self.run
         first = js.attempts + 1  # a restored job goes on numbering its attempts
-        for attempt in range(first, first + job.retries + 1):
+        last = first + job.retries
+        for attempt in range(first, last + 1):
             try:
                 status, exit_code, reason, outputs = await self._attempt(js, attempt, launch)
             except asyncio.CancelledError:
                 run.settle(js, "cancelled", run.interrupt_reason(), history=False)
                 raise
             js.exit_code, js.outputs = exit_code, outputs
-            if status == "success" or attempt >= first + job.retries:
+            backoff = job.backoff
+            if status == "success" or attempt == last or (backoff and not backoff.retries_exit(exit_code)):
                 # the attempt's change already says it: one history row, not two
                 run.settle(js, status, reason, history=False)
                 return
+            wait = backoff.wait_before(attempt) if backoff else 0.0
+            if wait > 0:
+                said = f"[coops] attempt {attempt} failed ({reason}); the next in {format_duration(wait)}"
+                run.log_line(js, attempt + 1, said, "stderr")
+                try:
+                    await asyncio.sleep(wait)
+                except asyncio.CancelledError:
+                    run.settle(js, "cancelled", run.interrupt_reason())
+                    raise
 
     async def _attempt(self, js: JobState, attempt: int, launch: Launch) -> Result:
         """One try of a job (a fresh container, or a service call): (status, exit code, reason, outputs)."""

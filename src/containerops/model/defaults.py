@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from containerops.model.flow import Job, Resources
+from containerops.model.retries import Backoff
 
 #: The keys ``defaults:`` may give, in the order they are read.
 DEFAULT_KEYS = ("endpoint", "resources", "timeout", "retries", "environments")
@@ -23,7 +24,7 @@ class Defaults:
     cpu: float | None = None
     memory: int | None = None
     timeout: float | None = None
-    retries: int | None = None
+    retries: tuple[int, Backoff | None] | None = None  # the limit and its backoff
     environments: dict[str, str] = field(default_factory=dict)
 
     def beneath(self, inner: Defaults) -> Defaults:
@@ -55,6 +56,6 @@ def apply_defaults(job: Job, defaults: Defaults, written: set[str]) -> None:
     if "timeout" not in written and defaults.timeout is not None:
         job.timeout = defaults.timeout
     if "retries" not in written and defaults.retries is not None:
-        job.retries = defaults.retries
+        job.retries, job.backoff = defaults.retries
     if defaults.environments:
         job.environments = {**defaults.environments, **job.environments}

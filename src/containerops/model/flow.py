@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from containerops.model.hooks import Receiver, Trigger
+    from containerops.model.retries import Backoff
     from containerops.model.service import Service
 
 StageType = Literal["start", "normal", "pause", "end"]
@@ -86,6 +87,8 @@ class Job:
     resources: Resources = field(default_factory=Resources)
     timeout: float | None = None  # seconds; None = none
     retries: int = 0
+    #: How long to wait between attempts, and which exit codes are retried (None: at once, any).
+    backoff: Backoff | None = None
     allow_failure: bool = False
     when: When = "on_success"
     #: ``when:`` written as a Lua expression (then ``when`` is "always": the expression decides).

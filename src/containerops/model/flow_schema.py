@@ -23,13 +23,13 @@ from containerops.model.hooks import (
 )
 from containerops.model.names import ENV_NAME, KEY, STEP_NAME
 from containerops.model.quantities import text_pattern
+from containerops.model.retries import MAX_FACTOR, MAX_RETRIES, RETRY_KEYS
 from containerops.model.service import METHODS, SERVICE_KEYS
 from containerops.model.validate import (
     ACTION_KEYS,
     FLOW_KEYS,
     JOB_KEYS,
     JOB_TYPES,
-    MAX_RETRIES,
     RESOURCE_KEYS,
     RUNTIME_FLOW_KEYS,
     RUNTIME_JOB_KEYS,
@@ -98,11 +98,26 @@ _RESOURCES_PROPERTIES: dict[str, Schema] = {
     "memory": _quantity("memory", "Bytes, or 512M, 4G, 1Gi, 100k; 0: no limit."),
 }
 _RESOURCES = _object(_RESOURCES_PROPERTIES, "Limits of the job's container.")
+_RETRY_LIMIT: Schema = {"type": "integer", "minimum": 0, "maximum": MAX_RETRIES}
+RETRY_PROPERTIES: dict[str, Schema] = {
+    "limit": {**_RETRY_LIMIT, "description": "Attempts after the first, at most."},
+    "backoff": _quantity("duration", "Wait before the first retry."),
+    "factor": {
+        "type": "number",
+        "minimum": 1,
+        "maximum": MAX_FACTOR,
+        "description": "Each wait is this times the last.",
+    },
+    "max_backoff": _quantity("duration", "No wait longer than this."),
+    "on_exit_codes": {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0, "maximum": 255},
+        "description": "Retry only attempts that exited with one of these.",
+    },
+}
 _RETRIES: Schema = {
-    "type": "integer",
-    "minimum": 0,
-    "maximum": MAX_RETRIES,
-    "description": "Attempts after the first.",
+    "description": "Attempts after the first: a number (retried at once), or {limit, backoff, ...}.",
+    "anyOf": [_RETRY_LIMIT, _object(RETRY_PROPERTIES, "Retries with a backoff.", required=("limit",))],
 }
 _ENDPOINT = _text("The image the job runs, e.g. containerops/base:busybox.")
 
@@ -294,6 +309,7 @@ KEY_LISTS: tuple[tuple[str, dict[str, Schema], tuple[str, ...]], ...] = (
     ("defaults", DEFAULTS_PROPERTIES, DEFAULT_KEYS),
     ("service", SERVICE_PROPERTIES, SERVICE_KEYS),
     ("resources", _RESOURCES_PROPERTIES, RESOURCE_KEYS),
+    ("retries", RETRY_PROPERTIES, RETRY_KEYS),
     ("subscription", _SUBSCRIPTION["additionalProperties"]["anyOf"][1]["properties"], SUBSCRIPTION_KEYS),
 )
 

@@ -43,6 +43,7 @@ from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAM
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import NULL_TAG, Fields, Reader, did_you_mean, is_null
 from containerops.model.references import RUN_VARIABLES, env_names, syntax_problems
+from containerops.model.retries import read_retries
 from containerops.model.scripts import BARE_WORD, check_job_references, read_lua
 from containerops.model.service import read_service
 
@@ -98,7 +99,6 @@ JOB_TYPES: tuple[JobType, ...] = ("component", "service")
 WHENS: tuple[When, ...] = ("on_success", "on_failure", "always")
 LUA_LITERALS = ("true", "false", "nil")
 
-MAX_RETRIES = 100
 #: Jobs a flow may have: far above real flows, and a bound on what one flow makes the
 #: engine, the store and the server hold. ``COOPS_MAX_JOBS`` raises (or lowers) it.
 DEFAULT_MAX_JOBS = 10_000
@@ -416,11 +416,9 @@ class _Builder:
                 if "timeout" in values
                 else None
             ),
-            retries=(
-                self.r.integer(values["retries"], f"{where}.retries", "retries", 0, MAX_RETRIES)
-                if "retries" in values
-                else None
-            ),
+            retries=read_retries(self.r, values["retries"], f"{where}.retries")
+            if "retries" in values
+            else None,
             environments=(
                 self.environments(values["environments"], f"{where}.environments")
                 if "environments" in values
@@ -649,7 +647,7 @@ class _Builder:
     def _job_retries(
         self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
     ) -> None:
-        job.retries = self.r.integer(value, where, "retries", 0, MAX_RETRIES) or 0
+        job.retries, job.backoff = read_retries(self.r, value, where)
 
     def _job_allow_failure(
         self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
