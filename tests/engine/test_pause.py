@@ -16,10 +16,12 @@ from tests.engine.pausing import engine_for, run_with
 from tests.engine.scenarios import BUSYBOX, Behaviour, action, job, simple_flow, stage
 
 
-def gated(timeout: str | None = None) -> dict[str, object]:
+def gated(timeout: str | None = None, duration: str | None = None) -> dict[str, object]:
     pause: dict[str, object] = {"type": "pause", "name": "approve"}
     if timeout:
         pause["timeout"] = timeout
+    if duration:
+        pause["duration"] = duration
     return simple_flow(
         [
             stage("build", action("a", job("x", "dummy", Behaviour(outputs={"V": "7"}), outputs=["V"]))),
@@ -85,6 +87,24 @@ def test_a_pause_nobody_decides_times_out(store: Store) -> None:
     assert pause.decision == "timeout" and pause.decided_by is None
     with pytest.raises(DecisionError, match="it is failure, not paused"):
         decide(store, state.id, True, "late")
+
+
+def test_a_pause_with_a_duration_goes_on_by_itself(store: Store) -> None:
+    engine = engine_for(store, DummyExecutor(), gated(duration="0.3s"))
+    state = asyncio.run(engine.run())
+    assert state.status == "success", state.reason
+    assert statuses(store, state.id)["ship.b.y"] == "success"
+    [pause] = pauses(store, state.id)
+    assert pause.decision == "elapsed" and pause.decided_by is None
+    history = [(c["status"], c["reason"]) for c in store.state_changes(state.id) if c["job"] is None]
+    assert ("paused", "waiting at stage approve for 0.3 s (or an approval)") in history
+    assert ("running", "stage approve: went on by itself after 0.3 s (pause duration)") in history
+
+
+def test_a_pause_with_a_duration_may_still_be_rejected_before(store: Store) -> None:
+    engine = engine_for(store, DummyExecutor(), gated(duration="1h"))
+    state = run_with(engine, decided(False, "alice", "not today"))
+    assert state.status == "failure" and state.reason == "stage approve rejected by alice: not today"
 
 
 def test_only_the_first_decision_counts(store: Store) -> None:

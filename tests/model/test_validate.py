@@ -828,3 +828,19 @@ def test_retries_take_a_number_or_a_backoff() -> None:
 def test_retry_mistakes_are_said_where(retries: str, message: str) -> None:
     said = errors(flow_with_job(f"retries: {retries}"))
     assert any(message in line and line.startswith("flow.yml:9:") for line in said), said
+
+
+def test_a_pause_waits_for_a_duration_or_a_decision_not_both() -> None:
+    base = (
+        "uri: a/b/c\nstages:\n  - {type: pause, name: wait, %s}\n"
+        "  - {name: s, actions: [{name: a, jobs: [{name: j, endpoint: busybox}]}]}\n"
+    )
+    assert parse_flow(base % "duration: 30s", "flow.yml").flow.stages[0].duration == 30
+    assert errors(base % "duration: 30s, timeout: 1h") == [
+        "flow.yml:3:31: error: a pause stage waits for a decision (timeout: how long at most) or for a "
+        "duration (then it goes on by itself), not both"
+    ]
+    assert any(
+        "only a pause stage waits for a duration" in e
+        for e in errors(base.replace("type: pause", "type: normal") % "duration: 1s")
+    )

@@ -16,6 +16,8 @@ from containerops.store.pauses import DecisionError, Pause, record_decision
 
 #: The notify kind for pause decisions (keyed by run id).
 KIND = "pause"
+#: Decisions that let the run go on.
+GOES_ON = frozenset({"approved", "elapsed"})
 MAX_COMMENT = 4000
 MAX_NAME = 255
 
@@ -39,6 +41,9 @@ def decide(store: Store, run_id: int, approved: bool, by: str, comment: str | No
 
 def describe(pause: Pause) -> str:
     """The decision in words, as the run's history and reason give it."""
+    if pause.decision == "elapsed":
+        after = (pause.deadline - pause.started_at).total_seconds() if pause.deadline else 0.0
+        return f"stage {pause.stage}: went on by itself after {after:g} s (pause duration)"
     if pause.decision == "timeout":
         waited = ""
         if pause.deadline is not None:

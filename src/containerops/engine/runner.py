@@ -23,8 +23,8 @@ from typing import Any
 
 from containerops.engine import resume
 from containerops.engine.attempt import Attempts
+from containerops.engine.decisions import GOES_ON, describe
 from containerops.engine.decisions import KIND as DECISION
-from containerops.engine.decisions import describe
 from containerops.engine.masking import Masker
 from containerops.engine.notify import wait_or_poll, waiting
 from containerops.engine.plan import plan
@@ -62,7 +62,7 @@ class Engine:
         self.reporter_for = reporter_for or (lambda run_id, mask: store.recorder(run_id, mask=mask))
         #: Leave the run's shared workspace in place; ``state.workspace`` then says where.
         self.keep_workspace = keep_workspace
-        self.on_change = on_change
+        self._on_change = on_change
         self.masker = Masker()
         #: The server's public URL: service callbacks go to ``{callback_base}/api/v1/callbacks/...``.
         #: The server sets it; COOPS_SERVER_URL (the server's public URL setting) is the fallback.
@@ -78,6 +78,17 @@ class Engine:
     @property
     def state(self) -> RunState | None:
         return self.prepared.state if self.prepared is not None else None
+
+    @property
+    def on_change(self) -> OnChange | None:
+        """Told of every change of the run and its jobs (the live display); may be set late."""
+        return self._on_change
+
+    @on_change.setter
+    def on_change(self, hook: OnChange | None) -> None:
+        self._on_change = hook
+        if self.prepared is not None:
+            self.prepared.on_change = hook
 
     # -- public --------------------------------------------------------------
     def prepare(
@@ -144,7 +155,7 @@ class Engine:
             masker=self.masker,
             flow_env=substitute_all(merged, secret_values, merged),
             secret_values=secret_values,
-            on_change=self.on_change,
+            on_change=self._on_change,
             interrupt=self._early_interrupt,
         )
 
@@ -302,16 +313,17 @@ class _Stages:
         run = self.run_
         state, reporter = run.state, run.reporter
         stage = next(s for s in state.flow.stages if s.name == stage_name)
-        pause = pauses.open_pause(self.store, state.id, stage.name, stage.timeout)
+        pause = pauses.open_pause(self.store, state.id, stage.name, stage.duration or stage.timeout)
         if pause.decision is None:
             if state.status != "paused":  # a restored run already is
-                state.status, state.reason = "paused", f"waiting at stage {stage.name} for an approval"
+                waits = f"{stage.duration:g} s (or an approval)" if stage.duration else "an approval"
+                state.status, state.reason = "paused", f"waiting at stage {stage.name} for {waits}"
                 reporter.run("paused", utcnow(), state.reason)
                 reporter.flush()
                 run.changed()
-            pause = await self._decision(pause)
+            pause = await self._decision(pause, "elapsed" if stage.duration else "timeout")
         said = describe(pause)
-        if pause.decision != "approved":
+        if pause.decision not in GOES_ON:
             return said
         state.status, state.reason = "running", None
         reporter.run("running", utcnow(), said)
@@ -319,8 +331,9 @@ class _Stages:
         run.changed()
         return None
 
-    async def _decision(self, pause: pauses.Pause) -> pauses.Pause:
-        """The pause once decided: woken by ``decide`` in this process, else by polling the store."""
+    async def _decision(self, pause: pauses.Pause, at_deadline: str) -> pauses.Pause:
+        """The pause once decided (``at_deadline`` when its deadline passes first): woken by
+        ``decide`` in this process, else by polling the store."""
         with waiting(DECISION, pause.run_id) as event:
             while True:
                 current = pauses.get_pause(self.store, pause.run_id, pause.stage)
@@ -331,7 +344,7 @@ class _Stages:
                 if current.deadline is not None:
                     left = (current.deadline - utcnow()).total_seconds()
                     if left <= 0:
-                        return pauses.expire(self.store, current)
+                        return pauses.expire(self.store, current, at_deadline)
                     wait = min(wait, left)
                 await wait_or_poll(event, wait)
 

@@ -121,6 +121,8 @@ class Stage:
     sequencing: Sequencing = "sequence"
     actions: list[Action] = field(default_factory=list)
     timeout: float | None = None  # pause stages: how long to wait for a decision
+    #: Pause stages: go on by themselves after this many seconds (unless decided before).
+    duration: float | None = None
     active: bool = True  # False also when the flow is inactive
     position: Position | None = None
 

@@ -232,6 +232,7 @@ STAGE_PROPERTIES: dict[str, Schema] = {
     "title": _text("For people."),
     "sequencing": {"enum": list(SEQUENCINGS), "description": "How the stage's actions run."},
     "timeout": _DURATION,
+    "duration": _quantity("duration", "Pause stages: go on by themselves after this long."),
     "active": _ACTIVE,
     "defaults": _DEFAULTS,
     "actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},

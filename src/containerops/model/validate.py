@@ -64,7 +64,7 @@ FLOW_KEYS = (
     "defaults",
     "stages",
 )
-STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "active", "defaults", "actions")
+STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "duration", "active", "defaults", "actions")
 ACTION_KEYS = ("name", "title", "active", "jobs")
 JOB_KEYS = (
     "name",
@@ -362,6 +362,17 @@ class _Builder:
                     fields["timeout"][0],
                     f"{where}.timeout",
                     f"timeout is ignored on a {stage.type} stage: only pause stages wait",
+                )
+        if (value := values.get("duration")) is not None:
+            ok, stage.duration = r.quantity(value, f"{where}.duration", "duration", parse_duration)
+            if ok and stage.type != "pause":
+                r.error(fields["duration"][0], f"{where}.duration", "only a pause stage waits for a duration")
+            elif ok and "timeout" in values:
+                r.error(
+                    fields["duration"][0],
+                    f"{where}.duration",
+                    "a pause stage waits for a decision (timeout: how long at most) or for a duration "
+                    "(then it goes on by itself), not both",
                 )
         if (value := values.get("active")) is not None:
             stage.active = self.active(value, f"{where}.active")

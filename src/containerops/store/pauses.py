@@ -31,7 +31,7 @@ class Pause:
     stage: str
     started_at: datetime
     deadline: datetime | None
-    decision: str | None  # approved | rejected | timeout
+    decision: str | None  # approved | rejected | timeout | elapsed
     decided_by: str | None
     comment: str | None
     decided_at: datetime | None
@@ -130,12 +130,13 @@ def record_decision(store: Store, run_id: int, approved: bool, by: str, comment:
     return _existing(store, run_id, open_row.stage)
 
 
-def expire(store: Store, pause: Pause) -> Pause:
-    """Record that nobody decided in time, unless a decision came in at the last moment."""
+def expire(store: Store, pause: Pause, decision: str = "timeout") -> Pause:
+    """Record that nobody decided in time (``timeout``; ``elapsed`` for a pause that goes on
+    by itself after its duration), unless a decision came in at the last moment."""
     with store.database.begin() as conn:
         conn.execute(
             t.pauses.update()
             .where(t.pauses.c.id == pause.id, t.pauses.c.decision.is_(None))
-            .values(decision="timeout", decided_at=datetime.now(UTC))
+            .values(decision=decision, decided_at=datetime.now(UTC))
         )
     return _existing(store, pause.run_id, pause.stage)
