@@ -22,6 +22,8 @@ class Step:
     lanes: tuple[tuple[Job, ...], ...]
     #: A pause stage: wait for an approval before what follows.
     pause: bool = False
+    #: Per lane, the lanes (by index) that must finish before it starts (``needs:``).
+    needs: tuple[tuple[int, ...], ...] = ()
 
     @property
     def parallel(self) -> bool:
@@ -45,6 +47,10 @@ class Plan:
                 lines.append(f"{number}. {step.stage}: pause for an approval")
                 continue
             lanes = [" -> ".join(_described(job) for job in lane) for lane in step.lanes]
+            for index, needed in enumerate(step.needs):
+                if needed:
+                    after = ", ".join(step.lanes[n][0].path.split(".")[1] for n in needed)
+                    lanes[index] += f" (after {after})"
             lines.append(f"{number}. {step.stage}: {' | '.join(lanes)}")
         return lines
 
@@ -61,11 +67,14 @@ def plan(flow: Flow) -> Plan:
             if stage.active:  # an inactive pause waits for nobody
                 steps.append(Step(stage.name, (), pause=True))
             continue
-        lanes = [tuple(action.jobs) for action in stage.actions if action.jobs]
+        actions = [action for action in stage.actions if action.jobs]
+        lanes = [tuple(action.jobs) for action in actions]
         if stage.type in ("start", "end") or not lanes:
             continue
         if stage.sequencing == "parallel":
-            steps.append(Step(stage.name, tuple(lanes)))
+            index = {action.name: number for number, action in enumerate(actions)}
+            needs = tuple(tuple(index[n] for n in action.needs if n in index) for action in actions)
+            steps.append(Step(stage.name, tuple(lanes), needs=needs if any(needs) else ()))
         else:
             steps.extend(Step(stage.name, (lane,)) for lane in lanes)
     return Plan(tuple(steps))

@@ -296,11 +296,28 @@ class _Stages:
                     run.interrupt = run.interrupt or ("failure", refused)
                     return
             elif step.parallel:  # a failure in one lane does not stop its siblings
+                tasks: list[asyncio.Task[str | None]] = []
                 async with asyncio.TaskGroup() as group:
-                    tasks = [group.create_task(self._lane(lane, failure)) for lane in step.lanes]
+                    for index, lane in enumerate(step.lanes):
+                        needed = step.needs[index] if step.needs else ()
+                        tasks.append(group.create_task(self._lane_after(lane, failure, tasks, needed)))
                 failure = failure or next((r for t in tasks if (r := t.result())), None)
             else:
                 failure = await self._lane(step.lanes[0], failure)
+
+    async def _lane_after(
+        self,
+        jobs: tuple[Job, ...],
+        failure: str | None,
+        lanes: list[asyncio.Task[str | None]],
+        needed: tuple[int, ...],
+    ) -> str | None:
+        """Run a lane once the lanes it needs have finished; a failure of theirs is in its scope
+        (its ``on_success`` jobs are skipped, ``when: always`` ones still run)."""
+        for index in needed:
+            theirs = await lanes[index]
+            failure = failure or theirs
+        return await self._lane(jobs, failure)
 
     async def _lane(self, jobs: tuple[Job, ...], failure: str | None) -> str | None:
         """Run jobs in order; return the path of the first failure in scope."""

@@ -110,6 +110,8 @@ class Action:
     title: str = ""
     jobs: list[Job] = field(default_factory=list)
     active: bool = True  # False also when its stage or flow is inactive
+    #: Names of actions of the same stage that must finish before this one starts.
+    needs: tuple[str, ...] = ()
     position: Position | None = None
 
 

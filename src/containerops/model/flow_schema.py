@@ -219,6 +219,10 @@ ACTION_PROPERTIES: dict[str, Schema] = {
     "name": _NAME,
     "title": _text("For people."),
     "active": _ACTIVE,
+    "needs": _one_or_many(
+        {"type": "string", "pattern": _pattern(STEP_NAME.pattern)},
+        "Actions of the same stage that must finish before this one starts.",
+    ),
     "jobs": {
         "type": "array",
         "items": {"$ref": "#/$defs/job"},

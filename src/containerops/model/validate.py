@@ -40,6 +40,7 @@ from containerops.model.flow import (
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAME, STEP_NAME_RULE, URI_PART
+from containerops.model.needs import check_needs
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import NULL_TAG, Fields, Reader, did_you_mean, is_null
 from containerops.model.references import RUN_VARIABLES, env_names, syntax_problems
@@ -65,7 +66,7 @@ FLOW_KEYS = (
     "stages",
 )
 STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "duration", "active", "defaults", "actions")
-ACTION_KEYS = ("name", "title", "active", "jobs")
+ACTION_KEYS = ("name", "title", "active", "needs", "jobs")
 JOB_KEYS = (
     "name",
     "title",
@@ -168,6 +169,8 @@ class _Builder:
         #: environments), checked once the flow is built, when every environment is known
         self.env_refs: list[tuple[Node, str, str, Job | None]] = []
         self.current_job: Job | None = None
+        #: The ``needs`` of the current stage's actions as written: id(action) -> (node, where).
+        self.needs_written: dict[int, tuple[Node, str]] = {}
         #: The flow's ``defaults:``, under the current stage's while its jobs are read.
         self.defaults = NONE
         self.job_count = 0
@@ -407,6 +410,7 @@ class _Builder:
             )
         else:
             stage.actions = self.actions(written, f"{where}.actions", stage.name)
+            check_needs(self.r, stage.actions, self.needs_written, stage.sequencing)
 
     def read_defaults(self, node: Node, where: str) -> Defaults:
         """``defaults:`` of the flow or a stage, read by the readers of the job keys they give."""
@@ -441,6 +445,7 @@ class _Builder:
 
     def actions(self, items: list[tuple[int, Node]], where: str, stage_name: str) -> list[Action]:
         """The actions written (empty '-' items, which the original files have, are left out)."""
+        self.needs_written = {}
         actions: list[Action] = []
         nodes: list[Node] = []
         for index, item in items:
@@ -450,6 +455,12 @@ class _Builder:
                 nodes.append(item)
         self.rename_duplicate_actions(actions, nodes, where, stage_name)
         return actions
+
+    def needs(self, node: Node, where: str) -> tuple[str, ...]:
+        """``needs: build`` or ``needs: [build, lint]``: names of actions of the same stage."""
+        items = [node] if isinstance(node, ScalarNode) else self.r.sequence(node, where, "needs") or []
+        names = (self.r.text(item, f"{where}[{i}]", "an action name") for i, item in enumerate(items))
+        return tuple(name for name in names if name)
 
     def rename_duplicate_actions(
         self, actions: list[Action], nodes: list[Node], where: str, stage: str
@@ -496,6 +507,9 @@ class _Builder:
             action.title = r.text(value, f"{where}.title", "title") or ""
         if (value := values.get("active")) is not None:
             action.active = self.active(value, f"{where}.active")
+        if (value := values.get("needs")) is not None:
+            action.needs = self.needs(value, f"{where}.needs")
+            self.needs_written[id(action)] = (value, f"{where}.needs")
         jobs_node = values.get("jobs")
         items = r.sequence(jobs_node, f"{where}.jobs", "jobs") if jobs_node is not None else []
         if items is None:
