@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -41,6 +42,9 @@ from containerops.store.values import utcnow
 
 #: How often buffered state and log lines reach the store while a run goes on.
 FLUSH_INTERVAL = 0.1
+#: The most an exit handler (a ``when: always`` or ``on_failure`` job run after a timeout or
+#: a cancel) may take when it gives no ``timeout`` of its own.
+EXIT_HANDLER_TIMEOUT = 300.0
 
 
 class Engine:
@@ -74,6 +78,7 @@ class Engine:
         self._stages_task: asyncio.Task[None] | None = None
         self._early_interrupt: tuple[str, str] | None = None  # a cancel before the run existed
         self._suspended = False
+        self._stopping = False
 
     @property
     def state(self) -> RunState | None:
@@ -202,6 +207,7 @@ class Engine:
         """Stop waiting at a pause without ending the run: it stays ``paused`` in the store,
         for ``restore`` to pick up. A run that is not paused is cancelled instead."""
         if self.state is None or self.state.status != "paused":
+            self._stopping = True  # the server stops: no exit handlers hold it up
             self.cancel("server stopped")
             return
         self._suspended = True
@@ -245,6 +251,11 @@ class Engine:
                 )
             with contextlib.suppress(asyncio.CancelledError):
                 await self._stages_task
+            if run.interrupt is not None and not (self._suspended or self._stopping):
+                # exit handlers: what runs always, or on failure, runs after a timeout or cancel too
+                self._stages_task = asyncio.create_task(stages.exit_handlers())
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._stages_task
         except ExecutorError as error:
             run.interrupt = run.interrupt or ("failure", str(error))
         except Exception as error:  # a bug of ours: record it, clean up, then let it show
@@ -304,6 +315,23 @@ class _Stages:
                 failure = failure or next((r for t in tasks if (r := t.result())), None)
             else:
                 failure = await self._lane(step.lanes[0], failure)
+
+    async def exit_handlers(self) -> None:
+        """After a timeout, a cancel or a rejection: run the jobs that have not run and run
+        ``when: always`` or ``on_failure`` (or by a Lua ``when``), in flow order, each within
+        its own ``timeout`` or ``EXIT_HANDLER_TIMEOUT``. A second cancel stops them."""
+        run = self.run_
+        assert run.interrupt is not None
+        failure = run.interrupt[1]
+        for job in run.state.flow.jobs():
+            js = run.state.jobs[job.path]
+            if (
+                js.status != "pending"
+                or not job.active
+                or (job.when == "on_success" and job.condition is None)
+            ):
+                continue
+            await self._job(dataclasses.replace(job, timeout=job.timeout or EXIT_HANDLER_TIMEOUT), failure)
 
     async def _lane_after(
         self,

@@ -7,6 +7,7 @@ What a script sees (all plain data):
 - ``jobs``: every job that has finished, by path:
   ``jobs["build.unit.test"].outputs.CO_URL``, ``.status``;
 - ``failed``: whether an earlier failure is in scope (``when`` and ``pre``);
+- ``run``: ``run.status``, ``run.failures`` (each ``{path, reason}``), ``run.duration``;
 - in ``post``: ``exit_code`` (nil when none), ``result`` (true when the job
   succeeded so far), ``reason`` and ``outputs`` (which it may change).
 
@@ -136,7 +137,21 @@ def script_values(
         "jobs": finished_jobs(run.state),
         "failed": failure is not None,
         "failure": failure,
+        "run": run_so_far(run),
     }
+
+
+def run_so_far(run: PreparedRun) -> dict[str, Any]:
+    """``run.status`` (cancelled or failure once interrupted; failure once a job failed;
+    else running), ``run.failures`` (path and reason of each failed job) and
+    ``run.duration`` (seconds so far): what an exit handler decides on."""
+    state = run.state
+    failures = [
+        {"path": path, "reason": js.reason or ""} for path, js in state.jobs.items() if js.status == "failure"
+    ]
+    status = run.interrupt[0] if run.interrupt else "failure" if failures else "running"
+    duration = (utcnow() - state.started_at).total_seconds() if state.started_at else 0.0
+    return {"status": status, "failures": failures, "duration": round(duration, 3)}
 
 
 async def when_step(run: PreparedRun, js: JobState, failure: str | None) -> tuple[JobStatus, str] | None:
