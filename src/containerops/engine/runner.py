@@ -294,6 +294,18 @@ class _Stages:
         self.attempts = attempts
         self.store = engine.store
         self.decision_poll = engine.decision_poll
+        flow = run.state.flow
+        self._flow_limit = asyncio.Semaphore(flow.parallelism) if flow.parallelism else None
+        #: stage name -> its limit; job path -> its stage's name
+        self._stage_limits = {s.name: asyncio.Semaphore(s.parallelism) for s in flow.stages if s.parallelism}
+        self._stage_of = {
+            job.path: stage.name for stage in flow.stages for a in stage.actions for job in a.jobs
+        }
+
+    def limits(self, job: Job) -> list[asyncio.Semaphore]:
+        """The slots a job takes while it runs: its flow's, then its stage's."""
+        stage = self._stage_limits.get(self._stage_of[job.path])
+        return [limit for limit in (self._flow_limit, stage) if limit is not None]
 
     async def run(self) -> None:
         run = self.run_
@@ -418,7 +430,10 @@ class _Stages:
         else:
             launch = Launch(job, subscribed)
             if job.pre is None or await pre_step(run, js, launch, failure):
-                await self.attempts.run_job(js, launch)
+                async with contextlib.AsyncExitStack() as slots:  # ``parallelism`` of flow and stage
+                    for limit in self.limits(job):
+                        await slots.enter_async_context(limit)
+                    await self.attempts.run_job(js, launch)
         return _failure_after(js, failure)
 
 

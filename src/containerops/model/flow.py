@@ -125,6 +125,8 @@ class Stage:
     timeout: float | None = None  # pause stages: how long to wait for a decision
     #: Pause stages: go on by themselves after this many seconds (unless decided before).
     duration: float | None = None
+    #: At most this many of the stage's jobs run at once (None: no limit).
+    parallelism: int | None = None
     active: bool = True  # False also when the flow is inactive
     position: Position | None = None
 
@@ -145,6 +147,8 @@ class Flow:
     #: ``active: false``: every job is skipped as "inactive", and no trigger or schedule
     #: starts the flow (a person still may, to see it so).
     active: bool = True
+    #: At most this many of the flow's jobs run at once (None: no limit).
+    parallelism: int | None = None
 
     @property
     def namespace(self) -> str:

@@ -237,6 +237,7 @@ STAGE_PROPERTIES: dict[str, Schema] = {
     "sequencing": {"enum": list(SEQUENCINGS), "description": "How the stage's actions run."},
     "timeout": _DURATION,
     "duration": _quantity("duration", "Pause stages: go on by themselves after this long."),
+    "parallelism": {"type": "integer", "minimum": 1, "description": "At most this many of its jobs at once."},
     "active": _ACTIVE,
     "defaults": _DEFAULTS,
     "actions": {"type": "array", "items": {"$ref": "#/$defs/action"}},
@@ -302,6 +303,7 @@ FLOW_PROPERTIES: dict[str, Schema] = {
     "triggers": {"type": "array", "items": _typed(TRIGGER_KEYS, {}, "trigger")},
     "active": _ACTIVE,
     "defaults": _DEFAULTS,
+    "parallelism": {"type": "integer", "minimum": 1, "description": "At most this many of its jobs at once."},
     "stages": {"type": "array", "items": {"$ref": "#/$defs/stage"}},
 }
 

@@ -63,9 +63,21 @@ FLOW_KEYS = (
     "triggers",
     "active",
     "defaults",
+    "parallelism",
     "stages",
 )
-STAGE_KEYS = ("type", "name", "title", "sequencing", "timeout", "duration", "active", "defaults", "actions")
+STAGE_KEYS = (
+    "type",
+    "name",
+    "title",
+    "sequencing",
+    "timeout",
+    "duration",
+    "active",
+    "defaults",
+    "parallelism",
+    "actions",
+)
 ACTION_KEYS = ("name", "title", "active", "needs", "jobs")
 JOB_KEYS = (
     "name",
@@ -103,6 +115,8 @@ LUA_LITERALS = ("true", "false", "nil")
 #: Jobs a flow may have: far above real flows, and a bound on what one flow makes the
 #: engine, the store and the server hold. ``COOPS_MAX_JOBS`` raises (or lowers) it.
 DEFAULT_MAX_JOBS = 10_000
+#: The largest ``parallelism`` (jobs at once) a flow or a stage may ask for.
+MAX_PARALLELISM = 10_000
 
 
 def max_jobs() -> int:
@@ -213,6 +227,8 @@ class _Builder:
             flow.active = self.active(node, "active")
         if (node := values.get("defaults")) is not None:
             self.defaults = self.read_defaults(node, "defaults")
+        if (node := values.get("parallelism")) is not None:
+            flow.parallelism = r.integer(node, "parallelism", "parallelism", 1, MAX_PARALLELISM)
         for key in RUNTIME_FLOW_KEYS:
             if key in fields:
                 r.warning(
@@ -379,6 +395,8 @@ class _Builder:
                 )
         if (value := values.get("active")) is not None:
             stage.active = self.active(value, f"{where}.active")
+        if (value := values.get("parallelism")) is not None:
+            stage.parallelism = r.integer(value, f"{where}.parallelism", "parallelism", 1, MAX_PARALLELISM)
         flow_defaults = self.defaults
         if (value := values.get("defaults")) is not None:
             self.defaults = flow_defaults.beneath(self.read_defaults(value, f"{where}.defaults"))
