@@ -31,7 +31,7 @@ def test_a_job_runs_unprivileged_with_its_limits_and_whose_it_is() -> None:
     assert (config.image, config.command, config.environment) == (
         "img@sha256:abc",
         ["sh", "-c", "make"],
-        {"CO_X": "1"},
+        {"CO_X": "1", "CO_OUTPUT": "/tmp/coops-output"},
     )
     assert config.labels == {
         "team": "a",
@@ -75,7 +75,7 @@ def test_the_runs_workspace_is_mounted_without_copy_and_named_in_the_environment
     [mount] = config.host["mounts"]
     assert (mount["Target"], mount["Source"], mount["Type"]) == ("/workspace", "coops-workspace-r1", "volume")
     assert mount["VolumeOptions"]["NoCopy"] is True
-    assert config.environment == {"CO_X": "1", "CO_WORKSPACE": "/workspace"}
+    assert config.environment == {"CO_X": "1", "CO_OUTPUT": "/tmp/coops-output", "CO_WORKSPACE": "/workspace"}
 
 
 def test_container_names_are_readable_unique_per_attempt_and_bounded() -> None:

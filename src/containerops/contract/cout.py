@@ -49,7 +49,10 @@ class Outputs:
         parsed = parse_cout(line)
         if parsed is None:
             return
-        key, value = parsed
+        self.set(*parsed)
+
+    def set(self, key: str, value: str) -> None:
+        """Take one output (from a log line or the output file); raise OutputError past a limit."""
         if key == RESULT_KEY:
             self.result = value.strip().lower() not in ("false", "0", "no")
             return

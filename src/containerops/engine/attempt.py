@@ -13,6 +13,7 @@ import os
 from typing import Any
 
 from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
+from containerops.contract.output_file import parse_output_file
 from containerops.engine import service
 from containerops.engine.environment import job_environment
 from containerops.engine.prepared import PreparedRun
@@ -162,6 +163,7 @@ class Attempts:
             memory=job.resources.memory,
         )
         outputs = Outputs()
+        run_mask = self.run.masker.mask
         reason: str | None = None
         exit_code: int | None = None
         handle: JobHandle | None = None
@@ -173,6 +175,11 @@ class Attempts:
                     ended = await self.executor.wait(handle)
                     exit_code = ended.exit_code
                     reason = exit_reason(ended, job)
+                    try:  # ``CO_OUTPUT``: read even after a failure, as the log's outputs are
+                        for key, value in parse_output_file(await self.executor.output_file(handle) or b""):
+                            outputs.set(key, run_mask(value))
+                    except OutputError as error:
+                        reason = reason or str(error)
         except TimeoutError:
             reason = f"timeout after {job.timeout or 0:g} s"
         except ExecutorError as error:

@@ -125,6 +125,12 @@ class Executor(abc.ABC):
     async def destroy(self, handle: JobHandle) -> None:
         """Stop the job if it still runs and remove everything it left. Idempotent."""
 
+    async def output_file(self, handle: JobHandle) -> bytes | None:
+        """Once the job has ended: what it wrote to the file ``CO_OUTPUT`` names (at most
+        ``MAX_FILE_BYTES`` and one more byte, so that a larger file is told), None when it
+        wrote none. Executors that give jobs no such file keep this default."""
+        return None
+
     async def teardown(self, run: RunContext) -> None:  # noqa: B027 - optional hook
         """Remove everything left of the run (also what a crashed engine left)."""
 

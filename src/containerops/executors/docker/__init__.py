@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
+import tarfile
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future
@@ -41,6 +43,7 @@ import docker.errors
 import requests.exceptions
 from docker.types import Mount
 
+from containerops.contract.output_file import MAX_FILE_BYTES
 from containerops.executors.base import (
     LABEL_ATTEMPT,
     LABEL_HOME,
@@ -66,7 +69,12 @@ from containerops.executors.docker.cleanup import (
     stop_run,
 )
 from containerops.executors.docker.client import WAIT_POLL_SECONDS, connect, explain
-from containerops.executors.docker.convert import container_config, container_name, workspace_volume
+from containerops.executors.docker.convert import (
+    OUTPUT_PATH,
+    container_config,
+    container_name,
+    workspace_volume,
+)
 from containerops.executors.docker.follow import follow_logs
 from containerops.executors.docker.handle import DockerJobHandle, docker_handle
 
@@ -130,6 +138,9 @@ class DockerExecutor(Executor):
         except asyncio.CancelledError:
             cancelled.set()
             raise
+
+    async def output_file(self, handle: JobHandle) -> bytes | None:
+        return await asyncio.to_thread(self._read_output_file, docker_handle(handle))
 
     async def destroy(self, handle: JobHandle) -> None:
         container_id = docker_handle(handle).container_id
@@ -233,6 +244,21 @@ class DockerExecutor(Executor):
             remove_container(api, container_id)
             raise ExecutorError(f"cannot start job {spec.path} in {image}: {explain(exc)}") from exc
         return DockerJobHandle(spec, container_id, name)
+
+    def _read_output_file(self, job: DockerJobHandle) -> bytes | None:
+        """The output file, copied out of the stopped container (as ``docker cp`` does)."""
+        try:
+            chunks, stat = self._api().get_archive(job.container_id, OUTPUT_PATH)
+        except docker.errors.NotFound:
+            return None  # the job wrote none
+        except docker.errors.APIError as exc:
+            raise ExecutorError(f"cannot read {OUTPUT_PATH} of job {job.spec.path}: {explain(exc)}") from exc
+        if int(stat.get("size", 0)) > MAX_FILE_BYTES:
+            return b"\0" * (MAX_FILE_BYTES + 1)  # too large: said so by the reader, not copied
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+            member = archive.next()
+            content = archive.extractfile(member) if member is not None and member.isfile() else None
+            return content.read(MAX_FILE_BYTES + 1) if content is not None else None
 
     def _ensure_image(self, image: str | None) -> str:
         """The image must be local; pull only from an explicitly named registry."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from docker.types import LogConfig, Mount
 
+from containerops.contract.output_file import OUTPUT_ENV
 from containerops.executors.base import (
     LABEL_ATTEMPT,
     LABEL_HOME,
@@ -29,6 +30,10 @@ from containerops.executors.base import (
 PIDS_LIMIT = 4096
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]+")
 _MAX_NAME = 200
+
+
+#: Where a job's output file is, inside its container (read back with ``docker cp``'s API).
+OUTPUT_PATH = "/tmp/coops-output"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,7 @@ def container_config(
     """The container of ``spec``: unprivileged, without new privileges, memory without
     swap (so the OOM killer really kills), a process limit, the run's workspace volume
     mounted at /workspace, and labels that say whose it is (run, job, attempt, home)."""
-    environment = dict(spec.env)
+    environment = {**spec.env, OUTPUT_ENV: OUTPUT_PATH}
     mounts: list[Mount] = []
     if workspace is not None:
         mounts.append(Mount(WORKSPACE_PATH, workspace, type="volume", no_copy=True))

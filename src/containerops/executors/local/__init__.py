@@ -19,6 +19,7 @@ import signal
 import tempfile
 from collections.abc import AsyncIterator, Callable
 
+from containerops.contract.output_file import MAX_FILE_BYTES
 from containerops.executors.base import (
     Executor,
     ExecutorError,
@@ -38,9 +39,10 @@ _QUEUE_BATCHES = 64  # batches that may wait for the engine before the readers p
 
 
 class LocalHandle(JobHandle):
-    def __init__(self, spec: JobSpec, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, spec: JobSpec, process: asyncio.subprocess.Process, output: str) -> None:
         super().__init__(spec)
         self.process = process
+        self.output = output  # the file CO_OUTPUT names
 
 
 class LocalExecutor(Executor):
@@ -62,7 +64,11 @@ class LocalExecutor(Executor):
         return self._workspaces.get(run.run_id)
 
     async def start(self, spec: JobSpec) -> JobHandle:
-        config = process_config(spec, workspace=self._workspaces.get(spec.run_id), environ=os.environ)
+        output_fd, output = tempfile.mkstemp(prefix="coops-output-")
+        os.close(output_fd)
+        config = process_config(
+            spec, workspace=self._workspaces.get(spec.run_id), environ=os.environ, output=output
+        )
         try:
             process = await asyncio.create_subprocess_exec(
                 *config.argv,
@@ -75,8 +81,9 @@ class LocalExecutor(Executor):
                 preexec_fn=_limits(config.memory),
             )
         except OSError as error:
+            os.unlink(output)
             raise ExecutorError(f"cannot start {config.argv[0]!r}: {error.strerror or error}") from error
-        return LocalHandle(spec, process)
+        return LocalHandle(spec, process, output)
 
     async def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
         assert isinstance(handle, LocalHandle)
@@ -107,8 +114,18 @@ class LocalExecutor(Executor):
             return ExitStatus(128 - code, reason=f"killed by signal {signal.Signals(-code).name}")
         return ExitStatus(code)
 
+    async def output_file(self, handle: JobHandle) -> bytes | None:
+        assert isinstance(handle, LocalHandle)
+        try:
+            with open(handle.output, "rb") as written:
+                return written.read(MAX_FILE_BYTES + 1) or None
+        except FileNotFoundError:  # the job removed it
+            return None
+
     async def destroy(self, handle: JobHandle) -> None:
         assert isinstance(handle, LocalHandle)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(handle.output)
         process = handle.process
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
