@@ -9,8 +9,13 @@ regardless. ``allow_failure`` records the failure and lets the flow go on.
 
 Interruptions (Ctrl-C, SIGTERM, the flow's timeout) cancel the task that runs
 the stages; each running job then destroys its container and is recorded as
-cancelled, every job that never started as skipped, and the executor tears the
+cancelled. The exit handlers run next (the pending ``when: always`` and
+``on_failure`` jobs, each within its timeout; a second cancel stops them), every
+other job that never started is recorded as skipped, and the executor tears the
 run down so that nothing of ours is left behind.
+
+A run is prepared first (``PreparedRun``: its state, its reporter, its secrets);
+its stages are ``_Stages``, each job's attempts ``engine.attempt.Attempts``.
 """
 
 from __future__ import annotations
@@ -290,7 +295,7 @@ class _Stages:
     another, pauses waited at; each job's attempts through ``Attempts``."""
 
     def __init__(self, run: PreparedRun, attempts: Attempts, engine: Engine) -> None:
-        self.run_ = run
+        self.prepared = run
         self.attempts = attempts
         self.store = engine.store
         self.decision_poll = engine.decision_poll
@@ -308,7 +313,7 @@ class _Stages:
         return [limit for limit in (self._flow_limit, stage) if limit is not None]
 
     async def run(self) -> None:
-        run = self.run_
+        run = self.prepared
         failure: str | None = None
         for step in plan(run.state.flow).steps:
             if step.pause:
@@ -332,7 +337,7 @@ class _Stages:
         """After a timeout, a cancel or a rejection: run the jobs that have not run and run
         ``when: always`` or ``on_failure`` (or by a Lua ``when``), in flow order, each within
         its own ``timeout`` or ``EXIT_HANDLER_TIMEOUT``. A second cancel stops them."""
-        run = self.run_
+        run = self.prepared
         assert run.interrupt is not None
         failure = run.interrupt[1]
         for job in run.state.flow.jobs():
@@ -367,7 +372,7 @@ class _Stages:
 
     async def _pause(self, stage_name: str) -> str | None:
         """Wait at a pause stage for its decision; None when approved, else why the run fails."""
-        run = self.run_
+        run = self.prepared
         state, reporter = run.state, run.reporter
         stage = next(s for s in state.flow.stages if s.name == stage_name)
         pause = pauses.open_pause(self.store, state.id, stage.name, stage.duration or stage.timeout)
@@ -406,7 +411,7 @@ class _Stages:
                 await wait_or_poll(event, wait)
 
     async def _job(self, job: Job, failure: str | None) -> str | None:
-        run = self.run_
+        run = self.prepared
         js = run.state.jobs[job.path]
         if js.status in FINISHED:  # a restored run's, or kept from an earlier run
             return _failure_after(js, failure)
