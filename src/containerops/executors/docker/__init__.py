@@ -108,6 +108,8 @@ class DockerExecutor(Executor):
         self._connect_lock = threading.Lock()
         #: run id -> the run's workspace volume
         self._workspaces: dict[str, str] = {}
+        #: Images known to be on the Engine (inspected or pulled by this executor).
+        self._present_images: set[str] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -264,9 +266,12 @@ class DockerExecutor(Executor):
         """The image must be local; pull only from an explicitly named registry."""
         if not image:
             raise ExecutorError("the docker executor needs an image for every job")
+        if image in self._present_images:  # seen by this executor: one inspect per image, not per job
+            return image
         api = self._api()
         try:
             api.inspect_image(image)
+            self._present_images.add(image)
             return image
         except docker.errors.ImageNotFound:
             pass
@@ -307,7 +312,7 @@ class DockerExecutor(Executor):
         api = self._api()
         while True:
             try:
-                api.wait(job.container_id, timeout=WAIT_POLL_SECONDS)
+                ended = api.wait(job.container_id, timeout=WAIT_POLL_SECONDS)
                 break
             except docker.errors.NotFound as exc:
                 raise ExecutorError(f"the container of job {job.spec.path} disappeared") from exc
@@ -317,6 +322,8 @@ class DockerExecutor(Executor):
                 if not _timed_out(exc):
                     why = f"lost the Docker Engine while job {job.spec.path} ran: {exc}"
                     raise ExecutorError(why) from exc
+        if not job.spec.memory:  # no limit of ours to have killed it: the exit code says it all
+            return ExitStatus(exit_code=int(ended.get("StatusCode", -1)))
         try:
             state = api.inspect_container(job.container_id)["State"]
         except docker.errors.NotFound as exc:
