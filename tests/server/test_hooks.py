@@ -21,6 +21,7 @@ from tests.server.conftest import LiveServer, ServerProcess
 from containerops.contract.signatures import sign
 from containerops.server import limits
 from containerops.server.secrets import set_secret
+from containerops.server.triggers.receive import kept_headers
 from containerops.store import Store, deliveries
 from containerops.store.accounts import create_token, create_user
 
@@ -553,3 +554,21 @@ def test_an_inactive_flow_is_never_started_by_a_trigger(
     with hooked.client(admin_token) as api:
         recorded = last_delivery(api)
     assert (recorded["verdict"], recorded["reason"]) == ("ignored", inactive)
+
+
+def test_a_delivery_keeps_only_known_headers_and_masks_tokens() -> None:
+    kept = kept_headers(
+        {
+            "X-GitHub-Event": "push",
+            "X-Hub-Signature-256": "sha256=ab",
+            "X-Containerops-Token": "s3cret",
+            "Cookie": "session=1",
+            "User-Agent": "u" * 2000,
+        }
+    )
+    assert kept == {
+        "user-agent": "u" * 1024,
+        "x-github-event": "push",
+        "x-hub-signature-256": "sha256=ab",
+        "x-containerops-token": "***",
+    }

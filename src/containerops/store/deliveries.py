@@ -1,9 +1,9 @@
 """The record of every webhook request: what was sent, and what came of it.
 
 A delivery is written before anything is decided and updated with the verdict,
-so that a request that crashes the route is still on record. Header values that
-are secrets (tokens) are stored as ``***``; signatures are kept (they are
-digests, not secrets). Bodies that are not UTF-8 are kept in base64.
+so that a request that crashes the route is still on record. Which headers are kept,
+and which are masked, is the receiver's choice; bodies that are not UTF-8 are kept
+in base64.
 """
 
 from __future__ import annotations
@@ -19,33 +19,6 @@ from containerops.store.rows import StoreError
 from containerops.store.store import Store
 from containerops.store.values import utcnow
 from containerops.timestamps import rfc3339
-
-#: The request headers worth keeping (lowercase), and those whose value is a secret.
-KEPT_HEADERS = (
-    "content-type",
-    "user-agent",
-    "x-github-event",
-    "x-github-delivery",
-    "x-github-hook-id",
-    "x-hub-signature-256",
-    "x-gitlab-event",
-    "x-gitlab-event-uuid",
-    "x-gitlab-token",
-    "x-containerops-event",
-    "x-containerops-delivery",
-    "x-containerops-token",
-)
-SECRET_HEADERS = frozenset({"x-gitlab-token", "x-containerops-token"})
-MASK = "***"
-
-
-def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    lowered = {key.lower(): value for key, value in headers.items()}
-    return {
-        name: (MASK if name in SECRET_HEADERS else lowered[name])[:1024]
-        for name in KEPT_HEADERS
-        if name in lowered
-    }
 
 
 def _body(body: bytes) -> tuple[str, str]:
@@ -65,7 +38,10 @@ def record(
     delivery_id: str | None,
     event: str | None,
 ) -> int:
-    """Keep a request as it came (verdict ``received``) and return its delivery id."""
+    """Keep a request (verdict ``received``) and return its delivery id.
+
+    ``headers`` are stored as given: the caller has chosen and masked them.
+    """
     text, encoding = _body(body)
     with store.database.begin() as conn:
         flow_id = conn.execute(
@@ -78,7 +54,7 @@ def record(
                 kind=kind,
                 delivery_id=(delivery_id or None) and delivery_id[:128],
                 event=(event or None) and event[:64],
-                headers=kept_headers(headers),
+                headers=dict(headers),
                 body=text,
                 body_encoding=encoding,
                 verdict="received",

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_result, stop_after_delay, wait_fixed
 
 from containerops.contract.signatures import signature_ok, token_ok
+from containerops.engine.masking import MASK
 from containerops.model.flow import Flow
 from containerops.model.hooks import GitTrigger, WebhookTrigger
 from containerops.model.loader import parse_flow
@@ -49,6 +50,35 @@ PROOF_HEADER: dict[str, str] = {
 
 
 INACTIVE = "the flow is inactive (active: false): no trigger starts it"
+
+
+#: The request headers a delivery keeps (lowercase), and those whose value is a secret (kept
+#: as ``***``); signatures are kept, they are digests, not secrets.
+KEPT_HEADERS = (
+    "content-type",
+    "user-agent",
+    "x-github-event",
+    "x-github-delivery",
+    "x-github-hook-id",
+    "x-hub-signature-256",
+    "x-gitlab-event",
+    "x-gitlab-event-uuid",
+    "x-gitlab-token",
+    "x-containerops-event",
+    "x-containerops-delivery",
+    "x-containerops-token",
+)
+SECRET_HEADERS = frozenset({"x-gitlab-token", "x-containerops-token"})
+
+
+def kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """What a delivery keeps of a request's headers: enough to debug a sender, no token."""
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return {
+        name: (MASK if name in SECRET_HEADERS else lowered[name])[:1024]
+        for name in KEPT_HEADERS
+        if name in lowered
+    }
 
 
 def not_accepted(kind: HookKind, uri: str) -> Verdict:
@@ -118,7 +148,7 @@ class HookReceiver:
             self.store,
             flow_uri=hook.flow_uri,
             kind=hook.kind,
-            headers=hook.headers,
+            headers=kept_headers(hook.headers),
             body=hook.body if trigger is not None else b"",  # an anonymous body is never kept
             delivery_id=delivery_id,
             event=event_name,
