@@ -45,7 +45,7 @@ def running(pid: int) -> bool:
     """Whether process ``pid`` exists and is not a zombie (a zombie uses no CPU)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before, or while, it was read
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
