@@ -243,7 +243,8 @@ class Engine:
         timer: asyncio.TimerHandle | None = None
         try:
             await self.executor.setup(context)
-            stages = _Stages(run, Attempts(run, self.executor, self.store, self.callback_base), self)
+            attempts = Attempts(run, self.executor, self.store, self.callback_base)
+            stages = _Stages(run, attempts, self.store, self.decision_poll)
             self._stages_task = asyncio.create_task(stages.run())
             if run.interrupt is not None:  # a signal came in before we got here
                 self._stages_task.cancel()
@@ -294,11 +295,11 @@ class _Stages:
     """The stages of one run, in order: actions in sequence or in parallel, jobs one after
     another, pauses waited at; each job's attempts through ``Attempts``."""
 
-    def __init__(self, run: PreparedRun, attempts: Attempts, engine: Engine) -> None:
+    def __init__(self, run: PreparedRun, attempts: Attempts, store: Store, decision_poll: float) -> None:
         self.prepared = run
         self.attempts = attempts
-        self.store = engine.store
-        self.decision_poll = engine.decision_poll
+        self.store = store  # pauses are kept there
+        self.decision_poll = decision_poll
         flow = run.state.flow
         self._flow_limit = asyncio.Semaphore(flow.parallelism) if flow.parallelism else None
         #: stage name -> its limit; job path -> its stage's name

@@ -92,22 +92,25 @@ def get_flow(store: Store, uri: str) -> FlowSummary:
     return _summary(row)
 
 
+def _newest_runnable(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """(flow id, version id) of the newest version matching ``where`` of a flow not deleted."""
+    return (
+        sa.select(t.flows.c.id, t.flow_versions.c.id.label("version_id"))
+        .join(t.flow_versions, t.flow_versions.c.flow_id == t.flows.c.id)
+        .where(t.flows.c.deleted_at.is_(None), *where)
+        .order_by(t.flow_versions.c.version.desc())
+        .limit(1)
+    )
+
+
 def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]:
     """``(flow id, version id)`` of a flow that is not deleted: version ``version``, else the newest.
 
     One indexed query: this is on the path of every run the API starts.
     """
-    query = (
-        sa.select(t.flows.c.id, t.flow_versions.c.id.label("version_id"))
-        .join(t.flow_versions, t.flow_versions.c.flow_id == t.flows.c.id)
-        .where(t.flows.c.uri == uri, t.flows.c.deleted_at.is_(None))
-        .order_by(t.flow_versions.c.version.desc())
-        .limit(1)
-    )
-    if version is not None:
-        query = query.where(t.flow_versions.c.version == version)
+    chosen = [t.flow_versions.c.version == version] if version is not None else []
     with store.database.connect() as conn:
-        row = conn.execute(query).first()
+        row = conn.execute(_newest_runnable(t.flows.c.uri == uri, *chosen)).first()
     if row is None:
         if version is not None and latest_version(store, uri) is not None:
             raise StoreError(f"no version {version} of flow {uri}")
@@ -192,23 +195,15 @@ def set_deleted(store: Store, flow_id: int, deleted: bool) -> None:
 def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
     """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest.
     A deleted flow has none."""
-    query = (
-        sa.select(t.flow_versions.c.id)
-        .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
-        .where(t.flows.c.id == flow_id, t.flows.c.deleted_at.is_(None))
-        .order_by(t.flow_versions.c.version.desc())
-        .limit(1)
-    )
-    if version_id is not None:
-        query = query.where(t.flow_versions.c.id == version_id)
+    chosen = [t.flow_versions.c.id == version_id] if version_id is not None else []
     with store.database.connect() as conn:
-        found = conn.execute(query).scalar()
+        found = conn.execute(_newest_runnable(t.flows.c.id == flow_id, *chosen)).first()
     if found is None:
         which = (
             f"version with id {version_id} of flow {flow_id}" if version_id is not None else f"flow {flow_id}"
         )
         raise StoreError(f"no {which}")
-    return int(found)
+    return int(found.version_id)
 
 
 def version_source(store: Store, version_id: int) -> tuple[str, str]:
