@@ -7,12 +7,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from containerops.contract.codata import encode_co_data
 from containerops.engine import Engine
 from containerops.engine.reporter import Reporter
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.store import Store
-from tests.engine.scenarios import Behaviour, action, flow_text, job, simple_flow, stage
+from tests.engine.scenarios import BUSYBOX, Behaviour, action, flow_text, job, simple_flow, stage
 
 
 class MemoryReporter:
@@ -94,3 +95,88 @@ def test_a_run_reports_through_the_port_and_writes_no_progress_to_the_store(stor
     assert row.status == "pending" and {j.status for j in row.jobs} == {"pending"}
     assert store.log_lines(state.id) == [] and store.attempts(state.id) == []
     assert [change["status"] for change in store.state_changes(state.id)] == ["pending"]
+
+
+def test_the_whole_history_of_a_run_goes_through_the_port_in_order(store: Store) -> None:
+    """Retries, a post script's print, masking, a failure and a skip: every state change and
+    every line (numbered per attempt, masked) is reported, in the order it happened."""
+    secret = "hunter2-in-memory"
+    reporters: list[MemoryReporter] = []
+
+    def reporter_for(run_id: int, mask: Callable[[str], str]) -> Reporter:
+        reporters.append(MemoryReporter(mask))
+        return reporters[-1]
+
+    emits = {"CO_DUMMY_LINES": "2", "CO_DUMMY_OUTPUTS": encode_co_data({"CO_URL": f"http://x/{secret}"})}
+    doc = simple_flow(
+        [
+            stage(
+                "build",
+                action(
+                    "make",
+                    {
+                        "name": "emit",
+                        "endpoint": BUSYBOX,
+                        "environments": emits,
+                        "outputs": ["CO_URL"],
+                        "post": 'print("post saw " .. outputs.CO_URL)',
+                    },
+                ),
+            ),
+            stage(
+                "test",
+                action(
+                    "check",
+                    {
+                        "name": "flaky",
+                        "endpoint": BUSYBOX,
+                        "retries": 1,
+                        "environments": {"CO_DUMMY_PASS_ON_ATTEMPT": "2"},
+                        "subscriptions": [{"build.make.emit[CO_URL]": "URL"}],
+                    },
+                    {"name": "broken", "endpoint": BUSYBOX, "environments": {"CO_DUMMY_EXIT_CODE": "3"}},
+                    {"name": "after", "endpoint": BUSYBOX},
+                ),
+            ),
+        ]
+    )
+    loaded = parse_flow(flow_text(doc), "flow.json")
+    executor = DummyExecutor()
+    engine = Engine(store, executor, reporter_for=reporter_for)
+    prepared = engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format, secrets=[secret])
+    final = asyncio.run(engine.run())
+
+    [reported] = reporters
+    ids = {path: js.id for path, js in prepared.state.jobs.items()}
+    paths = ("build.make.emit", "test.check.flaky", "test.check.broken", "test.check.after")
+    emit, flaky, broken, after = (ids[path] for path in paths)
+    assert final.status == "failure"
+    assert reported.runs == [("running", None), ("failure", "test.check.broken failed: exit code 3")]
+    assert {job_id: fields["status"] for job_id, fields in reported.jobs.items()} == {
+        emit: "success",
+        flaky: "success",
+        broken: "failure",
+        after: "skipped",
+    }
+    assert reported.jobs[flaky]["attempts"] == 2
+    assert [reported.attempts[(flaky, n)]["status"] for n in (1, 2)] == ["failure", "success"]
+    assert reported.attempts[(emit, 1)]["outputs"] == {"CO_URL": "http://x/***"}
+    assert [(job_id, attempt, status) for job_id, attempt, status, _ in reported.changes] == [
+        (emit, 1, "running"),
+        (emit, 1, "success"),
+        (flaky, 1, "running"),
+        (flaky, 1, "failure"),
+        (flaky, 2, "running"),
+        (flaky, 2, "success"),
+        (broken, 1, "running"),
+        (broken, 1, "failure"),
+        (after, None, "skipped"),
+    ]
+    assert reported.lines == [
+        (emit, 1, 1, "line 1"),
+        (emit, 1, 2, "line 2"),
+        (emit, 1, 3, "[COUT] CO_URL = http://x/***"),
+        (emit, 1, 4, "[post] post saw http://x/***"),
+    ]
+    flaky_spec = next(spec for spec in executor.started if spec.path == "test.check.flaky")
+    assert flaky_spec.env["URL"] == "http://x/***"  # outputs are read from the masked line
