@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from containerops.component.build import base_images_of
-from containerops.component.testing import MAX_WORKSPACE_BYTES
-from containerops.component.testing import test_component as run_examples
+from containerops.component.examples import MAX_WORKSPACE_BYTES
 from containerops.component.testserver import CaptureServer
+from containerops.launch.component_tests import test_component as run_examples
 from containerops.store import Store
 
 

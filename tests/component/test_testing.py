@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from containerops.component.build import ComponentBuildError, build_component
-from containerops.component.testing import test_component as run_examples
 from containerops.component.testserver import CaptureServer
+from containerops.launch.component_tests import test_component as run_examples
 from containerops.store import Store
 from tests.cli.test_cli import coops
 

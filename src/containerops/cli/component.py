@@ -140,7 +140,7 @@ def test(
 
     from containerops.component.build import ComponentBuildError
     from containerops.component.spec import SpecInvalid
-    from containerops.component.testing import test_component
+    from containerops.launch.component_tests import test_component
 
     values: dict[str, str] = {}
     for item in sets or []:

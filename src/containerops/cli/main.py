@@ -211,6 +211,7 @@ def run(
     from containerops.engine.runner import Engine
     from containerops.engine.secrets import MissingSecret
     from containerops.executors import get_executor
+    from containerops.launch import prepare_run
     from containerops.model.validate import check_runnable_locally
     from containerops.store import Store
 
@@ -228,18 +229,16 @@ def run(
         raise _fail(str(error)) from None
     store = Store.open()
     engine = Engine(store, chosen, keep_workspace=keep_workspace)
-    params: dict[str, Any] = {"set": overrides}
     resolution = _resolve_components(store, loaded, file, executor)
-    if resolution is not None:
-        params["components"] = resolution.components
     try:
         values = local_secret_values(store, loaded.flow, secret or [], secrets_file, overrides)
-        state = engine.prepare(
+        state = prepare_run(
+            engine,
             loaded.flow,
             source=loaded.source,
             fmt=loaded.format,
-            params=params,
-            secrets=resolution.secrets if resolution is not None else (),
+            components=resolution,
+            params={"set": overrides},
             secret_values=values,
         ).state
     except (MissingSecret, SecretsInputError, StoreError) as error:

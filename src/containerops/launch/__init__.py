@@ -12,10 +12,12 @@ from containerops.launch.components import (
     pin_recorded_components,
     resolve_flow_components,
 )
+from containerops.launch.prepare import prepare_run
 
 __all__ = [
     "ComponentImagesUnavailable",
     "have_component_images",
     "pin_recorded_components",
+    "prepare_run",
     "resolve_flow_components",
 ]

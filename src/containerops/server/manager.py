@@ -18,7 +18,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
@@ -29,6 +29,7 @@ from containerops.launch import (
     ComponentImagesUnavailable,
     have_component_images,
     pin_recorded_components,
+    prepare_run,
     resolve_flow_components,
 )
 from containerops.model.flow import Flow
@@ -37,6 +38,9 @@ from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
 from containerops.store import Store, flows, runs
 from containerops.store.accounts import readable_by_flows_of
+
+if TYPE_CHECKING:
+    from containerops.repository.usage import Resolution
 
 log = logging.getLogger("containerops.server.manager")
 
@@ -166,13 +170,15 @@ class RunManager:
         if overrides:
             run_params["set"] = overrides
         engine = Engine(self.store, self.executor, on_change=self._on_change)
-        component_secrets = await self._resolve_components(flow, run_params)
-        state = engine.prepare(
+        resolution = await self._resolve_components(flow)
+        state = prepare_run(
+            engine,
             flow,
             source=source,
             fmt=fmt,
+            components=resolution,
             params=run_params,
-            secrets=[*_values(secrets), *component_secrets],
+            secrets=_values(secrets),
             flow_version=(flow_id, version_id),
             # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
             secret_values=namespace_secrets(self.store, flow.namespace),
@@ -182,23 +188,22 @@ class RunManager:
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
 
-    async def _resolve_components(self, flow: Flow, run_params: dict[str, Any]) -> list[str]:
+    async def _resolve_components(self, flow: Flow) -> Resolution | None:
         """Resolve ``component:`` jobs to image digests (recorded with the run) and pull
         what the Docker Engine lacks, before the run is recorded: an unknown component or
         inputs that do not match its spec are a FlowInvalid (422), a registry that cannot
-        be reached a RegistryUnavailable (503). Returns the secret inputs' values."""
+        be reached a RegistryUnavailable (503). None when the flow has no component job."""
         readable = readable_by_flows_of(self.store, flow.namespace)
         resolution = resolve_flow_components(
             self.store, flow, filename=f"flow {flow.uri}", readable=readable.__contains__
         )
         if resolution is None:
-            return []
-        run_params["components"] = resolution.components
+            return None
         try:
             await asyncio.to_thread(have_component_images, resolution, self.executor.name)
         except ComponentImagesUnavailable as error:
             raise RegistryUnavailable(str(error)) from error
-        return list(resolution.secrets)
+        return resolution
 
     def _launch(self, run_id: int, engine: Engine, *, queued: bool) -> None:
         self._engines[run_id] = engine

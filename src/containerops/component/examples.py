@@ -1,4 +1,7 @@
-"""Running a component's examples in real containers and comparing what they give.
+"""What a component's example means, apart from running it: its placeholders filled,
+its workspace folder packed, the one-job flow that runs it, and the checks of what the
+job gave against what the example expects (``containerops.launch.component_tests``
+runs them on the engine).
 
 Each example of ``component.yaml`` is a test case: its inputs go through the same
 checks a flow's job goes through (``resolve_inputs``), then a one-job flow whose
@@ -17,40 +20,28 @@ is copied into the run's ``/workspace`` by a job that runs first.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import os
 import re
 import tarfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from containerops.component.build import build_component
-from containerops.component.inputs import PLACEHOLDER, InputsInvalid, resolve_inputs
+from containerops.component.inputs import PLACEHOLDER
 from containerops.component.spec import (
     TEST_NAMESPACE,
     ComponentSpec,
     ExampleSpec,
-    LoadedSpec,
     RequestCheck,
     image_name,
-    load_spec,
 )
-from containerops.component.testserver import CaptureServer, Received
-from containerops.engine import Engine
-from containerops.engine.masking import Masker
-from containerops.executors import get_executor
+from containerops.component.testserver import Received
 from containerops.images import BUSYBOX_IMAGE
-from containerops.model.loader import parse_flow
-from containerops.store import Store
-
-Progress = Callable[[str], None]
 
 #: The placeholder every example may use: the capture server's address.
 TEST_SERVER = "COOPS_TEST_SERVER"
@@ -85,52 +76,7 @@ class PlaceholderMissing(ValueError):
     """An example uses ``${NAME}`` and nothing gives NAME."""
 
 
-def test_component(
-    folder: Path | str,
-    *,
-    sets: Mapping[str, str] | None = None,
-    progress: Progress | None = None,
-    build: bool = True,
-    only: list[str] | None = None,
-    store: Store | None = None,
-) -> list[ExampleResult]:
-    """Build the component in ``folder`` (unless ``build`` is false) and run its examples.
-
-    ``only`` limits the run to the named examples. Raises ``SpecInvalid``,
-    ``ComponentBuildError``, or ``ValueError`` for an unknown example name.
-    """
-    say: Progress = progress or (lambda _line: None)
-    loaded = load_spec(folder)
-    spec = loaded.spec
-    examples = spec.examples
-    if only:
-        unknown = [name for name in only if name not in {e.name for e in examples}]
-        if unknown:
-            names = ", ".join(repr(e.name) for e in examples) or "none"
-            raise ValueError(f"{spec.ref} has no example {unknown[0]!r}; its examples: {names}")
-        examples = [e for e in examples if e.name in only]
-    if build:
-        build_component(loaded.folder, say, loaded=loaded)
-    own_store = store is None
-    opened = store or Store.open()
-    try:
-        with CaptureServer() as server:
-            values = {TEST_SERVER: server.url, **dict(sets or {})}
-            results = []
-            for example in examples:
-                say(f"example {example.name!r}")
-                server.received.clear()
-                results.append(_run_example(loaded, example, values, server, opened))
-    finally:
-        if own_store:
-            opened.close()
-    return results
-
-
-test_component.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
-
-
-def _fill(value: Any, values: Mapping[str, str]) -> Any:
+def fill(value: Any, values: Mapping[str, str]) -> Any:
     """``value`` with every ``${NAME}`` replaced; raises ``PlaceholderMissing``."""
     if isinstance(value, str):
 
@@ -144,68 +90,13 @@ def _fill(value: Any, values: Mapping[str, str]) -> Any:
 
         return PLACEHOLDER.sub(replace, value)
     if isinstance(value, list):
-        return [_fill(item, values) for item in value]
+        return [fill(item, values) for item in value]
     if isinstance(value, dict):
-        return {key: _fill(item, values) for key, item in value.items()}
+        return {key: fill(item, values) for key, item in value.items()}
     return value
 
 
-def _run_example(
-    loaded: LoadedSpec, example: ExampleSpec, values: Mapping[str, str], server: CaptureServer, store: Store
-) -> ExampleResult:
-    spec = loaded.spec
-    result = ExampleResult(name=example.name)
-    started = time.monotonic()
-    try:
-        inputs = _fill(example.inputs, values)
-        expected = {key: check.model_dump(exclude_none=True) for key, check in example.outputs.items()}
-        expected = _fill(expected, values)
-        requests = [_fill(r.model_dump(exclude_defaults=True), values) for r in example.requests]
-        logs = _fill(example.logs, values)
-    except PlaceholderMissing as missing:
-        result.problems.append(
-            f"the example uses ${{{missing}}}, which nothing gives: run with --set {missing}=VALUE "
-            f"(or set the environment variable {missing})"
-        )
-        return result
-    try:
-        resolved = resolve_inputs(spec, inputs)
-    except InputsInvalid as invalid:
-        result.problems += [str(p) for p in invalid.problems]
-        return result
-    masker = Masker(resolved.secrets)
-    seed: str | None = None
-    if example.workspace is not None:
-        try:
-            seed = _pack(loaded.folder / example.workspace, loaded.folder)
-        except ValueError as exc:
-            result.problems.append(str(exc))
-            return result
-    text = _flow_text(spec, resolved.values, seed)
-    flow = parse_flow(text, f"{spec.ref} example {example.name!r}")
-    engine = Engine(store, get_executor("docker", network_mode="host"))
-    state = engine.prepare(flow.flow, source=text, fmt="yaml", secrets=resolved.secrets).state
-    final = asyncio.run(engine.run())
-    result.run_id = final.id
-    result.seconds = time.monotonic() - started
-    job_path = f"{STAGE}.{ACTION}.{spec.name}"
-    job = state.jobs[job_path]
-    result.status, result.reason, result.outputs = job.status, job.reason, dict(job.outputs)
-    lines = [row.line for row in store.log_lines(final.id, job_path=job_path)]
-    if seed is not None:
-        seed_job = state.jobs[f"{SEED_STAGE}.copy.seed"]
-        if seed_job.status != "success":
-            result.problems.append(f"copying {example.workspace}/ into /workspace failed: {seed_job.reason}")
-            lines = [row.line for row in store.log_lines(final.id)]
-    if not result.problems:
-        result.problems += _compare(example, expected, logs, job.status, job.reason, result.outputs, lines)
-        result.problems += _check_requests(requests, server.received)
-    result.problems = [masker.mask(p) for p in result.problems]
-    result.log_tail = [masker.mask(line) for line in lines[-LOG_TAIL:]]
-    return result
-
-
-def _pack(folder: Path, root: Path) -> str:
+def pack(folder: Path, root: Path) -> str:
     """The example's workspace folder as a base64 tarball. Links are resolved first, and
     one that leads outside the component's folder ``root`` is refused, so that an example
     cannot pack files from elsewhere on the machine that tests it."""
@@ -241,7 +132,7 @@ def _inside(path: Path, root: Path) -> bool:
     return path.resolve().is_relative_to(root)
 
 
-def _flow_text(spec: ComponentSpec, inputs: dict[str, str], seed: str | None) -> str:
+def flow_text(spec: ComponentSpec, inputs: dict[str, str], seed: str | None) -> str:
     job: dict[str, Any] = {"name": spec.name, "endpoint": image_name(spec), "inputs": inputs}
     if spec.timeout is not None:
         job["timeout"] = spec.timeout
@@ -265,7 +156,7 @@ def _flow_text(spec: ComponentSpec, inputs: dict[str, str], seed: str | None) ->
     return yaml.safe_dump(flow, sort_keys=False, width=1000)
 
 
-def _compare(
+def compare(
     example: ExampleSpec,
     expected: dict[str, dict[str, str]],
     logs: list[str],
@@ -303,7 +194,7 @@ def _say(check: dict[str, str]) -> str:
     return repr(value) if kind == "equals" else f"a value that {kind} {value!r}"
 
 
-def _check_requests(checks: list[dict[str, Any]], received: list[Received]) -> list[str]:
+def check_requests(checks: list[dict[str, Any]], received: list[Received]) -> list[str]:
     problems: list[str] = []
     for check in checks:
         if not any(_matches(RequestCheck.model_validate(check), request) for request in received):
