@@ -1,10 +1,18 @@
-"""What a job's container is made of, without a Docker Engine (the executor hands this
-config to the SDK as it is; tests/executors/test_docker.py runs it for real)."""
+"""What a job's container is made of and how its end is told, without a Docker Engine (the
+executor hands this to the SDK as it is; tests/executors/test_docker.py runs it for real)."""
 
 from __future__ import annotations
 
-from containerops.executors.base import JobSpec
-from containerops.executors.docker.convert import PIDS_LIMIT, container_config, container_name
+from containerops.executors.base import ExitStatus, JobSpec
+from containerops.executors.docker.convert import (
+    PIDS_LIMIT,
+    container_config,
+    container_name,
+    exit_status,
+    human_size,
+    names_registry,
+    split_reference,
+)
 
 
 def spec(**fields: object) -> JobSpec:
@@ -85,3 +93,26 @@ def test_container_names_are_readable_unique_per_attempt_and_bounded() -> None:
     other = container_name(spec(path="s.a." + "j" * 299 + "k"))
     assert len(long) == 200 and long != other
     assert container_name(spec(run_id="a/b c")) == "coops-a-b-c-build-compile-unit-2"
+
+
+def test_human_size() -> None:
+    assert human_size(32 * 2**20) == "32 MiB"
+    assert human_size(1536) == "1.5 KiB"
+    assert human_size(100) == "100 B"
+    assert human_size(3 * 2**30) == "3 GiB"
+
+
+def test_a_stopped_containers_state_says_how_the_job_ended() -> None:
+    assert exit_status({"ExitCode": 3, "OOMKilled": False}, 2**20) == ExitStatus(3)
+    assert exit_status({"ExitCode": 137, "OOMKilled": True}, 32 * 2**20) == ExitStatus(
+        137, oom_killed=True, reason="out of memory (limit 32 MiB)"
+    )
+    assert exit_status({"OOMKilled": True}, None) == ExitStatus(-1, oom_killed=True, reason="out of memory")
+
+
+def test_only_an_image_naming_a_registry_is_pulled_and_its_tag_split_off() -> None:
+    assert names_registry("registry.example:5000/app") and names_registry("localhost/x")
+    assert not names_registry("containerops/base:busybox") and not names_registry("busybox")
+    assert split_reference("localhost:5000/team/app:1.2") == ("localhost:5000/team/app", "1.2")
+    assert split_reference("localhost:5000/app") == ("localhost:5000/app", None)
+    assert split_reference("r.example/app@sha256:ab") == ("r.example/app@sha256:ab", None)

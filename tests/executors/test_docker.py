@@ -38,7 +38,6 @@ from containerops.executors.docker import (
     cleanup_all,
     container_name,
     home_label,
-    human_size,
 )
 from containerops.executors.docker.client import WAIT_POLL_SECONDS
 from containerops.executors.docker.logs import ChunkedBody, FrameDecoder, parse_timestamp
@@ -447,13 +446,6 @@ def test_container_names_use_allowed_characters() -> None:
     assert container_name(spec) == "coops-r1-build-unit-test-job--2"
     long_a, long_b = (container_name(job("r", None, path="x" * 300 + tail)) for tail in "ab")
     assert len(long_a) <= 200 and long_a != long_b
-
-
-def test_human_size() -> None:
-    assert human_size(32 * MiB) == "32 MiB"
-    assert human_size(1536) == "1.5 KiB"
-    assert human_size(100) == "100 B"
-    assert human_size(3 * 2**30) == "3 GiB"
 
 
 # --- log decoding, on made-up bytes ----------------------------------------------------

@@ -73,6 +73,9 @@ from containerops.executors.docker.convert import (
     OUTPUT_PATH,
     container_config,
     container_name,
+    exit_status,
+    names_registry,
+    split_reference,
     workspace_volume,
 )
 from containerops.executors.docker.follow import follow_logs
@@ -84,7 +87,6 @@ __all__ = [
     "cleanup_all",
     "container_name",
     "home_label",
-    "human_size",
     "stop_run",
     "workspace_volume",
 ]
@@ -277,12 +279,12 @@ class DockerExecutor(Executor):
             pass
         except docker.errors.APIError as exc:
             raise ExecutorError(f"invalid image {image!r}: {explain(exc)}") from exc
-        if not _names_registry(image):
+        if not names_registry(image):
             raise ExecutorError(
                 f"image {image} not found locally; build it (coops images build-base) or pull it"
             )
         try:
-            repository, tag = _split_reference(image)
+            repository, tag = split_reference(image)
             api.pull(repository, tag=tag)
         except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
             why = explain(exc)
@@ -328,41 +330,11 @@ class DockerExecutor(Executor):
             state = api.inspect_container(job.container_id)["State"]
         except docker.errors.NotFound as exc:
             raise ExecutorError(f"the container of job {job.spec.path} disappeared") from exc
-        oom = bool(state.get("OOMKilled"))
-        reason = None
-        if oom:
-            limit = job.spec.memory
-            reason = f"out of memory (limit {human_size(limit)})" if limit else "out of memory"
-        return ExitStatus(exit_code=int(state.get("ExitCode", -1)), oom_killed=oom, reason=reason)
-
-
-def human_size(size: int) -> str:
-    """``33554432`` -> ``32 MiB``; for the out-of-memory reason shown to users."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+        return exit_status(state, job.spec.memory)
 
 
 def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
-
-
-def _names_registry(image: str) -> bool:
-    """Whether ``image`` names a registry host (``registry.example:5000/app``, ``localhost/x``)."""
-    first, slash, _ = image.partition("/")
-    return bool(slash) and ("." in first or ":" in first or first == "localhost")
-
-
-def _split_reference(image: str) -> tuple[str, str | None]:
-    if "@" in image:
-        return image, None
-    repository, colon, tag = image.rpartition(":")
-    if colon and "/" not in tag:
-        return repository, tag
-    return image, None
 
 
 async def _in_own_thread(name: str, fn: Callable[..., T], *args: Any) -> T:

@@ -1,5 +1,7 @@
-"""From a job's spec to the container that runs it: pure, so that what a job gets
-(limits, labels, mounts, environment, name) is tested without a Docker Engine.
+"""From a job's spec to the container that runs it, and from the stopped container's
+state to how the job ended: pure, so that what a job gets (limits, labels, mounts,
+environment, name, which image is pulled) and what its end is called are tested
+without a Docker Engine.
 
 The executor passes ``host`` to the SDK's ``create_host_config`` and the rest to
 ``create_container``; nothing here talks to a daemon.
@@ -23,6 +25,7 @@ from containerops.executors.base import (
     LABEL_RUN,
     WORKSPACE_ENV,
     WORKSPACE_PATH,
+    ExitStatus,
     JobSpec,
 )
 
@@ -99,3 +102,39 @@ def container_name(spec: JobSpec) -> str:
 def workspace_volume(run_id: str) -> str:
     """The name of a run's workspace volume."""
     return f"coops-workspace-{_NAME_CHARS.sub('-', run_id)}"
+
+
+def exit_status(state: dict[str, Any], memory: int | None) -> ExitStatus:
+    """How a job ended, from its stopped container's ``State`` (``memory``: its limit)."""
+    oom = bool(state.get("OOMKilled"))
+    reason = None
+    if oom:
+        reason = f"out of memory (limit {human_size(memory)})" if memory else "out of memory"
+    return ExitStatus(exit_code=int(state.get("ExitCode", -1)), oom_killed=oom, reason=reason)
+
+
+def human_size(size: int) -> str:
+    """``33554432`` -> ``32 MiB``; for the out-of-memory reason shown to users."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def names_registry(image: str) -> bool:
+    """Whether ``image`` names a registry host (``registry.example:5000/app``, ``localhost/x``):
+    only such an image is pulled when it is not local."""
+    first, slash, _ = image.partition("/")
+    return bool(slash) and ("." in first or ":" in first or first == "localhost")
+
+
+def split_reference(image: str) -> tuple[str, str | None]:
+    """``repo:tag`` -> (``repo``, ``tag``) for a pull; a digest or no tag -> (image, None)."""
+    if "@" in image:
+        return image, None
+    repository, colon, tag = image.rpartition(":")
+    if colon and "/" not in tag:
+        return repository, tag
+    return image, None
