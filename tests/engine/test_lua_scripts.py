@@ -9,6 +9,7 @@ from containerops.engine import scripts
 from containerops.executors.dummy import DummyExecutor
 from containerops.lua import sandbox as lua
 from containerops.store import Store
+from containerops.store.runs import state_changes
 from tests.engine.scenarios import Behaviour, action, job, run_flow, simple_flow, stage
 
 
@@ -27,7 +28,7 @@ def test_pre_changes_inputs_and_environment(store: Store) -> None:
     assert (env["CO_MODE"], env["CO_EXTRA"], env["GREETING"]) == ("full-fast", "3", "hello")
     assert "DROP" not in env
     assert decode_co_data(env["CO_DATA"]) == {"mode": "full-fast", "extra": "3"}
-    notes = [c["reason"] for c in store.state_changes(state.id) if c["job"] == "s.a.j"]
+    notes = [c["reason"] for c in state_changes(store, state.id) if c["job"] == "s.a.j"]
     assert "pre script changed inputs extra, mode; environment GREETING, -DROP" in notes
 
 
@@ -89,7 +90,7 @@ def test_post_sets_outputs_and_overrides_a_failure(store: Store) -> None:
     js = state.jobs["s.a.j"]
     assert (state.status, js.status, js.outputs) == ("success", "success", {"SUMMARY": "exit 3"})
     assert js.reason == "post script overrode the failure (exit code 3): 3 means nothing to do"
-    notes = [c["reason"] for c in store.state_changes(state.id) if c["job"] == "s.a.j"]
+    notes = [c["reason"] for c in state_changes(store, state.id) if c["job"] == "s.a.j"]
     assert any(
         n and n.startswith("post script: set outputs SUMMARY, -OLD; post script overrode") for n in notes
     )

@@ -12,6 +12,7 @@ from containerops.engine.decisions import decide
 from containerops.executors.dummy import DummyExecutor
 from containerops.store import Store
 from containerops.store.pauses import DecisionError, pauses
+from containerops.store.runs import state_changes
 from tests.engine.pausing import engine_for, run_with
 from tests.engine.scenarios import BUSYBOX, Behaviour, action, job, simple_flow, stage
 
@@ -63,7 +64,7 @@ def test_an_approved_pause_lets_the_run_go_on(store: Store) -> None:
         "looks right",
     )
     assert pause.decided_at is not None and pause.decided_at >= pause.started_at
-    history = [(c["status"], c["reason"]) for c in store.state_changes(state.id) if c["job"] is None]
+    history = [(c["status"], c["reason"]) for c in state_changes(store, state.id) if c["job"] is None]
     assert ("paused", "waiting at stage approve for an approval") in history
     assert ("running", "stage approve approved by alice: looks right") in history
 

@@ -9,6 +9,7 @@ import pytest
 from containerops.engine import Engine
 from containerops.executors.dummy import DummyExecutor
 from containerops.store import Store
+from containerops.store.runs import attempts, state_changes
 from tests.engine.scenarios import Behaviour, action, job, run_flow, simple_flow, stage
 
 EXECUTORS = [
@@ -45,7 +46,7 @@ def test_success_records_everything(store: Store, executor: str, docker_ready: N
     assert row.status == "success" and row.number == 1
     assert [j.status for j in row.jobs] == ["success", "success"]
     assert row.jobs[0].exit_code == 0 and row.jobs[0].outputs == {"X": "1"}
-    history = [(c["job"], c["status"]) for c in store.state_changes(state.id)]
+    history = [(c["job"], c["status"]) for c in state_changes(store, state.id)]
     assert history[0] == (None, "pending") and history[-1] == (None, "success")
     assert ("build.unit.a", "running") in history and ("build.unit.a", "success") in history
     lines = [line.line for line in store.log_lines(state.id)]
@@ -305,10 +306,10 @@ def test_retries_with_co_attempt(store: Store, executor: str, docker_ready: None
     state = run_flow(store, executor, simple_flow([stage("s", action("a", flaky))]))
     js = state.jobs["s.a.flaky"]
     assert js.status == "success" and js.attempts == 3
-    attempts = store.attempts(state.id)
-    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "failure"), (2, "failure"), (3, "success")]
+    tried = attempts(store, state.id)
+    assert [(a["attempt"], a["status"]) for a in tried] == [(1, "failure"), (2, "failure"), (3, "success")]
     if executor != "dummy":
-        assert attempts[0]["exit_code"] == 4
+        assert tried[0]["exit_code"] == 4
         lines = [(line.attempt, line.line) for line in store.log_lines(state.id)]
         assert lines == [(1, "attempt 1"), (2, "attempt 2"), (3, "attempt 3")]
 
@@ -365,7 +366,7 @@ def test_cancel_records_cancelled_and_destroys(store: Store) -> None:
     assert statuses(state) == {"s.a.slow": "cancelled", "s.a.next": "skipped"}
     executor = engines[0].executor
     assert isinstance(executor, DummyExecutor) and executor.destroyed == 1
-    assert store.attempts(state.id)[0]["status"] == "cancelled"
+    assert attempts(store, state.id)[0]["status"] == "cancelled"
 
 
 def test_out_of_memory_on_dummy(store: Store) -> None:

@@ -15,6 +15,7 @@ from containerops.executors import get_executor
 from containerops.model.loader import parse_flow
 from containerops.model.references import names, syntax_problems
 from containerops.store import Store
+from containerops.store.runs import attempts, state_changes
 from tests.dbscan import assert_never_stored
 from tests.engine.scenarios import BUSYBOX, action, flow_text, simple_flow, stage
 
@@ -73,7 +74,7 @@ def check_nothing_in_clear(store: Store, state: RunState) -> None:
     assert f"flow=pre-{MASK}-post" in lines
     data = next(line for line in lines if line.startswith("data="))
     assert MASK in data and "plain=x" in data
-    everything = "\n".join(lines) + repr(store.get_run(state.id).to_json()) + repr(store.attempts(state.id))
+    everything = "\n".join(lines) + repr(store.get_run(state.id).to_json()) + repr(attempts(store, state.id))
     for value in (SECRET, OTHER, "pa55"):
         assert value not in everything
     assert state.jobs["s.a.leak"].outputs == {"LEAKED": MASK}
@@ -170,7 +171,7 @@ def test_a_reason_a_script_gives_is_masked_in_the_job_history_and_database(
     state = run_with_secrets(store, "local", doc, {"API_TOKEN": SECRET})
 
     run = store.get_run(state.id).to_json()
-    texts = [repr(run), repr(store.attempts(state.id)), repr(store.state_changes(state.id))]
+    texts = [repr(run), repr(attempts(store, state.id)), repr(state_changes(store, state.id))]
     assert any(where in text for text in texts), texts
     assert all(SECRET not in text for text in texts)
     assert MASK in texts[0]

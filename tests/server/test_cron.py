@@ -23,6 +23,7 @@ from containerops.server.manager import RunManager
 from containerops.server.triggers.cron import Scheduler
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.runs import run_origin
 from containerops.store.schedules import list_schedules
 from containerops.timestamps import rfc3339
 
@@ -286,7 +287,7 @@ def test_a_server_that_starts_after_downtime_runs_one_catch_up(
     start_server()
     wait_for(lambda: bool(store.list_runs(uri="acme/nightly/build")), "the catch-up run", 20)
     first = store.list_runs(uri="acme/nightly/build")[-1]
-    trigger, _ = store.run_origin(first.id)
+    trigger, _ = run_origin(store, first.id)
     # A tick a minute for an hour, one run for all of them. (A next minute may start
     # another run while this test looks: that one is on time, not a catch-up.)
     assert trigger is not None and trigger["type"] == "cron"

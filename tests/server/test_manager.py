@@ -133,7 +133,7 @@ def test_a_run_gets_the_trigger_environment_and_masks_secrets(store: Store) -> N
     run_id = asyncio.run(main())
     env = executor.started[0].env
     assert (env["CO_GIT_REF"], env["CO_GIT_SHA"], env["A"]) == ("refs/heads/main", "abc123", "1")
-    assert store.run_origin(run_id) == ({"type": "github", "delivery": "d-1"}, None)
+    assert server_runs.run_origin(store, run_id) == ({"type": "github", "delivery": "d-1"}, None)
     assert store.get_run(run_id).params == {
         "set": {"A": "1", "CO_GIT_REF": "refs/heads/main", "CO_GIT_SHA": "abc123"}
     }
@@ -214,11 +214,11 @@ def test_start_settles_the_runs_a_stopped_server_left_and_leaves_cli_runs_alone(
         ("failure", "server stopped"),
         ("skipped", "skipped: server stopped"),
     ]
-    assert store.attempts(server_running)[0]["status"] == "failure"
+    assert server_runs.attempts(store, server_running)[0]["status"] == "failure"
     assert store.get_run(server_queued).status == "failure"
     assert store.get_run(cli_running).status == "running"  # a `coops run` process may still run it
     assert sorted(heard) == [("finished", server_running), ("finished", server_queued)]
-    assert store.state_changes(server_running)[-1]["reason"] == "server stopped"
+    assert server_runs.state_changes(store, server_running)[-1]["reason"] == "server stopped"
 
 
 def test_a_stopping_manager_starts_nothing(store: Store) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from containerops.store import Store, StoreError
 from containerops.store import schema as t
 from containerops.store.db import HEAD_REVISION
+from containerops.store.runs import attempts, resolve_run, state_changes
 
 
 def test_open_twice_migrates_once(coops_home: Path) -> None:
@@ -47,15 +48,15 @@ def test_runs_are_numbered_per_flow(store: Store) -> None:
         ("s.a.j", "img", "pending"),
         ("s.a.k", None, "pending"),
     ]
-    assert store.resolve_run(str(run.id)) == run.id
-    assert store.resolve_run("a/b/c#4") == run.id
+    assert resolve_run(store, str(run.id)) == run.id
+    assert resolve_run(store, "a/b/c#4") == run.id
 
 
 @pytest.mark.parametrize("ref", ["999", "a/b/c#9", "nonsense", ""])
 def test_unknown_runs_are_said_plainly(store: Store, ref: str) -> None:
     store.create_run(*store.save_flow("a/b/c", "x", "yaml")[:2], "dummy", {}, [])
     with pytest.raises(StoreError) as error:
-        store.resolve_run(ref)
+        resolve_run(store, ref)
     assert "run" in str(error.value)
 
 
@@ -79,12 +80,12 @@ def test_recorder_merges_and_writes_in_one_flush(store: Store) -> None:
     row = store.get_run(run.id)
     assert row.status == "running" and row.started_at == now
     assert (row.jobs[0].status, row.jobs[0].exit_code, row.jobs[0].reason) == ("failure", 3, "exit code 3")
-    attempts = store.attempts(run.id)
-    assert [(a["attempt"], a["status"], a["exit_code"]) for a in attempts] == [(1, "failure", 3)]
+    tried = attempts(store, run.id)
+    assert [(a["attempt"], a["status"], a["exit_code"]) for a in tried] == [(1, "failure", 3)]
     # a later update of an already written attempt is an UPDATE, not a second row
     recorder.attempt(job_id, 1, reason="changed")
     recorder.flush()
-    assert [a["reason"] for a in store.attempts(run.id)] == ["changed"]
+    assert [a["reason"] for a in attempts(store, run.id)] == ["changed"]
     lines = store.log_lines(run.id)
     assert [(line.seq, line.stream, line.line) for line in lines] == [
         (1, "stdout", "line 1"),
@@ -93,7 +94,7 @@ def test_recorder_merges_and_writes_in_one_flush(store: Store) -> None:
     ]
     assert store.log_lines(run.id, after_id=lines[0].id)[0].line == "line 2"
     assert store.log_lines(run.id, job_path="s.a.other") == []
-    history = store.state_changes(run.id)
+    history = state_changes(store, run.id)
     assert [(h["job"], h["status"]) for h in history] == [
         (None, "pending"),
         (None, "running"),

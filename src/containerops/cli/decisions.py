@@ -77,10 +77,11 @@ def _decide_locally(run_ref: str, approved: bool, comment: str | None, by: str |
     from containerops.engine.decisions import decide  # when used: it loads the store
     from containerops.store import Store
     from containerops.store.pauses import DecisionError
+    from containerops.store.runs import resolve_run
 
     store = Store.open()
     try:
-        run_id = store.resolve_run(run_ref)
+        run_id = resolve_run(store, run_ref)
         pause = decide(store, run_id, approved, by or getpass.getuser(), comment)
     except (DecisionError, StoreError) as error:
         err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)

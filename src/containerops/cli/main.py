@@ -411,8 +411,10 @@ def _runnable(loaded: LoadResult, file: Path, executor: str | None) -> list[Diag
 
 # -- runs --------------------------------------------------------------------------
 def _open_run(store: Store, ref: str) -> int:
+    from containerops.store.runs import resolve_run  # when used: it loads SQLAlchemy
+
     try:
-        return store.resolve_run(ref)
+        return resolve_run(store, ref)
     except StoreError as error:
         raise _fail(str(error)) from None
 
@@ -464,7 +466,7 @@ def runs_show(
     token: TokenOption = None,
 ) -> None:
     """A run: its jobs with states, exit codes, reasons and outputs, and its history."""
-    from containerops.store import Store
+    from containerops.store import Store, runs
 
     if server:
         _remotely(
@@ -479,11 +481,11 @@ def runs_show(
         sys.stdout.write(store.flow_source(run_id))
         return
     row = store.get_run(run_id)
-    attempts = store.attempts(run_id)
+    attempts = runs.attempts(store, run_id)
     if as_json:
         document = row.to_json()
         document["attempts"] = attempts
-        document["history"] = store.state_changes(run_id)
+        document["history"] = runs.state_changes(store, run_id)
         sys.stdout.write(json.dumps(document, default=json_default) + "\n")
         return
     Console().print(render.run_detail(row), highlight=False)
@@ -566,11 +568,12 @@ def logs(
         )
         return
     from containerops.engine.abandoned import settle_abandoned_runs
+    from containerops.store.logs import job_paths
 
     store = Store.open()
     run_id = _open_run(store, run_ref)
-    if job is not None and job not in store.job_paths(run_id):
-        raise _fail(f"run {run_ref} has no job {job!r}; its jobs: {', '.join(store.job_paths(run_id))}")
+    if job is not None and job not in (paths := job_paths(store, run_id)):
+        raise _fail(f"run {run_ref} has no job {job!r}; its jobs: {', '.join(paths)}")
     out = sys.stdout
     last_id = 0
     _collect_less()

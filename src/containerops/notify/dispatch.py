@@ -31,6 +31,7 @@ from containerops.notify.email import SmtpSettings
 from containerops.notify.summary import RunSummary
 from containerops.store import Store
 from containerops.store.notifications import finish_notification, start_notification
+from containerops.store.runs import run_origin
 
 log = logging.getLogger("containerops.notify")
 
@@ -207,7 +208,7 @@ class Notifier:
             return None
 
     def summary(self, run_id: int, flow: Flow, state: RunState | None) -> RunSummary:
-        trigger, _ = self.store.run_origin(run_id)
+        trigger, _ = run_origin(self.store, run_id)
         if state is not None:
             status, reason, number = str(state.status), state.reason, state.number
             started, finished = state.started_at, state.finished_at

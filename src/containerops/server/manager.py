@@ -300,7 +300,7 @@ class RunManager:
     # -- flows -----------------------------------------------------------------
     def flow_of_run(self, run_id: int) -> Flow:
         """The parsed flow a run ran (its stored version)."""
-        _, version_id = self.store.run_flow_version(run_id)
+        _, version_id = runs.run_flow_version(self.store, run_id)
         return self._flow(version_id)[0]
 
     def _flow(self, version_id: int) -> tuple[Flow, str, str]:

@@ -12,13 +12,15 @@ import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from containerops.store import schema as t
-from containerops.store.store import Store
-from containerops.store.values import aware, utcnow
+from containerops.store.values import aware, history_row, utcnow
+
+if TYPE_CHECKING:  # for annotations only: store.py imports this module (through runs.py)
+    from containerops.store.store import Store
 
 #: How often a live owner refreshes its runs' heartbeat, and after how long without one a
 #: run of another host is taken as abandoned (``COOPS_HEARTBEAT_EXPIRY`` seconds).
@@ -120,25 +122,11 @@ def live_run_uids(store: Store) -> set[str]:
 def settle_abandoned(store: Store, run_ids: list[int], reason: str) -> None:
     """Fail runs whose owner is gone (their running jobs failed, the rest skipped)."""
     with store.database.begin() as conn:
-        settle_runs(conn, run_ids, reason)
+        finish_runs(conn, run_ids, "failure", reason)
 
 
-def history_row(
-    run_id: int, job_id: int | None, attempt: int | None, status: str, reason: str, at: datetime
-) -> dict[str, Any]:
-    """A row of the run's history (``state_changes``)."""
-    return {
-        "run_id": run_id,
-        "job_id": job_id,
-        "attempt": attempt,
-        "status": status,
-        "reason": reason,
-        "at": at,
-    }
-
-
-def settle_runs(conn: sa.Connection, run_ids: list[int], reason: str) -> None:
-    """Fail runs and finish their jobs: a running job failed, a waiting one skipped."""
+def finish_runs(conn: sa.Connection, run_ids: list[int], status: str, reason: str) -> None:
+    """End runs as ``status`` and finish their jobs: a running job failed, a waiting one skipped."""
     now = utcnow()
     for run_id in run_ids:
         jobs = conn.execute(
@@ -148,25 +136,21 @@ def settle_runs(conn: sa.Connection, run_ids: list[int], reason: str) -> None:
         ).all()
         changes: list[dict[str, Any]] = []
         for job in jobs:
-            status = "failure" if job.status == "running" else "skipped"
-            why = reason if status == "failure" else f"skipped: {reason}"
+            ended = "failure" if job.status == "running" else "skipped"
+            why = reason if ended == "failure" else f"skipped: {reason}"
             conn.execute(
-                t.jobs.update()
-                .where(t.jobs.c.id == job.id)
-                .values(status=status, reason=why, finished_at=now)
+                t.jobs.update().where(t.jobs.c.id == job.id).values(status=ended, reason=why, finished_at=now)
             )
-            if status == "failure":
+            if ended == "failure":
                 conn.execute(
                     t.job_attempts.update()
                     .where(t.job_attempts.c.job_id == job.id, t.job_attempts.c.attempt == job.attempts)
                     .where(t.job_attempts.c.status == "running")
                     .values(status="failure", reason=why, finished_at=now)
                 )
-            changes.append(history_row(run_id, job.id, job.attempts or None, status, why, now))
-        changes.append(history_row(run_id, None, None, "failure", reason, now))
+            changes.append(history_row(run_id, job.id, job.attempts or None, ended, why, now))
+        changes.append(history_row(run_id, None, None, status, reason, now))
         conn.execute(t.state_changes.insert(), changes)
         conn.execute(
-            t.runs.update()
-            .where(t.runs.c.id == run_id)
-            .values(status="failure", reason=reason, finished_at=now)
+            t.runs.update().where(t.runs.c.id == run_id).values(status=status, reason=reason, finished_at=now)
         )

@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.store.values import history_row
 from containerops.timestamps import rfc3339
 
 _JOB_BY_ID = t.jobs.update().where(t.jobs.c.id == sa.bindparam("b_id"))
@@ -115,16 +116,7 @@ class Recorder:
         self, job_id: int | None, attempt: int | None, status: str, at: datetime, reason: str | None
     ) -> None:
         """A state change of a job (or, with no job, of the run), kept forever as the run's history."""
-        self._changes.append(
-            {
-                "run_id": self.run_id,
-                "job_id": job_id,
-                "attempt": attempt,
-                "status": status,
-                "reason": self._masked_text(reason),
-                "at": at,
-            }
-        )
+        self._changes.append(history_row(self.run_id, job_id, attempt, status, self._masked_text(reason), at))
 
     def _masked_text(self, text: str | None) -> str | None:
         return text if text is None or self.mask is None else self.mask(text)

@@ -25,10 +25,6 @@ class NewRun:
     job_ids: dict[str, int]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return rfc3339(value)
-
-
 @dataclass(slots=True)
 class JobRow:
     id: int
@@ -52,8 +48,8 @@ class JobRow:
             "outputs": self.outputs,
             "reason": self.reason,
             "image": self.image,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "started_at": rfc3339(self.started_at),
+            "finished_at": rfc3339(self.finished_at),
         }
 
 
@@ -83,9 +79,9 @@ class RunRow:
             "status": self.status,
             "reason": self.reason,
             "executor": self.executor,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
+            "created_at": rfc3339(self.created_at),
+            "started_at": rfc3339(self.started_at),
+            "finished_at": rfc3339(self.finished_at),
         }
         if with_jobs:
             document["jobs"] = [job.to_json() for job in self.jobs]

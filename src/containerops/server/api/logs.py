@@ -25,6 +25,7 @@ from containerops.server.deps import JOB, Caller, RunId, StoreDep
 from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
 from containerops.server.names import job_path
 from containerops.store import LogRow, Store
+from containerops.store.logs import job_paths
 from containerops.store.values import MAX_ID
 from containerops.timestamps import rfc3339
 
@@ -52,7 +53,7 @@ def _checked_job(store: Store, run_id: int, job: str | None) -> str | None:
     if job is None:
         return None
     job_path(job)
-    paths = store.job_paths(run_id)
+    paths = job_paths(store, run_id)
     if job not in paths:
         raise ApiError(f"run {run_id} has no job {job!r}", status=404, jobs=paths[:100])
     return job

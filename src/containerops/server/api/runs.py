@@ -25,7 +25,7 @@ from containerops.server.deps import (
 from containerops.server.errors import WITH_TOKEN, ApiError, Conflict, error_responses
 from containerops.server.manager import SubmittedRun
 from containerops.server.names import uri_part
-from containerops.store import RunRow, Store, StoreError
+from containerops.store import RunRow, Store, StoreError, runs
 from containerops.store import flows as stored_flows
 from containerops.store.values import MAX_ID
 
@@ -153,9 +153,9 @@ def readable_run(store: Store, caller: Caller, run_id: int, scope: str = "read")
 def run_document(store: Store, run_id: int) -> dict[str, Any]:
     """The run as ``coops runs show --json`` prints it, plus what started it."""
     document = store.get_run(run_id).to_json()
-    document["attempts"] = store.attempts(run_id)
-    document["history"] = store.state_changes(run_id)
-    trigger, rerun_of = store.run_origin(run_id)
+    document["attempts"] = runs.attempts(store, run_id)
+    document["history"] = runs.state_changes(store, run_id)
+    trigger, rerun_of = runs.run_origin(store, run_id)
     document["trigger"] = trigger
     document["rerun_of"] = rerun_of
     return dict(jsonable_encoder(document))
@@ -224,7 +224,7 @@ async def rerun(run_id: RunId, manager: Manager, store: StoreDep, caller: Caller
     run = readable_run(store, caller, run_id, "write")
     if run.status in LIVE:
         raise Conflict(f"run {run_id} has not ended yet ({run.status})", status_now=run.status)
-    flow_id, version_id = store.run_flow_version(run_id)
+    flow_id, version_id = runs.run_flow_version(store, run_id)
     new = await manager.submit(
         flow_id,
         version_id,

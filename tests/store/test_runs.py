@@ -1,0 +1,131 @@
+"""Run queries of store/runs.py and store/logs.py that no other test reads directly:
+listing filters, what started a run, the server's interrupted and queued runs, job paths."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from containerops.store import Store, StoreError
+from containerops.store.logs import job_paths
+from containerops.store.ownership import this_process
+from containerops.store.runs import (
+    cancel_queued_run,
+    mark_server_run,
+    paused_server_runs,
+    run_flow_version,
+    run_origin,
+    settle_interrupted_runs,
+    state_changes,
+)
+from containerops.store.values import utcnow
+
+JOBS = [("s.a.first", "img"), ("s.a.second", None), ("s.b.third", None)]
+
+
+def new_run(store: Store, uri: str = "a/b/c", jobs: list[tuple[str, str | None]] | None = None) -> int:
+    flow_id, version_id, _ = store.save_flow(uri, "x", "yaml")
+    return store.create_run(flow_id, version_id, "dummy", {}, JOBS if jobs is None else jobs).id
+
+
+def test_list_runs_filters(store: Store) -> None:
+    first, second = new_run(store, "a/b/c"), new_run(store, "a/b/c")
+    other, tests_run = new_run(store, "a_x/b/c"), new_run(store, "axx/b/c")
+    recorder = store.recorder(second)
+    recorder.run("running", utcnow())
+    recorder.flush()
+
+    def ids(**filters: Any) -> list[int]:
+        return [run.id for run in store.list_runs(**filters)]
+
+    assert ids() == [tests_run, other, second, first]
+    assert ids(limit=2) == [tests_run, other]
+    assert ids(uri="a/b/c") == [second, first]
+    assert ids(status="running") == [second]
+    assert ids(uri="a/b/c", number=1) == [first]
+    assert ids(before_id=other) == [second, first]
+    # a namespace is matched as a prefix up to its slash, with LIKE wildcards taken literally
+    assert ids(namespaces=["a_x"]) == [other]
+    assert ids(namespaces=[]) == []
+    assert ids(hide_namespaces=["a_x", "a"]) == [tests_run]
+    assert ids(since=utcnow() + timedelta(hours=1)) == []
+    assert ids(until=utcnow() + timedelta(hours=1)) == [tests_run, other, second, first]
+
+
+def test_origin_and_flow_version_of_a_run(store: Store) -> None:
+    flow_id, version_id, _ = store.save_flow("a/b/c", "x", "yaml")
+    first = store.create_run(flow_id, version_id, "dummy", {}, []).id
+    _, newer_version, _ = store.save_flow("a/b/c", "changed", "yaml")
+    rerun = store.create_run(flow_id, newer_version, "dummy", {}, []).id
+    assert run_origin(store, first) == (None, None)
+    mark_server_run(store, rerun, {"type": "api", "user": "ana"}, first)
+    assert run_origin(store, rerun) == ({"type": "api", "user": "ana"}, first)
+    assert run_flow_version(store, first) == (flow_id, version_id)
+    assert run_flow_version(store, rerun) == (flow_id, newer_version)
+    for query in (run_origin, run_flow_version):
+        with pytest.raises(StoreError, match="no run with id 999"):
+            query(store, 999)
+
+
+def test_job_paths_in_the_flows_order(store: Store) -> None:
+    run_id = new_run(store, jobs=[("s.z.last", None), ("s.a.first", None)])
+    assert job_paths(store, run_id) == ["s.z.last", "s.a.first"]
+    assert job_paths(store, 999) == []
+
+
+def test_a_queued_run_cancelled_skips_every_job(store: Store) -> None:
+    run_id = new_run(store)
+    cancel_queued_run(store, run_id, "not needed")
+    run = store.get_run(run_id)
+    assert (run.status, run.reason) == ("cancelled", "not needed") and run.finished_at is not None
+    assert {(job.status, job.reason) for job in run.jobs} == {("skipped", "skipped: not needed")}
+    assert [(c["job"], c["status"], c["attempt"]) for c in state_changes(store, run_id)] == [
+        (None, "pending", None),
+        ("s.a.first", "skipped", None),
+        ("s.a.second", "skipped", None),
+        ("s.b.third", "skipped", None),
+        (None, "cancelled", None),
+    ]
+
+
+def test_settling_interrupted_server_runs(store: Store) -> None:
+    """Only the server's runs (with a trigger) that no live process owns are failed: a running
+    job and its attempt fail, a waiting one is skipped; finished and paused runs stay."""
+    interrupted, alive, local, done, paused = (new_run(store) for _ in range(5))
+    for run_id in (interrupted, alive, done, paused):
+        mark_server_run(store, run_id, {"type": "api"}, None)
+    now = utcnow()
+    recorder = store.recorder(interrupted)
+    job_id = store.get_run(interrupted).jobs[0].id
+    recorder.run("running", now, owner="gone:1:1")
+    recorder.job(job_id, status="running", attempts=1, started_at=now)
+    recorder.attempt(job_id, 1, _new=True, status="running", started_at=now)
+    recorder.flush()
+    for run_id, status in ((alive, "running"), (done, "success"), (paused, "paused")):
+        other = store.recorder(run_id)
+        other.run(status, now, owner=this_process())
+        other.flush()
+
+    assert paused_server_runs(store) == [paused]
+    assert settle_interrupted_runs(store, "server stopped") == [interrupted]
+    settled = store.get_run(interrupted)
+    assert (settled.status, settled.reason) == ("failure", "server stopped")
+    assert [(job.status, job.reason) for job in settled.jobs] == [
+        ("failure", "server stopped"),
+        ("skipped", "skipped: server stopped"),
+        ("skipped", "skipped: server stopped"),
+    ]
+    assert [(c["job"], c["status"], c["attempt"]) for c in state_changes(store, interrupted)][-4:] == [
+        ("s.a.first", "failure", 1),
+        ("s.a.second", "skipped", None),
+        ("s.b.third", "skipped", None),
+        (None, "failure", None),
+    ]
+    assert [store.get_run(run_id).status for run_id in (alive, local, done, paused)] == [
+        "running",
+        "pending",
+        "success",
+        "paused",
+    ]
