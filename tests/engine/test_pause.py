@@ -97,7 +97,7 @@ def test_a_pause_with_a_duration_goes_on_by_itself(store: Store) -> None:
     assert statuses(store, state.id)["ship.b.y"] == "success"
     [pause] = pauses(store, state.id)
     assert pause.decision == "elapsed" and pause.decided_by is None
-    history = [(c["status"], c["reason"]) for c in store.state_changes(state.id) if c["job"] is None]
+    history = [(c["status"], c["reason"]) for c in state_changes(store, state.id) if c["job"] is None]
     assert ("paused", "waiting at stage approve for 0.3 s (or an approval)") in history
     assert ("running", "stage approve: went on by itself after 0.3 s (pause duration)") in history
 

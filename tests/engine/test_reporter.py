@@ -13,6 +13,7 @@ from containerops.engine.reporter import Reporter
 from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import parse_flow
 from containerops.store import Store
+from containerops.store.runs import attempts, state_changes
 from tests.engine.scenarios import BUSYBOX, Behaviour, action, flow_text, job, simple_flow, stage
 
 
@@ -93,8 +94,8 @@ def test_a_run_reports_through_the_port_and_writes_no_progress_to_the_store(stor
     # the store holds the run and its jobs as prepared, and nothing of their progress
     row = store.get_run(state.id)
     assert row.status == "pending" and {j.status for j in row.jobs} == {"pending"}
-    assert store.log_lines(state.id) == [] and store.attempts(state.id) == []
-    assert [change["status"] for change in store.state_changes(state.id)] == ["pending"]
+    assert store.log_lines(state.id) == [] and attempts(store, state.id) == []
+    assert [change["status"] for change in state_changes(store, state.id)] == ["pending"]
 
 
 def test_the_whole_history_of_a_run_goes_through_the_port_in_order(store: Store) -> None:
