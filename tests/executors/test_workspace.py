@@ -44,9 +44,7 @@ stages:
 
 def run(store: Store, executor: str, keep: bool) -> RunState:
     loaded = parse_flow(flow(executor), "workspace.yaml")
-    engine = Engine(
-        store, get_executor(executor, network_mode="host"), keep_workspace=keep
-    )
+    engine = Engine(store, get_executor(executor, network_mode="host"), keep_workspace=keep)
     engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
     return asyncio.run(engine.run())
 

@@ -74,6 +74,7 @@ def _always_a_group() -> None:
     # a callback keeps coops a group of commands even when main() keeps only one of them
     pass
 
+
 decision_cli.register(runs_app)  # coops runs approve | reject
 
 err = Console(stderr=True)

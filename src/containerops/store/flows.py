@@ -1,24 +1,58 @@
-"""Flows and their versions: listing, one flow with its versions, which version to run,
-hiding a deleted flow (its versions and runs stay: a run's history never loses the
-definition it ran). Saving a version is ``Store.save_flow``.
+"""Flows and their versions: saving a definition (a changed source makes a new version),
+listing, one flow with its versions, which version to run, the source a run ran, hiding a
+deleted flow (its versions and runs stay: a run's history never loses the definition it ran).
+``Store.save_flow`` and ``Store.flow_source`` call this module (many parts hold a store).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from containerops.store import schema as t
 from containerops.store.rows import StoreError
-from containerops.store.store import Store
-from containerops.store.values import utcnow
+from containerops.store.values import new_id, utcnow
 from containerops.timestamps import rfc3339
 
+if TYPE_CHECKING:  # for annotations only: store.py imports this module for its methods
+    from containerops.store.store import Store
 
-@dataclass(slots=True)
+
+def save_flow(store: Store, uri: str, source: str, fmt: str) -> tuple[int, int, int]:
+    """Keep this definition of the flow; a changed source makes a new version.
+
+    Returns ``(flow_id, flow_version_id, version_number)``.
+    """
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    now = utcnow()
+    with store.database.begin() as conn:
+        flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
+        if flow_id is None:
+            flow_id = new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
+        latest = conn.execute(
+            sa.select(t.flow_versions.c.id, t.flow_versions.c.version, t.flow_versions.c.digest)
+            .where(t.flow_versions.c.flow_id == flow_id)
+            .order_by(t.flow_versions.c.version.desc())
+            .limit(1)
+        ).first()
+        if latest is not None and latest.digest == digest:
+            return flow_id, latest.id, latest.version
+        version = 1 if latest is None else latest.version + 1
+        version_id = new_id(
+            conn.execute(
+                t.flow_versions.insert().values(
+                    flow_id=flow_id, version=version, digest=digest, format=fmt, source=source, created_at=now
+                )
+            )
+        )
+        return flow_id, version_id, version
+
+
+@dataclass(frozen=True, slots=True)
 class FlowSummary:
     id: int
     uri: str
@@ -129,7 +163,18 @@ def latest_version(store: Store, uri: str) -> int | None:
     return None if found is None else int(found)
 
 
+def _version_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "version": row.version,
+        "digest": row.digest,
+        "format": row.format,
+        "created_at": rfc3339(row.created_at),
+    }
+
+
 def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
+    """Every version of a flow, newest first, without their sources."""
     query = (
         sa.select(
             t.flow_versions.c.id,
@@ -142,16 +187,7 @@ def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
         .order_by(t.flow_versions.c.version.desc())
     )
     with store.database.connect() as conn:
-        return [
-            {
-                "id": row.id,
-                "version": row.version,
-                "digest": row.digest,
-                "format": row.format,
-                "created_at": rfc3339(row.created_at),
-            }
-            for row in conn.execute(query)
-        ]
+        return [_version_json(row) for row in conn.execute(query)]
 
 
 def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
@@ -164,24 +200,7 @@ def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
         ).first()
     if row is None:
         raise StoreError(f"no version {version} of this flow")
-    return {
-        "id": row.id,
-        "version": row.version,
-        "digest": row.digest,
-        "format": row.format,
-        "created_at": rfc3339(row.created_at),
-        "source": row.source,
-    }
-
-
-def version_number(store: Store, version_id: int) -> int:
-    with store.database.connect() as conn:
-        found = conn.execute(
-            sa.select(t.flow_versions.c.version).where(t.flow_versions.c.id == version_id)
-        ).scalar()
-    if found is None:
-        raise StoreError(f"no flow version with id {version_id}")
-    return int(found)
+    return {**_version_json(row), "source": row.source}
 
 
 def set_deleted(store: Store, flow_id: int, deleted: bool) -> None:
@@ -206,8 +225,7 @@ def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
     return int(found.version_id)
 
 
-def version_source(store: Store, version_id: int) -> tuple[str, str]:
-    """The source text and format (yaml/json) of a flow version."""
+def _source(store: Store, version_id: sa.ColumnElement[Any] | int, missing: str) -> tuple[str, str]:
     with store.database.connect() as conn:
         row = conn.execute(
             sa.select(t.flow_versions.c.source, t.flow_versions.c.format).where(
@@ -215,5 +233,16 @@ def version_source(store: Store, version_id: int) -> tuple[str, str]:
             )
         ).first()
     if row is None:
-        raise StoreError(f"no flow version with id {version_id}")
+        raise StoreError(missing)
     return str(row.source), str(row.format)
+
+
+def version_source(store: Store, version_id: int) -> tuple[str, str]:
+    """The source text and format (yaml/json) of a flow version."""
+    return _source(store, version_id, f"no flow version with id {version_id}")
+
+
+def run_source(store: Store, run_id: int) -> str:
+    """The source of the flow version run ``run_id`` ran, exactly as it was sent."""
+    ran = sa.select(t.runs.c.flow_version_id).where(t.runs.c.id == run_id).scalar_subquery()
+    return _source(store, ran, f"no run with id {run_id}")[0]

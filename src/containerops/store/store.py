@@ -4,17 +4,13 @@ most callers use: saving a flow and its source, creating, reading and listing ru
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from containerops.store import logs, runs
-from containerops.store import schema as t
+from containerops.store import flows, logs, runs
 from containerops.store.db import create_db_engine, migrate
 from containerops.store.recorder import Recorder
-from containerops.store.rows import StoreError
-from containerops.store.values import new_id, utcnow
 
 
 class Store:
@@ -36,49 +32,12 @@ class Store:
 
     # -- flows -------------------------------------------------------------
     def save_flow(self, uri: str, source: str, fmt: str) -> tuple[int, int, int]:
-        """Keep this definition of the flow; a changed source makes a new version.
-
-        Returns ``(flow_id, flow_version_id, version_number)``.
-        """
-        digest = hashlib.sha256(source.encode()).hexdigest()
-        now = utcnow()
-        with self.database.begin() as conn:
-            flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
-            if flow_id is None:
-                flow_id = new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
-            latest = conn.execute(
-                sa.select(t.flow_versions.c.id, t.flow_versions.c.version, t.flow_versions.c.digest)
-                .where(t.flow_versions.c.flow_id == flow_id)
-                .order_by(t.flow_versions.c.version.desc())
-                .limit(1)
-            ).first()
-            if latest is not None and latest.digest == digest:
-                return flow_id, latest.id, latest.version
-            version = 1 if latest is None else latest.version + 1
-            version_id = new_id(
-                conn.execute(
-                    t.flow_versions.insert().values(
-                        flow_id=flow_id,
-                        version=version,
-                        digest=digest,
-                        format=fmt,
-                        source=source,
-                        created_at=now,
-                    )
-                )
-            )
-            return flow_id, version_id, version
+        """See :func:`containerops.store.flows.save_flow`: ``(flow_id, flow_version_id, version_number)``."""
+        return flows.save_flow(self, uri, source, fmt)
 
     def flow_source(self, run_id: int) -> str:
-        with self.database.connect() as conn:
-            source = conn.execute(
-                sa.select(t.flow_versions.c.source)
-                .join(t.runs, t.runs.c.flow_version_id == t.flow_versions.c.id)
-                .where(t.runs.c.id == run_id)
-            ).scalar()
-        if source is None:
-            raise StoreError(f"no run with id {run_id}")
-        return str(source)
+        """The source of the flow version the run ran."""
+        return flows.run_source(self, run_id)
 
     # -- runs: their queries are in runs.py and logs.py; these are bound here because most
     # parts that hold a store read runs or their logs -----------------------------------

@@ -1,0 +1,82 @@
+"""Flows and their versions in the store: listing, the version to run, sources, deletion."""
+
+from __future__ import annotations
+
+import pytest
+
+from containerops.store import Store, StoreError, flows
+
+
+def test_a_flow_lists_with_its_newest_version_and_counts(store: Store) -> None:
+    flow_id, v1, _ = store.save_flow("acme/shop/ci", "one", "yaml")
+    store.save_flow("acme/shop/ci", "two", "json")
+    store.create_run(flow_id, v1, "dummy", {}, [])
+    store.save_flow("other/app/ci", "x", "yaml")
+    store.save_flow("acme_x/app/ci", "x", "yaml")  # '_' is no wildcard in a namespace filter
+    summary = flows.get_flow(store, "acme/shop/ci")
+    assert (summary.id, summary.latest_version, summary.versions, summary.runs) == (flow_id, 2, 2, 1)
+    assert summary.to_json()["namespace"] == "acme"
+    everything = [f.uri for f in flows.list_flows(store)]
+    assert everything == ["acme/shop/ci", "acme_x/app/ci", "other/app/ci"]
+    assert [f.uri for f in flows.list_flows(store, namespaces=["acme"])] == ["acme/shop/ci"]
+    assert flows.list_flows(store, namespaces=[]) == []
+    assert [f.uri for f in flows.list_flows(store, after="acme/shop/ci", limit=1)] == ["acme_x/app/ci"]
+    with pytest.raises(StoreError, match="no flow acme/none/ci"):
+        flows.get_flow(store, "acme/none/ci")
+
+
+def test_versions_read_newest_first_and_one_with_its_source(store: Store) -> None:
+    flow_id, v1, _ = store.save_flow("acme/shop/ci", "one", "yaml")
+    _, v2, _ = store.save_flow("acme/shop/ci", "{}", "json")
+    listed = flows.flow_versions(store, flow_id)
+    assert [(v["id"], v["version"], v["format"]) for v in listed] == [(v2, 2, "json"), (v1, 1, "yaml")]
+    assert "source" not in listed[0] and listed[0]["created_at"].endswith("+00:00")
+    one = flows.flow_version(store, flow_id, 1)
+    assert one == {**listed[1], "source": "one"}
+    with pytest.raises(StoreError, match="no version 3 of this flow"):
+        flows.flow_version(store, flow_id, 3)
+
+
+def test_the_version_to_run_is_the_one_named_else_the_newest(store: Store) -> None:
+    flow_id, v1, _ = store.save_flow("acme/shop/ci", "one", "yaml")
+    _, v2, _ = store.save_flow("acme/shop/ci", "two", "yaml")
+    other_id, other_version, _ = store.save_flow("acme/shop/cd", "x", "yaml")
+    assert flows.find_version(store, "acme/shop/ci", None) == (flow_id, v2)
+    assert flows.find_version(store, "acme/shop/ci", 1) == (flow_id, v1)
+    assert flows.resolve_version(store, flow_id, None) == v2
+    assert flows.resolve_version(store, flow_id, v1) == v1
+    with pytest.raises(StoreError, match="no version 7 of flow acme/shop/ci"):
+        flows.find_version(store, "acme/shop/ci", 7)
+    with pytest.raises(StoreError, match="no flow acme/shop/nothing"):
+        flows.find_version(store, "acme/shop/nothing", 1)
+    with pytest.raises(StoreError, match=f"no version with id {other_version} of flow {flow_id}"):
+        flows.resolve_version(store, flow_id, other_version)  # a version of another flow
+    assert flows.resolve_version(store, other_id, other_version) == other_version
+
+
+def test_a_deleted_flow_keeps_its_versions_but_has_none_to_run(store: Store) -> None:
+    flow_id, v1, _ = store.save_flow("acme/shop/ci", "one", "yaml")
+    flows.set_deleted(store, flow_id, True)
+    assert flows.list_flows(store) == []
+    assert flows.latest_version(store, "acme/shop/ci") == 1
+    assert flows.latest_version(store, "acme/shop/never") is None
+    with pytest.raises(StoreError, match="no flow acme/shop/ci"):
+        flows.find_version(store, "acme/shop/ci", None)
+    with pytest.raises(StoreError, match=f"no flow {flow_id}"):
+        flows.resolve_version(store, flow_id, None)
+    assert flows.version_source(store, v1) == ("one", "yaml")
+    flows.set_deleted(store, flow_id, False)
+    assert flows.find_version(store, "acme/shop/ci", None) == (flow_id, v1)
+
+
+def test_a_run_reads_the_source_of_the_version_it_ran(store: Store) -> None:
+    flow_id, v1, _ = store.save_flow("acme/shop/ci", "one", "yaml")
+    first = store.create_run(flow_id, v1, "dummy", {}, [])
+    _, v2, _ = store.save_flow("acme/shop/ci", "two", "json")
+    second = store.create_run(flow_id, v2, "dummy", {}, [])
+    assert (store.flow_source(first.id), store.flow_source(second.id)) == ("one", "two")
+    assert flows.version_source(store, v2) == ("two", "json")
+    with pytest.raises(StoreError, match="no run with id 999"):
+        store.flow_source(999)
+    with pytest.raises(StoreError, match="no flow version with id 999"):
+        flows.version_source(store, 999)
