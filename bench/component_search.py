@@ -35,8 +35,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from containerops.repository.catalog import Catalog
 from containerops.store import Store
-from containerops.store.components import Catalog, PushRecord
+from containerops.store.components import PushRecord
 
 NAME = "component_search"
 #: On the median: on a shared 2-core machine the slowest runs measure the scheduler

@@ -393,8 +393,9 @@ def test_validate_applies_the_checks_run_applies(tmp_path: Path) -> None:
     docker executor (a warning, an error with --executor), a script reading a job that does
     not exist, component inputs that do not match the component's spec."""
     from containerops.component.spec import parse_spec
+    from containerops.repository.catalog import Catalog
     from containerops.store import Store
-    from containerops.store.components import Catalog, PushRecord
+    from containerops.store.components import PushRecord
 
     home = tmp_path / "home"
     head = "uri: a/b/c\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"

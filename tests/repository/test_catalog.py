@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 
 from containerops.model.component_refs import parse_ref
+from containerops.repository.catalog import Catalog, CatalogError, UnknownComponent, VersionConflict
 from containerops.store import Store
-from containerops.store.components import (
-    Catalog,
-    CatalogError,
-    PushRecord,
-    UnknownComponent,
-    VersionConflict,
-)
+from containerops.store.components import PushRecord
 
 
 def record(

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from containerops.repository.catalog import Catalog, CatalogError
 from containerops.repository.transfer import LIBRARY_FOLDER, library_folder_holds, namespace_kind_for
 from containerops.store import Store
-from containerops.store.components import Catalog, CatalogError
 from tests.conftest import ROOT
 
 

@@ -14,9 +14,10 @@ from containerops.executors.dummy import DummyExecutor
 from containerops.launch import pin_recorded_components, resolve_flow_components
 from containerops.model.diagnostics import FlowInvalid
 from containerops.model.loader import parse_flow
+from containerops.repository.catalog import Catalog
 from containerops.repository.usage import resolve_components
 from containerops.store import Store
-from containerops.store.components import Catalog, PushRecord
+from containerops.store.components import PushRecord
 
 SPEC = """\
 namespace: acme

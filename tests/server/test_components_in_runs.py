@@ -11,8 +11,9 @@ from tests.server.conftest import LiveServer
 from tests.server.flows import wait_for_run
 
 from containerops.component.spec import parse_spec
+from containerops.repository.catalog import Catalog
 from containerops.store import Store
-from containerops.store.components import Catalog, PushRecord
+from containerops.store.components import PushRecord
 
 SPEC = """\
 namespace: acme

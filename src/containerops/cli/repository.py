@@ -84,9 +84,9 @@ def push(
     from containerops.component.build import ComponentBuildError
     from containerops.component.spec import SpecInvalid
     from containerops.repository import registry
+    from containerops.repository.catalog import CatalogError
     from containerops.repository.transfer import TransferError, push_component
     from containerops.store import Store
-    from containerops.store.components import CatalogError
 
     def progress(line: str) -> None:
         if verbose or not line.startswith("  "):
@@ -131,9 +131,9 @@ def pull(
     It is also tagged coops/NAMESPACE/NAME:VERSION. Example:  coops component pull library/shell
     """
     from containerops.repository import registry
+    from containerops.repository.catalog import UnknownComponent
     from containerops.repository.transfer import TransferError, pull_component
     from containerops.store import Store
-    from containerops.store.components import UnknownComponent
 
     wanted = _ref(ref)
     store = Store.open()
@@ -179,8 +179,8 @@ def search(
 
     Example:  coops component search git
     """
+    from containerops.repository.catalog import Catalog
     from containerops.store import Store
-    from containerops.store.components import Catalog
 
     store = Store.open()
     rows = Catalog(store).search(text, limit=limit)
@@ -203,8 +203,8 @@ def show(
 ) -> None:
     """A component: its spec (inputs, outputs, resources), its versions and its README."""
     from containerops.repository import registry
+    from containerops.repository.catalog import Catalog, UnknownComponent
     from containerops.store import Store
-    from containerops.store.components import Catalog, UnknownComponent
 
     wanted = _ref(ref)
     store = Store.open()
@@ -283,8 +283,8 @@ def list_components(
 ) -> None:
     """Every component in the repository (or in one namespace), with its newest version."""
     from containerops.model.names import validate_name
+    from containerops.repository.catalog import Catalog
     from containerops.store import Store
-    from containerops.store.components import Catalog
 
     if namespace is not None:
         try:

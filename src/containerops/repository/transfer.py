@@ -33,17 +33,15 @@ from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
 from containerops.model.component_refs import ComponentRef
 from containerops.repository import registry
-from containerops.store import Store
-from containerops.store.components import (
-    LIBRARY,
+from containerops.repository.catalog import (
     Catalog,
     CatalogError,
     NamespaceKind,
-    PushRecord,
     VersionConflict,
-    VersionRow,
     conflict_message,
 )
+from containerops.store import Store
+from containerops.store.components import LIBRARY, PushRecord, VersionRow
 
 Progress = Callable[[str], None]
 

@@ -25,8 +25,8 @@ from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
 from containerops.model.flow import Flow, Position
 from containerops.repository import registry
+from containerops.repository.catalog import Catalog, UnknownComponent
 from containerops.store import Store
-from containerops.store.components import Catalog, UnknownComponent
 
 
 @dataclass(slots=True)

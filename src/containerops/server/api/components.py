@@ -13,9 +13,10 @@ from fastapi import APIRouter, Query
 
 from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.repository import registry
+from containerops.repository.catalog import Catalog, UnknownComponent
 from containerops.server.deps import Caller, ComponentName, StoreDep, visible_namespaces
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound
-from containerops.store.components import Catalog, ComponentRow, UnknownComponent
+from containerops.store.components import ComponentRow
 
 router = APIRouter(prefix="/api/v1/components", tags=["components"], responses=WITH_TOKEN)
 

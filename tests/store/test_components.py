@@ -1,0 +1,56 @@
+"""The component rows in the store: namespaces, versions as recorded, search words as given."""
+
+from __future__ import annotations
+
+from containerops.store import Store, components
+from containerops.store.components import PushRecord
+
+
+def push(name: str, version: str, image: str = "sha256:one", **words: str) -> PushRecord:
+    return PushRecord(
+        namespace="acme",
+        name=name,
+        version=version,
+        digest=f"sha256:manifest-{version}",
+        image_id=image,
+        spec={"name": name},
+        readme="# readme",
+        title=words.get("title", ""),
+        description=words.get("description", ""),
+    )
+
+
+def test_a_namespace_is_made_once_and_keeps_its_kind(store: Store) -> None:
+    assert components.namespace_kind(store, "team") is None
+    assert components.add_namespace(store, "team", "organization") is None
+    assert components.add_namespace(store, "team", "user") == "organization"
+    assert components.namespace_kind(store, "team") == "organization"
+
+
+def test_a_recorded_version_is_answered_as_it_was_whatever_image_comes_again(store: Store) -> None:
+    row, created = components.record_version(store, push("tool", "1.0.0"), kind="user", words={"tool": 9})
+    assert created and row.ref == "acme/tool:1.0.0" and row.spec == {"name": "tool"}
+    again, created = components.record_version(
+        store, push("tool", "1.0.0", image="sha256:two"), kind="organization", words={"other": 1}
+    )
+    assert not created and again == row  # nothing changed: the caller refuses the other image
+    assert components.namespace_kind(store, "acme") == "user"
+    assert components.get_version(store, "acme", "tool", "1.0.0") == row
+    assert components.get_version(store, "acme", "tool", "2.0.0") is None
+    assert [c.name for c in components.search(store, "tool")] == ["tool"]
+    assert components.search(store, "other") == []
+
+
+def test_search_reads_the_words_and_weights_given_for_the_newest_version(store: Store) -> None:
+    components.record_version(store, push("a", "1.0.0"), kind="user", words={"shared": 5, "old": 5})
+    components.record_version(store, push("b", "1.0.0"), kind="user", words={"shared": 50})
+    components.record_version(store, push("a", "2.0.0", title="T"), kind="user", words={"shared": 7})
+    components.record_version(store, push("a", "1.5.0"), kind="user", words={"stale": 99})
+    found = components.search(store, "SHA")
+    assert [(c.name, c.score, c.latest_version) for c in found] == [("b", 50, "1.0.0"), ("a", 7, "2.0.0")]
+    assert found[1].title == "T" and found[1].to_json()["score"] == 7
+    assert components.search(store, "old") == [] and components.search(store, "stale") == []
+    assert [v.version for v in components.versions(store, "acme", "a")] == ["2.0.0", "1.5.0", "1.0.0"]
+    listed = components.list_components(store, "acme")
+    assert [(c.full_name, c.score) for c in listed] == [("acme/a", 0), ("acme/b", 0)]
+    assert components.list_components(store, "nobody") == []
