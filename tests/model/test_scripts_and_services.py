@@ -81,7 +81,7 @@ def test_service_mistakes_are_each_reported() -> None:
     )
     assert errors(job) == [
         "flow.yml:10:20: error: '${{ input.a }}' is not a known reference: write ${{ inputs.NAME }}, "
-        "${{ env.NAME }} or ${{ secrets.NAME }}",
+        "${{ env.NAME }}, ${{ secrets.NAME }} or ${{ matrix.KEY }}",
         "flow.yml:10:20: error: 'url' must be an http:// or https:// address, got 'ftp://x/${{ input.a }}'",
         "flow.yml:11:23: error: method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, got 'FETCH'",
         "flow.yml:12:29: error: an expected status must be an integer from 100 to 599, got '999'",

@@ -248,3 +248,48 @@ def test_a_paused_run_restored_runs_the_versions_it_resolved_at_its_start(
     assert images["tell.team.again"].endswith(f"/acme/notify@{digests['1.0.3']}")
     lines = [row.line for row in store.log_lines(state.id)]
     assert not any("s3cret-token-value" in line for line in lines)
+
+
+MATRIX_FLOW = """\
+uri: test/usage/matrix
+stages:
+  - name: tell
+    actions:
+      - name: team
+        jobs:
+          - name: send
+            component: acme/notify
+            matrix: {{n: {values}, level: [info, warn]}}
+            inputs:
+              message: "try ${{{{ matrix.n }}}}"
+              retries: "${{{{ matrix.n }}}}"
+              level: "${{{{ matrix.level }}}}"
+              token: t0ken-value
+"""
+
+
+def test_a_matrix_job_gets_each_instances_inputs_typed(store: Store, digests: dict[str, str]) -> None:
+    flow = parse_flow(MATRIX_FLOW.format(values="[1, 2]"), "flow.yaml").flow
+    resolve_components(store, flow, filename="flow.yaml", address="127.0.0.1:5999")
+    send = flow.jobs()[0]
+    assert send.inputs["retries"] == "${{ matrix.n }}"  # filled per instance, when it is made
+    engine = Engine(store, DummyExecutor())
+    engine.prepare(flow, source="x", fmt="yaml")
+    state = asyncio.run(engine.run())
+    assert state.status == "success"
+    made = [state.jobs[path] for path in state.instances["tell.team.send"]]
+    assert [js.job.inputs["retries"] for js in made] == ["1", "1", "2", "2"]
+    assert made[3].job.inputs["message"] == "try 2" and made[3].job.inputs["level"] == "warn"
+    assert made[0].job.endpoint == send.endpoint
+
+
+def test_an_instance_whose_inputs_do_not_fit_the_spec_is_refused_before_the_run(
+    store: Store, digests: dict[str, str]
+) -> None:
+    flow = parse_flow(MATRIX_FLOW.format(values="[1, many]"), "flow.yaml").flow
+    with pytest.raises(FlowInvalid) as invalid:
+        resolve_components(store, flow, filename="flow.yaml")
+    found = [str(d) for d in invalid.value.errors]
+    assert len(found) == 1
+    assert "job 'tell.team.send[n=many,level=info]' (acme/notify:1.2.0): input 'retries'" in found[0]
+    assert "integer" in found[0]

@@ -13,7 +13,15 @@ from tests.server.conftest import LiveServer
 HUGE = [2**63, 10**20]
 #: Path parameters that are numbers, and what to put in the others.
 NUMERIC = {"run_id", "delivery_id", "version", "number"}
-NAMES = {"namespace": "acme", "repository": "app", "name": "ci", "flow": "ci", "tag": "latest", "fmt": "json"}
+NAMES = {
+    "namespace": "acme",
+    "repository": "app",
+    "name": "ci",
+    "flow": "ci",
+    "tag": "latest",
+    "fmt": "json",
+    "path": "build.unit.job0",
+}
 
 
 def numeric_routes(server: LiveServer) -> list[tuple[str, str]]:

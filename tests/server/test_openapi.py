@@ -30,6 +30,7 @@ from tests.server.flows import flow_doc, start, wait_for_run
 from tests.server.test_logs_api import sse
 
 from containerops.model.names import ENV_NAME, NAME, URI_PART
+from containerops.server.names import JOB_PATH
 from containerops.store import Store
 from containerops.store.accounts import create_token, create_user
 
@@ -151,7 +152,7 @@ def test_names_carry_the_patterns_the_server_checks(admin: httpx.Client) -> None
     # and in queries and bodies: a flow's URI is three parts, a job path its own rule
     assert pattern("/api/v1/runs", "get", "flow").count(URI_PART.pattern) == 3
     assert pattern("/api/v1/deliveries", "get", "flow").count(URI_PART.pattern) == 3
-    assert "[A-Za-z0-9_.-]{1,255}" in pattern("/api/v1/runs/{run_id}/logs", "get", "job")
+    assert JOB_PATH.pattern in pattern("/api/v1/runs/{run_id}/logs", "get", "job")
     bodies = document["components"]["schemas"]
     assert bodies["StartRun"]["properties"]["flow"]["pattern"].count(URI_PART.pattern) == 3
     assert bodies["NewNamespace"]["properties"]["name"]["pattern"] == f"^(?:{NAME.pattern})$"

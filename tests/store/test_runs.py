@@ -7,11 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from containerops.store import Store, StoreError
 from containerops.store.logs import job_paths
 from containerops.store.ownership import this_process
 from containerops.store.runs import (
+    add_jobs,
     cancel_queued_run,
     mark_server_run,
     paused_server_runs,
@@ -129,3 +131,18 @@ def test_settling_interrupted_server_runs(store: Store) -> None:
         "success",
         "paused",
     ]
+
+
+def test_jobs_added_to_a_run_come_after_its_others_and_say_their_group(store: Store) -> None:
+    run_id = new_run(store, jobs=[("s.a.fan", None), ("s.b.after", None)])
+    ids = add_jobs(store, run_id, [("s.a.fan[item=x]", "img"), ("s.a.fan[item=y]", "img")])
+    row = store.get_run(run_id)
+    assert [job.path for job in row.jobs] == ["s.a.fan", "s.b.after", "s.a.fan[item=x]", "s.a.fan[item=y]"]
+    assert ids == {job.path: job.id for job in row.jobs[2:]}
+    assert [job.group for job in row.jobs] == [None, None, "s.a.fan", "s.a.fan"]
+    assert row.groups() == {"s.a.fan": {"pending": 2}}
+    assert [job["path"] for job in row.jobs_json(instances=False)] == ["s.a.fan", "s.b.after"]
+    assert row.jobs_json(instances=False)[0]["matrix"] == {"instances": 2, "counts": {"pending": 2}}
+    assert add_jobs(store, run_id, []) == {}
+    with pytest.raises(sa.exc.IntegrityError):  # a path is once in a run
+        add_jobs(store, run_id, [("s.a.fan[item=x]", "img")])

@@ -463,17 +463,26 @@ def runs_show(
     flow_source: Annotated[
         bool, typer.Option("--flow", help="Print the flow definition exactly as this run ran it.")
     ] = False,
+    instances: Annotated[
+        bool, typer.Option("--instances", help="List every instance of a matrix job, not only their counts.")
+    ] = False,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
-    """A run: its jobs with states, exit codes, reasons and outputs, and its history."""
+    """A run: its jobs with states, exit codes, reasons and outputs, and its history.
+
+    A matrix job shows as one line counting its instances by state; --instances lists
+    them, and --json always holds every one.
+    """
     from containerops.store import Store, runs
 
     if server:
         _remotely(
             server,
             token,
-            lambda client: remote_api.runs_show(client, run_ref, as_json=as_json, flow_source=flow_source),
+            lambda client: remote_api.runs_show(
+                client, run_ref, as_json=as_json, flow_source=flow_source, instances=instances
+            ),
         )
         return
     store = Store.open()
@@ -489,7 +498,7 @@ def runs_show(
         document["history"] = runs.state_changes(store, run_id)
         sys.stdout.write(json.dumps(document, default=json_default) + "\n")
         return
-    Console().print(render.run_detail(row), highlight=False)
+    Console().print(render.run_detail(row, instances=instances), highlight=False)
 
 
 @runs_app.command("cancel")

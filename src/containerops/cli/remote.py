@@ -108,8 +108,10 @@ class Remote:
             raise RemoteError(f"no run {ref} on {self.url}")
         return int(found["runs"][0]["id"])
 
-    def run(self, run_id: int) -> dict[str, Any]:
-        document: dict[str, Any] = self.call("GET", f"/api/v1/runs/{run_id}")
+    def run(self, run_id: int, *, instances: bool = False) -> dict[str, Any]:
+        """The run's document; a matrix's instances listed too with ``instances``."""
+        query = "?instances=true" if instances else ""
+        document: dict[str, Any] = self.call("GET", f"/api/v1/runs/{run_id}{query}")
         return document
 
     def log_events(self, run_id: int, job: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -326,8 +328,10 @@ def runs_list(remote: Remote, flow: str | None, status: str | None, limit: int, 
     Console().print(render.runs_table([run_row(document) for document in found]))
 
 
-def runs_show(remote: Remote, ref: str, *, as_json: bool, flow_source: bool = False) -> None:
-    document = remote.run(remote.resolve(ref))
+def runs_show(
+    remote: Remote, ref: str, *, as_json: bool, flow_source: bool = False, instances: bool = False
+) -> None:
+    document = remote.run(remote.resolve(ref), instances=True)
     if flow_source:  # the version the run ran, exactly as it was sent
         uri, version = document["uri"], document["flow_version"]
         sys.stdout.write(remote.call("GET", f"/api/v1/flows/{uri}/versions/{version}")["source"])
@@ -335,7 +339,7 @@ def runs_show(remote: Remote, ref: str, *, as_json: bool, flow_source: bool = Fa
     if as_json:
         sys.stdout.write(json.dumps(document) + "\n")
         return
-    Console().print(render.run_detail(run_row(document)), highlight=False)
+    Console().print(render.run_detail(run_row(document), instances=instances), highlight=False)
 
 
 def cancel(remote: Remote, ref: str) -> None:

@@ -3,6 +3,7 @@ change when the output is a log file rather than a terminal, and tables."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from datetime import UTC, datetime
 from typing import IO
@@ -14,6 +15,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from containerops.engine.state import JobState, RunState
+from containerops.model.paths import group_of
 from containerops.store import RunRow
 from containerops.timestamps import rfc3339
 
@@ -64,7 +66,8 @@ def _job_label(js: JobState, name: str) -> Text:
 
 
 def run_tree(state: RunState) -> RenderableType:
-    """Stages, actions and jobs with their states and durations."""
+    """Stages, actions and jobs with their states and durations; a matrix job is one line
+    with its instances counted by state, and only those worth a look below it."""
     header = Text.assemble(
         (f"{state.flow.uri} #{state.number}", "bold"),
         "  ",
@@ -72,7 +75,7 @@ def run_tree(state: RunState) -> RenderableType:
         (f"  {duration(state.started_at, state.finished_at)}", "dim"),
     )
     tree = Tree(header)
-    detailed = len(state.jobs) <= DETAIL_LIMIT
+    detailed = len(state.flow.jobs()) <= DETAIL_LIMIT
     for stage in state.flow.stages:
         if stage.type in ("start", "end"):
             continue
@@ -82,15 +85,49 @@ def run_tree(state: RunState) -> RenderableType:
         mode = "parallel" if stage.sequencing == "parallel" else "sequence"
         branch = tree.add(Text.assemble((stage.name, "bold"), (f"  {mode}  {summary}", "dim")))
         if not detailed:
-            for js in stage_jobs:
-                if js.status in ("running", "failure", "cancelled"):
-                    branch.add(_job_label(js, js.path))
+            worth = [js for js in stage_jobs if js.status in WORTH_A_LOOK and js.path not in state.instances]
+            worth += [
+                member
+                for js in stage_jobs
+                for path in state.instances.get(js.path, ())
+                if (member := state.jobs[path]).status in WORTH_A_LOOK
+            ]
+            _add_some(branch, [_job_label(js, js.path) for js in worth])
             continue
         for action in stage.actions:
             node = branch.add(Text(action.name))
             for job in action.jobs:
-                node.add(_job_label(state.jobs[job.path], job.name))
+                js = state.jobs[job.path]
+                if job.path in state.instances:
+                    _add_group(node, state, js)
+                else:
+                    node.add(_job_label(js, job.name))
     return tree
+
+
+#: Jobs the tree shows when it cannot show them all.
+WORTH_A_LOOK = frozenset({"running", "failure", "cancelled"})
+#: Lines under one branch before "... and N more".
+BRANCH_LIMIT = 12
+
+
+def _add_group(node: Tree, state: RunState, group: JobState) -> None:
+    """A matrix job: its line with counts; all its instances when few, else those worth a look."""
+    members = [state.jobs[path] for path in state.instances[group.path]]
+    counts = Counter(js.status for js in members)
+    label = _job_label(dataclasses.replace(group, reason=None), group.job.name)
+    label.append(f"  {len(members)} instances: ", style="dim")
+    label.append(", ".join(f"{n} {status}" for status, n in sorted(counts.items())), style="dim")
+    branch = node.add(label)
+    shown = members if len(members) <= 4 else [js for js in members if js.status in WORTH_A_LOOK]
+    _add_some(branch, [_job_label(js, js.path.removeprefix(group.path)) for js in shown])
+
+
+def _add_some(branch: Tree, labels: list[Text]) -> None:
+    for label in labels[:BRANCH_LIMIT]:
+        branch.add(label)
+    if len(labels) > BRANCH_LIMIT:
+        branch.add(Text(f"... and {len(labels) - BRANCH_LIMIT} more", style="dim"))
 
 
 def summary(state: RunState) -> RenderableType:
@@ -105,22 +142,27 @@ def summary(state: RunState) -> RenderableType:
     ]
     if state.reason:
         lines.append(Text(f"reason: {state.reason}", style=ICONS.get(state.status, ("", ""))[1]))
-    for js in state.jobs.values():
-        if js.status == "failure":
-            lines.append(
-                Text.from_markup(
-                    f"  [red]✘ {escape(js.path)}[/]: {escape(js.reason or '')}"
-                    f"  [dim](coops logs {state.id} --job {escape(js.path)})[/]"
-                )
+    failed = [js for js in state.jobs.values() if js.status == "failure" and js.path not in state.instances]
+    for js in failed[:BRANCH_LIMIT]:
+        lines.append(
+            Text.from_markup(
+                f"  [red]✘ {escape(js.path)}[/]: {escape(js.reason or '')}"
+                f"  [dim](coops logs {state.id} --job {escape(js.path)})[/]"
             )
+        )
+    if len(failed) > BRANCH_LIMIT:
+        lines.append(Text(f"  ... and {len(failed) - BRANCH_LIMIT} more failed (coops runs show {state.id})"))
     return Group(*lines)
 
 
 def change_line(out: IO[str], js: JobState) -> None:
     """One plain line per job change, for output that is not a terminal (CI logs).
 
-    Plain writes, not Rich: a 10,000-job flow makes 20,000 of these lines.
+    Plain writes, not Rich: a 10,000-job flow makes 20,000 of these lines. A matrix's
+    instances are told only when they fail or are cancelled: their group's lines count them.
     """
+    if group_of(js.path) is not None and js.status not in ("failure", "cancelled"):
+        return
     icon = ICONS.get(js.status, ("?", ""))[0]
     parts = [f"{icon} {js.status:<9} {js.path}"]
     if js.status == "running":
@@ -151,8 +193,9 @@ def runs_table(rows: list[RunRow]) -> Table:
     return table
 
 
-def run_detail(row: RunRow) -> RenderableType:
-    """``coops runs show``: the run's header and a line per job."""
+def run_detail(row: RunRow, *, instances: bool = False) -> RenderableType:
+    """``coops runs show``: the run's header and a line per job; a matrix job's line counts
+    its instances, listed too with ``instances``."""
     header = Text.from_markup(
         f"[bold]{escape(row.uri)} #{row.number}[/] (run {row.id}, flow version {row.flow_version}, "
         f"{row.executor} executor)"
@@ -161,18 +204,27 @@ def run_detail(row: RunRow) -> RenderableType:
     lines: list[RenderableType] = [header, verdict]
     if row.reason:
         lines.append(Text(f"reason: {row.reason}"))
+    groups = row.groups()
     table = Table("job", "status", "exit", "tries", "took", "outputs / reason", box=None)
     for j in row.jobs:
-        detail = j.reason or ", ".join(f"{k}={v[:40]}" for k, v in j.outputs.items())
+        if j.group is not None and not instances:
+            continue
+        if j.path in groups:
+            tally = ", ".join(f"{n} {status}" for status, n in sorted(groups[j.path].items()))
+            detail = f"{sum(groups[j.path].values())} instances: {tally}"
+        else:
+            detail = j.reason or ", ".join(f"{k}={v[:40]}" for k, v in j.outputs.items())
         table.add_row(
-            j.path,
+            Text(j.path),
             status_text(j.status),
             "" if j.exit_code is None else str(j.exit_code),
             str(j.attempts),
             duration(j.started_at, j.finished_at) if j.finished_at else "",
-            escape(detail[:100]),
+            Text(detail[:100]),
         )
     lines.append(table)
+    if groups and not instances:
+        lines.append(Text(f"(a matrix's instances: coops runs show {row.id} --instances)", style="dim"))
     return Group(*lines)
 
 

@@ -40,6 +40,8 @@ class InputsInvalid(ValueError):
     def __init__(self, ref: str, problems: list[InputProblem]) -> None:
         self.ref = ref
         self.problems = problems
+        #: Which instance of a matrix job (``[shard=3]``) had these inputs; "" for the job.
+        self.instance = ""
         super().__init__(f"{ref}: " + "; ".join(str(p) for p in problems))
 
 
@@ -56,13 +58,18 @@ class ResolvedInputs:
 
 
 def resolve_inputs(
-    spec: ComponentSpec, given: Mapping[str, object], *, placeholders: bool = False
+    spec: ComponentSpec,
+    given: Mapping[str, object],
+    *,
+    placeholders: bool = False,
+    later: re.Pattern[str] | None = None,
 ) -> ResolvedInputs:
     """Check ``given`` against ``spec``; fill defaults; raise ``InputsInvalid`` listing every problem.
 
     With ``placeholders``, a value holding ``${NAME}`` is not type-checked (it is
     filled in later); that is how an example's static spec names a URL a test
-    provides.
+    provides. A text value matching ``later`` (a matrix job's ``${{ matrix.KEY }}``) is
+    kept as written too: each instance's value is checked when it is known.
     """
     problems: list[InputProblem] = []
     declared = {item.name: item for item in spec.inputs}
@@ -80,7 +87,9 @@ def resolve_inputs(
     for item in spec.inputs:
         if item.name in given and given[item.name] is not None:
             raw = given[item.name]
-            if placeholders and isinstance(raw, str) and PLACEHOLDER.search(raw):
+            if isinstance(raw, str) and (
+                (placeholders and PLACEHOLDER.search(raw)) or (later is not None and later.search(raw))
+            ):
                 values[item.name] = raw
                 continue
             try:

@@ -60,7 +60,7 @@ class Attempts:
             try:
                 status, exit_code, reason, outputs = await self._attempt(js, attempt, launch)
             except asyncio.CancelledError:
-                run.settle(js, "cancelled", run.interrupt_reason(), history=False)
+                run.settle(js, "cancelled", run.interrupt_reason(js), history=False)
                 raise
             js.exit_code, js.outputs = exit_code, outputs
             backoff = job.backoff
@@ -75,7 +75,7 @@ class Attempts:
                 try:
                     await asyncio.sleep(wait)
                 except asyncio.CancelledError:
-                    run.settle(js, "cancelled", run.interrupt_reason())
+                    run.settle(js, "cancelled", run.interrupt_reason(js))
                     raise
 
     async def _attempt(self, js: JobState, attempt: int, launch: Launch) -> Result:
@@ -144,7 +144,7 @@ class Attempts:
         except TimeoutError:
             return f"timeout after {job.timeout or 0:g} s", {}
         except asyncio.CancelledError:
-            self._end_attempt(js, attempt, "cancelled", None, run.interrupt_reason(), {})
+            self._end_attempt(js, attempt, "cancelled", None, run.interrupt_reason(js), {})
             raise
         return None, {key: run.masker.mask(value) for key, value in outputs.items()}
 
@@ -185,7 +185,7 @@ class Attempts:
         except ExecutorError as error:
             reason = str(error)
         except asyncio.CancelledError:
-            interrupted = self.run.interrupt_reason()
+            interrupted = self.run.interrupt_reason(js)
             self._end_attempt(js, attempt, "cancelled", exit_code, interrupted, outputs.values)
             raise
         finally:

@@ -56,8 +56,16 @@ class Plan:
 
 
 def _described(job: Job) -> str:
-    action_and_job = job.path.split(".", 1)[1]
-    return action_and_job if job.active else f"{action_and_job} (inactive)"
+    described = job.path.split(".", 1)[1]
+    if job.matrix is not None:
+        matrix = job.matrix
+        fanned = (
+            f"from {matrix.source[0]}[{matrix.source[1]}]"
+            if matrix.source
+            else f"{len(matrix.combinations())} instances"
+        )
+        described += f" (matrix: {fanned}{f', {matrix.max_parallel} at once' if matrix.max_parallel else ''})"
+    return described if job.active else f"{described} (inactive)"
 
 
 def plan(flow: Flow) -> Plan:

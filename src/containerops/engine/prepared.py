@@ -32,8 +32,13 @@ class PreparedRun:
     interrupt: tuple[str, str] | None = None
     #: (job id, attempt) -> the number of the attempt's last log line.
     line_numbers: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: Job id -> why it was stopped on its own while the run goes on (a matrix's fail_fast).
+    stopped: dict[int, str] = field(default_factory=dict)
 
-    def interrupt_reason(self) -> str:
+    def interrupt_reason(self, js: JobState | None = None) -> str:
+        """Why a job (or the run) was cancelled."""
+        if js is not None and js.id in self.stopped:
+            return self.stopped[js.id]
         return self.interrupt[1] if self.interrupt else "cancelled"
 
     def changed(self, js: JobState | None = None) -> None:

@@ -11,51 +11,66 @@ with its original deadline (``containerops.engine.decisions``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from containerops.engine.fanout import dynamic_instances, static_instances
 from containerops.engine.reporter import Reporter
 from containerops.engine.state import JobState, RunState
+from containerops.model.flow import Flow, Job
 from containerops.model.loader import parse_flow
+from containerops.model.paths import group_of
 from containerops.store import Recorder, Store, StoreError
+from containerops.store.rows import JobRow
 
 #: Where a restored run can be picked up from.
 RESTORABLE = frozenset({"paused", "running", "pending"})
 
 
-def restored_state(store: Store, run_id: int, executor: str) -> tuple[RunState, dict[str, Any], Recorder]:
-    """The run's state as the store has it, its parameters, and a recorder for it."""
+Pin = Callable[[Flow, Mapping[str, str], str], Iterable[str]]
+
+
+def restored_state(
+    store: Store, run_id: int, executor: str, pin: Pin | None = None
+) -> tuple[RunState, dict[str, Any], Recorder, list[str]]:
+    """The run's state as the store has it, its parameters, a recorder for it, and the
+    secrets of its pinned components. ``pin`` pins the component jobs to the versions the
+    run resolved at its start (before matrix instances are made from them)."""
     row = store.get_run(run_id)
     if row.status not in RESTORABLE:
         raise StoreError(f"run {run_id} has ended ({row.status}); only unfinished runs can be restored")
     flow = parse_flow(store.flow_source(run_id), f"run {run_id}").flow
+    recorded = row.params.get("components") or {}
+    secrets: list[str] = []
+    if recorded:  # component jobs run the very versions the run resolved at its start
+        if pin is None:
+            raise ValueError(f"run {run_id} has component jobs: restore it with pin=")
+        secrets = list(pin(flow, recorded, f"run {run_id}"))
+    fanned = static_instances(flow)
     by_path = {job.path: job for job in flow.jobs()}
+    by_path.update((job.path, job) for made in fanned.values() for job in made)
     recorder = store.recorder(run_id)
     now = datetime.now(UTC)
     jobs: dict[str, JobState] = {}
+    later: list[JobRow] = []  # instances of from: matrices, made from their producer's output
     for stored in row.jobs:
         job = by_path.get(stored.path)
+        if job is None and group_of(stored.path) in by_path:
+            later.append(stored)
+            continue
         if job is None:
             raise StoreError(f"run {run_id}: job {stored.path} is not in the flow version it ran")
-        js = JobState(
-            job=job,
-            id=stored.id,
-            status=stored.status,  # type: ignore[arg-type]
-            reason=stored.reason,
-            exit_code=stored.exit_code,
-            attempts=stored.attempts,
-            outputs=dict(stored.outputs),
-            started_at=stored.started_at,
-            finished_at=stored.finished_at,
-        )
-        if js.status == "running":  # cut short when the engine stopped: tried again
-            reason = "the engine stopped during this attempt; it is tried again"
-            if js.attempts:
-                recorder.attempt(js.id, js.attempts, status="cancelled", reason=reason, finished_at=now)
-                recorder.change(js.id, js.attempts, "cancelled", now, reason)
-            js.status = "pending"
-            recorder.job(js.id, status="pending", reason=None)
-        jobs[stored.path] = js
+        jobs[stored.path] = _restored_job(job, stored, recorder, now)
+    instances = {group: [job.path for job in made] for group, made in fanned.items()}
+    for group in dict.fromkeys(group_of(stored.path) or "" for stored in later):
+        matrix = by_path[group].matrix
+        assert matrix is not None and matrix.source is not None
+        made = {job.path: job for job in dynamic_instances(by_path[group], matrix, jobs[matrix.source[0]])}
+        instances[group] = list(made)
+        for stored in later:
+            if group_of(stored.path) == group:
+                jobs[stored.path] = _restored_job(made[stored.path], stored, recorder, now)
     state = RunState(
         flow=flow,
         id=row.id,
@@ -65,9 +80,35 @@ def restored_state(store: Store, run_id: int, executor: str) -> tuple[RunState, 
         jobs=jobs,
         status=row.status,  # type: ignore[arg-type]
         started_at=row.started_at,
+        instances=instances,
     )
     recorder.flush()
-    return state, dict(row.params), recorder
+    return state, dict(row.params), recorder, secrets
+
+
+def _restored_job(job: Job, stored: JobRow, recorder: Recorder, now: datetime) -> JobState:
+    js = JobState(
+        job=job,
+        id=stored.id,
+        status=stored.status,  # type: ignore[arg-type]
+        reason=stored.reason,
+        exit_code=stored.exit_code,
+        attempts=stored.attempts,
+        outputs=dict(stored.outputs),
+        started_at=stored.started_at,
+        finished_at=stored.finished_at,
+    )
+    if js.status == "running" and job.matrix is None:  # cut short when the engine stopped: tried again
+        reason = "the engine stopped during this attempt; it is tried again"
+        if js.attempts:
+            recorder.attempt(js.id, js.attempts, status="cancelled", reason=reason, finished_at=now)
+            recorder.change(js.id, js.attempts, "cancelled", now, reason)
+        js.status = "pending"
+        recorder.job(js.id, status="pending", reason=None)
+    elif js.status == "running":  # a matrix group: runs its unfinished instances again
+        js.status = "pending"
+        recorder.job(js.id, status="pending", reason=None)
+    return js
 
 
 def keep_successes(store: Store, state: RunState, recorder: Reporter, previous: int) -> list[str]:

@@ -31,6 +31,7 @@ from containerops.engine import resume
 from containerops.engine.attempt import Attempts
 from containerops.engine.decisions import GOES_ON, describe
 from containerops.engine.decisions import KIND as DECISION
+from containerops.engine.fanout import Group, static_instances
 from containerops.engine.masking import Masker
 from containerops.engine.notify import wait_or_poll, waiting
 from containerops.engine.plan import plan
@@ -41,7 +42,8 @@ from containerops.engine.secrets import check_available, substitute_all
 from containerops.engine.state import FINISHED, JobState, RunState
 from containerops.executors.base import Executor, ExecutorError, RunContext
 from containerops.model.flow import Flow, Job
-from containerops.store import Store, pauses
+from containerops.model.matrix import aggregate
+from containerops.store import Store, pauses, runs
 from containerops.store.ownership import HEARTBEAT_EVERY, this_process
 from containerops.store.values import utcnow
 
@@ -132,7 +134,8 @@ class Engine:
             flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
         else:
             flow_id, version_id = flow_version
-        jobs = flow.jobs()
+        fanned = static_instances(flow)
+        jobs = [made for job in flow.jobs() for made in (job, *fanned.get(job.path, ()))]
         new = self.store.create_run(
             flow_id,
             version_id,
@@ -149,6 +152,7 @@ class Engine:
             number=new.number,
             executor=self.executor.name,
             jobs={job.path: JobState(job=job, id=new.job_ids[job.path]) for job in jobs},
+            instances={group: [job.path for job in made] for group, made in fanned.items()},
         )
         self.prepared = self._prepared(state, self.reporter_for(new.id, self.masker.mask), overrides, values)
         if reuse_from is not None:
@@ -195,12 +199,8 @@ class Engine:
         jobs to the versions it resolved at its start and gives their secrets (the launch
         layer's ``pin_recorded_components``: the engine knows no repository)."""
         engine = cls(store, executor, on_change=on_change)
-        state, params, recorder = resume.restored_state(store, run_id, executor.name)
-        recorded = params.get("components") or {}
-        if recorded:  # component jobs run the very versions the run resolved at its start
-            if pin is None:
-                raise ValueError(f"run {run_id} has component jobs: restore it with pin=")
-            secrets = [*secrets, *pin(state.flow, recorded, f"run {run_id}")]
+        state, params, recorder, pinned = resume.restored_state(store, run_id, executor.name, pin)
+        secrets = [*secrets, *pinned]
         values = dict(secret_values or {})
         engine.masker.add(*secrets, *values.values())
         recorder.mask = engine.masker.mask
@@ -302,15 +302,13 @@ class _Stages:
         self.decision_poll = decision_poll
         flow = run.state.flow
         self._flow_limit = asyncio.Semaphore(flow.parallelism) if flow.parallelism else None
-        #: stage name -> its limit; job path -> its stage's name
+        #: stage name -> its limit
         self._stage_limits = {s.name: asyncio.Semaphore(s.parallelism) for s in flow.stages if s.parallelism}
-        self._stage_of = {
-            job.path: stage.name for stage in flow.stages for a in stage.actions for job in a.jobs
-        }
 
     def limits(self, job: Job) -> list[asyncio.Semaphore]:
-        """The slots a job takes while it runs: its flow's, then its stage's."""
-        stage = self._stage_limits.get(self._stage_of[job.path])
+        """The slots a job takes while it runs: its flow's, then its stage's (the first part
+        of its path: stage names have no dots)."""
+        stage = self._stage_limits.get(job.path.split(".", 1)[0])
         return [limit for limit in (self._flow_limit, stage) if limit is not None]
 
     async def run(self) -> None:
@@ -430,6 +428,9 @@ class _Stages:
         elif job.when == "on_failure" and failure is None:
             run.settle(js, "skipped", "skipped: runs only on failure, and nothing failed")
             return failure
+        if job.matrix is not None:  # its instances are the jobs that run
+            await Group(run, js, self._job, self._add_jobs).run_instances(failure)
+            return _failure_after(js, failure)
         subscribed, missing = _subscribed(run, job)
         if missing:
             run.settle(js, "failure", missing)
@@ -441,6 +442,10 @@ class _Stages:
                         await slots.enter_async_context(limit)
                     await self.attempts.run_job(js, launch)
         return _failure_after(js, failure)
+
+    def _add_jobs(self, jobs: list[tuple[str, str | None]]) -> dict[str, int]:
+        """Rows for the instances of a ``from:`` matrix, made when it is reached."""
+        return runs.add_jobs(self.store, self.prepared.state.id, jobs)
 
 
 def _failure_after(js: JobState, failure: str | None) -> str | None:
@@ -454,7 +459,12 @@ def _subscribed(run: PreparedRun, job: Job) -> tuple[dict[str, str], str | None]
     values: dict[str, str] = {}
     for sub in job.subscriptions:
         source = run.state.jobs[sub.source]
-        if sub.key in source.outputs:
+        if sub.key in source.outputs and sub.aggregate is not None:
+            try:
+                values[sub.env] = aggregate(sub.aggregate, source.outputs[sub.key])
+            except ValueError as error:
+                return values, f"needs {sub.key}|{sub.aggregate} from {sub.source}: {error}"
+        elif sub.key in source.outputs:
             values[sub.env] = source.outputs[sub.key]
         elif sub.default is not None:  # optional: a skipped or failed producer is no failure
             values[sub.env] = sub.default

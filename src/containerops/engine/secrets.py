@@ -10,7 +10,7 @@ reference to a secret the run was not given refuses the run before it starts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 from containerops.model.flow import Flow
 from containerops.model.references import ENV_REF, EXPRESSION, SECRET_REF, names
@@ -71,22 +71,8 @@ def flow_references(flow: Flow, overrides: Mapping[str, str] = {}) -> dict[str, 
     for job in flow.jobs():
         note([*job.environments.values(), *job.inputs.values()], f"job {job.path}")
         if job.service is not None:
-            service = job.service
-            note([service.url, *service.headers.values(), *_strings(service.body)], f"job {job.path}")
+            note(job.service.texts(), f"job {job.path}")
     return used
-
-
-def _strings(data: object) -> Iterator[str]:
-    """Every string in a service body: text, or JSON data (keys included)."""
-    if isinstance(data, str):
-        yield data
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield str(key)
-            yield from _strings(value)
-    elif isinstance(data, list):
-        for item in data:
-            yield from _strings(item)
 
 
 def check_available(flow: Flow, available: Mapping[str, str], overrides: Mapping[str, str] = {}) -> None:

@@ -46,6 +46,8 @@ class RunState:
     finished_at: datetime | None = None
     #: Where the run's workspace was kept (``keep_workspace``), in words; None when removed.
     workspace: str | None = None
+    #: A matrix job's path -> its instances' paths, in order (``containerops.engine.fanout``).
+    instances: dict[str, list[str]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # Short on purpose: asyncio formats task results with repr, and the full

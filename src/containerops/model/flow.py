@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from containerops.model.hooks import Receiver, Trigger
+    from containerops.model.matrix import Matrix
     from containerops.model.retries import Backoff
     from containerops.model.service import Service
 
@@ -48,6 +49,8 @@ class Subscription:
     key: str
     env: str
     default: str | None = None  # None: required
+    #: ``[KEY|sum]`` on a matrix job: one of ``model.matrix.AGGREGATES`` instead of the list.
+    aggregate: str | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +103,8 @@ class Job:
     service: Service | None = None
     #: ``active: false`` here or on its action, stage or flow: skipped as "inactive".
     active: bool = True
+    #: ``matrix:`` (with ``strategy:``): the job runs as one instance per combination.
+    matrix: Matrix | None = None
     position: Position | None = None
 
 

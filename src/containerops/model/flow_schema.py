@@ -21,6 +21,13 @@ from containerops.model.hooks import (
     RUN_OUTCOMES,
     TRIGGER_KEYS,
 )
+from containerops.model.matrix import (
+    AXIS,
+    DEFAULT_MAX_INSTANCES,
+    HARD_MAX_INSTANCES,
+    MATRIX_KEYS,
+    STRATEGY_KEYS,
+)
 from containerops.model.names import ENV_NAME, KEY, STEP_NAME
 from containerops.model.quantities import text_pattern
 from containerops.model.retries import MAX_FACTOR, MAX_RETRIES, RETRY_KEYS
@@ -167,6 +174,41 @@ _SUBSCRIPTION: Schema = {
     },
 }
 
+_MATRIX_VALUES: Schema = {
+    "anyOf": [
+        {"type": "array", "minItems": 1, "items": _SCALAR},
+        _object(
+            {"count": {"type": "integer", "minimum": 1, "description": "0 to count-1."}},
+            "count: N makes the values 0 to N-1.",
+            required=("count",),
+        ),
+    ]
+}
+_MATRIX_ENTRY: Schema = {
+    "type": "object",
+    "additionalProperties": _SCALAR,
+    "propertyNames": {"pattern": _pattern(AXIS.pattern)},
+}
+MATRIX_PROPERTIES: dict[str, Schema] = {
+    "include": {"type": "array", "items": _MATRIX_ENTRY, "description": "Whole instances added."},
+    "exclude": {
+        "type": "array",
+        "items": _MATRIX_ENTRY,
+        "description": "Instances removed (matching every key given).",
+    },
+    "from": _text("stage.action.job[KEY]: an earlier job's output holding a JSON list."),
+}
+STRATEGY_PROPERTIES: dict[str, Schema] = {
+    "max_parallel": {"type": "integer", "minimum": 1, "description": "At most this many instances at once."},
+    "fail_fast": {"type": "boolean", "description": "The first failure cancels the other instances."},
+    "max_instances": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": HARD_MAX_INSTANCES,
+        "description": f"Refuse more instances than this (default {DEFAULT_MAX_INSTANCES:,}).",
+    },
+}
+
 JOB_PROPERTIES: dict[str, Schema] = {
     "name": _NAME,
     "title": _text("For people."),
@@ -211,6 +253,14 @@ JOB_PROPERTIES: dict[str, Schema] = {
     "pre": _text("Lua run before the job: may change inputs and env, skip(why) or fail(why)."),
     "post": _text("Lua run after each attempt: sees exit_code, result, reason, outputs."),
     "active": _ACTIVE,
+    "matrix": {
+        "type": "object",
+        "description": "Run the job once per combination of its keys' values (${{ matrix.KEY }}).",
+        "properties": MATRIX_PROPERTIES,
+        "additionalProperties": _MATRIX_VALUES,
+        "propertyNames": {"pattern": _pattern(AXIS.pattern)},
+    },
+    "strategy": _object(STRATEGY_PROPERTIES, "How a matrix job's instances run."),
 }
 #: Keys the original engine's files carry: read, warned about, not advertised.
 TOLERATED_JOB_KEYS = ("kubectl", *RUNTIME_JOB_KEYS)
@@ -317,6 +367,8 @@ KEY_LISTS: tuple[tuple[str, dict[str, Schema], tuple[str, ...]], ...] = (
     ("service", SERVICE_PROPERTIES, SERVICE_KEYS),
     ("resources", _RESOURCES_PROPERTIES, RESOURCE_KEYS),
     ("retries", RETRY_PROPERTIES, RETRY_KEYS),
+    ("matrix", MATRIX_PROPERTIES, MATRIX_KEYS),
+    ("strategy", STRATEGY_PROPERTIES, STRATEGY_KEYS),
     ("subscription", _SUBSCRIPTION["additionalProperties"]["anyOf"][1]["properties"], SUBSCRIPTION_KEYS),
 )
 

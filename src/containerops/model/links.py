@@ -24,6 +24,7 @@ class PendingSubscription:
     subscription: Subscription
     node: Node  # the ``stage.action.job[KEY]`` key
     where: str
+    what: str = "subscription"  # or "matrix from"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class _Place:
     outputs: tuple[str, ...]
     #: A component job's outputs are its spec's: checked when it is resolved, before a run.
     component: bool = False
+    matrix: bool = False
 
 
 def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: Reader) -> None:
@@ -46,17 +48,17 @@ def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: 
         parallel = stage.sequencing == "parallel"
         for a, action in enumerate(stage.actions):
             for j, job in enumerate(action.jobs):
-                places.setdefault(
-                    job.path, _Place(s, a, j, parallel, tuple(job.outputs), job.component is not None)
+                place = _Place(
+                    s, a, j, parallel, tuple(job.outputs), job.component is not None, job.matrix is not None
                 )
+                places.setdefault(job.path, place)
     for item in pending:
-        sub, text = item.subscription, f"{item.subscription.source}[{item.subscription.key}]"
+        sub = item.subscription
+        text = f"{item.what} '{sub.source}[{sub.key}{'|' + sub.aggregate if sub.aggregate else ''}]'"
         source = places.get(sub.source)
         if source is None:
             hint = did_you_mean(sub.source, places)
-            reader.error(
-                item.node, item.where, f"subscription '{text}': there is no job '{sub.source}'{hint}"
-            )
+            reader.error(item.node, item.where, f"{text}: there is no job '{sub.source}'{hint}")
             continue
         target = places[item.job.path]
         why_not = _not_before(source, target)
@@ -64,8 +66,7 @@ def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: 
             reader.error(
                 item.node,
                 item.where,
-                f"subscription '{text}': job '{sub.source}' does not run before job "
-                f"'{item.job.path}' ({why_not})",
+                f"{text}: job '{sub.source}' does not run before job '{item.job.path}' ({why_not})",
             )
             continue
         if sub.key not in source.outputs and not (source.component and not source.outputs):
@@ -75,8 +76,15 @@ def check_subscriptions(flow: Flow, pending: list[PendingSubscription], reader: 
             reader.error(
                 item.node,
                 item.where,
-                f"subscription '{text}': job '{sub.source}' has no output '{sub.key}' "
+                f"{text}: job '{sub.source}' has no output '{sub.key}' "
                 f"({declared}){did_you_mean(sub.key, source.outputs)}",
+            )
+        elif sub.aggregate is not None and not source.matrix:
+            reader.error(
+                item.node,
+                item.where,
+                f"{text}: '|{sub.aggregate}' sums up the instances of a matrix job, "
+                f"and '{sub.source}' has no matrix (subscribe to [{sub.key}] itself)",
             )
 
 

@@ -17,7 +17,9 @@ from containerops.model.names import ENV_NAME
 EXPRESSION = re.compile(r"\$\{\{(?P<body>.*?)\}\}")
 SECRET_REF = re.compile(rf"^\s*secrets\.(?P<name>{ENV_NAME.pattern})\s*$")
 ENV_REF = re.compile(rf"^\s*env\.(?P<name>{ENV_NAME.pattern})\s*$")
-SYNTAX = "write it as ${{ env.NAME }} or ${{ secrets.NAME }} (letters, digits and '_')"
+#: ``${{ matrix.KEY }}``: filled when a matrix job is fanned out (``containerops.model.matrix``).
+MATRIX_REF = re.compile(r"^\s*matrix\.(?P<name>[a-z_][a-z0-9_]*)\s*$")
+SYNTAX = "write it as ${{ env.NAME }}, ${{ secrets.NAME }} or ${{ matrix.KEY }} (letters, digits and '_')"
 
 #: What a run's environment holds besides the flow's: set by git triggers (a run started
 #: by hand has them when given with --set) and by the engine for every job.
@@ -44,7 +46,7 @@ def syntax_problems(text: str) -> list[str]:
     """A message per ``${{ ... }}`` in ``text`` that is neither an env nor a secret reference."""
     problems = []
     for match in EXPRESSION.finditer(text):
-        if SECRET_REF.match(match["body"]) is None and ENV_REF.match(match["body"]) is None:
+        if not any(ref.match(match["body"]) for ref in (SECRET_REF, ENV_REF, MATRIX_REF)):
             problems.append(f"'{match[0]}' is not a known reference: {SYNTAX}")
     if "${{" in EXPRESSION.sub("", text):
         problems.append(f"'${{{{' without its closing '}}}}': {SYNTAX}")

@@ -25,8 +25,8 @@ SERVICE_KEYS = ("url", "method", "headers", "body", "expect", "outputs", "callba
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 #: ``${{ ... }}`` in service requests: inputs, environment, secrets.
 TEMPLATE = re.compile(r"\$\{\{(?P<body>.*?)\}\}")
-TEMPLATE_REF = re.compile(rf"^\s*(?P<space>inputs|env|secrets)\.(?P<name>{KEY.pattern})\s*$")
-TEMPLATE_RULE = "write ${{ inputs.NAME }}, ${{ env.NAME }} or ${{ secrets.NAME }}"
+TEMPLATE_REF = re.compile(rf"^\s*(?P<space>inputs|env|secrets|matrix)\.(?P<name>{KEY.pattern})\s*$")
+TEMPLATE_RULE = "write ${{ inputs.NAME }}, ${{ env.NAME }}, ${{ secrets.NAME }} or ${{ matrix.KEY }}"
 #: ``$.a.b[0].c`` or ``a.b.0.c``: keys and list indexes.
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -44,6 +44,10 @@ class Service:
     outputs: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
     callback: bool = False
     timeout: float | None = None
+
+    def texts(self) -> list[str]:
+        """Every text a template may be in: the url, header values, the body's strings."""
+        return [self.url, *self.headers.values(), *strings_in(self.body)]
 
 
 def template_problems(text: str) -> list[str]:
@@ -166,7 +170,7 @@ class _ServiceKeys:
         except ValueError as exc:
             self.r.error(node, where, f"cannot read the body: {exc}")
             return None
-        for text in _strings(data):
+        for text in strings_in(data):
             self.templated(node, where, text)
         return data
 
@@ -197,12 +201,12 @@ class _ServiceKeys:
         return timeout
 
 
-def _strings(data: object) -> list[str]:
-    """Every string in JSON data (keys and values), for checking templates."""
+def strings_in(data: object) -> list[str]:
+    """Every string in JSON data (keys and values): where templates may be."""
     if isinstance(data, str):
         return [data]
     if isinstance(data, dict):
-        return [s for key, value in data.items() for s in (*_strings(key), *_strings(value))]
+        return [s for key, value in data.items() for s in (*strings_in(key), *strings_in(value))]
     if isinstance(data, list):
-        return [s for item in data for s in _strings(item)]
+        return [s for item in data for s in strings_in(item)]
     return []

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import cast
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.model.defaults import DEFAULT_KEYS, NONE, Defaults, apply_defaults
@@ -39,6 +39,7 @@ from containerops.model.flow import (
 )
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
+from containerops.model.matrix import AGGREGATES, check_size, matrix_names, read_matrix, read_strategy
 from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAME, STEP_NAME_RULE, URI_PART
 from containerops.model.needs import check_needs
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
@@ -99,6 +100,8 @@ JOB_KEYS = (
     "pre",
     "post",
     "active",
+    "matrix",
+    "strategy",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 SUBSCRIPTION_KEYS = ("env", "default")
@@ -162,6 +165,19 @@ def _resource_keys(node: Node | None) -> list[str]:
 def _values(fields: Fields) -> dict[str, Node]:
     """The value nodes of the keys that have one: ``key:`` written empty counts as absent."""
     return {name: value for name, (_, value) in fields.items() if value.tag != NULL_TAG}
+
+
+def _scalar_holding(node: Node, text: str) -> Node:
+    """The first scalar under ``node`` whose value holds ``text`` (where to point an error), or
+    ``node`` itself."""
+    if isinstance(node, ScalarNode):
+        return node
+    children = node.value if isinstance(node, SequenceNode) else [v for pair in node.value for v in pair]
+    for child in children:
+        found = _scalar_holding(child, text)
+        if isinstance(found, ScalarNode) and text in str(found.value):
+            return found
+    return node
 
 
 def _as_written(node: Node, valid: str | None) -> str | None:
@@ -605,6 +621,8 @@ class _Builder:
             ("pre", self._job_pre),
             ("post", self._job_post),
             ("active", self._job_active),
+            ("matrix", self._job_matrix),
+            ("strategy", self._job_strategy),
         )
         for key, read in readers:
             if (value := values.get(key)) is not None:
@@ -619,6 +637,9 @@ class _Builder:
                     "of the original engine, not to a flow",
                 )
         self.check_image(job, fields, values, node, where)
+        if job.matrix is not None:
+            check_size(r, values["matrix"], f"{where}.matrix", job.matrix, job.path)
+        self.check_matrix_refs(job, values, where)
         return job, name_node is not None
 
     # -- one reader per job key: (job, value node, where, the job's fields, their values) --
@@ -708,6 +729,50 @@ class _Builder:
 
     def _job_active(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
         job.active = self.active(value, where)
+
+    def _job_matrix(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.matrix = read_matrix(self.r, value, where, self.position(value))
+        if job.matrix is not None and job.matrix.source is not None:
+            source, key = job.matrix.source
+            subscription = Subscription(source=source, key=key, env="")
+            self.pending.append(PendingSubscription(job, subscription, value, where, what="matrix from"))
+
+    def _job_strategy(
+        self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
+    ) -> None:
+        if job.matrix is None:
+            if "matrix" not in values:
+                self.r.error(fields["strategy"][0], where, "'strategy' is only for a job with a matrix")
+            return
+        job.matrix = read_strategy(self.r, value, where, job.matrix)
+
+    def check_matrix_refs(self, job: Job, values: dict[str, Node], where: str) -> None:
+        """``${{ matrix.NAME }}`` must name a key of the job's own matrix (a ``from:`` list's
+        keys are known only when it runs: then an unknown one fails the instance)."""
+        written: dict[str, list[str]] = {
+            "environments": list(job.environments.values()),
+            "inputs": [str(v) for v in (job.component.inputs if job.component else job.inputs).values()],
+            "command": list(job.command or ()),
+            "endpoint": [job.endpoint or ""],
+            "service": job.service.texts() if job.service is not None else [],
+        }
+        known = None if job.matrix is None else {*job.matrix.keys, "index", "count"}
+        for key, texts in written.items():
+            for name in sorted({name for text in texts for name in matrix_names(text)}):
+                at = _scalar_holding(values[key], f"matrix.{name}")
+                if known is None:
+                    self.r.error(
+                        at,
+                        f"{where}.{key}",
+                        f"'${{{{ matrix.{name} }}}}' is used, but job '{job.name}' has no matrix",
+                    )
+                elif job.matrix is not None and job.matrix.source is None and name not in known:
+                    self.r.error(
+                        at,
+                        f"{where}.{key}",
+                        f"'${{{{ matrix.{name} }}}}': the matrix of job '{job.name}' has no key "
+                        f"{name}{did_you_mean(name, sorted(known))}",
+                    )
 
     def active(self, node: Node, where: str) -> bool:
         """``active: false`` turns a flow, stage, action or job off without deleting it."""
@@ -881,6 +946,15 @@ class _Builder:
                 r.error(key, item_where, f"subscription '{key.value}' is not stage.action.job[KEY]")
                 continue
             stage, action, source_job, output = match.groups()
+            output, bar, aggregate = output.partition("|")
+            if bar and aggregate not in AGGREGATES:
+                r.error(
+                    key,
+                    item_where,
+                    f"subscription '{key.value}': '|{aggregate}' is not an aggregate "
+                    f"(use {', '.join('|' + a for a in AGGREGATES)}){did_you_mean(aggregate, AGGREGATES)}",
+                )
+                continue
             if not KEY.fullmatch(output):
                 r.error(
                     key,
@@ -915,7 +989,11 @@ class _Builder:
             ):
                 continue
             subscription = Subscription(
-                source=f"{stage}.{action}.{source_job}", key=output, env=env, default=default
+                source=f"{stage}.{action}.{source_job}",
+                key=output,
+                env=env,
+                default=default,
+                aggregate=aggregate or None,
             )
             subscriptions.append(subscription)
             self.pending.append(PendingSubscription(job, subscription, key, item_where))

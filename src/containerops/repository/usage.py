@@ -23,7 +23,9 @@ from containerops.component.inputs import InputsInvalid, resolve_inputs
 from containerops.component.spec import ComponentSpec, output_covers
 from containerops.model.component_refs import RefInvalid, parse_ref
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
-from containerops.model.flow import Flow, Position
+from containerops.model.flow import Flow, Job, Position
+from containerops.model.matrix import MATRIX_REFERENCE, fill
+from containerops.model.paths import instance_suffix
 from containerops.repository import registry
 from containerops.repository.catalog import Catalog, UnknownComponent
 from containerops.store import Store
@@ -75,11 +77,13 @@ def resolve_components(
             continue
         spec = ComponentSpec.model_validate(version.spec)
         try:
-            inputs = resolve_inputs(spec, use.inputs)
+            inputs = resolve_inputs(spec, use.inputs, later=MATRIX_REFERENCE)
+            _check_instances(spec, job)
         except InputsInvalid as invalid:
+            at = f"{job.path}{invalid.instance}"
             for problem in invalid.problems:
                 position = use.input_positions.get(problem.input) or use.inputs_position or use.position
-                error(position, f"{job.path}.inputs", f"job '{job.path}' ({version.ref}): {problem}")
+                error(position, f"{at}.inputs", f"job '{at}' ({version.ref}): {problem}")
             continue
         job.endpoint = version.image(address)
         job.inputs = dict(inputs.values)
@@ -100,6 +104,31 @@ def resolve_components(
     if diagnostics:
         raise FlowInvalid(sort_diagnostics(diagnostics))
     return resolution
+
+
+def _check_instances(spec: ComponentSpec, job: Job) -> None:
+    """A matrix job's inputs that use ``${{ matrix.KEY }}``, filled for each instance, must fit
+    the spec's types (once per distinct set of values). ``InputsInvalid.instance`` says which
+    instance did not. A ``from:`` matrix's values are known only when it runs."""
+    use, matrix = job.component, job.matrix
+    if use is None or matrix is None or matrix.source is not None:
+        return
+    templated = {k: v for k, v in use.inputs.items() if isinstance(v, str) and MATRIX_REFERENCE.search(v)}
+    if not templated:
+        return
+    combos = matrix.combinations()
+    checked: set[tuple[tuple[str, str], ...]] = set()
+    for index, combo in enumerate(combos):
+        context = {**combo, "index": str(index), "count": str(len(combos))}
+        given = {key: fill(value, context) for key, value in templated.items()}
+        if (seen := tuple(given.items())) in checked:
+            continue
+        checked.add(seen)
+        try:
+            resolve_inputs(spec, {**use.inputs, **given})
+        except InputsInvalid as invalid:
+            invalid.instance = instance_suffix(combo)
+            raise
 
 
 def pin_components(flow: Flow, recorded: Mapping[str, str]) -> None:

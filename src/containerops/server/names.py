@@ -7,8 +7,10 @@ import re
 from containerops.model.names import URI_PART
 from containerops.server.errors import ApiError
 
-#: A job's path: stage.action.job, each part as flows allow names.
-JOB_PATH = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+#: A job's path: stage.action.job, each part as flows allow names; an instance of a matrix
+#: job ends with its values: stage.action.job[key=value,...] (``model.paths``).
+JOB_PATH = re.compile(r"[A-Za-z0-9_.-]+(?:\[[A-Za-z0-9_.:+@~=,-]*\])?")
+MAX_JOB_PATH = 255
 MAX_PART = 80
 
 
@@ -30,6 +32,6 @@ def flow_uri(namespace: str, repository: str, name: str) -> str:
 
 
 def job_path(value: str) -> str:
-    if not JOB_PATH.fullmatch(value):
+    if len(value) > MAX_JOB_PATH or not JOB_PATH.fullmatch(value):
         raise ApiError(f"{value[:80]!r} is not a job path (stage.action.job)", status=400)
     return value

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from containerops.model.paths import group_of
 from containerops.timestamps import rfc3339
 
 
@@ -38,6 +39,11 @@ class JobRow:
     outputs: dict[str, str]
     started_at: datetime | None
     finished_at: datetime | None
+
+    @property
+    def group(self) -> str | None:
+        """The matrix job this job is an instance of; None for any other job."""
+        return group_of(self.path)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,8 +75,9 @@ class RunRow:
     finished_at: datetime | None
     jobs: list[JobRow] = field(default_factory=list)
 
-    def to_json(self, *, with_jobs: bool = True) -> dict[str, Any]:
-        """The run as ``coops run --json`` and ``coops runs show --json`` print it."""
+    def to_json(self, *, with_jobs: bool = True, instances: bool = True) -> dict[str, Any]:
+        """The run as ``coops run --json`` and ``coops runs show --json`` print it (a matrix's
+        instances only with ``instances``: the API leaves them out unless asked)."""
         document: dict[str, Any] = {
             "id": self.id,
             "uri": self.uri,
@@ -84,8 +91,35 @@ class RunRow:
             "finished_at": rfc3339(self.finished_at),
         }
         if with_jobs:
-            document["jobs"] = [job.to_json() for job in self.jobs]
+            document["jobs"] = self.jobs_json(instances=instances)
         return document
+
+    def groups(self) -> dict[str, dict[str, int]]:
+        """Each matrix job's instances counted by status: ``{path: {"success": 998, ...}}``."""
+        counts: dict[str, dict[str, int]] = {}
+        for job in self.jobs:
+            if (group := job.group) is not None:
+                tally = counts.setdefault(group, {})
+                tally[job.status] = tally.get(job.status, 0) + 1
+        return counts
+
+    def jobs_json(self, *, instances: bool = True) -> list[dict[str, Any]]:
+        """The jobs; a matrix job says how many instances it has and their counts by status,
+        and its instances are listed (each naming its group) only with ``instances``."""
+        groups = self.groups()
+        listed: list[dict[str, Any]] = []
+        for job in self.jobs:
+            group = job.group
+            if group is not None and not instances:
+                continue
+            document = job.to_json()
+            if group is not None:
+                document["group"] = group
+            elif job.path in groups:
+                counts = groups[job.path]
+                document["matrix"] = {"instances": sum(counts.values()), "counts": counts}
+            listed.append(document)
+        return listed
 
 
 @dataclass(slots=True)

@@ -73,21 +73,7 @@ def create_run(
                 )
                 conn.execute(t.state_changes.insert().values(run_id=run_id, status="pending", at=now))
                 if jobs:
-                    conn.execute(
-                        t.jobs.insert(),
-                        [
-                            {
-                                "run_id": run_id,
-                                "path": path,
-                                "position": position,
-                                "image": image,
-                                "status": "pending",
-                                "attempts": 0,
-                                "outputs": {},
-                            }
-                            for position, (path, image) in enumerate(jobs)
-                        ],
-                    )
+                    conn.execute(t.jobs.insert(), _pending_jobs(run_id, jobs, 0))
                 ids = conn.execute(
                     sa.select(t.jobs.c.path, t.jobs.c.id).where(t.jobs.c.run_id == run_id)
                 ).all()
@@ -95,6 +81,38 @@ def create_run(
         except sa.exc.IntegrityError:
             continue
     raise StoreError("could not number the run: too many runs of this flow started at once")
+
+
+def add_jobs(store: Store, run_id: int, jobs: list[tuple[str, str | None]]) -> dict[str, int]:
+    """Record more pending jobs of a running run, after its others (the instances of a
+    matrix made from an earlier job's output); their ids by path."""
+    with store.database.begin() as conn:
+        last = conn.execute(
+            sa.select(sa.func.max(t.jobs.c.position)).where(t.jobs.c.run_id == run_id)
+        ).scalar()
+        start = (last if last is not None else -1) + 1
+        if jobs:
+            conn.execute(t.jobs.insert(), _pending_jobs(run_id, jobs, start))
+        rows = conn.execute(
+            sa.select(t.jobs.c.path, t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.position >= start)
+        ).all()
+    return {row.path: row.id for row in rows}
+
+
+def _pending_jobs(run_id: int, jobs: list[tuple[str, str | None]], start: int) -> list[dict[str, Any]]:
+    """Rows of new pending jobs, ``(path, image)`` each, numbered in order from ``start``."""
+    return [
+        {
+            "run_id": run_id,
+            "path": path,
+            "position": start + offset,
+            "image": image,
+            "status": "pending",
+            "attempts": 0,
+            "outputs": {},
+        }
+        for offset, (path, image) in enumerate(jobs)
+    ]
 
 
 def resolve_run(store: Store, ref: str) -> int:

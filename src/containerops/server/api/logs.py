@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from containerops.server.api.runs import LIVE, readable_run
 from containerops.server.deps import JOB, Caller, RunId, StoreDep
 from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
-from containerops.server.names import job_path
+from containerops.server.names import MAX_JOB_PATH, job_path
 from containerops.store import LogRow, Store
 from containerops.store.logs import job_paths
 from containerops.store.values import MAX_ID
@@ -94,7 +94,10 @@ def get_logs(
     run_id: RunId,
     store: StoreDep,
     caller: Caller,
-    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", pattern=JOB)] = None,
+    job: Annotated[
+        str | None,
+        Query(description="Only this job: stage.action.job.", pattern=JOB, max_length=MAX_JOB_PATH),
+    ] = None,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Paging: lines after this line id.")] = 0,
     limit: Annotated[int, Query(ge=1, le=BATCH)] = 1_000,
 ) -> dict[str, Any]:
@@ -128,7 +131,10 @@ async def stream_logs(
     request: Request,
     store: StoreDep,
     caller: Caller,
-    job: Annotated[str | None, Query(description="Only this job: stage.action.job.", pattern=JOB)] = None,
+    job: Annotated[
+        str | None,
+        Query(description="Only this job: stage.action.job.", pattern=JOB, max_length=MAX_JOB_PATH),
+    ] = None,
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this line id.")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this line id.")] = None,
 ) -> StreamingResponse:

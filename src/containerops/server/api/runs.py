@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from containerops.engine.decisions import decide
 from containerops.model.names import ENV_NAME
+from containerops.model.paths import group_of
 from containerops.server.deps import (
     FLOW_URI,
     Caller,
@@ -24,7 +25,7 @@ from containerops.server.deps import (
 )
 from containerops.server.errors import WITH_TOKEN, ApiError, Conflict, error_responses
 from containerops.server.manager import SubmittedRun
-from containerops.server.names import uri_part
+from containerops.server.names import job_path, uri_part
 from containerops.store import RunRow, Store, StoreError, runs
 from containerops.store import flows as stored_flows
 from containerops.store.values import MAX_ID
@@ -150,11 +151,19 @@ def readable_run(store: Store, caller: Caller, run_id: int, scope: str = "read")
     return run
 
 
-def run_document(store: Store, run_id: int) -> dict[str, Any]:
-    """The run as ``coops runs show --json`` prints it, plus what started it."""
-    document = store.get_run(run_id).to_json()
+def run_document(store: Store, run_id: int, *, instances: bool = True) -> dict[str, Any]:
+    """The run as ``coops runs show --json`` prints it, plus what started it. Without
+    ``instances`` a matrix job is one entry with counts: its instances' jobs, attempts and
+    history are left out (``/runs/{id}/matrix/{path}`` lists them a page at a time)."""
+    row = store.get_run(run_id)
+    document = row.to_json(instances=instances)
     document["attempts"] = runs.attempts(store, run_id)
     document["history"] = runs.state_changes(store, run_id)
+    if not instances:
+        for key in ("attempts", "history"):
+            document[key] = [
+                item for item in document[key] if not item["job"] or group_of(item["job"]) is None
+            ]
     trigger, rerun_of = runs.run_origin(store, run_id)
     document["trigger"] = trigger
     document["rerun_of"] = rerun_of
@@ -162,9 +171,51 @@ def run_document(store: Store, run_id: int) -> dict[str, Any]:
 
 
 @router.get("/{run_id}", summary="Show a run: jobs, attempts, history")
-def show_run(run_id: RunId, store: StoreDep, caller: Caller) -> dict[str, Any]:
+def show_run(
+    run_id: RunId,
+    store: StoreDep,
+    caller: Caller,
+    instances: Annotated[
+        bool,
+        Query(
+            description="List every instance of a matrix job too (else each matrix is one entry with counts)."
+        ),
+    ] = False,
+) -> dict[str, Any]:
     readable_run(store, caller, run_id)
-    return run_document(store, run_id)
+    return run_document(store, run_id, instances=instances)
+
+
+@router.get(
+    "/{run_id}/matrix/{path}",
+    summary="The instances of one matrix job of a run, a page at a time",
+    responses=error_responses(400, 404),
+)
+def matrix_instances(
+    run_id: RunId,
+    path: str,
+    store: StoreDep,
+    caller: Caller,
+    status: Annotated[
+        RunStatus | Literal["skipped"] | None, Query(description="Only instances in this state.")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    readable_run(store, caller, run_id)
+    job_path(path)
+    row = store.get_run(run_id)
+    counts = row.groups().get(path)
+    if counts is None:
+        raise ApiError(f"run {run_id} has no matrix job {path!r}", status=404)
+    members = [job for job in row.jobs if job.group == path and (status is None or job.status == status)]
+    return {
+        "path": path,
+        "instances": sum(counts.values()),
+        "counts": counts,
+        "jobs": [job.to_json() for job in members[offset : offset + limit]],
+        "next": offset + limit if offset + limit < len(members) else None,
+    }
 
 
 @router.post(
