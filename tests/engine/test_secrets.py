@@ -10,7 +10,8 @@ import pytest
 
 from containerops.engine import Engine, RunState
 from containerops.engine.masking import MASK
-from containerops.engine.secrets import MissingSecret, substitute
+from containerops.engine.secrets import MissingSecret
+from containerops.engine.templating import Values
 from containerops.executors import get_executor
 from containerops.model.loader import parse_flow
 from containerops.model.references import names, syntax_problems
@@ -116,13 +117,15 @@ def test_a_flow_level_reference_is_named_as_such(store: Store) -> None:
 
 def test_reference_syntax() -> None:
     assert names("a ${{ secrets.ONE }} b ${{secrets.two_2}}") == ["ONE", "two_2"]
-    assert substitute("x-${{ secrets.A }}-${{ secrets.B }}", {"A": "1"}) == "x-1-${{ secrets.B }}"
+    filled = Values(env={}, secrets={"A": "1"}).render("x-${{ secrets.A }}-${{ secrets.B }}")
+    assert filled == "x-1-${{ secrets.B }}"  # a secret not given stays (the run is refused before)
     assert syntax_problems("${{ secrets.OK }}") == []
     assert syntax_problems("plain $HOME and ${BRACES}") == []
     assert len(syntax_problems("${{ secret.X }}")) == 1
     assert len(syntax_problems("${{ secrets.1X }}")) == 1
     assert syntax_problems("${{ env.HOME }}") == []  # env references are defined too
-    assert len(syntax_problems("${{ inputs.x }}")) == 1
+    assert syntax_problems("${{ inputs.x }}") == []  # an input of the job (checked by the validator)
+    assert len(syntax_problems("${{ input.x }}")) == 1
     assert "closing" in syntax_problems("${{ secrets.X ")[0]
 
 

@@ -79,7 +79,6 @@ def test_a_templated_request_and_outputs_from_the_answer(store: Store) -> None:
             "the answer is not JSON, so its outputs cannot be read",
         ),
         (200, {"x": 1}, {"outputs": {"ID": "$.id"}}, "output ID: the answer has nothing at $.id"),
-        (200, {}, {"headers": {"A": "${{ inputs.missing }}"}}, "the job has no input missing"),
     ],
 )
 def test_service_failures_say_why(

@@ -53,7 +53,8 @@ def test_a_misspelt_when_keyword_is_not_taken_for_lua() -> None:
 
 def test_a_service_is_read_with_defaults() -> None:
     job = (
-        "          - name: call\n            type: service\n            service:\n"
+        "          - name: call\n            type: service\n            inputs: {a: 1}\n"
+        "            environments: {SHA: abc}\n            service:\n"
         "              url: http://127.0.0.1:1/x/${{ inputs.a }}\n"
         "              body: {sha: '${{ env.SHA }}'}\n"
         "              outputs: {ID: '$.items[0].id'}\n"
@@ -80,8 +81,10 @@ def test_service_mistakes_are_each_reported() -> None:
         "              retry: 3\n"
     )
     assert errors(job) == [
-        "flow.yml:10:20: error: '${{ input.a }}' is not a known reference: write ${{ inputs.NAME }}, "
-        "${{ env.NAME }}, ${{ secrets.NAME }} or ${{ matrix.KEY }}",
+        "flow.yml:10:20: error: '${{ input.a }}' is not a known reference: write ${{ env.NAME }}, "
+        "${{ secrets.NAME }}, ${{ inputs.NAME }}, ${{ matrix.KEY }}, "
+        '${{ jobs["stage.action.job"].outputs.KEY }}, ${{ run.number }}, ${{ flow.uri }} '
+        "or ${{ trigger.ref }}",
         "flow.yml:10:20: error: 'url' must be an http:// or https:// address, got 'ftp://x/${{ input.a }}'",
         "flow.yml:11:23: error: method must be one of GET, POST, PUT, PATCH, DELETE, HEAD, got 'FETCH'",
         "flow.yml:12:29: error: an expected status must be an integer from 100 to 599, got '999'",

@@ -690,8 +690,7 @@ def test_env_references_name_a_variable_something_defines() -> None:
     assert errors(text) == [
         "flow.yml:14:21: error: '${{ env.TARGTE }}': no variable TARGTE in the flow's or the job's "
         "environments, nor one a run is given; did you mean 'TARGET'?",
-        "flow.yml:15:20: error: '${{ inputs.ref }}' is not a known reference: "
-        "write it as ${{ env.NAME }}, ${{ secrets.NAME }} or ${{ matrix.KEY }} (letters, digits and '_')",
+        "flow.yml:15:20: error: '${{ inputs.ref }}': an input cannot name another input",
         "flow.yml:18:29: error: '${{ env.MINE }}': no variable MINE in the flow's or the job's "
         "environments, nor one a run is given",
     ]

@@ -18,8 +18,8 @@ from containerops.engine import service
 from containerops.engine.environment import job_environment
 from containerops.engine.prepared import PreparedRun
 from containerops.engine.scripts import Launch, post_step
-from containerops.engine.secrets import substitute_all
 from containerops.engine.state import JobState, JobStatus
+from containerops.engine.templating import Values
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec
 from containerops.model.flow import Job
 from containerops.model.quantities import format_duration, format_memory
@@ -94,22 +94,14 @@ class Attempts:
         if self.executor.has_side_effects:
             reporter.flush()  # "started" is stored before anything starts
         run.changed(js)
-        env = launch.environment(
-            job_environment(
-                run.state.flow,
-                job,
-                subscribed=launch.subscribed,
-                run_id=run.state.id,
-                attempt=attempt,
-                flow_env=run.flow_env,
-                secrets=run.secret_values,
-            )
-        )
+        env, inputs = job_environment(job, subscribed=launch.subscribed, attempt=attempt, values=run.values)
+        env = launch.environment(env)
+        templates = run.values.but(env=env, inputs=inputs)  # command, endpoint, service
         if job.type == "service":
             exit_code: int | None = None
-            reason, values = await self._call_service(js, attempt, job, env)
+            reason, values = await self._call_service(js, attempt, job, templates)
         else:
-            exit_code, reason, values = await self._run_container(js, attempt, job, env)
+            exit_code, reason, values = await self._run_container(js, attempt, job, env, templates)
         status: JobStatus = "success" if reason is None else "failure"
         if job.post is not None:
             status, reason, values = await post_step(
@@ -119,12 +111,11 @@ class Attempts:
         return status, exit_code, reason, values
 
     async def _call_service(
-        self, js: JobState, attempt: int, job: Job, env: dict[str, str]
+        self, js: JobState, attempt: int, job: Job, values: Values
     ) -> tuple[str | None, dict[str, str]]:
         """A service job's attempt: (reason it failed or None, outputs)."""
         run = self.run
         assert job.service is not None
-        values = service.Values(substitute_all(job.inputs, run.secret_values, env), env, run.secret_values)
         try:
             async with asyncio.timeout(job.timeout):
                 outputs = await service.call(
@@ -149,15 +140,15 @@ class Attempts:
         return None, {key: run.masker.mask(value) for key, value in outputs.items()}
 
     async def _run_container(
-        self, js: JobState, attempt: int, job: Job, env: dict[str, str]
+        self, js: JobState, attempt: int, job: Job, env: dict[str, str], templates: Values
     ) -> tuple[int | None, str | None, dict[str, str]]:
         """A job's attempt in a fresh container: (exit code, reason it failed or None, outputs)."""
         spec = JobSpec(
             run_id=self.run.state.uid,
             path=job.path,
             attempt=attempt,
-            image=job.endpoint,
-            command=job.command,
+            image=None if job.endpoint is None else templates.render(job.endpoint),
+            command=None if job.command is None else [templates.render(part) for part in job.command],
             env=env,
             cpu=job.resources.cpu,
             memory=job.resources.memory,

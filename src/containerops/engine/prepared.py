@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from containerops.engine.masking import Masker
 from containerops.engine.reporter import Reporter
 from containerops.engine.state import JobState, JobStatus, RunState
+from containerops.engine.templating import Values
 from containerops.store.values import utcnow
 
 OnChange = Callable[[RunState, JobState | None], None]
@@ -27,6 +28,8 @@ class PreparedRun:
     flow_env: dict[str, str]
     #: ``${{ secrets.NAME }}`` values of this run.
     secret_values: dict[str, str]
+    #: What every job's ``${{ ... }}`` may name (``containerops.engine.templating.run_values``).
+    values: Values
     on_change: OnChange | None = None
     #: Why the run was stopped from outside: (run status, reason); None while it goes on.
     interrupt: tuple[str, str] | None = None

@@ -38,8 +38,9 @@ from containerops.engine.plan import plan
 from containerops.engine.prepared import OnChange, PreparedRun
 from containerops.engine.reporter import Reporter
 from containerops.engine.scripts import Launch, pre_step, when_step
-from containerops.engine.secrets import check_available, substitute_all
+from containerops.engine.secrets import check_available
 from containerops.engine.state import FINISHED, JobState, RunState
+from containerops.engine.templating import missing_outputs, run_values
 from containerops.executors.base import Executor, ExecutorError, RunContext
 from containerops.model.flow import Flow, Job
 from containerops.model.matrix import aggregate
@@ -163,12 +164,14 @@ class Engine:
         self, state: RunState, reporter: Reporter, overrides: Mapping[str, str], secret_values: dict[str, str]
     ) -> PreparedRun:
         merged = {**state.flow.environments, **overrides}
+        flow_env = run_values(state, merged, secret_values).render_all(merged)
         return PreparedRun(
             state=state,
             reporter=reporter,
             masker=self.masker,
-            flow_env=substitute_all(merged, secret_values, merged),
+            flow_env=flow_env,
             secret_values=secret_values,
+            values=run_values(state, flow_env, secret_values),
             on_change=self._on_change,
             interrupt=self._early_interrupt,
         )
@@ -432,6 +435,7 @@ class _Stages:
             await Group(run, js, self._job, self._add_jobs).run_instances(failure)
             return _failure_after(js, failure)
         subscribed, missing = _subscribed(run, job)
+        missing = missing or missing_outputs(job, run.state)
         if missing:
             run.settle(js, "failure", missing)
         else:

@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from containerops.engine.environment import filled
 from containerops.engine.prepared import PreparedRun
-from containerops.engine.secrets import substitute_all
 from containerops.engine.state import FINISHED, JobState, JobStatus, RunState
 from containerops.lua.pool import default_pool
 from containerops.lua.sandbox import ScriptError
@@ -128,9 +128,8 @@ def script_values(
     run: PreparedRun, job: Job, failure: str | None, subscribed: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
     """What a job's Lua sees: its inputs and environment, the finished jobs, the failure."""
-    env = {**run.flow_env, **substitute_all(job.environments, run.secret_values, run.flow_env)}
-    inputs = substitute_all(job.inputs, run.secret_values, env)
-    env.update(subscribed or {})
+    environments, inputs = filled(job, run.values, subscribed)
+    env = {**run.flow_env, **environments, **(subscribed or {})}
     return {
         "inputs": inputs,
         "env": env,

@@ -1,8 +1,8 @@
 """Running a service job: one HTTP request to a third service, and perhaps its callback.
 
-The request is made from the job's spec (``containerops.model.service``) with
-``${{ inputs.NAME }}``, ``${{ env.NAME }}`` and ``${{ secrets.NAME }}`` filled
-in; it succeeds when the answer's status is expected (any 2xx by default).
+The request is made from the job's spec (``containerops.model.service``) with its
+``${{ ... }}`` references filled in (``containerops.engine.templating``; percent-encoded
+in the url); it succeeds when the answer's status is expected (any 2xx by default).
 Outputs are read from the JSON answer by path. With ``callback: true`` the
 service also gets a single-use ``CO_CALLBACK_URL`` (a ``CO-Callback-URL``
 header, a ``CO_CALLBACK_URL`` key in a JSON object body, and
@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from containerops.engine import callbacks
 from containerops.engine.notify import wait_or_poll, waiting
-from containerops.model.service import TEMPLATE, TEMPLATE_REF, Service
+from containerops.engine.templating import Values
+from containerops.model.service import Service
 from containerops.store import Store
 from containerops.store.callbacks import callback_answer
 
@@ -44,38 +44,6 @@ class ServiceError(Exception):
     """Why a service job failed, in words for its reason."""
 
 
-@dataclass(slots=True)
-class Values:
-    """What templates may use."""
-
-    inputs: Mapping[str, str]
-    env: Mapping[str, str]
-    secrets: Mapping[str, str]
-
-    def render(self, text: str, where: str) -> str:
-        def value(match: Any) -> str:
-            ref = TEMPLATE_REF.match(match["body"])
-            if ref is None:
-                raise ServiceError(f"{where}: '{match[0]}' is not a known reference")
-            space, name = ref["space"], ref["name"]
-            found = getattr(self, space).get(name)
-            if found is None:
-                noun = {"inputs": "input", "env": "environment variable", "secrets": "secret"}[space]
-                raise ServiceError(f"{where}: '{match[0]}': the job has no {noun} {name}")
-            return str(found)
-
-        return TEMPLATE.sub(value, text)
-
-    def render_data(self, data: object, where: str) -> object:
-        if isinstance(data, str):
-            return self.render(data, where)
-        if isinstance(data, dict):
-            return {self.render(str(k), where): self.render_data(v, where) for k, v in data.items()}
-        if isinstance(data, list):
-            return [self.render_data(item, where) for item in data]
-        return data
-
-
 def extract(data: object, path: tuple[str | int, ...]) -> str | None:
     """The value at ``path`` in JSON data, as text (JSON for lists and objects); None if absent."""
     for part in path:
@@ -95,21 +63,21 @@ def extract(data: object, path: tuple[str | int, ...]) -> str | None:
 def build_request(service: Service, values: Values, callback_url: str | None) -> httpx.Request:
     import httpx  # here, not at the top: a run without service jobs starts ~40 ms sooner
 
-    url = values.render(service.url, "url")
+    url = values.render(service.url, url=True)
     if not url.startswith(("http://", "https://")):
         raise ServiceError(f"url '{url}' is not an http:// or https:// address")
-    headers = {name: values.render(text, f"header {name}") for name, text in service.headers.items()}
+    headers = {name: values.render(text) for name, text in service.headers.items()}
     content: bytes | None = None
     body = service.body
     if isinstance(body, dict | list):
-        data = values.render_data(body, "body")
+        data = values.render_data(body)
         if callback_url and isinstance(data, dict):
             data["CO_CALLBACK_URL"] = callback_url
         content = json.dumps(data).encode()
         if not any(name.lower() == "content-type" for name in headers):
             headers["Content-Type"] = "application/json"
     elif isinstance(body, str):
-        content = values.render(body, "body").encode()
+        content = values.render(body).encode()
     if callback_url:
         headers["CO-Callback-URL"] = callback_url
     try:
@@ -146,7 +114,7 @@ async def call(
         callback_id, token = callbacks.create(store, run_id, job_id, attempt, service.timeout, mask)
         on_token(token)
         callback_url = callbacks.url(callback_base, token)
-        values = Values(values.inputs, {**values.env, "CO_CALLBACK_URL": callback_url}, values.secrets)
+        values = values.but(env={**values.env, "CO_CALLBACK_URL": callback_url})
     import httpx  # here, not at the top: see build_request
 
     try:

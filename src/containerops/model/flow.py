@@ -107,6 +107,18 @@ class Job:
     matrix: Matrix | None = None
     position: Position | None = None
 
+    def texts(self) -> list[str]:
+        """Every text of the job a ``${{ ... }}`` reference may be in."""
+        texts = [
+            *self.environments.values(),
+            *self.inputs.values(),
+            *(self.command or ()),
+            self.endpoint or "",
+        ]
+        if self.service is not None:
+            texts.extend(self.service.texts())
+        return texts
+
 
 @dataclass(slots=True)
 class Action:

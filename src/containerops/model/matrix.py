@@ -233,10 +233,7 @@ def _fill_data(data: object, context: Mapping[str, str]) -> object:
 
 def unresolved_matrix(job: Job) -> str | None:
     """A ``${{ matrix.NAME }}`` an instance still holds (its item had no such key), or None."""
-    texts = [*job.environments.values(), *job.inputs.values(), *(job.command or ()), job.endpoint or ""]
-    if job.service is not None:
-        texts.extend(job.service.texts())
-    return next((name for text in texts for name in matrix_names(text)), None)
+    return next((name for text in job.texts() for name in matrix_names(text)), None)
 
 
 def matrix_names(text: str) -> Iterator[str]:

@@ -2,9 +2,9 @@
 
 ``service: {url, method, headers, body, expect, outputs, callback, timeout}``.
 ``url``, header values and ``body`` (text, or JSON data whose strings are
-templated) may use ``${{ inputs.NAME }}``, ``${{ env.NAME }}`` (the job's
-environment: flow and job environments and subscribed values) and
-``${{ secrets.NAME }}``; the engine fills them in (``containerops.engine.service``).
+templated) may use every ``${{ ... }}`` reference (``containerops.model.references``;
+``env`` is the job's environment: flow and job environments and subscribed values); the
+engine fills them in (``containerops.engine.templating``), percent-encoded in the url.
 ``outputs`` maps an output name to a path into the JSON answer
 (``$.data.items[0].id`` or ``data.items.0.id``). With ``callback: true`` the
 engine gives the service a single-use ``CO_CALLBACK_URL`` and waits for it.
@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from containerops.model.names import ENV_NAME, KEY
+from containerops.model.names import ENV_NAME
 from containerops.model.quantities import parse_duration
 from containerops.model.reading import NULL_TAG, Reader
+from containerops.model.references import syntax_problems
 
 SERVICE_KEYS = ("url", "method", "headers", "body", "expect", "outputs", "callback", "timeout")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-#: ``${{ ... }}`` in service requests: inputs, environment, secrets.
-TEMPLATE = re.compile(r"\$\{\{(?P<body>.*?)\}\}")
-TEMPLATE_REF = re.compile(rf"^\s*(?P<space>inputs|env|secrets|matrix)\.(?P<name>{KEY.pattern})\s*$")
-TEMPLATE_RULE = "write ${{ inputs.NAME }}, ${{ env.NAME }}, ${{ secrets.NAME }} or ${{ matrix.KEY }}"
 #: ``$.a.b[0].c`` or ``a.b.0.c``: keys and list indexes.
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -48,17 +45,6 @@ class Service:
     def texts(self) -> list[str]:
         """Every text a template may be in: the url, header values, the body's strings."""
         return [self.url, *self.headers.values(), *strings_in(self.body)]
-
-
-def template_problems(text: str) -> list[str]:
-    problems = [
-        f"'{match[0]}' is not a known reference: {TEMPLATE_RULE}"
-        for match in TEMPLATE.finditer(text)
-        if TEMPLATE_REF.match(match["body"]) is None
-    ]
-    if "${{" in TEMPLATE.sub("", text):
-        problems.append(f"'${{{{' without its closing '}}}}': {TEMPLATE_RULE}")
-    return problems
 
 
 def parse_json_path(text: str) -> tuple[str | int, ...] | None:
@@ -128,7 +114,7 @@ class _ServiceKeys:
         return sum(1 for diagnostic in self.r.diagnostics if diagnostic.severity == "error")
 
     def templated(self, node: Node, where: str, text: str) -> None:
-        for problem in template_problems(text):
+        for problem in syntax_problems(text):
             self.r.error(node, where, problem)
 
     def url(self, node: Node) -> str | None:

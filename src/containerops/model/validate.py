@@ -39,12 +39,19 @@ from containerops.model.flow import (
 )
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
-from containerops.model.matrix import AGGREGATES, check_size, matrix_names, read_matrix, read_strategy
+from containerops.model.matrix import AGGREGATES, check_size, read_matrix, read_strategy
 from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAME, STEP_NAME_RULE, URI_PART
 from containerops.model.needs import check_needs
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
 from containerops.model.reading import NULL_TAG, Fields, Reader, did_you_mean, is_null
-from containerops.model.references import RUN_VARIABLES, env_names, syntax_problems
+from containerops.model.references import (
+    EXPRESSION,
+    RUN_VARIABLES,
+    Reference,
+    env_names,
+    references,
+    syntax_problems,
+)
 from containerops.model.retries import read_retries
 from containerops.model.scripts import BARE_WORD, check_job_references, read_lua
 from containerops.model.service import read_service
@@ -639,7 +646,7 @@ class _Builder:
         self.check_image(job, fields, values, node, where)
         if job.matrix is not None:
             check_size(r, values["matrix"], f"{where}.matrix", job.matrix, job.path)
-        self.check_matrix_refs(job, values, where)
+        self.check_templates(job, values, node, where)
         return job, name_node is not None
 
     # -- one reader per job key: (job, value node, where, the job's fields, their values) --
@@ -746,33 +753,64 @@ class _Builder:
             return
         job.matrix = read_strategy(self.r, value, where, job.matrix)
 
-    def check_matrix_refs(self, job: Job, values: dict[str, Node], where: str) -> None:
-        """``${{ matrix.NAME }}`` must name a key of the job's own matrix (a ``from:`` list's
-        keys are known only when it runs: then an unknown one fails the instance)."""
+    def check_templates(self, job: Job, values: dict[str, Node], node: Node, where: str) -> None:
+        """Every ``${{ ... }}`` of a job once it is read: a key of its own matrix (a ``from:``
+        list's keys are known only when it runs), an input it has (not named in its inputs),
+        an output of a job that runs before it (checked once the flow is built, as
+        subscriptions are); env names in its command, endpoint and service too."""
+        given = job.component.inputs if job.component else job.inputs
         written: dict[str, list[str]] = {
             "environments": list(job.environments.values()),
-            "inputs": [str(v) for v in (job.component.inputs if job.component else job.inputs).values()],
+            "inputs": [str(value) for value in given.values()],
             "command": list(job.command or ()),
             "endpoint": [job.endpoint or ""],
             "service": job.service.texts() if job.service is not None else [],
         }
-        known = None if job.matrix is None else {*job.matrix.keys, "index", "count"}
         for key, texts in written.items():
-            for name in sorted({name for text in texts for name in matrix_names(text)}):
-                at = _scalar_holding(values[key], f"matrix.{name}")
-                if known is None:
-                    self.r.error(
-                        at,
-                        f"{where}.{key}",
-                        f"'${{{{ matrix.{name} }}}}' is used, but job '{job.name}' has no matrix",
-                    )
-                elif job.matrix is not None and job.matrix.source is None and name not in known:
-                    self.r.error(
-                        at,
-                        f"{where}.{key}",
-                        f"'${{{{ matrix.{name} }}}}': the matrix of job '{job.name}' has no key "
-                        f"{name}{did_you_mean(name, sorted(known))}",
-                    )
+            if key in ("command", "endpoint"):
+                for text in texts:
+                    for problem in syntax_problems(text):
+                        self.r.error(_scalar_holding(values.get(key, node), text), f"{where}.{key}", problem)
+            seen: set[Reference] = set()
+            for reference in (found for text in texts for found in references(text)):
+                if reference not in seen:
+                    seen.add(reference)
+                    # a value a default gave is pointed at on the job that got it
+                    self.check_reference(job, reference, key, values.get(key, node), f"{where}.{key}")
+
+    def check_reference(self, job: Job, reference: Reference, key: str, node: Node, where: str) -> None:
+        """One reference of the job's ``key`` (see :meth:`check_templates`)."""
+        space, name = reference.space, reference.name
+        at = _scalar_holding(node, f"outputs.{name}" if space == "jobs" else f"{space}.{name}")
+        written = f"'${{{{ {space}.{name} }}}}'"
+        if space == "matrix":
+            known = None if job.matrix is None else {*job.matrix.keys, "index", "count"}
+            if known is None:
+                self.r.error(at, where, f"{written} is used, but job '{job.name}' has no matrix")
+            elif job.matrix is not None and job.matrix.source is None and name not in known:
+                self.r.error(
+                    at,
+                    where,
+                    f"{written}: the matrix of job '{job.name}' has no key {name}"
+                    f"{did_you_mean(name, sorted(known))}",
+                )
+        elif space == "inputs":
+            if key == "inputs":
+                self.r.error(at, where, f"{written}: an input cannot name another input")
+            elif job.component is None and name not in job.inputs:
+                inputs = ", ".join(job.inputs) or "none"
+                self.r.error(
+                    at,
+                    where,
+                    f"{written}: job '{job.name}' has no input {name} (its inputs: {inputs})"
+                    f"{did_you_mean(name, list(job.inputs))}",
+                )
+        elif space == "jobs":
+            assert reference.job is not None
+            subscription = Subscription(source=reference.job, key=name, env="")
+            self.pending.append(PendingSubscription(job, subscription, at, where, what="reference"))
+        elif space == "env" and key in ("command", "endpoint", "service"):
+            self.env_refs.append((at, where, name, job))
 
     def active(self, node: Node, where: str) -> bool:
         """``active: false`` turns a flow, stage, action or job off without deleting it."""
@@ -855,7 +893,7 @@ class _Builder:
         text = self.r.text(node, where, "endpoint")
         if text is None:
             return None
-        if not text.strip() or _SPACE.search(text):
+        if not text.strip() or _SPACE.search(EXPRESSION.sub("x", text)):  # references are filled in
             self.r.error(node, where, f"endpoint {describe(node)} is not an image reference")
             return None
         return text
@@ -899,8 +937,9 @@ class _Builder:
         return inputs
 
     def references(self, node: Node, where: str, text: str) -> None:
-        """``${{ ... }}`` must be a well-formed env or secret reference; env names are
-        checked later (:meth:`check_env_refs`)."""
+        """``${{ ... }}`` must be a well-formed reference; env names are checked once every
+        environment is known (:meth:`check_env_refs`), the others once the job is read
+        (:meth:`check_templates`)."""
         for problem in syntax_problems(text):
             self.r.error(node, where, problem)
         for name in env_names(text):
@@ -910,7 +949,11 @@ class _Builder:
         """Every ``${{ env.NAME }}`` must name a variable of the flow's environments, the
         job's (for its inputs), or one the run is given (a trigger's, the engine's)."""
         for node, where, name, job in self.env_refs:
-            known = {*flow.environments, *RUN_VARIABLES, *(job.environments if job is not None else ())}
+            known = {*flow.environments, *RUN_VARIABLES}
+            if job is not None:
+                known.update(job.environments, (sub.env for sub in job.subscriptions))
+                if job.service is not None and job.service.callback:
+                    known.add("CO_CALLBACK_URL")
             if name not in known:
                 hint = did_you_mean(name, sorted(known))
                 scope = "flow's or the job's" if job is not None else "flow's"
