@@ -442,3 +442,38 @@ def test_validate_applies_the_checks_run_applies(tmp_path: Path) -> None:
         tmp_path, head + "          - {name: j, component: acme/tool, inputs: {level: 3}}\n", "good.yaml"
     )
     coops("validate", str(good), home=home, check=0)
+
+
+MATRIX_FLOW = """\
+uri: test/cli/matrix
+stages:
+  - name: test
+    actions:
+      - name: fan
+        jobs:
+          - name: shard
+            matrix: {n: {count: 40}}
+            strategy: {max_parallel: 8}
+            command: [sh, -c, 'echo "shard $CO_MATRIX_N"; [ "$CO_MATRIX_N" != 7 ]']
+            allow_failure: true
+"""
+
+
+def test_coops_run_shows_a_matrix_as_one_group(tmp_path: Path) -> None:
+    """Plain output (not a terminal) tells the group and only the instances that failed;
+    --json holds every instance, each naming its group, and the group its counts."""
+    flow = write(tmp_path, MATRIX_FLOW)
+    plain = coops("run", str(flow), "-e", "local", home=tmp_path / "home", check=0)
+    lines = [line for line in plain.stdout.splitlines() if "test.fan.shard" in line]
+    assert any("✘ failure   test.fan.shard[n=7]" in line for line in lines), plain.stdout
+    assert not any("shard[n=3]" in line for line in lines)  # successes are counted, not listed
+    assert any("1 of 40 instances failed (1 failure, 39 success)" in line for line in lines), plain.stdout
+    assert "40 instances: 1 failure, 39 success" in plain.stdout  # the closing tree
+    ran = coops("run", str(flow), "-e", "local", "--json", home=tmp_path / "home", check=0)
+    document = json.loads(ran.stdout)
+    group, *instances = document["jobs"]
+    assert group["matrix"] == {"instances": 40, "counts": {"failure": 1, "success": 39}}
+    assert len(instances) == 40 and {job["group"] for job in instances} == {"test.fan.shard"}
+    one = "test.fan.shard[n=12]"
+    logs = coops("logs", str(document["id"]), "--job", one, home=tmp_path / "home", check=0)
+    assert logs.stdout == "shard 12\n"

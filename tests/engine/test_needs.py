@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
+import pytest
+from rich.console import Console
+
+from containerops.cli.render import run_tree
+from containerops.engine import Engine, JobState, RunState
 from containerops.engine.plan import plan
+from containerops.executors.dummy import DummyExecutor
 from containerops.model.diagnostics import FlowInvalid
 from containerops.model.loader import parse_flow
 from containerops.store import Store
@@ -101,3 +107,25 @@ def test_a_sequence_stage_may_only_need_what_runs_before() -> None:
         parse_flow(text, "flow.yml")
     said = str(raised.value.diagnostics[0])
     assert said.startswith("flow.yml:5:28: error: action 'one' needs 'two', which runs after it: a sequence")
+
+
+def test_a_waiting_action_says_what_it_waits_for_in_the_store_and_the_tree(store: Store) -> None:
+    loaded = parse_flow(flow_text(dag("dummy")), "f.json")
+    seen: dict[str, str] = {}
+
+    def on_change(state: RunState, js: JobState | None) -> None:
+        if js is not None and js.status == "pending" and js.reason:
+            seen[js.path] = js.reason
+            console = Console(record=True, width=200)
+            console.print(run_tree(state))
+            seen[js.path + " tree"] = console.export_text()
+
+    engine = Engine(store, DummyExecutor(), on_change=on_change)
+    engine.prepare(loaded.flow, source=loaded.source, fmt=loaded.format)
+    state = asyncio.run(engine.run())
+    assert state.status == "success"
+    assert seen["ci.test.it"] == "waits for build"
+    assert seen["ci.report.it"] in ("waits for test, lint", "waits for test")
+    assert "it  waits for build" in seen["ci.test.it tree"]
+    # it started: the reason is gone from the store
+    assert {job.path: job.reason for job in store.get_run(state.id).jobs}["ci.test.it"] is None

@@ -62,6 +62,8 @@ def _job_label(js: JobState, name: str) -> Text:
         label.append(f"  {js.last_line[:80]}", style="dim italic")
     elif js.reason and js.status in ("failure", "cancelled"):
         label.append(f"  {js.reason}", style=ICONS[js.status][1])
+    elif js.reason and js.status in ("pending", "skipped"):  # waits for what it needs; inactive; why skipped
+        label.append(f"  {js.reason}", style="dim")
     return label
 
 

@@ -330,7 +330,9 @@ class _Stages:
                 async with asyncio.TaskGroup() as group:
                     for index, lane in enumerate(step.lanes):
                         needed = step.needs[index] if step.needs else ()
-                        tasks.append(group.create_task(self._lane_after(lane, failure, tasks, needed)))
+                        tasks.append(
+                            group.create_task(self._lane_after(lane, failure, tasks, needed, step.lanes))
+                        )
                 failure = failure or next((r for t in tasks if (r := t.result())), None)
             else:
                 failure = await self._lane(step.lanes[0], failure)
@@ -358,9 +360,18 @@ class _Stages:
         failure: str | None,
         lanes: list[asyncio.Task[str | None]],
         needed: tuple[int, ...],
+        written: tuple[tuple[Job, ...], ...],
     ) -> str | None:
         """Run a lane once the lanes it needs have finished; a failure of theirs is in its scope
-        (its ``on_success`` jobs are skipped, ``when: always`` ones still run)."""
+        (its ``on_success`` jobs are skipped, ``when: always`` ones still run). Meanwhile its
+        first job says what it waits for (the live tree, ``--json``, the API show it)."""
+        waiting = [written[index][0].path.split(".")[1] for index in needed if not lanes[index].done()]
+        if waiting and jobs:
+            first = self.prepared.state.jobs[jobs[0].path]
+            if first.status == "pending":
+                first.reason = f"waits for {', '.join(waiting)}"
+                self.prepared.reporter.job(first.id, reason=first.reason)
+                self.prepared.changed(first)
         for index in needed:
             theirs = await lanes[index]
             failure = failure or theirs
