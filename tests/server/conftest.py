@@ -155,6 +155,7 @@ class ServerProcess:
             "--port", str(self.port), "--executor", executor, "--log-level", "warning", *extra,
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
+        self.stderr_text = ""
 
     def start(self) -> None:
         env = {**os.environ, "COOPS_HOME": str(self.home)}
@@ -178,6 +179,8 @@ class ServerProcess:
         if self.process is not None:
             self.process.kill()
             self.process.wait(10)
+            if self.process.stderr is not None:  # what it logged, for the test to read
+                self.stderr_text = self.process.stderr.read().decode()
             self.process = None
 
     def stop(self) -> None:

@@ -708,8 +708,15 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[
-        str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")
+        str, typer.Option(help="Log level: critical, error, warning, info, debug.")
     ] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="COOPS_SERVER_LOG_FORMAT",
+            help="text, or json: one JSON object per line (time, level, logger, message) for a collector.",
+        ),
+    ] = "text",
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -723,16 +730,20 @@ def serve(
 
     The REST API is under /api/v1 (its OpenAPI document at /openapi.json, browsable
     at /docs); the original pilotage routes under /flow/v1. Every API call needs a
-    token (coops token create). Runs that were running when a previous server
+    token (coops token create). /healthz and /readyz answer without one; /metrics
+    (Prometheus) wants a site administrator's. Runs that were running when a previous server
     stopped are marked failed ("server stopped"); paused runs wait again.
 
     Example:  coops server --port 8080 --executor docker
     """
     if executor not in EXECUTORS:
         raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+    if log_format not in ("text", "json"):
+        raise _fail(f"unknown log format {log_format!r}; choose text or json")
     import uvicorn
 
     from containerops.server import create_app
+    from containerops.server.log_format import log_config
 
     local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     # Engines (service callbacks) and notifications read it from there (ServerConfig.public_url).
@@ -742,7 +753,13 @@ def serve(
         application = create_app(executor=executor, max_concurrent_runs=max_runs, network_mode=network)
     except ExecutorError as error:
         raise _fail(str(error)) from None
-    uvicorn.run(application, host=host, port=port, log_level=log_level.lower())
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        log_config=log_config(log_format, log_level),
+    )
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from containerops import __version__
 from containerops.executors import get_executor
 from containerops.executors.base import Executor
+from containerops.server import metrics
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.errors import error_responses, install_error_handlers
 from containerops.server.limits import BodyLimit
@@ -54,6 +55,7 @@ def _include_routers(app: FastAPI) -> None:
         callbacks,
     ):
         app.include_router(module.router)
+    app.include_router(metrics.router)
 
 
 def create_app(
@@ -94,6 +96,7 @@ def create_app(
     )
     app.state.store = opened
     app.state.manager = manager
+    app.state.metrics = metrics.registry_for(opened, manager)
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
     _include_routers(app)

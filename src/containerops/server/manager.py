@@ -93,6 +93,14 @@ class RunManager:
         self._cancel_reasons: dict[int, str] = {}  # runs cancelled while queued
         self._flows: OrderedDict[int, tuple[Flow, str, str]] = OrderedDict()
         self._stopping = False
+        #: Started and not stopping: ``/readyz`` says so.
+        self.ready = False
+
+    @property
+    def load(self) -> tuple[int, int]:
+        """(runs executing in this process now, runs of it waiting for a slot)."""
+        executing = sum(1 for run_id in self._tasks if run_id in self._started)
+        return executing, len(self._tasks) - executing
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -106,6 +114,7 @@ class RunManager:
             log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
         for run_id in runs.paused_server_runs(self.store):
             await self.restore_paused(run_id)
+        self.ready = True
 
     async def restore_paused(self, run_id: int) -> None:
         """A paused run found at startup: its engine waits for the decision again (with the
@@ -128,6 +137,7 @@ class RunManager:
     async def stop(self) -> None:
         """Stop every live run and wait for them: a paused run stays paused in the store (a
         restarted server picks it up), any other is cancelled ("server stopped")."""
+        self.ready = False
         self._stopping = True
         for run_id, engine in list(self._engines.items()):
             if run_id in self._started and engine.state is not None and engine.state.status == "paused":
