@@ -15,11 +15,10 @@ from containerops.store.ownership import this_process
 from containerops.store.runs import (
     add_jobs,
     cancel_queued_run,
+    claim_orphaned_server_runs,
     mark_server_run,
-    paused_server_runs,
     run_flow_version,
     run_origin,
-    settle_interrupted_runs,
     state_changes,
 )
 from containerops.store.values import utcnow
@@ -92,45 +91,34 @@ def test_a_queued_run_cancelled_skips_every_job(store: Store) -> None:
     ]
 
 
-def test_settling_interrupted_server_runs(store: Store) -> None:
-    """Only the server's runs (with a trigger) that no live process owns are failed: a running
-    job and its attempt fail, a waiting one is skipped; finished and paused runs stay."""
-    interrupted, alive, local, done, paused = (new_run(store) for _ in range(5))
-    for run_id in (interrupted, alive, done, paused):
+def test_a_server_claims_the_server_runs_no_live_process_owns(store: Store) -> None:
+    """Queued, running and paused server runs (with a trigger) whose owner is gone are taken
+    over, each once; a live owner's, a local run and a finished run are left alone."""
+    queued, running, paused, alive, local, done, unowned = (new_run(store) for _ in range(7))
+    for run_id in (queued, running, paused, alive, done, unowned):
         mark_server_run(store, run_id, {"type": "api"}, None)
     now = utcnow()
-    recorder = store.recorder(interrupted)
-    job_id = store.get_run(interrupted).jobs[0].id
-    recorder.run("running", now, owner="gone:1:1")
-    recorder.job(job_id, status="running", attempts=1, started_at=now)
-    recorder.attempt(job_id, 1, _new=True, status="running", started_at=now)
-    recorder.flush()
-    for run_id, status in ((alive, "running"), (done, "success"), (paused, "paused")):
-        other = store.recorder(run_id)
-        other.run(status, now, owner=this_process())
-        other.flush()
+    for run_id, status, owner in (
+        (queued, "pending", "gone:1:1"),
+        (running, "running", "gone:1:1"),
+        (paused, "paused", "gone:2:2"),
+        (alive, "running", this_process()),
+        (local, "running", "gone:1:1"),
+        (done, "success", "gone:1:1"),
+    ):
+        recorder = store.recorder(run_id)
+        recorder.run(status, now, owner=owner)
+        recorder.flush()
 
-    assert paused_server_runs(store) == [paused]
-    assert settle_interrupted_runs(store, "server stopped") == [interrupted]
-    settled = store.get_run(interrupted)
-    assert (settled.status, settled.reason) == ("failure", "server stopped")
-    assert [(job.status, job.reason) for job in settled.jobs] == [
-        ("failure", "server stopped"),
-        ("skipped", "skipped: server stopped"),
-        ("skipped", "skipped: server stopped"),
+    claimed = claim_orphaned_server_runs(store, "me:1:1")
+    assert [(run_id, status) for run_id, _, status in claimed] == [
+        (queued, "pending"),
+        (running, "running"),
+        (paused, "paused"),
+        (unowned, "pending"),  # recorded before runs had owners: this store's only server's
     ]
-    assert [(c["job"], c["status"], c["attempt"]) for c in state_changes(store, interrupted)][-4:] == [
-        ("s.a.first", "failure", 1),
-        ("s.a.second", "skipped", None),
-        ("s.b.third", "skipped", None),
-        (None, "failure", None),
-    ]
-    assert [store.get_run(run_id).status for run_id in (alive, local, done, paused)] == [
-        "running",
-        "pending",
-        "success",
-        "paused",
-    ]
+    assert {store.get_run(run_id).status for run_id, _, _ in claimed} == {"pending", "running", "paused"}
+    assert claim_orphaned_server_runs(store, "other:1:1") == []  # "me:1:1" holds them: its heartbeat is fresh
 
 
 def test_jobs_added_to_a_run_come_after_its_others_and_say_their_group(store: Store) -> None:

@@ -731,8 +731,9 @@ def serve(
     The REST API is under /api/v1 (its OpenAPI document at /openapi.json, browsable
     at /docs); the original pilotage routes under /flow/v1. Every API call needs a
     token (coops token create). /healthz and /readyz answer without one; /metrics
-    (Prometheus) wants a site administrator's. Runs that were running when a previous server
-    stopped are marked failed ("server stopped"); paused runs wait again.
+    (Prometheus) wants a site administrator's. The runs of a server that was killed go
+    on when it starts again: queued ones queue again, running ones run their cut job
+    again, paused ones wait again.
 
     Example:  coops server --port 8080 --executor docker
     """

@@ -23,11 +23,12 @@ log = logging.getLogger("containerops.engine")
 REASON = "abandoned: the process that ran it is gone (killed, or its machine stopped)"
 
 
-def stop_leftovers(run_uid: str) -> None:
-    """Stop the processes and remove the containers and workspace of one run, on this machine."""
+def stop_leftovers(run_uid: str, *, keep_workspace: bool = False) -> None:
+    """Stop the processes and remove the containers (and workspace, unless the run goes on
+    in another process: ``keep_workspace``) of one run, on this machine."""
     stop_processes(run_uid)
     try:
-        stop_containers(run_uid)
+        stop_containers(run_uid, keep_workspace=keep_workspace)
     except ExecutorError as error:  # no Docker here: a local run has no containers to remove
         log.info("containers of run %s not looked for: %s", run_uid, error)
 

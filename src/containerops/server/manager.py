@@ -5,9 +5,9 @@ within milliseconds) and queues it; a bounded number of runs execute together
 on the server's event loop, each in its own ``Engine`` on the server's executor.
 Listeners (notifications, commit statuses...) hear ``queued``, ``started``,
 ``paused`` and ``finished``; a listener that fails is logged and never changes
-a run. At startup, runs a previous server process left unfinished are settled:
-running or queued ones failed with "server stopped", paused ones handed back to
-the engine to wait again.
+a run. At startup, the runs a server that died left (this one before a restart, or
+another on the same store) are taken up: queued ones queue again, running ones go on
+(the cut attempt runs again), paused ones wait again.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
 from containerops.store import Store, flows, runs
 from containerops.store.accounts import readable_by_flows_of
+from containerops.store.ownership import settle_abandoned, this_process
 
 if TYPE_CHECKING:
     from containerops.repository.usage import Resolution
@@ -104,21 +105,23 @@ class RunManager:
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
-        """Settle what a previous server process left behind; call once, before serving."""
-        settled = runs.settle_interrupted_runs(self.store, "server stopped")
-        for run_id in settled:
-            log.warning("run %s was unfinished when the server stopped: marked failed", run_id)
-            await asyncio.to_thread(stop_leftovers, self.store.get_run(run_id, with_jobs=False).uid)
-            self._emit(RunEvent("finished", run_id, None))
+        """Take up what a server that died left (this one before a restart, or another on the
+        same store): its queued runs queue here again, its running ones go on (the attempt
+        it cut runs again: what it left running is stopped first, the workspace kept), its
+        paused ones wait for their decision again. Then settle the runs of any other process
+        that is gone (``coops run`` killed). Call once, before serving."""
+        for run_id, uid, status in runs.claim_orphaned_server_runs(self.store, this_process()):
+            if status != "paused":
+                log.warning("run %s was %s under a server that is gone: it goes on here", run_id, status)
+                await asyncio.to_thread(stop_leftovers, uid, keep_workspace=True)
+            await self.restore(run_id, queued=status != "paused")
         for run_id in await asyncio.to_thread(settle_abandoned_runs, self.store):
             log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
-        for run_id in runs.paused_server_runs(self.store):
-            await self.restore_paused(run_id)
         self.ready = True
 
-    async def restore_paused(self, run_id: int) -> None:
-        """A paused run found at startup: its engine waits for the decision again (with the
-        original deadline) and goes on with the jobs after the pause."""
+    async def restore(self, run_id: int, *, queued: bool) -> None:
+        """An unfinished run found in the store: an engine goes on with it (a paused one waits
+        for the decision again, with the original deadline); ``queued`` takes a slot first."""
         namespace = self.store.get_run(run_id, with_jobs=False).uri.split("/", 1)[0]
         try:
             engine = Engine.restore(
@@ -126,27 +129,33 @@ class RunManager:
                 self.executor,
                 run_id,
                 on_change=self._on_change,
-                secret_values=namespace_secrets(self.store, namespace),  # the jobs after the pause need them
+                secret_values=namespace_secrets(self.store, namespace),  # the jobs to come need them
                 pin=pin_recorded_components(self.store),
             )
-        except Exception:
-            log.exception("paused run %s could not be restored; it stays paused in the store", run_id)
+        except Exception as error:
+            log.exception("run %s could not be taken up again", run_id)
+            settle_abandoned(
+                self.store, [run_id], f"could not be taken up again after its server stopped: {error}"
+            )
             return
-        self._launch(run_id, engine, queued=False)
+        self._launch(run_id, engine, queued=queued)
 
     async def stop(self) -> None:
         """Stop every live run and wait for them: a paused run stays paused in the store (a
         restarted server picks it up), any other is cancelled ("server stopped")."""
         self.ready = False
         self._stopping = True
+        suspended: list[int] = []
         for run_id, engine in list(self._engines.items()):
             if run_id in self._started and engine.state is not None and engine.state.status == "paused":
                 engine.suspend()
+                suspended.append(run_id)
             else:
                 await self.cancel(run_id, "server stopped")
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        runs.release_runs(self.store, suspended)  # the next server to start takes them up
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
 

@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # for annotations only: store.py binds this module's function
     from containerops.store.store import Store
 
 _RUN_REF = re.compile(r"^(?P<uri>[^#]+)#(?P<number>\d+)$")
-#: Run states a server process owns while it lives; found at startup, they were interrupted.
-_INTERRUPTED = ("pending", "running")
+#: Run states a server process owns while it lives; found without a live owner, another takes them.
+_ORPHANED = ("pending", "running", "paused")
 
 
 def create_run(
@@ -303,30 +303,40 @@ def mark_server_run(store: Store, run_id: int, trigger: dict[str, Any], rerun_of
         conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(trigger=trigger, rerun_of=rerun_of))
 
 
-def settle_interrupted_runs(store: Store, reason: str) -> list[int]:
-    """Fail the server's runs that were queued or running when it stopped, and that no live
-    process owns (another server on the same store may be running its own); their ids."""
-    with store.database.begin() as conn:
-        rows = conn.execute(
-            sa.select(t.runs.c.id, t.runs.c.owner, t.runs.c.heartbeat_at).where(
-                t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_INTERRUPTED)
-            )
-        ).all()
-        # (a run recorded before runs had owners was this server's: nothing else ran them)
-        ids = [row.id for row in rows if row.owner is None or not owner_alive(row.owner, row.heartbeat_at)]
-        finish_runs(conn, ids, "failure", reason)
-    return ids
-
-
-def paused_server_runs(store: Store) -> list[int]:
+def claim_orphaned_server_runs(store: Store, owner: str) -> list[tuple[int, str, str]]:
+    """Take over the server runs that no live process owns: queued, running or paused when
+    their server died (a server sharing the store with this one keeps its own). Each is
+    claimed by a compare-and-set of its owner, so two servers starting at once never both
+    take one. (id, uid, status) of those this ``owner`` now holds, oldest first."""
     with store.database.connect() as conn:
-        return list(
-            conn.execute(
-                sa.select(t.runs.c.id)
-                .where(t.runs.c.trigger.is_not(None), t.runs.c.status == "paused")
-                .order_by(t.runs.c.id)
-            ).scalars()
-        )
+        rows = conn.execute(
+            sa.select(t.runs.c.id, t.runs.c.uid, t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at)
+            .where(t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_ORPHANED))
+            .order_by(t.runs.c.id)
+        ).all()
+    claimed: list[tuple[int, str, str]] = []
+    for row in rows:
+        # a run recorded before runs had owners was this store's only server's
+        if row.owner is not None and owner_alive(row.owner, row.heartbeat_at):
+            continue
+        same_owner = t.runs.c.owner.is_(None) if row.owner is None else t.runs.c.owner == row.owner
+        with store.database.begin() as conn:
+            taken = conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == row.id, same_owner, t.runs.c.status.in_(_ORPHANED))
+                .values(owner=owner, heartbeat_at=utcnow())
+            ).rowcount
+        if taken == 1:
+            claimed.append((row.id, row.uid, row.status))
+    return claimed
+
+
+def release_runs(store: Store, run_ids: list[int]) -> None:
+    """A stopping server lets go of its paused runs: no process owns them until a server
+    takes them up (:func:`claim_orphaned_server_runs`)."""
+    if run_ids:
+        with store.database.begin() as conn:
+            conn.execute(t.runs.update().where(t.runs.c.id.in_(run_ids)).values(owner=None))
 
 
 def cancel_queued_run(store: Store, run_id: int, reason: str) -> None:

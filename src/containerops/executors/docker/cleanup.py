@@ -52,12 +52,14 @@ def cleanup_all(keep: Collection[str] = ()) -> int:
         client.close()
 
 
-def stop_run(run_id: str) -> int:
-    """Remove the containers and workspace volume of run ``run_id``; how many containers."""
+def stop_run(run_id: str, *, keep_workspace: bool = False) -> int:
+    """Remove the containers and (unless ``keep_workspace``) the workspace volume of run
+    ``run_id``; how many containers."""
     client = connect()
     try:
         removed = remove_labelled(client.api, f"{LABEL_RUN}={run_id}")
-        remove_volume(client.api, workspace_volume(run_id))
+        if not keep_workspace:
+            remove_volume(client.api, workspace_volume(run_id))
         return removed
     finally:
         client.close()
