@@ -4,7 +4,10 @@ without the image, a flow that uses it by name; and every refusal, said plainly.
 
 from __future__ import annotations
 
+import getpass
 import json
+import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,8 +75,16 @@ def test_init_build_push_search_show_pull_and_run_by_name(
 
     run("component", "init", "hello", "--lang", "shell", "--namespace", namespace)
     run("component", "build", "hello")
+    # a git checkout: the version records the commit it was pushed from
+    git = ["git", "-C", str(tmp_path / "hello"), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "hello"]):
+        subprocess.run([*git, *args], check=True, capture_output=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True)
+    commit = head.stdout.strip()
     pushed = json.loads(run("component", "push", "hello", "--json")[0])
     assert pushed["created"] is True and pushed["version"] == "0.1.0"
+    assert pushed["pushed_by"] == f"{getpass.getuser()}@{socket.gethostname()}"
+    assert pushed["source"] == {"commit": commit, "dirty": False} and pushed["size"] > 100_000
     digest = pushed["digest"]
     assert pushed["image"] == f"{registry_address}/{namespace}/hello@{digest}"
     # the same image again: nothing to do

@@ -234,6 +234,7 @@ def test_a_paused_run_restored_runs_the_versions_it_resolved_at_its_start(
 
     asyncio.run(suspended())
     push(Catalog(store), "1.3.0")  # newer than what the run resolved
+    Catalog(store).yank("acme", "notify", "1.2.0", "it leaks", "1.3.0")  # the run keeps it all the same
     with pytest.raises(ValueError, match="restore it with pin="):
         Engine.restore(store, DummyExecutor(), state.id)
 

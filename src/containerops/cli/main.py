@@ -275,6 +275,7 @@ def _resolve_components(store: Store, loaded: LoadResult, file: Path, executor: 
         ) from None
     if resolution is None:
         return None
+    _print_diagnostics(resolution.warnings)  # a deprecated version: said, and run
     try:
         have_component_images(
             resolution,
@@ -404,7 +405,7 @@ def _runnable(loaded: LoadResult, file: Path, executor: str | None) -> list[Diag
 
         store = Store.open()
         try:
-            resolve_components(store, loaded.flow, filename=str(file))
+            problems = [*problems, *resolve_components(store, loaded.flow, filename=str(file)).warnings]
         finally:
             store.close()
     return problems

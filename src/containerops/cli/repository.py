@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -194,6 +195,87 @@ def search(
     Console().print(_components_table(rows, with_score=True))
 
 
+@component_app.command("deprecate")
+def deprecate(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="namespace/name:version, the whole version.")],
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="What users should know (shown when they use it).")
+    ] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="It is no longer deprecated.")] = False,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Deprecate a version: flows may still use it, and validation and runs warn with
+    your message (what to use instead, until when).
+
+    Example:  coops component deprecate acme/notify:1.2.0 -m "use 2.x: 1.x stops in March"
+    """
+    _mark(
+        ref,
+        as_json,
+        lambda catalog, wanted: catalog.deprecate(*wanted, None if undo else _said(message, undo)),
+    )
+
+
+@component_app.command("yank")
+def yank(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="namespace/name:version, the whole version.")],
+    reason: Annotated[str | None, typer.Option("--reason", "-m", help="Why it must not be used.")] = None,
+    replacement: Annotated[
+        str | None, typer.Option("--replacement", help="The version to use instead (of the same component).")
+    ] = None,
+    undo: Annotated[bool, typer.Option("--undo", help="Unyank it.")] = False,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Yank a version: new runs refuse it (naming the replacement), no range or "newest"
+    picks it, and runs that already resolved it keep their image and history. Nothing is
+    deleted: --undo brings it back.
+
+    Example:  coops component yank acme/notify:1.2.0 -m "leaks the token" --replacement 1.2.1
+    """
+    _mark(
+        ref,
+        as_json,
+        lambda catalog, wanted: catalog.yank(*wanted, None if undo else _said(reason, undo), replacement),
+    )
+
+
+def _said(message: str | None, undo: bool) -> str:
+    if not message or not message.strip():
+        raise fail("say why (--message): your users read it; or --undo")
+    return message.strip()[:2000]
+
+
+def _mark(ref: str, as_json: bool, change: Callable[[Any, tuple[str, str, str]], Any]) -> None:
+    from containerops.repository.catalog import Catalog, CatalogError
+    from containerops.store import Store
+
+    wanted = _ref(ref)
+    if wanted.version is None or wanted.version.count(".") != 2:
+        raise fail(f"name the whole version: {wanted.repository}:MAJOR.MINOR.PATCH")
+    store = Store.open()
+    try:
+        version = change(Catalog(store), (wanted.namespace, wanted.name, wanted.version))
+    except CatalogError as error:
+        raise fail(str(error)) from None
+    finally:
+        store.close()
+    if as_json:
+        _print_json(version.to_json())
+        return
+    state = _version_state(version) or "in use as any version"
+    err.print(f"[green]✔[/] {escape(version.ref)}: {escape(state)}", highlight=False, soft_wrap=True)
+
+
+def _version_state(version: Any) -> str:
+    """``yanked: why (use X)`` / ``deprecated: why`` / ``""``."""
+    if version.yanked is not None:
+        instead = f" (use {version.replacement})" if version.replacement else ""
+        return f"yanked: {version.yanked}{instead}"
+    if version.deprecated is not None:
+        return f"deprecated: {version.deprecated}"
+    return ""
+
+
 @component_app.command("show")
 def show(
     ref: Annotated[
@@ -209,8 +291,8 @@ def show(
     wanted = _ref(ref)
     store = Store.open()
     catalog = Catalog(store)
-    try:
-        version = catalog.resolve(wanted)
+    try:  # a yanked version is shown when named (pinned): people look up why
+        version = catalog.resolve(wanted, pinned=wanted.version is not None)
     except UnknownComponent as error:
         raise fail(str(error)) from None
     versions = catalog.versions(wanted.namespace, wanted.name)
@@ -238,7 +320,19 @@ def _show_text(version: Any, versions: list[Any], address: str) -> None:
     )
     if spec.get("description"):
         console.print(escape(spec["description"]), highlight=False, soft_wrap=True)
+    if state := _version_state(version):
+        console.print(f"[bold yellow]{escape(state)}[/]", highlight=False, soft_wrap=True)
     console.print(f"image: {escape(version.image(address))}", highlight=False, soft_wrap=True)
+    pushed = f"pushed {version.pushed_at:%Y-%m-%d %H:%M} UTC"
+    if version.pushed_by:
+        pushed += f" by {version.pushed_by}"
+    if version.source_commit:
+        pushed += f" from commit {version.source_commit[:12]}" + (
+            " (with changes not committed)" if version.source_dirty else ""
+        )
+    if version.size is not None:
+        pushed += f", {version.size / 2**20:.1f} MiB"
+    console.print(escape(pushed), highlight=False, soft_wrap=True)
     if spec.get("keywords"):
         console.print(f"keywords: {escape(', '.join(spec['keywords']))}", highlight=False, soft_wrap=True)
     if spec.get("maintainers"):
@@ -269,7 +363,16 @@ def _show_text(version: Any, versions: list[Any], address: str) -> None:
         limits.append(f"timeout {spec['timeout']:g} s")
     if limits:
         console.print(f"defaults: {', '.join(limits)}", highlight=False, soft_wrap=True)
-    listed = ", ".join(f"{v.version} ({v.pushed_at:%Y-%m-%d})" for v in versions)
+
+    def dated(v: Any) -> str:
+        marks = [
+            f"{v.pushed_at:%Y-%m-%d}",
+            *(["yanked"] if v.yanked else []),
+            *(["deprecated"] if v.deprecated else []),
+        ]
+        return f"{v.version} ({', '.join(marks)})"
+
+    listed = ", ".join(dated(v) for v in versions)
     console.print(f"versions: {escape(listed)}", highlight=False, soft_wrap=True)
     if version.readme:
         console.rule("README")

@@ -62,6 +62,6 @@ def pin_recorded_components(store: Store) -> Callable[[Flow, Mapping[str, str], 
         from containerops.repository.usage import pin_components, resolve_components
 
         pin_components(flow, recorded)
-        return resolve_components(store, flow, filename=filename).secrets
+        return resolve_components(store, flow, filename=filename, pinned=True).secrets
 
     return pin

@@ -129,12 +129,16 @@ class Catalog:
         """Every version of a component, newest first (semver order)."""
         return components.versions(self.store, namespace, name)
 
-    def resolve(self, ref: ComponentRef, readable: Callable[[str], bool] | None = None) -> VersionRow:
+    def resolve(
+        self, ref: ComponentRef, readable: Callable[[str], bool] | None = None, *, pinned: bool = False
+    ) -> VersionRow:
         """The version ``ref`` names (the newest when it names none, or a partial one).
 
         With ``readable`` (namespace -> may the caller read it), a component of a namespace
         it may not read is answered exactly as a missing one, and suggestions keep to what
-        it may read, so that nothing tells what exists elsewhere.
+        it may read, so that nothing tells what exists elsewhere. A yanked version is never
+        chosen, and named exactly it is refused saying why and what to use, unless the ref
+        is ``pinned`` (a run that resolved it before it was yanked keeps it).
         """
         visible = readable is None or readable(ref.namespace)
         found = self.versions(ref.namespace, ref.name) if visible else []
@@ -142,6 +146,12 @@ class Catalog:
             raise UnknownComponent(
                 f"no component {ref.repository} in the repository", self.nearest(ref.repository, readable)
             )
+        if not pinned:
+            yanked = next((v for v in found if v.yanked is not None and v.version == ref.version), None)
+            if yanked is not None:
+                instead = f"; use {yanked.replacement} instead" if yanked.replacement else ""
+                raise UnknownComponent(f"{yanked.ref} is yanked: {yanked.yanked}{instead}", [])
+            found = [v for v in found if v.yanked is None]
         chosen = newest([v.version for v in found], ref.version)
         if chosen is None:
             listed = ", ".join(v.version for v in found[:10])
@@ -150,6 +160,32 @@ class Catalog:
                 [],
             )
         return next(v for v in found if v.version == chosen)
+
+    def deprecate(self, namespace: str, name: str, version: str, message: str | None) -> VersionRow:
+        """Mark a version deprecated with its owner's ``message`` (None: no longer)."""
+        return self._mark(namespace, name, version, {"deprecated": message})
+
+    def yank(
+        self, namespace: str, name: str, version: str, reason: str | None, replacement: str | None = None
+    ) -> VersionRow:
+        """Yank a version (None: unyank it): new runs refuse it and name ``replacement``, a
+        version of the same component that is not yanked."""
+        if reason is not None and replacement is not None:
+            instead = self.existing(namespace, name, replacement)
+            if instead is None or instead.yanked is not None or replacement == version:
+                raise CatalogError(
+                    f"the replacement {namespace}/{name}:{replacement} must be another version, "
+                    "pushed and not yanked"
+                )
+        return self._mark(
+            namespace, name, version, {"yanked": reason, "replacement": replacement if reason else None}
+        )
+
+    def _mark(self, namespace: str, name: str, version: str, marks: dict[str, str | None]) -> VersionRow:
+        marked = components.mark_version(self.store, namespace, name, version, marks)
+        if marked is None:
+            raise UnknownComponent(f"no version {version} of {namespace}/{name} in the repository", [])
+        return marked
 
     def nearest(
         self, full_name: str, readable: Callable[[str], bool] | None = None, count: int = 3

@@ -40,6 +40,7 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
+from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store
 from containerops.store.components import LIBRARY, PushRecord, VersionRow
 
@@ -108,8 +109,10 @@ def push_component(
     library: bool = False,
     kind: NamespaceKind | None = None,
     progress: Progress | None = None,
+    pushed_by: str | None = None,
 ) -> PushResult:
-    """Build the component in ``folder`` and push it; record the version.
+    """Build the component in ``folder`` and push it; record the version, with who pushed it
+    (``pushed_by``, else this machine's ``user@host``), the folder's git commit and its size.
 
     Raises ``SpecInvalid`` (a bad spec), ``CatalogError`` (refused),
     ``RegistryError`` (registry down), ``ComponentBuildError`` or ``TransferError``.
@@ -122,6 +125,7 @@ def push_component(
     namespace_kind = namespace_kind_for(spec.namespace, folder, library=library, catalog=catalog, kind=kind)
     address = registry.check()
     built = build_component(folder, say, loaded=loaded)
+    commit, dirty = source_of(folder)
     record = PushRecord(
         namespace=spec.namespace,
         name=spec.name,
@@ -133,6 +137,10 @@ def push_component(
         title=spec.title,
         description=spec.description,
         keywords=tuple(spec.keywords),
+        pushed_by=pushed_by or local_pusher(),
+        source_commit=commit,
+        source_dirty=dirty,
+        size=_image_size(built.image_id),
     )
     known = catalog.existing(spec.namespace, spec.name, spec.version)
     if known is not None and known.image_id != built.image_id:
@@ -153,6 +161,15 @@ def push_component(
         say(f"{repository}:{spec.version} is already in {address} with this image")
     row, created = catalog.record(dataclasses.replace(record, digest=held[0]), kind=namespace_kind)
     return PushResult(version=row, created=created, image=row.image(address))
+
+
+def _image_size(image_id: str) -> int | None:
+    with _docker() as client:
+        try:
+            size = client.api.inspect_image(image_id).get("Size")
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+    return int(size) if isinstance(size, int) else None
 
 
 def _push(address: str, repository: str, version: str, local_tag: str) -> None:

@@ -40,6 +40,8 @@ class Resolution:
     components: dict[str, str] = field(default_factory=dict)
     #: the digest references the flow's component jobs run
     images: list[str] = field(default_factory=list)
+    #: what a person should know but that does not stop the run (a deprecated version)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
 
 def resolve_components(
@@ -49,11 +51,13 @@ def resolve_components(
     filename: str = "<flow>",
     address: str | None = None,
     readable: Callable[[str], bool] | None = None,
+    pinned: bool = False,
 ) -> Resolution:
     """Resolve every ``component:`` job of ``flow`` in place; ``FlowInvalid`` lists every problem.
 
     ``readable`` (namespace -> may this flow use its components) makes a component the
-    flow may not use look exactly like a missing one.
+    flow may not use look exactly like a missing one. ``pinned``: the refs name the versions
+    a run resolved before (a yanked one is still given to it).
     """
     resolution = Resolution()
     jobs = [job for job in flow.jobs() if job.component is not None]
@@ -71,10 +75,16 @@ def resolve_components(
         use = job.component
         assert use is not None
         try:
-            version = catalog.resolve(parse_ref(use.ref), readable)
+            version = catalog.resolve(parse_ref(use.ref), readable, pinned=pinned)
         except (RefInvalid, UnknownComponent) as exc:
             error(use.position, f"{job.path}.component", f"job '{job.path}': {exc}")
             continue
+        if version.deprecated is not None:
+            line, column = (use.position.line, use.position.column) if use.position else (None, None)
+            said = f"job '{job.path}': {version.ref} is deprecated: {version.deprecated}"
+            resolution.warnings.append(
+                Diagnostic("warning", said, filename, line, column, f"{job.path}.component")
+            )
         spec = ComponentSpec.model_validate(version.spec)
         try:
             inputs = resolve_inputs(spec, use.inputs, later=MATRIX_REFERENCE)

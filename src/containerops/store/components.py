@@ -46,6 +46,15 @@ class VersionRow:
     spec: dict[str, Any]
     readme: str
     pushed_at: datetime
+    pushed_by: str | None = None
+    source_commit: str | None = None
+    source_dirty: bool | None = None
+    size: int | None = None
+    #: The owner's word when deprecated; None when it is not.
+    deprecated: str | None = None
+    #: Why it was yanked; None when it was not. ``replacement``: the version to use instead.
+    yanked: str | None = None
+    replacement: str | None = None
 
     @property
     def ref(self) -> str:
@@ -63,6 +72,15 @@ class VersionRow:
             "digest": self.digest,
             "image_id": self.image_id,
             "pushed_at": rfc3339(self.pushed_at),
+            "pushed_by": self.pushed_by,
+            "source": None
+            if self.source_commit is None
+            else {"commit": self.source_commit, "dirty": bool(self.source_dirty)},
+            "size": self.size,
+            "deprecated": self.deprecated,
+            "yanked": None
+            if self.yanked is None
+            else {"reason": self.yanked, "replacement": self.replacement},
         }
 
 
@@ -110,6 +128,10 @@ class PushRecord:
     title: str = ""
     description: str = ""
     keywords: tuple[str, ...] = ()
+    pushed_by: str | None = None
+    source_commit: str | None = None
+    source_dirty: bool | None = None
+    size: int | None = None
 
 
 # -- namespaces --------------------------------------------------------------------------
@@ -185,6 +207,10 @@ def record_version(
                 spec=push.spec,
                 readme=push.readme,
                 pushed_at=now,
+                pushed_by=push.pushed_by,
+                source_commit=push.source_commit,
+                source_dirty=push.source_dirty,
+                size=push.size,
             )
         )
         _refresh_latest(conn, component_id, push, words, now)
@@ -245,6 +271,37 @@ def _version(conn: sa.Connection, namespace: str, name: str, version: str) -> Ve
 def get_version(store: Store, namespace: str, name: str, version: str) -> VersionRow | None:
     """Version ``version`` of ``namespace/name`` exactly; None when it was never pushed."""
     with store.database.connect() as conn:
+        return _version(conn, namespace, name, version)
+
+
+#: What may change of a version once pushed: whether it is deprecated or yanked.
+MARKS = frozenset({"deprecated", "yanked", "replacement"})
+
+
+def mark_version(
+    store: Store, namespace: str, name: str, version: str, marks: Mapping[str, str | None]
+) -> VersionRow | None:
+    """Deprecate (a message) or yank (why, and a replacement) a version, or undo either
+    (None), by ``marks``; the version as it is now, or None when it was never pushed.
+    Nothing else of a version ever changes."""
+    if not marks.keys() <= MARKS:
+        raise ValueError(f"only {', '.join(sorted(MARKS))} of a version change, not {sorted(marks)}")
+    with store.database.begin() as conn:
+        version_id = conn.execute(
+            sa.select(t.component_versions.c.id)
+            .join(t.components, t.components.c.id == t.component_versions.c.component_id)
+            .join(t.namespaces, t.namespaces.c.id == t.components.c.namespace_id)
+            .where(
+                t.namespaces.c.name == namespace,
+                t.components.c.name == name,
+                t.component_versions.c.version == version,
+            )
+        ).scalar()
+        if version_id is None:
+            return None
+        conn.execute(
+            t.component_versions.update().where(t.component_versions.c.id == version_id).values(**marks)
+        )
         return _version(conn, namespace, name, version)
 
 
@@ -342,6 +399,13 @@ def _version_row(row: Any) -> VersionRow:
         spec=row.spec or {},
         readme=row.readme,
         pushed_at=aware(row.pushed_at),
+        pushed_by=row.pushed_by,
+        source_commit=row.source_commit,
+        source_dirty=row.source_dirty,
+        size=row.size,
+        deprecated=row.deprecated,
+        yanked=row.yanked,
+        replacement=row.replacement,
     )
 
 

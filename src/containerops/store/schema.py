@@ -198,6 +198,18 @@ component_versions = sa.Table(
     sa.Column("spec", sa.JSON, nullable=False),
     sa.Column("readme", sa.Text, nullable=False),
     sa.Column("pushed_at", Timestamp, nullable=False),
+    #: Who pushed it (a user of the server, or ``user@host`` for a local push).
+    sa.Column("pushed_by", sa.String(128), nullable=True),
+    #: The git commit of the component's folder when it was pushed, and whether it had changes.
+    sa.Column("source_commit", sa.String(64), nullable=True),
+    sa.Column("source_dirty", sa.Boolean, nullable=True),
+    #: The image's size in bytes.
+    sa.Column("size", sa.BigInteger, nullable=True),
+    #: Its owner's word when deprecated (a warning at validation and run); None if not.
+    sa.Column("deprecated", sa.Text, nullable=True),
+    #: Why it was yanked (new runs refuse it; runs that pinned it keep it), and what to use.
+    sa.Column("yanked", sa.Text, nullable=True),
+    sa.Column("replacement", sa.String(64), nullable=True),
     sa.UniqueConstraint("component_id", "version", name="uq_component_versions_component_id_version"),
 )
 
