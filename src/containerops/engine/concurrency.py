@@ -1,0 +1,110 @@
+"""Runs of one ``concurrency:`` group take turns, across every process on the store.
+
+When a run is created its group is resolved (``${{ env.NAME }}`` of the flow's
+environments, ``--set`` values and a trigger's variables) and recorded with it, scoped
+by the flow's namespace. Before its stages start, :func:`take_turn` waits, showing the
+run ``pending`` "waiting for run 12 of group deploy-main", until no older run of the
+group is unfinished, then takes the group (``containerops.store.concurrency``). With
+``cancel_in_progress`` it first asks the older runs to stop ("cancelled by run 13
+(concurrency group deploy-main)"); their owners, whichever process they are, read that
+request while they run (:func:`watch_cancel_requests`) and cancel, exit handlers
+included. A run whose owner is gone blocks nobody: it is settled as abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+
+from containerops.engine.abandoned import settle_abandoned_runs
+from containerops.engine.prepared import PreparedRun
+from containerops.engine.secrets import substitute, substitute_all
+from containerops.model.flow import Flow
+from containerops.store import Store
+from containerops.store import concurrency as groups
+from containerops.store.ownership import HEARTBEAT_EVERY
+from containerops.store.values import utcnow
+
+#: How often a waiting run looks at its group, and a running one for a cancel request.
+POLL = 0.5
+#: The longest group the store keeps (``runs.concurrency_group``).
+STORED_GROUP = 255
+
+
+def group_key(flow: Flow, overrides: Mapping[str, str]) -> str | None:
+    """The group a new run of ``flow`` belongs to (``namespace/group``), or None.
+
+    ``overrides`` are the run's ``--set`` values and a trigger's variables; an
+    ``env`` name the run does not have resolves to nothing, as in a job's inputs.
+    """
+    if flow.concurrency is None:
+        return None
+    merged = {**flow.environments, **overrides}
+    group = substitute(flow.concurrency.group, {}, substitute_all(merged, {}, merged))
+    key = f"{flow.namespace}/{group}"
+    if len(key) > STORED_GROUP:  # a long branch name: still one group per value
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        key = f"{key[: STORED_GROUP - len(digest) - 1]}~{digest}"
+    return key
+
+
+def shown(key: str) -> str:
+    """A group as people wrote it: without its namespace."""
+    return key.split("/", 1)[1]
+
+
+async def take_turn(run: PreparedRun, store: Store, poll: float = POLL) -> bool:
+    """Wait until the run holds its group (at once without one); False when the run was
+    cancelled while it waited (``run.interrupt`` says why): nothing of it has run."""
+    state = run.state
+    key = groups.group_of(store, state.id)
+    if key is None or state.flow.concurrency is None:
+        return True
+    group = shown(key)
+    settled: set[int] = set()
+    said: str | None = None
+    beat = time.monotonic()
+    while run.interrupt is None:
+        if (request := groups.cancel_request(store, state.id)) is not None:
+            run.interrupt = ("cancelled", request)
+            break
+        others = [m for m in groups.members(store, key) if m.id != state.id]
+        gone = [m.id for m in others if not m.live and m.id not in settled]
+        for run_id in gone:  # its owner was killed: it would block the group forever
+            await asyncio.to_thread(settle_abandoned_runs, store, run_id)
+            settled.add(run_id)
+        older = [m for m in others if m.live and m.id < state.id]
+        if state.flow.concurrency.cancel_in_progress:
+            asked = [m.id for m in older if m.cancel_request is None]
+            groups.request_cancel(store, asked, f"cancelled by run {state.id} (concurrency group {group})")
+        seen = groups.holder(store, key)
+        live = {m.id for m in others if m.live}
+        blocking = seen.run_id if seen.run_id in live else (older[0].id if older else None)
+        if seen.run_id == state.id or (blocking is None and groups.take(store, key, state.id, seen)):
+            return True
+        if blocking is not None and said != (reason := f"waiting for run {blocking} of group {group}"):
+            said = state.reason = reason
+            run.reporter.run("pending", utcnow(), reason)
+            run.reporter.flush()
+            run.changed()
+        if time.monotonic() - beat >= HEARTBEAT_EVERY:  # the owner is alive while it waits
+            beat = time.monotonic()
+            run.reporter.heartbeat(utcnow())
+            run.reporter.flush()
+        if blocking is not None:
+            await asyncio.sleep(poll)
+    return False
+
+
+async def watch_cancel_requests(
+    store: Store, run_id: int, cancel: Callable[[str], None], poll: float = POLL
+) -> None:
+    """While the run goes on: cancel it (once) when another process asks for it."""
+    while True:
+        await asyncio.sleep(poll)
+        request = await asyncio.to_thread(groups.cancel_request, store, run_id)
+        if request is not None:
+            cancel(request)
+            return
