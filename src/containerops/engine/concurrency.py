@@ -7,7 +7,7 @@ run ``pending`` "waiting for run 12 of group deploy-main", until no older run of
 group is unfinished, then takes the group (``containerops.store.concurrency``). With
 ``cancel_in_progress`` it first asks the older runs to stop ("cancelled by run 13
 (concurrency group deploy-main)"); their owners, whichever process they are, read that
-request while they run (:func:`watch_cancel_requests`) and cancel, exit handlers
+request while they run (``containerops.engine.cancelling``) and cancel, exit handlers
 included. A run whose owner is gone blocks nobody: it is settled as abandoned.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from containerops.engine.abandoned import settle_abandoned_runs
 from containerops.engine.prepared import PreparedRun
@@ -27,7 +27,7 @@ from containerops.store import concurrency as groups
 from containerops.store.ownership import HEARTBEAT_EVERY
 from containerops.store.values import utcnow
 
-#: How often a waiting run looks at its group, and a running one for a cancel request.
+#: How often a waiting run looks at its group (and for a request to cancel it).
 POLL = 0.5
 #: The longest group the store keeps (``runs.concurrency_group``).
 STORED_GROUP = 255
@@ -97,14 +97,3 @@ async def take_turn(run: PreparedRun, store: Store, poll: float = POLL) -> bool:
             await asyncio.sleep(poll)
     return False
 
-
-async def watch_cancel_requests(
-    store: Store, run_id: int, cancel: Callable[[str], None], poll: float = POLL
-) -> None:
-    """While the run goes on: cancel it (once) when another process asks for it."""
-    while True:
-        await asyncio.sleep(poll)
-        request = await asyncio.to_thread(groups.cancel_request, store, run_id)
-        if request is not None:
-            cancel(request)
-            return

@@ -29,7 +29,8 @@ from typing import Any
 
 from containerops.engine import resume
 from containerops.engine.attempt import Attempts
-from containerops.engine.concurrency import take_turn, watch_cancel_requests
+from containerops.engine.cancelling import watch_cancel_requests
+from containerops.engine.concurrency import take_turn
 from containerops.engine.decisions import GOES_ON, describe
 from containerops.engine.decisions import KIND as DECISION
 from containerops.engine.fanout import Group, static_instances
