@@ -5,12 +5,13 @@ shown pending with what it waits for in the API."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.cli.test_cli import coops, write
 from tests.cli.test_concurrency import ended, flow_text, start
 from tests.server.conftest import ServerProcess
@@ -27,73 +28,74 @@ def job_status(api: httpx.Client, run_id: int, name: str) -> str | None:
     return next(j["status"] for j in answer.json()["jobs"] if j["path"] == f"main.a.{name}")
 
 
+@pytest.fixture
+def api(server_process: Callable[..., ServerProcess], admin_token: str) -> Iterator[httpx.Client]:
+    """A ``coops server`` process with the local executor, and a client of it as root."""
+    server = server_process("local")
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as client:
+        yield client
+
+
 def started_after(later: dict[str, Any], earlier: dict[str, Any]) -> bool:
     ended_at = datetime.fromisoformat(earlier["finished_at"])
     return all(datetime.fromisoformat(j["started_at"]) >= ended_at for j in later["jobs"])
 
 
-def test_a_server_run_and_cli_runs_share_a_group(
-    tmp_path: Path, coops_home: Path, server_process: Callable[..., ServerProcess], admin_token: str
-) -> None:
-    server = server_process("local")
-    headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as api:
-        # the server's run holds the group; a newer CLI run cancels it
-        assert api.post("/api/v1/flows", content=flow_text(cancel=True)).status_code in (200, 201)
-        first = api.post("/api/v1/runs", json={"flow": URI}).json()["id"]
-        wait_for(lambda: job_status(api, first, "work") == "running", "the server's run to start its job")
-        cancelling = start(coops_home, write(tmp_path, flow_text(cancel=True), "cancel.yaml"), "MODE=quick")
-        code, out = ended(cancelling)
-        assert code == 0, out
-        one = wait_for_run(api, first)
-        assert one["status"] == "cancelled"
-        assert one["reason"] == "cancelled by run 2 (concurrency group deploy-main)"
-        assert [j["status"] for j in one["jobs"]] == ["cancelled", "success"]  # its exit handler ran
-        two = wait_for_run(api, 2)
-        assert two["status"] == "success" and started_after(two, one)
+def test_a_server_run_and_cli_runs_share_a_group(tmp_path: Path, coops_home: Path, api: httpx.Client) -> None:
+    # the server's run holds the group; a newer CLI run cancels it
+    assert api.post("/api/v1/flows", content=flow_text(cancel=True)).status_code in (200, 201)
+    first = api.post("/api/v1/runs", json={"flow": URI}).json()["id"]
+    wait_for(lambda: job_status(api, first, "work") == "running", "the server's run to start its job")
+    cancelling = start(coops_home, write(tmp_path, flow_text(cancel=True), "cancel.yaml"), "MODE=quick")
+    code, out = ended(cancelling)
+    assert code == 0, out
+    one = wait_for_run(api, first)
+    assert one["status"] == "cancelled"
+    assert one["reason"] == "cancelled by run 2 (concurrency group deploy-main)"
+    assert [j["status"] for j in one["jobs"]] == ["cancelled", "success"]  # its exit handler ran
+    two = wait_for_run(api, 2)
+    assert two["status"] == "success" and started_after(two, one)
 
-        # a CLI run holds the group; a newer server run waits for it
-        release = tmp_path / "release"
-        queue = write(tmp_path, flow_text(cancel=False), "queue.yaml")
-        holding = start(coops_home, queue, f"RELEASE={release}")
-        wait_for(lambda: job_status(api, 3, "work") == "running", "the CLI's run to start its job")
-        waiting = api.post("/api/v1/runs", json={"flow": URI, "set": {"MODE": "quick"}}).json()["id"]
-        wait_for(lambda: api.get(f"/api/v1/runs/{waiting}").json()["reason"] is not None, "a reason to wait")
-        shown = api.get(f"/api/v1/runs/{waiting}").json()
-        assert (shown["status"], shown["reason"]) == ("pending", "waiting for run 3 of group deploy-main")
-        assert {j["status"] for j in shown["jobs"]} == {"pending"}
+    # a CLI run holds the group; a newer server run waits for it
+    release = tmp_path / "release"
+    queue = write(tmp_path, flow_text(cancel=False), "queue.yaml")
+    holding = start(coops_home, queue, f"RELEASE={release}")
+    wait_for(lambda: job_status(api, 3, "work") == "running", "the CLI's run to start its job")
+    waiting = api.post("/api/v1/runs", json={"flow": URI, "set": {"MODE": "quick"}}).json()["id"]
+    wait_for(lambda: api.get(f"/api/v1/runs/{waiting}").json()["reason"] is not None, "a reason to wait")
+    shown = api.get(f"/api/v1/runs/{waiting}").json()
+    assert (shown["status"], shown["reason"]) == ("pending", "waiting for run 3 of group deploy-main")
+    assert {j["status"] for j in shown["jobs"]} == {"pending"}
 
-        release.touch()
-        code, out = ended(holding)
-        assert code == 0, out
-        three, four = wait_for_run(api, 3), wait_for_run(api, waiting)
-        assert (three["status"], four["status"]) == ("success", "success")
-        assert started_after(four, three)
+    release.touch()
+    code, out = ended(holding)
+    assert code == 0, out
+    three, four = wait_for_run(api, 3), wait_for_run(api, waiting)
+    assert (three["status"], four["status"]) == ("success", "success")
+    assert started_after(four, three)
 
 
 def test_the_api_cancels_a_cli_run_and_the_cli_cancels_a_server_run(
-    tmp_path: Path, coops_home: Path, server_process: Callable[..., ServerProcess], admin_token: str
+    tmp_path: Path, coops_home: Path, api: httpx.Client
 ) -> None:
-    server = server_process("local")
-    headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as api:
-        # a coops run's run, cancelled through the server's API: the request goes through the store
-        cli = start(coops_home, write(tmp_path, flow_text(cancel=False)))
-        wait_for(lambda: job_status(api, 1, "work") == "running", "the CLI's run to start its job")
-        answer = api.post("/api/v1/runs/1/cancel")
-        assert answer.status_code == 202, answer.text
-        assert answer.json() == {"id": 1, "status": "cancelled"}
-        code, out = ended(cli)
-        assert code == 130, out
-        one = api.get("/api/v1/runs/1").json()
-        assert one["reason"] == "cancelled by root"
-        assert [j["status"] for j in one["jobs"]] == ["cancelled", "success"]
+    # a coops run's run, cancelled through the server's API: the request goes through the store
+    cli = start(coops_home, write(tmp_path, flow_text(cancel=False)))
+    wait_for(lambda: job_status(api, 1, "work") == "running", "the CLI's run to start its job")
+    answer = api.post("/api/v1/runs/1/cancel")
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"id": 1, "status": "cancelled"}
+    code, out = ended(cli)
+    assert code == 130, out
+    one = api.get("/api/v1/runs/1").json()
+    assert one["reason"] == "cancelled by root"
+    assert [j["status"] for j in one["jobs"]] == ["cancelled", "success"]
 
-        # the server's run, cancelled by coops runs cancel without --server
-        second = api.post("/api/v1/runs", json={"flow": URI}).json()["id"]
-        wait_for(lambda: job_status(api, second, "work") == "running", "the server's run to start its job")
-        cancelled = coops("runs", "cancel", str(second), home=coops_home, check=0)
-        assert f"run {second}: cancelled" in cancelled.stderr
-        two = wait_for_run(api, second)
-        assert two["status"] == "cancelled" and two["reason"].endswith("(coops runs cancel)"), two["reason"]
-        assert [j["status"] for j in two["jobs"]] == ["cancelled", "success"]
+    # the server's run, cancelled by coops runs cancel without --server
+    second = api.post("/api/v1/runs", json={"flow": URI}).json()["id"]
+    wait_for(lambda: job_status(api, second, "work") == "running", "the server's run to start its job")
+    cancelled = coops("runs", "cancel", str(second), home=coops_home, check=0)
+    assert f"run {second}: cancelled" in cancelled.stderr
+    two = wait_for_run(api, second)
+    assert two["status"] == "cancelled" and two["reason"].endswith("(coops runs cancel)"), two["reason"]
+    assert [j["status"] for j in two["jobs"]] == ["cancelled", "success"]

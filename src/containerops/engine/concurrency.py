@@ -96,4 +96,3 @@ async def take_turn(run: PreparedRun, store: Store, poll: float = POLL) -> bool:
         if blocking is not None:
             await asyncio.sleep(poll)
     return False
-
