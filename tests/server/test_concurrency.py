@@ -99,3 +99,42 @@ def test_the_api_cancels_a_cli_run_and_the_cli_cancels_a_server_run(
     two = wait_for_run(api, second)
     assert two["status"] == "cancelled" and two["reason"].endswith("(coops runs cancel)"), two["reason"]
     assert [j["status"] for j in two["jobs"]] == ["cancelled", "success"]
+
+
+def test_a_run_queued_in_a_busy_server_is_cancelled_without_waiting_for_a_slot(
+    tmp_path: Path, coops_home: Path, server_process: Callable[..., ServerProcess], admin_token: str
+) -> None:
+    server = server_process("local", "--max-runs", "1")
+    release = tmp_path / "release"
+    busy = f"""\
+uri: test/conc/busy
+stages:
+  - name: s
+    actions:
+      - name: a
+        jobs:
+          - {{name: j, command: [sh, -c, 'until [ -e "{release}" ]; do sleep 0.05; done']}}
+"""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as api:
+        for text in (busy, flow_text(cancel=True)):
+            assert api.post("/api/v1/flows", content=text).status_code in (200, 201)
+        holding = api.post("/api/v1/runs", json={"flow": "test/conc/busy"}).json()["id"]
+        wait_for(
+            lambda: api.get(f"/api/v1/runs/{holding}").json()["status"] == "running", "the only slot taken"
+        )
+        queued = api.post("/api/v1/runs", json={"flow": URI}).json()["id"]
+
+        newer = start(coops_home, write(tmp_path, flow_text(cancel=True)), "MODE=quick")
+        code, out = ended(newer)
+
+        assert code == 0, out
+        shown = api.get(f"/api/v1/runs/{queued}").json()
+        assert (shown["status"], shown["reason"]) == (
+            "cancelled",
+            f"cancelled by run {queued + 1} (concurrency group deploy-main)",
+        )
+        assert {j["status"] for j in shown["jobs"]} == {"skipped"}
+        assert api.get(f"/api/v1/runs/{holding}").json()["status"] == "running"  # the slot is still taken
+        release.touch()
+        assert wait_for_run(api, holding)["status"] == "success"

@@ -75,6 +75,8 @@ def test_a_cancel_request_keeps_its_first_reason_and_skips_finished_runs(any_sto
 
     assert groups.cancel_request(any_store, running) == "cancelled by run 3"
     assert groups.cancel_request(any_store, finished) is None
+    assert groups.cancel_requests(any_store, [running, finished]) == {running: "cancelled by run 3"}
+    assert groups.cancel_requests(any_store, []) == {}
 
 
 def test_members_are_the_unfinished_runs_and_say_which_are_live(any_store: Store) -> None:

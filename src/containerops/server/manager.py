@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
+from containerops.engine.cancelling import POLL as CANCEL_POLL
 from containerops.engine.events import RunEvent
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
@@ -37,6 +38,7 @@ from containerops.model.loader import parse_flow
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
 from containerops.store import Store, flows, runs
+from containerops.store import concurrency as groups
 from containerops.store.accounts import readable_by_flows_of
 
 if TYPE_CHECKING:
@@ -93,6 +95,7 @@ class RunManager:
         self._cancel_reasons: dict[int, str] = {}  # runs cancelled while queued
         self._flows: OrderedDict[int, tuple[Flow, str, str]] = OrderedDict()
         self._stopping = False
+        self._queue_watch: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -106,6 +109,25 @@ class RunManager:
             log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
         for run_id in runs.paused_server_runs(self.store):
             await self.restore_paused(run_id)
+        self._queue_watch = asyncio.create_task(self._watch_queued())
+
+    async def _watch_queued(self) -> None:
+        """Cancel queued runs another process asked to stop (a newer run of their
+        ``concurrency:`` group, ``coops runs cancel``): without this they would wait for a
+        slot first. A run that has started reads its requests itself (its engine)."""
+        while True:
+            await asyncio.sleep(CANCEL_POLL)
+            queued = [run_id for run_id in self._tasks if run_id not in self._started]
+            if not queued:
+                continue
+            try:
+                asked = await asyncio.to_thread(groups.cancel_requests, self.store, queued)
+            except Exception:
+                log.exception("could not read the cancel requests of queued runs")
+                continue
+            for run_id, reason in asked.items():
+                if run_id not in self._started:  # it may have got a slot meanwhile
+                    await self.cancel(run_id, reason)
 
     async def restore_paused(self, run_id: int) -> None:
         """A paused run found at startup: its engine waits for the decision again (with the
@@ -129,6 +151,8 @@ class RunManager:
         """Stop every live run and wait for them: a paused run stays paused in the store (a
         restarted server picks it up), any other is cancelled ("server stopped")."""
         self._stopping = True
+        if self._queue_watch is not None:
+            self._queue_watch.cancel()
         for run_id, engine in list(self._engines.items()):
             if run_id in self._started and engine.state is not None and engine.state.status == "paused":
                 engine.suspend()

@@ -123,6 +123,20 @@ def request_cancel(store: Store, run_ids: Iterable[int], reason: str) -> None:
         )
 
 
+def cancel_requests(store: Store, run_ids: Iterable[int]) -> dict[int, str]:
+    """Run id -> why another process asked it to stop, for those of ``run_ids`` asked."""
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    with store.database.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.runs.c.id, t.runs.c.cancel_request).where(
+                t.runs.c.id.in_(ids), t.runs.c.cancel_request.is_not(None)
+            )
+        ).all()
+    return {row.id: row.cancel_request for row in rows}
+
+
 def cancel_request(store: Store, run_id: int) -> str | None:
     """Why another process asked this run to stop, or None."""
     return _text(store, run_id, t.runs.c.cancel_request)
