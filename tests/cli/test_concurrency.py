@@ -100,6 +100,16 @@ def test_a_newer_run_of_the_group_waits_until_the_older_one_has_ended(tmp_path: 
     assert {j["status"] for j in shown["jobs"]} == {"pending"}, "nothing of run 2 ran while run 1 held it"
     assert job(home, 1, "work") == "running"
 
+    # Ctrl-C while it waits: cancelled, nothing of it run (run 3 was the other group's)
+    interrupted = start(home, flow, f"RELEASE={release}")
+    wait_for(lambda: getattr(run_row(home, 4), "reason", None) is not None, "run 4 to wait")
+    interrupted.send_signal(signal.SIGINT)
+    code, out = ended(interrupted)
+    four = run_row(home, 4)
+    assert four is not None and code == 130, out
+    assert (four.status, four.reason) == ("cancelled", "cancelled by SIGINT")
+    assert {(j.status, j.started_at) for j in four.jobs} == {("skipped", None)}
+
     release.touch()
     (code1, _), (code2, out2) = ended(first), ended(second)
     assert (code1, code2) == (0, 0), out2

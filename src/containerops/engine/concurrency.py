@@ -59,8 +59,10 @@ async def take_turn(run: PreparedRun, store: Store, poll: float = POLL) -> bool:
     """Wait until the run holds its group (at once without one); False when the run was
     cancelled while it waited (``run.interrupt`` says why): nothing of it has run."""
     state = run.state
+    if state.flow.concurrency is None:
+        return True
     key = groups.group_of(store, state.id)
-    if key is None or state.flow.concurrency is None:
+    if key is None:  # prepared without launch.prepare_run, which records the group
         return True
     group = shown(key)
     settled: set[int] = set()
