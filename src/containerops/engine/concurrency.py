@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from containerops.engine.abandoned import settle_abandoned_runs
 from containerops.engine.prepared import PreparedRun
@@ -65,28 +66,21 @@ async def take_turn(run: PreparedRun, store: Store, poll: float = POLL) -> bool:
     if key is None:  # prepared without launch.prepare_run, which records the group
         return True
     group = shown(key)
-    settled: set[int] = set()
+    cancels = f"cancelled by run {state.id} (concurrency group {group})"
     said: str | None = None
     beat = time.monotonic()
     while run.interrupt is None:
-        if (request := groups.cancel_request(store, state.id)) is not None:
-            run.interrupt = ("cancelled", request)
+        look = await asyncio.to_thread(
+            _look, store, key, state.id, cancels if state.flow.concurrency.cancel_in_progress else None
+        )
+        if look.request is not None:
+            run.interrupt = ("cancelled", look.request)
             break
-        others = [m for m in groups.members(store, key) if m.id != state.id]
-        gone = [m.id for m in others if not m.live and m.id not in settled]
-        for run_id in gone:  # its owner was killed: it would block the group forever
-            await asyncio.to_thread(settle_abandoned_runs, store, run_id)
-            settled.add(run_id)
-        older = [m for m in others if m.live and m.id < state.id]
-        if state.flow.concurrency.cancel_in_progress:
-            asked = [m.id for m in older if m.cancel_request is None]
-            groups.request_cancel(store, asked, f"cancelled by run {state.id} (concurrency group {group})")
-        seen = groups.holder(store, key)
-        live = {m.id for m in others if m.live}
-        blocking = seen.run_id if seen.run_id in live else (older[0].id if older else None)
-        if seen.run_id == state.id or (blocking is None and groups.take(store, key, state.id, seen)):
+        if look.taken:
             return True
-        if blocking is not None and said != (reason := f"waiting for run {blocking} of group {group}"):
+        if look.blocking is not None and said != (
+            reason := f"waiting for run {look.blocking} of group {group}"
+        ):
             said = state.reason = reason
             run.reporter.run("pending", utcnow(), reason)
             run.reporter.flush()
@@ -95,6 +89,37 @@ async def take_turn(run: PreparedRun, store: Store, poll: float = POLL) -> bool:
             beat = time.monotonic()
             run.reporter.heartbeat(utcnow())
             run.reporter.flush()
-        if blocking is not None:
+        if look.blocking is not None:
             await asyncio.sleep(poll)
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class _Look:
+    """What one look at the group found."""
+
+    #: Why another process asked this run to stop, if one did.
+    request: str | None = None
+    #: The run it waits for, or None.
+    blocking: int | None = None
+    taken: bool = False
+
+
+def _look(store: Store, key: str, me: int, cancels: str | None) -> _Look:
+    """One look at the group (in a thread: it queries, and may settle abandoned runs): ask
+    the older runs to cancel (``cancels``: the reason) and take the group once it is free."""
+    if (request := groups.cancel_request(store, me)) is not None:
+        return _Look(request=request)
+    others = [m for m in groups.members(store, key) if m.id != me]
+    for member in others:
+        if not member.live:  # its owner was killed: it would block the group forever
+            settle_abandoned_runs(store, member.id)
+    older = [m for m in others if m.live and m.id < me]
+    if cancels is not None:
+        groups.request_cancel(store, [m.id for m in older if m.cancel_request is None], cancels)
+    seen = groups.holder(store, key)
+    live = {m.id for m in others if m.live}
+    blocking = seen.run_id if seen.run_id in live else (older[0].id if older else None)
+    if seen.run_id == me or (blocking is None and groups.take(store, key, me, seen)):
+        return _Look(taken=True)
+    return _Look(blocking=blocking)
