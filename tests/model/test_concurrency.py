@@ -82,8 +82,11 @@ def test_a_flow_without_it_has_none() -> None:
         ),
         (
             '"deploy-${{ matrix.x }}"',
-            "flow.yml:3:14: error: '${{ matrix.x }}' is not a known reference: write it as "
-            "${{ env.NAME }} or ${{ secrets.NAME }} (letters, digits and '_')",
+            "flow.yml:3:14: error: a concurrency group can use only ${{ env.NAME }}, not '${{ matrix.x }}'",
+        ),
+        (
+            '"deploy-${{ env }}"',
+            "flow.yml:3:14: error: a concurrency group can use only ${{ env.NAME }}, not '${{ env }}'",
         ),
         ("x" * 201, "flow.yml:3:14: error: a concurrency group is at most 200 characters, got 201"),
     ],

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from yaml.nodes import MappingNode, Node
 
 from containerops.model.reading import NULL_TAG, Reader
-from containerops.model.references import names
+from containerops.model.references import ENV_REF, EXPRESSION, names
 
 CONCURRENCY_KEYS = ("group", "cancel_in_progress")
 #: The longest group a flow may write (a resolved one longer than the store keeps is shortened).
@@ -74,6 +74,10 @@ def _group(r: Reader, node: Node, where: str, references: References) -> str | N
             "a concurrency group cannot use ${{ secrets... }}: it is stored and shown with the run; "
             "use ${{ env.NAME }}",
         )
+        return None
+    other = next((m[0] for m in EXPRESSION.finditer(text) if ENV_REF.match(m["body"]) is None), None)
+    if other is not None:  # e.g. ${{ matrix.KEY }}: a run has no matrix values
+        r.error(node, where, f"a concurrency group can use only ${{{{ env.NAME }}}}, not '{other}'")
         return None
     references(node, where, text)
     return text
