@@ -14,6 +14,10 @@ cancelled. The exit handlers run next (the pending ``when: always`` and
 other job that never started is recorded as skipped, and the executor tears the
 run down so that nothing of ours is left behind.
 
+Before its stages start, a run of a ``concurrency:`` group waits for its turn
+(``engine.concurrency``); while it runs, it obeys cancel requests another process
+records in the store (``engine.cancelling``).
+
 A run is prepared first (``PreparedRun``: its state, its reporter, its secrets);
 its stages are ``_Stages``, each job's attempts ``engine.attempt.Attempts``.
 """
