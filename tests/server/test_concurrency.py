@@ -5,6 +5,8 @@ shown pending with what it waits for in the API."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.cli.test_cli import coops, write
+from tests.cli.test_cli import COOPS, coops, write
 from tests.cli.test_concurrency import ended, flow_text, start
 from tests.server.conftest import ServerProcess
 from tests.server.flows import wait_for_run
@@ -42,7 +44,10 @@ def started_after(later: dict[str, Any], earlier: dict[str, Any]) -> bool:
     return all(datetime.fromisoformat(j["started_at"]) >= ended_at for j in later["jobs"])
 
 
-def test_a_server_run_and_cli_runs_share_a_group(tmp_path: Path, coops_home: Path, api: httpx.Client) -> None:
+def test_a_server_run_and_cli_runs_share_a_group(
+    tmp_path: Path, coops_home: Path, api: httpx.Client, admin_token: str
+) -> None:
+    token = admin_token
     # the server's run holds the group; a newer CLI run cancels it
     assert api.post("/api/v1/flows", content=flow_text(cancel=True)).status_code in (200, 201)
     first = api.post("/api/v1/runs", json={"flow": URI}).json()["id"]
@@ -62,15 +67,24 @@ def test_a_server_run_and_cli_runs_share_a_group(tmp_path: Path, coops_home: Pat
     queue = write(tmp_path, flow_text(cancel=False), "queue.yaml")
     holding = start(coops_home, queue, f"RELEASE={release}")
     wait_for(lambda: job_status(api, 3, "work") == "running", "the CLI's run to start its job")
-    waiting = api.post("/api/v1/runs", json={"flow": URI, "set": {"MODE": "quick"}}).json()["id"]
-    wait_for(lambda: api.get(f"/api/v1/runs/{waiting}").json()["reason"] is not None, "a reason to wait")
+    env = {**os.environ, "COOPS_HOME": str(coops_home), "COOPS_TOKEN": token, "COLUMNS": "200"}
+    remote = subprocess.Popen(  # coops run --server: the server runs it, this process follows it
+        [*COOPS, "run", str(queue), "--server", str(api.base_url), "--set", "MODE=quick"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    waiting = 4
+    wait_for(lambda: api.get(f"/api/v1/runs/{waiting}").json().get("reason") is not None, "a reason to wait")
     shown = api.get(f"/api/v1/runs/{waiting}").json()
     assert (shown["status"], shown["reason"]) == ("pending", "waiting for run 3 of group deploy-main")
     assert {j["status"] for j in shown["jobs"]} == {"pending"}
 
     release.touch()
-    code, out = ended(holding)
-    assert code == 0, out
+    (code, out), (remote_code, remote_out) = ended(holding), ended(remote)
+    assert (code, remote_code) == (0, 0), out + remote_out
+    assert "⧗ run 4 is waiting for run 3 of group deploy-main" in remote_out  # the stream said it
     three, four = wait_for_run(api, 3), wait_for_run(api, waiting)
     assert (three["status"], four["status"]) == ("success", "success")
     assert started_after(four, three)
