@@ -77,16 +77,23 @@ def test_a_flow_without_it_has_none() -> None:
         ),
         (
             '"deploy-${{ secrets.TOKEN }}"',
-            "flow.yml:3:14: error: a concurrency group cannot use ${{ secrets... }}: it is stored and "
-            "shown with the run; use ${{ env.NAME }}",
+            "flow.yml:3:14: error: a concurrency group can use ${{ env.NAME }}, ${{ trigger.* }} and "
+            "${{ flow.* }}, not '${{ secrets.TOKEN }}': it is stored and shown with the run",
         ),
         (
             '"deploy-${{ matrix.x }}"',
-            "flow.yml:3:14: error: a concurrency group can use only ${{ env.NAME }}, not '${{ matrix.x }}'",
+            "flow.yml:3:14: error: a concurrency group can use ${{ env.NAME }}, ${{ trigger.* }} and "
+            "${{ flow.* }}, not '${{ matrix.x }}': a group is resolved when a run is created",
         ),
         (
-            '"deploy-${{ env }}"',
-            "flow.yml:3:14: error: a concurrency group can use only ${{ env.NAME }}, not '${{ env }}'",
+            '"deploy-${{ run.number }}"',
+            "flow.yml:3:14: error: a concurrency group can use ${{ env.NAME }}, ${{ trigger.* }} and "
+            "${{ flow.* }}, not '${{ run.number }}': a group is resolved when a run is created",
+        ),
+        (
+            '"deploy-${{ trigger.branch }}"',
+            "flow.yml:3:14: error: '${{ trigger.branch }}': trigger has no field branch (it has: ref, "
+            "sha, event, pr, repository, base_ref, head_ref, url)",
         ),
         ("x" * 201, "flow.yml:3:14: error: a concurrency group is at most 200 characters, got 201"),
     ],
@@ -107,6 +114,8 @@ def test_a_runs_group_is_resolved_from_its_values_and_scoped_by_namespace() -> N
     flow = parse_flow(flow_with('"deploy-${{ env.TARGET }}-${{ env.CO_GIT_REF }}"'), "flow.yml").flow
 
     assert group_key(flow, {}) == "acme/deploy-prod-"  # no trigger gave CO_GIT_REF: nothing
+    spaces = parse_flow(flow_with('"${{ flow.uri }}@${{ trigger.ref }}"'), "flow.yml").flow
+    assert group_key(spaces, {"CO_GIT_REF": "main"}) == "acme/acme/app/deploy@main"
     assert group_key(flow, {"TARGET": "staging", "CO_GIT_REF": "main"}) == "acme/deploy-staging-main"
     assert shown("acme/deploy-staging-main") == "deploy-staging-main"
     long_one, other = group_key(flow, {"CO_GIT_REF": "b" * 300}), group_key(flow, {"CO_GIT_REF": "b" * 301})

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 from containerops.engine.abandoned import settle_abandoned_runs
 from containerops.engine.prepared import PreparedRun
-from containerops.engine.secrets import substitute, substitute_all
+from containerops.engine.templating import Values
 from containerops.model.flow import Flow
+from containerops.model.references import TRIGGER_FIELDS
 from containerops.store import Store
 from containerops.store import concurrency as groups
 from containerops.store.ownership import HEARTBEAT_EVERY
@@ -37,13 +38,17 @@ STORED_GROUP = 255
 def group_key(flow: Flow, overrides: Mapping[str, str]) -> str | None:
     """The group a new run of ``flow`` belongs to (``namespace/group``), or None.
 
-    ``overrides`` are the run's ``--set`` values and a trigger's variables; an
-    ``env`` name the run does not have resolves to nothing, as in a job's inputs.
+    ``overrides`` are the run's ``--set`` values and a trigger's variables (``trigger.ref``
+    is its CO_GIT_REF); a name the run does not have resolves to nothing, as in a job's
+    inputs. Filled by the engine's own templating (``engine.templating``).
     """
     if flow.concurrency is None:
         return None
     merged = {**flow.environments, **overrides}
-    group = substitute(flow.concurrency.group, {}, substitute_all(merged, {}, merged))
+    values = Values(env=merged, secrets={}, flow={"uri": flow.uri, "namespace": flow.namespace})
+    env = values.render_all(merged)  # (a secret in them stays as written: never in a group)
+    trigger = {name: env[name] for name in TRIGGER_FIELDS.values() if name in env}
+    group = values.but(env=env, trigger=trigger).render(flow.concurrency.group)
     key = f"{flow.namespace}/{group}"
     if len(key) > STORED_GROUP:  # a long branch name: still one group per value
         digest = hashlib.sha256(key.encode()).hexdigest()[:16]

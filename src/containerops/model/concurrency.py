@@ -4,7 +4,7 @@ As GitHub Actions' ``concurrency`` and Argo's mutex: the group is a template res
 when a run starts, so that runs of one branch queue while other branches go on::
 
     concurrency: {group: "deploy-${{ env.CO_GIT_REF }}", cancel_in_progress: true}
-    concurrency: deploy            # the short form: a group, queued
+    concurrency: "deploy-${{ trigger.ref }}"    # the short form: a group, queued
 
 A newer run of the group waits until the older ones have ended; with
 ``cancel_in_progress`` it cancels them instead (their exit handlers still run). The
@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from yaml.nodes import MappingNode, Node
 
 from containerops.model.reading import NULL_TAG, Reader
-from containerops.model.references import ENV_REF, EXPRESSION, names
+from containerops.model.references import EXPRESSION, parse_reference
 
 CONCURRENCY_KEYS = ("group", "cancel_in_progress")
+#: What a group may name: all known when a run is created.
+GROUP_SPACES = ("env", "trigger", "flow")
 #: The longest group a flow may write (a resolved one longer than the store keeps is shortened).
 MAX_GROUP = 200
 
@@ -67,17 +69,20 @@ def _group(r: Reader, node: Node, where: str, references: References) -> str | N
     if len(text) > MAX_GROUP:
         r.error(node, where, f"a concurrency group is at most {MAX_GROUP} characters, got {len(text)}")
         return None
-    if names(text):
+    for match in EXPRESSION.finditer(text):
+        reference = parse_reference(match["body"])
+        if reference is None or reference.space in GROUP_SPACES:
+            continue  # not a reference at all: said by ``references`` below
+        if reference.space == "secrets":
+            why = "it is stored and shown with the run"
+        else:  # inputs, matrix, jobs, run: a run has none of them when its group is resolved
+            why = "a group is resolved when a run is created"
         r.error(
             node,
             where,
-            "a concurrency group cannot use ${{ secrets... }}: it is stored and shown with the run; "
-            "use ${{ env.NAME }}",
+            f"a concurrency group can use ${{{{ env.NAME }}}}, ${{{{ trigger.* }}}} and "
+            f"${{{{ flow.* }}}}, not '{match[0]}': {why}",
         )
-        return None
-    other = next((m[0] for m in EXPRESSION.finditer(text) if ENV_REF.match(m["body"]) is None), None)
-    if other is not None:  # e.g. ${{ matrix.KEY }}: a run has no matrix values
-        r.error(node, where, f"a concurrency group can use only ${{{{ env.NAME }}}}, not '{other}'")
         return None
     references(node, where, text)
     return text
