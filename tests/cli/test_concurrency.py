@@ -16,6 +16,7 @@ from containerops.store import RunRow, Store
 from containerops.store import runs as store_runs
 from tests.cli.test_abandoned import processes_of
 from tests.cli.test_cli import COOPS, coops, write
+from tests.pgserver import postgres_database
 from tests.waiting import wait_for
 
 
@@ -42,10 +43,13 @@ stages:
 """
 
 
-def start(home: Path, flow: Path, *sets: str) -> subprocess.Popen[str]:
-    """``coops run`` of ``flow`` with ``--set`` each of ``sets``, its output kept."""
+def start(home: Path, flow: Path, *sets: str, database: str | None = None) -> subprocess.Popen[str]:
+    """``coops run`` of ``flow`` with ``--set`` each of ``sets``, its output kept; on
+    ``database`` (a SQLAlchemy URL) rather than the home's SQLite when given."""
     env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
     env.pop("COOPS_DATABASE_URL", None)
+    if database is not None:
+        env["COOPS_DATABASE_URL"] = database
     args = [arg for value in sets for arg in ("--set", value)]
     return subprocess.Popen(
         [*COOPS, "run", str(flow), "--executor", "local", *args],
@@ -56,23 +60,30 @@ def start(home: Path, flow: Path, *sets: str) -> subprocess.Popen[str]:
     )
 
 
-def run_row(home: Path, run_id: int) -> RunRow | None:
-    if not (home / "containerops.db").exists():
+def _open(home: Path, database: str | None) -> Store | None:
+    if database is None and not (home / "containerops.db").exists():
         return None
-    store = Store.open(f"sqlite:///{home / 'containerops.db'}")
+    return Store.open(database or f"sqlite:///{home / 'containerops.db'}")
+
+
+def run_row(home: Path, run_id: int, database: str | None = None) -> RunRow | None:
+    store = _open(home, database)
+    if store is None:
+        return None
     try:
         return store.get_run(run_id) if any(r.id == run_id for r in store.list_runs()) else None
     finally:
         store.close()
 
 
-def job(home: Path, run_id: int, name: str) -> str | None:
-    run = run_row(home, run_id)
+def job(home: Path, run_id: int, name: str, database: str | None = None) -> str | None:
+    run = run_row(home, run_id, database)
     return None if run is None else next(j.status for j in run.jobs if j.path == f"main.a.{name}")
 
 
 def history(home: Path, run_id: int) -> list[dict[str, object]]:
-    store = Store.open(f"sqlite:///{home / 'containerops.db'}")
+    store = _open(home, None)
+    assert store is not None
     try:
         return store_runs.state_changes(store, run_id)
     finally:
@@ -185,3 +196,29 @@ def test_a_holder_killed_with_sigkill_does_not_block_its_group(tmp_path: Path) -
     assert one.status == "failure" and str(one.reason).startswith("abandoned:"), one.reason
     assert two.status == "success"
     wait_for(lambda: not processes_of(one.uid), "the killed run's job process to be stopped", 10)
+
+
+def test_runs_take_turns_and_cancel_on_postgresql(tmp_path: Path) -> None:
+    home, hold = tmp_path / "home", tmp_path / "hold"
+    flow = write(tmp_path, flow_text(cancel=True))
+    with postgres_database() as url:
+        first = start(home, flow, f"HOLD={hold}", database=url)
+        wait_for(lambda: job(home, 1, "work", url) == "running", "run 1 to start its job")
+        second = start(home, flow, "MODE=quick", database=url)
+        wait_for(lambda: job(home, 1, "cleanup", url) == "running", "run 1's exit handler after its cancel")
+        wait_for(lambda: getattr(run_row(home, 2, url), "reason", None) is not None, "run 2 to wait")
+        waiting = run_row(home, 2, url)
+        assert waiting is not None and (waiting.status, waiting.reason) == (
+            "pending",
+            "waiting for run 1 of group deploy-main",
+        )
+
+        hold.touch()
+        (code1, out1), (code2, out2) = ended(first), ended(second)
+        assert (code1, code2) == (130, 0), out1 + out2
+        one, two = run_row(home, 1, url), run_row(home, 2, url)
+    assert one is not None and two is not None and one.finished_at is not None
+    assert (one.status, one.reason) == ("cancelled", "cancelled by run 2 (concurrency group deploy-main)")
+    assert two.status == "success"
+    assert all(j.started_at is not None and j.started_at >= one.finished_at for j in two.jobs)
+    assert not (home / "containerops.db").exists()  # it all went to PostgreSQL
