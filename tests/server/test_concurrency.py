@@ -39,6 +39,12 @@ def api(server_process: Callable[..., ServerProcess], admin_token: str) -> Itera
         yield client
 
 
+def reason(api: httpx.Client, run_id: int) -> str | None:
+    """The run's reason, None also while it does not exist yet."""
+    found: str | None = api.get(f"/api/v1/runs/{run_id}").json().get("reason")
+    return found
+
+
 def started_after(later: dict[str, Any], earlier: dict[str, Any]) -> bool:
     ended_at = datetime.fromisoformat(earlier["finished_at"])
     return all(datetime.fromisoformat(j["started_at"]) >= ended_at for j in later["jobs"])
@@ -76,7 +82,7 @@ def test_a_server_run_and_cli_runs_share_a_group(
         text=True,
     )
     waiting = 4
-    wait_for(lambda: api.get(f"/api/v1/runs/{waiting}").json().get("reason") is not None, "a reason to wait")
+    wait_for(lambda: reason(api, waiting) is not None, "a reason to wait")
     shown = api.get(f"/api/v1/runs/{waiting}").json()
     assert (shown["status"], shown["reason"]) == ("pending", "waiting for run 3 of group deploy-main")
     assert {j["status"] for j in shown["jobs"]} == {"pending"}
@@ -152,3 +158,31 @@ stages:
         assert api.get(f"/api/v1/runs/{holding}").json()["status"] == "running"  # the slot is still taken
         release.touch()
         assert wait_for_run(api, holding)["status"] == "success"
+
+
+def test_a_run_waiting_for_its_group_takes_no_server_slot(
+    tmp_path: Path, coops_home: Path, server_process: Callable[..., ServerProcess], admin_token: str
+) -> None:
+    server = server_process("local", "--max-runs", "1")
+    release = tmp_path / "release"
+    other = (
+        "uri: test/conc/other\nstages:\n  - {name: s, actions: [{name: a, jobs: [{name: j, command: ls}]}]}\n"
+    )
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=60) as api:
+        for text in (other, flow_text(cancel=False)):
+            assert api.post("/api/v1/flows", content=text).status_code in (200, 201)
+        holding = start(coops_home, write(tmp_path, flow_text(cancel=False)), f"RELEASE={release}")
+        wait_for(lambda: job_status(api, 1, "work") == "running", "the CLI's run to start its job")
+        waiting = api.post("/api/v1/runs", json={"flow": URI, "set": {"MODE": "quick"}}).json()["id"]
+        wait_for(lambda: reason(api, waiting) is not None, "a reason to wait")
+
+        # the server's only slot is free for a run of another flow meanwhile
+        free = api.post("/api/v1/runs", json={"flow": "test/conc/other"}).json()["id"]
+        assert wait_for_run(api, free)["status"] == "success"
+        assert api.get(f"/api/v1/runs/{waiting}").json()["status"] == "pending"
+
+        release.touch()
+        code, out = ended(holding)
+        assert code == 0, out
+        assert wait_for_run(api, waiting)["status"] == "success"

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
 from containerops.engine.cancelling import POLL as CANCEL_POLL
+from containerops.engine.concurrency import take_turn
 from containerops.engine.events import RunEvent
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
@@ -240,9 +241,15 @@ class RunManager:
             self._emit(RunEvent("queued", run_id, engine.state))
 
     async def _execute(self, run_id: int, engine: Engine) -> None:
+        prepared = engine.prepared
+        # a run of a busy concurrency group waits for its turn without holding a slot
+        waits = prepared is not None and prepared.state.started_at is None
+        if waits and prepared is not None and not await take_turn(prepared, self.store):
+            await engine.run()  # cancelled while it waited: records that, running nothing
+            return
         async with self._slots:
             self._started.add(run_id)
-            await engine.run()
+            await engine.run()  # (its own take_turn finds it holds the group already)
 
     def _ended(self, run_id: int, engine: Engine, task: asyncio.Task[None]) -> None:
         if task.cancelled():
