@@ -166,7 +166,7 @@ def test_the_log_stream_is_documented_as_the_server_sent_events_it_sends(admin: 
         kind["properties"]["event"]["const"]: kind
         for kind in stream["200"]["content"]["text/event-stream"]["itemSchema"]["oneOf"]
     }
-    assert list(documented) == ["line", "end"]
+    assert list(documented) == ["line", "waiting", "end"]
     run = start(admin, flow_doc("root/demo/ci", lines=3))["id"]
     wait_for_run(admin, run)
     with admin.stream("GET", f"/api/v1/runs/{run}/logs/stream") as response:

@@ -119,10 +119,14 @@ def register(runs_app: typer.Typer) -> None:
 
 
 def announce_pauses(console: Console) -> Callable[[RunState, JobState | None], None]:
-    """An ``on_change`` hook that says, once per pause, how to approve or reject the run."""
+    """An ``on_change`` hook that says, once per pause, how to approve or reject the run;
+    and what it waits for while its ``concurrency:`` group is held by another run."""
     said: set[str | None] = set()
 
     def on_change(state: RunState, js: JobState | None) -> None:
+        if js is None and state.status == "pending" and state.reason and state.reason not in said:
+            said.add(state.reason)
+            console.print(f"[bold yellow]⧗ run {state.id} is {escape(state.reason)}[/]", highlight=False)
         if js is None and state.status == "paused" and state.reason not in said:
             said.add(state.reason)
             console.print(

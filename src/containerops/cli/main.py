@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the flow failed, 2 invalid input, 130 cancelled.
 from __future__ import annotations
 
 import gc
+import getpass
 import json
 import os
 import signal
@@ -511,9 +512,10 @@ def runs_cancel(
 ) -> None:
     """Cancel a run that is still going: its running jobs are stopped, the rest skipped.
 
-    A `coops run` of this machine is asked to stop (as Ctrl-C would); a run whose
-    process is gone is settled here (its containers and processes removed); a
-    server's run is cancelled through its API (--server).
+    A `coops run` of this machine is asked to stop (as Ctrl-C would); a server's run,
+    or one of another machine, through the store (its owner looks every half second);
+    a run whose process is gone is settled here (its containers and processes
+    removed). With --server, the server's API cancels it.
     """
     if server:
         _remotely(server, token, lambda client: remote_api.cancel(client, run_ref))
@@ -521,6 +523,7 @@ def runs_cancel(
     import signal as signals
 
     from containerops.engine.abandoned import settle_abandoned_runs
+    from containerops.engine.cancelling import ask_to_cancel
     from containerops.store import Store
     from containerops.store.ownership import Ownership, ownership
 
@@ -534,11 +537,10 @@ def runs_cancel(
             settle_abandoned_runs(store, only=run_id)
             err.print(f"run {run_id}: its process was gone; stopped what it left and marked it failed")
             return
-        if owned.server or owned.pid is None:
-            raise _fail(
-                f"run {run_ref} is run by a server ({owned.owner}): cancel it there with --server URL"
-            )
-        os.kill(owned.pid, signals.SIGTERM)  # coops run cancels its run on SIGTERM, as on Ctrl-C
+        if owned.server or owned.pid is None:  # its owner reads the request with its heartbeat
+            ask_to_cancel(store, run_id, f"cancelled by {getpass.getuser()} (coops runs cancel)")
+        else:
+            os.kill(owned.pid, signals.SIGTERM)  # coops run cancels its run on SIGTERM, as on Ctrl-C
         deadline = time.monotonic() + wait
         while not ownership(store, run_id).finished:
             if time.monotonic() > deadline:

@@ -293,6 +293,8 @@ def follow(remote: Remote, run_id: int, job: str | None, out: Any, *, timestamps
             return data
         if event == "line":
             out.write(_log_line(data, job, timestamps))
+        elif event == "waiting":  # for its concurrency group: said as a local coops run says it
+            Console(stderr=True).print(f"[bold yellow]⧗ run {run_id} is {escape(str(data['reason']))}[/]")
     return {}
 
 

@@ -14,6 +14,10 @@ cancelled. The exit handlers run next (the pending ``when: always`` and
 other job that never started is recorded as skipped, and the executor tears the
 run down so that nothing of ours is left behind.
 
+Before its stages start, a run of a ``concurrency:`` group waits for its turn
+(``engine.concurrency``); while it runs, it obeys cancel requests another process
+records in the store (``engine.cancelling``).
+
 A run is prepared first (``PreparedRun``: its state, its reporter, its secrets);
 its stages are ``_Stages``, each job's attempts ``engine.attempt.Attempts``.
 """
@@ -29,6 +33,8 @@ from typing import Any
 
 from containerops.engine import resume
 from containerops.engine.attempt import Attempts
+from containerops.engine.cancelling import watch_cancel_requests
+from containerops.engine.concurrency import take_turn
 from containerops.engine.decisions import GOES_ON, describe
 from containerops.engine.decisions import KIND as DECISION
 from containerops.engine.fanout import Group, static_instances
@@ -236,6 +242,9 @@ class Engine:
         run = self._run()
         state, reporter, flow = run.state, run.reporter, run.state.flow
         context = RunContext(run_id=state.uid, flow_uri=flow.uri, keep_workspace=self.keep_workspace)
+        if state.started_at is None and not await take_turn(run, self.store):  # ``concurrency:``
+            _finish(run)  # cancelled while it waited for its group: nothing of it ran
+            return state
         state.started_at = state.started_at or utcnow()  # a restored run keeps its start
         if state.status != "paused":  # a restored paused run stays so: it can be decided meanwhile
             state.status = "running"
@@ -243,6 +252,8 @@ class Engine:
         reporter.flush()
         run.changed()
         flusher = asyncio.create_task(_flush_periodically(reporter))
+        # another process (a newer run of its group, coops runs cancel) may ask it to stop
+        watcher = asyncio.create_task(watch_cancel_requests(self.store, state.id, self.cancel))
         timer: asyncio.TimerHandle | None = None
         try:
             await self.executor.setup(context)
@@ -279,9 +290,10 @@ class Engine:
                 await asyncio.shield(teardown)
             if self.keep_workspace:
                 state.workspace = self.executor.workspace(context)
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            for task in (flusher, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if self._suspended:  # set only while paused
                 reporter.flush()  # left paused in the store, for Engine.restore
             else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from containerops.engine.concurrency import group_key
 from containerops.engine.prepared import PreparedRun
 from containerops.engine.runner import Engine
 from containerops.model.flow import Flow
@@ -41,6 +42,9 @@ def prepare_run(
     """
     run_params = dict(params or {})
     masked = list(secrets)
+    columns = dict(run_columns or {})
+    # its group is known from the start: its place in the group's queue is its id
+    columns["concurrency_group"] = group_key(flow, run_params.get("set") or {})
     if components is not None:
         run_params["components"] = components.components
         masked += components.secrets
@@ -53,5 +57,5 @@ def prepare_run(
         secret_values=secret_values,
         flow_version=flow_version,
         reuse_from=reuse_from,
-        run_columns=run_columns,
+        run_columns=columns,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
+    from containerops.model.concurrency import Concurrency
     from containerops.model.hooks import Receiver, Trigger
     from containerops.model.matrix import Matrix
     from containerops.model.retries import Backoff
@@ -166,6 +167,8 @@ class Flow:
     active: bool = True
     #: At most this many of the flow's jobs run at once (None: no limit).
     parallelism: int | None = None
+    #: Runs of the same group run one at a time (``containerops.model.concurrency``).
+    concurrency: Concurrency | None = None
 
     @property
     def namespace(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from containerops.model.concurrency import CONCURRENCY_KEYS, MAX_GROUP
 from containerops.model.defaults import DEFAULT_KEYS
 from containerops.model.hooks import (
     GITHUB_EVENTS,
@@ -341,6 +342,23 @@ def _typed(kinds: dict[str, tuple[str, ...]], aliases: dict[str, str], what: str
     }
 
 
+_GROUP = _text(
+    "Runs of the same group run one at a time; ${{ env.NAME }} is resolved when a run starts.",
+    minLength=1,
+    maxLength=MAX_GROUP,
+)
+CONCURRENCY_PROPERTIES: dict[str, Schema] = {
+    "group": _GROUP,
+    "cancel_in_progress": {
+        "type": "boolean",
+        "description": "A newer run cancels the older unfinished runs of its group instead of waiting.",
+    },
+}
+_CONCURRENCY: Schema = {
+    "description": "A group (newer runs wait for older ones), or {group, cancel_in_progress}.",
+    "anyOf": [_GROUP, _object(CONCURRENCY_PROPERTIES, "A concurrency group.", required=("group",))],
+}
+
 FLOW_PROPERTIES: dict[str, Schema] = {
     "uri": _text("namespace/repository/name."),
     "title": _text("For people."),
@@ -354,6 +372,7 @@ FLOW_PROPERTIES: dict[str, Schema] = {
     "active": _ACTIVE,
     "defaults": _DEFAULTS,
     "parallelism": {"type": "integer", "minimum": 1, "description": "At most this many of its jobs at once."},
+    "concurrency": _CONCURRENCY,
     "stages": {"type": "array", "items": {"$ref": "#/$defs/stage"}},
 }
 
@@ -369,6 +388,7 @@ KEY_LISTS: tuple[tuple[str, dict[str, Schema], tuple[str, ...]], ...] = (
     ("retries", RETRY_PROPERTIES, RETRY_KEYS),
     ("matrix", MATRIX_PROPERTIES, MATRIX_KEYS),
     ("strategy", STRATEGY_PROPERTIES, STRATEGY_KEYS),
+    ("concurrency", CONCURRENCY_PROPERTIES, CONCURRENCY_KEYS),
     ("subscription", _SUBSCRIPTION["additionalProperties"]["anyOf"][1]["properties"], SUBSCRIPTION_KEYS),
 )
 

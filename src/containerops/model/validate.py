@@ -20,6 +20,7 @@ from typing import cast
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from containerops.model.component_refs import RefInvalid, parse_ref
+from containerops.model.concurrency import read_concurrency
 from containerops.model.defaults import DEFAULT_KEYS, NONE, Defaults, apply_defaults
 from containerops.model.diagnostics import Diagnostic
 from containerops.model.document import Document, describe
@@ -72,6 +73,7 @@ FLOW_KEYS = (
     "active",
     "defaults",
     "parallelism",
+    "concurrency",
     "stages",
 )
 STAGE_KEYS = (
@@ -252,6 +254,8 @@ class _Builder:
             self.defaults = self.read_defaults(node, "defaults")
         if (node := values.get("parallelism")) is not None:
             flow.parallelism = r.integer(node, "parallelism", "parallelism", 1, MAX_PARALLELISM)
+        if (node := values.get("concurrency")) is not None:
+            flow.concurrency = read_concurrency(r, node, "concurrency", self.references)
         for key in RUNTIME_FLOW_KEYS:
             if key in fields:
                 r.warning(

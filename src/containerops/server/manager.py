@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from containerops.engine import Engine, JobState, RunState
 from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
+from containerops.engine.cancelling import POLL as CANCEL_POLL
+from containerops.engine.concurrency import take_turn
 from containerops.engine.events import RunEvent
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
@@ -37,6 +39,7 @@ from containerops.model.loader import parse_flow
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.secrets import namespace_secrets
 from containerops.store import Store, flows, runs
+from containerops.store import concurrency as groups
 from containerops.store.accounts import readable_by_flows_of
 from containerops.store.ownership import settle_abandoned, this_process
 
@@ -94,6 +97,7 @@ class RunManager:
         self._cancel_reasons: dict[int, str] = {}  # runs cancelled while queued
         self._flows: OrderedDict[int, tuple[Flow, str, str]] = OrderedDict()
         self._stopping = False
+        self._queue_watch: asyncio.Task[None] | None = None
         #: Started and not stopping: ``/readyz`` says so.
         self.ready = False
 
@@ -117,7 +121,26 @@ class RunManager:
             await self.restore(run_id, queued=status != "paused")
         for run_id in await asyncio.to_thread(settle_abandoned_runs, self.store):
             log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
+        self._queue_watch = asyncio.create_task(self._watch_queued())
         self.ready = True
+
+    async def _watch_queued(self) -> None:
+        """Cancel queued runs another process asked to stop (a newer run of their
+        ``concurrency:`` group, ``coops runs cancel``): without this they would wait for a
+        slot first. A run that has started reads its requests itself (its engine)."""
+        while True:
+            await asyncio.sleep(CANCEL_POLL)
+            queued = [run_id for run_id in self._tasks if run_id not in self._started]
+            if not queued:
+                continue
+            try:
+                asked = await asyncio.to_thread(groups.cancel_requests, self.store, queued)
+            except Exception:
+                log.exception("could not read the cancel requests of queued runs")
+                continue
+            for run_id, reason in asked.items():
+                if run_id not in self._started:  # it may have got a slot meanwhile
+                    await self.cancel(run_id, reason)
 
     async def restore(self, run_id: int, *, queued: bool) -> None:
         """An unfinished run found in the store: an engine goes on with it (a paused one waits
@@ -145,6 +168,8 @@ class RunManager:
         restarted server picks it up), any other is cancelled ("server stopped")."""
         self.ready = False
         self._stopping = True
+        if self._queue_watch is not None:
+            self._queue_watch.cancel()
         suspended: list[int] = []
         for run_id, engine in list(self._engines.items()):
             if run_id in self._started and engine.state is not None and engine.state.status == "paused":
@@ -235,9 +260,15 @@ class RunManager:
             self._emit(RunEvent("queued", run_id, engine.state))
 
     async def _execute(self, run_id: int, engine: Engine) -> None:
+        prepared = engine.prepared
+        # a run of a busy concurrency group waits for its turn without holding a slot
+        waits = prepared is not None and prepared.state.started_at is None
+        if waits and prepared is not None and not await take_turn(prepared, self.store):
+            await engine.run()  # cancelled while it waited: records that, running nothing
+            return
         async with self._slots:
             self._started.add(run_id)
-            await engine.run()
+            await engine.run()  # (its own take_turn finds it holds the group already)
 
     def _ended(self, run_id: int, engine: Engine, task: asyncio.Task[None]) -> None:
         if task.cancelled():

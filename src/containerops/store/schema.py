@@ -401,3 +401,25 @@ secrets = sa.Table(
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("namespace", "name", name="uq_secrets_namespace_name"),
 )
+
+
+# --- concurrency groups and cancel requests: migration 0010 -------------------------
+
+#: The ``concurrency:`` group a run belongs to (``namespace/group``, resolved when it was
+#: created), NULL for most runs.
+runs.append_column(sa.Column("concurrency_group", sa.String(255), nullable=True))
+#: Why another process asked the run to stop (a newer run of its group, ``coops runs
+#: cancel`` of a run another process owns); the owner reads it with its heartbeat.
+runs.append_column(sa.Column("cancel_request", sa.Text, nullable=True))
+sa.Index("ix_runs_concurrency_group_status", runs.c.concurrency_group, runs.c.status)
+
+#: One row per group: the run that holds it. Taking it is a conditional update from the
+#: holder seen (finished, or its owner gone) to the taker, so two runs never both hold it.
+concurrency_groups = sa.Table(
+    "concurrency_groups",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("taken_at", Timestamp, nullable=False),
+)

@@ -73,7 +73,8 @@ def _event(name: str, data: dict[str, Any], **more: Any) -> dict[str, Any]:
 
 
 #: Each event of the stream (OpenAPI 3.2's ``itemSchema``, as FastAPI's own SSE routes): a
-#: ``line`` (id: its line id) or, last, ``end``.
+#: ``line`` (id: its line id), ``waiting`` (the run waits for its ``concurrency:`` group) or,
+#: last, ``end``.
 EVENT = {
     "oneOf": [
         _event(
@@ -81,6 +82,7 @@ EVENT = {
             {"type": "object", "required": ["id", "job", "attempt", "seq", "at", "stream", "line"]},
             id={"type": "string", "pattern": "^[0-9]+$"},
         ),
+        _event("waiting", {"type": "object", "required": ["status", "reason"]}),
         _event("end", {"type": "object", "required": ["status", "reason"]}),
     ]
 }
@@ -138,8 +140,10 @@ async def stream_logs(
     after: Annotated[int, Query(ge=0, le=MAX_ID, description="Start after this line id.")] = 0,
     last_event_id: Annotated[str | None, Header(description="Resume after this line id.")] = None,
 ) -> StreamingResponse:
-    """Events: ``line`` (data: the line as JSON, id: its id) and, once the run has
-    ended and every line was sent, ``end`` (data: the run's status and reason)."""
+    """Events: ``line`` (data: the line as JSON, id: its id), ``waiting`` when the run
+    waits for its ``concurrency:`` group (data: its status, pending, and the reason: which
+    run it waits for) and, once the run has ended and every line was sent, ``end`` (data:
+    the run's status and reason)."""
     readable_run(store, caller, run_id)
     job = _checked_job(store, run_id, job)
     resumed = (last_event_id or "").strip()
@@ -164,9 +168,13 @@ async def _events(
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
+    said: str | None = None
     while True:
         # The state is read before the lines: a run seen ended has no line left unread after this batch.
         run = await run_in_threadpool(store.get_run, run_id, with_jobs=False)
+        if run.status == "pending" and run.reason and run.reason != said:  # waiting for its group
+            said = run.reason
+            yield f"event: waiting\ndata: {json.dumps({'status': run.status, 'reason': run.reason})}\n\n"
         rows = await run_in_threadpool(store.log_lines, run_id, job_path=job, after_id=after, limit=BATCH)
         if rows:
             after = rows[-1].id

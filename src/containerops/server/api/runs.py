@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -10,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from containerops.engine.cancelling import ask_to_cancel
 from containerops.engine.decisions import decide
 from containerops.model.names import ENV_NAME
 from containerops.model.paths import group_of
@@ -28,12 +31,15 @@ from containerops.server.manager import SubmittedRun
 from containerops.server.names import job_path, uri_part
 from containerops.store import RunRow, Store, StoreError, runs
 from containerops.store import flows as stored_flows
+from containerops.store.ownership import ownership
 from containerops.store.values import MAX_ID
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=WITH_TOKEN)
 
 RunStatus = Literal["pending", "running", "paused", "success", "failure", "cancelled"]
 LIVE = frozenset({"pending", "running", "paused"})
+#: How long a cancel of a run another process owns waits for it to end before answering.
+OTHERS_CANCEL_WAIT = 30.0
 
 
 class StartRun(BaseModel):
@@ -225,12 +231,20 @@ def matrix_instances(
     responses=error_responses(409),
 )
 async def cancel_run(run_id: RunId, manager: Manager, store: StoreDep, caller: Caller) -> dict[str, Any]:
+    """Cancel a run and answer once it has ended. A run another process owns (a ``coops
+    run``, another server on the store) is asked through the store, and the answer waits
+    for it up to 30 s; one whose process is gone is settled (failed as abandoned)."""
     run = readable_run(store, caller, run_id, "write")
     if run.status not in LIVE:
         raise Conflict(f"run {run_id} has already ended ({run.status})", status_now=run.status)
-    if not await manager.cancel(run_id, f"cancelled by {caller.name}"):
-        raise Conflict(f"run {run_id} is not running in this server ({run.status})", status_now=run.status)
-    await manager.wait(run_id)
+    reason = f"cancelled by {caller.name}"
+    if await manager.cancel(run_id, reason):
+        await manager.wait(run_id)
+    elif await asyncio.to_thread(ask_to_cancel, store, run_id, reason):
+        # another process runs it (a coops run, another server): it reads the request
+        deadline = time.monotonic() + OTHERS_CANCEL_WAIT
+        while ownership(store, run_id).status in LIVE and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
     return {"id": run_id, "status": store.get_run(run_id, with_jobs=False).status}
 
 
