@@ -12,20 +12,24 @@ import signal
 import subprocess
 from pathlib import Path
 
+import docker
+import pytest
+
 from containerops.store import RunRow, Store
 from containerops.store import runs as store_runs
 from tests.cli.test_abandoned import processes_of
-from tests.cli.test_cli import COOPS, coops, write
+from tests.cli.test_cli import BUSYBOX, COOPS, coops, write
 from tests.pgserver import postgres_database
 from tests.waiting import wait_for
 
 
-def flow_text(*, cancel: bool) -> str:
+def flow_text(*, cancel: bool, endpoint: str = BUSYBOX) -> str:
     """A flow of group deploy-$REF: ``work`` waits for the file $RELEASE (at once with
     MODE=quick), then the exit handler ``cleanup`` says so and waits for the file $HOLD."""
     return f"""\
 uri: test/conc/deploy
 environments: {{REF: main, RELEASE: /nonexistent, MODE: wait, HOLD: /}}
+defaults: {{endpoint: "{endpoint}"}}
 concurrency: {{group: "deploy-${{{{ env.REF }}}}", cancel_in_progress: {str(cancel).lower()}}}
 stages:
   - name: main
@@ -43,7 +47,9 @@ stages:
 """
 
 
-def start(home: Path, flow: Path, *sets: str, database: str | None = None) -> subprocess.Popen[str]:
+def start(
+    home: Path, flow: Path, *sets: str, database: str | None = None, executor: str = "local"
+) -> subprocess.Popen[str]:
     """``coops run`` of ``flow`` with ``--set`` each of ``sets``, its output kept; on
     ``database`` (a SQLAlchemy URL) rather than the home's SQLite when given."""
     env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
@@ -52,7 +58,7 @@ def start(home: Path, flow: Path, *sets: str, database: str | None = None) -> su
         env["COOPS_DATABASE_URL"] = database
     args = [arg for value in sets for arg in ("--set", value)]
     return subprocess.Popen(
-        [*COOPS, "run", str(flow), "--executor", "local", *args],
+        [*COOPS, "run", str(flow), "--executor", executor, *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -222,3 +228,31 @@ def test_runs_take_turns_and_cancel_on_postgresql(tmp_path: Path) -> None:
     assert two.status == "success"
     assert all(j.started_at is not None and j.started_at >= one.finished_at for j in two.jobs)
     assert not (home / "containerops.db").exists()  # it all went to PostgreSQL
+
+
+@pytest.mark.docker
+def test_cancel_in_progress_on_docker_stops_the_older_runs_container(
+    tmp_path: Path, docker_ready: None
+) -> None:
+    home = tmp_path / "home"
+    client = docker.from_env()
+    flow = write(tmp_path, flow_text(cancel=True))
+    first = start(home, flow, executor="docker")
+    wait_for(lambda: job(home, 1, "work") == "running", "run 1 to start its container", 120)
+    one = run_row(home, 1)
+    assert one is not None
+    wait_for(
+        lambda: bool(client.containers.list(filters={"label": f"containerops.run={one.uid}"})),
+        "its container",
+    )
+
+    second = start(home, flow, "MODE=quick", executor="docker")
+    (code1, out1), (code2, out2) = ended(first), ended(second)
+
+    assert (code1, code2) == (130, 0), out1 + out2
+    one, two = run_row(home, 1), run_row(home, 2)
+    assert one is not None and two is not None and one.finished_at is not None
+    assert (one.status, one.reason) == ("cancelled", "cancelled by run 2 (concurrency group deploy-main)")
+    assert [j.status for j in one.jobs] == ["cancelled", "success"]  # its exit handler ran, in a container
+    assert two.status == "success" and all(j.started_at and j.started_at >= one.finished_at for j in two.jobs)
+    assert client.containers.list(all=True, filters={"label": f"containerops.run={one.uid}"}) == []
