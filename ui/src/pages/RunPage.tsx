@@ -1,0 +1,128 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { api, duration, LIVE, when, type Run } from "../api";
+import { JobDrawer } from "../JobDrawer";
+import { RunGraph } from "../RunGraph";
+import { useSession } from "../session";
+import { StatusBadge } from "../Status";
+
+interface StateEvent {
+  job: string | null;
+  status: string;
+}
+
+/** The run, kept current by its stream of state changes (GET /api/v1/runs/ID/events). */
+function useLiveRun(id: number): { run: Run | undefined; error: string | null; reload: () => void } {
+  const [run, setRun] = useState<Run>();
+  const [error, setError] = useState<string | null>(null);
+  const timer = useRef<number | undefined>(undefined);
+
+  const load = useCallback(() => {
+    api<Run>(`/api/v1/runs/${id}`).then(
+      (loaded) => {
+        setRun(loaded);
+        setError(null);
+      },
+      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
+    );
+  }, [id]);
+
+  // Many changes in a burst: one reload for them (the events colour the graph at once).
+  const reloadSoon = useCallback(() => {
+    if (timer.current === undefined) {
+      timer.current = window.setTimeout(() => {
+        timer.current = undefined;
+        load();
+      }, 250);
+    }
+  }, [load]);
+
+  useEffect(() => {
+    setRun(undefined);
+    load();
+    const events = new EventSource(`/api/v1/runs/${id}/events`);
+    events.addEventListener("state", (message) => {
+      const change = JSON.parse((message as MessageEvent<string>).data) as StateEvent;
+      setRun((current) => {
+        if (!current) return current;
+        if (change.job === null) return { ...current, status: change.status };
+        const jobs = current.jobs?.map((job) => (job.path === change.job ? { ...job, status: change.status } : job));
+        return { ...current, jobs };
+      });
+      reloadSoon();
+    });
+    events.addEventListener("end", () => {
+      events.close();
+      load();
+    });
+    return () => {
+      events.close();
+      window.clearTimeout(timer.current);
+      timer.current = undefined;
+    };
+  }, [id, load, reloadSoon]);
+
+  return { run, error, reload: load };
+}
+
+export function RunPage() {
+  const params = useParams();
+  const id = Number(params.id);
+  const job = params.job;
+  const { run, error, reload } = useLiveRun(id);
+  const { me } = useSession();
+  const navigate = useNavigate();
+  const [actionError, setActionError] = useState<string | null>(null);
+  const canWrite = me?.scope !== "read";
+
+  async function act(what: "cancel" | "rerun") {
+    setActionError(null);
+    try {
+      const answer = await api<{ id: number }>(`/api/v1/runs/${id}/${what}`, { method: "POST" });
+      if (what === "rerun") navigate(`/runs/${answer.id}`);
+      else reload();
+    } catch (e) {
+      setActionError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  if (!Number.isInteger(id) || id < 1) return <p className="error">No run {params.id}.</p>;
+  if (error && !run) return <p className="error">{error}</p>;
+  if (!run) return <p className="muted">Loading…</p>;
+  const live = LIVE.has(run.status);
+  return (
+    <section className="run-page">
+      <div className="run-head">
+        <h1>
+          <Link to={`/runs?flow=${encodeURIComponent(run.uri)}`}>{run.uri}</Link> #{run.number}{" "}
+          <StatusBadge status={run.status} />
+        </h1>
+        <p className="muted">
+          run {run.id} · version {run.flow_version} · {run.executor} · created {when(run.created_at)}
+          {run.started_at && ` · ${live ? "running for" : "took"} ${duration(run.started_at, run.finished_at)}`}
+        </p>
+        {run.reason && <p className="reason">{run.reason}</p>}
+        {canWrite && (
+          <p className="actions">
+            {live ? (
+              <button type="button" onClick={() => void act("cancel")}>
+                Cancel
+              </button>
+            ) : (
+              run.status !== "success" && (
+                <button type="button" onClick={() => void act("rerun")}>
+                  Rerun failed jobs
+                </button>
+              )
+            )}
+            {actionError && <span className="error"> {actionError}</span>}
+          </p>
+        )}
+      </div>
+      <div className="run-body">
+        <RunGraph runId={run.id} jobs={run.jobs ?? []} selected={job} />
+        {job && <JobDrawer run={run} path={job} onClose={() => navigate(`/runs/${run.id}`)} />}
+      </div>
+    </section>
+  );
+}
