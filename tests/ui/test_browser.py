@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from containerops.store.accounts import create_token
 from tests.server.flows import wait_for_run
 from tests.ui.conftest import UiServer
 
@@ -131,3 +132,15 @@ def test_html_in_logs_outputs_and_reasons_shows_as_text_and_runs_nothing(
     assert seen["ran"] == []
     assert (seen["images"], seen["scripts"], seen["links"]) == (0, 0, 0)
     assert seen["problems"] == []
+
+
+def test_a_reader_sees_no_write_buttons(ui_server: UiServer, drive: Drive) -> None:
+    run_id = ui_server.start_run(XSS_FLOW % {"payload": "x", "script": "y", "link": "z"})
+    with ui_server.client() as client:
+        assert wait_for_run(client, run_id)["status"] == "failure"
+    writer = drive("buttons.mjs", ui_server, RUN_ID=str(run_id))
+    assert writer["buttons"] == ["Rerun failed jobs"]
+    reader_token = create_token(ui_server.store, "root", "read", name="reader")
+    reader = drive("buttons.mjs", ui_server, RUN_ID=str(run_id), COOPS_UI_TOKEN=reader_token)
+    assert reader["who"] == "root (read)"
+    assert reader["buttons"] == []
