@@ -45,6 +45,10 @@ stages:
       - name: unit
         jobs:
           - {name: pytest, endpoint: "containerops/base:busybox", command: [sh, -c, "echo 3 passed"]}
+          - name: shards
+            endpoint: containerops/base:busybox
+            matrix: {shard: [1, 2, 3]}
+            command: [sh, -c, "echo shard $CO_MATRIX_SHARD"]
   - {type: end, name: end}
 """
 
@@ -65,6 +69,8 @@ def test_sign_in_watch_a_run_turn_green_and_read_a_jobs_log(
     # job turned green on the same page: the run's event stream, not a reload.
     assert seen["before"]["build.compile.make"] in ("pending", "running")
     assert seen["after"] == dict.fromkeys(seen["after"], "success")
+    # A matrix job is one node saying how many instances it ran.
+    assert seen["matrix"].startswith("\u00d73 \u00b7 success")  # times 3, then the state
     assert seen["samePage"] is True
     # The job's log, its ANSI red line as a colour class and its output.
     assert "compiling" in seen["log"] and "compiled" in seen["log"]

@@ -7,7 +7,7 @@ import { BASE, jobStatus, main, screenshot, signIn } from "./browser.mjs";
 const RUN = process.env.RUN_ID;
 const GATE = process.env.GATE;
 const FIRST = "build.compile.make";
-const JOBS = [FIRST, "build.lint.check", "test.unit.pytest"];
+const JOBS = [FIRST, "build.lint.check", "test.unit.pytest", "test.unit.shards"];
 
 await main(async ({ page, context }) => {
   const result = {};
@@ -37,6 +37,7 @@ await main(async ({ page, context }) => {
   }
   await page.waitForFunction(() => document.querySelector("h1 .status")?.dataset.status === "success");
   result.after = Object.fromEntries(await Promise.all(JOBS.map(async (job) => [job, await jobStatus(page, job)])));
+  result.matrix = await page.locator('[data-job="test.unit.shards"] .job-meta').innerText();
   result.samePage = await page.evaluate(() => (window).__coopsMark === "same page");
   await screenshot(page, "run-done");
   // The theme follows the system's: the same page in dark.

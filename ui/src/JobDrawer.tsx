@@ -1,6 +1,6 @@
 import { AnsiUp } from "ansi_up";
 import { useEffect, useRef, useState } from "react";
-import { duration, type LogLine, type Run } from "./api";
+import { duration, matrixSummary, type LogLine, type Run } from "./api";
 import { StatusBadge } from "./Status";
 
 /** At most this many lines are kept on the page (the newest); the API pages the rest. */
@@ -101,6 +101,12 @@ export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onCl
             <dd>{job.attempts}</dd>
             <dt>Took</dt>
             <dd>{duration(job.started_at, job.finished_at) || "–"}</dd>
+            {job.matrix && (
+              <>
+                <dt>Matrix</dt>
+                <dd>{matrixSummary(job.matrix)}</dd>
+              </>
+            )}
             <dt>Image</dt>
             <dd className="mono">{job.image ?? "–"}</dd>
           </dl>

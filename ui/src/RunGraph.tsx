@@ -1,7 +1,7 @@
 import { Background, Controls, Handle, Position, ReactFlow, type Node, type NodeProps } from "@xyflow/react";
 import { useMemo } from "react";
 import { useNavigate } from "react-router";
-import { duration, type Job } from "./api";
+import { duration, matrixSummary, type Job } from "./api";
 import { runGraph, type GroupData, type JobData } from "./graph";
 
 function StageNode({ data }: NodeProps<Node<GroupData>>) {
@@ -32,7 +32,8 @@ function JobNode({ data, selected }: NodeProps<Node<JobData>>) {
       title={job.reason ?? job.status}
     >
       <div className="job-name">{data.name}</div>
-      <div className="job-meta">
+      <div className="job-meta" title={job.matrix && matrixSummary(job.matrix)}>
+        {job.matrix ? `×${job.matrix.instances} · ` : ""}
         {job.status}
         {job.exit_code !== null && job.exit_code !== 0 ? ` (exit ${job.exit_code})` : ""}
         {job.started_at ? ` · ${duration(job.started_at, job.finished_at)}` : ""}

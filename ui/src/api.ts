@@ -51,6 +51,14 @@ export interface Job {
   image: string | null;
   started_at: string | null;
   finished_at: string | null;
+  /** a matrix job (its instances left out of the run's document): how many, by state */
+  matrix?: { instances: number; counts: Record<string, number> };
+}
+
+/** "24 instances: 20 success, 4 failure" */
+export function matrixSummary(matrix: NonNullable<Job["matrix"]>): string {
+  const counts = Object.entries(matrix.counts).map(([status, count]) => `${count} ${status}`);
+  return `${matrix.instances} instances: ${counts.join(", ")}`;
 }
 
 export interface Run {
