@@ -24,7 +24,7 @@ async function flowsWithRuns(): Promise<FlowWithRuns[]> {
 
 export function FlowsList() {
   const [search, setSearch] = useState("");
-  const { data, error } = usePolling(flowsWithRuns, [], () => true, 5000);
+  const { data, error } = usePolling(flowsWithRuns, [], () => true, 10000);
   const shown = data?.filter((flow) => flow.uri.includes(search.trim()));
   return (
     <section>

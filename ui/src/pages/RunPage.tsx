@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, duration, LIVE, when, type Run } from "../api";
 import { JobDrawer } from "../JobDrawer";
@@ -6,63 +6,59 @@ import { RunGraph } from "../RunGraph";
 import { useSession } from "../session";
 import { StatusBadge } from "../Status";
 
-interface StateEvent {
-  job: string | null;
-  status: string;
-}
-
-/** The run, kept current by its stream of state changes (GET /api/v1/runs/ID/events). */
+/** The run, reloaded as its stream of state changes (GET /api/v1/runs/ID/events) says it
+ * changed, while it is live. The stream starts with the changes so far: a burst of them is
+ * one reload, and the document reloaded is the truth (no state is patched in from events). */
 function useLiveRun(id: number): { run: Run | undefined; error: string | null; reload: () => void } {
   const [run, setRun] = useState<Run>();
   const [error, setError] = useState<string | null>(null);
-  const timer = useRef<number | undefined>(undefined);
 
-  const load = useCallback(() => {
-    api<Run>(`/api/v1/runs/${id}`).then(
-      (loaded) => {
-        setRun(loaded);
-        setError(null);
-      },
-      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
-    );
-  }, [id]);
-
-  // Many changes in a burst: one reload for them (the events colour the graph at once).
-  const reloadSoon = useCallback(() => {
-    if (timer.current === undefined) {
-      timer.current = window.setTimeout(() => {
-        timer.current = undefined;
-        load();
-      }, 250);
-    }
-  }, [load]);
+  const load = useCallback(
+    () =>
+      api<Run>(`/api/v1/runs/${id}`).then(
+        (loaded) => {
+          setRun(loaded);
+          setError(null);
+          return loaded;
+        },
+        (e: unknown) => {
+          setError(e instanceof Error ? e.message : String(e));
+          return undefined;
+        },
+      ),
+    [id],
+  );
 
   useEffect(() => {
+    let stopped = false;
+    let events: EventSource | undefined;
+    let timer: number | undefined;
+    const reloadSoon = () => {
+      timer ??= window.setTimeout(() => {
+        timer = undefined;
+        void load();
+      }, 150);
+    };
     setRun(undefined);
-    load();
-    const events = new EventSource(`/api/v1/runs/${id}/events`);
-    events.addEventListener("state", (message) => {
-      const change = JSON.parse((message as MessageEvent<string>).data) as StateEvent;
-      setRun((current) => {
-        if (!current) return current;
-        if (change.job === null) return { ...current, status: change.status };
-        const jobs = current.jobs?.map((job) => (job.path === change.job ? { ...job, status: change.status } : job));
-        return { ...current, jobs };
+    void load().then((loaded) => {
+      if (stopped || !loaded || !LIVE.has(loaded.status)) return;
+      events = new EventSource(`/api/v1/runs/${id}/events`);
+      events.addEventListener("state", reloadSoon);
+      events.addEventListener("end", () => {
+        events?.close();
+        window.clearTimeout(timer);
+        timer = undefined;
+        void load();
       });
-      reloadSoon();
-    });
-    events.addEventListener("end", () => {
-      events.close();
-      load();
     });
     return () => {
-      events.close();
-      window.clearTimeout(timer.current);
-      timer.current = undefined;
+      stopped = true;
+      events?.close();
+      window.clearTimeout(timer);
     };
-  }, [id, load, reloadSoon]);
+  }, [id, load]);
 
-  return { run, error, reload: load };
+  return { run, error, reload: () => void load() };
 }
 
 export function RunPage() {
