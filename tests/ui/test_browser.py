@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from containerops.store import pauses
 from containerops.store.accounts import create_token
 from tests.server.flows import wait_for_run
 from tests.ui.conftest import UiServer
@@ -150,3 +151,28 @@ def test_a_reader_sees_no_write_buttons(ui_server: UiServer, drive: Drive) -> No
     reader = drive("buttons.mjs", ui_server, RUN_ID=str(run_id), COOPS_UI_TOKEN=reader_token)
     assert reader["who"] == "root (read)"
     assert reader["buttons"] == []
+
+
+PAUSE_FLOW = """
+uri: ui/demo/gate
+stages:
+  - {type: start, name: start}
+  - {type: pause, name: approve, timeout: 10m}
+  - type: normal
+    name: deploy
+    actions:
+      - name: prod
+        jobs:
+          - {name: ship, endpoint: "containerops/base:busybox", command: [sh, -c, "echo shipped"]}
+  - {type: end, name: end}
+"""
+
+
+def test_a_pause_is_approved_from_the_runs_page(ui_server: UiServer, drive: Drive) -> None:
+    run_id = ui_server.start_run(PAUSE_FLOW)
+    seen = drive("pause.mjs", ui_server, RUN_ID=str(run_id))
+    assert seen["buttons"] == ["Approve", "Reject", "Cancel"]
+    assert seen["after"] == []  # a run that succeeded has nothing to rerun
+    pause = pauses.pauses(ui_server.store, run_id)[0].to_json()
+    decided = (pause["decision"], pause["decided_by"], pause["comment"])
+    assert decided == ("approved", "root", "looks <b>good</b>")

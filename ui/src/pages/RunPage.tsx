@@ -69,12 +69,16 @@ export function RunPage() {
   const { me } = useSession();
   const navigate = useNavigate();
   const [actionError, setActionError] = useState<string | null>(null);
+  const [comment, setComment] = useState("");
   const canWrite = me?.scope !== "read";
 
-  async function act(what: "cancel" | "rerun") {
+  async function act(what: "cancel" | "rerun" | "approve" | "reject") {
     setActionError(null);
     try {
-      const answer = await api<{ id: number }>(`/api/v1/runs/${id}/${what}`, { method: "POST" });
+      const decision = what === "approve" || what === "reject";
+      const body = decision && comment.trim() ? JSON.stringify({ comment: comment.trim() }) : undefined;
+      const answer = await api<{ id: number }>(`/api/v1/runs/${id}/${what}`, { method: "POST", body });
+      if (decision) setComment("");
       if (what === "rerun") navigate(`/runs/${answer.id}`);
       else reload();
     } catch (e) {
@@ -100,6 +104,23 @@ export function RunPage() {
         {run.reason && <p className="reason">{run.reason}</p>}
         {canWrite && (
           <p className="actions">
+            {run.status === "paused" && (
+              <>
+                <input
+                  aria-label="Comment on the decision"
+                  placeholder="Comment (optional)"
+                  value={comment}
+                  maxLength={4000}
+                  onChange={(e) => setComment(e.target.value)}
+                />
+                <button type="button" onClick={() => void act("approve")}>
+                  Approve
+                </button>
+                <button type="button" onClick={() => void act("reject")}>
+                  Reject
+                </button>
+              </>
+            )}
             {live ? (
               <button type="button" onClick={() => void act("cancel")}>
                 Cancel
