@@ -26,13 +26,15 @@ UI_DIST = Path(__file__).parent / "ui_dist"
 #: First path segments that belong to the API, its documents and the original routes.
 API_SEGMENTS = frozenset({"api", "flow", "hook", "hooks", "docs", "redoc", "openapi.json"})
 
-#: No inline script, no eval, nothing from elsewhere; inline style attributes only (the
-#: graph library positions its nodes with them). No framing (clickjacking).
+#: No inline script, no eval, nothing from elsewhere; styles from our files, plus style
+#: attributes (the graph library positions its nodes with them), never a <style> element.
+#: No framing (clickjacking).
 CSP = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
