@@ -139,6 +139,9 @@ def test_html_in_logs_outputs_and_reasons_shows_as_text_and_runs_nothing(
     assert seen["ran"] == []
     assert (seen["images"], seen["scripts"], seen["links"]) == (0, 0, 0)
     assert seen["problems"] == []
+    # Markup put into the page by hand: the CSP refuses its inline handler.
+    assert seen["csp"] == {"ran": [], "violations": ["script-src-attr"]}
+    assert any("Content Security Policy" in line for line in seen["cspConsole"])
 
 
 def test_a_reader_sees_no_write_buttons(ui_server: UiServer, drive: Drive) -> None:
