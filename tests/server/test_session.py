@@ -137,3 +137,24 @@ def test_a_session_expires(store: Store, writer: str) -> None:
         sessions.session_identity(store, secret + "x")
     assert sessions.end_session(store, secret) is True
     assert sessions.end_session(store, secret) is False
+
+
+def test_sessions_ended_over_a_day_ago_are_deleted_when_one_opens(store: Store, writer: str) -> None:
+    expired, _ = sessions.open_session(store, writer, lifetime=timedelta(seconds=1))
+    signed_out, _ = sessions.open_session(store, writer)
+    sessions.end_session(store, signed_out)
+    recent, _ = sessions.open_session(store, writer)
+    sessions.end_session(store, recent)
+    day_ago = sessions.utcnow() - sessions.KEPT_AFTER_END - timedelta(seconds=5)
+    with store.database.begin() as conn:  # as if the first two ended more than a day ago
+        for secret, column in ((expired, "expires_at"), (signed_out, "ended_at")):
+            conn.execute(
+                t.ui_sessions.update()
+                .where(t.ui_sessions.c.secret_hash == hashlib.sha256(secret.encode()).hexdigest())
+                .values({column: day_ago})
+            )
+    live, _ = sessions.open_session(store, writer)
+    with store.database.connect() as conn:
+        kept = set(conn.execute(sa.select(t.ui_sessions.c.secret_hash)).scalars())
+    assert kept == {hashlib.sha256(s.encode()).hexdigest() for s in (recent, live)}
+    assert sessions.session_identity(store, live).user == "alice"

@@ -23,6 +23,9 @@ from containerops.store.values import aware, utcnow
 
 #: How long a session lasts unless its owner signs out or its token ends first.
 LIFETIME = timedelta(hours=12)
+#: Sessions that ended (signed out or expired) longer ago than this are deleted when another
+#: one opens, so the table holds about a day of them, not every sign-in ever made.
+KEPT_AFTER_END = timedelta(days=1)
 
 
 def _hash(secret: str) -> str:
@@ -38,6 +41,12 @@ def open_session(store: Store, token: str, *, lifetime: timedelta = LIFETIME) ->
     secret = secrets.token_urlsafe(32)
     now = utcnow()
     with store.database.begin() as conn:
+        old = now - KEPT_AFTER_END
+        conn.execute(
+            t.ui_sessions.delete().where(
+                sa.or_(t.ui_sessions.c.expires_at < old, t.ui_sessions.c.ended_at < old)
+            )
+        )
         token_id = conn.execute(
             sa.select(t.api_tokens.c.id).where(t.api_tokens.c.key == identity.token_key)
         ).scalar_one()
