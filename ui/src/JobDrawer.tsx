@@ -136,7 +136,17 @@ export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onCl
           <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> follow
         </label>
       </div>
-      <div className="log" ref={logRef} data-testid="log" data-ended={ended ? "yes" : "no"}>
+      <div
+        className="log"
+        ref={logRef}
+        data-testid="log"
+        data-ended={ended ? "yes" : "no"}
+        // Scrolling up to read stops following; back at the bottom follows again.
+        onScroll={(e) => {
+          const log = e.currentTarget;
+          setFollow(log.scrollHeight - log.scrollTop - log.clientHeight < 24);
+        }}
+      >
         {dropped > 0 && <div className="muted">… {dropped} earlier lines not shown</div>}
         {lines.map((line) => (
           <div

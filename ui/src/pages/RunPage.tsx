@@ -44,6 +44,11 @@ function useLiveRun(id: number): { run: Run | undefined; error: string | null; r
       if (stopped || !loaded || !LIVE.has(loaded.status)) return;
       events = new EventSource(`/api/v1/runs/${id}/events`);
       events.addEventListener("state", reloadSoon);
+      // Closed for good (not a reconnect): a 401 when the session ended, which the reload
+      // then sends to the sign-in page, or the server refusing; the page shows what it knows.
+      events.onerror = () => {
+        if (events?.readyState === EventSource.CLOSED) void load();
+      };
       events.addEventListener("end", () => {
         events?.close();
         window.clearTimeout(timer);
