@@ -81,6 +81,8 @@ def test_sign_in_watch_a_run_turn_green_and_read_a_jobs_log(
     assert seen["drawerAfterBack"] == 0
     assert seen["forward"].endswith(f"/runs/{run_id}")
     assert seen["flowResults"] == ["success"]
+    assert (seen["cookieAfterSignOut"], seen["whoamiAfterSignOut"]) == (False, 401)
+    assert [line for line in seen["consoleAfterSignOut"] if "401" not in line] == []
     assert (seen["light"], seen["dark"]) == ("rgb(255, 255, 255)", "rgb(21, 24, 30)")
     # The CSP let the application work: no violation, no error in the console.
     assert seen["problems"] == []

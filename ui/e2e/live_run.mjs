@@ -9,7 +9,7 @@ const GATE = process.env.GATE;
 const FIRST = "build.compile.make";
 const JOBS = [FIRST, "build.lint.check", "test.unit.pytest", "test.unit.shards"];
 
-await main(async ({ page, context }) => {
+await main(async ({ page, context, problems }) => {
   const result = {};
   await signIn(page, "/runs");
   const row = page.locator(`tr[data-run="${RUN}"]`);
@@ -72,5 +72,13 @@ await main(async ({ page, context }) => {
   const flowRow = page.locator('tr[data-flow="ui/demo/live"]');
   await flowRow.waitFor();
   result.flowResults = await flowRow.locator("[data-status]").evaluateAll((badges) => badges.map((b) => b.dataset.status));
+
+  // Signing out ends the session: the cookie is gone and the API no longer answers.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL((url) => url.pathname === "/login");
+  result.cookieAfterSignOut = (await context.cookies()).some((cookie) => cookie.name === "coops_session");
+  const before = problems.length;
+  result.whoamiAfterSignOut = await page.evaluate(async () => (await fetch("/api/v1/whoami")).status);
+  result.consoleAfterSignOut = problems.splice(before); // that 401, as the browser logs it
   return result;
 });
