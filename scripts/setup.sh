@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # postgresql: the tests start clusters of their own with its initdb and postgres (none runs as a service).
-packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl postgresql)
+# chromium: the web UI's end-to-end tests drive it (tests/ui, through npm's playwright-core).
+packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl postgresql
+          chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +30,39 @@ if ! docker info >/dev/null 2>&1; then
     sleep 1
   done
   docker info >/dev/null 2>&1 || { tail -20 /var/log/coops-dockerd.log >&2; echo "dockerd did not start" >&2; exit 1; }
+fi
+
+# Node.js 20.19 or newer builds the web UI (ui/, Vite). Debian 12's own nodejs is 18: too old,
+# so it comes from NodeSource's Debian repository when this machine has none recent enough.
+node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 \
+    && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+if ! node_ok; then
+  say "installing Node.js 20 from NodeSource (Debian 12's nodejs 18 is too old for the web UI's build)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends gnupg >/dev/null
+  install -d -m 0755 /etc/apt/keyrings
+  curl -fsSL https://deb.nodesource.com/gpgkey/nodesource-repo.gpg.key | gpg --dearmor --yes -o /etc/apt/keyrings/nodesource.gpg
+  echo "deb [signed-by=/etc/apt/keyrings/nodesource.gpg] https://deb.nodesource.com/node_20.x nodistro main" \
+    > /etc/apt/sources.list.d/nodesource.list
+  apt-get update -qq
+  apt-get install -y -qq nodejs >/dev/null
+  node_ok || { echo "Node.js 20.19 or newer is needed to build the web UI; found: $(node --version 2>&1)" >&2; exit 1; }
+fi
+
+# The web UI: its npm packages exactly as package-lock.json pins them, then its build into the
+# Python package (src/containerops/server/ui_dist, package data, git-ignored). Both are redone
+# only when their inputs changed.
+if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  say "installing the web UI's npm packages (npm ci)"
+  (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+ui_dist=src/containerops/server/ui_dist
+if [ ! -f "$ui_dist/index.html" ] \
+   || [ -n "$(find ui -path ui/node_modules -prune -o -type f -newer "$ui_dist/index.html" -print -quit)" ]; then
+  say "building the web UI (npm run build in ui/)"
+  (cd ui && npm run build --silent >/dev/null)
 fi
 
 python=${PYTHON:-python3}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -22,6 +23,7 @@ from containerops.server.errors import error_responses, install_error_handlers
 from containerops.server.limits import BodyLimit
 from containerops.server.manager import RunManager
 from containerops.server.triggers.service import running as triggers_running
+from containerops.server.ui import UI_DIST, UiFiles
 from containerops.store import Store
 
 
@@ -32,6 +34,7 @@ def _include_routers(app: FastAPI) -> None:
         callbacks,
         components,
         deliveries,
+        events,
         flows,
         hooks,
         logs,
@@ -39,11 +42,13 @@ def _include_routers(app: FastAPI) -> None:
         pilotage,
         runs,
         schedules,
+        session,
     )
 
     for module in (
         flows,
         runs,
+        events,
         logs,
         pilotage,
         components,
@@ -52,6 +57,7 @@ def _include_routers(app: FastAPI) -> None:
         schedules,
         notifications,
         accounts,
+        session,
         callbacks,
     ):
         app.include_router(module.router)
@@ -65,10 +71,12 @@ def create_app(
     max_concurrent_runs: int = DEFAULT_MAX_RUNS,
     network_mode: str | None = None,
     store: Store | None = None,
+    ui_dist: Path = UI_DIST,
 ) -> FastAPI:
     """The server application, on the store at ``store_url`` (default: COOPS_HOME's).
 
-    ``executor`` is an executor name (docker, local, dummy) or an instance.
+    ``executor`` is an executor name (docker, local, dummy) or an instance; ``ui_dist`` is
+    the built web UI it serves at ``/``.
     ``app.state.store`` and ``app.state.manager`` are set at once, so that the
     other parts can reach them (and tests can, before the first request).
     """
@@ -98,6 +106,7 @@ def create_app(
     app.state.manager = manager
     app.state.metrics = metrics.registry_for(opened, manager)
     app.add_middleware(BodyLimit)
+    app.add_middleware(UiFiles, root=ui_dist)  # the web UI at / (outermost: it answers only its own paths)
     install_error_handlers(app)
     _include_routers(app)
     return app

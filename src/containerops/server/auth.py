@@ -13,6 +13,13 @@ the route words a missing resource (``not_found``), so a token never learns
 which flows or runs exist elsewhere; a namespace it can read but not act on at
 the asked scope answers **403** naming the scope needed.
 
+The web UI authenticates with a session cookie instead (``server/api/session.py``
+exchanges a token for it): it acts as the token it was opened with. Writes made with the
+cookie must carry the ``X-Coops-UI`` header, which a page of another site cannot send
+without the server's consent (no CORS here), and an ``Origin`` of this server when the
+browser sends one; the cookie is also SameSite=Strict. Scripts keep using bearer tokens,
+which a browser never sends on its own, so they need neither.
+
 Webhooks authenticate by signature or token of their own, never through this.
 """
 
@@ -35,8 +42,16 @@ from containerops.store.accounts import (
     create_token,
     scope_allows,
 )
+from containerops.store.sessions import session_identity
 
-__all__ = ["Principal", "create_token", "principal", "request_store"]
+__all__ = ["SESSION_COOKIE", "UI_HEADER", "Principal", "create_token", "principal", "request_store"]
+
+#: The cookie holding a web UI session's secret (HttpOnly, SameSite=Strict).
+SESSION_COOKIE = "coops_session"
+#: The header a write made with the session cookie must carry (CSRF: see the module's doc).
+UI_HEADER = "X-Coops-UI"
+#: Methods that change nothing: no CSRF check.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +151,10 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def principal(request: Request) -> Principal:
-    """FastAPI dependency: the caller, or 401 for an anonymous or refused token."""
+    """FastAPI dependency: the caller, or 401 for an anonymous or refused token or session."""
     header = request.headers.get("authorization", "")
+    if not header and SESSION_COOKIE in request.cookies:
+        return _session_principal(request, request.cookies[SESSION_COOKIE])
     scheme, _, token = header.partition(" ")
     if not header:
         raise HTTPException(
@@ -152,3 +169,30 @@ def principal(request: Request) -> Principal:
     except TokenRefused as refused:
         raise HTTPException(401, f"token refused: {refused}", headers=_CHALLENGE) from None
     return Principal.from_identity(identity)
+
+
+def _session_principal(request: Request, secret: str) -> Principal:
+    """The caller of a request made with the web UI's session cookie."""
+    try:
+        identity = session_identity(request_store(request), secret)
+    except TokenRefused as refused:
+        raise HTTPException(401, f"session refused: {refused}; sign in again", headers=_CHALLENGE) from None
+    if request.method not in SAFE_METHODS:
+        check_same_origin(request)
+    return Principal.from_identity(identity)
+
+
+def check_same_origin(request: Request) -> None:
+    """403 for a write with the session cookie that another site's page could have made."""
+    if UI_HEADER.lower() not in request.headers:
+        raise HTTPException(
+            403,
+            f"a write made with the session cookie must send the {UI_HEADER} header"
+            " (cross-site writes are refused)",
+        )
+    origin = request.headers.get("origin")
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin is not None and origin != own:
+        raise HTTPException(
+            403, f"a write made with the session cookie must come from {own}, not {origin[:200]}"
+        )

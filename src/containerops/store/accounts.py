@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -264,7 +264,7 @@ class TokenRefused(Exception):
 
 
 #: A token, its user and the user's organizations, in one query (one row per membership).
-_TOKEN_QUERY = (
+TOKEN_QUERY = (
     sa.select(
         t.api_tokens.c.key,
         t.api_tokens.c.token_hash,
@@ -293,12 +293,19 @@ def authenticate(store: Store, token: str, *, now: datetime | None = None) -> Id
         raise TokenRefused("malformed token")
     presented = hash_token(token)
     with store.database.connect() as conn:
-        rows = conn.execute(_TOKEN_QUERY.where(t.api_tokens.c.key == match["key"])).all()
+        rows = conn.execute(TOKEN_QUERY.where(t.api_tokens.c.key == match["key"])).all()
     row = rows[0] if rows else None
     # Compared even for an unknown key, against a dummy, so both paths take the same time.
     stored = row.token_hash if row is not None else "0" * 64
     if not hmac.compare_digest(stored, presented) or row is None:
         raise TokenRefused("unknown token")
+    return identity_of(rows, now=now)
+
+
+def identity_of(rows: Sequence[Any], *, now: datetime | None = None) -> Identity:
+    """Who the rows of :data:`TOKEN_QUERY` for one token speak for, if the token is still
+    valid (not revoked, not expired); :class:`TokenRefused` otherwise."""
+    row = rows[0]
     if row.revoked_at is not None:
         raise TokenRefused("this token was revoked")
     expires = aware(row.expires_at)

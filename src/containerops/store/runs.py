@@ -253,21 +253,33 @@ def run_flow_version(store: Store, run_id: int) -> tuple[int, int]:
 def state_changes(store: Store, run_id: int) -> list[dict[str, Any]]:
     """The run's history: every state change of the run and its jobs, in order (as JSON
     shows it: times in RFC 3339)."""
+    return [change for _, change in state_changes_after(store, run_id)]
+
+
+def state_changes_after(
+    store: Store, run_id: int, after: int = 0, limit: int | None = None
+) -> list[tuple[int, dict[str, Any]]]:
+    """The run's state changes with an id above ``after``, oldest first, each with its id
+    (for a stream that resumes where it stopped)."""
     query = (
         sa.select(t.state_changes, t.jobs.c.path)
         .outerjoin(t.jobs, t.jobs.c.id == t.state_changes.c.job_id)
-        .where(t.state_changes.c.run_id == run_id)
+        .where(t.state_changes.c.run_id == run_id, t.state_changes.c.id > after)
         .order_by(t.state_changes.c.id)
+        .limit(limit)
     )
     with store.database.connect() as conn:
         return [
-            {
-                "job": row.path,
-                "attempt": row.attempt,
-                "status": row.status,
-                "reason": row.reason,
-                "at": rfc3339(row.at),
-            }
+            (
+                row.id,
+                {
+                    "job": row.path,
+                    "attempt": row.attempt,
+                    "status": row.status,
+                    "reason": row.reason,
+                    "at": rfc3339(row.at),
+                },
+            )
             for row in conn.execute(query)
         ]
 

@@ -389,6 +389,19 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", Timestamp, nullable=True),
 )
 
+#: Web UI sessions: a token exchanged for a cookie. The session acts as its token (same user
+#: and scope; revoking the token ends it). Only the SHA-256 of the cookie's secret is kept.
+ui_sessions = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("token_id", sa.Integer, sa.ForeignKey("api_tokens.id"), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("ended_at", Timestamp, nullable=True),
+)
+
 secrets = sa.Table(
     "secrets",
     metadata,

@@ -4,26 +4,23 @@ The stream reads the store, not the engine: it works for any run, also one a
 ``coops run`` process is running, and a reader never slows a job down. Lines
 are read in batches of up to ``BATCH`` and written as one chunk, so a job
 printing thousands of lines a second costs a few queries a second; an idle run
-is polled every ``POLL`` seconds. The stream ends with an ``end`` event once
+is polled every ``sse.POLL`` seconds. The stream ends with an ``end`` event once
 the run has ended and every line was sent. Each line's event id is its store
 id: a client that reconnects with ``Last-Event-ID`` misses nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from containerops.server.api.runs import LIVE, readable_run
 from containerops.server.deps import JOB, Caller, RunId, StoreDep
 from containerops.server.errors import WITH_TOKEN, ApiError, error_responses
 from containerops.server.names import MAX_JOB_PATH, job_path
+from containerops.server.sse import event, event_schema, resume_after, stream
 from containerops.store import LogRow, Store
 from containerops.store.logs import job_paths
 from containerops.store.values import MAX_ID
@@ -32,9 +29,6 @@ from containerops.timestamps import rfc3339
 router = APIRouter(prefix="/api/v1/runs", tags=["logs"], responses=WITH_TOKEN)
 
 BATCH = 5_000
-POLL = 0.1
-#: A comment line this often keeps proxies from closing a quiet stream.
-KEEPALIVE = 15.0
 
 
 def line_json(row: LogRow) -> dict[str, Any]:
@@ -59,31 +53,18 @@ def _checked_job(store: Store, run_id: int, job: str | None) -> str | None:
     return job
 
 
-def _event(name: str, data: dict[str, Any], **more: Any) -> dict[str, Any]:
-    """The OpenAPI schema of one kind of event: its name, and its data as JSON text."""
-    return {
-        "type": "object",
-        "required": ["event", "data", *more],
-        "properties": {
-            "event": {"const": name},
-            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
-            **more,
-        },
-    }
-
-
 #: Each event of the stream (OpenAPI 3.2's ``itemSchema``, as FastAPI's own SSE routes): a
 #: ``line`` (id: its line id), ``waiting`` (the run waits for its ``concurrency:`` group) or,
 #: last, ``end``.
 EVENT = {
     "oneOf": [
-        _event(
+        event_schema(
             "line",
             {"type": "object", "required": ["id", "job", "attempt", "seq", "at", "stream", "line"]},
             id={"type": "string", "pattern": "^[0-9]+$"},
         ),
-        _event("waiting", {"type": "object", "required": ["status", "reason"]}),
-        _event("end", {"type": "object", "required": ["status", "reason"]}),
+        event_schema("waiting", {"type": "object", "required": ["status", "reason"]}),
+        event_schema("end", {"type": "object", "required": ["status", "reason"]}),
     ]
 }
 
@@ -146,48 +127,9 @@ async def stream_logs(
     the run's status and reason)."""
     readable_run(store, caller, run_id)
     job = _checked_job(store, run_id, job)
-    resumed = (last_event_id or "").strip()
-    if resumed.isascii() and resumed.isdigit() and int(resumed) <= MAX_ID:  # else: ignored, as SSE says
-        after = max(after, int(resumed))
-    return StreamingResponse(
-        _events(request, store, run_id, job, after),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
 
+    def read(cursor: int) -> list[tuple[int, str]]:
+        rows = store.log_lines(run_id, job_path=job, after_id=cursor, limit=BATCH)
+        return [(row.id, event("line", line_json(row), row.id)) for row in rows]
 
-def _batch(rows: list[LogRow]) -> str:
-    return "".join(
-        f"id: {row.id}\nevent: line\ndata: {json.dumps(line_json(row), ensure_ascii=False)}\n\n"
-        for row in rows
-    )
-
-
-async def _events(
-    request: Request, store: Store, run_id: int, job: str | None, after: int
-) -> AsyncIterator[str]:
-    loop = asyncio.get_running_loop()
-    quiet_since = loop.time()
-    said: str | None = None
-    while True:
-        # The state is read before the lines: a run seen ended has no line left unread after this batch.
-        run = await run_in_threadpool(store.get_run, run_id, with_jobs=False)
-        if run.status == "pending" and run.reason and run.reason != said:  # waiting for its group
-            said = run.reason
-            yield f"event: waiting\ndata: {json.dumps({'status': run.status, 'reason': run.reason})}\n\n"
-        rows = await run_in_threadpool(store.log_lines, run_id, job_path=job, after_id=after, limit=BATCH)
-        if rows:
-            after = rows[-1].id
-            quiet_since = loop.time()
-            yield _batch(rows)
-            if len(rows) == BATCH:
-                continue
-        if run.status not in LIVE:
-            yield f"event: end\ndata: {json.dumps({'status': run.status, 'reason': run.reason})}\n\n"
-            return
-        if await request.is_disconnected():
-            return
-        if loop.time() - quiet_since > KEEPALIVE:
-            quiet_since = loop.time()
-            yield ": keep-alive\n\n"
-        await asyncio.sleep(POLL)
+    return stream(request, store, run_id, read, resume_after(after, last_event_id), BATCH)

@@ -1,0 +1,68 @@
+// Shared by the end-to-end scripts that tests/ui runs: Debian's chromium through npm's
+// playwright-core (`npx playwright install` cannot download browsers on these machines).
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export const BASE = required("COOPS_UI_URL");
+export const TOKEN = required("COOPS_UI_TOKEN");
+const SHOTS = process.env.COOPS_UI_SCREENSHOTS ?? "";
+const TIMEOUT = Number(process.env.COOPS_UI_TIMEOUT_MS ?? 30000);
+
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+/** A new browser and page; every console error and page error is kept in `problems`. */
+export async function open() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  const problems = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(`console: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  return { browser, context, page, problems };
+}
+
+export async function signIn(page, path = "/runs") {
+  await page.goto(BASE + path);
+  await page.waitForURL((url) => url.pathname === "/login");
+  await page.fill("#token", TOKEN);
+  await page.click("button[type=submit]");
+  await page.waitForURL((url) => url.pathname === path);
+  await page.waitForSelector('[data-testid="who"]');
+}
+
+export async function screenshot(page, name) {
+  if (!SHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+export async function jobStatus(page, path) {
+  return page.locator(`[data-job="${path}"]`).getAttribute("data-status");
+}
+
+/** Run `scenario(session)`; print its result as JSON, or the error, and exit accordingly. */
+export async function main(scenario) {
+  const session = await open();
+  try {
+    const result = await scenario(session);
+    result.problems = session.problems;
+    process.stdout.write(JSON.stringify(result) + "\n");
+  } catch (error) {
+    await screenshot(session.page, "failure").catch(() => {});
+    process.stderr.write(`${error.stack ?? error}\nURL: ${session.page.url()}\nproblems: ${session.problems.join("\n")}\n`);
+    process.exitCode = 1;
+  } finally {
+    await session.browser.close();
+  }
+}

@@ -1,0 +1,49 @@
+import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
+import { useSession } from "./session";
+import { FlowsList } from "./pages/FlowsList";
+import { AfterLogin, Login } from "./pages/Login";
+import { RunPage } from "./pages/RunPage";
+import { RunsList } from "./pages/RunsList";
+
+export function App() {
+  const { me, signOut } = useSession();
+  const location = useLocation();
+  if (me === undefined) return <p className="loading">Loading…</p>;
+  if (me === null) {
+    if (location.pathname !== "/login") {
+      const next = location.pathname + location.search;
+      return <Navigate to={`/login?next=${encodeURIComponent(next)}`} replace />;
+    }
+    return <Login />;
+  }
+  return (
+    <div className="app">
+      <header className="topbar">
+        <NavLink to="/runs" className="brand">
+          ContainerOps
+        </NavLink>
+        <nav>
+          <NavLink to="/runs">Runs</NavLink>
+          <NavLink to="/flows">Flows</NavLink>
+        </nav>
+        <span className="who" data-testid="who">
+          {me.user} <span className="muted">({me.scope})</span>
+        </span>
+        <button type="button" onClick={() => void signOut()}>
+          Sign out
+        </button>
+      </header>
+      <main>
+        <Routes>
+          <Route path="/" element={<Navigate to="/runs" replace />} />
+          <Route path="/login" element={<AfterLogin />} />
+          <Route path="/runs" element={<RunsList />} />
+          <Route path="/runs/:id" element={<RunPage />} />
+          <Route path="/runs/:id/jobs/:job" element={<RunPage />} />
+          <Route path="/flows" element={<FlowsList />} />
+          <Route path="*" element={<p>No page at {location.pathname}.</p>} />
+        </Routes>
+      </main>
+    </div>
+  );
+}

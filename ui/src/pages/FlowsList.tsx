@@ -1,0 +1,65 @@
+import { useState } from "react";
+import { Link } from "react-router";
+import { api, type Flow, type Run } from "../api";
+import { Listing } from "../Listing";
+import { StatusBadge } from "../Status";
+import { usePolling } from "../usePolling";
+
+interface FlowWithRuns extends Flow {
+  recent: Run[];
+}
+
+const RECENT = 8;
+
+async function flowsWithRuns(): Promise<FlowWithRuns[]> {
+  const { flows } = await api<{ flows: Flow[] }>("/api/v1/flows?limit=200");
+  return Promise.all(
+    flows.map(async (flow) => {
+      const query = new URLSearchParams({ flow: flow.uri, limit: String(RECENT) });
+      const { runs } = await api<{ runs: Run[] }>(`/api/v1/runs?${query}`);
+      return { ...flow, recent: runs };
+    }),
+  );
+}
+
+export function FlowsList() {
+  const [search, setSearch] = useState("");
+  const { data, error } = usePolling(flowsWithRuns, [], () => true, 10000);
+  const shown = data?.filter((flow) => flow.uri.includes(search.trim()));
+  return (
+    <section>
+      <h1>Flows</h1>
+      <input
+        className="search"
+        type="search"
+        placeholder="Filter by namespace/repository/name"
+        aria-label="Filter flows"
+        value={search}
+        onChange={(e) => setSearch(e.target.value)}
+      />
+      {error && <p className="error">{error}</p>}
+      <Listing
+        items={shown}
+        empty={`No flows${search ? " match" : " yet"}.`}
+        testId="flows"
+        heads={["Flow", "Versions", "Runs", "Recent results (newest first)"]}
+        row={(flow) => (
+          <tr key={flow.id} data-flow={flow.uri}>
+            <td>
+              <Link to={`/runs?flow=${encodeURIComponent(flow.uri)}`}>{flow.uri}</Link>
+            </td>
+            <td>{flow.versions}</td>
+            <td>{flow.runs}</td>
+            <td className="recent">
+              {flow.recent.map((run) => (
+                <Link key={run.id} to={`/runs/${run.id}`} title={`#${run.number}: ${run.status}`}>
+                  <StatusBadge status={run.status} />
+                </Link>
+              ))}
+            </td>
+          </tr>
+        )}
+      />
+    </section>
+  );
+}

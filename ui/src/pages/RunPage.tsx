@@ -1,0 +1,150 @@
+import { useCallback, useEffect, useState } from "react";
+import { Link, useNavigate, useParams } from "react-router";
+import { api, duration, LIVE, when, type Run } from "../api";
+import { JobDrawer } from "../JobDrawer";
+import { RunGraph } from "../RunGraph";
+import { useSession } from "../session";
+import { StatusBadge } from "../Status";
+
+/** The run, reloaded as its stream of state changes (GET /api/v1/runs/ID/events) says it
+ * changed, while it is live. The stream starts with the changes so far: a burst of them is
+ * one reload, and the document reloaded is the truth (no state is patched in from events). */
+function useLiveRun(id: number): { run: Run | undefined; error: string | null; reload: () => void } {
+  const [run, setRun] = useState<Run>();
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(
+    () =>
+      api<Run>(`/api/v1/runs/${id}`).then(
+        (loaded) => {
+          setRun(loaded);
+          setError(null);
+          return loaded;
+        },
+        (e: unknown) => {
+          setError(e instanceof Error ? e.message : String(e));
+          return undefined;
+        },
+      ),
+    [id],
+  );
+
+  useEffect(() => {
+    let stopped = false;
+    let events: EventSource | undefined;
+    let timer: number | undefined;
+    const reloadSoon = () => {
+      timer ??= window.setTimeout(() => {
+        timer = undefined;
+        void load();
+      }, 150);
+    };
+    setRun(undefined);
+    void load().then((loaded) => {
+      if (stopped || !loaded || !LIVE.has(loaded.status)) return;
+      events = new EventSource(`/api/v1/runs/${id}/events`);
+      events.addEventListener("state", reloadSoon);
+      // Closed for good (not a reconnect): a 401 when the session ended, which the reload
+      // then sends to the sign-in page, or the server refusing; the page shows what it knows.
+      events.onerror = () => {
+        if (events?.readyState === EventSource.CLOSED) void load();
+      };
+      events.addEventListener("end", () => {
+        events?.close();
+        window.clearTimeout(timer);
+        timer = undefined;
+        void load();
+      });
+    });
+    return () => {
+      stopped = true;
+      events?.close();
+      window.clearTimeout(timer);
+    };
+  }, [id, load]);
+
+  return { run, error, reload: () => void load() };
+}
+
+export function RunPage() {
+  const params = useParams();
+  const id = Number(params.id);
+  const job = params.job;
+  const { run, error, reload } = useLiveRun(id);
+  const { me } = useSession();
+  const navigate = useNavigate();
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [comment, setComment] = useState("");
+  const canWrite = me?.scope !== "read";
+
+  async function act(what: "cancel" | "rerun" | "approve" | "reject") {
+    setActionError(null);
+    try {
+      const decision = what === "approve" || what === "reject";
+      const body = decision && comment.trim() ? JSON.stringify({ comment: comment.trim() }) : undefined;
+      const answer = await api<{ id: number }>(`/api/v1/runs/${id}/${what}`, { method: "POST", body });
+      if (decision) setComment("");
+      if (what === "rerun") navigate(`/runs/${answer.id}`);
+      else reload();
+    } catch (e) {
+      setActionError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  if (!Number.isInteger(id) || id < 1) return <p className="error">No run {params.id}.</p>;
+  if (error && !run) return <p className="error">{error}</p>;
+  if (!run) return <p className="muted">Loading…</p>;
+  const live = LIVE.has(run.status);
+  return (
+    <section className="run-page">
+      <div className="run-head">
+        <h1>
+          <Link to={`/runs?flow=${encodeURIComponent(run.uri)}`}>{run.uri}</Link> #{run.number}{" "}
+          <StatusBadge status={run.status} />
+        </h1>
+        <p className="muted">
+          run {run.id} · version {run.flow_version} · {run.executor} · created {when(run.created_at)}
+          {run.started_at && ` · ${live ? "running for" : "took"} ${duration(run.started_at, run.finished_at)}`}
+        </p>
+        {run.reason && <p className="reason">{run.reason}</p>}
+        {canWrite && (
+          <p className="actions">
+            {run.status === "paused" && (
+              <>
+                <input
+                  aria-label="Comment on the decision"
+                  placeholder="Comment (optional)"
+                  value={comment}
+                  maxLength={4000}
+                  onChange={(e) => setComment(e.target.value)}
+                />
+                <button type="button" onClick={() => void act("approve")}>
+                  Approve
+                </button>
+                <button type="button" onClick={() => void act("reject")}>
+                  Reject
+                </button>
+              </>
+            )}
+            {live ? (
+              <button type="button" onClick={() => void act("cancel")}>
+                Cancel
+              </button>
+            ) : (
+              run.status !== "success" && (
+                <button type="button" onClick={() => void act("rerun")}>
+                  Rerun failed jobs
+                </button>
+              )
+            )}
+            {actionError && <span className="error"> {actionError}</span>}
+          </p>
+        )}
+      </div>
+      <div className="run-body">
+        <RunGraph runId={run.id} jobs={run.jobs ?? []} selected={job} />
+        {job && <JobDrawer run={run} path={job} onClose={() => navigate(`/runs/${run.id}`)} />}
+      </div>
+    </section>
+  );
+}
