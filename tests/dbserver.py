@@ -1,0 +1,32 @@
+"""What the test suite's database servers (tests/pgserver.py, tests/mariadbserver.py) share:
+one server a session holds as many databases as the tests ask for."""
+
+from __future__ import annotations
+
+import itertools
+
+import sqlalchemy as sa
+
+
+class DatabaseServer:
+    """A running server of the tests' own; ``url`` names one of its databases."""
+
+    #: The database that is always there, to create the others from.
+    ADMIN_DATABASE = ""
+
+    def __init__(self) -> None:
+        self._names = itertools.count(1)
+
+    def url(self, database: str) -> str:
+        raise NotImplementedError
+
+    def new_database(self, name: str | None = None) -> str:
+        """Create an empty database (``name`` or the next ``test_N``) and return its URL."""
+        name = name or f"test_{next(self._names)}"
+        admin = sa.create_engine(self.url(self.ADMIN_DATABASE), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {conn.dialect.identifier_preparer.quote(name)}")
+        finally:
+            admin.dispose()
+        return self.url(name)
