@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from tests.dbserver import DatabaseServer
+from tests.dbserver import DatabaseServer, scratch_folder
 
 SERVER = Path("/usr/sbin/mariadbd")
 INSTALL = Path("/usr/bin/mariadb-install-db")
@@ -70,10 +69,7 @@ def mariadb_server() -> Iterator[MariaDBServer]:
     for binary in (SERVER, INSTALL):
         if not binary.exists():
             pytest.fail(f"MariaDB is not installed ({binary} is missing): apt-get install mariadb-server")
-    folder = Path(tempfile.mkdtemp(prefix="coops-mariadb-"))
-    folder.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "nobody")
+    folder = scratch_folder("coops-mariadb-")
     data, log = folder / "data", folder / "mariadb.log"
     # Small and unsafe on a crash of the machine, which a test's database never outlives.
     tuning = [

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.dbserver import DatabaseServer
+from tests.dbserver import DatabaseServer, scratch_folder
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -45,10 +44,7 @@ def postgres_server() -> Iterator[PostgresServer]:
     """A new cluster; the test FAILS, saying why, when it cannot start."""
     if not (BIN / "postgres").exists():
         pytest.fail(f"PostgreSQL 15 is not installed ({BIN}/postgres is missing): apt-get install postgresql")
-    folder = Path(tempfile.mkdtemp(prefix="coops-pg-"))
-    folder.chmod(0o755)
-    if os.geteuid() == 0:
-        shutil.chown(folder, "nobody")
+    folder = scratch_folder("coops-pg-")
     data, port = folder / "data", "5432"  # the port only names the socket file in ``folder``
 
     def run(*command: str) -> None:
