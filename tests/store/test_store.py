@@ -169,3 +169,18 @@ def test_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> 
     with store.database.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
+
+
+def test_runs_started_at_once_get_numbers_one_after_another(store: Store) -> None:
+    """Processes (here threads, each with its own connection) numbering runs of one flow
+    at the same moment: each number once, none skipped, on every database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    flow_id, version_id, _ = store.save_flow("a/b/c", "x", "yaml")
+
+    def start(_: int) -> int:
+        return store.create_run(flow_id, version_id, "dummy", {}, [("s.a.j", None), ("s.a.k", None)]).number
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(start, range(40)))
+    assert sorted(numbers) == list(range(1, 41))
