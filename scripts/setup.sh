@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-# postgresql: the tests start clusters of their own with its initdb and postgres (none runs as a service).
+# postgresql, mariadb-server: the tests start servers of their own (initdb and postgres,
+# mariadb-install-db and mariadbd) in temporary folders; none runs as a service.
 # chromium: the web UI's end-to-end tests drive it (tests/ui, through npm's playwright-core).
-packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl postgresql
-          chromium)
+packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl
+          postgresql mariadb-server chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,8 +18,25 @@ done
 if ((${#missing[@]})); then
   say "installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # MariaDB's package starts a server as it installs; nothing here needs one. A policy-rc.d
+  # of our own (only where the machine has none) says no to that service alone. A MariaDB
+  # installed before is the machine's own: left as it is.
+  new_mariadb=""
+  [[ " ${missing[*]} " == *" mariadb-server "* ]] && new_mariadb=1
+  policy=""
+  if [ -n "$new_mariadb" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\ncase "$1" in mariadb|mysql) exit 101;; esac\nexit 0\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
+  # ...nor at boot (systemd machines).
+  if [ -n "$new_mariadb" ] && [ -d /run/systemd/system ] && systemctl is-enabled --quiet mariadb 2>/dev/null; then
+    systemctl disable --now --quiet mariadb || true
+  fi
 fi
 
 if ! docker info >/dev/null 2>&1; then

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.mariadbserver import mariadb_database
 from tests.pgserver import postgres_database
 from tests.server.conftest import LiveServer
 from tests.server.cronrace import take_ticks
@@ -162,13 +163,14 @@ def test_the_schedule_is_read_in_its_timezone(store: Store) -> None:
     with_manager(store, body)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 def shared_store(request: pytest.FixtureRequest, store: Store) -> Iterator[Store]:
-    """The test's SQLite store, or a PostgreSQL database of its own (where writers do not queue)."""
+    """The test's SQLite store, or a PostgreSQL or MariaDB database of its own (where
+    writers do not queue)."""
     if request.param == "sqlite":
         yield store
         return
-    with postgres_database() as url:
+    with (postgres_database if request.param == "postgresql" else mariadb_database)() as url:
         opened = Store.open(url)
         yield opened
         opened.close()

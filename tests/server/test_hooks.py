@@ -9,12 +9,14 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 import pytest
+from tests.mariadbserver import mariadb_database
 from tests.pgserver import postgres_database
 from tests.server.conftest import LiveServer, ServerProcess
 
@@ -270,9 +272,12 @@ def test_copies_of_a_delivery_sent_at_the_same_moment_start_one_run(
     send_copies_at_once(store, [hooked.url, hooked.url, other.url, other.url], admin_token)
 
 
-def test_copies_sent_at_the_same_moment_to_two_servers_on_postgresql(coops_home: Path) -> None:
-    """The same on PostgreSQL, where two servers' writes do not queue behind one lock."""
-    with postgres_database() as url:
+@pytest.mark.parametrize("database", [postgres_database, mariadb_database], ids=["postgresql", "mariadb"])
+def test_copies_sent_at_the_same_moment_to_two_servers_on_another_database(
+    coops_home: Path, database: Callable[[], AbstractContextManager[str]]
+) -> None:
+    """The same on PostgreSQL and MariaDB, where two servers' writes do not queue behind one lock."""
+    with database() as url:
         store = Store.open(url)
         servers: list[ServerProcess] = []
         try:

@@ -80,3 +80,16 @@ def test_a_run_reads_the_source_of_the_version_it_ran(store: Store) -> None:
         store.flow_source(999)
     with pytest.raises(StoreError, match="no flow version with id 999"):
         flows.version_source(store, 999)
+
+
+def test_uris_differ_by_case_and_a_source_may_be_longer_than_64_kib(store: Store) -> None:
+    """Text compares as SQLite compares it, byte for byte, on every database (MySQL's
+    default collation would make these one flow), and holds what SQLite holds (MySQL's
+    TEXT stops at 64 KiB)."""
+    long = "# " + "é" * 70_000 + "\n"  # 140 KB in UTF-8
+    lower, v_lower, _ = store.save_flow("acme/shop/ci", long, "yaml")
+    upper, v_upper, _ = store.save_flow("acme/Shop/ci", "two", "yaml")
+    assert upper != lower
+    assert flows.find_version(store, "acme/Shop/ci", None) == (upper, v_upper)
+    assert flows.version_source(store, v_lower) == (long, "yaml")
+    assert [f.uri for f in flows.list_flows(store)] == ["acme/Shop/ci", "acme/shop/ci"]

@@ -1,11 +1,10 @@
-"""``COOPS_DATABASE_URL`` pointing at PostgreSQL instead of COOPS_HOME's SQLite: the CLI
-and a ``coops server`` process keep their runs there and see each other's."""
+"""``COOPS_DATABASE_URL`` pointing at PostgreSQL or MariaDB instead of COOPS_HOME's SQLite:
+the CLI and a ``coops server`` process keep their runs there and see each other's."""
 
 from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.cli.test_cli import coops, write
-from tests.pgserver import postgres_database
+from tests.dbserver import DatabaseServer
 from tests.server.conftest import ServerProcess
 from tests.server.flows import wait_for_run
 
@@ -30,13 +29,14 @@ FLOW = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def database_url() -> Iterator[str]:
-    with postgres_database() as url:
-        yield url
+@pytest.fixture(params=["postgresql", "mariadb"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A new database on the session's server (tests/store/conftest.py)."""
+    server: DatabaseServer = request.getfixturevalue(request.param)
+    return server.new_database()
 
 
-def test_the_cli_and_a_server_keep_their_state_in_postgresql(tmp_path: Path, database_url: str) -> None:
+def test_the_cli_and_a_server_keep_their_state_in_another_database(tmp_path: Path, database_url: str) -> None:
     home = tmp_path / "home"
     env = {"COOPS_DATABASE_URL": database_url}
     flow = write(tmp_path, FLOW)

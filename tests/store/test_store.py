@@ -169,3 +169,29 @@ def test_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> 
     with store.database.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
+
+
+def test_runs_started_at_once_get_numbers_one_after_another(store: Store) -> None:
+    """Processes (here threads, each with its own connection) numbering runs of one flow
+    at the same moment: each number once, none skipped, on every database."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    flow_id, version_id, _ = store.save_flow("a/b/c", "x", "yaml")
+
+    def start(_: int) -> int:
+        return store.create_run(flow_id, version_id, "dummy", {}, [("s.a.j", None), ("s.a.k", None)]).number
+
+    with ThreadPoolExecutor(8) as pool:
+        numbers = list(pool.map(start, range(40)))
+    assert sorted(numbers) == list(range(1, 41))
+
+
+def test_every_database_reads_what_others_committed_since_a_transaction_began(store: Store) -> None:
+    """READ COMMITTED everywhere a server can have it (MySQL's default is REPEATABLE READ):
+    a transaction that read a table sees another's insert on its next read, as on PostgreSQL."""
+    store.save_flow("a/b/c", "x", "yaml")
+    with store.database.connect() as reader:
+        before = reader.execute(sa.select(sa.func.count()).select_from(t.flows)).scalar()
+        store.save_flow("a/b/d", "x", "yaml")  # another connection, committed
+        after = reader.execute(sa.select(sa.func.count()).select_from(t.flows)).scalar()
+    assert (before, after) == (1, 2)

@@ -1,7 +1,7 @@
 """Opening the database: where it lives, SQLite tuning, and migrations.
 
-SQLite in ``COOPS_HOME`` is the default; ``COOPS_DATABASE_URL`` points at any
-SQLAlchemy URL (PostgreSQL, MySQL/TiDB) instead. The schema is brought to the
+SQLite in ``COOPS_HOME`` is the default; ``COOPS_DATABASE_URL`` points at PostgreSQL
+(``postgresql+psycopg://``) or MySQL/MariaDB/TiDB (``mysql+pymysql://``) instead. The schema is brought to the
 newest Alembic revision every time the store opens, so an upgrade of
 ContainerOps never needs a manual step.
 """
@@ -24,7 +24,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration. Checked against Alembic's own view by a test, so that
 #: opening an up-to-date store never has to import Alembic (a tenth of a second
 #: on every CLI call).
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 
 def database_url() -> str:
@@ -50,6 +50,11 @@ def create_db_engine(url: str | None = None) -> sa.Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+    elif sa.engine.make_url(url).get_backend_name() in ("mysql", "mariadb"):
+        # READ COMMITTED, as PostgreSQL's default: each statement sees what others committed,
+        # and InnoDB takes no gap locks (REPEATABLE READ's would make concurrent writers of
+        # runs and log lines wait on, and deadlock over, rows none of them touch).
+        engine = sa.create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
     else:
         engine = sa.create_engine(url, pool_pre_ping=True)
     return engine

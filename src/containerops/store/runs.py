@@ -49,6 +49,10 @@ def create_run(
     for _ in range(20):  # another process may take the same number: try the next
         try:
             with store.database.begin() as conn:
+                # Creators of one flow's runs take turns on its row (PostgreSQL, MySQL; SQLite
+                # has one writer anyway): a number is computed by one at a time, not retried
+                # by all but one of them.
+                conn.execute(sa.select(t.flows.c.id).where(t.flows.c.id == flow_id).with_for_update())
                 number = (
                     conn.execute(
                         sa.select(sa.func.max(t.runs.c.number)).where(t.runs.c.flow_id == flow_id)

@@ -1,6 +1,8 @@
 """The tables. Core tables rather than ORM classes: the engine writes in bulk
 (``executemany``), and nothing here is specific to SQLite, so PostgreSQL and
-MySQL/TiDB work unchanged (bounded VARCHARs for indexed columns, portable JSON).
+MySQL/MariaDB/TiDB work unchanged (bounded VARCHARs for indexed columns, portable JSON).
+On MySQL two types need a size their default lacks (migration 0013): times keep their
+microseconds (``DATETIME(6)``) and texts may be longer than 64 KiB (``LONGTEXT``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import mysql, sqlite
 
 from containerops.timestamps import SQLITE_FORMAT, SQLITE_PATTERN, utc
 
@@ -26,8 +28,9 @@ metadata = sa.MetaData(
 class StoredTime(sa.types.TypeDecorator[datetime]):
     """A point in time, written in UTC and read back aware. SQLite, which has no time
     type, holds it as RFC 3339 text with its offset (``2026-12-03T22:10:07.123456+00:00``,
-    what the API and the CLI show; migration 0009 rewrote older naive texts); other
-    databases use their own timezone-aware type."""
+    what the API and the CLI show; migration 0009 rewrote older naive texts); MySQL's
+    ``DATETIME(6)`` holds the UTC time without a zone; PostgreSQL has its own
+    timezone-aware type."""
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
@@ -37,6 +40,8 @@ class StoredTime(sa.types.TypeDecorator[datetime]):
             return dialect.type_descriptor(
                 sqlite.DATETIME(storage_format=SQLITE_FORMAT, regexp=SQLITE_PATTERN)  # type: ignore[no-untyped-call]
             )
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(timezone=True, fsp=6))
         return dialect.type_descriptor(sa.DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
@@ -47,6 +52,9 @@ class StoredTime(sa.types.TypeDecorator[datetime]):
 
 
 Timestamp = StoredTime()
+#: Text of any length: MySQL's TEXT stops at 64 KiB (a flow's source, a webhook's body,
+#: one long log line go past it).
+LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
 
 flows = sa.Table(
     "flows",
@@ -64,7 +72,7 @@ flow_versions = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("format", sa.String(8), nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("source", LongText, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.UniqueConstraint("flow_id", "version", name="uq_flow_versions_flow_id_version"),
 )
@@ -79,7 +87,7 @@ runs = sa.Table(
     #: Unique across every store and machine: labels the run's containers.
     sa.Column("uid", sa.String(32), nullable=False, unique=True),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("reason", LongText, nullable=True),
     sa.Column("executor", sa.String(32), nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
@@ -102,7 +110,7 @@ jobs = sa.Table(
     sa.Column("position", sa.Integer, nullable=False),
     sa.Column("image", sa.String(512), nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("reason", LongText, nullable=True),
     sa.Column("exit_code", sa.Integer, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("outputs", sa.JSON, nullable=False),
@@ -120,7 +128,7 @@ job_attempts = sa.Table(
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("exit_code", sa.Integer, nullable=True),
-    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("reason", LongText, nullable=True),
     sa.Column("outputs", sa.JSON, nullable=False),
     sa.Column("started_at", Timestamp, nullable=True),
     sa.Column("finished_at", Timestamp, nullable=True),
@@ -135,7 +143,7 @@ state_changes = sa.Table(
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), nullable=True),
     sa.Column("attempt", sa.Integer, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("reason", LongText, nullable=True),
     sa.Column("at", Timestamp, nullable=False),
     sa.Index("ix_state_changes_run_id", "run_id"),
 )
@@ -150,7 +158,7 @@ log_lines = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("at", Timestamp, nullable=False),
     sa.Column("stream", sa.String(6), nullable=False),
-    sa.Column("line", sa.Text, nullable=False),
+    sa.Column("line", LongText, nullable=False),
     sa.Index("ix_log_lines_run_id_id", "run_id", "id"),
     sa.Index("ix_log_lines_job_id", "job_id"),  # for the foreign key; readers go by run_id, id
 )
@@ -177,8 +185,8 @@ components = sa.Table(
     #: The newest version (semver order) and its words, kept here so that listing
     #: and search read one row per component, not one per version.
     sa.Column("latest_version", sa.String(64), nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("title", LongText, nullable=False),
+    sa.Column("description", LongText, nullable=False),
     sa.Column("keywords", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
@@ -196,7 +204,7 @@ component_versions = sa.Table(
     #: The image's config digest (the Docker image id): what makes a re-push the same.
     sa.Column("image_id", sa.String(80), nullable=False),
     sa.Column("spec", sa.JSON, nullable=False),
-    sa.Column("readme", sa.Text, nullable=False),
+    sa.Column("readme", LongText, nullable=False),
     sa.Column("pushed_at", Timestamp, nullable=False),
     #: Who pushed it (a user of the server, or ``user@host`` for a local push).
     sa.Column("pushed_by", sa.String(128), nullable=True),
@@ -206,9 +214,9 @@ component_versions = sa.Table(
     #: The image's size in bytes.
     sa.Column("size", sa.BigInteger, nullable=True),
     #: Its owner's word when deprecated (a warning at validation and run); None if not.
-    sa.Column("deprecated", sa.Text, nullable=True),
+    sa.Column("deprecated", LongText, nullable=True),
     #: Why it was yanked (new runs refuse it; runs that pinned it keep it), and what to use.
-    sa.Column("yanked", sa.Text, nullable=True),
+    sa.Column("yanked", LongText, nullable=True),
     sa.Column("replacement", sa.String(64), nullable=True),
     sa.UniqueConstraint("component_id", "version", name="uq_component_versions_component_id_version"),
 )
@@ -252,7 +260,7 @@ pauses = sa.Table(
     sa.Column("deadline", Timestamp, nullable=True),
     sa.Column("decision", sa.String(16), nullable=True),  # approved | rejected | timeout
     sa.Column("decided_by", sa.String(255), nullable=True),
-    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("comment", LongText, nullable=True),
     sa.Column("decided_at", Timestamp, nullable=True),
     sa.UniqueConstraint("run_id", "stage", name="uq_pauses_run_id_stage"),
 )
@@ -272,7 +280,7 @@ service_callbacks = sa.Table(
     sa.Column("closed_at", Timestamp, nullable=True),
     sa.Column("result", sa.Boolean, nullable=True),
     sa.Column("outputs", sa.JSON, nullable=True),
-    sa.Column("log", sa.Text, nullable=True),
+    sa.Column("log", LongText, nullable=True),
 )
 
 
@@ -291,10 +299,10 @@ trigger_deliveries = sa.Table(
     sa.Column("delivery_id", sa.String(128), nullable=True),  # X-GitHub-Delivery, ...
     sa.Column("event", sa.String(64), nullable=True),
     sa.Column("headers", sa.JSON, nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("body", LongText, nullable=False),
     sa.Column("body_encoding", sa.String(8), nullable=False),  # utf-8 | base64
     sa.Column("verdict", sa.String(16), nullable=False),
-    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("reason", LongText, nullable=True),
     sa.Column("status_code", sa.Integer, nullable=False),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
     #: Set only on the delivery that started a run, so that a redelivery cannot start another.
@@ -334,7 +342,7 @@ notifications = sa.Table(
     sa.Column("target", sa.String(255), nullable=False),  # where, without secrets
     sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed
     sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("error", LongText, nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("finished_at", Timestamp, nullable=True),
     sa.Index("ix_notifications_run_id", "run_id"),
@@ -409,7 +417,7 @@ secrets = sa.Table(
     sa.Column("namespace", sa.String(64), nullable=False),
     sa.Column("name", sa.String(128), nullable=False),
     #: AES-GCM with the server key, bound to namespace and name; never the value in clear.
-    sa.Column("ciphertext", sa.Text, nullable=False),
+    sa.Column("ciphertext", LongText, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.UniqueConstraint("namespace", "name", name="uq_secrets_namespace_name"),
@@ -423,7 +431,7 @@ secrets = sa.Table(
 runs.append_column(sa.Column("concurrency_group", sa.String(255), nullable=True))
 #: Why another process asked the run to stop (a newer run of its group, ``coops runs
 #: cancel`` of a run another process owns); the owner reads it with its heartbeat.
-runs.append_column(sa.Column("cancel_request", sa.Text, nullable=True))
+runs.append_column(sa.Column("cancel_request", LongText, nullable=True))
 sa.Index("ix_runs_concurrency_group_status", runs.c.concurrency_group, runs.c.status)
 
 #: One row per group: the run that holds it. Taking it is a conditional update from the

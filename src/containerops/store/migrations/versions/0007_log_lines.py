@@ -20,13 +20,17 @@ branch_labels = None
 depends_on = None
 
 
+# The new index is made before the old one goes: MySQL and MariaDB refuse to drop the
+# index a foreign key uses (job_id's) while no other index can serve it.
+
+
 def upgrade() -> None:
     with op.batch_alter_table("log_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_log_lines_job_id_attempt_seq")
         batch_op.create_index("ix_log_lines_job_id", ["job_id"], unique=False)
+        batch_op.drop_index("ix_log_lines_job_id_attempt_seq")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("log_lines", schema=None) as batch_op:
-        batch_op.drop_index("ix_log_lines_job_id")
         batch_op.create_index("ix_log_lines_job_id_attempt_seq", ["job_id", "attempt", "seq"], unique=False)
+        batch_op.drop_index("ix_log_lines_job_id")
