@@ -129,11 +129,11 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == HEAD_REVISION
 
 
-def test_an_up_to_date_store_opens_without_alembic(coops_home: Path) -> None:
+def test_an_up_to_date_store_opens_without_alembic(store: Store) -> None:
+    """On each database (the process finds it through COOPS_HOME or COOPS_DATABASE_URL)."""
     import subprocess
     import sys
 
-    Store.open().close()
     code = "import sys; from containerops.store import Store; Store.open(); print('alembic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
