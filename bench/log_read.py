@@ -12,7 +12,8 @@ printing ``--lines`` numbered lines (1,000,000; ``--quick`` 200,000), not timed.
   Target < 100 ms, whatever the log's size: ``tail_ms_small`` is the same on a 1,000-line
   job for comparison.
 - ``tail_process_ms``: ``coops logs 1 --tail 100`` as a whole process, for information
-  (it is mostly the interpreter and the CLI's start-up, see cli_startup.py).
+  (it is mostly the interpreter and the CLI's start-up: ``help_process_ms`` is ``coops
+  --help`` beside it, see cli_startup.py).
 
 Checked: every printed log has every line, in order; each tail is the last 100 lines.
 
@@ -90,6 +91,14 @@ def tail_process(env: dict[str, str]) -> float:
     return took
 
 
+def help_process(env: dict[str, str]) -> float:
+    begun = time.perf_counter()
+    done = subprocess.run([str(COOPS), "--help"], env=env, capture_output=True, timeout=60)
+    if done.returncode != 0:
+        raise BenchError(f"coops --help: exit {done.returncode}")
+    return time.perf_counter() - begun
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=None, help=f"lines (default {LINES:,})")
@@ -115,12 +124,14 @@ def main() -> int:
         tails = [tail_in_process(store, 1, lines) for _ in range(repeat)]
         small = [tail_in_process(store, 2, 1000) for _ in range(repeat)]
         processes = [tail_process(env) for _ in range(repeat)]
+        helps = [help_process(env) for _ in range(repeat)]
         store.close()
         results.add("whole_seconds", median(whole_s), 3)
         results.add("whole_lines_per_second", lines / median(whole_s), 0)
         results.add("tail_ms", median(tails) * 1000, 2)
         results.add("tail_ms_small", median(small) * 1000, 2)
         results.add("tail_process_ms", median(processes) * 1000, 1)
+        results.add("help_process_ms", median(helps) * 1000, 1)
         results.target("whole_seconds", "<", TARGET_WHOLE_SECONDS)
         results.target("tail_ms", "<", TARGET_TAIL_MS)
     except BenchError as error:

@@ -584,7 +584,7 @@ def logs(
         )
         return
     from containerops.engine.abandoned import settle_abandoned_runs
-    from containerops.store.logs import job_paths, raw_log_lines
+    from containerops.store.logs import job_paths, log_text_runs, raw_log_lines
 
     store = Store.open()
     run_id = _open_run(store, run_ref)
@@ -594,26 +594,40 @@ def logs(
     last_id = 0
     _collect_less()
     checked = 0.0
-    page = 200_000  # lines a query: a big block written at once, memory still bounded
+    page = 500_000  # lines a query: a big block written at once, memory still bounded
     while True:
         finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
         if follow and not finished and time.monotonic() - checked > 1:  # its owner killed with -9?
             checked = time.monotonic()
             finished = bool(settle_abandoned_runs(store, only=run_id))
         while True:
-            job_ids, rows = raw_log_lines(
-                store, run_id, job_path=job, after_id=last_id, limit=page, tail=tail, with_times=timestamps
-            )
-            if rows:  # one write a read: a follower keeps up with a chatty job
-                out.write(render.log_block(rows, job_ids, with_job=job is None, timestamps=timestamps))
-                last_id = rows[-1][0]
+            if timestamps or tail is not None:
+                job_ids, rows = raw_log_lines(
+                    store,
+                    run_id,
+                    job_path=job,
+                    after_id=last_id,
+                    limit=page,
+                    tail=tail,
+                    with_times=timestamps,
+                )
+                text = render.log_block(rows, job_ids, with_job=job is None, timestamps=timestamps)
+                count = len(rows)
+                last_id = rows[-1][0] if rows else last_id
+            else:  # the lines of one job and stream in a row come as one text
+                job_ids, runs = log_text_runs(store, run_id, job_path=job, after_id=last_id, limit=page)
+                text = render.log_runs(runs, job_ids, with_job=job is None)
+                count = text.count("\n")
+                last_id = runs[-1].last_id if runs else last_id
+            if text:  # one write a read: a follower keeps up with a chatty job
+                out.write(text)
                 out.flush()
             if tail is not None:
                 tail = None  # the last lines are out: from now on, what comes after them
-                if not rows:
+                if not count:
                     break
                 continue
-            if len(rows) < page:
+            if count < page:
                 break
         if not follow or finished:
             return

@@ -20,7 +20,7 @@ from rich.tree import Tree
 from containerops.engine.state import JobState, RunState
 from containerops.model.paths import group_of
 from containerops.store import RunRow
-from containerops.store.logs import RawLine
+from containerops.store.logs import RawLine, TextRun
 from containerops.timestamps import rfc3339
 
 ICONS = {
@@ -238,10 +238,29 @@ def log_line(
     job_path: str, attempt: int, stream: str, at: datetime, text: str, *, with_job: bool, timestamps: bool
 ) -> str:
     """One stored log line as ``coops logs`` prints it: ``[job#attempt] ! text``."""
-    prefix = f"[{job_path}{'#' + str(attempt) if attempt > 1 else ''}] " if with_job else ""
-    mark = "! " if stream == "stderr" else ""
     stamp = f"{rfc3339(at)} " if timestamps else ""
-    return f"{stamp}{prefix}{mark}{text}\n"
+    return f"{stamp}{_log_prefix(job_path, attempt, stream, with_job)}{text}\n"
+
+
+def _log_prefix(job_path: str, attempt: int, stream: str, with_job: bool) -> str:
+    """``[job#attempt] `` (the attempt when retried; no job with --job), and ``! `` on stderr."""
+    prefix = f"[{job_path}{'#' + str(attempt) if attempt > 1 else ''}] " if with_job else ""
+    return prefix + "! " if stream == "stderr" else prefix
+
+
+def log_runs(runs: Sequence[TextRun], paths: dict[int, str], *, with_job: bool) -> str:
+    """:func:`log_text_runs`'s runs of lines as :func:`log_line` prints them (without times):
+    the prefix goes before each line of a run's text by one ``replace``."""
+    parts: list[str] = []
+    for run in runs:
+        prefix = (
+            f"[{paths[run.job_id]}{'#' + str(run.attempt) if run.attempt > 1 else ''}] " if with_job else ""
+        )
+        if run.stream == "stderr":
+            prefix += "! "
+        parts.append(prefix + run.text.replace("\n", "\n" + prefix) if prefix else run.text)
+    parts.append("")
+    return "\n".join(parts)
 
 
 def log_block(rows: Sequence[RawLine], paths: dict[int, str], *, with_job: bool, timestamps: bool) -> str:
@@ -252,9 +271,7 @@ def log_block(rows: Sequence[RawLine], paths: dict[int, str], *, with_job: bool,
     parts: list[str] = []
     add = parts.append
     for (job_id, attempt, stream), group in groupby(rows, key=itemgetter(1, 2, 3)):
-        prefix = f"[{paths[job_id]}{'#' + str(attempt) if attempt > 1 else ''}] " if with_job else ""
-        if stream == "stderr":
-            prefix += "! "
+        prefix = _log_prefix(paths[job_id], attempt, stream, with_job)
         if timestamps:
             for row in group:
                 at = row[4]
