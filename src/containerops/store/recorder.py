@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import chain, groupby, repeat
-from operator import itemgetter
+from itertools import groupby, repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,8 +55,49 @@ _Batch = tuple[
     dict[tuple[int, int], dict[str, Any]],
     dict[tuple[int, int], dict[str, Any]],
     list[dict[str, Any]],
-    list[tuple[Any, ...]],
+    "_LogColumns",
 ]
+
+
+class _LogColumns:
+    """Pending log lines, column by column (the run id is the recorder's): a batch of lines
+    is added with one ``extend`` a column, and becomes the flat parameters of a multi-row
+    INSERT by slice assignment, with no tuple made per line."""
+
+    __slots__ = ("at", "attempt", "job_id", "line", "seq", "stream")
+
+    def __init__(self) -> None:
+        self.job_id: list[int] = []
+        self.attempt: list[int] = []
+        self.seq: list[int] = []
+        self.at: list[Any] = []
+        self.stream: list[str] = []
+        self.line: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def rows(self, run_id: int) -> list[tuple[Any, ...]]:
+        """One tuple per line, in the order of ``_LOG_COLUMNS``."""
+        count = len(self.line)
+        return list(
+            zip(
+                repeat(run_id, count),
+                *(self.job_id, self.attempt, self.seq, self.at, self.stream, self.line),
+                strict=True,
+            )
+        )
+
+    def flat(self, run_id: int) -> list[Any]:
+        """Every line's values one after another, in the order of ``_LOG_COLUMNS``."""
+        count, width = len(self.line), len(_LOG_COLUMNS)
+        values: list[Any] = [None] * (count * width)
+        values[0::width] = [run_id] * count
+        for offset, column in enumerate(
+            (self.job_id, self.attempt, self.seq, self.at, self.stream, self.line), 1
+        ):
+            values[offset::width] = column
+        return values
 
 
 class Recorder:
@@ -76,7 +116,7 @@ class Recorder:
         self._attempt_inserts: dict[tuple[int, int], dict[str, Any]] = {}
         self._attempt_updates: dict[tuple[int, int], dict[str, Any]] = {}
         self._changes: list[dict[str, Any]] = []
-        self._logs: list[tuple[Any, ...]] = []
+        self._logs = _LogColumns()
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
         #: A log line's time as it is stored, converted when the line is reported.
@@ -136,7 +176,13 @@ class Recorder:
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
         # A tuple in the order of _LOG_COLUMNS: the cheapest record of the busiest path.
-        self._logs.append((self.run_id, job_id, attempt, seq, self._stamp(at), stream, line))
+        logs = self._logs
+        logs.job_id.append(job_id)
+        logs.attempt.append(attempt)
+        logs.seq.append(seq)
+        logs.at.append(self._stamp(at))
+        logs.stream.append(stream)
+        logs.line.append(line)
 
     def log_batch(
         self,
@@ -147,26 +193,20 @@ class Recorder:
         streams: Sequence[str],
         lines: Sequence[str],
     ) -> None:
-        """Many lines at once: their rows are made by ``zip`` (C, no Python per line), and a
-        batch's lines usually share one time (that of the read), converted once."""
+        """Many lines at once: one ``extend`` a column (C, no Python per line); a batch's lines
+        usually share one time (that of the read), converted once."""
         count = len(lines)
         if not count:
             return
-        first = times[0]
-        shared = times.count(first) == count
-        stamps: Iterable[Any] = repeat(self._stamp(first), count) if shared else map(self._stamp, times)
-        self._logs.extend(
-            zip(
-                repeat(self.run_id, count),
-                repeat(job_id, count),
-                repeat(attempt, count),
-                range(first_seq, first_seq + count),
-                stamps,
-                streams,
-                lines,
-                strict=False,
-            )
+        logs, first = self._logs, times[0]
+        logs.job_id += repeat(job_id, count)
+        logs.attempt += repeat(attempt, count)
+        logs.seq += range(first_seq, first_seq + count)
+        logs.at += (
+            repeat(self._stamp(first), count) if times.count(first) == count else map(self._stamp, times)
         )
+        logs.stream += streams
+        logs.line += lines
 
     @property
     def pending_logs(self) -> int:
@@ -219,7 +259,7 @@ class Recorder:
             self._logs,
         )
         self._run, self._jobs, self._attempt_inserts = {}, {}, {}
-        self._attempt_updates, self._changes, self._logs = {}, [], []
+        self._attempt_updates, self._changes, self._logs = {}, [], _LogColumns()
         return batch
 
     def _write(self, batch: _Batch) -> None:
@@ -257,14 +297,14 @@ class Recorder:
             conn.execute(t.state_changes.insert(), changes)
         if logs:
             if conn.dialect.name == "sqlite":
-                _check_log_jobs(conn, self.run_id, logs)
-            _insert_logs(conn, logs)
+                _check_log_jobs(conn, self.run_id, logs.job_id)
+            _insert_logs(conn, self.run_id, logs)
 
 
-def _check_log_jobs(conn: sa.Connection, run_id: int, rows: list[tuple[Any, ...]]) -> None:
+def _check_log_jobs(conn: sa.Connection, run_id: int, job_ids: list[int]) -> None:
     """The foreign keys of log rows, checked once per burst: every job they name is a job of
     the run (so both exist); else the same error the database's own check raises."""
-    named = set(map(itemgetter(1), rows))
+    named = set(job_ids)
     known = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.id.in_(named)))
     unknown = named - set(known.scalars())
     if unknown:
@@ -280,7 +320,7 @@ def _foreign_keys(conn: sa.Connection, *, on: bool) -> None:
     conn.commit()
 
 
-def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+def _insert_logs(conn: sa.Connection, run_id: int, logs: _LogColumns) -> None:
     """Insert log lines: on SQLite straight through the driver, many rows a statement.
 
     A chatty job stores hundreds of thousands of lines a second. SQLAlchemy's
@@ -293,17 +333,18 @@ def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     """
     dialect = conn.dialect
     if dialect.name != "sqlite":
+        rows = logs.rows(run_id)
         conn.execute(t.log_lines.insert(), [dict(zip(_LOG_COLUMNS, row, strict=True)) for row in rows])
         return
     per_insert = _rows_per_insert(dialect)
-    flat = list(chain.from_iterable(rows))  # times are already as stored (Recorder._stamp)
+    flat = logs.flat(run_id)  # times are already as stored (Recorder._stamp)
     step = per_insert * len(_LOG_COLUMNS)
     whole = len(flat) // step * step
     if whole:
         chunks = [tuple(flat[start : start + step]) for start in range(0, whole, step)]
         conn.exec_driver_sql(_log_insert(per_insert), chunks)
     if whole < len(flat):
-        conn.exec_driver_sql(_log_insert(len(rows) % per_insert), [tuple(flat[whole:])])
+        conn.exec_driver_sql(_log_insert(len(logs) % per_insert), [tuple(flat[whole:])])
 
 
 @functools.cache
