@@ -68,6 +68,8 @@ def test_the_cli_and_a_server_keep_their_state_in_another_database(tmp_path: Pat
     ]
     logs = coops("logs", str(second["id"]), home=home, check=0, extra_env=env).stdout
     assert "[build.unit.test] tested" in logs
+    tail = coops("logs", str(second["id"]), "--tail", "1", "-t", home=home, check=0, extra_env=env).stdout
+    assert tail.endswith(f" {logs.splitlines()[-1]}\n") and tail.count("\n") == 1
     assert not (home / "containerops.db").exists()  # nothing went to SQLite
     engine = sa.create_engine(database_url)
     try:

@@ -562,6 +562,10 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
     ] = False,
     timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show each line's time.")] = False,
+    tail: Annotated[
+        int | None,
+        typer.Option("--tail", "-n", min=0, help="Only the last N lines (then new ones with -f)."),
+    ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -574,6 +578,8 @@ def logs(
     from containerops.store import Store
 
     if server:
+        if tail is not None:
+            raise _fail("--tail reads the local store; it cannot be used with --server")
         _remotely(
             server,
             token,
@@ -581,7 +587,7 @@ def logs(
         )
         return
     from containerops.engine.abandoned import settle_abandoned_runs
-    from containerops.store.logs import job_paths
+    from containerops.store.logs import job_paths, log_text_runs, raw_log_lines
 
     store = Store.open()
     run_id = _open_run(store, run_ref)
@@ -591,31 +597,40 @@ def logs(
     last_id = 0
     _collect_less()
     checked = 0.0
+    page = 500_000  # lines a query: a big block written at once, memory still bounded
     while True:
         finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
         if follow and not finished and time.monotonic() - checked > 1:  # its owner killed with -9?
             checked = time.monotonic()
             finished = bool(settle_abandoned_runs(store, only=run_id))
         while True:
-            rows = store.log_lines(run_id, job_path=job, after_id=last_id)
-            text = []  # one write a read: a follower keeps up with a chatty job
-            for line in rows:
-                text.append(
-                    render.log_line(
-                        line.job_path,
-                        line.attempt,
-                        line.stream,
-                        line.at,
-                        line.line,
-                        with_job=job is None,
-                        timestamps=timestamps,
-                    )
+            if timestamps or tail is not None:
+                job_ids, rows = raw_log_lines(
+                    store,
+                    run_id,
+                    job_path=job,
+                    after_id=last_id,
+                    limit=page,
+                    tail=tail,
+                    with_times=timestamps,
                 )
-            if rows:
-                out.write("".join(text))
-                last_id = rows[-1].id
+                text = render.log_block(rows, job_ids, with_job=job is None, timestamps=timestamps)
+                count = len(rows)
+                last_id = rows[-1][0] if rows else last_id
+            else:  # the lines of one job and stream in a row come as one text
+                job_ids, runs = log_text_runs(store, run_id, job_path=job, after_id=last_id, limit=page)
+                text = render.log_runs(runs, job_ids, with_job=job is None)
+                count = text.count("\n")
+                last_id = runs[-1].last_id if runs else last_id
+            if text:  # one write a read: a follower keeps up with a chatty job
+                out.write(text)
                 out.flush()
-            if len(rows) < 10_000:
+            if tail is not None:
+                tail = None  # the last lines are out: from now on, what comes after them
+                if not count:
+                    break
+                continue
+            if count < page:
                 break
         if not follow or finished:
             return

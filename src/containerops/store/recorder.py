@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import groupby
+from itertools import groupby, repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,8 +55,49 @@ _Batch = tuple[
     dict[tuple[int, int], dict[str, Any]],
     dict[tuple[int, int], dict[str, Any]],
     list[dict[str, Any]],
-    list[tuple[Any, ...]],
+    "_LogColumns",
 ]
+
+
+class _LogColumns:
+    """Pending log lines, column by column (the run id is the recorder's): a batch of lines
+    is added with one ``extend`` a column, and becomes the flat parameters of a multi-row
+    INSERT by slice assignment, with no tuple made per line."""
+
+    __slots__ = ("at", "attempt", "job_id", "line", "seq", "stream")
+
+    def __init__(self) -> None:
+        self.job_id: list[int] = []
+        self.attempt: list[int] = []
+        self.seq: list[int] = []
+        self.at: list[Any] = []
+        self.stream: list[str] = []
+        self.line: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def rows(self, run_id: int) -> list[tuple[Any, ...]]:
+        """One tuple per line, in the order of ``_LOG_COLUMNS``."""
+        count = len(self.line)
+        return list(
+            zip(
+                repeat(run_id, count),
+                *(self.job_id, self.attempt, self.seq, self.at, self.stream, self.line),
+                strict=True,
+            )
+        )
+
+    def flat(self, run_id: int) -> list[Any]:
+        """Every line's values one after another, in the order of ``_LOG_COLUMNS``."""
+        count, width = len(self.line), len(_LOG_COLUMNS)
+        values: list[Any] = [None] * (count * width)
+        values[0::width] = [run_id] * count
+        for offset, column in enumerate(
+            (self.job_id, self.attempt, self.seq, self.at, self.stream, self.line), 1
+        ):
+            values[offset::width] = column
+        return values
 
 
 class Recorder:
@@ -75,9 +116,11 @@ class Recorder:
         self._attempt_inserts: dict[tuple[int, int], dict[str, Any]] = {}
         self._attempt_updates: dict[tuple[int, int], dict[str, Any]] = {}
         self._changes: list[dict[str, Any]] = []
-        self._logs: list[tuple[Any, ...]] = []
+        self._logs = _LogColumns()
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
+        #: A log line's time as it is stored, converted when the line is reported.
+        self._stamp = _time_processor(engine.dialect)
 
     # -- gathering ---------------------------------------------------------
     def run(self, status: str, at: datetime, reason: str | None = None, **fields: Any) -> None:
@@ -133,7 +176,37 @@ class Recorder:
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
         # A tuple in the order of _LOG_COLUMNS: the cheapest record of the busiest path.
-        self._logs.append((self.run_id, job_id, attempt, seq, at, stream, line))
+        logs = self._logs
+        logs.job_id.append(job_id)
+        logs.attempt.append(attempt)
+        logs.seq.append(seq)
+        logs.at.append(self._stamp(at))
+        logs.stream.append(stream)
+        logs.line.append(line)
+
+    def log_batch(
+        self,
+        job_id: int,
+        attempt: int,
+        first_seq: int,
+        times: Sequence[datetime],
+        streams: Sequence[str],
+        lines: Sequence[str],
+    ) -> None:
+        """Many lines at once: one ``extend`` a column (C, no Python per line); a batch's lines
+        usually share one time (that of the read), converted once."""
+        count = len(lines)
+        if not count:
+            return
+        logs, first = self._logs, times[0]
+        logs.job_id += repeat(job_id, count)
+        logs.attempt += repeat(attempt, count)
+        logs.seq += range(first_seq, first_seq + count)
+        logs.at += (
+            repeat(self._stamp(first), count) if times.count(first) == count else map(self._stamp, times)
+        )
+        logs.stream += streams
+        logs.line += lines
 
     @property
     def pending_logs(self) -> int:
@@ -186,63 +259,92 @@ class Recorder:
             self._logs,
         )
         self._run, self._jobs, self._attempt_inserts = {}, {}, {}
-        self._attempt_updates, self._changes, self._logs = {}, [], []
+        self._attempt_updates, self._changes, self._logs = {}, [], _LogColumns()
         return batch
 
     def _write(self, batch: _Batch) -> None:
+        logs = batch[5]
+        with self._engine.connect() as conn:
+            # SQLite would look both foreign keys of every log row up (a quarter of the cost of
+            # storing it): instead, the jobs a burst's lines name are looked up once, in the
+            # same transaction (_check_log_jobs), and the check is off while they are written.
+            relaxed = bool(logs) and conn.dialect.name == "sqlite"
+            if relaxed:
+                _foreign_keys(conn, on=False)
+            try:
+                with conn.begin():
+                    self._write_in(conn, batch)
+            finally:
+                if relaxed:
+                    _foreign_keys(conn, on=True)
+
+    def _write_in(self, conn: sa.Connection, batch: _Batch) -> None:
         run, jobs, inserts, updates, changes, logs = batch
-        with self._engine.begin() as conn:
-            if run:
-                conn.execute(t.runs.update().where(t.runs.c.id == self.run_id).values(**run))
-            if inserts:
-                for rows in _uniform(list(inserts.values())):
-                    conn.execute(t.job_attempts.insert(), rows)
-            if updates:
-                rows = [{"b_job_id": k[0], "b_attempt": k[1], **_prefixed(v)} for k, v in updates.items()]
-                for group in _uniform(rows):
-                    conn.execute(_ATTEMPT_BY_KEY.values(_bind_all(group[0])), group)
-            if jobs:
-                rows = [{"b_id": job_id, **_prefixed(v)} for job_id, v in jobs.items()]
-                for group in _uniform(rows):
-                    conn.execute(_JOB_BY_ID.values(_bind_all(group[0])), group)
-            if changes:
-                conn.execute(t.state_changes.insert(), changes)
-            if logs:
-                _insert_logs(conn, logs)
+        if run:
+            conn.execute(t.runs.update().where(t.runs.c.id == self.run_id).values(**run))
+        if inserts:
+            for rows in _uniform(list(inserts.values())):
+                conn.execute(t.job_attempts.insert(), rows)
+        if updates:
+            rows = [{"b_job_id": k[0], "b_attempt": k[1], **_prefixed(v)} for k, v in updates.items()]
+            for group in _uniform(rows):
+                conn.execute(_ATTEMPT_BY_KEY.values(_bind_all(group[0])), group)
+        if jobs:
+            rows = [{"b_id": job_id, **_prefixed(v)} for job_id, v in jobs.items()]
+            for group in _uniform(rows):
+                conn.execute(_JOB_BY_ID.values(_bind_all(group[0])), group)
+        if changes:
+            conn.execute(t.state_changes.insert(), changes)
+        if logs:
+            if conn.dialect.name == "sqlite":
+                _check_log_jobs(conn, self.run_id, logs.job_id)
+            _insert_logs(conn, self.run_id, logs)
 
 
-def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
+def _check_log_jobs(conn: sa.Connection, run_id: int, job_ids: list[int]) -> None:
+    """The foreign keys of log rows, checked once per burst: every job they name is a job of
+    the run (so both exist); else the same error the database's own check raises."""
+    named = set(job_ids)
+    known = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.id.in_(named)))
+    unknown = named - set(known.scalars())
+    if unknown:
+        orig = conn.dialect.dbapi.IntegrityError(  # type: ignore[union-attr]
+            f"FOREIGN KEY constraint failed: log lines of jobs {sorted(unknown)} not in run {run_id}"
+        )
+        raise sa.exc.IntegrityError(f"INSERT INTO {t.log_lines.name}", None, orig)
+
+
+def _foreign_keys(conn: sa.Connection, *, on: bool) -> None:
+    """Turn SQLite's foreign key checks on or off for this connection (outside a transaction)."""
+    conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    conn.commit()
+
+
+def _insert_logs(conn: sa.Connection, run_id: int, logs: _LogColumns) -> None:
     """Insert log lines: on SQLite straight through the driver, many rows a statement.
 
     A chatty job stores hundreds of thousands of lines a second. SQLAlchemy's
     per-row parameter handling would cost more than SQLite itself, and one
     ``INSERT ... VALUES (...), (...), ...`` of many rows costs SQLite a third less
     than as many single-row inserts; in the writer thread, each statement is also
-    one release of the GIL rather than one a row. The values are the same either way: timestamps go
-    through the column type's own bind processor (once per distinct time: the
-    lines of one read share it), in the same transaction, in the same order.
+    one release of the GIL rather than one a row. The values are the same either way: timestamps went
+    through the column type's own bind processor when the lines were reported (once per
+    distinct time: the lines of one read share it), in the same transaction, in the same order.
     """
     dialect = conn.dialect
     if dialect.name != "sqlite":
+        rows = logs.rows(run_id)
         conn.execute(t.log_lines.insert(), [dict(zip(_LOG_COLUMNS, row, strict=True)) for row in rows])
         return
-    process = _time_processor(dialect)
     per_insert = _rows_per_insert(dialect)
-    flat: list[Any] = []
-    extend = flat.extend
-    last: Any = None
-    stored: Any = None
-    for run_id, job_id, attempt, seq, at, stream, line in rows:
-        if at is not last:
-            last, stored = at, process(at)
-        extend((run_id, job_id, attempt, seq, stored, stream, line))
+    flat = logs.flat(run_id)  # times are already as stored (Recorder._stamp)
     step = per_insert * len(_LOG_COLUMNS)
     whole = len(flat) // step * step
     if whole:
         chunks = [tuple(flat[start : start + step]) for start in range(0, whole, step)]
         conn.exec_driver_sql(_log_insert(per_insert), chunks)
     if whole < len(flat):
-        conn.exec_driver_sql(_log_insert(len(rows) % per_insert), [tuple(flat[whole:])])
+        conn.exec_driver_sql(_log_insert(len(logs) % per_insert), [tuple(flat[whole:])])
 
 
 @functools.cache
@@ -253,13 +355,15 @@ def _rows_per_insert(dialect: sa.Dialect) -> int:
 
 @functools.cache
 def _time_processor(dialect: sa.Dialect) -> Callable[[Any], Any]:
-    """How a log line's time is stored: the column type's own bind processor, or the
-    same text made by ``datetime.isoformat`` (C, several times faster) when both agree.
+    """How a log line's time is stored on SQLite: the column type's own bind processor, or
+    the same text made by ``datetime.isoformat`` (C, several times faster) when both agree.
+    Other databases take the datetime as it is (through SQLAlchemy's own insert).
 
-    Docker gives every line its own time, so this runs once per line.
+    Lines read through the json-file log each have their own time, so this can run once
+    per line.
     """
     generic = t.log_lines.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-    if generic is None:
+    if generic is None or dialect.name != "sqlite":
         return lambda value: value
 
     def fast(value: Any) -> Any:
