@@ -1,12 +1,13 @@
 """The Docker executor: every job attempt is one container on the local Docker Engine.
 
-The Docker SDK is synchronous. Short calls (create, start, inspect, remove) run
-through ``asyncio.to_thread``; the two calls that block for a job's whole life (the
-log stream and the wait) run in threads of their own, so that many parallel jobs
-never exhaust the event loop's small default thread pool (6 threads on 2 cores),
-which the rest of the engine needs too. Those long calls are written so that a
-cancelled engine task leaves no thread blocked for ever: the log stream's socket is
-shut down, and the wait polls with a timeout and looks at a cancellation flag.
+The Docker SDK is synchronous. Short calls (create, start, inspect, remove) run in the
+executor's own pool of ``CALL_THREADS`` threads, not the event loop's default one (6
+threads on 2 cores): a matrix at ``max_parallel: 20`` starts, and a ``fail_fast`` removes,
+20 containers at once, as ``xargs -P 20`` of ``docker run`` would. The two calls that
+block for a job's whole life (the log stream and the wait) run in threads of their own,
+written so that a cancelled engine task leaves no thread blocked for ever: the log
+stream's socket is shut down, and the wait polls with a timeout and looks at a
+cancellation flag.
 
 Containers are not auto-removed: the engine reads every log line and the exit state
 first, then calls :meth:`DockerExecutor.destroy`.
@@ -32,12 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import io
 import os
 import tarfile
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import docker
@@ -116,17 +118,18 @@ class DockerExecutor(Executor):
         self._workspaces: dict[str, str] = {}
         #: Images known to be on the Engine (inspected or pulled by this executor).
         self._present_images: set[str] = set()
+        self._threads: ThreadPoolExecutor | None = None
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def setup(self, run: RunContext) -> None:
         """Connect now, so that a stopped Engine fails the run before any job starts;
         create the run's workspace."""
-        await asyncio.to_thread(self._api)
-        self._workspaces[run.run_id] = await asyncio.to_thread(self._create_workspace, run.run_id)
+        await self._call(self._api)
+        self._workspaces[run.run_id] = await self._call(self._create_workspace, run.run_id)
 
     async def start(self, spec: JobSpec) -> JobHandle:
-        future = asyncio.ensure_future(asyncio.to_thread(self._start, spec))
+        future = asyncio.ensure_future(self._call(self._start, spec))
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -155,7 +158,7 @@ class DockerExecutor(Executor):
             raise
 
     async def output_file(self, handle: JobHandle) -> bytes | None:
-        return await asyncio.to_thread(self._read_output_file, docker_handle(handle))
+        return await self._call(self._read_output_file, docker_handle(handle))
 
     async def destroy(self, handle: JobHandle) -> None:
         job = docker_handle(handle)
@@ -163,15 +166,15 @@ class DockerExecutor(Executor):
         if attachment is not None:
             attachment.close()
         container_id = job.container_id
-        await asyncio.to_thread(lambda: remove_container(self._api(), container_id))
+        await self._call(lambda: remove_container(self._api(), container_id))
 
     async def teardown(self, run: RunContext) -> None:
-        await asyncio.to_thread(lambda: remove_labelled(self._api(), f"{LABEL_RUN}={run.run_id}"))
+        await self._call(lambda: remove_labelled(self._api(), f"{LABEL_RUN}={run.run_id}"))
         if run.keep_workspace:
             return
         volume = self._workspaces.pop(run.run_id, None)
         if volume is not None:
-            await asyncio.to_thread(remove_volume, self._api(), volume)
+            await self._call(remove_volume, self._api(), volume)
 
     def workspace(self, run: RunContext) -> str | None:
         volume = self._workspaces.get(run.run_id)
@@ -180,11 +183,22 @@ class DockerExecutor(Executor):
         return f"docker volume {volume} (use it with: docker run -v {volume}:{WORKSPACE_PATH} ...)"
 
     def close(self) -> None:
-        """Close the connection pool (the next call reconnects)."""
+        """Close the connection pool (the next call reconnects) and let the call threads go."""
         with self._connect_lock:
             client, self._client = self._client, None
+            threads, self._threads = self._threads, None
         if client is not None:
             client.close()
+        if threads is not None:
+            threads.shutdown(wait=False)
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """A short blocking call of the SDK, in the executor's own threads."""
+        with self._connect_lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="coops-docker")
+            threads = self._threads
+        return await asyncio.get_running_loop().run_in_executor(threads, functools.partial(fn, *args))
 
     # --- blocking parts (worker threads) ----------------------------------------------
 
@@ -353,6 +367,10 @@ class DockerExecutor(Executor):
         except docker.errors.NotFound as exc:
             raise ExecutorError(f"the container of job {job.spec.path} disappeared") from exc
         return exit_status(state, job.spec.memory)
+
+
+#: Threads for the short calls: enough for the widest fan-out to start (or stop) at once.
+CALL_THREADS = 32
 
 
 def _timed_out(exc: BaseException) -> bool:
