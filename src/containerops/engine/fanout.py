@@ -67,7 +67,7 @@ def dynamic_instances(job: Job, matrix: Matrix, producer: JobState) -> list[Job]
 
 
 def add_instances(state: RunState, group: str, made: list[Job], ids: dict[str, int]) -> None:
-    """Put instance jobs into the run's state, each right after its group's place."""
+    """Put instance jobs made when their group was reached into the run's state."""
     state.instances[group] = [job.path for job in made]
     for job in made:
         state.jobs[job.path] = JobState(job=job, id=ids[job.path])
