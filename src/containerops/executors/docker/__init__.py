@@ -60,6 +60,7 @@ from containerops.executors.base import (
     JobSpec,
     LogLine,
     RunContext,
+    lines_of,
 )
 from containerops.executors.docker.attach import Attachment, open_attachment
 from containerops.executors.docker.cleanup import (
@@ -135,6 +136,9 @@ class DockerExecutor(Executor):
             raise
 
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
+        return lines_of(self.log_batches(handle))
+
+    def log_batches(self, handle: JobHandle) -> AsyncIterator[list[LogLine]]:
         job = docker_handle(handle)
         attachment = job.take_attachment()
         if attachment is not None:

@@ -60,8 +60,8 @@ class _Batches:
             return False
         return True
 
-    async def lines(self) -> AsyncIterator[LogLine]:
-        """Every line handed over, until the end (an error handed over is raised)."""
+    async def batches(self) -> AsyncIterator[list[LogLine]]:
+        """Every batch handed over, until the end (an error handed over is raised)."""
         while True:
             item = await self._queue.get()
             self._credits.release()
@@ -69,13 +69,13 @@ class _Batches:
                 return
             if isinstance(item, BaseException):
                 raise item
-            for line in item:
-                yield line
+            if item:
+                yield item
 
 
-async def read_attached(job: DockerJobHandle, attachment: Attachment) -> AsyncIterator[LogLine]:
-    """Every line of ``job``'s container through the attach opened before it started (see
-    :mod:`.attach`), until the Engine ends the connection."""
+async def read_attached(job: DockerJobHandle, attachment: Attachment) -> AsyncIterator[list[LogLine]]:
+    """Every line of ``job``'s container, in batches, through the attach opened before it
+    started (see :mod:`.attach`), until the Engine ends the connection."""
     batches = _Batches()
 
     def read_all() -> None:
@@ -91,16 +91,16 @@ async def read_attached(job: DockerJobHandle, attachment: Attachment) -> AsyncIt
 
     threading.Thread(target=read_all, name=f"coops-attach-{job.name}", daemon=True).start()
     try:
-        async for line in batches.lines():
-            yield line
+        async for batch in batches.batches():
+            yield batch
     finally:
         batches.stop.set()
         attachment.close()
 
 
-async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[LogLine]:
-    """Every line of ``job``'s container, as the Engine logs them, until it ends: for a
-    container this executor did not attach to before it started."""
+async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[list[LogLine]]:
+    """Every line of ``job``'s container, in batches, as the Engine logs them, until it
+    ends: for a container this executor did not attach to before it started."""
     opening = asyncio.ensure_future(asyncio.to_thread(open_log_stream, api, job))
     try:
         response = await asyncio.shield(opening)
@@ -112,8 +112,8 @@ async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[LogLine]:
     follower = _LogFollower(api, job, response, batches.put, batches.stop)
     follower.start()
     try:
-        async for line in batches.lines():
-            yield line
+        async for batch in batches.batches():
+            yield batch
     finally:
         batches.stop.set()
         _shutdown(response)
