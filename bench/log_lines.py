@@ -20,6 +20,12 @@ Two modes per executor:
   user watching a job that prints a lot, at a rate the store sustains, waits for
   its newest line.
 
+With docker, each burst run alternates with the baseline ``docker run --rm IMAGE
+python3 -c JOB | wc -l`` (the same job; its output counted in large blocks): its
+lines/s from ``first`` printed to the end of the output (``run_wc_lines_per_second``,
+and with the container's start, ``..._with_start``); ``ratio_to_docker_run`` is the
+median of each round's ratio (target >= 0.8).
+
 Checked: the run succeeded, the store holds every line once (count and the last
 one), and the follower printed every line. Targets (each executor): at least
 200,000 lines/s and a delay under 250 ms.
@@ -44,7 +50,7 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
-from _benchlib import BenchError, Results, add_standard_args, median
+from _benchlib import BenchError, Results, add_standard_args, alternate, median
 
 from containerops.store import Store
 from containerops.store import schema as t
@@ -54,6 +60,8 @@ IMAGE = "containerops/base:python"
 LINES, QUICK_LINES = 1_000_000, 100_000
 TARGET_RATE = 200_000.0
 TARGET_DELAY_MS = 250.0
+#: Docker jobs: lines stored per second at least this share of what `docker run | wc -l` moves.
+TARGET_RATIO = 0.8
 EXECUTORS = ("local", "docker")
 
 #: The job: ``first T``, N-2 numbered lines, ``last N T``; paced (lines/s) when RATE > 0.
@@ -215,6 +223,42 @@ def measure(executor: str, lines: int, rate: float) -> dict[str, float]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def docker_run_wc(lines: int) -> dict[str, float]:
+    """The baseline: ``docker run --rm IMAGE python3 -c JOB`` with its output counted as
+    ``| wc -l`` would (read in large blocks, newlines counted), the same job and image."""
+    command = ["docker", "run", "--rm", "--network", "host", IMAGE, "python3", "-c", JOB, str(lines), "0"]
+    begun = time.time()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    fd, count, head = process.stdout.fileno(), 0, b""
+    while block := os.read(fd, 1 << 20):
+        count += block.count(b"\n")
+        if len(head) < 64:
+            head += block[:64]
+    ended = time.time()
+    if process.wait(60) != 0 or count != lines:
+        raise BenchError(f"docker run | wc -l: exit {process.returncode}, {count} of {lines} lines")
+    printed_first = float(head.split(b"\n", 1)[0].split()[1])
+    return {"rate": lines / (ended - printed_first), "with_start": lines / (ended - begun)}
+
+
+def against_docker_run(lines: int, repeat: int) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+    """Burst runs of the docker executor and of ``docker run | wc -l``, alternating."""
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+
+    def coops() -> float:
+        ours.append(measure("docker", lines, 0))
+        return ours[-1]["rate"]
+
+    def docker_run() -> float:
+        theirs.append(docker_run_wc(lines))
+        return theirs[-1]["rate"]
+
+    alternate({"coops": coops, "docker_run": docker_run}, repeat)
+    return ours, theirs
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=(
@@ -269,7 +313,19 @@ def main(argv: list[str] | None = None) -> int:
                 if done.returncode != 0:
                     results.fail(f"docker: image {IMAGE} missing (coops images build-base)")
                     continue
-            burst = [measure(executor, lines, 0) for _ in range(repeat)]
+            if executor == "docker":  # against `docker run | wc -l`, rounds alternating
+                burst, baseline = against_docker_run(lines, repeat)
+                results.add("docker.run_wc_lines_per_second", median([r["rate"] for r in baseline]), 0)
+                results.add(
+                    "docker.run_wc_lines_per_second_with_start",
+                    median([r["with_start"] for r in baseline]),
+                    0,
+                )
+                ratios = [ours["rate"] / theirs["rate"] for ours, theirs in zip(burst, baseline, strict=True)]
+                results.add("docker.ratio_to_docker_run", median(ratios), 3)
+                results.target("docker.ratio_to_docker_run", ">=", TARGET_RATIO)
+            else:
+                burst = [measure(executor, lines, 0) for _ in range(repeat)]
             results.add(f"{executor}.lines_per_second", median([r["rate"] for r in burst]), 0)
             results.add(f"{executor}.burst_delay_ms", median([r["delay_ms"] for r in burst]), 0)
             results.add(f"{executor}.burst_print_seconds", median([r["print_seconds"] for r in burst]), 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +51,18 @@ class MemoryReporter:
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
         self.lines.append((job_id, attempt, seq, line))
+
+    def log_batch(
+        self,
+        job_id: int,
+        attempt: int,
+        first_seq: int,
+        times: Sequence[datetime],
+        streams: Sequence[str],
+        lines: Sequence[str],
+    ) -> None:
+        for seq, (at, stream, line) in enumerate(zip(times, streams, lines, strict=True), first_seq):
+            self.log(job_id, attempt, seq, at, stream, line)
 
     @property
     def pending_logs(self) -> int:

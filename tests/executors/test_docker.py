@@ -39,6 +39,7 @@ from containerops.executors.docker import (
     container_name,
     home_label,
 )
+from containerops.executors.docker.attach import FrameSplitter
 from containerops.executors.docker.client import WAIT_POLL_SECONDS
 from containerops.executors.docker.logs import ChunkedBody, FrameDecoder, parse_timestamp
 
@@ -166,6 +167,45 @@ def test_two_hundred_thousand_lines_all_arrive(busybox: str, run_id: str, execut
     assert len(lines) == 200_000
     assert [line.text for line in lines] == [str(n) for n in range(1, 200_001)]
     assert {line.stream for line in lines} == {"stdout"}
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(180)
+def test_two_hundred_thousand_lines_on_both_streams_keep_their_order(
+    busybox: str, run_id: str, executor: DockerExecutor
+) -> None:
+    """Read through the attach opened before the start: none lost or repeated, each stream
+    in order, each line timed when read (never earlier than the line before)."""
+    script = "seq 1 100000 & seq 100001 200000 >&2; wait"
+    before = datetime.now(UTC)
+    lines, status = run(run_job(executor, job(run_id, ["sh", "-c", script])))
+    assert status.exit_code == 0
+    out = [line.text for line in lines if line.stream == "stdout"]
+    err = [line.text for line in lines if line.stream == "stderr"]
+    assert out == [str(n) for n in range(1, 100_001)]
+    assert err == [str(n) for n in range(100_001, 200_001)]
+    times = [line.time for line in lines]
+    assert times == sorted(times) and before <= times[0] <= times[-1] <= datetime.now(UTC)
+
+
+@pytest.mark.docker
+def test_logs_are_followed_when_the_container_was_not_attached(
+    busybox: str, run_id: str, executor: DockerExecutor
+) -> None:
+    """A handle without its attach (taken, or never made) reads the container's log file."""
+
+    async def scenario() -> list[LogLine]:
+        handle = await executor.start(job(run_id, ["sh", "-c", "echo a; echo b >&2; printf c"]))
+        assert isinstance(handle, DockerJobHandle) and handle.attachment is not None
+        handle.take_attachment().close()  # type: ignore[union-attr]
+        try:
+            lines, _ = await asyncio.gather(_collect(executor, handle), executor.wait(handle))
+            return lines
+        finally:
+            await executor.destroy(handle)
+
+    lines = run(scenario())
+    assert sorted(texts(lines)) == [("stderr", "b"), ("stdout", "a"), ("stdout", "c")]
 
 
 @pytest.mark.docker
@@ -496,6 +536,45 @@ def test_decoder_whatever_the_read_boundaries() -> None:
         cuts = [rng.randint(0, 9) for _ in range(len(data) // 3)]
         assert texts(decode(data, cuts)) == expected
     assert texts(decode(data, [1] * len(data))) == expected
+
+
+def attach_frame(kind: int, payload: bytes) -> bytes:
+    return struct.pack(">BxxxL", kind, len(payload)) + payload
+
+
+def test_attach_frames_whatever_the_read_boundaries() -> None:
+    data = (
+        attach_frame(1, b"first\nsecond\r\nhalf of ")
+        + attach_frame(2, b"an error\n")
+        + attach_frame(1, b"a line\n" + "ünï".encode()[:3])  # a character cut between frames
+        + attach_frame(1, "ünï".encode()[3:] + b"\n")
+        + attach_frame(2, b"no newline at the end")
+    )
+    expected = [
+        ("stdout", "first"),
+        ("stdout", "second"),
+        ("stderr", "an error"),
+        ("stdout", "half of a line"),
+        ("stdout", "ünï"),
+        ("stderr", "no newline at the end"),
+    ]
+    now = datetime.now(UTC)
+
+    def split(cuts: list[int]) -> list[LogLine]:
+        frames, got, pos = FrameSplitter(), [], 0
+        for size in cuts:
+            got += frames.feed(data[pos : pos + size], now)
+            pos += size
+        return got + frames.feed(data[pos:], now) + frames.close(now)
+
+    assert texts(split([])) == expected
+    rng = random.Random(11)
+    for _ in range(50):
+        got = split([rng.randint(0, 9) for _ in range(len(data) // 3)])
+        # each stream's lines in order; across streams, as the frames that end them came
+        assert [t for t in texts(got) if t[0] == "stdout"] == [t for t in expected if t[0] == "stdout"]
+        assert [t for t in texts(got) if t[0] == "stderr"] == [t for t in expected if t[0] == "stderr"]
+    assert texts(split([1] * len(data))) == expected
 
 
 def test_decoder_resume_skips_what_was_seen() -> None:

@@ -562,6 +562,10 @@ def logs(
         bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
     ] = False,
     timestamps: Annotated[bool, typer.Option("--timestamps", "-t", help="Show each line's time.")] = False,
+    tail: Annotated[
+        int | None,
+        typer.Option("--tail", "-n", min=0, help="Only the last N lines (then new ones with -f)."),
+    ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -574,6 +578,8 @@ def logs(
     from containerops.store import Store
 
     if server:
+        if tail is not None:
+            raise _fail("--tail reads the local store; it cannot be used with --server")
         _remotely(
             server,
             token,
@@ -581,7 +587,7 @@ def logs(
         )
         return
     from containerops.engine.abandoned import settle_abandoned_runs
-    from containerops.store.logs import job_paths
+    from containerops.store.logs import job_paths, raw_log_lines
 
     store = Store.open()
     run_id = _open_run(store, run_ref)
@@ -591,31 +597,26 @@ def logs(
     last_id = 0
     _collect_less()
     checked = 0.0
+    page = 200_000  # lines a query: a big block written at once, memory still bounded
     while True:
         finished = store.get_run(run_id, with_jobs=False).status not in ("pending", "running", "paused")
         if follow and not finished and time.monotonic() - checked > 1:  # its owner killed with -9?
             checked = time.monotonic()
             finished = bool(settle_abandoned_runs(store, only=run_id))
         while True:
-            rows = store.log_lines(run_id, job_path=job, after_id=last_id)
-            text = []  # one write a read: a follower keeps up with a chatty job
-            for line in rows:
-                text.append(
-                    render.log_line(
-                        line.job_path,
-                        line.attempt,
-                        line.stream,
-                        line.at,
-                        line.line,
-                        with_job=job is None,
-                        timestamps=timestamps,
-                    )
-                )
-            if rows:
-                out.write("".join(text))
-                last_id = rows[-1].id
+            job_ids, rows = raw_log_lines(
+                store, run_id, job_path=job, after_id=last_id, limit=page, tail=tail, with_times=timestamps
+            )
+            if rows:  # one write a read: a follower keeps up with a chatty job
+                out.write(render.log_block(rows, job_ids, with_job=job is None, timestamps=timestamps))
+                last_id = rows[-1][0]
                 out.flush()
-            if len(rows) < 10_000:
+            if tail is not None:
+                tail = None  # the last lines are out: from now on, what comes after them
+                if not rows:
+                    break
+                continue
+            if len(rows) < page:
                 break
         if not follow or finished:
             return

@@ -210,33 +210,50 @@ class Attempts:
         reporter.change(js.id, attempt, status, finished, reason)
 
     async def _pump_logs(self, js: JobState, attempt: int, handle: JobHandle, outputs: Outputs) -> str | None:
-        """Store every line the job prints and read its outputs; a reason if it broke the limits."""
+        """Store every line the job prints and read its outputs; a reason if it broke the limits.
+
+        The busiest loop of a chatty job (a million lines) goes a batch at a time (the lines of
+        one read of the job's output): masked, measured and handed to the reporter as whole
+        lists, so that per line only C code runs; a batch holding an output (``[COUT]``) or
+        crossing the log's size limit takes the line-by-line way.
+        """
         run, reporter = self.run, self.run.reporter
         seq = run.line_numbers.get((js.id, attempt), 0)
-        lines = self.executor.logs(handle)
-        # The busiest loop of a chatty job (a million lines): methods looked up once, outputs
-        # parsed only from lines that can hold one, the pending count checked every 1,024 lines.
-        mask, log, feed, job_id = run.masker.mask, reporter.log, outputs.feed, js.id
+        batches = self.executor.log_batches(handle)
+        masker, mask, feed, job_id = run.masker, run.masker.mask, outputs.feed, js.id
+        log, log_batch = reporter.log, reporter.log_batch
         room, unstored = max_job_log(), 0
         try:
-            async for line in lines:
-                text = mask(line.text)
-                shown = text  # stored; outputs are read from the whole line (they have their own limits)
-                if len(text) > MAX_LINE:
-                    shown = f"{text[:MAX_LINE]} [... {len(text) - MAX_LINE} more characters cut]"
-                room -= len(shown)
-                if room >= 0:
-                    seq += 1
-                    log(job_id, attempt, seq, line.time, line.stream, shown)
-                    js.last_line = shown
-                else:  # counted, not stored: the job goes on, its outputs are still read
-                    unstored += 1
-                if COUT_MARKER in text and line.stream == "stdout":
-                    try:
-                        feed(text)
-                    except OutputError as error:
-                        return str(error)
-                if not seq & 1023 and reporter.pending_logs >= FLUSH_LINES:
+            async for batch in batches:
+                streams, texts, times = zip(*batch, strict=True)
+                if masker:
+                    texts = tuple(map(mask, texts))
+                size = sum(map(len, texts))
+                if size <= room and max(map(len, texts)) <= MAX_LINE and COUT_MARKER not in "".join(texts):
+                    room -= size
+                    log_batch(job_id, attempt, seq + 1, times, streams, texts)
+                    seq += len(texts)
+                    js.last_line = texts[-1]
+                else:
+                    for stream, text, at in zip(streams, texts, times, strict=True):
+                        shown = (
+                            text  # stored; outputs are read from the whole line (they have their own limits)
+                        )
+                        if len(text) > MAX_LINE:
+                            shown = f"{text[:MAX_LINE]} [... {len(text) - MAX_LINE} more characters cut]"
+                        room -= len(shown)
+                        if room >= 0:
+                            seq += 1
+                            log(job_id, attempt, seq, at, stream, shown)
+                            js.last_line = shown
+                        else:  # counted, not stored: the job goes on, its outputs are still read
+                            unstored += 1
+                        if COUT_MARKER in text and stream == "stdout":
+                            try:
+                                feed(text)
+                            except OutputError as error:
+                                return str(error)
+                if reporter.pending_logs >= FLUSH_LINES:
                     reporter.flush(wait=False)
         finally:
             if unstored:
@@ -245,7 +262,7 @@ class Attempts:
                 log(job_id, attempt, seq, utcnow(), "stderr", note)
                 js.last_line = note
             run.line_numbers[(js.id, attempt)] = seq
-            aclose = getattr(lines, "aclose", None)  # stop the reader when we leave early
+            aclose = getattr(batches, "aclose", None)  # stop the reader when we leave early
             if aclose is not None:
                 await aclose()
         return None

@@ -9,7 +9,7 @@ remote worker could send them over another transport.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,6 +40,18 @@ class Reporter(Protocol):
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
         """Line number ``seq`` of an attempt, already masked."""
+
+    def log_batch(
+        self,
+        job_id: int,
+        attempt: int,
+        first_seq: int,
+        times: Sequence[datetime],
+        streams: Sequence[str],
+        lines: Sequence[str],
+    ) -> None:
+        """Lines ``first_seq``, ``first_seq + 1``... of an attempt at once, already masked
+        (the three sequences run in parallel): what a chatty job's lines come as."""
 
     @property
     def pending_logs(self) -> int:

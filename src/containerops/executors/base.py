@@ -12,7 +12,7 @@ import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Stream = Literal["stdout", "stderr"]
 
@@ -76,6 +76,23 @@ class LogLine(NamedTuple):
     time: datetime  # UTC, when the line was produced (the executor's best knowledge)
 
 
+async def lines_of(batches: AsyncIterator[list[LogLine]]) -> AsyncIterator[LogLine]:
+    """The lines of ``batches`` one by one (``Executor.logs`` of an executor that reads in
+    batches); leaving early closes ``batches``, which stops its reader."""
+    try:
+        async for batch in batches:
+            for line in batch:
+                yield line
+    finally:
+        await _close(batches)
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 @dataclass(frozen=True, slots=True)
 class ExitStatus:
     exit_code: int
@@ -116,6 +133,17 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
         """Yield every line the job prints, from its very first, until it ends."""
+
+    async def log_batches(self, handle: JobHandle) -> AsyncIterator[list[LogLine]]:
+        """:meth:`logs` in batches, as the executor reads them (never an empty one): the
+        engine's way, a list at a time rather than a line at a time. Executors that read
+        many lines at once override it; this default makes each line a batch."""
+        lines = self.logs(handle)
+        try:
+            async for line in lines:
+                yield [line]
+        finally:
+            await _close(lines)
 
     @abc.abstractmethod
     async def wait(self, handle: JobHandle) -> ExitStatus:

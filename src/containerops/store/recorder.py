@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import functools
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import groupby
+from itertools import chain, groupby, repeat
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -78,6 +79,8 @@ class Recorder:
         self._logs: list[tuple[Any, ...]] = []
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
+        #: A log line's time as it is stored, converted when the line is reported.
+        self._stamp = _time_processor(engine.dialect)
 
     # -- gathering ---------------------------------------------------------
     def run(self, status: str, at: datetime, reason: str | None = None, **fields: Any) -> None:
@@ -133,7 +136,37 @@ class Recorder:
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
         # A tuple in the order of _LOG_COLUMNS: the cheapest record of the busiest path.
-        self._logs.append((self.run_id, job_id, attempt, seq, at, stream, line))
+        self._logs.append((self.run_id, job_id, attempt, seq, self._stamp(at), stream, line))
+
+    def log_batch(
+        self,
+        job_id: int,
+        attempt: int,
+        first_seq: int,
+        times: Sequence[datetime],
+        streams: Sequence[str],
+        lines: Sequence[str],
+    ) -> None:
+        """Many lines at once: their rows are made by ``zip`` (C, no Python per line), and a
+        batch's lines usually share one time (that of the read), converted once."""
+        count = len(lines)
+        if not count:
+            return
+        first = times[0]
+        shared = times.count(first) == count
+        stamps: Iterable[Any] = repeat(self._stamp(first), count) if shared else map(self._stamp, times)
+        self._logs.extend(
+            zip(
+                repeat(self.run_id, count),
+                repeat(job_id, count),
+                repeat(attempt, count),
+                range(first_seq, first_seq + count),
+                stamps,
+                streams,
+                lines,
+                strict=False,
+            )
+        )
 
     @property
     def pending_logs(self) -> int:
@@ -190,25 +223,61 @@ class Recorder:
         return batch
 
     def _write(self, batch: _Batch) -> None:
+        logs = batch[5]
+        with self._engine.connect() as conn:
+            # SQLite would look both foreign keys of every log row up (a quarter of the cost of
+            # storing it): instead, the jobs a burst's lines name are looked up once, in the
+            # same transaction (_check_log_jobs), and the check is off while they are written.
+            relaxed = bool(logs) and conn.dialect.name == "sqlite"
+            if relaxed:
+                _foreign_keys(conn, on=False)
+            try:
+                with conn.begin():
+                    self._write_in(conn, batch)
+            finally:
+                if relaxed:
+                    _foreign_keys(conn, on=True)
+
+    def _write_in(self, conn: sa.Connection, batch: _Batch) -> None:
         run, jobs, inserts, updates, changes, logs = batch
-        with self._engine.begin() as conn:
-            if run:
-                conn.execute(t.runs.update().where(t.runs.c.id == self.run_id).values(**run))
-            if inserts:
-                for rows in _uniform(list(inserts.values())):
-                    conn.execute(t.job_attempts.insert(), rows)
-            if updates:
-                rows = [{"b_job_id": k[0], "b_attempt": k[1], **_prefixed(v)} for k, v in updates.items()]
-                for group in _uniform(rows):
-                    conn.execute(_ATTEMPT_BY_KEY.values(_bind_all(group[0])), group)
-            if jobs:
-                rows = [{"b_id": job_id, **_prefixed(v)} for job_id, v in jobs.items()]
-                for group in _uniform(rows):
-                    conn.execute(_JOB_BY_ID.values(_bind_all(group[0])), group)
-            if changes:
-                conn.execute(t.state_changes.insert(), changes)
-            if logs:
-                _insert_logs(conn, logs)
+        if run:
+            conn.execute(t.runs.update().where(t.runs.c.id == self.run_id).values(**run))
+        if inserts:
+            for rows in _uniform(list(inserts.values())):
+                conn.execute(t.job_attempts.insert(), rows)
+        if updates:
+            rows = [{"b_job_id": k[0], "b_attempt": k[1], **_prefixed(v)} for k, v in updates.items()]
+            for group in _uniform(rows):
+                conn.execute(_ATTEMPT_BY_KEY.values(_bind_all(group[0])), group)
+        if jobs:
+            rows = [{"b_id": job_id, **_prefixed(v)} for job_id, v in jobs.items()]
+            for group in _uniform(rows):
+                conn.execute(_JOB_BY_ID.values(_bind_all(group[0])), group)
+        if changes:
+            conn.execute(t.state_changes.insert(), changes)
+        if logs:
+            if conn.dialect.name == "sqlite":
+                _check_log_jobs(conn, self.run_id, logs)
+            _insert_logs(conn, logs)
+
+
+def _check_log_jobs(conn: sa.Connection, run_id: int, rows: list[tuple[Any, ...]]) -> None:
+    """The foreign keys of log rows, checked once per burst: every job they name is a job of
+    the run (so both exist); else the same error the database's own check raises."""
+    named = set(map(itemgetter(1), rows))
+    known = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.id.in_(named)))
+    unknown = named - set(known.scalars())
+    if unknown:
+        orig = conn.dialect.dbapi.IntegrityError(  # type: ignore[union-attr]
+            f"FOREIGN KEY constraint failed: log lines of jobs {sorted(unknown)} not in run {run_id}"
+        )
+        raise sa.exc.IntegrityError(f"INSERT INTO {t.log_lines.name}", None, orig)
+
+
+def _foreign_keys(conn: sa.Connection, *, on: bool) -> None:
+    """Turn SQLite's foreign key checks on or off for this connection (outside a transaction)."""
+    conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    conn.commit()
 
 
 def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -218,24 +287,16 @@ def _insert_logs(conn: sa.Connection, rows: list[tuple[Any, ...]]) -> None:
     per-row parameter handling would cost more than SQLite itself, and one
     ``INSERT ... VALUES (...), (...), ...`` of many rows costs SQLite a third less
     than as many single-row inserts; in the writer thread, each statement is also
-    one release of the GIL rather than one a row. The values are the same either way: timestamps go
-    through the column type's own bind processor (once per distinct time: the
-    lines of one read share it), in the same transaction, in the same order.
+    one release of the GIL rather than one a row. The values are the same either way: timestamps went
+    through the column type's own bind processor when the lines were reported (once per
+    distinct time: the lines of one read share it), in the same transaction, in the same order.
     """
     dialect = conn.dialect
     if dialect.name != "sqlite":
         conn.execute(t.log_lines.insert(), [dict(zip(_LOG_COLUMNS, row, strict=True)) for row in rows])
         return
-    process = _time_processor(dialect)
     per_insert = _rows_per_insert(dialect)
-    flat: list[Any] = []
-    extend = flat.extend
-    last: Any = None
-    stored: Any = None
-    for run_id, job_id, attempt, seq, at, stream, line in rows:
-        if at is not last:
-            last, stored = at, process(at)
-        extend((run_id, job_id, attempt, seq, stored, stream, line))
+    flat = list(chain.from_iterable(rows))  # times are already as stored (Recorder._stamp)
     step = per_insert * len(_LOG_COLUMNS)
     whole = len(flat) // step * step
     if whole:
@@ -253,13 +314,15 @@ def _rows_per_insert(dialect: sa.Dialect) -> int:
 
 @functools.cache
 def _time_processor(dialect: sa.Dialect) -> Callable[[Any], Any]:
-    """How a log line's time is stored: the column type's own bind processor, or the
-    same text made by ``datetime.isoformat`` (C, several times faster) when both agree.
+    """How a log line's time is stored on SQLite: the column type's own bind processor, or
+    the same text made by ``datetime.isoformat`` (C, several times faster) when both agree.
+    Other databases take the datetime as it is (through SQLAlchemy's own insert).
 
-    Docker gives every line its own time, so this runs once per line.
+    Lines read through the json-file log each have their own time, so this can run once
+    per line.
     """
     generic = t.log_lines.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-    if generic is None:
+    if generic is None or dialect.name != "sqlite":
         return lambda value: value
 
     def fast(value: Any) -> Any:

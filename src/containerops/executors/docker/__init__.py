@@ -12,7 +12,9 @@ Containers are not auto-removed: the engine reads every log line and the exit st
 first, then calls :meth:`DockerExecutor.destroy`.
 
 The parts, each in its module: the pure conversion from job spec to container config
-(:mod:`.convert`), following a log stream (:mod:`.follow`) and decoding it (:mod:`.logs`),
+(:mod:`.convert`), reading a job's output through the attach opened before its container
+starts (:mod:`.attach`), or else following its log stream (:mod:`.follow`) and decoding it
+(:mod:`.logs`),
 removing what runs leave (:mod:`.cleanup`), and connecting (:mod:`.client`).
 
 The jobs of a run share a workspace, the Docker volume ``coops-workspace-<run>``
@@ -58,7 +60,9 @@ from containerops.executors.base import (
     JobSpec,
     LogLine,
     RunContext,
+    lines_of,
 )
+from containerops.executors.docker.attach import Attachment, open_attachment
 from containerops.executors.docker.cleanup import (
     cleanup_all,
     home_label,
@@ -78,7 +82,7 @@ from containerops.executors.docker.convert import (
     split_reference,
     workspace_volume,
 )
-from containerops.executors.docker.follow import follow_logs
+from containerops.executors.docker.follow import follow_logs, read_attached
 from containerops.executors.docker.handle import DockerJobHandle, docker_handle
 
 __all__ = [
@@ -132,7 +136,14 @@ class DockerExecutor(Executor):
             raise
 
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
-        return follow_logs(self._api(), docker_handle(handle))
+        return lines_of(self.log_batches(handle))
+
+    def log_batches(self, handle: JobHandle) -> AsyncIterator[list[LogLine]]:
+        job = docker_handle(handle)
+        attachment = job.take_attachment()
+        if attachment is not None:
+            return read_attached(job, attachment)
+        return follow_logs(self._api(), job)
 
     async def wait(self, handle: JobHandle) -> ExitStatus:
         job = docker_handle(handle)
@@ -147,7 +158,11 @@ class DockerExecutor(Executor):
         return await asyncio.to_thread(self._read_output_file, docker_handle(handle))
 
     async def destroy(self, handle: JobHandle) -> None:
-        container_id = docker_handle(handle).container_id
+        job = docker_handle(handle)
+        attachment = job.take_attachment()  # logs never read: let the connection go
+        if attachment is not None:
+            attachment.close()
+        container_id = job.container_id
         await asyncio.to_thread(lambda: remove_container(self._api(), container_id))
 
     async def teardown(self, run: RunContext) -> None:
@@ -242,12 +257,19 @@ class DockerExecutor(Executor):
                 container_id = create()  # a leftover of the same attempt was in the way
         except docker.errors.APIError as exc:
             raise ExecutorError(f"cannot create the container of job {spec.path}: {explain(exc)}") from exc
+        # Attached before it starts, as `docker run` does, so that no byte is missed (see
+        # .attach); should the Engine refuse, the job's log file is followed instead.
+        attachment: Attachment | None = None
+        with contextlib.suppress(ExecutorError):
+            attachment = open_attachment(api, container_id)
         try:
             api.start(container_id)
         except docker.errors.APIError as exc:
+            if attachment is not None:
+                attachment.close()
             remove_container(api, container_id)
             raise ExecutorError(f"cannot start job {spec.path} in {image}: {explain(exc)}") from exc
-        return DockerJobHandle(spec, container_id, name)
+        return DockerJobHandle(spec, container_id, name, attachment)
 
     def _read_output_file(self, job: DockerJobHandle) -> bytes | None:
         """The output file, copied out of the stopped container (as ``docker cp`` does)."""

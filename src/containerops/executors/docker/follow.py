@@ -20,6 +20,7 @@ import docker.errors
 import requests.exceptions
 
 from containerops.executors.base import ExecutorError, LogLine
+from containerops.executors.docker.attach import Attachment, pump_attached
 from containerops.executors.docker.client import ENGINE_ERRORS, WAIT_POLL_SECONDS, explain
 from containerops.executors.docker.handle import DockerJobHandle
 from containerops.executors.docker.logs import READ_SIZE, ChunkedBody, parse_timestamp, pump
@@ -36,12 +37,70 @@ CATCH_UP_WAIT_SECONDS = 10.0
 Put = Callable[[list[LogLine] | BaseException | None], bool]
 
 
-async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[LogLine]:
-    """Every line of ``job``'s container, as it prints them, until it ends."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[list[LogLine] | BaseException | None] = asyncio.Queue()
-    credits = threading.BoundedSemaphore(LOG_QUEUE_BATCHES)
-    stop = threading.Event()
+class _Batches:
+    """Line batches crossing from a reader thread to the event loop, at most
+    :data:`LOG_QUEUE_BATCHES` waiting: past that the thread waits (``put``) until the
+    consumer catches up, or gives up once ``stop`` is set."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[list[LogLine] | BaseException | None] = asyncio.Queue()
+        self._credits = threading.BoundedSemaphore(LOG_QUEUE_BATCHES)
+        self.stop = threading.Event()
+
+    def put(self, item: list[LogLine] | BaseException | None) -> bool:
+        """From the thread: hand over a batch, an error, or None (the end); False when
+        nobody listens any more."""
+        while not self._credits.acquire(timeout=0.5):
+            if self.stop.is_set():
+                return False
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: nobody listens
+            return False
+        return True
+
+    async def batches(self) -> AsyncIterator[list[LogLine]]:
+        """Every batch handed over, until the end (an error handed over is raised)."""
+        while True:
+            item = await self._queue.get()
+            self._credits.release()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            if item:
+                yield item
+
+
+async def read_attached(job: DockerJobHandle, attachment: Attachment) -> AsyncIterator[list[LogLine]]:
+    """Every line of ``job``'s container, in batches, through the attach opened before it
+    started (see :mod:`.attach`), until the Engine ends the connection."""
+    batches = _Batches()
+
+    def read_all() -> None:
+        try:
+            pump_attached(attachment.read, batches.put, batches.stop)
+        except Exception as exc:
+            if not batches.stop.is_set():
+                batches.put(ExecutorError(f"reading the output of job {job.spec.path} failed: {exc}"))
+        finally:
+            attachment.close()
+            if not batches.stop.is_set():
+                batches.put(None)
+
+    threading.Thread(target=read_all, name=f"coops-attach-{job.name}", daemon=True).start()
+    try:
+        async for batch in batches.batches():
+            yield batch
+    finally:
+        batches.stop.set()
+        attachment.close()
+
+
+async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[list[LogLine]]:
+    """Every line of ``job``'s container, in batches, as the Engine logs them, until it
+    ends: for a container this executor did not attach to before it started."""
     opening = asyncio.ensure_future(asyncio.to_thread(open_log_stream, api, job))
     try:
         response = await asyncio.shield(opening)
@@ -49,31 +108,14 @@ async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[LogLine]:
         # An opened stream nobody reads would stay open as long as the container runs.
         opening.add_done_callback(_close_opened_stream)
         raise
-
-    def put(item: list[LogLine] | BaseException | None) -> bool:
-        while not credits.acquire(timeout=0.5):
-            if stop.is_set():
-                return False
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-        except RuntimeError:  # the event loop is closed: nobody listens
-            return False
-        return True
-
-    follower = _LogFollower(api, job, response, put, stop)
+    batches = _Batches()
+    follower = _LogFollower(api, job, response, batches.put, batches.stop)
     follower.start()
     try:
-        while True:
-            item = await queue.get()
-            credits.release()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            for line in item:
-                yield line
+        async for batch in batches.batches():
+            yield batch
     finally:
-        stop.set()
+        batches.stop.set()
         _shutdown(response)
         follower.ended.set()
 

@@ -28,6 +28,7 @@ from containerops.executors.base import (
     JobSpec,
     LogLine,
     RunContext,
+    lines_of,
 )
 from containerops.executors.local.cleanup import stop_run
 from containerops.executors.local.convert import RUN_ENV, process_config
@@ -85,7 +86,10 @@ class LocalExecutor(Executor):
             raise ExecutorError(f"cannot start {config.argv[0]!r}: {error.strerror or error}") from error
         return LocalHandle(spec, process, output)
 
-    async def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
+    def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
+        return lines_of(self.log_batches(handle))
+
+    async def log_batches(self, handle: JobHandle) -> AsyncIterator[list[LogLine]]:
         assert isinstance(handle, LocalHandle)
         process = handle.process
         assert process.stdout is not None and process.stderr is not None
@@ -101,8 +105,7 @@ class LocalExecutor(Executor):
                 if batch is None:
                     open_streams -= 1
                     continue
-                for line in batch:
-                    yield line
+                yield batch
         finally:
             for reader in readers:
                 reader.cancel()
