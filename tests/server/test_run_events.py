@@ -43,9 +43,12 @@ def test_state_changes_stream_live_until_the_run_ends(
     assert events[-1][0] == "end" and events[-1][2] == {"status": "success", "reason": None}
 
     # Resumed after the third change: only those after it, then the end at once.
-    with live.client(admin_token) as admin, admin.stream(
-        "GET", f"/api/v1/runs/{run['id']}/events", headers={"Last-Event-ID": str(ids[2])}
-    ) as response:
+    with (
+        live.client(admin_token) as admin,
+        admin.stream(
+            "GET", f"/api/v1/runs/{run['id']}/events", headers={"Last-Event-ID": str(ids[2])}
+        ) as response,
+    ):
         resumed = list(sse(response))
     assert [(d["job"], d["status"]) for n, _, d in resumed if n == "state"] == states[3:]
     assert resumed[-1][0] == "end"

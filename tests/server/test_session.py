@@ -95,7 +95,9 @@ def test_writes_with_the_cookie_need_the_header_and_this_origin(server: LiveServ
 
 def test_bearer_tokens_need_no_header(server: LiveServer, writer: str) -> None:
     with server.client(writer) as client:
-        answer = client.post("/api/v1/flows", json=flow_doc("alice/web/ci"), headers={"Origin": "http://x.example"})
+        answer = client.post(
+            "/api/v1/flows", json=flow_doc("alice/web/ci"), headers={"Origin": "http://x.example"}
+        )
         assert answer.status_code == 201
 
 

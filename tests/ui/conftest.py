@@ -63,9 +63,7 @@ class UiServer:
         return self.process.url
 
     def client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30
-        )
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
 
     def start_run(self, flow: str) -> int:
         """Save ``flow`` (YAML) as a new version and start it: the run's id."""

@@ -5,8 +5,9 @@ Each stream gives ``follow`` a function reading the items after a cursor (a row 
 is also each event's id, so ``Last-Event-ID`` resumes); ``follow`` reads the run's state
 before each batch, so a run seen ended has nothing left unread after that batch, then
 sends ``end`` with the run's status and reason; a run waiting for its ``concurrency:``
-group gets a ``waiting`` event (its status and reason) each time the reason changes. A quiet stream gets a comment every
-``KEEPALIVE`` seconds so that proxies keep it open; an idle run is polled every ``POLL``.
+group gets a ``waiting`` event (its status and reason) each time the reason changes. A
+quiet stream gets a comment every ``KEEPALIVE`` seconds so that proxies keep it open; an
+idle run is polled every ``POLL``.
 """
 
 from __future__ import annotations
