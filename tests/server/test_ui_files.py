@@ -11,7 +11,7 @@ import httpx
 import pytest
 from tests.server.conftest import LiveServer
 
-from containerops.server.ui import CSP
+from containerops.server.ui import CSP, is_ui_path
 
 INDEX = '<!doctype html><div id="root"></div><script type="module" src="/assets/app-1a2b.js"></script>'
 
@@ -67,6 +67,21 @@ def test_the_apis_paths_stay_the_apis(served: httpx.Client) -> None:
     assert "swagger" in served.get("/docs").text.lower()
     assert served.get("/flow/v1/a/b/c/latest/1/runtime/json").status_code == 401
     assert served.post("/runs").status_code == 404  # only GET and HEAD are the UI's
+
+
+def test_no_route_of_the_server_is_taken_for_a_page(
+    start_server: Callable[..., LiveServer], build: Path
+) -> None:
+    """Every path the application serves (API, health, metrics, original routes) stays
+    its own: a route added without its first segment in API_SEGMENTS fails here."""
+    server = start_server(ui_dist=build)
+    assert server.app is not None
+    paths = {route.path for route in server.app.routes if hasattr(route, "path")}  # type: ignore[attr-defined]
+    taken = sorted(path for path in paths if is_ui_path(path) and path != "/")
+    assert taken == []
+    with server.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/metrics").status_code == 401  # the route's answer, not the page
 
 
 def test_without_a_build_the_page_says_how_to_make_one(

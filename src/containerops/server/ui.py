@@ -24,7 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 UI_DIST = Path(__file__).parent / "ui_dist"
 
 #: First path segments that belong to the API, its documents and the original routes.
-API_SEGMENTS = frozenset({"api", "flow", "hook", "hooks", "docs", "redoc", "openapi.json"})
+API_SEGMENTS = frozenset(
+    {"api", "flow", "hook", "hooks", "docs", "redoc", "openapi.json", "metrics", "healthz", "readyz"}
+)
 
 #: No inline script, no eval, nothing from elsewhere; styles from our files, plus style
 #: attributes (the graph library positions its nodes with them), never a <style> element.
