@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,30 +129,32 @@ def test_head_revision_constant_matches_the_migrations() -> None:
     assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == HEAD_REVISION
 
 
-def test_an_up_to_date_store_opens_without_alembic(coops_home: Path) -> None:
+def test_an_up_to_date_store_opens_without_alembic(store: Store) -> None:
+    """On each database (the process finds it through COOPS_HOME or COOPS_DATABASE_URL)."""
     import subprocess
     import sys
 
-    Store.open().close()
     code = "import sys; from containerops.store import Store; Store.open(); print('alembic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 
 
-def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+def test_processes_opening_a_new_store_at_once_all_succeed(empty_database: Callable[[], str]) -> None:
+    """On MySQL and MariaDB, whose DDL commits at once, the others see the tables appear
+    one by one while the first process makes them."""
     import subprocess
     import sys
 
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+    url = empty_database()
     code = f"from containerops.store import Store; Store.open({url!r}).close(); print('ok')"
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
-        for _ in range(4)
+        for _ in range(6)
     ]
     results = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in results]
+    assert [p.returncode for p in procs] == [0] * 6, [err for _, err in results]
     opened = Store.open(url)
     with opened.database.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from containerops.home import coops_home
+from containerops.store.rows import StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -76,27 +79,61 @@ def current_revision(engine: sa.Engine) -> str | None:
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
+#: Held while one process migrates PostgreSQL or MySQL (an advisory lock: a number on
+#: PostgreSQL, where they belong to one database; a name with the database's on MySQL).
+_MIGRATION_LOCK_KEY, _MIGRATION_LOCK_NAME = 0x636F6F7073, "containerops-migrations"
+
+
+@contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """One migrating process at a time, on databases that have advisory locks.
+
+    MySQL commits each DDL statement at once, so a second process would see the first's
+    tables appear one by one and its revisions recorded under it, and fail. SQLite needs
+    no lock (one writer; a loser of the race retries below)."""
+    backend = engine.dialect.name
+    if backend not in ("postgresql", "mysql", "mariadb"):
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            release = sa.text("SELECT pg_advisory_unlock(:key)").bindparams(key=_MIGRATION_LOCK_KEY)
+        else:
+            name = f"{_MIGRATION_LOCK_NAME}:{engine.url.database}"[:64]  # MySQL's are server-wide
+            taken = conn.execute(sa.text("SELECT GET_LOCK(:name, 600)"), {"name": name}).scalar()
+            if taken != 1:
+                raise StoreError("another process has been migrating the database for 10 minutes: stuck?")
+            release = sa.text("SELECT RELEASE_LOCK(:name)").bindparams(name=name)
+        try:
+            yield
+        finally:
+            conn.execute(release)
+
+
 def migrate(engine: sa.Engine, *, tries: int = 50) -> None:
     """Upgrade the schema to the newest revision; cheap when it already is.
 
     Two processes may open a new store at once (``coops run`` and ``coops logs``
-    started together): the one that loses the race sees the other's tables
-    appear under it, waits, and finds the schema current.
+    started together): on PostgreSQL and MySQL the second waits for the first's lock
+    and finds the schema current; on SQLite the one that loses the race sees the other's
+    tables appear under it, waits, and finds the schema current.
     """
     if current_revision(engine) == HEAD_REVISION:
         return
     from alembic import command
 
     config = _alembic_config()
-    for attempt in range(tries):
-        if current_revision(engine) == HEAD_REVISION:
-            return
-        try:
-            with engine.begin() as connection:
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-            return
-        except sa.exc.DBAPIError:
-            if attempt == tries - 1:
-                raise
-            time.sleep(0.1)
+    with _migration_lock(engine):
+        for attempt in range(tries):
+            if current_revision(engine) == HEAD_REVISION:
+                return
+            try:
+                with engine.begin() as connection:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                return
+            except sa.exc.DBAPIError:
+                if attempt == tries - 1:
+                    raise
+                time.sleep(0.1)
