@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import textwrap
 
 import pytest
@@ -13,6 +14,7 @@ from containerops.engine import Engine, JobState, RunState
 from containerops.engine.decisions import decide
 from containerops.executors import get_executor
 from containerops.executors.dummy import DummyExecutor
+from containerops.model.diagnostics import FlowInvalid
 from containerops.model.loader import parse_flow
 from containerops.store import Store, runs
 from tests.engine.scenarios import BUSYBOX
@@ -308,3 +310,39 @@ def test_a_restored_run_goes_on_with_the_same_instances(store: Store) -> None:
     assert [p for p in after if p.startswith("test.shards.each[")] == [
         f"test.shards.each[item={x}]" for x in "abc"
     ]
+
+
+def test_matrix_values_may_name_the_runs_environment(store: Store) -> None:
+    """${{ env.X }} (with --set), flow.* and trigger.* in matrix values are filled before
+    the instances are made; a secret or a job's output is refused at its line."""
+    text = flow(
+        f"""\
+- name: deploy
+  endpoint: {BUSYBOX}
+  matrix: {{region: ["${{{{ env.FIRST }}}}", "${{{{ env.SECOND }}}}"], ref: ["${{{{ trigger.ref }}}}-x"]}}
+"""
+    ).replace("stages:\n", "environments: {FIRST: eu, SECOND: us}\nstages:\n", 1)
+    loaded = parse_flow(text, "m.yaml")
+    engine = Engine(store, DummyExecutor())
+    engine.prepare(
+        loaded.flow,
+        source=loaded.source,
+        fmt=loaded.format,
+        params={"set": {"SECOND": "asia", "CO_GIT_REF": "main"}},
+    )
+    state = asyncio.run(engine.run())
+    assert state.status == "success"
+    assert state.instances["test.shards.deploy"] == [
+        "test.shards.deploy[region=eu,ref=main-x]",
+        "test.shards.deploy[region=asia,ref=main-x]",
+    ]
+    for bad, said in (
+        ("${{ secrets.TOKEN }}", "a matrix value may name only env, flow and trigger values"),
+        (
+            "${{ jobs['plan.split.list'].outputs.CO_LIST }}",
+            "a matrix value may name only env, flow and trigger",
+        ),
+        ("${{ env.NOPE }}", "no variable NOPE"),
+    ):
+        with pytest.raises(FlowInvalid, match=re.escape(said)):
+            parse_flow(text.replace("${{ env.SECOND }}", bad), "m.yaml")

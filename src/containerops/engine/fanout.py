@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from containerops.engine.prepared import PreparedRun
 from containerops.engine.state import FINISHED, JobState, RunState
+from containerops.engine.templating import Values
 from containerops.model.flow import Flow, Job
 from containerops.model.matrix import Matrix, MatrixError, from_output, instances, unresolved_matrix
 from containerops.store.values import utcnow
@@ -27,12 +28,17 @@ RunJob = Callable[[Job, str | None], Awaitable[str | None]]
 AddJobs = Callable[[list[tuple[str, str | None]]], dict[str, int]]
 
 
-def static_instances(flow: Flow) -> dict[str, list[Job]]:
-    """Group path -> its instance jobs, for every matrix whose values the flow gives."""
+def static_instances(flow: Flow, values: Values) -> dict[str, list[Job]]:
+    """Group path -> its instance jobs, for every matrix whose values the flow gives;
+    ``${{ env.X }}``, ``flow.*`` and ``trigger.*`` in those values are filled from ``values``."""
     made: dict[str, list[Job]] = {}
     for job in flow.jobs():
         if job.matrix is not None and job.matrix.source is None:
-            made[job.path] = instances(job, job.matrix.combinations())
+            combos = [
+                {key: values.render(value) for key, value in combo.items()}
+                for combo in job.matrix.combinations()
+            ]
+            made[job.path] = instances(job, combos)
     return made
 
 

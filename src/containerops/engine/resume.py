@@ -18,6 +18,7 @@ from typing import Any
 from containerops.engine.fanout import dynamic_instances, static_instances
 from containerops.engine.reporter import Reporter
 from containerops.engine.state import JobState, RunState
+from containerops.engine.templating import flow_values
 from containerops.model.flow import Flow, Job
 from containerops.model.loader import parse_flow
 from containerops.model.paths import group_of
@@ -47,7 +48,7 @@ def restored_state(
         if pin is None:
             raise ValueError(f"run {run_id} has component jobs: restore it with pin=")
         secrets = list(pin(flow, recorded, f"run {run_id}"))
-    fanned = static_instances(flow)
+    fanned = static_instances(flow, flow_values(flow, {**flow.environments, **(row.params.get("set") or {})}))
     by_path = {job.path: job for job in flow.jobs()}
     by_path.update((job.path, job) for made in fanned.values() for job in made)
     recorder = store.recorder(run_id)

@@ -46,7 +46,7 @@ from containerops.engine.reporter import Reporter
 from containerops.engine.scripts import Launch, pre_step, when_step
 from containerops.engine.secrets import check_available
 from containerops.engine.state import FINISHED, JobState, RunState
-from containerops.engine.templating import missing_outputs, run_values
+from containerops.engine.templating import flow_values, missing_outputs, run_values
 from containerops.executors.base import Executor, ExecutorError, RunContext
 from containerops.model.flow import Flow, Job
 from containerops.model.matrix import aggregate
@@ -141,7 +141,7 @@ class Engine:
             flow_id, version_id, _ = self.store.save_flow(flow.uri, source, fmt)
         else:
             flow_id, version_id = flow_version
-        fanned = static_instances(flow)
+        fanned = static_instances(flow, flow_values(flow, {**flow.environments, **overrides}))
         jobs = [made for job in flow.jobs() for made in (job, *fanned.get(job.path, ()))]
         new = self.store.create_run(
             flow_id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from containerops.engine.state import RunState
-from containerops.model.flow import Job
+from containerops.model.flow import Flow, Job
 from containerops.model.references import EXPRESSION, TRIGGER_FIELDS, parse_reference, references
 
 
@@ -38,6 +38,9 @@ class Values:
 
     def but(self, **changes: Mapping[str, str]) -> Values:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def with_outputs(self, outputs: Callable[[str], Mapping[str, str] | None]) -> Values:
+        return dataclasses.replace(self, outputs=outputs)
 
     def render(self, text: str, *, url: bool = False) -> str:
         """``text`` with each reference filled in; ``url``: percent-encoded (unless ``| raw``).
@@ -87,6 +90,17 @@ class Values:
         return known.get(name, "")
 
 
+def flow_values(flow: Flow, flow_env: Mapping[str, str]) -> Values:
+    """What is known of a run before it exists: its environment (with ``--set`` and a
+    trigger's variables), the flow, the trigger. Matrix values may name these."""
+    return Values(
+        env=flow_env,
+        secrets={},
+        flow={"uri": flow.uri, "namespace": flow.namespace},
+        trigger={name: flow_env[name] for name in TRIGGER_FIELDS.values() if name in flow_env},
+    )
+
+
 def run_values(state: RunState, flow_env: Mapping[str, str], secrets: Mapping[str, str]) -> Values:
     """What every job of the run may name; each job adds its own environment and inputs."""
     jobs = state.jobs
@@ -95,13 +109,10 @@ def run_values(state: RunState, flow_env: Mapping[str, str], secrets: Mapping[st
         found = jobs.get(path)
         return None if found is None else found.outputs
 
-    return Values(
-        env=flow_env,
-        secrets=secrets,
-        run={"id": str(state.id), "number": str(state.number), "uid": state.uid},
-        flow={"uri": state.flow.uri, "namespace": state.flow.namespace},
-        trigger={name: flow_env[name] for name in TRIGGER_FIELDS.values() if name in flow_env},
-        outputs=outputs,
+    return (
+        flow_values(state.flow, flow_env)
+        .but(secrets=secrets, run={"id": str(state.id), "number": str(state.number), "uid": state.uid})
+        .with_outputs(outputs)
     )
 
 

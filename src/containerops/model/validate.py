@@ -40,7 +40,7 @@ from containerops.model.flow import (
 )
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
-from containerops.model.matrix import AGGREGATES, check_size, read_matrix, read_strategy
+from containerops.model.matrix import AGGREGATES, Matrix, check_size, read_matrix, read_strategy
 from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAME, STEP_NAME_RULE, URI_PART
 from containerops.model.needs import check_needs
 from containerops.model.quantities import parse_cpu, parse_duration, parse_memory
@@ -743,10 +743,32 @@ class _Builder:
 
     def _job_matrix(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
         job.matrix = read_matrix(self.r, value, where, self.position(value))
+        if job.matrix is not None:
+            self.check_matrix_values(job.matrix, value, where)
         if job.matrix is not None and job.matrix.source is not None:
             source, key = job.matrix.source
             subscription = Subscription(source=source, key=key, env="")
             self.pending.append(PendingSubscription(job, subscription, value, where, what="matrix from"))
+
+    def check_matrix_values(self, matrix: Matrix, node: Node, where: str) -> None:
+        """Matrix values may name what is known before the run starts: ``env.X`` of the
+        flow's environments (or a trigger's), ``flow.*`` and ``trigger.*``."""
+        texts = [value for _, axis in matrix.axes for value in axis]
+        texts += [value for entry in (*matrix.include, *matrix.exclude) for _, value in entry]
+        for text in (text for text in texts if "${{" in text):
+            at = _scalar_holding(node, text)
+            for problem in syntax_problems(text):
+                self.r.error(at, where, problem)
+            for reference in references(text):
+                if reference.space == "env":
+                    self.env_refs.append((at, where, reference.name, None))
+                elif reference.space not in ("flow", "trigger"):
+                    self.r.error(
+                        at,
+                        where,
+                        f"'${{{{ {reference.space}.{reference.name} }}}}': a matrix value may name only "
+                        "env, flow and trigger values (what is known before the run starts)",
+                    )
 
     def _job_strategy(
         self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
