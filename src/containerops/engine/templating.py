@@ -9,6 +9,7 @@ that a branch name from a webhook (``x?admin=1``, ``../``) cannot change the URL
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -50,14 +51,13 @@ class Values:
         if "${{" not in text:
             return text
 
-        def value(match: object) -> str:
-            written = match[0]  # type: ignore[index]
-            reference = parse_reference(match["body"])  # type: ignore[index]
+        def value(match: re.Match[str]) -> str:
+            reference = parse_reference(match["body"])
             if reference is None:
-                return str(written)
+                return match[0]
             found = self._lookup(reference.space, reference.name, reference.job)
             if found is None:
-                return str(written)
+                return match[0]
             return quote(found, safe="") if url and not reference.raw else found
 
         return EXPRESSION.sub(value, text)
