@@ -1,6 +1,7 @@
 import { AnsiUp } from "ansi_up";
 import { useEffect, useRef, useState } from "react";
 import { duration, matrixSummary, type LogLine, type Run } from "./api";
+import { logFeed } from "./logFeed";
 import { StatusBadge } from "./Status";
 
 /** At most this many lines are kept on the page (the newest); the API pages the rest. */
@@ -29,32 +30,33 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; ended: bo
     setTotal(0);
     setEnded(false);
     const converter = ansiConverter();
-    let pending: ShownLine[] = [];
-    let frame: number | undefined;
-    const flush = () => {
-      frame = undefined;
-      const batch = pending;
-      pending = [];
-      setTotal((n) => n + batch.length);
-      setLines((current) => {
-        const all = current.concat(batch);
-        return all.length <= KEEP ? all : all.slice(all.length - KEEP);
-      });
-    };
+    const feed = logFeed<ShownLine>(
+      {
+        request: (callback) => window.requestAnimationFrame(callback),
+        cancel: (handle) => window.cancelAnimationFrame(handle),
+      },
+      (batch) => {
+        setTotal((n) => n + batch.length);
+        setLines((current) => {
+          const all = current.concat(batch);
+          return all.length <= KEEP ? all : all.slice(all.length - KEEP);
+        });
+      },
+      () => setEnded(true),
+    );
     const query = new URLSearchParams({ job: path });
     const stream = new EventSource(`/api/v1/runs/${runId}/logs/stream?${query}`);
     stream.addEventListener("line", (message) => {
       const line = JSON.parse((message as MessageEvent<string>).data) as LogLine;
-      pending.push({ ...line, html: converter.ansi_to_html(line.line) });
-      frame ??= window.requestAnimationFrame(flush);
+      feed.line({ ...line, html: converter.ansi_to_html(line.line) });
     });
     stream.addEventListener("end", () => {
       stream.close();
-      setEnded(true);
+      feed.end();
     });
     return () => {
       stream.close();
-      if (frame !== undefined) window.cancelAnimationFrame(frame);
+      feed.close();
     };
   }, [runId, path]);
   return { lines, ended, total };
