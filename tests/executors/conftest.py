@@ -10,6 +10,7 @@ import docker
 import pytest
 
 from containerops.executors.base import LABEL_RUN
+from containerops.executors.docker.cleanup import remove_labelled
 from containerops.images import BUSYBOX_IMAGE, build_base_images
 from tests.conftest import require_docker
 
@@ -33,5 +34,5 @@ def run_id(docker_client: docker.DockerClient) -> Iterator[str]:
     """A fresh run id; every container labelled with it is removed after the test."""
     value = f"t{uuid.uuid4().hex[:12]}"
     yield value
-    for container in docker_client.containers.list(all=True, filters={"label": f"{LABEL_RUN}={value}"}):
-        container.remove(force=True, v=True)
+    # As a run's teardown does: a removal that ``destroy`` started may still be going on.
+    remove_labelled(docker_client.api, f"{LABEL_RUN}={value}")

@@ -151,7 +151,9 @@ class Executor(abc.ABC):
 
     @abc.abstractmethod
     async def destroy(self, handle: JobHandle) -> None:
-        """Stop the job if it still runs and remove everything it left. Idempotent."""
+        """Stop the job if it still runs and remove everything it left, or start to: an
+        executor may go on removing in the background if its ``teardown`` waits for that
+        (the next job need not wait for the last one's removal). Idempotent."""
 
     async def output_file(self, handle: JobHandle) -> bytes | None:
         """Once the job has ended: what it wrote to the file ``CO_OUTPUT`` names (at most

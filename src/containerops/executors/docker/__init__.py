@@ -10,7 +10,11 @@ stream's socket is shut down, and the wait polls with a timeout and looks at a
 cancellation flag.
 
 Containers are not auto-removed: the engine reads every log line and the exit state
-first, then calls :meth:`DockerExecutor.destroy`.
+first, then calls :meth:`DockerExecutor.destroy`, which starts the removal and returns:
+the next job of a chain starts while the last one's container goes (tens of milliseconds a
+job), and the run's teardown waits for every removal it started, then removes by the run's
+label whatever is left, so a run still ends with nothing of it on the Engine (Woodpecker
+likewise removes a workflow's step containers when the workflow ends).
 
 The parts, each in its module: the pure conversion from job spec to container config
 (:mod:`.convert`), reading a job's output through the attach opened before its container
@@ -119,6 +123,8 @@ class DockerExecutor(Executor):
         #: Images known to be on the Engine (inspected or pulled by this executor).
         self._present_images: set[str] = set()
         self._threads: ThreadPoolExecutor | None = None
+        #: run id -> the removals of its containers that ``destroy`` started
+        self._removals: dict[str, set[asyncio.Future[None]]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -166,9 +172,14 @@ class DockerExecutor(Executor):
         if attachment is not None:
             attachment.close()
         container_id = job.container_id
-        await self._call(lambda: remove_container(self._api(), container_id))
+        removal = self._submit(lambda: remove_container(self._api(), container_id))
+        pending = self._removals.setdefault(job.spec.run_id, set())
+        pending.add(removal)
+        removal.add_done_callback(pending.discard)
 
     async def teardown(self, run: RunContext) -> None:
+        # A removal that failed leaves its container to the removal by label below.
+        await asyncio.gather(*self._removals.pop(run.run_id, ()), return_exceptions=True)
         await self._call(lambda: remove_labelled(self._api(), f"{LABEL_RUN}={run.run_id}"))
         if run.keep_workspace:
             return
@@ -194,11 +205,15 @@ class DockerExecutor(Executor):
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """A short blocking call of the SDK, in the executor's own threads."""
+        return await self._submit(fn, *args)
+
+    def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Hand ``fn`` to the executor's threads now (it runs even if nobody awaits it)."""
         with self._connect_lock:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="coops-docker")
             threads = self._threads
-        return await asyncio.get_running_loop().run_in_executor(threads, functools.partial(fn, *args))
+        return asyncio.get_running_loop().run_in_executor(threads, functools.partial(fn, *args))
 
     # --- blocking parts (worker threads) ----------------------------------------------
 
