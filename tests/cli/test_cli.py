@@ -109,6 +109,33 @@ def test_help_screens_leave_out_the_unused_parts_of_rich(arguments: list[str]) -
     assert "later: rich.markdown True" in done.stdout
 
 
+_HEAVY_PROBE = """
+import sys
+from containerops.cli.main import main
+sys.argv = ["coops", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print("heavy:", sorted(m for m in ("sqlalchemy", "docker", "containerops.engine.runner") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("command", ["--help", "validate"])
+def test_help_and_validate_load_neither_the_store_nor_docker(command: str, tmp_path: Path) -> None:
+    """SQLAlchemy, the Docker SDK and the engine are most of the CLI's start-up (item 21 of
+    the hardening issue): the commands that need none of them must not import them."""
+    arguments = ["--help"] if command == "--help" else ["validate", str(write(tmp_path, LOCAL_FLOW))]
+    done = subprocess.run(
+        [sys.executable, "-c", _HEAVY_PROBE, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COOPS_HOME": str(tmp_path / "home")},
+    )
+    assert "heavy: []" in done.stdout, done.stdout + done.stderr
+
+
 def test_run_json_then_inspect(tmp_path: Path) -> None:
     flow = write(tmp_path, LOCAL_FLOW)
     result = coops(

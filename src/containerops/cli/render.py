@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import groupby
 from operator import itemgetter
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -20,8 +20,10 @@ from rich.tree import Tree
 from containerops.engine.state import JobState, RunState
 from containerops.model.paths import group_of
 from containerops.store import RunRow
-from containerops.store.logs import RawLine, TextRun
 from containerops.timestamps import rfc3339
+
+if TYPE_CHECKING:  # store.logs loads SQLAlchemy: not for every command's start-up
+    from containerops.store.logs import RawLine, TextRun
 
 ICONS = {
     "pending": ("·", "dim"),
