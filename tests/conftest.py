@@ -14,6 +14,9 @@ from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
 from containerops.images import BUSYBOX_IMAGE, build_base_images
 from containerops.store import Store
+from tests.databases import DATABASES, open_store
+from tests.mariadbserver import MariaDBServer, mariadb_server
+from tests.pgserver import PostgresServer, postgres_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,13 +26,16 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A COOPS_HOME for tests that do not ask for their own: never the user's, and
     under this session's temporary folder, which tells its containers apart."""
     home = tmp_path_factory.getbasetemp() / "session-home"
-    saved = os.environ.get("COOPS_HOME")
+    saved = {name: os.environ.pop(name, None) for name in ("COOPS_HOME", "COOPS_DATABASE_URL")}
+    # The database too is the tests' own: a test's ``store`` sets COOPS_DATABASE_URL when it
+    # is on a server (--database), and the processes the test starts inherit it.
     os.environ["COOPS_HOME"] = str(home)
     yield home
-    if saved is None:
-        os.environ.pop("COOPS_HOME", None)
-    else:
-        os.environ["COOPS_HOME"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -40,11 +46,49 @@ def coops_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database",
+        choices=DATABASES,
+        default="sqlite",
+        help="the database of every test's store outside tests/store (which runs on all three); "
+        "postgresql and mariadb start a server of the tests' own (default: sqlite)",
+    )
+
+
+@pytest.fixture(scope="session")
+def postgresql() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDBServer]:
+    with mariadb_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def shared_database_urls() -> dict[str, str]:
+    """The migrated database of each server kind, made by the first test that needs it."""
+    return {}
+
+
 @pytest.fixture
-def store(coops_home: Path) -> Iterator[Store]:
-    opened = Store.open()
-    yield opened
-    opened.close()
+def database(request: pytest.FixtureRequest) -> str:
+    """The database of the test's store: the one ``--database`` names."""
+    return str(request.config.getoption("--database"))
+
+
+@pytest.fixture
+def store(
+    database: str,
+    coops_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    shared_database_urls: dict[str, str],
+) -> Iterator[Store]:
+    yield from open_store(database, request, monkeypatch, shared_database_urls)
 
 
 def require_docker() -> docker.DockerClient:

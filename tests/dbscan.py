@@ -1,14 +1,19 @@
-"""Scanning the raw bytes of a SQLite store for values that must never be stored.
+"""Scanning a store for values that must never be stored.
 
-Reading tables only proves what the queries see; a value can also sit in a column
-nobody reads back, an old page of the write-ahead log, or a journal. So tests that
-run with secrets read every file of the database as bytes.
+Reading tables through the store's queries only proves what the queries see; a value can
+also sit in a column nobody reads back, an old page of the write-ahead log, or a journal.
+So tests that run with secrets read every file of a SQLite database as bytes, and every
+column of every row of a PostgreSQL or MariaDB one (``COOPS_DATABASE_URL``, see
+``tests/databases.py``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from containerops.engine.masking import secret_forms
 
@@ -23,15 +28,39 @@ def database_files(home: Path) -> list[Path]:
     return files
 
 
+def _server_rows(url: str) -> Iterator[tuple[str, bytes]]:
+    """(table, the row's values as bytes) of every row of every table."""
+    engine = sa.create_engine(url)
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                for row in conn.execute(sa.select(table)):
+                    yield table.name, b"\0".join(
+                        value if isinstance(value, bytes) else str(value).encode() for value in row
+                    )
+    finally:
+        engine.dispose()
+
+
+def _contents(home: Path) -> Iterator[tuple[str, bytes]]:
+    url = os.environ.get("COOPS_DATABASE_URL")
+    if url and not url.startswith("sqlite"):
+        yield from _server_rows(url)
+        return
+    for path in database_files(home):
+        yield path.name, path.read_bytes()
+
+
 def assert_never_stored(*values: str, home: Path | None = None) -> None:
-    """Fail, saying in which file and near what, if any form of a value is in the database
-    (of ``home``, by default the COOPS_HOME the test runs in)."""
-    for path in database_files(home or Path(os.environ["COOPS_HOME"])):
-        raw = path.read_bytes()
+    """Fail, saying where and near what, if any form of a value is in the database (of
+    ``home``, by default the COOPS_HOME the test runs in, or the test's database server)."""
+    for where, raw in _contents(home or Path(os.environ["COOPS_HOME"])):
         for value in values:
             for form in {f for f in secret_forms(value) if len(f) >= MIN_FORM}:
                 at = raw.find(form.encode())
                 assert at < 0, (
-                    f"{form!r} (a form of a secret) is stored in {path.name} at byte {at}: "
+                    f"{form!r} (a form of a secret) is stored in {where} at byte {at}: "
                     f"{raw[max(0, at - 60) : at + len(form) + 60]!r}"
                 )

@@ -24,7 +24,7 @@ def coops(
     *args: str, home: Path, check: int | None = None, extra_env: dict[str, str] | None = None, **kwargs: Any
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
-    env.pop("COOPS_DATABASE_URL", None)  # the test's home, unless extra_env names a database
+    # The test's database: COOPS_DATABASE_URL when its store is on a server, else the home's.
     env.update(extra_env or {})
     result = subprocess.run([*COOPS, *args], env=env, capture_output=True, text=True, timeout=180, **kwargs)
     if check is not None:

@@ -51,9 +51,8 @@ def start(
     home: Path, flow: Path, *sets: str, database: str | None = None, executor: str = "local"
 ) -> subprocess.Popen[str]:
     """``coops run`` of ``flow`` with ``--set`` each of ``sets``, its output kept; on
-    ``database`` (a SQLAlchemy URL) rather than the home's SQLite when given."""
+    ``database`` (a SQLAlchemy URL) rather than the test's when given."""
     env = {**os.environ, "COOPS_HOME": str(home), "COLUMNS": "200"}
-    env.pop("COOPS_DATABASE_URL", None)
     if database is not None:
         env["COOPS_DATABASE_URL"] = database
     args = [arg for value in sets for arg in ("--set", value)]

@@ -33,7 +33,6 @@ stages:
 def start_run(tmp_path: Path) -> subprocess.Popen[str]:
     flow = write(tmp_path, PAUSED_FLOW)
     env = {**os.environ, "COOPS_HOME": str(tmp_path), "COLUMNS": "200"}
-    env.pop("COOPS_DATABASE_URL", None)
     return subprocess.Popen(
         [*COOPS, "run", str(flow), "--executor", "local"],
         env=env,

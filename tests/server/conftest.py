@@ -159,7 +159,8 @@ class ServerProcess:
 
     def start(self) -> None:
         env = {**os.environ, "COOPS_HOME": str(self.home)}
-        env.pop("COOPS_DATABASE_URL", None)  # the test's home, unless ``env`` names a database
+        # The test's database (COOPS_DATABASE_URL when --database names a server), unless
+        # ``env`` names another.
         env.update(self.env)
         self.process = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30

@@ -15,9 +15,10 @@ from containerops.timestamps import aware, utcnow
 
 __all__ = ["MAX_ID", "aware", "history_row", "new_id", "utcnow"]
 
-#: The largest id or number a row can have (a signed 64-bit integer on every database):
-#: a bigger one names nothing, and must be answered as such before it reaches a query.
-MAX_ID = 2**63 - 1
+#: The largest id or number a row can have (an ``Integer`` column: 32 bits on PostgreSQL and
+#: MySQL, whose queries fail on a bigger value): a bigger one names nothing, and must be
+#: answered as such before it reaches a query.
+MAX_ID = 2**31 - 1
 
 
 def new_id(result: sa.CursorResult[Any]) -> int:
