@@ -62,6 +62,14 @@ class JobSpec:
     cpu: float | None = None  # cores; None = no limit
     memory: int | None = None  # bytes; None = no limit
     labels: dict[str, str] = field(default_factory=dict)
+    #: Seconds the attempt may take (the engine enforces it too; a cluster executor hands
+    #: it to the cluster, so that a job outlives no lost engine for long); None = none.
+    timeout: float | None = None
+    #: Names of the ``env`` variables whose values hold a secret of the run: executors that
+    #: can (Kubernetes) hand them over as the cluster's secrets, never in the job's spec.
+    secret_env: frozenset[str] = frozenset()
+    #: Node labels the job must run on (a cluster executor's node selection); {} = anywhere.
+    node_labels: dict[str, str] = field(default_factory=dict)
 
 
 class LogLine(NamedTuple):
