@@ -45,7 +45,7 @@ from containerops.executors.base import (
     RunContext,
     lines_of,
 )
-from containerops.executors.kubernetes.client import Manifest, connect, explain, follow, read
+from containerops.executors.kubernetes.client import Manifest, connect, explain, follow, list_objects, read
 from containerops.executors.kubernetes.convert import (
     CONTAINER,
     Placement,
@@ -108,7 +108,7 @@ class KubernetesJobHandle(JobHandle):
         if response is not None:
             try:
                 response.shutdown()
-            except (AttributeError, OSError):
+            except (AttributeError, OSError, RuntimeError, ValueError):  # released already, or an old urllib3
                 response.close()
 
     def __repr__(self) -> str:
@@ -276,7 +276,7 @@ class KubernetesExecutor(Executor):
             )
             if secret is not None:
                 owned = {"metadata": {"ownerReferences": [owner_reference(job)]}}
-                core.patch_namespaced_secret(name, namespace, owned, _preload_content=False).release_conn()
+                read(core.patch_namespaced_secret(name, namespace, owned, _preload_content=False))
         except ApiException as exc:
             raise ExecutorError(
                 f"cannot create the Kubernetes Job of job {spec.path}: {explain(exc)}"
@@ -287,24 +287,32 @@ class KubernetesExecutor(Executor):
         return KubernetesJobHandle(spec, name, namespace, uid, None if secret is None else name)
 
     def _pods(self, job: KubernetesJobHandle, stop: Callable[[], bool]) -> Iterator[tuple[str, Manifest]]:
-        """The events of the Job's pod (``TICK`` between watches, when nothing came): a
-        Job that failed on its own (its deadline) or vanished ends them with why."""
+        """The events of the Job's pod (``TICK`` after a listing and between watches): a Job
+        that failed without its container's end to tell (its deadline passed before the
+        container ran) or that vanished ends them with why."""
         core, batch = self._client()
         for kind, pod in follow(core.list_namespaced_pod, job.namespace, job.selector, stop):
-            if kind == "TICK":
-                self._check_job(batch, job)
+            if kind in ("TICK", "DELETED"):
+                failure = self._job_failure(batch, job)
+                if failure is not None:
+                    # The container may have ended meanwhile: its end says more than the Job.
+                    items, _ = list_objects(core.list_namespaced_pod, job.namespace, job.selector)
+                    ended = [p for p in items if terminated(p) and "deletionTimestamp" not in p["metadata"]]
+                    if not ended:
+                        raise ExecutorError(failure)
+                    yield "MODIFIED", ended[0]
+                    return
             yield kind, pod
 
-    def _check_job(self, batch: Any, job: KubernetesJobHandle) -> None:
+    def _job_failure(self, batch: Any, job: KubernetesJobHandle) -> str | None:
+        """Why the Job failed, None while it has not (raises if it is gone)."""
         try:
             current = read(batch.read_namespaced_job(job.name, job.namespace, _preload_content=False))
         except ApiException as exc:
             if exc.status == 404:
                 raise ExecutorError(f"the Kubernetes Job of job {job.spec.path} was deleted") from exc
             raise
-        failure = job_failure(current, job.spec.timeout)
-        if failure is not None:
-            raise ExecutorError(failure)
+        return job_failure(current, job.spec.timeout)
 
     def _running_pod(self, job: KubernetesJobHandle, stop: threading.Event) -> str | None:
         """The name of the Job's pod once its container has started (or ended)."""
@@ -372,11 +380,17 @@ class KubernetesExecutor(Executor):
         )
 
     def _wait(self, job: KubernetesJobHandle, stop: threading.Event) -> ExitStatus:
+        _, batch = self._client()
         for kind, pod in self._pods(job, stop.is_set):
             if kind not in ("ADDED", "MODIFIED"):
                 continue
             state = terminated(pod)
             if state is not None:
+                if "deletionTimestamp" in (pod.get("metadata") or {}):
+                    # Killed by a deletion: by the Job's deadline, which the Job then says.
+                    failure = self._job_failure(batch, job)
+                    if failure is not None:
+                        raise ExecutorError(failure)
                 job.ended = state
                 return exit_status(state, job.spec.memory)
             why = stuck(pod)
@@ -397,7 +411,7 @@ class KubernetesExecutor(Executor):
                 _gone(core.delete_namespaced_secret, job.secret, job.namespace, {})
             deadline = time.monotonic() + DESTROY_WAIT_SECONDS
             while time.monotonic() < deadline:
-                batch.read_namespaced_job(job.name, job.namespace, _preload_content=False).release_conn()
+                read(batch.read_namespaced_job(job.name, job.namespace, _preload_content=False))
                 time.sleep(0.2)
         except ApiException as exc:
             if exc.status != 404:
@@ -408,12 +422,19 @@ class KubernetesExecutor(Executor):
         selector = f"{LABEL_RUN}={label_value(run.run_id)}"
         namespace = placement.namespace
         try:
-            batch.delete_collection_namespaced_job(
-                namespace, label_selector=selector, propagation_policy="Foreground", _preload_content=False
-            ).release_conn()
-            core.delete_collection_namespaced_secret(
-                namespace, label_selector=selector, _preload_content=False
-            ).release_conn()
+            read(
+                batch.delete_collection_namespaced_job(
+                    namespace,
+                    label_selector=selector,
+                    propagation_policy="Foreground",
+                    _preload_content=False,
+                )
+            )
+            read(
+                core.delete_collection_namespaced_secret(
+                    namespace, label_selector=selector, _preload_content=False
+                )
+            )
             if not run.keep_workspace and placement.workspace_claim is not None:
                 _gone(
                     core.delete_namespaced_persistent_volume_claim, placement.workspace_claim, namespace, {}
@@ -441,7 +462,7 @@ def _create_anew(
     deadline = time.monotonic() + DESTROY_WAIT_SECONDS
     while time.monotonic() < deadline:
         try:
-            get(name, namespace, _preload_content=False).release_conn()
+            read(get(name, namespace, _preload_content=False))
         except ApiException as exc:
             if exc.status == 404:
                 break
@@ -453,7 +474,7 @@ def _create_anew(
 def _gone(delete: Callable[..., Any], name: str, namespace: str, options: Manifest) -> None:
     """Delete ``name``; already gone is fine."""
     try:
-        delete(name, namespace, body=options, _preload_content=False).release_conn()
+        read(delete(name, namespace, body=options, _preload_content=False))
     except ApiException as exc:
         if exc.status != 404:
             raise

@@ -128,8 +128,8 @@ def follow(
     kind: Kind, namespace: str, selector: str, stop: Callable[[], bool]
 ) -> Iterator[tuple[str, Manifest]]:
     """List, then watch, for ever (until ``stop()``): every object matching ``selector``
-    first as ADDED, then each change, and a ``TICK`` (with no object) each time a watch
-    ends, so that the caller may look at something else now and then. On 410 Gone (the
+    first as ADDED, then each change, and a ``TICK`` (with no object) after each listing
+    and each time a watch ends, so that the caller may look at something else then. On 410 Gone (the
     version is too old) it lists anew, as the Kubernetes documentation says a client
     must, and goes on from there; a watch the server ends is made again from the last
     version seen."""
@@ -137,6 +137,7 @@ def follow(
         items, version = list_objects(kind, namespace, selector)
         for item in items:
             yield "ADDED", item
+        yield "TICK", {}
         try:
             while not stop():
                 for kind_of, obj in watch_once(kind, namespace, selector, version):

@@ -1,0 +1,166 @@
+"""The Kubernetes executor end to end against the local API server of tests/kubeapi.py (a
+real HTTP server on 127.0.0.1 speaking the Kubernetes API, whose kubelet runs the jobs'
+commands as local processes); the same scenarios run on a real cluster in test_cluster.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from containerops.executors import get_executor
+from containerops.executors.base import ExecutorError, ExitStatus
+from containerops.executors.kubernetes import KubernetesExecutor, KubernetesJobHandle
+from containerops.executors.kubernetes.settings import Settings
+from tests.executors.kubernetes import scenarios
+from tests.executors.kubernetes.schemas import check
+from tests.kubeapi import KubeAPI
+
+NAMESPACE = "coops-test"
+IMAGE = "registry.local:5000/containerops/base:busybox"
+
+
+@pytest.fixture
+def kubeapi(tmp_path: Path) -> Iterator[KubeAPI]:
+    server = KubeAPI(tmp_path / "cluster")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def executor(kubeapi: KubeAPI) -> Iterator[KubernetesExecutor]:
+    configuration = k8s.Configuration(host=kubeapi.url)
+    chosen = KubernetesExecutor(Settings(namespace=NAMESPACE), api=k8s.ApiClient(configuration))
+    yield chosen
+    chosen.close()
+
+
+def view(kubeapi: KubeAPI) -> scenarios.Cluster:
+    def list_objects(resource: str, selector: str) -> list[dict[str, Any]]:
+        return list(kubeapi.cluster.list(resource, NAMESPACE, selector)["items"])
+
+    return scenarios.Cluster(NAMESPACE, list_objects)
+
+
+@pytest.mark.parametrize("scenario", scenarios.SCENARIOS, ids=lambda s: s.__name__)
+def test_scenario_on_the_local_api_server(
+    scenario: Callable[..., Awaitable[None]], executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    asyncio.run(asyncio.wait_for(scenario(executor, view(kubeapi), IMAGE), 60))
+
+
+def test_the_workspace_is_one_claim_per_run_shared_by_its_jobs(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    asyncio.run(scenarios.workspace_shared_by_the_jobs_of_a_run(executor, view(kubeapi), IMAGE))
+
+
+def test_everything_the_executor_sends_is_valid_for_kubernetes(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    """Every object the executor created on the server, as it sent it, passes the schema check."""
+    sent: list[dict[str, Any]] = []
+    original = kubeapi.cluster.create
+
+    def recording(resource: str, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        if resource != "pods":  # pods are the fake Job controller's
+            sent.append(json.loads(json.dumps(body)))
+        return original(resource, namespace, body)
+
+    kubeapi.cluster.create = recording  # type: ignore[method-assign]
+    asyncio.run(scenarios.workspace_shared_by_the_jobs_of_a_run(executor, view(kubeapi), IMAGE))
+    asyncio.run(scenarios.secrets_stay_out_of_the_job(executor, view(kubeapi), IMAGE))
+    assert sorted({body["kind"] for body in sent}) == ["Job", "PersistentVolumeClaim", "Secret"]
+    for body in sent:
+        check(body)
+
+
+def test_a_watch_whose_version_expired_lists_again_and_goes_on(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    """410 Gone: the server forgot the version the executor watches from (and ended the
+    watch, as a restarting API server does); the executor lists anew and still sees the end."""
+    cluster = kubeapi.cluster
+
+    async def scenario() -> ExitStatus:
+        run_id = scenarios.new_run()
+        handle = await executor.start(scenarios.spec(run_id, "sleep 1.5; exit 4", image=IMAGE))
+        waiting = asyncio.ensure_future(executor.wait(handle))
+        await asyncio.sleep(0.7)  # the wait has listed and is watching
+        lists = cluster.requests.count("LIST pods")
+        # Something else changes, then the server forgets: the version the wait watches
+        # from is older than any the server still has.
+        cluster.create("secrets", NAMESPACE, {"metadata": {"name": "unrelated"}, "data": {}})
+        cluster.compact()
+        cluster.drop_watches()
+        status = await asyncio.wait_for(waiting, 30)
+        assert cluster.gone_sent >= 1
+        assert cluster.requests.count("LIST pods") > lists
+        await executor.destroy(handle)
+        return status
+
+    assert asyncio.run(scenario()) == ExitStatus(4)
+
+
+def test_an_image_that_cannot_be_pulled_fails_at_once_with_why(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    async def scenario() -> scenarios.Outcome:
+        run_id = scenarios.new_run()
+        return await scenarios.run_attempt(executor, scenarios.spec(run_id, "true", image="missing/app:1"))
+
+    outcome = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert outcome.error is not None and "ErrImagePull" in outcome.error
+    assert "missing/app:1" in outcome.error
+
+
+def test_cancel_kills_the_process_through_the_pods_deletion(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    asyncio.run(scenarios.cancel(executor, view(kubeapi), IMAGE))
+    assert len(kubeapi.cluster.killed) == 1
+    assert "DELETE jobs" in kubeapi.cluster.requests
+
+
+def test_a_job_without_an_image_is_refused(executor: KubernetesExecutor, kubeapi: KubeAPI) -> None:
+    job = scenarios.spec("r", "true", image=None)
+    with pytest.raises(ExecutorError, match="needs an image"):
+        asyncio.run(executor.start(job))
+    assert kubeapi.cluster.requests == []
+
+
+def test_an_api_server_out_of_reach_fails_the_run_at_setup_with_why(tmp_path: Path) -> None:
+    configuration = k8s.Configuration(host="http://127.0.0.1:9")  # nothing listens on the discard port
+    configuration.retries = 0
+    unreachable = KubernetesExecutor(Settings(namespace=NAMESPACE), api=k8s.ApiClient(configuration))
+    from containerops.executors.base import RunContext
+
+    with pytest.raises(ExecutorError, match="cannot reach the Kubernetes API server"):
+        asyncio.run(unreachable.setup(RunContext(run_id="r", flow_uri="a/b/c")))
+
+
+def test_the_namespace_is_one_configured_or_one_per_coops_namespace() -> None:
+    assert Settings(namespace="ci").namespace_for("team_a/repo/flow", "default") == "ci"
+    assert Settings(namespace="coops-{namespace}").namespace_for("team_a/repo/flow", "x") == "coops-team-a"
+    assert Settings().namespace_for("team/repo/flow", "from-kubeconfig") == "from-kubeconfig"
+    with pytest.raises(ExecutorError, match="not a DNS label"):
+        Settings(namespace="Bad_Name").namespace_for("t/r/f", "default")
+
+
+def test_the_executor_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COOPS_K8S_NAMESPACE", "ci")
+    chosen = get_executor("kubernetes")
+    assert isinstance(chosen, KubernetesExecutor) and chosen.settings.namespace == "ci"
+
+
+def test_handles_of_other_executors_are_refused(executor: KubernetesExecutor) -> None:
+    from containerops.executors.base import JobHandle
+
+    with pytest.raises(ExecutorError, match="not a kubernetes job handle"):
+        asyncio.run(executor.wait(JobHandle(scenarios.spec("r", "true"))))
+    assert KubernetesJobHandle  # the type the executor hands out
