@@ -147,7 +147,7 @@ class Cluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}  # pod uid -> its process
         self.killed: list[str] = []  # names of pods whose process was killed by a deletion
         self.watch_epoch = 0
-        self.requests: list[str] = []  # "LIST pods", "WATCH pods", "POST jobs"...
+        self.requests: list[str] = []  # "LIST pods", "WATCH pods", "POST jobs", "GET pods/log"...
         self.gone_sent = 0  # 410 Gone events sent to watches
 
     # --- the store ----------------------------------------------------------------------
@@ -710,6 +710,8 @@ class _Handler(BaseHTTPRequestHandler):
             verb = method
             if method == "GET" and not name:
                 verb = "WATCH" if query.get("watch") in ("true", "1") else "LIST"
+            elif method == "DELETE" and not name:
+                verb = "DELETECOLLECTION"
             cluster.requests.append(f"{verb} {res}{'/log' if match['log'] else ''}")
             if method == "GET" and match["log"]:
                 self._stream(cluster.log(ns, name, query), "text/plain")
