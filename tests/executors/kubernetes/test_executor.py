@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
+from containerops.engine.attempt import secret_names
+from containerops.engine.masking import Masker
 from containerops.executors import get_executor
-from containerops.executors.base import ExecutorError, ExitStatus
-from containerops.executors.kubernetes import KubernetesExecutor, KubernetesJobHandle
+from containerops.executors.base import ExecutorError, ExitStatus, JobHandle, RunContext
+from containerops.executors.kubernetes import KubernetesExecutor
 from containerops.executors.kubernetes.settings import Settings
 from tests.executors.kubernetes import scenarios
 from tests.executors.kubernetes.schemas import check
@@ -138,8 +140,6 @@ def test_an_api_server_out_of_reach_fails_the_run_at_setup_with_why(tmp_path: Pa
     configuration = k8s.Configuration(host="http://127.0.0.1:9")  # nothing listens on the discard port
     configuration.retries = 0
     unreachable = KubernetesExecutor(Settings(namespace=NAMESPACE), api=k8s.ApiClient(configuration))
-    from containerops.executors.base import RunContext
-
     with pytest.raises(ExecutorError, match="cannot reach the Kubernetes API server"):
         asyncio.run(unreachable.setup(RunContext(run_id="r", flow_uri="a/b/c")))
 
@@ -159,8 +159,12 @@ def test_the_executor_is_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_handles_of_other_executors_are_refused(executor: KubernetesExecutor) -> None:
-    from containerops.executors.base import JobHandle
-
     with pytest.raises(ExecutorError, match="not a kubernetes job handle"):
         asyncio.run(executor.wait(JobHandle(scenarios.spec("r", "true"))))
-    assert KubernetesJobHandle  # the type the executor hands out
+
+
+def test_the_engine_marks_the_variables_that_hold_a_secret() -> None:
+    masker = Masker(["hunter2-long-secret"])
+    env = {"A": "plain", "B": "x hunter2-long-secret y", "C": "aHVudGVyMi1sb25nLXNlY3JldA=="}
+    assert secret_names(env, masker.mask) == frozenset({"B", "C"})  # C: the secret in base64
+    assert secret_names(env, Masker().mask) == frozenset()

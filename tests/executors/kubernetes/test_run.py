@@ -1,0 +1,92 @@
+"""``coops run --executor kubernetes`` end to end: the CLI (a real process) reads the
+kubeconfig, which names the local API server of tests/kubeapi.py, and runs a flow on it
+through the engine: outputs from CO_OUTPUT, the workspace shared across stages, a secret
+given to a job through its owned Secret and masked in the log, a failing job's exit code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from containerops.store import Store
+from containerops.store.runs import get_run, list_runs
+from tests.cli.test_cli import coops, write
+from tests.kubeapi import KubeAPI
+
+FLOW = """\
+uri: team/k8s/flow
+environments: {TOKEN: "${{ secrets.TOKEN }}"}
+stages:
+  - name: build
+    actions:
+      - name: make
+        jobs:
+          - name: write
+            endpoint: registry.local:5000/containerops/base:busybox
+            command:
+              - sh
+              - -c
+              - echo built > "$CO_WORKSPACE/artifact"; echo VERSION=1.2 > "$CO_OUTPUT"; echo "token $TOKEN"
+            outputs: [VERSION]
+  - name: check
+    actions:
+      - name: read
+        jobs:
+          - name: read
+            endpoint: registry.local:5000/containerops/base:busybox
+            command: [sh, -c, 'cat "$CO_WORKSPACE/artifact"; exit 5']
+"""
+
+
+@pytest.fixture
+def kubeconfig(tmp_path: Path) -> tuple[KubeAPI, Path]:
+    server = KubeAPI(tmp_path / "cluster")
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: local, cluster: {{server: '{server.url}'}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: local, user: u, namespace: ci}}]\n"
+    )
+    yield server, path  # type: ignore[misc]
+    server.stop()
+
+
+def test_a_flow_runs_on_kubernetes_through_the_cli(tmp_path: Path, kubeconfig: tuple[KubeAPI, Path]) -> None:
+    server, path = kubeconfig
+    home = tmp_path / "home"
+    flow = write(tmp_path, FLOW)
+    token = "k8s-secret-value-0042"
+    result = coops(
+        "run",
+        str(flow),
+        "--executor",
+        "kubernetes",
+        "--secret",
+        f"TOKEN={token}",
+        home=home,
+        extra_env={"KUBECONFIG": str(path)},
+    )
+    assert result.returncode == 1, result.stderr
+    store = Store.open(f"sqlite:///{home / 'containerops.db'}")
+    try:
+        [summary] = list_runs(store)
+        run = get_run(store, summary.id)
+    finally:
+        store.close()
+    jobs = {job.path: job for job in run.jobs}
+    assert run.status == "failure" and run.executor == "kubernetes"
+    assert jobs["build.make.write"].status == "success"
+    assert jobs["build.make.write"].outputs == {"VERSION": "1.2"}
+    assert (jobs["check.read.read"].status, jobs["check.read.read"].exit_code) == ("failure", 5)
+    logs = coops("logs", str(summary.id), home=home, check=0).stdout
+    assert "token ***" in logs and token not in logs
+    assert "built" in logs
+    # Every Job, pod and Secret of the run is gone, and its workspace claim too.
+    for resource in ("jobs", "pods", "secrets", "persistentvolumeclaims"):
+        assert server.cluster.list(resource, "ci", "")["items"] == [], resource
+    created = [r for r in server.cluster.requests if r.startswith("POST")]
+    # The flow's environment (with the secret) is every job's: each has its Secret.
+    assert created.count("POST jobs") == 2 and created.count("POST secrets") == 2
+    assert created.count("POST persistentvolumeclaims") == 1
