@@ -12,7 +12,7 @@ API documentation gives:
   or from the current state (synthetic ADDED events) without one; ``timeoutSeconds`` ends
   a watch; a version older than the server keeps (:meth:`Cluster.compact`) gets an ERROR
   event with a 410 ``Expired`` Status; :meth:`Cluster.drop_watches` ends every open watch
-  early (as a restarting API server does);
+  early (as a restarting API server does), :meth:`Cluster.cut_logs` every followed log;
 - the owner's garbage collector: deleting an object deletes what names it in its
   ``ownerReferences``;
 - a Job controller: one pod per Job, labelled ``batch.kubernetes.io/controller-uid`` and
@@ -147,6 +147,7 @@ class Cluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}  # pod uid -> its process
         self.killed: list[str] = []  # names of pods whose process was killed by a deletion
         self.watch_epoch = 0
+        self.log_epoch = 0
         self.requests: list[str] = []  # "LIST pods", "WATCH pods", "POST jobs", "GET pods/log"...
         self.gone_sent = 0  # 410 Gone events sent to watches
 
@@ -163,6 +164,13 @@ class Cluster:
         with self.lock:
             self.oldest = self.version + 1
             self.history.clear()
+
+    def cut_logs(self) -> None:
+        """End every followed log stream now, its container still running (the kubelet or
+        a proxy on the way restarted); clients follow again."""
+        with self.lock:
+            self.log_epoch += 1
+            self.changed.notify_all()
 
     def drop_watches(self) -> None:
         """End every open watch now (the server restarted); clients watch again."""
@@ -631,11 +639,14 @@ class Cluster:
             )
         )
         sent = 0
+        epoch = self.log_epoch
         while True:
             with self.lock:
                 lines = self.logs.get(uid, [])
-                while follow and sent == len(lines) and uid in self.processes:
+                while follow and sent == len(lines) and uid in self.processes and epoch == self.log_epoch:
                     self.changed.wait(1.0)
+                if epoch != self.log_epoch:
+                    return  # cut off (cut_logs): the client follows again
                 fresh, sent = lines[sent:], len(lines)
                 running = uid in self.processes
             for stamp, line in fresh:

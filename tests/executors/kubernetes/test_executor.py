@@ -168,3 +168,25 @@ def test_the_engine_marks_the_variables_that_hold_a_secret() -> None:
     env = {"A": "plain", "B": "x hunter2-long-secret y", "C": "aHVudGVyMi1sb25nLXNlY3JldA=="}
     assert secret_names(env, masker.mask) == frozenset({"B", "C"})  # C: the secret in base64
     assert secret_names(env, Masker().mask) == frozenset()
+
+
+def test_a_log_stream_cut_off_is_followed_again_without_a_line_lost_or_repeated(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    cluster = kubeapi.cluster
+
+    async def scenario() -> list[str]:
+        run_id = scenarios.new_run()
+        command = "for i in $(seq 1 30); do echo line-$i; sleep 0.05; done"
+        handle = await executor.start(scenarios.spec(run_id, command, image=IMAGE))
+        lines: list[str] = []
+        async for line in executor.logs(handle):
+            lines.append(line.text)
+            if line.text in ("line-5", "line-15"):
+                cluster.cut_logs()
+        assert await executor.wait(handle) == ExitStatus(0)
+        await executor.destroy(handle)
+        return lines
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == [f"line-{i}" for i in range(1, 31)]
+    assert kubeapi.cluster.requests.count("GET pods/log") == 3
