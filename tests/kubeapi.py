@@ -69,6 +69,68 @@ _VAR = re.compile(r"\$\$|\$\(([-._a-zA-Z0-9]+)\)")
 PAGE = 4096  # the kubelet's limit of a termination message
 
 
+def _resources(*entries: tuple[str, str, bool]) -> list[Obj]:
+    verbs = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+    return [
+        {"name": name, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind, "verbs": verbs}
+        for name, kind, namespaced in entries
+    ]
+
+
+#: Discovery (``/api``, ``/apis`` and each group version's resources), legacy form: what
+#: kubectl reads to map a manifest's kind to its resource. It lists the kinds that
+#: deploy/kubernetes holds too, so that ``kubectl apply --dry-run=client`` can run on it
+#: (objects of those other kinds are only ever "not found" here).
+DISCOVERY: dict[str, Obj] = {
+    "/api": {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    },
+    "/apis": {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [
+            {
+                "name": group,
+                "versions": [{"groupVersion": f"{group}/v1", "version": "v1"}],
+                "preferredVersion": {"groupVersion": f"{group}/v1", "version": "v1"},
+            }
+            for group in ("apps", "batch", "rbac.authorization.k8s.io")
+        ],
+    },
+    "/api/v1": {
+        "kind": "APIResourceList",
+        "groupVersion": "v1",
+        "resources": _resources(
+            ("pods", "Pod", True),
+            ("pods/log", "Pod", True),
+            ("secrets", "Secret", True),
+            ("persistentvolumeclaims", "PersistentVolumeClaim", True),
+            ("serviceaccounts", "ServiceAccount", True),
+            ("services", "Service", True),
+            ("namespaces", "Namespace", False),
+        ),
+    },
+    "/apis/apps/v1": {
+        "kind": "APIResourceList",
+        "groupVersion": "apps/v1",
+        "resources": _resources(("deployments", "Deployment", True)),
+    },
+    "/apis/batch/v1": {
+        "kind": "APIResourceList",
+        "groupVersion": "batch/v1",
+        "resources": _resources(("jobs", "Job", True)),
+    },
+    "/apis/rbac.authorization.k8s.io/v1": {
+        "kind": "APIResourceList",
+        "groupVersion": "rbac.authorization.k8s.io/v1",
+        "resources": _resources(("roles", "Role", True), ("rolebindings", "RoleBinding", True)),
+    },
+    "/version": {"major": "1", "minor": "32", "gitVersion": "v1.32.0", "platform": "linux/amd64"},
+}
+
+
 class ApiError(Exception):
     def __init__(self, code: int, reason: str, message: str) -> None:
         super().__init__(message)
@@ -715,6 +777,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         cluster = self.server.cluster
+        path = urlsplit(self.path).path.rstrip("/")
+        if method == "GET" and path in DISCOVERY:
+            self._send(200, DISCOVERY[path])
+            return
         try:
             match, query = self._route()
             ns, res, name = match["ns"], match["res"], match["name"]
