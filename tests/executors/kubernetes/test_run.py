@@ -90,3 +90,26 @@ def test_a_flow_runs_on_kubernetes_through_the_cli(tmp_path: Path, kubeconfig: t
     # The flow's environment (with the secret) is every job's: each has its Secret.
     assert created.count("POST jobs") == 2 and created.count("POST secrets") == 2
     assert created.count("POST persistentvolumeclaims") == 1
+
+
+def test_a_job_without_an_image_is_refused_before_anything_starts(
+    tmp_path: Path, kubeconfig: tuple[KubeAPI, Path]
+) -> None:
+    server, path = kubeconfig
+    flow = write(
+        tmp_path,
+        "uri: team/k8s/bare\nstages:\n  - name: s\n    actions:\n      - name: a\n"
+        "        jobs:\n          - {name: j, command: [sh, -c, 'true']}\n",
+    )
+    result = coops(
+        "run",
+        str(flow),
+        "--executor",
+        "kubernetes",
+        home=tmp_path / "home",
+        extra_env={"KUBECONFIG": str(path)},
+        check=2,
+    )
+    assert f"{flow}:7:13" in result.stderr + result.stdout
+    assert "no endpoint image for the kubernetes executor" in result.stderr + result.stdout
+    assert server.cluster.requests == []
