@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,24 @@ def test_a_log_stream_cut_off_is_followed_again_without_a_line_lost_or_repeated(
 
     assert asyncio.run(asyncio.wait_for(scenario(), 30)) == [f"line-{i}" for i in range(1, 31)]
     assert kubeapi.cluster.requests.count("GET pods/log") == 3
+
+
+def test_a_long_wait_holds_up_no_other_job(executor: KubernetesExecutor, kubeapi: KubeAPI) -> None:
+    """Waits run in threads of their own: with the event loop's shared pool down to one
+    thread, the wait of a long job still leaves room for a short job's wait to end."""
+
+    async def scenario() -> ExitStatus:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1))
+        run_id = scenarios.new_run()
+        long = await executor.start(scenarios.spec(run_id, "sleep 30", image=IMAGE, path="s.a.long"))
+        short = await executor.start(scenarios.spec(run_id, "exit 0", image=IMAGE, path="s.a.short"))
+        waiting_long = asyncio.ensure_future(executor.wait(long))
+        await asyncio.sleep(0.2)
+        try:
+            return await asyncio.wait_for(executor.wait(short), 15)
+        finally:
+            waiting_long.cancel()
+            await executor.destroy(long)
+            await executor.destroy(short)
+
+    assert asyncio.run(scenario()) == ExitStatus(0)

@@ -62,7 +62,7 @@ from containerops.executors.kubernetes.convert import (
     stuck,
     terminated,
 )
-from containerops.executors.kubernetes.logs import READ_SIZE, Put, StampedLines, from_thread
+from containerops.executors.kubernetes.logs import READ_SIZE, Put, StampedLines, from_thread, in_thread
 from containerops.executors.kubernetes.settings import Settings
 from containerops.home import coops_home
 from containerops.timestamps import utcnow
@@ -164,7 +164,7 @@ class KubernetesExecutor(Executor):
         job = kubernetes_handle(handle)
         stop = threading.Event()
         try:
-            return await asyncio.to_thread(self._wait, job, stop)
+            return await in_thread(functools.partial(self._wait, job, stop), f"coops-k8s-wait-{job.name}")
         except asyncio.CancelledError:
             stop.set()
             raise

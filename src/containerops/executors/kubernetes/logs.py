@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from containerops.executors.base import LogLine
 from containerops.executors.docker.logs import parse_timestamp
@@ -25,6 +27,7 @@ READ_SIZE = 256 * 1024
 QUEUE_BATCHES = 64
 
 Put = Callable[[list[LogLine]], None]
+T = TypeVar("T")
 
 
 class StampedLines:
@@ -104,3 +107,30 @@ async def from_thread(
     finally:
         stop.set()
         on_stop()
+
+
+async def in_thread(work: Callable[[], T], name: str) -> T:
+    """``work()`` in a thread of its own, not the event loop's shared pool (a few threads
+    on two cores): a call that blocks for a job's whole life (its wait) must not hold up
+    the calls of the other jobs of a wide fan-out."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            outcome, error = work(), None
+        except BaseException as exc:
+            outcome, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await done
