@@ -5,9 +5,10 @@ API documentation gives:
 
 - ``batch/v1`` Jobs and ``v1`` Pods, Secrets and PersistentVolumeClaims in namespaces:
   create (409 ``AlreadyExists``), get (404 ``NotFound``), list and deletecollection with
-  equality label selectors, merge patch, delete with ``propagationPolicy`` (``Foreground``:
-  the owner gets a ``deletionTimestamp`` and the ``foregroundDeletion`` finalizer and is
-  removed once its dependents are; ``Background``; ``Orphan``, the default for Jobs);
+  equality label selectors, merge patch (strategic merge too, its lists replaced whole),
+  delete with ``propagationPolicy`` (``Foreground``: the owner gets a ``deletionTimestamp``
+  and the ``foregroundDeletion`` finalizer and is removed once its dependents are;
+  ``Background``; ``Orphan``, the default for Jobs);
 - ``resourceVersion`` on every object and list; watch (``?watch=true``) from a version,
   or from the current state (synthetic ADDED events) without one; ``timeoutSeconds`` ends
   a watch; a version older than the server keeps (:meth:`Cluster.compact`) gets an ERROR
@@ -808,6 +809,14 @@ class _Handler(BaseHTTPRequestHandler):
             elif method == "POST" and not name:
                 self._send(201, cluster.create(res, ns, self._body()))
             elif method == "PATCH" and name:
+                kind = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                if kind not in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+                    # JSON patch (a list of operations) and server-side apply: not implemented
+                    raise ApiError(
+                        415,
+                        "UnsupportedMediaType",
+                        f"the body of the request was in an unknown format: {kind}",
+                    )
                 self._send(200, cluster.patch(res, ns, name, self._body()))
             elif method == "DELETE" and name:
                 options = self._body()
