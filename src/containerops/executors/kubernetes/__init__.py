@@ -32,7 +32,6 @@ from typing import Any, TypeVar
 
 import urllib3
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from containerops.executors.base import (
     LABEL_RUN,
@@ -45,7 +44,15 @@ from containerops.executors.base import (
     RunContext,
     lines_of,
 )
-from containerops.executors.kubernetes.client import Manifest, connect, explain, follow, list_objects, read
+from containerops.executors.kubernetes.client import (
+    Api,
+    ApiError,
+    Manifest,
+    connect,
+    follow,
+    list_objects,
+    path,
+)
 from containerops.executors.kubernetes.convert import (
     CONTAINER,
     Placement,
@@ -75,6 +82,8 @@ T = TypeVar("T")
 CONTROLLER_UID = "batch.kubernetes.io/controller-uid"
 #: Threads for the short calls: enough for the widest fan-out to start (or stop) at once.
 CALL_THREADS = 32
+#: The patch type that merges into an object (its lists by their keys, as ownerReferences by uid).
+STRATEGIC_MERGE = "application/strategic-merge-patch+json"
 #: How long destroy waits for a deleted Job (and so its pod) to be gone.
 DESTROY_WAIT_SECONDS = 60.0
 
@@ -207,13 +216,11 @@ class KubernetesExecutor(Executor):
 
     # --- blocking parts (threads) -------------------------------------------------------
 
-    def _client(self) -> tuple[Any, Any]:
-        """The core and batch APIs. Typed ``Any``: the client's types say that a call
-        returns a model object, and every call here asks for the raw response instead."""
+    def _client(self) -> Api:
         with self._lock:
             if self._api is None:
                 self._api, self._configured = connect()
-            return k8s.CoreV1Api(self._api), k8s.BatchV1Api(self._api)
+            return Api(self._api)
 
     def _placement(self, run_id: str, flow_uri: str = "") -> Placement:
         self._client()
@@ -225,20 +232,17 @@ class KubernetesExecutor(Executor):
         )
 
     def _setup(self, run: RunContext) -> Placement:
-        core, _ = self._client()
+        api = self._client()
         bare = self._placement(run.run_id, run.flow_uri)
         claim = claim_manifest(
             run.run_id, bare, storage_class=self.settings.storage_class, size=self.settings.workspace_size
         )
         try:
-            read(
-                core.create_namespaced_persistent_volume_claim(bare.namespace, claim, _preload_content=False)
-            )
-        except ApiException as exc:
+            api.call("POST", path("persistentvolumeclaims", bare.namespace), body=claim)
+        except ApiError as exc:
             if exc.status != 409:  # 409: made by an earlier engine of the same run, kept
-                why = explain(exc)
                 raise ExecutorError(
-                    f"cannot create the run's workspace claim in namespace {bare.namespace}: {why}"
+                    f"cannot create the run's workspace claim in namespace {bare.namespace}: {exc}"
                 ) from exc
         except urllib3.exceptions.HTTPError as exc:
             raise ExecutorError(f"cannot reach the Kubernetes API server: {exc}") from exc
@@ -247,7 +251,7 @@ class KubernetesExecutor(Executor):
         )
 
     def _start(self, spec: JobSpec) -> KubernetesJobHandle:
-        core, batch = self._client()
+        api = self._client()
         if not spec.image:
             raise ExecutorError("the kubernetes executor needs an image for every job")
         placement = self._runs.get(spec.run_id) or self._placement(spec.run_id)
@@ -260,27 +264,13 @@ class KubernetesExecutor(Executor):
         name = manifest["metadata"]["name"]
         try:
             if secret is not None:
-                _create_anew(
-                    core.create_namespaced_secret,
-                    core.read_namespaced_secret,
-                    core.delete_namespaced_secret,
-                    namespace,
-                    secret,
-                )
-            job = _create_anew(
-                batch.create_namespaced_job,
-                batch.read_namespaced_job,
-                batch.delete_namespaced_job,
-                namespace,
-                manifest,
-            )
+                _create_anew(api, "secrets", namespace, secret)
+            job = _create_anew(api, "jobs", namespace, manifest)
             if secret is not None:
                 owned = {"metadata": {"ownerReferences": [owner_reference(job)]}}
-                read(core.patch_namespaced_secret(name, namespace, owned, _preload_content=False))
-        except ApiException as exc:
-            raise ExecutorError(
-                f"cannot create the Kubernetes Job of job {spec.path}: {explain(exc)}"
-            ) from exc
+                api.call("PATCH", path("secrets", namespace, name), body=owned, content_type=STRATEGIC_MERGE)
+        except ApiError as exc:
+            raise ExecutorError(f"cannot create the Kubernetes Job of job {spec.path}: {exc}") from exc
         except urllib3.exceptions.HTTPError as exc:
             raise ExecutorError(f"cannot reach the Kubernetes API server: {exc}") from exc
         uid = str(job["metadata"]["uid"])
@@ -290,13 +280,13 @@ class KubernetesExecutor(Executor):
         """The events of the Job's pod (``TICK`` after a listing and between watches): a Job
         that failed without its container's end to tell (its deadline passed before the
         container ran) or that vanished ends them with why."""
-        core, batch = self._client()
-        for kind, pod in follow(core.list_namespaced_pod, job.namespace, job.selector, stop):
+        api = self._client()
+        for kind, pod in follow(api, "pods", job.namespace, job.selector, stop):
             if kind in ("TICK", "DELETED"):
-                failure = self._job_failure(batch, job)
+                failure = self._job_failure(api, job)
                 if failure is not None:
                     # The container may have ended meanwhile: its end says more than the Job.
-                    items, _ = list_objects(core.list_namespaced_pod, job.namespace, job.selector)
+                    items, _ = list_objects(api, "pods", job.namespace, job.selector)
                     ended = [p for p in items if terminated(p) and "deletionTimestamp" not in p["metadata"]]
                     if not ended:
                         raise ExecutorError(failure)
@@ -304,11 +294,11 @@ class KubernetesExecutor(Executor):
                     return
             yield kind, pod
 
-    def _job_failure(self, batch: Any, job: KubernetesJobHandle) -> str | None:
+    def _job_failure(self, api: Api, job: KubernetesJobHandle) -> str | None:
         """Why the Job failed, None while it has not (raises if it is gone)."""
         try:
-            current = read(batch.read_namespaced_job(job.name, job.namespace, _preload_content=False))
-        except ApiException as exc:
+            current = api.call("GET", path("jobs", job.namespace, job.name))
+        except ApiError as exc:
             if exc.status == 404:
                 raise ExecutorError(f"the Kubernetes Job of job {job.spec.path} was deleted") from exc
             raise
@@ -318,7 +308,7 @@ class KubernetesExecutor(Executor):
         """The name of the Job's pod once its container has started (or ended)."""
         for kind, pod in self._pods(job, stop.is_set):
             if kind in ("ADDED", "MODIFIED"):
-                state = ((container_status(pod) or {}).get("state")) or {}
+                state = (container_status(pod) or {}).get("state") or {}
                 if state.get("running") or state.get("terminated"):
                     return str(pod["metadata"]["name"])
                 why = stuck(pod)
@@ -330,26 +320,18 @@ class KubernetesExecutor(Executor):
         pod = self._running_pod(job, stop)
         if pod is None:
             return
-        core, _ = self._client()
+        api = self._client()
         lines = StampedLines()
         while not stop.is_set():
-            since = None
+            query = [("container", CONTAINER), ("follow", "true"), ("timestamps", "true")]
             if lines.last is not None:
-                since = max(1, int((utcnow() - lines.last).total_seconds()) + 2)
+                query.append(("sinceSeconds", str(max(1, int((utcnow() - lines.last).total_seconds()) + 2))))
             try:
-                response = core.read_namespaced_pod_log(
-                    pod,
-                    job.namespace,
-                    container=CONTAINER,
-                    follow=True,
-                    timestamps=True,
-                    since_seconds=since,
-                    _preload_content=False,
-                )
-            except ApiException as exc:
+                response = api.open("GET", path("pods", job.namespace, pod, "log"), query=query)
+            except ApiError as exc:
                 if exc.status == 404:
                     return  # the pod is gone (deleted): nothing more to read
-                raise ExecutorError(f"cannot read the log of job {job.spec.path}: {explain(exc)}") from exc
+                raise ExecutorError(f"cannot read the log of job {job.spec.path}: {exc}") from exc
             job.streaming(response)
             try:
                 for block in response.stream(READ_SIZE, decode_content=True):
@@ -363,14 +345,14 @@ class KubernetesExecutor(Executor):
             batch = lines.close(utcnow())
             if batch:
                 put(batch)
-            if stop.is_set() or self._container_ended(core, job, pod):
+            if stop.is_set() or self._container_ended(api, job, pod):
                 return
             lines = StampedLines(after=lines.last)
 
-    def _container_ended(self, core: Any, job: KubernetesJobHandle, pod: str) -> bool:
+    def _container_ended(self, api: Api, job: KubernetesJobHandle, pod: str) -> bool:
         try:
-            current = read(core.read_namespaced_pod(pod, job.namespace, _preload_content=False))
-        except ApiException as exc:
+            current = api.call("GET", path("pods", job.namespace, pod))
+        except ApiError as exc:
             if exc.status == 404:
                 return True
             raise
@@ -380,7 +362,7 @@ class KubernetesExecutor(Executor):
         )
 
     def _wait(self, job: KubernetesJobHandle, stop: threading.Event) -> ExitStatus:
-        _, batch = self._client()
+        api = self._client()
         for kind, pod in self._pods(job, stop.is_set):
             if kind not in ("ADDED", "MODIFIED"):
                 continue
@@ -388,7 +370,7 @@ class KubernetesExecutor(Executor):
             if state is not None:
                 if "deletionTimestamp" in (pod.get("metadata") or {}):
                     # Killed by a deletion: by the Job's deadline, which the Job then says.
-                    failure = self._job_failure(batch, job)
+                    failure = self._job_failure(api, job)
                     if failure is not None:
                         raise ExecutorError(failure)
                 job.ended = state
@@ -403,78 +385,61 @@ class KubernetesExecutor(Executor):
         raise ExecutorError("wait cancelled")
 
     def _destroy(self, job: KubernetesJobHandle) -> None:
-        core, batch = self._client()
-        foreground = {"propagationPolicy": "Foreground"}
+        api = self._client()
         try:
-            _gone(batch.delete_namespaced_job, job.name, job.namespace, foreground)
+            _gone(api, "jobs", job.namespace, job.name)
             if job.secret is not None:  # the garbage collector removes it too: not a moment later
-                _gone(core.delete_namespaced_secret, job.secret, job.namespace, {})
-            deadline = time.monotonic() + DESTROY_WAIT_SECONDS
-            while time.monotonic() < deadline:
-                read(batch.read_namespaced_job(job.name, job.namespace, _preload_content=False))
-                time.sleep(0.2)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise ExecutorError(f"cannot delete the Kubernetes Job {job.name}: {explain(exc)}") from exc
+                _gone(api, "secrets", job.namespace, job.secret)
+            _await_gone(api, "jobs", job.namespace, job.name)
+        except ApiError as exc:
+            raise ExecutorError(f"cannot delete the Kubernetes Job {job.name}: {exc}") from exc
 
     def _teardown(self, run: RunContext, placement: Placement) -> None:
-        core, batch = self._client()
-        selector = f"{LABEL_RUN}={label_value(run.run_id)}"
+        api = self._client()
+        selected = [("labelSelector", f"{LABEL_RUN}={label_value(run.run_id)}")]
         namespace = placement.namespace
         try:
-            read(
-                batch.delete_collection_namespaced_job(
-                    namespace,
-                    label_selector=selector,
-                    propagation_policy="Foreground",
-                    _preload_content=False,
-                )
+            api.call(
+                "DELETE", path("jobs", namespace), query=[*selected, ("propagationPolicy", "Foreground")]
             )
-            read(
-                core.delete_collection_namespaced_secret(
-                    namespace, label_selector=selector, _preload_content=False
-                )
-            )
+            api.call("DELETE", path("secrets", namespace), query=selected)
             if not run.keep_workspace and placement.workspace_claim is not None:
-                _gone(
-                    core.delete_namespaced_persistent_volume_claim, placement.workspace_claim, namespace, {}
-                )
-        except ApiException as exc:
-            raise ExecutorError(f"cannot remove the run's Kubernetes objects: {explain(exc)}") from exc
+                _gone(api, "persistentvolumeclaims", namespace, placement.workspace_claim)
+        except ApiError as exc:
+            raise ExecutorError(f"cannot remove the run's Kubernetes objects: {exc}") from exc
 
 
-def _create_anew(
-    create: Callable[..., Any],
-    get: Callable[..., Any],
-    delete: Callable[..., Any],
-    namespace: str,
-    body: Manifest,
-) -> Manifest:
+def _create_anew(api: Api, resource: str, namespace: str, body: Manifest) -> Manifest:
     """Create ``body``; one of the same name left by an earlier engine of the same attempt
     (the name is the run's, the job's and the attempt's) is deleted and waited for first."""
     try:
-        return read(create(namespace, body, _preload_content=False))
-    except ApiException as exc:
+        return api.call("POST", path(resource, namespace), body=body)
+    except ApiError as exc:
         if exc.status != 409:
             raise
     name = body["metadata"]["name"]
-    _gone(delete, name, namespace, {"propagationPolicy": "Foreground"})
+    _gone(api, resource, namespace, name)
+    _await_gone(api, resource, namespace, name)
+    return api.call("POST", path(resource, namespace), body=body)
+
+
+def _gone(api: Api, resource: str, namespace: str, name: str) -> None:
+    """Delete ``name`` (what it owns first: foreground propagation); already gone is fine."""
+    try:
+        api.call("DELETE", path(resource, namespace, name), body={"propagationPolicy": "Foreground"})
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+
+
+def _await_gone(api: Api, resource: str, namespace: str, name: str) -> None:
+    """Wait (at most :data:`DESTROY_WAIT_SECONDS`) until ``name`` no longer exists."""
     deadline = time.monotonic() + DESTROY_WAIT_SECONDS
     while time.monotonic() < deadline:
         try:
-            read(get(name, namespace, _preload_content=False))
-        except ApiException as exc:
+            api.call("GET", path(resource, namespace, name))
+        except ApiError as exc:
             if exc.status == 404:
-                break
+                return
             raise
         time.sleep(0.2)
-    return read(create(namespace, body, _preload_content=False))
-
-
-def _gone(delete: Callable[..., Any], name: str, namespace: str, options: Manifest) -> None:
-    """Delete ``name``; already gone is fine."""
-    try:
-        read(delete(name, namespace, body=options, _preload_content=False))
-    except ApiException as exc:
-        if exc.status != 404:
-            raise

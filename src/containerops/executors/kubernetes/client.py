@@ -1,23 +1,23 @@
 """Connecting to a Kubernetes API server, and the few calls of the executor, on plain dicts.
 
 The configuration is the kubeconfig's (``KUBECONFIG``, else ``~/.kube/config``) or, inside
-a cluster, the pod's service account. Every call is made with ``_preload_content=False``
-and its JSON read as a dict: the manifests of :mod:`.convert` go out as they are validated,
-and what comes back is read by the same pure functions, without the client's model classes.
+a cluster, the pod's service account. Calls go through the official client's ``ApiClient``
+(:class:`Api`) with JSON in and out: the manifests of :mod:`.convert` go out as they are
+validated, and what comes back is read by the same pure functions.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from containerops.executors.base import ExecutorError
@@ -56,52 +56,113 @@ def connect() -> tuple[k8s.ApiClient, str]:
     return k8s.ApiClient(configuration), namespace
 
 
-def explain(exc: ApiException) -> str:
-    """What the API server said, in one line (its Status message when it sent one)."""
+class ApiError(Exception):
+    """The API server answered with an error: its HTTP status and its Status message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{status} {message}")
+        self.status = status
+        self.message = message
+
+
+#: Where each kind the executor uses is served (its API group and version).
+PREFIXES = {
+    "jobs": "/apis/batch/v1",
+    "pods": "/api/v1",
+    "secrets": "/api/v1",
+    "persistentvolumeclaims": "/api/v1",
+}
+
+
+def path(resource: str, namespace: str, name: str | None = None, sub: str | None = None) -> str:
+    """``/apis/batch/v1/namespaces/NS/jobs[/NAME[/SUB]]``."""
+    parts = [PREFIXES[resource], "namespaces", quote(namespace, safe=""), resource]
+    if name is not None:
+        parts.append(quote(name, safe=""))
+    if sub is not None:
+        parts.append(sub)
+    return "/".join(parts)
+
+
+class Api:
+    """The REST calls of the executor, on plain dicts, through the official client's
+    ``ApiClient`` (its configuration, authentication, TLS and connection pool). Not its
+    generated API classes: the manifests go out as :mod:`.convert` makes (and the tests
+    validate) them, and importing those classes takes seconds."""
+
+    def __init__(self, client: k8s.ApiClient) -> None:
+        self.client = client
+
+    def open(
+        self,
+        method: str,
+        url_path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Manifest | None = None,
+        content_type: str = "application/json",
+        timeout: tuple[float, float] | None = None,
+    ) -> Any:
+        """The response (a urllib3 one, its body unread) of a call that succeeded; raises
+        :class:`ApiError` with what the server said otherwise."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        method, url, headers, payload, _ = self.client.param_serialize(
+            method=method,
+            resource_path=url_path,
+            query_params=list(query),
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.client.call_api(method, url, headers, payload, _request_timeout=timeout).response
+        if not 200 <= response.status <= 299:
+            data = response.data
+            response.release_conn()
+            raise ApiError(response.status, _status_message(data, response.reason))
+        return response
+
+    def call(self, method: str, url_path: str, **options: Any) -> Manifest:
+        """The JSON object the server answered a call with (``options``: :meth:`open`'s)."""
+        response = self.open(method, url_path, **options)
+        try:
+            return dict(json.loads(response.data))
+        finally:
+            response.release_conn()
+
+
+def _status_message(data: bytes, reason: str | None) -> str:
     try:
-        message = json.loads(exc.body or "{}").get("message")
+        message = json.loads(data or b"{}").get("message")
     except (ValueError, AttributeError):
         message = None
-    return f"{exc.status} {message or exc.reason or 'error'}"
+    return str(message or reason or "error")
 
 
-def read(response: Any) -> Manifest:
-    """The JSON object of a response made with ``_preload_content=False``."""
-    try:
-        return dict(json.loads(response.data))
-    finally:
-        response.release_conn()
-
-
-#: A kind's list call (``CoreV1Api.list_namespaced_pod``...): what a watch is made with.
-Kind = Callable[..., Any]
-
-
-def list_objects(kind: Kind, namespace: str, selector: str) -> tuple[list[Manifest], str]:
+def list_objects(api: Api, resource: str, namespace: str, selector: str) -> tuple[list[Manifest], str]:
     """The objects matching ``selector``, and the resourceVersion to watch from."""
-    listed = read(kind(namespace, label_selector=selector, _preload_content=False))
+    listed = api.call("GET", path(resource, namespace), query=[("labelSelector", selector)])
     return list(listed.get("items") or []), str((listed.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def watch_once(
-    kind: Kind, namespace: str, selector: str, version: str, seconds: int = WATCH_SECONDS
+    api: Api, resource: str, namespace: str, selector: str, version: str, seconds: int = WATCH_SECONDS
 ) -> Iterator[tuple[str, Manifest]]:
     """The events after ``version`` for up to ``seconds``: (type, object) pairs, BOOKMARKs
     included (they only move the resourceVersion on). Raises :class:`Gone` on 410."""
+    query = [
+        ("labelSelector", selector),
+        ("watch", "true"),
+        ("resourceVersion", version),
+        ("timeoutSeconds", str(seconds)),
+        ("allowWatchBookmarks", "true"),
+    ]
     try:
-        response = kind(
-            namespace,
-            label_selector=selector,
-            watch=True,
-            resource_version=version,
-            timeout_seconds=seconds,
-            allow_watch_bookmarks=True,
-            _preload_content=False,
-            _request_timeout=(10, seconds + 10),
-        )
-    except ApiException as exc:
+        response = api.open("GET", path(resource, namespace), query=query, timeout=(10, seconds + 10))
+    except ApiError as exc:
         if exc.status == 410:
-            raise Gone(explain(exc)) from exc
+            raise Gone(exc.message) from exc
         raise
     try:
         pending = b""
@@ -125,7 +186,7 @@ def watch_once(
 
 
 def follow(
-    kind: Kind, namespace: str, selector: str, stop: Callable[[], bool]
+    api: Api, resource: str, namespace: str, selector: str, stop: Callable[[], bool]
 ) -> Iterator[tuple[str, Manifest]]:
     """List, then watch, for ever (until ``stop()``): every object matching ``selector``
     first as ADDED, then each change, and a ``TICK`` (with no object) after each listing
@@ -134,13 +195,13 @@ def follow(
     must, and goes on from there; a watch the server ends is made again from the last
     version seen."""
     while not stop():
-        items, version = list_objects(kind, namespace, selector)
+        items, version = list_objects(api, resource, namespace, selector)
         for item in items:
             yield "ADDED", item
         yield "TICK", {}
         try:
             while not stop():
-                for kind_of, obj in watch_once(kind, namespace, selector, version):
+                for kind_of, obj in watch_once(api, resource, namespace, selector, version):
                     version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                     if kind_of != "BOOKMARK":
                         yield kind_of, obj
