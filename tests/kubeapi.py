@@ -19,6 +19,8 @@ API documentation gives:
 - a Job controller: one pod per Job, labelled ``batch.kubernetes.io/controller-uid`` and
   ``batch.kubernetes.io/job-name``, the Job's status and ``Complete``/``Failed``
   conditions, ``activeDeadlineSeconds`` (``DeadlineExceeded``: the pod is deleted);
+- a scheduler for one node: a pod whose ``nodeSelector`` the node's labels do not match
+  stays Pending (``PodScheduled`` False, ``Unschedulable``) until :meth:`Cluster.label_node`;
 - a kubelet: the pod's command (``command`` + ``args``, ``$(VAR)`` expanded, ``$$`` for
   ``$``) runs as a local process with the pod's environment (``secretKeyRef`` read from the
   Secret; missing: ``CreateContainerConfigError``); stdout and stderr are its log (``GET
@@ -211,6 +213,7 @@ class Cluster:
         self.killed: list[str] = []  # names of pods whose process was killed by a deletion
         self.watch_epoch = 0
         self.log_epoch = 0
+        self.node_labels: dict[str, str] = {"kubernetes.io/hostname": "node-1"}  # the one node's
         self.requests: list[str] = []  # "LIST pods", "WATCH pods", "POST jobs", "GET pods/log"...
         self.gone_sent = 0  # 410 Gone events sent to watches
 
@@ -532,7 +535,46 @@ class Cluster:
             pod["status"]["containerStatuses"][0]["ready"] = "running" in state
             self._record("pods", "MODIFIED", pod)
 
+    def label_node(self, **labels: str) -> None:
+        """Add labels to the one node: pods waiting for them are scheduled."""
+        with self.lock:
+            self.node_labels.update(labels)
+            self.changed.notify_all()
+
+    def _schedule(self, namespace: str, name: str) -> bool:
+        """Wait until the node's labels match the pod's ``nodeSelector`` (meanwhile the pod
+        is Pending with an Unschedulable PodScheduled condition, as the scheduler says);
+        False if the pod was deleted first."""
+        said = False
+        with self.lock:
+            while True:
+                pod = self.objects.get(("pods", namespace, name))
+                if pod is None or "deletionTimestamp" in pod["metadata"]:
+                    return False
+                wanted = pod["spec"].get("nodeSelector") or {}
+                if all(self.node_labels.get(key) == value for key, value in wanted.items()):
+                    pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"}]
+                    pod["spec"]["nodeName"] = "node-1"
+                    self._record("pods", "MODIFIED", pod)
+                    return True
+                if not said:
+                    pod["status"]["conditions"] = [
+                        {
+                            "type": "PodScheduled",
+                            "status": "False",
+                            "reason": "Unschedulable",
+                            "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node "
+                            "affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is "
+                            "not helpful for scheduling.",
+                        }
+                    ]
+                    self._record("pods", "MODIFIED", pod)
+                    said = True
+                self.changed.wait(1.0)
+
     def _kubelet(self, namespace: str, name: str, job: Obj) -> None:
+        if not self._schedule(namespace, name):
+            return
         pod = self.get("pods", namespace, name)
         uid = pod["metadata"]["uid"]
         spec = pod["spec"]

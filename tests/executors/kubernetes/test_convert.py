@@ -26,6 +26,7 @@ from containerops.executors.kubernetes.convert import (
     secret_manifest,
     stuck,
     terminated,
+    unschedulable,
 )
 from tests.executors.kubernetes.schemas import check
 
@@ -220,3 +221,22 @@ def test_a_job_that_failed_on_its_own_says_why() -> None:
     }
     assert job_failure(deadline, 5) == "timeout after 5 s"
     assert job_failure({"status": {"conditions": [{"type": "Complete", "status": "True"}]}}, 5) is None
+
+
+def test_what_the_scheduler_says_while_no_node_can_take_the_pod() -> None:
+    waiting = {
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "0/3 nodes: memory",
+                }
+            ],
+        }
+    }
+    assert unschedulable(waiting) == "0/3 nodes: memory"
+    assert unschedulable({"status": {"conditions": [{"type": "PodScheduled", "status": "True"}]}}) is None
+    assert unschedulable({"status": {"phase": "Pending"}}) is None

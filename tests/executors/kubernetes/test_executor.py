@@ -212,3 +212,37 @@ def test_a_long_wait_holds_up_no_other_job(executor: KubernetesExecutor, kubeapi
             await executor.destroy(short)
 
     assert asyncio.run(scenario()) == ExitStatus(0)
+
+
+def test_a_job_waits_for_a_node_with_its_labels_and_says_so(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    """nodeSelector: no node has ``disk=ssd``, so the pod is unschedulable and the job's log
+    says what the scheduler says; once a node is labelled so, the job runs there."""
+
+    async def scenario() -> tuple[list[str], ExitStatus]:
+        run_id = scenarios.new_run()
+        job = scenarios.spec(run_id, "echo ran", image=IMAGE, node_labels={"disk": "ssd"})
+        handle = await executor.start(job)
+        lines: list[str] = []
+        said = asyncio.Event()
+
+        async def read() -> None:
+            async for line in executor.logs(handle):
+                lines.append(line.text)
+                said.set()
+
+        reading = asyncio.ensure_future(read())
+        await asyncio.wait_for(said.wait(), 10)
+        [pod] = kubeapi.cluster.list("pods", NAMESPACE, handle.selector)["items"]
+        assert pod["spec"]["nodeSelector"] == {"disk": "ssd"} and "nodeName" not in pod["spec"]
+        kubeapi.cluster.label_node(disk="ssd")
+        await reading
+        status = await executor.wait(handle)
+        await executor.destroy(handle)
+        return lines, status
+
+    lines, status = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert status == ExitStatus(0)
+    assert lines[-1] == "ran" and len(lines) == 2
+    assert lines[0].startswith("[coops] waiting for a node: 0/1 nodes are available")

@@ -68,6 +68,7 @@ from containerops.executors.kubernetes.convert import (
     secret_manifest,
     stuck,
     terminated,
+    unschedulable,
 )
 from containerops.executors.kubernetes.logs import READ_SIZE, Put, StampedLines, from_thread, in_thread
 from containerops.executors.kubernetes.settings import Settings
@@ -304,8 +305,11 @@ class KubernetesExecutor(Executor):
             raise
         return job_failure(current, job.spec.timeout)
 
-    def _running_pod(self, job: KubernetesJobHandle, stop: threading.Event) -> str | None:
-        """The name of the Job's pod once its container has started (or ended)."""
+    def _running_pod(self, job: KubernetesJobHandle, stop: threading.Event, put: Put) -> str | None:
+        """The name of the Job's pod once its container has started (or ended). While no
+        node can take it, the job's log says what the scheduler says (once per message):
+        it waits, as Kubernetes does, for a node to come (autoscaling, a label, a drain's end)."""
+        said = None
         for kind, pod in self._pods(job, stop.is_set):
             if kind in ("ADDED", "MODIFIED"):
                 state = (container_status(pod) or {}).get("state") or {}
@@ -314,10 +318,14 @@ class KubernetesExecutor(Executor):
                 why = stuck(pod)
                 if why is not None:
                     raise ExecutorError(why)
+                waiting = unschedulable(pod)
+                if waiting is not None and waiting != said:
+                    put([LogLine("stderr", f"[coops] waiting for a node: {waiting}", utcnow())])
+                    said = waiting
         return None
 
     def _read_logs(self, job: KubernetesJobHandle, put: Put, stop: threading.Event) -> None:
-        pod = self._running_pod(job, stop)
+        pod = self._running_pod(job, stop, put)
         if pod is None:
             return
         api = self._client()

@@ -306,6 +306,16 @@ def stuck(pod: Manifest) -> str | None:
     return None
 
 
+def unschedulable(pod: Manifest) -> str | None:
+    """What the scheduler says while no node can take the pod (no node with the job's
+    labels, not enough free memory...); None once scheduled, or before it has tried."""
+    for condition in (pod.get("status") or {}).get("conditions") or []:
+        scheduled = condition.get("type") == "PodScheduled" and condition.get("status") == "False"
+        if scheduled and condition.get("reason") == "Unschedulable":
+            return str(condition.get("message") or "no node can run it")
+    return None
+
+
 def exit_status(state: Manifest, memory: int | None) -> ExitStatus:
     """How a job ended, from its container's ``terminated`` state (``memory``: its limit)."""
     oom = state.get("reason") == "OOMKilled"
