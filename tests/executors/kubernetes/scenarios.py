@@ -119,9 +119,10 @@ async def out_of_memory(executor: KubernetesExecutor, cluster: Cluster, image: s
 
 async def timeout(executor: KubernetesExecutor, cluster: Cluster, image: str) -> None:
     run_id = new_run()
-    outcome = await run_attempt(executor, spec(run_id, "echo started; sleep 60", image=image, timeout=1))
-    assert outcome.error == "timeout after 1 s"
-    assert outcome.lines == ["started"]
+    outcome = await run_attempt(executor, spec(run_id, "echo started; sleep 60", image=image, timeout=2))
+    assert outcome.error == "timeout after 2 s"
+    # A cluster that takes longer to start the container than the deadline leaves no line.
+    assert outcome.lines in (["started"], [])
     nothing_left(cluster, run_id)
 
 

@@ -246,3 +246,13 @@ def test_a_job_waits_for_a_node_with_its_labels_and_says_so(
     assert status == ExitStatus(0)
     assert lines[-1] == "ran" and len(lines) == 2
     assert lines[0].startswith("[coops] waiting for a node: 0/1 nodes are available")
+
+
+def test_a_job_past_its_deadline_is_stopped_by_kubernetes_after_its_first_lines(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    """activeDeadlineSeconds: the Job controller deletes the pod, whose process is killed;
+    what it printed before is kept, and the reason is the timeout."""
+    asyncio.run(scenarios.timeout(executor, view(kubeapi), IMAGE))
+    [killed] = kubeapi.cluster.killed
+    assert killed.startswith("coops-build-test-job-1-")
