@@ -45,6 +45,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -784,6 +785,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        super().finish()
+
     def _route(self) -> tuple[re.Match[str], dict[str, str]]:
         parts = urlsplit(self.path)
         match = _PATH.match(parts.path)
@@ -897,6 +906,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     cluster: Cluster
+    connections: set[socket.socket]
 
 
 class KubeAPI:
@@ -907,18 +917,24 @@ class KubeAPI:
         self.cluster = Cluster(root or Path(self._folder.name))  # type: ignore[union-attr]
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.cluster = self.cluster
+        self._server.connections = set()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop serving and close every connection (as a server that went away), then
+        kill what the kubelet still runs."""
+        self._server.shutdown()
+        self._server.server_close()
+        for connection in list(self._server.connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        self.cluster.drop_watches()
         with self.cluster.lock:
             processes = list(self.cluster.processes.values())
         for process in processes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-        self.cluster.drop_watches()
-        self._server.shutdown()
-        self._server.server_close()
         if self._folder is not None:
             self._folder.cleanup()

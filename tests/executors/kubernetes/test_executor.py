@@ -256,3 +256,27 @@ def test_a_job_past_its_deadline_is_stopped_by_kubernetes_after_its_first_lines(
     asyncio.run(scenarios.timeout(executor, view(kubeapi), IMAGE))
     [killed] = kubeapi.cluster.killed
     assert killed.startswith("coops-build-test-job-1-")
+
+
+def test_an_api_server_lost_mid_job_fails_the_job_with_why(tmp_path: Path) -> None:
+    """What the client raises (connection refused...) reaches the engine as an
+    ExecutorError, the job's reason, not as an exception that would end the run."""
+    server = KubeAPI(tmp_path / "cluster")
+    configuration = k8s.Configuration(host=server.url)
+    configuration.retries = 0
+    executor = KubernetesExecutor(Settings(namespace=NAMESPACE), api=k8s.ApiClient(configuration))
+
+    async def scenario() -> None:
+        handle = await executor.start(scenarios.spec(scenarios.new_run(), "sleep 30", image=IMAGE))
+        server.stop()
+        with pytest.raises(
+            ExecutorError, match=r"waiting for job build\.test\.job: cannot reach the Kubernetes API"
+        ):
+            await asyncio.wait_for(executor.wait(handle), 30)
+        with pytest.raises(ExecutorError, match="cannot delete the Kubernetes Job"):
+            await executor.destroy(handle)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        executor.close()

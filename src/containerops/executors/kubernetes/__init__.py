@@ -49,6 +49,7 @@ from containerops.executors.kubernetes.client import (
     ApiError,
     Manifest,
     connect,
+    explained,
     follow,
     list_objects,
     path,
@@ -200,15 +201,14 @@ class KubernetesExecutor(Executor):
         return f"PersistentVolumeClaim {placement.workspace_claim} in namespace {placement.namespace}"
 
     def close(self) -> None:
-        """Let the call threads and the connection pool go (the next call connects again)."""
+        """Let the call threads go (the next call starts them again)."""
         with self._lock:
             threads, self._threads = self._threads, None
         if threads is not None:
             threads.shutdown(wait=False)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        """A short blocking call of the client, in the executor's own threads; the
-        client's errors become :class:`ExecutorError`s that say what the server said."""
+        """A short blocking call of the client, in the executor's own threads."""
         with self._lock:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="coops-k8s")
@@ -263,17 +263,13 @@ class KubernetesExecutor(Executor):
             raise ExecutorError(f"job {spec.path}: {exc}") from exc
         manifest = job_manifest(spec, placement, image=spec.image)
         name = manifest["metadata"]["name"]
-        try:
+        with explained(f"cannot create the Kubernetes Job of job {spec.path}"):
             if secret is not None:
                 _create_anew(api, "secrets", namespace, secret)
             job = _create_anew(api, "jobs", namespace, manifest)
             if secret is not None:
                 owned = {"metadata": {"ownerReferences": [owner_reference(job)]}}
                 api.call("PATCH", path("secrets", namespace, name), body=owned, content_type=STRATEGIC_MERGE)
-        except ApiError as exc:
-            raise ExecutorError(f"cannot create the Kubernetes Job of job {spec.path}: {exc}") from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise ExecutorError(f"cannot reach the Kubernetes API server: {exc}") from exc
         uid = str(job["metadata"]["uid"])
         return KubernetesJobHandle(spec, name, namespace, uid, None if secret is None else name)
 
@@ -325,6 +321,10 @@ class KubernetesExecutor(Executor):
         return None
 
     def _read_logs(self, job: KubernetesJobHandle, put: Put, stop: threading.Event) -> None:
+        with explained(f"reading the log of job {job.spec.path}"):
+            self._follow_log(job, put, stop)
+
+    def _follow_log(self, job: KubernetesJobHandle, put: Put, stop: threading.Event) -> None:
         pod = self._running_pod(job, stop, put)
         if pod is None:
             return
@@ -370,6 +370,10 @@ class KubernetesExecutor(Executor):
         )
 
     def _wait(self, job: KubernetesJobHandle, stop: threading.Event) -> ExitStatus:
+        with explained(f"waiting for job {job.spec.path}"):
+            return self._watch_end(job, stop)
+
+    def _watch_end(self, job: KubernetesJobHandle, stop: threading.Event) -> ExitStatus:
         api = self._client()
         for kind, pod in self._pods(job, stop.is_set):
             if kind not in ("ADDED", "MODIFIED"):
@@ -394,27 +398,23 @@ class KubernetesExecutor(Executor):
 
     def _destroy(self, job: KubernetesJobHandle) -> None:
         api = self._client()
-        try:
+        with explained(f"cannot delete the Kubernetes Job {job.name}"):
             _gone(api, "jobs", job.namespace, job.name)
             if job.secret is not None:  # the garbage collector removes it too: not a moment later
                 _gone(api, "secrets", job.namespace, job.secret)
             _await_gone(api, "jobs", job.namespace, job.name)
-        except ApiError as exc:
-            raise ExecutorError(f"cannot delete the Kubernetes Job {job.name}: {exc}") from exc
 
     def _teardown(self, run: RunContext, placement: Placement) -> None:
         api = self._client()
         selected = [("labelSelector", f"{LABEL_RUN}={label_value(run.run_id)}")]
         namespace = placement.namespace
-        try:
+        with explained("cannot remove the run's Kubernetes objects"):
             api.call(
                 "DELETE", path("jobs", namespace), query=[*selected, ("propagationPolicy", "Foreground")]
             )
             api.call("DELETE", path("secrets", namespace), query=selected)
             if not run.keep_workspace and placement.workspace_claim is not None:
                 _gone(api, "persistentvolumeclaims", namespace, placement.workspace_claim)
-        except ApiError as exc:
-            raise ExecutorError(f"cannot remove the run's Kubernetes objects: {exc}") from exc
 
 
 def _create_anew(api: Api, resource: str, namespace: str, body: Manifest) -> Manifest:

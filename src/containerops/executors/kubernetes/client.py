@@ -8,6 +8,7 @@ validated, and what comes back is read by the same pure functions.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -54,6 +55,18 @@ def connect() -> tuple[k8s.ApiClient, str]:
             "with a service account"
         ) from exc
     return k8s.ApiClient(configuration), namespace
+
+
+@contextlib.contextmanager
+def explained(doing: str) -> Iterator[None]:
+    """Turn what the API server (or the way to it) raised while ``doing`` into the
+    :class:`ExecutorError` the engine records as the job's reason."""
+    try:
+        yield
+    except ApiError as exc:
+        raise ExecutorError(f"{doing}: {exc}") from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ExecutorError(f"{doing}: cannot reach the Kubernetes API server ({exc})") from exc
 
 
 class ApiError(Exception):
