@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes.config import incluster_config
 
 from containerops.engine.attempt import secret_names
 from containerops.engine.masking import Masker
 from containerops.executors import get_executor
 from containerops.executors.base import ExecutorError, ExitStatus, JobHandle, RunContext
 from containerops.executors.kubernetes import KubernetesExecutor
+from containerops.executors.kubernetes import client as kubernetes_client
 from containerops.executors.kubernetes.settings import Settings
 from tests.executors.kubernetes import scenarios
 from tests.executors.kubernetes.schemas import check
@@ -290,3 +292,27 @@ def test_an_api_server_lost_mid_job_fails_the_job_with_why(tmp_path: Path) -> No
         asyncio.run(scenario())
     finally:
         executor.close()
+
+
+def test_in_a_pod_the_service_account_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No kubeconfig: the pod's service account (its token, CA and namespace files, and
+    the KUBERNETES_SERVICE_* variables) names the cluster; nothing is sent anywhere."""
+    account = tmp_path / "serviceaccount"
+    account.mkdir()
+    (account / "token").write_text("the-token")
+    (account / "ca.crt").write_text("a CA")
+    (account / "namespace").write_text("jobs\n")
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(account / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(account / "ca.crt"))
+    monkeypatch.setattr(kubernetes_client, "SERVICE_ACCOUNT_NAMESPACE", account / "namespace")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    api, namespace = kubernetes_client.connect()
+    assert namespace == "jobs"
+    assert api.configuration.host == "https://kubernetes.default.svc:443"
+    assert api.configuration.api_key["BearerToken"].lower() == "bearer the-token"
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(ExecutorError, match="no Kubernetes cluster configured"):
+        kubernetes_client.connect()
