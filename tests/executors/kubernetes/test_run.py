@@ -5,14 +5,18 @@ given to a job through its owned Secret and masked in the log, a failing job's e
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from containerops.store import Store
+from containerops.store.accounts import create_token, create_user
 from containerops.store.runs import get_run, list_runs
-from tests.cli.test_cli import coops, write
+from tests.cli.test_cli import COOPS, coops, write
 from tests.kubeapi import KubeAPI
+from tests.server.conftest import ServerProcess
 
 FLOW = """\
 uri: team/k8s/flow
@@ -113,3 +117,36 @@ def test_a_job_without_an_image_is_refused_before_anything_starts(
     assert f"{flow}:7:13" in result.stderr + result.stdout
     assert "no endpoint image for the kubernetes executor" in result.stderr + result.stdout
     assert server.cluster.requests == []
+
+
+def test_the_server_runs_flows_on_kubernetes(
+    tmp_path: Path, kubeconfig: tuple[KubeAPI, Path], coops_home: Path
+) -> None:
+    """``coops server --executor kubernetes`` (a real process, its cluster from KUBECONFIG)
+    runs a flow sent by ``coops run --server``; its jobs are Kubernetes Jobs."""
+    server, path = kubeconfig
+    store = Store.open()
+    try:
+        create_user(store, "root", admin=True)
+        token = create_token(store, "root", "admin")
+    finally:
+        store.close()
+    secret = "served-secret-value-0042"
+    coops("secret", "set", "team", "TOKEN", "--value-stdin", home=coops_home, check=0, input=secret)
+    process = ServerProcess(coops_home, "kubernetes", env={"KUBECONFIG": str(path)})
+    process.start()
+    try:
+        flow = write(tmp_path, FLOW.replace("uri: team/k8s/flow", "uri: team/k8s/served"))
+        client_env = {**os.environ, "COOPS_TOKEN": token, "COOPS_HOME": str(tmp_path / "client-home")}
+        result = subprocess.run(
+            [*COOPS, "run", str(flow), "--server", process.url],
+            env=client_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        process.stop()
+    assert result.returncode == 1, result.stderr  # the second job exits 5
+    assert "[build.make.write] token ***" in result.stdout and secret not in result.stdout
+    assert "[check.read.read] built" in result.stdout
+    assert server.cluster.requests.count("POST jobs") == 2
+    for resource in ("jobs", "pods", "secrets", "persistentvolumeclaims"):
+        assert server.cluster.list(resource, "ci", "")["items"] == [], resource
