@@ -61,7 +61,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 runs_app = typer.Typer(help="List and inspect past and current runs.", no_args_is_help=True)
-images_app = typer.Typer(help="Build the base images components start from.", no_args_is_help=True)
+images_app = typer.Typer(
+    help="Build the base images components start from, and the server image.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
 app.add_typer(component_app, name="component")
@@ -664,6 +666,35 @@ def images_build_base(
     for image in built:
         state = f"built in {image.seconds:.1f}s" if image.built else "up to date"
         err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
+
+
+@images_app.command("build-server")
+def images_build_server(
+    source: Annotated[
+        Path | None,
+        typer.Option("--source", help="The coops source checkout to install (default: the one running)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when it is up to date.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the raw build output too.")] = False,
+) -> None:
+    """Build containerops/server:latest, the image the server and workers run from on a
+    cluster (deploy/kubernetes): the python base image with coops installed.
+
+    Example:  coops images build-server && docker tag containerops/server:latest REGISTRY/coops/server
+    """
+    from containerops.images import ImageBuildError
+    from containerops.images.server import build_server_image
+
+    def progress(message: str) -> None:
+        if verbose or not message.startswith("  "):  # two spaces: raw `docker build` output
+            err.print(f"[dim]{escape(message)}[/]", highlight=False)
+
+    try:
+        image = build_server_image(source, force=force, progress=progress)
+    except (ImageBuildError, ExecutorError) as error:
+        raise _fail(f"building the server image failed: {error}", EXIT_FAILURE) from None
+    state = f"built in {image.seconds:.1f}s" if image.built else "up to date"
+    err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from containerops.contract.cout import COUT_MARKER, OutputError, Outputs
@@ -35,6 +36,12 @@ MAX_LINE = 64 * 1024
 DEFAULT_MAX_JOB_LOG = 256 * 1024 * 1024
 
 Result = tuple[JobStatus, int | None, str | None, dict[str, str]]
+
+
+def secret_names(env: dict[str, str], mask: Callable[[str], str]) -> frozenset[str]:
+    """The variables of ``env`` whose values hold a secret (what the run's masker would
+    hide in them): an executor that can keeps these out of the job's spec."""
+    return frozenset(name for name, value in env.items() if mask(value) != value)
 
 
 def max_job_log() -> int:
@@ -152,6 +159,8 @@ class Attempts:
             env=env,
             cpu=job.resources.cpu,
             memory=job.resources.memory,
+            timeout=job.timeout,
+            secret_env=secret_names(env, self.run.masker.mask),
         )
         outputs = Outputs()
         run_mask = self.run.masker.mask

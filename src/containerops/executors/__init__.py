@@ -1,15 +1,16 @@
-"""Executors run jobs: ``docker`` (default), ``local`` processes, and ``dummy``."""
+"""Executors run jobs: ``docker`` (default), ``local`` processes, ``dummy``, and
+``kubernetes`` (a Job per attempt in a cluster)."""
 
 from __future__ import annotations
 
 from containerops.executors.base import Executor, ExecutorError
 
-EXECUTORS = ("docker", "local", "dummy")
+EXECUTORS = ("docker", "local", "dummy", "kubernetes")
 
 
 def get_executor(name: str, *, network_mode: str | None = None) -> Executor:
     """Build the executor called ``name``; imports lazily so that ``local`` and
-    ``dummy`` never need the Docker SDK or a daemon."""
+    ``dummy`` never need the Docker SDK or a daemon, nor the others the Kubernetes client."""
     if name == "docker":
         from containerops.executors.docker import DockerExecutor
 
@@ -22,4 +23,8 @@ def get_executor(name: str, *, network_mode: str | None = None) -> Executor:
         from containerops.executors.dummy import DummyExecutor
 
         return DummyExecutor()
+    if name == "kubernetes":
+        from containerops.executors.kubernetes import KubernetesExecutor
+
+        return KubernetesExecutor()
     raise ExecutorError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")

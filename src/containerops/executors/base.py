@@ -59,9 +59,17 @@ class JobSpec:
     image: str | None  # None for executors that do not use images (local, dummy)
     command: list[str] | None  # replaces the image CMD when given
     env: dict[str, str]
+    #: Seconds the attempt may take (the engine enforces it too; a cluster executor hands
+    #: it to the cluster, so that a job outlives no lost engine for long); None = none.
+    timeout: float | None = None
     cpu: float | None = None  # cores; None = no limit
     memory: int | None = None  # bytes; None = no limit
     labels: dict[str, str] = field(default_factory=dict)
+    #: The job's ``labels:``: a cluster executor runs it only on nodes labelled so.
+    node_labels: dict[str, str] = field(default_factory=dict)
+    #: Names of the ``env`` entries that hold a secret value: an executor that writes its
+    #: job's definition somewhere others read (a swarm service) must not put them there.
+    secret_env: frozenset[str] = frozenset()
 
 
 class LogLine(NamedTuple):

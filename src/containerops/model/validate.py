@@ -1096,7 +1096,7 @@ def check_runnable_locally(
 
     Service jobs that wait for a callback need the server; a job without an endpoint
     (written for kubectl, or a command for the local executor) has no image
-    for the docker executor; the local executor needs a command.
+    for the docker and kubernetes executors; the local executor needs a command.
     """
     diagnostics: list[Diagnostic] = []
 
@@ -1117,11 +1117,11 @@ def check_runnable_locally(
                         f"job '{job.path}' has no command; the local executor runs a job's command "
                         "(use the docker executor to run its image)",
                     )
-                elif executor == "docker" and job.endpoint is None and job.component is None:
+                elif executor in ("docker", "kubernetes") and job.endpoint is None and job.component is None:
                     error(
                         job.position,
                         job.path,
-                        f"job '{job.path}' has no endpoint image for the docker executor "
+                        f"job '{job.path}' has no endpoint image for the {executor} executor "
                         "(add `endpoint:`, or run it with --executor local)",
                     )
     return diagnostics
