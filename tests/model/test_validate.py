@@ -843,3 +843,41 @@ def test_a_pause_waits_for_a_duration_or_a_decision_not_both() -> None:
         "only a pause stage waits for a duration" in e
         for e in errors(base.replace("type: pause", "type: normal") % "duration: 1s")
     )
+
+
+def test_a_jobs_labels_are_read_and_a_nameless_one_is_refused_where_it_is() -> None:
+    flow = parse_flow(
+        textwrap.dedent(
+            """\
+            uri: demo/hello/ci
+            stages:
+              - name: build
+                actions:
+                  - name: unit
+                    jobs:
+                      - name: test
+                        endpoint: containerops/base:busybox
+                        labels: {zone: b, gpu: 1}
+            """
+        )
+    )
+    assert flow.flow.jobs()[0].labels == {"zone": "b", "gpu": "1"}
+    with pytest.raises(FlowInvalid) as caught:
+        parse_flow(
+            textwrap.dedent(
+                """\
+                uri: demo/hello/ci
+                stages:
+                  - name: build
+                    actions:
+                      - name: unit
+                        jobs:
+                          - name: test
+                            endpoint: containerops/base:busybox
+                            labels: {"": x}
+                """
+            ),
+            "flow.yaml",
+        )
+    (error,) = caught.value.errors
+    assert (error.line, error.message) == (9, "a label needs a name")

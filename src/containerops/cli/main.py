@@ -226,7 +226,7 @@ def run(
         raise _fail(f"{file}: cannot run here; nothing was started")
     overrides = _parse_sets(sets or [])
     try:
-        chosen = get_executor(executor, network_mode=network)
+        chosen = get_executor(executor, network_mode=network, registry=_swarm_registry(executor))
     except ExecutorError as error:
         raise _fail(str(error)) from None
     store = Store.open()
@@ -286,6 +286,15 @@ def _resolve_components(store: Store, loaded: LoadResult, file: Path, executor: 
     except ComponentImagesUnavailable as error:
         raise _fail(f"{error}; nothing was started") from None
     return resolution
+
+
+def _swarm_registry(executor: str) -> str | None:
+    """For the swarm executor: the component registry, where its nodes pull images from."""
+    if executor != "swarm":
+        return None
+    from containerops.repository.registry import registry_address
+
+    return registry_address()
 
 
 async def _run_live(engine: Engine, state: RunState, console: Console) -> RunState:
@@ -761,6 +770,7 @@ def serve(
         raise _fail(f"unknown log format {log_format!r}; choose text or json")
     import uvicorn
 
+    from containerops.executors import get_executor
     from containerops.server import create_app
     from containerops.server.log_format import log_config
 
@@ -769,7 +779,8 @@ def serve(
     os.environ["COOPS_SERVER_URL"] = (public_url or f"http://{local}:{port}").rstrip("/")
 
     try:
-        application = create_app(executor=executor, max_concurrent_runs=max_runs, network_mode=network)
+        chosen = get_executor(executor, network_mode=network, registry=_swarm_registry(executor))
+        application = create_app(executor=chosen, max_concurrent_runs=max_runs, network_mode=network)
     except ExecutorError as error:
         raise _fail(str(error)) from None
     uvicorn.run(

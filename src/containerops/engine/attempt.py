@@ -152,6 +152,8 @@ class Attempts:
             env=env,
             cpu=job.resources.cpu,
             memory=job.resources.memory,
+            node_labels=job.labels,
+            secret_env=frozenset(name for name, value in env.items() if self.run.masker.mask(value) != value),
         )
         outputs = Outputs()
         run_mask = self.run.masker.mask

@@ -111,6 +111,7 @@ JOB_KEYS = (
     "active",
     "matrix",
     "strategy",
+    "labels",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 SUBSCRIPTION_KEYS = ("env", "default")
@@ -634,6 +635,7 @@ class _Builder:
             ("active", self._job_active),
             ("matrix", self._job_matrix),
             ("strategy", self._job_strategy),
+            ("labels", self._job_labels),
         )
         for key, read in readers:
             if (value := values.get(key)) is not None:
@@ -769,6 +771,9 @@ class _Builder:
                         f"'${{{{ {reference.space}.{reference.name} }}}}': a matrix value may name only "
                         "env, flow and trigger values (what is known before the run starts)",
                     )
+
+    def _job_labels(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.labels = self.labels(value, where)
 
     def _job_strategy(
         self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
@@ -1117,11 +1122,11 @@ def check_runnable_locally(
                         f"job '{job.path}' has no command; the local executor runs a job's command "
                         "(use the docker executor to run its image)",
                     )
-                elif executor == "docker" and job.endpoint is None and job.component is None:
+                elif executor in ("docker", "swarm") and job.endpoint is None and job.component is None:
                     error(
                         job.position,
                         job.path,
-                        f"job '{job.path}' has no endpoint image for the docker executor "
+                        f"job '{job.path}' has no endpoint image for the {executor} executor "
                         "(add `endpoint:`, or run it with --executor local)",
                     )
     return diagnostics
