@@ -14,6 +14,7 @@ from containerops.executors.swarm.convert import (
     SECRET_LOADER,
     constraints,
     env_file,
+    job_mode,
     service_config,
     service_name,
     task_outcome,
@@ -43,7 +44,8 @@ def test_a_job_is_a_one_task_replicated_job_never_restarted_with_its_limits_rese
     assert container["Image"] == "127.0.0.1:5000/img@sha256:abc"
     assert container["Args"] == ["sh", "-c", "make"]  # as `docker run IMAGE cmd`: the entrypoint stays
     assert container.get("Command") is None
-    assert sorted(container["Env"]) == ["CO_WORKSPACE=/workspace", "CO_X=1"]
+    assert container["StopGracePeriod"] == 1_000_000_000  # a cancel does not wait 10 s on a job
+    assert sorted(container["Env"]) == ["CO_SWARM_NODE={{.Node.ID}}", "CO_WORKSPACE=/workspace", "CO_X=1"]
     assert container["Mounts"] == [
         {"Target": "/workspace", "Source": "/shared/coops-workspace-r1", "Type": "bind", "ReadOnly": False}
     ]
@@ -58,6 +60,19 @@ def test_a_job_is_a_one_task_replicated_job_never_restarted_with_its_limits_rese
     assert config.labels == expected
     assert container["Labels"] == expected  # its containers are found by them on every node
     assert config.secret_data is None and config.secret_name is None
+
+
+def test_before_engine_24_a_job_is_a_one_task_replicated_service_never_restarted() -> None:
+    # Docker 20.10 leaves a removed replicated-job's tasks (and a running one's container) behind.
+    assert (job_mode("20.10.24+dfsg1"), job_mode("23.0.6"), job_mode("24.0.0"), job_mode("27.3.1")) == (
+        False,
+        False,
+        True,
+        True,
+    )
+    config = service_config(spec(), image="i", home="/h", workspace=None, job_mode=False)
+    assert config.mode == {"replicated": {"Replicas": 1}}  # the SDK's spelling; the API takes it
+    assert dict(config.task_template)["RestartPolicy"]["Condition"] == "none"
 
 
 def test_a_jobs_labels_become_placement_constraints_on_node_labels() -> None:
@@ -90,7 +105,7 @@ def test_secret_variables_leave_the_spec_for_a_docker_secret_loaded_before_the_c
     )
     container = dict(config.task_template)["ContainerSpec"]
     assert "s3cr3t" not in repr(container) and "s3cr3t" not in repr(config.labels)
-    assert container["Env"] == ["CO_X=1"]
+    assert container["Env"] == ["CO_X=1", "CO_SWARM_NODE={{.Node.ID}}"]
     assert container["Command"] == ["/bin/sh", "-c", SECRET_LOADER, "sh"]
     assert container["Args"] == ["/entry", "serve", "-v"]  # the image's entrypoint and command
     (reference,) = container["Secrets"]
@@ -106,6 +121,12 @@ def test_secret_variables_leave_the_spec_for_a_docker_secret_loaded_before_the_c
         secret_id="sid",
     )
     assert dict(own.task_template)["ContainerSpec"]["Args"] == ["/entry", "sh", "-c", "make"]
+
+
+def test_env_values_reach_the_job_as_written_though_swarm_reads_env_as_templates() -> None:
+    config = service_config(spec(env={"T": "{{.Node.ID}} and {{ x }}"}), image="i", home="/h", workspace=None)
+    env = dict(config.task_template)["ContainerSpec"]["Env"]
+    assert env[0] == 'T={{"{{"}}.Node.ID}} and {{"{{"}} x }}'
 
 
 def test_the_env_file_gives_back_every_value_as_written_to_a_shell(tmp_path: Any) -> None:

@@ -1,4 +1,6 @@
-"""The Docker Swarm executor: every job attempt is one ``replicated-job`` service.
+"""The Docker Swarm executor: every job attempt is one ``replicated-job`` service (a
+one-task ``replicated`` service never restarted on Engines before 24.0, whose job
+services leave their tasks behind: see :data:`.convert.JOB_MODE_SINCE`).
 
 coops talks to a swarm manager's Engine (``DOCKER_HOST``, as the docker executor) and
 the swarm places each job's single task on a node: where the job's ``labels:`` match
@@ -55,7 +57,13 @@ from containerops.executors.docker.calls import EngineCalls
 from containerops.executors.docker.cleanup import home_label
 from containerops.executors.docker.client import ENGINE_ERRORS, connect, explain
 from containerops.executors.docker.convert import names_registry, split_reference
-from containerops.executors.swarm.convert import job_labels, node_name, service_config, unsatisfiable
+from containerops.executors.swarm.convert import (
+    job_labels,
+    job_mode,
+    node_name,
+    service_config,
+    unsatisfiable,
+)
 from containerops.executors.swarm.follow import follow_service_logs
 from containerops.executors.swarm.handle import SwarmJobHandle, swarm_handle
 
@@ -89,12 +97,14 @@ class SwarmExecutor(Executor):
         self._workspaces: dict[str, Path] = {}
         #: node id -> its coops.node label or hostname, for messages
         self._node_names: dict[str, str] = {}
+        #: Whether the manager's Engine runs jobs as replicated-job services (see setup).
+        self._job_mode = True
 
     # --- lifecycle ---------------------------------------------------------------------
 
     async def setup(self, run: RunContext) -> None:
         """Check that the Engine is a swarm manager; make the run's workspace folder."""
-        await self._call(self._check_manager)
+        self._job_mode = await self._call(self._check_manager)
         if self.workspace_root is not None:
             self._workspaces[run.run_id] = await self._call(self._create_workspace, run.run_id)
 
@@ -140,14 +150,17 @@ class SwarmExecutor(Executor):
 
     # --- blocking parts (worker threads) ----------------------------------------------
 
-    def _check_manager(self) -> None:
-        swarm = self._api().info().get("Swarm") or {}
+    def _check_manager(self) -> bool:
+        """Raise unless the Engine is a swarm manager; whether it runs replicated-job services."""
+        api = self._api()
+        swarm = api.info().get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
             raise ExecutorError(
                 "the swarm executor needs a swarm manager, and the Docker Engine coops uses "
                 f"(DOCKER_HOST) is not one (swarm state: {swarm.get('LocalNodeState') or 'unknown'}); "
                 "point DOCKER_HOST at a manager, or run `docker swarm init` there"
             )
+        return job_mode(str(api.version().get("Version") or "0"))
 
     def _create_workspace(self, run_id: str) -> Path:
         assert self.workspace_root is not None
@@ -190,6 +203,7 @@ class SwarmExecutor(Executor):
             workspace=None if workspace is None else str(workspace),
             image_command=image_command,
             secret_id=secret_id,
+            job_mode=self._job_mode,
         )
         try:
             created = api.create_service(

@@ -49,6 +49,15 @@ SECRET_FILE = "coops-env"
 #: Loads the secret variables, then becomes the job's own command ("$@").
 SECRET_LOADER = f'set -a; . /run/secrets/{SECRET_FILE}; set +a; exec "$@"'
 
+#: Set in every job's environment to the ID of the node that runs it (a swarm template).
+NODE_ENV = "CO_SWARM_NODE"
+#: The first Docker Engine whose replicated-job services leave nothing behind when removed:
+#: 20.10 keeps their tasks, and a running one's container, on the node (moby/moby#44312,
+#: #42789), so before it a job is a one-task ``replicated`` service that is never restarted.
+JOB_MODE_SINCE = (24, 0)
+#: How long a cancelled job's process has after SIGTERM before it is killed (as the docker
+#: executor, which removes at once, a cancel does not wait on a job that ignores it).
+STOP_GRACE_NANOSECONDS = 1_000_000_000
 #: A node label that names the node in messages (see :func:`node_name`).
 NODE_NAME_LABEL = "coops.node"
 #: Task states after which nothing more happens to the task.
@@ -90,9 +99,12 @@ def service_config(
     workspace: str | None,
     image_command: tuple[list[str], list[str]] = ([], []),
     secret_id: str | None = None,
+    job_mode: bool = True,
 ) -> ServiceConfig:
     """The service of ``spec``: a ``replicated-job`` of one task that is never restarted
-    (retries are the engine's), its limits also reserved (so the scheduler places it
+    (retries are the engine's), or with ``job_mode`` False (Engines before
+    :data:`JOB_MODE_SINCE`) a ``replicated`` service of one task never restarted, which
+    ends the same way; its limits also reserved (so the scheduler places it
     only where they fit), constrained to nodes with the job's labels, its workspace the
     shared folder ``workspace`` (bind-mounted: the same path on every node).
 
@@ -109,6 +121,8 @@ def service_config(
     if workspace is not None:
         mounts.append(Mount(WORKSPACE_PATH, workspace, type="bind"))
         env[WORKSPACE_ENV] = WORKSPACE_PATH
+    written = {key: literal(value) for key, value in env.items()}
+    written[NODE_ENV] = "{{.Node.ID}}"
     command: list[str] | None = None
     args = spec.command
     references: list[SecretReference] = []
@@ -128,10 +142,11 @@ def service_config(
         image,
         command=command,
         args=args,
-        env=env,
+        env=written,
         labels=labels,
         mounts=mounts or None,
         secrets=references or None,
+        stop_grace_period=STOP_GRACE_NANOSECONDS,
     )
     template = TaskTemplate(
         container,
@@ -145,12 +160,19 @@ def service_config(
     return ServiceConfig(
         name=name,
         task_template=template,
-        mode=ServiceMode("replicated-job"),
+        mode=ServiceMode("replicated-job") if job_mode else ServiceMode("replicated", replicas=1),
         labels=labels,
         secret_data=secret_data,
         secret_name=secret_name,
         env=env,
     )
+
+
+def job_mode(engine_version: str) -> bool:
+    """Whether an Engine of ``engine_version`` (``20.10.24+dfsg1``) runs jobs as
+    ``replicated-job`` services (see :data:`JOB_MODE_SINCE`)."""
+    parts = [int(part) if part.isdigit() else 0 for part in engine_version.split("+")[0].split(".")[:2]]
+    return tuple(parts + [0] * (2 - len(parts))) >= JOB_MODE_SINCE
 
 
 def service_name(spec: JobSpec) -> str:
@@ -162,6 +184,12 @@ def service_name(spec: JobSpec) -> str:
         digest = hashlib.sha256(raw.encode()).hexdigest()[:12]
         name = f"{name[: MAX_NAME - 13].rstrip('-')}-{digest}"
     return name
+
+
+def literal(value: str) -> str:
+    """``value`` as itself in a service's env, which Swarm reads as a Go template: each
+    ``{{`` is written as the action that prints it."""
+    return value.replace("{{", '{{"{{"}}')
 
 
 def constraints(node_labels: Mapping[str, str]) -> list[str]:
