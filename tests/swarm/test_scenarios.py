@@ -301,3 +301,44 @@ def test_a_job_no_node_can_run_fails_at_once_saying_why(
     )
     assert "n1: " in huge["reason"] and "n2: " in huge["reason"]
     print(f"refused in {took:.1f} s")
+
+
+def test_a_timeout_removes_the_service_and_fails_the_job_saying_so(
+    on_swarm: Swarm, env: dict[str, str], tmp_path: Path
+) -> None:
+    home = str(Path(env["COOPS_HOME"]).resolve())
+    result = run(flow(tmp_path, stage("slow", job("sleepy", "sleep 60", timeout="2s"))), env)
+    (sleepy,) = result["jobs"]
+    assert (sleepy["status"], sleepy["reason"]) == ("failure", "timeout after 2 s")
+    assert on_swarm.client.api.services(filters={"label": f"{LABEL_HOME}={home}"}) == []
+
+
+def test_cleanup_removes_the_services_a_killed_coops_left(
+    on_swarm: Swarm, env: dict[str, str], tmp_path: Path
+) -> None:
+    home = str(Path(env["COOPS_HOME"]).resolve())
+    ours = {"label": f"{LABEL_HOME}={home}"}
+    api = on_swarm.client.api
+    path = flow(tmp_path, stage("long", job("plain", "touch /workspace/started; sleep 120")))
+    process = subprocess.Popen(
+        [*COOPS, "run", str(path), "--executor", "swarm"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: any((tmp_path / "workspaces").glob("*/started")), "the job to start", 90)
+    finally:
+        process.kill()
+        process.wait()
+    assert len(api.services(filters=ours)) == 1  # the killed process could not remove it
+    done = subprocess.run([*COOPS, "cleanup"], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "settled 1 abandoned run" in done.stderr  # which removes what the run left
+    assert api.services(filters=ours) == []
+    assert list((tmp_path / "workspaces").iterdir()) == []
+    wait_for(
+        lambda: not any(on_swarm.containers_everywhere(f"{LABEL_HOME}={home}").values()),
+        "no container of the killed run on any node",
+        60,
+    )

@@ -688,13 +688,16 @@ def cleanup() -> None:
     """
     from containerops.engine.abandoned import settle_abandoned_runs
     from containerops.executors.docker import cleanup_all
+    from containerops.executors.swarm import cleanup_all as cleanup_services
     from containerops.store import Store
     from containerops.store.ownership import live_run_uids
 
     store = Store.open()
     try:
         settled = settle_abandoned_runs(store)
-        removed = cleanup_all(keep=live_run_uids(store))
+        live = live_run_uids(store)
+        removed = cleanup_all(keep=live)
+        services = cleanup_services(keep=live)
     except ExecutorError as error:
         raise _fail(str(error)) from None
     finally:
@@ -703,6 +706,8 @@ def cleanup() -> None:
         runs = ", ".join(map(str, settled))
         err.print(f"settled {len(settled)} abandoned run{'s' if len(settled) != 1 else ''}: {runs}")
     err.print(f"removed {removed} container{'s' if removed != 1 else ''}", highlight=False)
+    if services:  # on a swarm manager: the services of runs that are gone
+        err.print(f"removed {services} swarm service{'s' if services != 1 else ''}", highlight=False)
 
 
 # -- server --------------------------------------------------------------------------

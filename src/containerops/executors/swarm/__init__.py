@@ -32,7 +32,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,7 @@ class SwarmExecutor(Executor):
 
     def _create_workspace(self, run_id: str) -> Path:
         assert self.workspace_root is not None
-        folder = self.workspace_root / f"coops-workspace-{run_id}"
+        folder = workspace_folder(self.workspace_root, run_id)
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0:
@@ -310,6 +310,11 @@ class SwarmExecutor(Executor):
             self._remove(job.service_id, job.secret_id)
 
 
+def workspace_folder(root: Path, run_id: str) -> Path:
+    """The workspace folder of run ``run_id`` under the shared ``root``."""
+    return root / f"coops-workspace-{run_id}"
+
+
 def remove_secret(api: Any, secret_id: str) -> None:
     """Remove a secret; gone already is fine. Swarm may refuse while a removed service's
     task still holds it: asked again for a few seconds."""
@@ -338,9 +343,13 @@ def remove_labelled(api: Any, label: str) -> int:
     return len(services)
 
 
-def stop_run(run_id: str) -> int:
+def stop_run(run_id: str, *, keep_workspace: bool = False) -> int:
     """Remove the services and secrets of run ``run_id`` (a killed coops left them), when the
-    Engine is a swarm manager; how many services. Its workspace folder is the run's owner's."""
+    Engine is a swarm manager, and (unless ``keep_workspace``) its workspace folder under
+    COOPS_SWARM_WORKSPACE; how many services."""
+    root = os.environ.get("COOPS_SWARM_WORKSPACE")
+    if root and not keep_workspace:
+        shutil.rmtree(workspace_folder(Path(root), run_id), ignore_errors=True)
     client = connect()
     try:
         swarm = client.api.info().get("Swarm") or {}
@@ -351,7 +360,7 @@ def stop_run(run_id: str) -> int:
         client.close()
 
 
-def cleanup_all(keep: frozenset[str] = frozenset()) -> int:
+def cleanup_all(keep: Collection[str] = ()) -> int:
     """``coops cleanup`` on a swarm manager: the services (and secrets) of this home's runs
     but those in ``keep``; how many services."""
     client = connect()
