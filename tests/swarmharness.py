@@ -18,11 +18,13 @@ Everything is torn down afterwards: the workers leave and stop, the manager leav
 swarm (the harness refuses to start when the Engine is already in one, so it never
 takes a swarm it did not make), the namespaces, veths, bridge, forwarders and the
 firewall rule go. What a killed session left (same names) is cleared before a start.
+One harness runs on the machine at a time (a lock file): another test session's waits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -31,6 +33,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import docker
 
@@ -44,6 +47,9 @@ GWBRIDGE = "docker_gwbridge"
 #: The firewall lets bridged traffic through FORWARD only when told (br_netfilter is on and
 #: Docker's FORWARD policy is DROP): nodes talk to each other (gossip, overlay) on our bridge.
 FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
+#: Held while a harness runs (see :func:`_take_lock`), and how long another waits for it.
+LOCK = Path("/run/coopssw.lock")
+LOCK_WAIT_SECONDS = 900.0
 #: How long a worker's dockerd may take to answer, and a node to be seen ready.
 START_SECONDS = 60.0
 
@@ -97,6 +103,7 @@ class Swarm:
     forwarder: subprocess.Popen[bytes] | None = None
     _made_swarm: bool = False
     _made_gwbridge: bool = False
+    _lock: IO[bytes] | None = None
     _rule_added: bool = False
     _client: docker.DockerClient = field(default_factory=lambda: docker.from_env(timeout=60))
 
@@ -117,6 +124,7 @@ class Swarm:
 
     def start(self) -> None:
         _check_machine()
+        self._lock = _take_lock()
         info = self.client.info()
         if (info.get("Swarm") or {}).get("LocalNodeState") != "inactive":
             raise HarnessUnavailable(
@@ -222,13 +230,16 @@ class Swarm:
         self.client.api.update_node(node_id, node["Version"]["Index"], spec)
 
     def stop_worker(self, worker: Worker) -> None:
-        """Kill the worker's dockerd (and its containerd and shims) as a machine that dies."""
+        """Kill the worker's dockerd, containerd, shims and containers, as a machine that dies
+        (a container left running would hold the restarted dockerd up for its stop timeout)."""
         _kill_group(worker.process)
         worker.process = None
+        _kill_node_processes(worker)
 
     def restart_worker(self, worker: Worker) -> None:
         """Start a stopped worker's dockerd again; it rejoins the swarm by itself."""
         if worker.process is None:
+            worker.pidfile.unlink(missing_ok=True)  # a killed dockerd leaves it
             self._start_dockerd(worker)
             _until(lambda: self.node_state(worker.node_id) == "ready", f"{worker.name} ready again")
 
@@ -273,6 +284,9 @@ class Swarm:
             self._rule_added = False
         clear_leftovers(self.workers)
         self.client.close()
+        if self._lock is not None:  # the next test session's harness may start
+            self._lock.close()
+            self._lock = None
 
 
 def make_swarm(registry: str, workers: int = 2) -> Swarm:
@@ -319,6 +333,24 @@ def cgroup_mounts() -> str:
     return " && ".join(commands) or "true"
 
 
+def _take_lock() -> IO[bytes]:
+    """Hold :data:`LOCK` (one harness on the machine at a time: test sessions of several
+    checkouts may run at once), waiting up to :data:`LOCK_WAIT_SECONDS` for another's."""
+    handle = LOCK.open("ab")
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise HarnessUnavailable(
+                    f"another test session has held the swarm harness ({LOCK}) for {LOCK_WAIT_SECONDS:.0f} s"
+                ) from None
+            time.sleep(1)
+
+
 def _check_machine() -> None:
     if os.geteuid() != 0:
         raise HarnessUnavailable("the swarm harness needs root (network namespaces, dockerd)")
@@ -350,6 +382,26 @@ def _kill_group(process: subprocess.Popen[bytes] | None) -> None:
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(10)
+
+
+def _kill_node_processes(worker: Worker) -> None:
+    """Kill the containers of ``worker`` (its cgroups) and their containerd shims (in its netns)."""
+    pids: set[int] = set()
+    groups = [
+        *Path("/sys/fs/cgroup").glob(f"*/coopssw-{worker.name}"),
+        Path(f"/sys/fs/cgroup/coopssw-{worker.name}"),
+    ]
+    for group in groups:
+        for procs in group.rglob("cgroup.procs") if group.is_dir() else ():
+            with contextlib.suppress(OSError):
+                pids.update(int(pid) for pid in procs.read_text().split())
+    for pid in sh("ip", "netns", "pids", worker.netns, check=False).stdout.split():
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().startswith("containerd-shim"):
+                pids.add(int(pid))
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _kill_in_netns(netns: str) -> None:
