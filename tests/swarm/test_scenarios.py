@@ -75,6 +75,17 @@ def run(path: Path, env: dict[str, str], timeout: float = 180) -> dict[str, Any]
     return result
 
 
+def start(path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``coops run --executor swarm --json`` in the background, its output captured."""
+    return subprocess.Popen(
+        [*COOPS, "run", str(path), "--executor", "swarm", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def show(run_id: int, env: dict[str, str]) -> dict[str, Any]:
     """``coops runs show --json``: the run with each attempt of each job."""
     done = subprocess.run(
@@ -168,13 +179,7 @@ def test_a_job_whose_node_dies_fails_as_node_lost_and_its_retry_runs_on_another(
     )
     after = job("report", "echo reported", when="always")
     path = flow(tmp_path, stage("work", first, parallel=False) + stage("report", after, parallel=False))
-    process = subprocess.Popen(
-        [*COOPS, "run", str(path), "--executor", "swarm", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(path, env)
     victim = None
     try:
         wait_for(lambda: any(marker.glob("*/tried")), "the first attempt to start", 90)
@@ -204,13 +209,7 @@ def test_a_node_lost_without_retries_fails_the_job_and_the_flow_follows_its_rule
     stages = stage("work", job("long", "touch /workspace/started; sleep 120", **pinned), parallel=False)
     stages += stage("next", job("skipped", "true"), job("always", "true", when="always"))
     path = flow(tmp_path, stages)
-    process = subprocess.Popen(
-        [*COOPS, "run", str(path), "--executor", "swarm", "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start(path, env)
     n1 = on_swarm.worker("n1")
     try:
         wait_for(lambda: any(started.glob("*/started")), "the job to start", 90)
@@ -342,3 +341,39 @@ def test_cleanup_removes_the_services_a_killed_coops_left(
         "no container of the killed run on any node",
         60,
     )
+
+
+def test_lines_are_stored_while_the_job_still_runs_and_oom_is_told(
+    on_swarm: Swarm, env: dict[str, str], tmp_path: Path
+) -> None:
+    go = tmp_path / "workspaces"
+    waiter = job(
+        "live", "echo first line; while [ ! -e /workspace/go ]; do sleep 0.1; done; echo second line"
+    )
+    eater = job(
+        "eat", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived", resources={"memory": "16M"}
+    )
+    path = flow(tmp_path, stage("s", waiter, eater))
+    process = start(path, env)
+
+    def stored() -> str:
+        done = subprocess.run(
+            [*COOPS, "logs", "1", "--job", "s.a0.live"], env=env, capture_output=True, text=True
+        )
+        return done.stdout
+
+    try:
+        wait_for(lambda: "first line" in stored(), "the first line in the store while the job waits", 90)
+        assert process.poll() is None and "second line" not in stored()
+        next(go.iterdir()).joinpath("go").touch()
+        out, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    result = json.loads(out)
+    states = {one["path"]: one for one in result["jobs"]}
+    assert states["s.a0.live"]["status"] == "success", err
+    assert "second line" in stored()
+    eat = states["s.a1.eat"]
+    assert (eat["status"], eat["exit_code"]) == ("failure", 137)
+    assert eat["reason"].startswith("out of memory (limit 16M)"), eat
