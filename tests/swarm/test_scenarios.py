@@ -250,6 +250,8 @@ def test_cancel_leaves_no_service_secret_or_container_on_any_node(
     try:
         wait_for(running, "both jobs to run", 90)
         assert len(api.secrets(filters=ours)) == 1
+        specs = json.dumps([service["Spec"] for service in api.services(filters=ours)])
+        assert "s3cr3t-value" not in specs and "TOKEN" not in specs  # in the secret, not the spec
         everywhere = on_swarm.containers_everywhere(f"{LABEL_HOME}={home}")
         assert sum(len(names) for names in everywhere.values()) == 2, everywhere
         process.send_signal(signal.SIGINT)

@@ -124,8 +124,19 @@ class SwarmExecutor(Executor):
 
     async def wait(self, handle: JobHandle) -> ExitStatus:
         job = swarm_handle(handle)
-        while not job.ended.is_set():
-            await asyncio.to_thread(job.ended.wait, 1.0)
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
+
+        def settle() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        def wake() -> None:  # from the poller's thread: no thread of the loop's pool waits
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(settle)
+
+        job.when_ended(wake)
+        await ended
         if job.outcome is not None:
             return job.outcome
         raise job.error or ExecutorError(f"job {job.spec.path} was removed")

@@ -43,6 +43,8 @@ class SwarmJobHandle(JobHandle):
         #: The node that ran (or runs) the task, by its ID.
         self.node_id: str | None = None
         self._closed = threading.Event()
+        self._lock = threading.Lock()
+        self._on_end: list[Callable[[], None]] = []
 
     def watch(self, api: Any, node_name: Callable[[str], str]) -> None:
         """Start the poller thread (see the module doc)."""
@@ -53,9 +55,34 @@ class SwarmJobHandle(JobHandle):
     def close(self) -> None:
         """Stop polling: the job is being destroyed."""
         self._closed.set()
-        self.ended.set()
+        self._end()
+
+    def when_ended(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the poller's thread) once the job has ended; now if it has."""
+        with self._lock:
+            if not self.ended.is_set():
+                self._on_end.append(callback)
+                return
+        callback()
+
+    def _end(self) -> None:
+        with self._lock:
+            if self.ended.is_set():
+                return
+            self.ended.set()
+            callbacks, self._on_end = self._on_end, []
+        for callback in callbacks:
+            callback()
 
     def _poll(self, api: Any, node_name: Callable[[str], str]) -> None:
+        try:
+            self._poll_until_ended(api, node_name)
+        except Exception as exc:  # never leave a waiter waiting
+            self.error = ExecutorError(f"watching job {self.spec.path} failed: {exc}")
+        finally:
+            self._end()
+
+    def _poll_until_ended(self, api: Any, node_name: Callable[[str], str]) -> None:
         checked_node = 0.0
         while not self._closed.is_set():
             try:
@@ -87,7 +114,6 @@ class SwarmJobHandle(JobHandle):
                 )
                 break
             self._closed.wait(POLL_SECONDS)
-        self.ended.set()
 
     def __repr__(self) -> str:
         return f"SwarmJobHandle({self.name!r}, {self.service_id[:12]})"
