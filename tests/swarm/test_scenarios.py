@@ -379,3 +379,22 @@ def test_lines_are_stored_while_the_job_still_runs_and_oom_is_told(
     eat = states["s.a1.eat"]
     assert (eat["status"], eat["exit_code"]) == ("failure", 137)
     assert eat["reason"].startswith("out of memory (limit 16M)"), eat
+
+
+def test_an_engine_that_is_not_a_manager_is_refused_before_any_job_saying_so(
+    on_swarm: Swarm, env: dict[str, str], tmp_path: Path
+) -> None:
+    worker = {**env, "DOCKER_HOST": on_swarm.worker("n1").socket}  # in the swarm, not a manager
+    path = flow(tmp_path, stage("one", job("j", "true")))
+    done = subprocess.run(
+        [*COOPS, "run", str(path), "--executor", "swarm", "--json"],
+        env=worker,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "failure"
+    assert "the swarm executor needs a swarm manager" in result["reason"], result["reason"]
+    assert [one["status"] for one in result["jobs"]] != ["success"]
