@@ -1,9 +1,10 @@
 """The Docker executor: every job attempt is one container on the local Docker Engine.
 
 The Docker SDK is synchronous. Short calls (create, start, inspect, remove) run in the
-executor's own pool of ``CALL_THREADS`` threads (:mod:`.calls`), not the event loop's default one (6
-threads on 2 cores): a matrix at ``max_parallel: 20`` starts, and a ``fail_fast`` removes,
-20 containers at once, as ``xargs -P 20`` of ``docker run`` would. The two calls that
+executor's own pool of ``CALL_THREADS`` threads (:mod:`.calls`), not the event loop's
+default one (6 threads on 2 cores): a matrix at ``max_parallel: 20`` starts, and a
+``fail_fast`` removes, 20 containers at once, as ``xargs -P 20`` of ``docker run`` would.
+The two calls that
 block for a job's whole life (the log stream and the wait) run in threads of their own,
 written so that a cancelled engine task leaves no thread blocked for ever: the log
 stream's socket is shut down, and the wait polls with a timeout and looks at a
