@@ -129,6 +129,13 @@ def test_parallel_jobs_that_each_need_most_of_a_node_land_on_different_nodes(
     assert result["status"] == "success", result
     ran = where(on_swarm, result)
     assert sorted(ran.values()) == ["n1", "n2"], ran
+    home = f"{LABEL_HOME}={Path(env['COOPS_HOME']).resolve()}"
+    assert on_swarm.client.api.services(filters={"label": home}) == []
+    assert on_swarm.client.api.secrets(filters={"label": home}) == []
+    # A finished run leaves nothing on the nodes either (their agents remove the containers).
+    wait_for(
+        lambda: not any(on_swarm.containers_everywhere(home).values()), "no container left on a node", 60
+    )
 
 
 def test_a_job_pinned_by_labels_runs_only_on_the_nodes_that_have_them(

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from containerops.executors.swarm import SwarmExecutor
-from tests.server.conftest import LiveServer, admin_token, start_server  # noqa: F401  (fixtures)
+from tests.server.conftest import LiveServer
 from tests.server.flows import as_json, flow_doc, wait_for_run
 from tests.swarmharness import Swarm
 
 
 def test_a_run_started_through_the_api_runs_its_jobs_on_the_workers(
-    on_swarm: Swarm, start_server: Callable[..., LiveServer], admin_token: str  # noqa: F811
+    on_swarm: Swarm,
+    start_server: Callable[..., LiveServer],
+    admin_token: str,
 ) -> None:
     command = ["sh", "-c", 'echo "[COUT] NODE = $CO_SWARM_NODE"']
     live = start_server(SwarmExecutor(registry=on_swarm.registry))
