@@ -449,6 +449,10 @@ def test_a_job_needs_an_endpoint_or_a_command() -> None:
         "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image for the docker executor "
         "(add `endpoint:`, or run it with --executor local)"
     ]
+    assert [str(d) for d in check_runnable_locally(local.flow, "flow.yml", "swarm")] == [
+        "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image for the swarm executor "
+        "(add `endpoint:`, or run it with --executor local)"
+    ]
     image_only = parse_flow(flow_with_job("title: x"))
     assert [d.message for d in check_runnable_locally(image_only.flow, "flow.yml", "local")] == [
         "job 'build.unit.test' has no command; the local executor runs a job's command "
