@@ -45,7 +45,12 @@ def test_a_job_is_a_one_task_replicated_job_never_restarted_with_its_limits_rese
     assert container["Args"] == ["sh", "-c", "make"]  # as `docker run IMAGE cmd`: the entrypoint stays
     assert container.get("Command") is None
     assert container["StopGracePeriod"] == 1_000_000_000  # a cancel does not wait 10 s on a job
-    assert sorted(container["Env"]) == ["CO_SWARM_NODE={{.Node.ID}}", "CO_WORKSPACE=/workspace", "CO_X=1"]
+    assert sorted(container["Env"]) == [
+        "CO_OUTPUT=/workspace/.coops-outputs/coops-r1-build-compile-unit-2",  # read from the shared folder
+        "CO_SWARM_NODE={{.Node.ID}}",
+        "CO_WORKSPACE=/workspace",
+        "CO_X=1",
+    ]
     assert container["Mounts"] == [
         {"Target": "/workspace", "Source": "/shared/coops-workspace-r1", "Type": "bind", "ReadOnly": False}
     ]

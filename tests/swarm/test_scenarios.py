@@ -152,13 +152,16 @@ def test_a_file_written_on_one_node_is_read_by_a_later_job_on_another(
     on_swarm: Swarm, env: dict[str, str], tmp_path: Path
 ) -> None:
     on = {name: {"labels": {"coops.node": name}} for name in ("n1", "n2")}
-    stages = stage("write", job("w", f"{WHERE}; echo made-on-n1 > /workspace/note", **on["n1"]))
+    write = f'{WHERE}; echo made-on-n1 > /workspace/note; echo "FROM_FILE=yes" >> "$CO_OUTPUT"'
+    stages = stage("write", job("w", write, **on["n1"]))
     stages += stage("read", job("r", f'{WHERE}; echo "[COUT] READ = $(cat $CO_WORKSPACE/note)"', **on["n2"]))
     result = run(flow(tmp_path, stages), env)
     assert result["status"] == "success", result
     assert where(on_swarm, result) == {"write.a0.w": "n1", "read.a0.r": "n2"}
     (reader,) = [one for one in result["jobs"] if one["path"] == "read.a0.r"]
     assert reader["outputs"]["READ"] == "made-on-n1"
+    (writer,) = [one for one in result["jobs"] if one["path"] == "write.a0.w"]
+    assert writer["outputs"]["FROM_FILE"] == "yes"  # its CO_OUTPUT file, written on n1
     assert list((tmp_path / "workspaces").iterdir()) == []  # removed with the run
 
 

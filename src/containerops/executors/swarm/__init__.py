@@ -20,8 +20,9 @@ run's teardown removes whatever of its services and secrets is left.
 The run's workspace is a folder per run under ``workspace_root`` (COOPS_SWARM_WORKSPACE),
 bind-mounted at /workspace: that root must be the same shared folder on every node and
 on this machine (an NFS export mounted at the same path everywhere). Without it, jobs
-get no workspace. Jobs write no ``CO_OUTPUT`` file here (it would stay on the node);
-they print ``[COUT]`` lines.
+get no workspace. A job's ``CO_OUTPUT`` file is in the run's workspace folder
+(:data:`.convert.OUTPUTS_FOLDER`), the one place this machine reads it from wherever the
+job ran; without a workspace jobs get none (they print ``[COUT]`` lines).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from containerops.contract.output_file import MAX_FILE_BYTES
 from containerops.executors.base import (
     LABEL_HOME,
     LABEL_MANAGED,
@@ -58,6 +60,7 @@ from containerops.executors.docker.cleanup import home_label
 from containerops.executors.docker.client import ENGINE_ERRORS, connect, explain
 from containerops.executors.docker.convert import names_registry, split_reference
 from containerops.executors.swarm.convert import (
+    OUTPUTS_FOLDER,
     job_labels,
     job_mode,
     node_name,
@@ -141,6 +144,14 @@ class SwarmExecutor(Executor):
             return job.outcome
         raise job.error or ExecutorError(f"job {job.spec.path} was removed")
 
+    async def output_file(self, handle: JobHandle) -> bytes | None:
+        """What the job wrote to ``CO_OUTPUT``: a file in the run's shared workspace."""
+        job = swarm_handle(handle)
+        folder = self._workspaces.get(job.spec.run_id)
+        if folder is None:
+            return None
+        return await asyncio.to_thread(read_output, folder / OUTPUTS_FOLDER / job.name)
+
     async def destroy(self, handle: JobHandle) -> None:
         job = swarm_handle(handle)
         job.close()
@@ -177,9 +188,10 @@ class SwarmExecutor(Executor):
         assert self.workspace_root is not None
         folder = workspace_folder(self.workspace_root, run_id)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            (folder / OUTPUTS_FOLDER).mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0:
-                os.chown(folder, WORKSPACE_UID, WORKSPACE_UID)
+                for made in (folder, folder / OUTPUTS_FOLDER):
+                    os.chown(made, WORKSPACE_UID, WORKSPACE_UID)
         except OSError as exc:
             raise ExecutorError(f"cannot create the run's workspace {folder}: {exc}") from exc
         return folder
@@ -319,6 +331,20 @@ class SwarmExecutor(Executor):
     def _remove_quietly(self, job: SwarmJobHandle) -> None:
         with contextlib.suppress(ExecutorError, *ENGINE_ERRORS):
             self._remove(job.service_id, job.secret_id)
+
+
+def read_output(path: Path) -> bytes | None:
+    """A job's output file (at most ``MAX_FILE_BYTES`` and one more byte, so that a larger
+    one is told), removed once read; None when the job wrote none."""
+    try:
+        with path.open("rb") as file:
+            content = file.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ExecutorError(f"cannot read the output file {path}: {exc}") from exc
+    path.unlink(missing_ok=True)
+    return content
 
 
 def workspace_folder(root: Path, run_id: str) -> Path:

@@ -27,6 +27,7 @@ from docker.types import (
     TaskTemplate,
 )
 
+from containerops.contract.output_file import OUTPUT_ENV
 from containerops.executors.base import (
     LABEL_ATTEMPT,
     LABEL_HOME,
@@ -58,6 +59,9 @@ JOB_MODE_SINCE = (24, 0)
 #: How long a cancelled job's process has after SIGTERM before it is killed (as the docker
 #: executor, which removes at once, a cancel does not wait on a job that ignores it).
 STOP_GRACE_NANOSECONDS = 1_000_000_000
+#: The folder of a run's workspace where jobs write their ``CO_OUTPUT`` files: the shared
+#: workspace is the only place this machine can read them from, wherever the job ran.
+OUTPUTS_FOLDER = ".coops-outputs"
 #: A node label that names the node in messages (see :func:`node_name`).
 NODE_NAME_LABEL = "coops.node"
 #: Task states after which nothing more happens to the task.
@@ -121,6 +125,7 @@ def service_config(
     if workspace is not None:
         mounts.append(Mount(WORKSPACE_PATH, workspace, type="bind"))
         env[WORKSPACE_ENV] = WORKSPACE_PATH
+        env[OUTPUT_ENV] = f"{WORKSPACE_PATH}/{OUTPUTS_FOLDER}/{service_name(spec)}"
     written = {key: literal(value) for key, value in env.items()}
     written[NODE_ENV] = "{{.Node.ID}}"
     command: list[str] | None = None
