@@ -9,8 +9,10 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # postgresql, mariadb-server: the tests start servers of their own (initdb and postgres,
 # mariadb-install-db and mariadbd) in temporary folders; none runs as a service.
 # chromium: the web UI's end-to-end tests drive it (tests/ui, through npm's playwright-core).
+# iproute2, iptables, socat: the swarm executor's tests start a multi-node swarm on this machine
+# (tests/swarmharness.py: network namespaces, a bridge, forwarders to the registry).
 packages=(docker.io docker-registry busybox-static mmdebstrap python3 python3-venv python3-pip git ca-certificates curl
-          postgresql mariadb-server chromium)
+          postgresql mariadb-server chromium iproute2 iptables socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -449,6 +449,10 @@ def test_a_job_needs_an_endpoint_or_a_command() -> None:
         "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image for the docker executor "
         "(add `endpoint:`, or run it with --executor local)"
     ]
+    assert [str(d) for d in check_runnable_locally(local.flow, "flow.yml", "swarm")] == [
+        "flow.yml:7:13: error: job 'build.unit.test' has no endpoint image for the swarm executor "
+        "(add `endpoint:`, or run it with --executor local)"
+    ]
     image_only = parse_flow(flow_with_job("title: x"))
     assert [d.message for d in check_runnable_locally(image_only.flow, "flow.yml", "local")] == [
         "job 'build.unit.test' has no command; the local executor runs a job's command "
@@ -843,3 +847,41 @@ def test_a_pause_waits_for_a_duration_or_a_decision_not_both() -> None:
         "only a pause stage waits for a duration" in e
         for e in errors(base.replace("type: pause", "type: normal") % "duration: 1s")
     )
+
+
+def test_a_jobs_labels_are_read_and_a_nameless_one_is_refused_where_it_is() -> None:
+    flow = parse_flow(
+        textwrap.dedent(
+            """\
+            uri: demo/hello/ci
+            stages:
+              - name: build
+                actions:
+                  - name: unit
+                    jobs:
+                      - name: test
+                        endpoint: containerops/base:busybox
+                        labels: {zone: b, gpu: 1}
+            """
+        )
+    )
+    assert flow.flow.jobs()[0].labels == {"zone": "b", "gpu": "1"}
+    with pytest.raises(FlowInvalid) as caught:
+        parse_flow(
+            textwrap.dedent(
+                """\
+                uri: demo/hello/ci
+                stages:
+                  - name: build
+                    actions:
+                      - name: unit
+                        jobs:
+                          - name: test
+                            endpoint: containerops/base:busybox
+                            labels: {"": x}
+                """
+            ),
+            "flow.yaml",
+        )
+    (error,) = caught.value.errors
+    assert (error.line, error.message) == (9, "a label needs a name")

@@ -228,7 +228,7 @@ def run(
         raise _fail(f"{file}: cannot run here; nothing was started")
     overrides = _parse_sets(sets or [])
     try:
-        chosen = get_executor(executor, network_mode=network)
+        chosen = get_executor(executor, network_mode=network, registry=_swarm_registry(executor))
     except ExecutorError as error:
         raise _fail(str(error)) from None
     store = Store.open()
@@ -288,6 +288,15 @@ def _resolve_components(store: Store, loaded: LoadResult, file: Path, executor: 
     except ComponentImagesUnavailable as error:
         raise _fail(f"{error}; nothing was started") from None
     return resolution
+
+
+def _swarm_registry(executor: str) -> str | None:
+    """For the swarm executor: the component registry, where its nodes pull images from."""
+    if executor != "swarm":
+        return None
+    from containerops.repository.registry import registry_address
+
+    return registry_address()
 
 
 async def _run_live(engine: Engine, state: RunState, console: Console) -> RunState:
@@ -710,13 +719,16 @@ def cleanup() -> None:
     """
     from containerops.engine.abandoned import settle_abandoned_runs
     from containerops.executors.docker import cleanup_all
+    from containerops.executors.swarm import cleanup_all as cleanup_services
     from containerops.store import Store
     from containerops.store.ownership import live_run_uids
 
     store = Store.open()
     try:
         settled = settle_abandoned_runs(store)
-        removed = cleanup_all(keep=live_run_uids(store))
+        live = live_run_uids(store)
+        removed = cleanup_all(keep=live)
+        services = cleanup_services(keep=live)
     except ExecutorError as error:
         raise _fail(str(error)) from None
     finally:
@@ -725,6 +737,8 @@ def cleanup() -> None:
         runs = ", ".join(map(str, settled))
         err.print(f"settled {len(settled)} abandoned run{'s' if len(settled) != 1 else ''}: {runs}")
     err.print(f"removed {removed} container{'s' if removed != 1 else ''}", highlight=False)
+    if services:  # on a swarm manager: the services of runs that are gone
+        err.print(f"removed {services} swarm service{'s' if services != 1 else ''}", highlight=False)
 
 
 # -- server --------------------------------------------------------------------------
@@ -792,6 +806,7 @@ def serve(
         raise _fail(f"unknown log format {log_format!r}; choose text or json")
     import uvicorn
 
+    from containerops.executors import get_executor
     from containerops.server import create_app
     from containerops.server.log_format import log_config
 
@@ -800,7 +815,8 @@ def serve(
     os.environ["COOPS_SERVER_URL"] = (public_url or f"http://{local}:{port}").rstrip("/")
 
     try:
-        application = create_app(executor=executor, max_concurrent_runs=max_runs, network_mode=network)
+        chosen = get_executor(executor, network_mode=network, registry=_swarm_registry(executor))
+        application = create_app(executor=chosen, max_concurrent_runs=max_runs, network_mode=network)
     except ExecutorError as error:
         raise _fail(str(error)) from None
     uvicorn.run(

@@ -15,6 +15,7 @@ import logging
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker import stop_run as stop_containers
 from containerops.executors.local import stop_run as stop_processes
+from containerops.executors.swarm import stop_run as stop_services
 from containerops.store import Store
 from containerops.store.ownership import abandoned_runs, settle_abandoned
 
@@ -29,6 +30,8 @@ def stop_leftovers(run_uid: str, *, keep_workspace: bool = False) -> None:
     stop_processes(run_uid)
     try:
         stop_containers(run_uid, keep_workspace=keep_workspace)
+        # when the Engine is a swarm manager: the run's services and secrets (and workspace)
+        stop_services(run_uid, keep_workspace=keep_workspace)
     except ExecutorError as error:  # no Docker here: a local run has no containers to remove
         log.info("containers of run %s not looked for: %s", run_uid, error)
 

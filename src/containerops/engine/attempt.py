@@ -160,6 +160,7 @@ class Attempts:
             cpu=job.resources.cpu,
             memory=job.resources.memory,
             timeout=job.timeout,
+            node_labels=job.labels,
             secret_env=secret_names(env, self.run.masker.mask),
         )
         outputs = Outputs()

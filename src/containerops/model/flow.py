@@ -106,6 +106,8 @@ class Job:
     active: bool = True
     #: ``matrix:`` (with ``strategy:``): the job runs as one instance per combination.
     matrix: Matrix | None = None
+    #: ``labels:``: on a cluster executor (swarm), the job runs only on nodes with these labels.
+    labels: dict[str, str] = field(default_factory=dict)
     position: Position | None = None
 
     def texts(self) -> list[str]:

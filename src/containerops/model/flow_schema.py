@@ -262,6 +262,11 @@ JOB_PROPERTIES: dict[str, Schema] = {
         "propertyNames": {"pattern": _pattern(AXIS.pattern)},
     },
     "strategy": _object(STRATEGY_PROPERTIES, "How a matrix job's instances run."),
+    "labels": {
+        "type": "object",
+        "additionalProperties": _SCALAR,
+        "description": "On a cluster executor (swarm): run only on nodes with these labels.",
+    },
 }
 #: Keys the original engine's files carry: read, warned about, not advertised.
 TOLERATED_JOB_KEYS = ("kubectl", *RUNTIME_JOB_KEYS)

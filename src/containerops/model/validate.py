@@ -111,6 +111,7 @@ JOB_KEYS = (
     "active",
     "matrix",
     "strategy",
+    "labels",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 SUBSCRIPTION_KEYS = ("env", "default")
@@ -634,6 +635,7 @@ class _Builder:
             ("active", self._job_active),
             ("matrix", self._job_matrix),
             ("strategy", self._job_strategy),
+            ("labels", self._job_labels),
         )
         for key, read in readers:
             if (value := values.get(key)) is not None:
@@ -769,6 +771,9 @@ class _Builder:
                         f"'${{{{ {reference.space}.{reference.name} }}}}': a matrix value may name only "
                         "env, flow and trigger values (what is known before the run starts)",
                     )
+
+    def _job_labels(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.labels = self.labels(value, where)
 
     def _job_strategy(
         self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]
@@ -1088,6 +1093,10 @@ LOCAL_CALLBACK = (
 )
 
 
+#: The executors that run each job in its image.
+IMAGE_EXECUTORS = ("docker", "swarm", "kubernetes")
+
+
 def check_runnable_locally(
     flow: Flow, file: str = "<flow>", executor: str = "docker", *, server: bool = False
 ) -> list[Diagnostic]:
@@ -1096,7 +1105,7 @@ def check_runnable_locally(
 
     Service jobs that wait for a callback need the server; a job without an endpoint
     (written for kubectl, or a command for the local executor) has no image
-    for the docker and kubernetes executors; the local executor needs a command.
+    for the executors that run images; the local executor needs a command.
     """
     diagnostics: list[Diagnostic] = []
 
@@ -1117,7 +1126,7 @@ def check_runnable_locally(
                         f"job '{job.path}' has no command; the local executor runs a job's command "
                         "(use the docker executor to run its image)",
                     )
-                elif executor in ("docker", "kubernetes") and job.endpoint is None and job.component is None:
+                elif executor in IMAGE_EXECUTORS and job.endpoint is None and job.component is None:
                     error(
                         job.position,
                         job.path,

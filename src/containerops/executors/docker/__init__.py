@@ -1,9 +1,10 @@
 """The Docker executor: every job attempt is one container on the local Docker Engine.
 
 The Docker SDK is synchronous. Short calls (create, start, inspect, remove) run in the
-executor's own pool of ``CALL_THREADS`` threads, not the event loop's default one (6
-threads on 2 cores): a matrix at ``max_parallel: 20`` starts, and a ``fail_fast`` removes,
-20 containers at once, as ``xargs -P 20`` of ``docker run`` would. The two calls that
+executor's own pool of ``CALL_THREADS`` threads (:mod:`.calls`), not the event loop's
+default one (6 threads on 2 cores): a matrix at ``max_parallel: 20`` starts, and a
+``fail_fast`` removes, 20 containers at once, as ``xargs -P 20`` of ``docker run`` would.
+The two calls that
 block for a job's whole life (the log stream and the wait) run in threads of their own,
 written so that a cancelled engine task leaves no thread blocked for ever: the log
 stream's socket is shut down, and the wait polls with a timeout and looks at a
@@ -37,13 +38,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import io
 import os
 import tarfile
 import threading
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import docker
@@ -69,6 +69,7 @@ from containerops.executors.base import (
     lines_of,
 )
 from containerops.executors.docker.attach import Attachment, open_attachment
+from containerops.executors.docker.calls import EngineCalls
 from containerops.executors.docker.cleanup import (
     cleanup_all,
     home_label,
@@ -78,7 +79,7 @@ from containerops.executors.docker.cleanup import (
     remove_volume,
     stop_run,
 )
-from containerops.executors.docker.client import WAIT_POLL_SECONDS, connect, explain
+from containerops.executors.docker.client import WAIT_POLL_SECONDS, explain
 from containerops.executors.docker.convert import (
     OUTPUT_PATH,
     container_config,
@@ -116,13 +117,14 @@ class DockerExecutor(Executor):
     def __init__(self, network_mode: str | None = None) -> None:
         #: The network mode of every job container (``--network``, COOPS_DOCKER_NETWORK).
         self.network_mode = network_mode or os.environ.get("COOPS_DOCKER_NETWORK") or "bridge"
-        self._client: docker.DockerClient | None = None
-        self._connect_lock = threading.Lock()
+        self._engine = EngineCalls("coops-docker")
+        self._call = self._engine.call
+        self._submit = self._engine.submit
+        self._api = self._engine.api
         #: run id -> the run's workspace volume
         self._workspaces: dict[str, str] = {}
         #: Images known to be on the Engine (inspected or pulled by this executor).
         self._present_images: set[str] = set()
-        self._threads: ThreadPoolExecutor | None = None
         #: run id -> the removals of its containers that ``destroy`` started
         self._removals: dict[str, set[asyncio.Future[None]]] = {}
 
@@ -195,34 +197,9 @@ class DockerExecutor(Executor):
 
     def close(self) -> None:
         """Close the connection pool (the next call reconnects) and let the call threads go."""
-        with self._connect_lock:
-            client, self._client = self._client, None
-            threads, self._threads = self._threads, None
-        if client is not None:
-            client.close()
-        if threads is not None:
-            threads.shutdown(wait=False)
-
-    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        """A short blocking call of the SDK, in the executor's own threads."""
-        return await self._submit(fn, *args)
-
-    def _submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
-        """Hand ``fn`` to the executor's threads now (it runs even if nobody awaits it)."""
-        with self._connect_lock:
-            if self._threads is None:
-                self._threads = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="coops-docker")
-            threads = self._threads
-        return asyncio.get_running_loop().run_in_executor(threads, functools.partial(fn, *args))
+        self._engine.close()
 
     # --- blocking parts (worker threads) ----------------------------------------------
-
-    def _api(self) -> Any:
-        """The low-level API client, connecting on first use (raises ExecutorError)."""
-        with self._connect_lock:
-            if self._client is None:
-                self._client = connect()
-            return self._client.api
 
     def _create_workspace(self, run_id: str) -> str:
         """The run's workspace volume, owned by uid 1000 (see the module doc)."""
@@ -382,10 +359,6 @@ class DockerExecutor(Executor):
         except docker.errors.NotFound as exc:
             raise ExecutorError(f"the container of job {job.spec.path} disappeared") from exc
         return exit_status(state, job.spec.memory)
-
-
-#: Threads for the short calls: enough for the widest fan-out to start (or stop) at once.
-CALL_THREADS = 32
 
 
 def _timed_out(exc: BaseException) -> bool:

@@ -37,7 +37,7 @@ CATCH_UP_WAIT_SECONDS = 10.0
 Put = Callable[[list[LogLine] | BaseException | None], bool]
 
 
-class _Batches:
+class Batches:
     """Line batches crossing from a reader thread to the event loop, at most
     :data:`LOG_QUEUE_BATCHES` waiting: past that the thread waits (``put``) until the
     consumer catches up, or gives up once ``stop`` is set."""
@@ -76,7 +76,7 @@ class _Batches:
 async def read_attached(job: DockerJobHandle, attachment: Attachment) -> AsyncIterator[list[LogLine]]:
     """Every line of ``job``'s container, in batches, through the attach opened before it
     started (see :mod:`.attach`), until the Engine ends the connection."""
-    batches = _Batches()
+    batches = Batches()
 
     def read_all() -> None:
         try:
@@ -101,22 +101,44 @@ async def read_attached(job: DockerJobHandle, attachment: Attachment) -> AsyncIt
 async def follow_logs(api: Any, job: DockerJobHandle) -> AsyncIterator[list[LogLine]]:
     """Every line of ``job``'s container, in batches, as the Engine logs them, until it
     ends: for a container this executor did not attach to before it started."""
-    opening = asyncio.ensure_future(asyncio.to_thread(open_log_stream, api, job))
+    stream = follow_stream(
+        lambda: open_log_stream(api, job),
+        lambda response, put, stop: LogFollower(
+            response,
+            put,
+            stop,
+            name=job.name,
+            path=job.spec.path,
+            until_ended=lambda ended: _until_exited(api, job, ended),
+            catch_up=lambda newest: catch_up(api, job, newest),
+            idle=LOG_IDLE_AFTER_EXIT,
+        ),
+    )
+    async for batch in stream:
+        yield batch
+
+
+async def follow_stream(
+    opener: Callable[[], Any], make: Callable[[Any, Put, threading.Event], LogFollower]
+) -> AsyncIterator[list[LogLine]]:
+    """The batches of a log stream that ``opener`` opens (in a thread) and a follower that
+    ``make`` makes reads, until the follower ends it; leaving early shuts it down."""
+    opening = asyncio.ensure_future(asyncio.to_thread(opener))
     try:
         response = await asyncio.shield(opening)
     except asyncio.CancelledError:
-        # An opened stream nobody reads would stay open as long as the container runs.
+        # An opened stream nobody reads would stay open as long as the job runs.
         opening.add_done_callback(_close_opened_stream)
         raise
-    batches = _Batches()
-    follower = _LogFollower(api, job, response, batches.put, batches.stop)
+    batches = Batches()
+    follower = make(response, batches.put, batches.stop)
     follower.start()
     try:
         async for batch in batches.batches():
             yield batch
     finally:
         batches.stop.set()
-        _shutdown(response)
+        shutdown_stream(response)
         follower.ended.set()
 
 
@@ -128,20 +150,38 @@ def open_log_stream(api: Any, job: DockerJobHandle, since: str | None = None) ->
     connection per stream, losing their order) and read frame by frame; this uses
     the same request helpers but returns the raw response to be read in large blocks.
     """
+    return open_stream(
+        api, api._url("/containers/{0}/logs", job.container_id), since, f"container of job {job.spec.path}"
+    )
+
+
+def open_stream(api: Any, url: str, since: str | None, what: str) -> Any:
+    """``GET url`` of a logs endpoint: both streams, timestamped; followed unless ``since``."""
     params: dict[str, str | int] = {"stdout": 1, "stderr": 1, "timestamps": 1, "tail": "all"}
     if since is None:
         params["follow"] = 1
     else:
         params["since"] = since
-    url = api._url("/containers/{0}/logs", job.container_id)
     try:
         response = api._get(url, params=params, stream=since is None, timeout=None)
         api._raise_for_status(response)
     except docker.errors.NotFound as exc:
-        raise ExecutorError(f"the container of job {job.spec.path} disappeared") from exc
+        raise ExecutorError(f"the {what} disappeared") from exc
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
-        raise ExecutorError(f"cannot read the logs of job {job.spec.path}: {explain(exc)}") from exc
+        raise ExecutorError(f"cannot read the logs of the {what}: {explain(exc)}") from exc
     return response
+
+
+def since_parameter(newest: bytes) -> str | None:
+    """The ``since`` of a catch-up read from timestamp ``newest`` ("0": from the start);
+    None when ``newest`` cannot be read (nothing to catch up on then)."""
+    if not newest:
+        return "0"
+    try:
+        moment = parse_timestamp(newest)
+    except ValueError:
+        return None
+    return f"{calendar.timegm(moment.timetuple())}.{moment.microsecond * 1000:09d}"
 
 
 def catch_up(api: Any, job: DockerJobHandle, newest: bytes) -> bytes:
@@ -153,41 +193,63 @@ def catch_up(api: Any, job: DockerJobHandle, newest: bytes) -> bytes:
     """
     with contextlib.suppress(*ENGINE_ERRORS):
         api.wait(job.container_id, timeout=CATCH_UP_WAIT_SECONDS)
-    since = None
-    if newest:
-        try:
-            moment = parse_timestamp(newest)
-        except ValueError:
-            return b""
-        since = f"{calendar.timegm(moment.timetuple())}.{moment.microsecond * 1000:09d}"
+    since = since_parameter(newest)
+    if since is None:
+        return b""
     try:
-        return bytes(open_log_stream(api, job, since=since or "0").content)
+        return bytes(open_log_stream(api, job, since=since).content)
     except (ExecutorError, *ENGINE_ERRORS):
         return b""  # the container is gone: what was read is all there is
 
 
-class _LogFollower:
-    """The threads behind one ``follow_logs`` call: a reader, and a watcher that ends a
-    followed stream the Engine forgets to end.
+def _until_exited(api: Any, job: DockerJobHandle, ended: threading.Event) -> None:
+    """Return once the container has stopped (or ``ended`` is set)."""
+    while not ended.is_set():
+        try:
+            api.wait(job.container_id, timeout=WAIT_POLL_SECONDS)
+            return
+        except docker.errors.NotFound:
+            return
+        except ENGINE_ERRORS:
+            if not ended.wait(0.5):
+                continue
 
-    Docker 20.10 sometimes keeps a followed log stream open after the container has
-    exited (always, it seems, when the container exits as the request arrives; about
-    one job in ten otherwise), and sometimes ends it before the last entry. The watcher
-    waits for the container to stop; once the reader has then waited for data for
-    :data:`LOG_IDLE_AFTER_EXIT` seconds it shuts the socket down. Either way the reader
-    finishes with an unfollowed catch-up read, so no line is lost or repeated; cutting
-    too early costs only a larger catch-up read, which is why the delay can be short.
+
+class LogFollower:
+    """The threads behind one followed log stream: a reader, and a watcher that ends a
+    stream the Engine forgets to end.
+
+    Docker 20.10 sometimes keeps a followed container log stream open after the container
+    has exited (always, it seems, when the container exits as the request arrives; about
+    one job in ten otherwise), and sometimes ends it before the last entry; a swarm
+    service's stream never ends by itself. The watcher waits until the job has ended
+    (``until_ended``); once the reader has then waited for data for ``idle`` seconds it
+    shuts the socket down. Either way the reader finishes with an unfollowed catch-up
+    read (``catch_up``), so no line is lost or repeated; cutting too early costs only a
+    larger catch-up read, which is why the delay can be short.
     """
 
     def __init__(
-        self, api: Any, job: DockerJobHandle, response: Any, put: Put, stop: threading.Event
+        self,
+        response: Any,
+        put: Put,
+        stop: threading.Event,
+        *,
+        name: str,
+        path: str,
+        until_ended: Callable[[threading.Event], None],
+        catch_up: Callable[[bytes], bytes],
+        idle: float,
     ) -> None:
-        self._api = api
-        self._job = job
         self._response = response
-        self._body = _body_reader(response)
+        self._body = body_reader(response)
         self._put = put
         self._stop = stop
+        self._name = name
+        self._path = path
+        self._until_ended = until_ended
+        self._catch_up = catch_up
+        self._idle = idle
         self._cut = threading.Event()
         #: Set when the reader is done (or the consumer left): the watcher may stop.
         self.ended = threading.Event()
@@ -195,9 +257,8 @@ class _LogFollower:
         self._reading_since: float | None = None
 
     def start(self) -> None:
-        name = self._job.name
-        threading.Thread(target=self._read_all, name=f"coops-logs-{name}", daemon=True).start()
-        threading.Thread(target=self._watch, name=f"coops-logwatch-{name}", daemon=True).start()
+        threading.Thread(target=self._read_all, name=f"coops-logs-{self._name}", daemon=True).start()
+        threading.Thread(target=self._watch, name=f"coops-logwatch-{self._name}", daemon=True).start()
 
     def _read(self) -> bytes:
         self._reading_since = time.monotonic()
@@ -211,12 +272,12 @@ class _LogFollower:
             self._reading_since = None
 
     def _read_all(self) -> None:
-        job, stop = self._job, self._stop
+        stop = self._stop
         try:
-            pump(self._read, self._put, stop, lambda newest: catch_up(self._api, job, newest))
+            pump(self._read, self._put, stop, self._catch_up)
         except Exception as exc:
             if not stop.is_set():
-                self._put(ExecutorError(f"reading the logs of job {job.spec.path} failed: {exc}"))
+                self._put(ExecutorError(f"reading the logs of job {self._path} failed: {exc}"))
         finally:
             self.ended.set()
             self._response.close()
@@ -224,24 +285,16 @@ class _LogFollower:
                 self._put(None)
 
     def _watch(self) -> None:
-        while not self.ended.is_set():
-            try:
-                self._api.wait(self._job.container_id, timeout=WAIT_POLL_SECONDS)
-                break
-            except docker.errors.NotFound:
-                break
-            except ENGINE_ERRORS:
-                if not self.ended.wait(0.5):
-                    continue
-        while not self.ended.wait(LOG_IDLE_AFTER_EXIT / 4):
+        self._until_ended(self.ended)
+        while not self.ended.wait(self._idle / 4):
             since = self._reading_since  # a reader held up by a slow consumer is not idle
-            if since is not None and time.monotonic() - since > LOG_IDLE_AFTER_EXIT:
+            if since is not None and time.monotonic() - since > self._idle:
                 self._cut.set()
-                _shutdown(self._response)
+                shutdown_stream(self._response)
                 return
 
 
-def _body_reader(response: Any) -> Callable[[], bytes]:
+def body_reader(response: Any) -> Callable[[], bytes]:
     """Read the streamed body in large blocks (see :class:`.logs.ChunkedBody`).
 
     Reaches under ``requests``/``urllib3`` to the ``http.client`` response, as the
@@ -258,10 +311,10 @@ def _body_reader(response: Any) -> Callable[[], bytes]:
 
 def _close_opened_stream(opening: asyncio.Future[Any]) -> None:
     if not opening.cancelled() and opening.exception() is None:
-        _shutdown(opening.result())
+        shutdown_stream(opening.result())
 
 
-def _shutdown(response: Any) -> None:
+def shutdown_stream(response: Any) -> None:
     """Wake the log reader thread if it still blocks on the socket."""
     try:
         response.raw.shutdown()
