@@ -501,6 +501,8 @@ def test_a_long_line_is_stored_cut_and_a_job_stores_at_most_its_log_cap(
     stored = len(lines) - 2
     assert lines[-1].endswith(f": {5001 - stored} more lines not stored")
     assert state.jobs["s.a.chatty"].outputs == {"LATE": "read"}
+    [record] = attempts(store, state.id)  # the job's record says how many were not stored
+    assert record["log_unstored"] == 5001 - stored
 
 
 def test_env_references_are_resolved_in_inputs_and_environments(store: Store) -> None:

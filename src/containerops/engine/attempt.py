@@ -261,6 +261,7 @@ class Attempts:
                 note = f"[coops] the log passed {max_job_log()} characters: {unstored} more lines not stored"
                 log(job_id, attempt, seq, utcnow(), "stderr", note)
                 js.last_line = note
+                reporter.attempt(job_id, attempt, log_unstored=unstored)  # the record says so too
             run.line_numbers[(js.id, attempt)] = seq
             aclose = getattr(batches, "aclose", None)  # stop the reader when we leave early
             if aclose is not None:
