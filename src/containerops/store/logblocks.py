@@ -97,8 +97,10 @@ def encode(lines: Sequence[str], streams: Sequence[str], times: Sequence[datetim
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
-    """A block read back: its text (the lines joined by ``\\n``), stream and time runs."""
+    """A block read back: its text (the lines joined by ``\\n``, and as stored: UTF-8),
+    stream and time runs."""
 
+    body: bytes
     text: str
     streams: list[list[Any]]
     times: list[list[Any]]
@@ -142,5 +144,6 @@ def decode(data: bytes) -> Decoded:
     text = body.decode("utf-8", "surrogatepass")
     if header.get("j"):
         lines: list[str] = json.loads(text)
-        return Decoded("\n".join(lines), header["s"], header["t"], lines)
-    return Decoded(text, header["s"], header["t"], None)
+        joined = "\n".join(lines)
+        return Decoded(joined.encode("utf-8", "surrogatepass"), joined, header["s"], header["t"], lines)
+    return Decoded(body, text, header["s"], header["t"], None)

@@ -30,7 +30,9 @@ _b = t.log_blocks.c
 _COLUMNS = (_b.job_id, _b.attempt, _b.first_line, _b.last_line, _b.first_seq, _b.data)
 
 
-class _Block(NamedTuple):
+class Block(NamedTuple):
+    """A stored block as readers read it."""
+
     job_id: int
     attempt: int
     first_line: int
@@ -44,27 +46,27 @@ def _times_of_each(block: logblocks.Decoded) -> list[datetime]:
     return list(chain.from_iterable(repeat(at, count) for count, at in block.time_runs()))
 
 
-def _forward(conn: sa.Connection, where: sa.ColumnElement[bool], after: int) -> Iterator[_Block]:
+def forward_blocks(conn: sa.Connection, where: sa.ColumnElement[bool], after: int) -> Iterator[Block]:
     """The blocks holding lines after line ``after``, in order, fetched a few at a time (a
     page of lines usually lies in one or two)."""
     page = 4
     while True:
         query = sa.select(*_COLUMNS).where(where, _b.last_line > after).order_by(_b.last_line).limit(page)
-        rows = [_Block(*row) for row in conn.execute(query)]
+        rows = [Block(*row) for row in conn.execute(query)]
         yield from rows
         if len(rows) < page:
             return
         after, page = rows[-1].last_line, min(page * 4, 256)
 
 
-def _backward(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Iterator[_Block]:
+def _backward(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Iterator[Block]:
     """The blocks from the newest back."""
     before, page = None, 4
     while True:
         query = sa.select(*_COLUMNS).where(where)
         if before is not None:
             query = query.where(_b.last_line < before)
-        rows = [_Block(*row) for row in conn.execute(query.order_by(_b.last_line.desc()).limit(page))]
+        rows = [Block(*row) for row in conn.execute(query.order_by(_b.last_line.desc()).limit(page))]
         yield from rows
         if len(rows) < page:
             return
@@ -77,21 +79,24 @@ def log_lines(
     """Log lines of a run (or one job) after line ``after_id``, in the order they were stored."""
     found: list[LogRow] = []
     with store.database.connect() as conn:
-        paths = _paths(conn, run_id)
-        for block in _forward(conn, _lines_of(run_id, paths, job_path), after_id):
+        paths = paths_of(conn, run_id)
+        for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
             decoded = logblocks.decode(block.data)
             skip = max(0, after_id + 1 - block.first_line)
             take = min(decoded.count, skip + limit - len(found))
-            path, attempt = paths[block.job_id], block.attempt
-            texts, streams, times = decoded.lines(), decoded.stream_of_each(), _times_of_each(decoded)
-            first, seq = block.first_line, block.first_seq
-            found += [
-                LogRow(first + i, path, attempt, seq + i, times[i], streams[i], texts[i])
-                for i in range(skip, take)
-            ]
+            found += rows_of(block, decoded, paths[block.job_id], skip, take)
             if len(found) >= limit:
                 break
     return found
+
+
+def rows_of(block: Block, decoded: logblocks.Decoded, path: str, start: int, end: int) -> list[LogRow]:
+    """Lines ``start`` to ``end`` (indexes in the block) as rows."""
+    texts, streams, times = decoded.lines(), decoded.stream_of_each(), _times_of_each(decoded)
+    first, seq, attempt = block.first_line, block.first_seq, block.attempt
+    return [
+        LogRow(first + i, path, attempt, seq + i, times[i], streams[i], texts[i]) for i in range(start, end)
+    ]
 
 
 #: One stored line as :func:`raw_log_lines` gives it: (id, job_id, attempt, stream, at, line);
@@ -99,7 +104,7 @@ def log_lines(
 RawLine = tuple[int, int, int, str, Any, str]
 
 
-def _raw(block: _Block, decoded: logblocks.Decoded, with_times: bool) -> list[RawLine]:
+def _raw(block: Block, decoded: logblocks.Decoded, with_times: bool) -> list[RawLine]:
     ids = range(block.first_line, block.last_line + 1)
     stamps: Iterator[str | None]
     if with_times:
@@ -138,8 +143,8 @@ def raw_log_lines(
     """
     rows: list[RawLine] = []
     with store.database.connect() as conn:
-        paths = _paths(conn, run_id)
-        where = _lines_of(run_id, paths, job_path)
+        paths = paths_of(conn, run_id)
+        where = lines_of(run_id, paths, job_path)
         if tail is not None:
             if tail <= 0:
                 return paths, []
@@ -152,7 +157,7 @@ def raw_log_lines(
                     break
             rows = list(chain.from_iterable(reversed(newest)))
             return paths, rows[-tail:]
-        for block in _forward(conn, where, after_id):
+        for block in forward_blocks(conn, where, after_id):
             skip = max(0, after_id + 1 - block.first_line)
             got = _raw(block, logblocks.decode(block.data), with_times)
             rows += got[skip : skip + limit - len(rows)]
@@ -183,8 +188,8 @@ def log_text_runs(
     runs: list[TextRun] = []
     left = limit
     with store.database.connect() as conn:
-        paths = _paths(conn, run_id)
-        for block in _forward(conn, _lines_of(run_id, paths, job_path), after_id):
+        paths = paths_of(conn, run_id)
+        for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
             decoded = logblocks.decode(block.data)
             skip = max(0, after_id + 1 - block.first_line)
             stream = decoded.stream
@@ -213,12 +218,12 @@ def line_count(store: Store, run_id: int) -> int:
         return int(conn.execute(query).scalar() or 0)
 
 
-def _paths(conn: sa.Connection, run_id: int) -> dict[int, str]:
+def paths_of(conn: sa.Connection, run_id: int) -> dict[int, str]:
     jobs = sa.select(t.jobs.c.id, t.jobs.c.path).where(t.jobs.c.run_id == run_id)
     return {row.id: row.path for row in conn.execute(jobs)}
 
 
-def _lines_of(run_id: int, paths: dict[int, str], job_path: str | None) -> sa.ColumnElement[bool]:
+def lines_of(run_id: int, paths: dict[int, str], job_path: str | None) -> sa.ColumnElement[bool]:
     """The blocks of the run, or of its job ``job_path`` (by the index on job_id)."""
     if not job_path:
         return _b.run_id == run_id
