@@ -566,6 +566,20 @@ def logs(
         int | None,
         typer.Option("--tail", "-n", min=0, help="Only the last N lines (then new ones with -f)."),
     ] = None,
+    grep: Annotated[
+        str | None,
+        typer.Option("--grep", "-g", metavar="PATTERN", help="Only lines matching this RE2 pattern."),
+    ] = None,
+    context: Annotated[
+        int, typer.Option("--context", "-C", min=0, max=100, help="With --grep: N lines around each match.")
+    ] = 0,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Leave out ANSI escape sequences (colours).")
+    ] = False,
+    download: Annotated[
+        Path | None,
+        typer.Option("--download", metavar="FILE", help="Write the whole log to FILE instead."),
+    ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -575,25 +589,60 @@ def logs(
     (and attempt when retried); stderr lines are marked. With --server, the
     lines come from the server (live over Server-Sent Events with -f).
     """
+    from containerops.cli import logs as logs_cli  # lazily, as every command's own imports: start-up
     from containerops.store import Store
 
+    if grep is not None and (follow or tail is not None or download is not None):
+        raise _fail("--grep searches the whole log: it cannot be used with -f, --tail or --download")
+    if download is not None and (follow or tail is not None or timestamps):
+        raise _fail("--download writes the whole log: it cannot be used with -f, --tail or -t")
+    if context and grep is None:
+        raise _fail("--context goes with --grep")
+    out: Any = logs_cli.Plain(sys.stdout) if no_color else sys.stdout
     if server:
         if tail is not None:
             raise _fail("--tail reads the local store; it cannot be used with --server")
         _remotely(
             server,
             token,
-            lambda client: remote_api.logs(client, run_ref, job, follow_live=follow, timestamps=timestamps),
+            lambda client: remote_api.logs(
+                client,
+                run_ref,
+                job,
+                follow_live=follow,
+                timestamps=timestamps,
+                out=out,
+                grep=grep,
+                context=context,
+                download=download,
+                plain=no_color,
+            ),
         )
         return
     from containerops.engine.abandoned import settle_abandoned_runs
     from containerops.store.logs import job_paths, log_text_runs, raw_log_lines
+    from containerops.store.logsearch import PatternError
 
     store = Store.open()
     run_id = _open_run(store, run_ref)
     if job is not None and job not in (paths := job_paths(store, run_id)):
         raise _fail(f"run {run_ref} has no job {job!r}; its jobs: {', '.join(paths)}")
-    out = sys.stdout
+    if grep is not None:
+        try:
+            for text in logs_cli.grep_local(
+                store, run_id, grep, job=job, context=context, timestamps=timestamps
+            ):
+                out.write(text)
+        except PatternError as error:
+            raise _fail(str(error)) from None
+        out.flush()
+        return
+    if download is not None:
+        with download.open("w", encoding="utf-8", errors="replace") as file:
+            target: Any = logs_cli.Plain(file) if no_color else file
+            for text in logs_cli.download_local(store, run_id, job):
+                target.write(text)
+        return
     last_id = 0
     _collect_less()
     checked = 0.0
