@@ -9,6 +9,7 @@ never going back.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -100,3 +101,27 @@ def test_logs_grep_context_no_color_and_download(tmp_path: Path) -> None:
     assert saved.read_text() == coops("logs", "1", home=tmp_path, check=0).stdout
     coops("logs", "1", "--download", str(saved), "--no-color", home=tmp_path, check=0)
     assert "\x1b" not in saved.read_text() and "panic: two" in saved.read_text()
+
+
+def test_gc_removes_the_lines_of_runs_ended_long_enough_ago(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: test/logs/gc\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - {name: j, command: [seq, '1', '5000']}\n",
+    )
+    coops("run", str(flow), "--executor", "local", home=tmp_path, check=0)
+    kept = coops("gc", "--older-than", "1h", home=tmp_path, check=0)
+    assert "removed 0 log lines" in kept.stderr
+    time.sleep(1.2)
+    dry = coops("gc", "--older-than", "1s", "--dry-run", home=tmp_path, check=0)
+    assert "would remove 5,000 log lines (1 blocks) of 1 runs" in dry.stderr
+    assert len(coops("logs", "1", home=tmp_path, check=0).stdout.splitlines()) == 5000
+    other = coops("gc", "--older-than", "1s", "--flow", "test/logs/other", home=tmp_path, check=0)
+    assert "removed 0 log lines" in other.stderr
+    done = coops("gc", "--older-than", "1s", "--flow", "test/logs/gc", home=tmp_path, check=0)
+    assert "removed 5,000 log lines (1 blocks) of 1 runs" in done.stderr and "KiB -> 0.0 KiB" in done.stderr
+    assert coops("logs", "1", home=tmp_path, check=0).stdout == ""
+    assert "success" in coops("runs", "show", "1", home=tmp_path, check=0).stdout  # the run stays
+    for bad in ("soon", "0"):
+        refused = coops("gc", "--older-than", bad, home=tmp_path)
+        assert refused.returncode == 2 and "--older-than" in refused.stderr

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -745,6 +746,57 @@ def cleanup() -> None:
     err.print(f"removed {removed} container{'s' if removed != 1 else ''}", highlight=False)
 
 
+def _duration_option(option: str, value: str) -> float:
+    """A duration option (30d, 12h, 90m) in seconds; exit 2 saying what is wrong."""
+    from containerops.model.quantities import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as error:
+        raise _fail(f"{option}: {error}") from None
+    if not seconds:
+        raise _fail(f"{option}: {value!r} is no length of time (e.g. 30d, 12h)")
+    return seconds
+
+
+@app.command("gc")
+def remove_old_logs(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Runs that ended longer ago than this: 30d, 12h, 90m.")
+    ],
+    flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow URI.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Remove the log lines of runs that ended long ago, to free space.
+
+    Runs themselves stay (their jobs, states and history); live runs are never touched.
+    Lines go a batch at a time, so runs going on meanwhile do not wait. Prints what was
+    found and the size of the store's logs before and after.
+    """
+    from containerops.store import Store, loggc
+    from containerops.timestamps import utcnow
+
+    cutoff = utcnow() - timedelta(seconds=_duration_option("--older-than", older_than))
+    store = Store.open()
+    try:
+        done = loggc.remove_old_logs(store, cutoff, flow=flow, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would remove" if dry_run else "removed"
+    err.print(
+        f"{verb} {done.lines:,} log lines ({done.blocks:,} blocks) of {done.runs:,} runs that ended "
+        f"before {cutoff.isoformat(timespec='seconds')}; logs {_size(done.bytes_before)} -> "
+        f"{_size(done.bytes_after)}",
+        highlight=False,
+    )
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 1024:.1f} KiB"
+
+
 # -- server --------------------------------------------------------------------------
 @app.command("server")
 def serve(
@@ -792,6 +844,13 @@ def serve(
             "notifications. Default: http://HOST:PORT (127.0.0.1 when listening on every interface).",
         ),
     ] = None,
+    log_retention: Annotated[
+        str | None,
+        typer.Option(
+            envvar="COOPS_SERVER_LOG_RETENTION",
+            help="Remove the log lines of runs that ended longer ago than this (e.g. 30d), every hour.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and run flows for a team, on this machine's store.
 
@@ -808,6 +867,7 @@ def serve(
         raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if log_format not in ("text", "json"):
         raise _fail(f"unknown log format {log_format!r}; choose text or json")
+    retention = _duration_option("--log-retention", log_retention) if log_retention else None
     import uvicorn
 
     from containerops.server import create_app
@@ -818,7 +878,9 @@ def serve(
     os.environ["COOPS_SERVER_URL"] = (public_url or f"http://{local}:{port}").rstrip("/")
 
     try:
-        application = create_app(executor=executor, max_concurrent_runs=max_runs, network_mode=network)
+        application = create_app(
+            executor=executor, max_concurrent_runs=max_runs, network_mode=network, log_retention=retention
+        )
     except ExecutorError as error:
         raise _fail(str(error)) from None
     uvicorn.run(
