@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from containerops.engine import resume
@@ -39,7 +40,7 @@ from containerops.engine.decisions import GOES_ON, describe
 from containerops.engine.decisions import KIND as DECISION
 from containerops.engine.fanout import Group, static_instances
 from containerops.engine.masking import Masker
-from containerops.engine.notify import wait_or_poll, waiting
+from containerops.engine.notify import LOGS, notify, wait_or_poll, waiting
 from containerops.engine.plan import plan
 from containerops.engine.prepared import OnChange, PreparedRun
 from containerops.engine.reporter import Reporter
@@ -77,7 +78,9 @@ class Engine:
         self.executor = executor
         #: Where a new run's progress goes: (run id, mask) -> reporter; the store's recorder
         #: unless given (a test or a benchmark may keep it in memory).
-        self.reporter_for = reporter_for or (lambda run_id, mask: store.recorder(run_id, mask=mask))
+        self.reporter_for = reporter_for or (
+            lambda run_id, mask: store.recorder(run_id, mask=mask, on_logs=partial(notify, LOGS, run_id))
+        )
         #: Leave the run's shared workspace in place; ``state.workspace`` then says where.
         self.keep_workspace = keep_workspace
         self._on_change = on_change

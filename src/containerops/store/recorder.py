@@ -159,9 +159,19 @@ class Recorder:
     """Pending writes for one run. Not thread-safe: the engine's event loop owns it (its
     writer thread only ever sees batches already taken out of it)."""
 
-    def __init__(self, engine: sa.Engine, run_id: int, *, mask: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        run_id: int,
+        *,
+        mask: Callable[[str], str] | None = None,
+        on_logs: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self.run_id = run_id
+        #: Called (from the writer thread, too) once lines are stored: a server wakes the
+        #: Server-Sent Events streams of the run at once instead of at their next poll.
+        self.on_logs = on_logs
         #: Applied to every reason and output value before it is kept (the engine's secret
         #: masker), so that a script's ``fail("..." .. secret)`` reaches no row in clear. Log
         #: lines come already masked: the engine reads outputs from the masked text.
@@ -313,6 +323,8 @@ class Recorder:
     def _write(self, batch: _Batch) -> None:
         with self._engine.begin() as conn:
             self._write_in(conn, batch)
+        if batch[5] and self.on_logs is not None:
+            self.on_logs()
 
     def _write_in(self, conn: sa.Connection, batch: _Batch) -> None:
         run, jobs, inserts, updates, changes, logs = batch

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from containerops.engine.notify import LOGS
 from containerops.logtext import prefixed_runs, strip_ansi
 from containerops.server.api.runs import LIVE, readable_run
 from containerops.server.deps import JOB, Caller, RunId, StoreDep
@@ -211,4 +212,4 @@ async def stream_logs(
         rows = store.log_lines(run_id, job_path=job, after_id=cursor, limit=BATCH)
         return [(row.id, event("line", line_json(row, plain=plain), row.id)) for row in rows]
 
-    return stream(request, store, run_id, read, resume_after(after, last_event_id), BATCH)
+    return stream(request, store, run_id, read, resume_after(after, last_event_id), BATCH, LOGS)
