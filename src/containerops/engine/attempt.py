@@ -223,12 +223,15 @@ class Attempts:
         masker, mask, feed, job_id = run.masker, run.masker.mask, outputs.feed, js.id
         log, log_batch = reporter.log, reporter.log_batch
         room, unstored = max_job_log(), 0
+        sink = run.log_sink
         try:
             async for batch in batches:
                 streams, texts, times = zip(*batch, strict=True)
                 if masker:
                     texts = tuple(map(mask, texts))
                 size = sum(map(len, texts))
+                if sink is not None:  # the server's log rules see every line, stored or not
+                    sink.lines(js.path, attempt, streams, texts, times)
                 if size <= room and max(map(len, texts)) <= MAX_LINE and COUT_MARKER not in "".join(texts):
                     room -= size
                     log_batch(job_id, attempt, seq + 1, times, streams, texts)

@@ -42,7 +42,7 @@ from containerops.engine.fanout import Group, static_instances
 from containerops.engine.masking import Masker
 from containerops.engine.notify import LOGS, notify, wait_or_poll, waiting
 from containerops.engine.plan import plan
-from containerops.engine.prepared import OnChange, PreparedRun
+from containerops.engine.prepared import LogSink, OnChange, PreparedRun
 from containerops.engine.reporter import Reporter
 from containerops.engine.scripts import Launch, pre_step, when_step
 from containerops.engine.secrets import check_available
@@ -90,6 +90,8 @@ class Engine:
         self.callback_base: str | None = os.environ.get("COOPS_SERVER_URL") or None
         #: How often a paused run reads the store for a decision taken by another process.
         self.decision_poll = 0.5
+        #: A server's: where a run's lines go besides the store (its flow's ``logs:`` rules).
+        self.log_sink_for: Callable[[RunState], LogSink | None] | None = None
         #: The run, once prepared (or restored).
         self.prepared: PreparedRun | None = None
         self._stages_task: asyncio.Task[None] | None = None
@@ -183,6 +185,7 @@ class Engine:
             values=run_values(state, flow_env, secret_values),
             on_change=self._on_change,
             interrupt=self._early_interrupt,
+            log_sink=self.log_sink_for(state) if self.log_sink_for is not None else None,
         )
 
     def reuse(self, previous: int) -> list[str]:
@@ -297,6 +300,9 @@ class Engine:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if run.log_sink is not None and not self._suspended:
+                with contextlib.suppress(Exception):  # a sink's failure never changes a run
+                    await asyncio.shield(run.log_sink.close())
             if self._suspended:  # set only while paused
                 reporter.flush()  # left paused in the store, for Engine.restore
             else:
