@@ -6,7 +6,7 @@ import pytest
 
 from containerops.model.flow import Position
 from containerops.model.loader import parse_flow
-from containerops.model.logrules import ForwardRule, MatchRule
+from containerops.model.logrules import ForwardRule, MatchRule, OtlpRule
 from tests.model.test_hooks import errors, flow
 
 RECEIVERS = """\
@@ -27,6 +27,7 @@ logs:
   - {match: "^ERROR", notify: oncall}
   - forward: {webhook: "https://logs.example/ingest", secret: HOOK_KEY, batch: 500, every: 500ms, keep: 10}
   - forward: {webhook: "http://127.0.0.1:9/in"}
+  - otlp: {endpoint: "http://127.0.0.1:4318/v1/logs"}
 """
     )
     rules = parse_flow(text).flow.logs
@@ -35,6 +36,7 @@ logs:
         MatchRule("^ERROR", ("oncall",), 1, 300.0, Position(9, 5)),
         ForwardRule("https://logs.example/ingest", "HOOK_KEY", 500, 0.5, 10, Position(10, 5)),
         ForwardRule("http://127.0.0.1:9/in", None, 1000, 2.0, 100_000, Position(11, 5)),
+        OtlpRule("http://127.0.0.1:4318/v1/logs", Position(12, 5)),
     ]
     assert [r.name for r in parse_flow(text).flow.receivers] == ["oncall", "team"]
 
@@ -58,6 +60,9 @@ logs:
         ("  - forward: {webhook: 'http://x', batch: 0}\n", "batch"),
         ("  - forward: {webhook: 'http://x', secret: 'no such'}\n", "secret name in 'secret'"),
         ("  - {forward: {webhook: 'http://x'}, match: x}\n", "a forward rule has only 'forward'"),
+        ("  - otlp: {}\n", "an otlp rule needs 'endpoint'"),
+        ("  - otlp: {endpoint: grpc://x}\n", "'endpoint' must be an http:// or https:// address"),
+        ("  - otlp: {url: 'http://x'}\n", "unknown key 'url' in an otlp rule"),
     ],
 )
 def test_each_mistake_is_said_where_it_is(rules: str, expected: str) -> None:

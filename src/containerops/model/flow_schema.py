@@ -22,7 +22,7 @@ from containerops.model.hooks import (
     RUN_OUTCOMES,
     TRIGGER_KEYS,
 )
-from containerops.model.logrules import FORWARD_KEYS, MATCH_KEYS
+from containerops.model.logrules import FORWARD_KEYS, MATCH_KEYS, OTLP_KEYS
 from containerops.model.matrix import (
     AXIS,
     DEFAULT_MAX_INSTANCES,
@@ -380,6 +380,9 @@ FORWARD_RULE_PROPERTIES: dict[str, Schema] = {
         "description": "Unsent lines kept at most.",
     },
 }
+OTLP_RULE_PROPERTIES: dict[str, Schema] = {
+    "endpoint": _text("The collector's OTLP/HTTP logs address, e.g. http://collector:4318/v1/logs."),
+}
 _LOG_RULE: Schema = {
     "description": "A log rule: a match that notifies receivers, or a forward of every line to a webhook.",
     "anyOf": [
@@ -390,6 +393,11 @@ _LOG_RULE: Schema = {
             {"forward": _object(FORWARD_RULE_PROPERTIES, "Where and how lines go.", required=("webhook",))},
             "Post every line to a webhook.",
             required=("forward",),
+        ),
+        _object(
+            {"otlp": _object(OTLP_RULE_PROPERTIES, "The collector.", required=("endpoint",))},
+            "Export every line as an OpenTelemetry log record.",
+            required=("otlp",),
         ),
     ],
 }
@@ -427,6 +435,7 @@ KEY_LISTS: tuple[tuple[str, dict[str, Schema], tuple[str, ...]], ...] = (
     ("concurrency", CONCURRENCY_PROPERTIES, CONCURRENCY_KEYS),
     ("match rule", MATCH_RULE_PROPERTIES, MATCH_KEYS),
     ("forward rule", FORWARD_RULE_PROPERTIES, FORWARD_KEYS),
+    ("otlp rule", OTLP_RULE_PROPERTIES, OTLP_KEYS),
     ("subscription", _SUBSCRIPTION["additionalProperties"]["anyOf"][1]["properties"], SUBSCRIPTION_KEYS),
 )
 

@@ -9,10 +9,12 @@
         notify: [oncall]                 # receivers of the flow, by name
         at_most: 1/5m                    # notifications of this rule, at most (default 1/5m)
       - forward: {webhook: "https://logs.example/ingest", secret: HOOK_KEY, batch: 1000, every: 2s}
+      - otlp: {endpoint: "http://collector:4318/v1/logs"}
 
 A ``match`` rule tells its receivers of a matching line, at most ``at_most``; a
 ``forward`` rule posts every line in JSON batches to a webhook (signed as the webhook
-receiver signs, when it names a ``secret``), keeping at most ``keep`` unsent lines.
+receiver signs, when it names a ``secret``), keeping at most ``keep`` unsent lines; an
+``otlp`` rule exports every line as an OpenTelemetry log record to a collector.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ MAX_PATTERN_MEMORY = 8 << 20
 _AT_MOST = re.compile(r"\s*(\d+)\s*/\s*(\S+)\s*")
 MATCH_KEYS = ("match", "notify", "at_most")
 FORWARD_KEYS = ("webhook", "secret", "batch", "every", "keep")
+OTLP_KEYS = ("endpoint",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,16 @@ class ForwardRule:
     position: Position | None = None
 
 
-LogRule = MatchRule | ForwardRule
+@dataclass(frozen=True, slots=True)
+class OtlpRule:
+    """Every line exported as an OpenTelemetry log record (OTLP over HTTP) to ``endpoint``
+    (a collector's logs address, e.g. http://collector:4318/v1/logs)."""
+
+    endpoint: str
+    position: Position | None = None
+
+
+LogRule = MatchRule | ForwardRule | OtlpRule
 
 
 def compile_rule_pattern(pattern: str) -> re2._Regexp[str]:
@@ -77,15 +89,18 @@ def read_log_rules(r: Reader, node: Node, where: str) -> list[LogRule]:
 
 
 def _rule(r: Reader, node: Node, where: str) -> LogRule | None:
-    fields = r.mapping(node, where, "a log rule", (*MATCH_KEYS, "forward"))
+    fields = r.mapping(node, where, "a log rule", (*MATCH_KEYS, "forward", "otlp"))
     if fields is None:
         return None
     position = Position(*r.doc.position(node))
-    if "forward" in fields:
-        if len(fields) > 1:
-            r.error(node, where, "a forward rule has only 'forward' (its settings go inside it)")
-            return None
-        return _forward(r, fields["forward"][1], f"{where}.forward", position)
+    for kind in ("forward", "otlp"):
+        if kind in fields:
+            if len(fields) > 1:
+                r.error(node, where, f"a {kind} rule has only '{kind}' (its settings go inside it)")
+                return None
+            if kind == "otlp":
+                return _otlp(r, fields[kind][1], f"{where}.otlp", position)
+            return _forward(r, fields[kind][1], f"{where}.forward", position)
     values = {key: value for key, (_, value) in fields.items() if value.tag != NULL_TAG}
     if "match" not in values:
         r.error(node, f"{where}.match", "a log rule needs 'match' (a pattern) or 'forward'")
@@ -169,6 +184,23 @@ def _forward(r: Reader, node: Node, where: str, position: Position) -> ForwardRu
     if not ok or url is None or batch is None or keep is None or every is None:
         return None
     return ForwardRule(url, secret, batch, every, keep, position)
+
+
+def _otlp(r: Reader, node: Node, where: str, position: Position) -> OtlpRule | None:
+    fields = r.mapping(node, where, "an otlp rule", OTLP_KEYS)
+    if fields is None:
+        return None
+    if "endpoint" not in fields or fields["endpoint"][1].tag == NULL_TAG:
+        r.error(node, f"{where}.endpoint", "an otlp rule needs 'endpoint': the collector's logs address")
+        return None
+    value = fields["endpoint"][1]
+    endpoint = r.text(value, f"{where}.endpoint", "endpoint")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        r.error(
+            value, f"{where}.endpoint", f"'endpoint' must be an http:// or https:// address, got '{endpoint}'"
+        )
+        return None
+    return OtlpRule(endpoint, position) if endpoint else None
 
 
 def check_notify_names(r: Reader, node: Node, rules: list[LogRule], receivers: list[Receiver]) -> None:

@@ -17,6 +17,10 @@ or the store.
   post keeps its lines and is tried again with backoff; past ``keep`` waiting lines, new
   ones are counted as dropped. When the run ends the queue is sent (for a few seconds at
   most) and what is left is dropped.
+- ``otlp``: every line an OpenTelemetry log record (body: the line; attributes: the run's
+  id, number and flow, the job, the attempt and the stream; stderr lines at severity
+  ERROR), exported over OTLP/HTTP by the OpenTelemetry SDK's batch processor, in a thread
+  of its own with a bounded queue (past it records are dropped, never waited for).
 """
 
 from __future__ import annotations
@@ -33,11 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import re2
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.resources import Resource
 
 from containerops.contract.signatures import sign
 from containerops.engine.state import RunState
 from containerops.model.hooks import Receiver
-from containerops.model.logrules import ForwardRule, MatchRule, compile_rule_pattern
+from containerops.model.logrules import ForwardRule, MatchRule, OtlpRule, compile_rule_pattern
 from containerops.notify.summary import RunSummary
 from containerops.notify.webhook import SIGNATURE_HEADER
 from containerops.timestamps import rfc3339
@@ -161,6 +170,46 @@ class _Forward:
             self.queue.clear()
 
 
+#: Records an OTLP export keeps waiting at most (the SDK drops what comes past it).
+OTLP_QUEUE = 100_000
+
+
+class _Otlp:
+    """One ``otlp`` rule: an SDK logger provider of the run exporting to the collector."""
+
+    def __init__(self, routes: LogRoutes, rule: OtlpRule) -> None:
+        self.provider = LoggerProvider(resource=Resource.create({"service.name": "containerops"}))
+        exporter = OTLPLogExporter(endpoint=rule.endpoint, timeout=10)
+        processor = BatchLogRecordProcessor(
+            exporter, schedule_delay_millis=500, max_queue_size=OTLP_QUEUE, max_export_batch_size=1000
+        )
+        self.provider.add_log_record_processor(processor)
+        self.logger = self.provider.get_logger("containerops.logs")
+        self.run: dict[str, str | int] = {
+            "coops.run.id": routes.run_id,
+            "coops.run.number": routes.number,
+            "coops.flow": routes.flow,
+        }
+
+    def add(
+        self, job: str, attempt: int, streams: Sequence[str], texts: Sequence[str], times: Sequence[datetime]
+    ) -> None:
+        emit, run = self.logger.emit, self.run
+        for stream, text, at in zip(streams, texts, times, strict=True):
+            error = stream == "stderr"
+            emit(
+                timestamp=round(at.timestamp() * 1e6) * 1000,
+                body=text,
+                severity_number=SeverityNumber.ERROR if error else SeverityNumber.INFO,
+                severity_text="ERROR" if error else "INFO",
+                attributes={**run, "coops.job": job, "coops.attempt": attempt, "log.iostream": stream},
+            )
+
+    async def close(self) -> None:
+        """Export what waits (the SDK's shutdown flushes), in a thread: the loop never waits."""
+        await asyncio.to_thread(self.provider.shutdown)
+
+
 class LogRoutes:
     """The ``logs:`` rules of one run, as an ``engine.LogSink``."""
 
@@ -182,6 +231,7 @@ class LogRoutes:
             for rule in state.flow.logs
             if isinstance(rule, ForwardRule)
         ]
+        self.exports = [_Otlp(self, rule) for rule in state.flow.logs if isinstance(rule, OtlpRule)]
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def lines(
@@ -194,6 +244,8 @@ class LogRoutes:
     ) -> None:
         for forward in self.forwards:
             forward.add(job_path, attempt, streams, texts, times)
+        for export in self.exports:
+            export.add(job_path, attempt, streams, texts, times)
         if not self.matches:
             return
         joined = "\n".join(texts)
@@ -223,5 +275,6 @@ class LogRoutes:
 
     async def close(self) -> None:
         await asyncio.gather(*(forward.close() for forward in self.forwards))
+        await asyncio.gather(*(export.close() for export in self.exports))
         if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=CLOSE_WITHIN)
