@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import re2
 from yaml.nodes import Node
 
 from containerops.model.flow import Position
@@ -30,6 +30,9 @@ from containerops.model.hooks import Receiver
 from containerops.model.names import ENV_NAME, ENV_RULE
 from containerops.model.quantities import parse_duration
 from containerops.model.reading import NULL_TAG, Reader
+
+if TYPE_CHECKING:
+    import re2
 
 #: Memory RE2 may use for a rule's pattern: one that needs more is refused.
 MAX_PATTERN_MEMORY = 8 << 20
@@ -71,12 +74,20 @@ LogRule = MatchRule | ForwardRule | OtlpRule
 
 
 def compile_rule_pattern(pattern: str) -> re2._Regexp[str]:
-    """A rule's pattern as RE2 takes it; ``re2.error`` when refused."""
+    """A rule's pattern as RE2 takes it; ValueError saying why when refused."""
+    import re2  # here, not at import: only flows with log rules need it (coops validate starts faster)
+
     options = re2.Options()
     options.never_nl = True
     options.log_errors = False
     options.max_mem = MAX_PATTERN_MEMORY
-    return re2.compile(pattern, options)
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        detail = error.args[0] if error.args else error
+        raise ValueError(
+            detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+        ) from None
 
 
 def read_log_rules(r: Reader, node: Node, where: str) -> list[LogRule]:
@@ -110,10 +121,8 @@ def _rule(r: Reader, node: Node, where: str) -> LogRule | None:
     if pattern is not None:
         try:
             compile_rule_pattern(pattern)
-        except re2.error as error:
-            detail = error.args[0] if error.args else error
-            detail = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
-            r.error(values["match"], f"{where}.match", f"'match' is not a pattern RE2 takes: {detail}")
+        except ValueError as error:
+            r.error(values["match"], f"{where}.match", f"'match' is not a pattern RE2 takes: {error}")
             ok = False
     notify: list[str] = []
     if "notify" not in values:
