@@ -165,6 +165,9 @@ class Flow:
     triggers: list[Trigger] = field(default_factory=list)
     #: ``logs:``: what a server does with the lines the flow's runs print (model.logrules).
     logs: list[LogRule] = field(default_factory=list)
+    #: Characters of log each attempt of the flow's jobs stores at most (``max_job_log:``);
+    #: the server-wide ``COOPS_MAX_JOB_LOG`` still bounds it. None: that setting alone.
+    max_job_log: int | None = None
     #: ``active: false``: every job is skipped as "inactive", and no trigger or schedule
     #: starts the flow (a person still may, to see it so).
     active: bool = True

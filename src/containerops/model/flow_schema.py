@@ -413,6 +413,9 @@ FLOW_PROPERTIES: dict[str, Schema] = {
     "receivers": {"type": "array", "items": _typed(RECEIVER_KEYS, {"mail": "email"}, "receiver")},
     "triggers": {"type": "array", "items": _typed(TRIGGER_KEYS, {}, "trigger")},
     "logs": {"type": "array", "items": _LOG_RULE},
+    "max_job_log": _quantity(
+        "memory", "Characters of log an attempt stores at most (512M, 1G); the server's cap still holds."
+    ),
     "active": _ACTIVE,
     "defaults": _DEFAULTS,
     "parallelism": {"type": "integer", "minimum": 1, "description": "At most this many of its jobs at once."},

@@ -72,6 +72,7 @@ FLOW_KEYS = (
     "receivers",
     "triggers",
     "logs",
+    "max_job_log",
     "active",
     "defaults",
     "parallelism",
@@ -253,6 +254,8 @@ class _Builder:
         if (node := values.get("logs")) is not None:
             flow.logs = read_log_rules(r, node, "logs")
             check_notify_names(r, node, flow.logs, flow.receivers)
+        if (node := values.get("max_job_log")) is not None:
+            flow.max_job_log = r.quantity(node, "max_job_log", "max_job_log", parse_memory)[1]
         if (node := values.get("active")) is not None:
             flow.active = self.active(node, "active")
         if (node := values.get("defaults")) is not None:
