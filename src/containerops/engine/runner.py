@@ -219,6 +219,7 @@ class Engine:
         values = dict(secret_values or {})
         engine.masker.add(*secrets, *values.values())
         recorder.mask = engine.masker.mask
+        recorder.on_logs = partial(notify, LOGS, run_id)  # as a new run's: log streams wake up
         recorder.run_owner(this_process(), utcnow())  # the restoring process owns it now
         engine.prepared = engine._prepared(state, recorder, params.get("set") or {}, values)
         return engine
