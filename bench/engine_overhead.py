@@ -47,6 +47,7 @@ from containerops.executors.dummy import DummyExecutor
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.logs import line_count
 
 #: Its flows go past the 10,000 jobs a flow may have by default.
 os.environ.setdefault("COOPS_MAX_JOBS", "100000")
@@ -137,7 +138,7 @@ def verify(store: Store, state: RunState, executor: DummyExecutor, size: int, li
             count(store, t.job_attempts, attempts.run_id == run_id, attempts.status == "success"),
             size,
         ),
-        "log lines": (count(store, t.log_lines, t.log_lines.c.run_id == run_id), size * lines),
+        "log lines": (line_count(store, run_id), size * lines),
     }
     with store.database.connect() as conn:
         settled = conn.execute(

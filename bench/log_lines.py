@@ -54,6 +54,7 @@ from _benchlib import BenchError, Results, add_standard_args, alternate, median
 
 from containerops.store import Store
 from containerops.store import schema as t
+from containerops.store.logs import line_count, raw_log_lines
 
 COOPS = Path(sys.executable).with_name("coops")
 IMAGE = "containerops/base:python"
@@ -193,16 +194,8 @@ def measure(executor: str, lines: int, rate: float) -> dict[str, float]:
         if document["status"] != "success":
             raise BenchError(f"{executor}: the run ended {document['status']}: {document.get('reason')}")
         run_id = int(document["id"])
-        with store.database.connect() as conn:
-            stored = conn.execute(
-                sa.select(sa.func.count()).select_from(t.log_lines).where(t.log_lines.c.run_id == run_id)
-            ).scalar()
-            newest = conn.execute(
-                sa.select(t.log_lines.c.line)
-                .where(t.log_lines.c.run_id == run_id)
-                .order_by(t.log_lines.c.id.desc())
-                .limit(1)
-            ).scalar()
+        stored = line_count(store, run_id)
+        newest = raw_log_lines(store, run_id, tail=1)[1][0][5]
         first = store.log_lines(run_id, limit=1)[0].line
         store.close()
         if stored != lines or not str(newest).startswith(f"last {lines} "):

@@ -15,6 +15,11 @@ printing ``--lines`` numbered lines (1,000,000; ``--quick`` 200,000), not timed.
   (it is mostly the interpreter and the CLI's start-up: ``help_process_ms`` is ``coops
   --help`` beside it, see cli_startup.py).
 
+- ``stored_bytes_per_line``: what the million lines added to the SQLite file (database and
+  its WAL, against the file before the run), per line; ``raw_bytes_per_line`` is what
+  ``seq`` printed. Target: ``size_budget_share`` (stored over 2x the raw bytes plus 8 bytes
+  a line) at most 1.
+
 Checked: every printed log has every line, in order; each tail is the last 100 lines.
 
     .venv/bin/python bench/log_read.py --quick
@@ -41,6 +46,14 @@ COOPS = Path(sys.executable).with_name("coops")
 LINES, QUICK_LINES = 1_000_000, 200_000
 TARGET_WHOLE_SECONDS = 1.5
 TARGET_TAIL_MS = 100.0
+#: Stored bytes at most 2x the raw bytes plus this many a line.
+BUDGET_PER_LINE = 8
+
+
+def store_bytes(home: Path) -> int:
+    """The SQLite database's size on disk, its WAL included."""
+    files = [home / "containerops.db", home / "containerops.db-wal"]
+    return sum(path.stat().st_size for path in files if path.exists())
 
 
 def flow(lines: int, name: str) -> str:
@@ -117,7 +130,11 @@ def main() -> int:
         env.pop("COOPS_DATABASE_URL", None)
         os.environ["COOPS_HOME"] = str(home)
         os.environ.pop("COOPS_DATABASE_URL", None)
+        Store.open().close()  # the empty store: its size is not the log's
+        empty = store_bytes(home)
         make_run(home, lines, "big", env)
+        stored = store_bytes(home) - empty
+        raw = sum(len(str(n)) + 1 for n in range(1, lines + 1))
         make_run(home, 1000, "small", env)
         store = Store.open()
         whole_s = [whole(env, "1", lines) for _ in range(repeat)]
@@ -132,6 +149,10 @@ def main() -> int:
         results.add("tail_ms_small", median(small) * 1000, 2)
         results.add("tail_process_ms", median(processes) * 1000, 1)
         results.add("help_process_ms", median(helps) * 1000, 1)
+        results.add("stored_bytes_per_line", stored / lines, 2)
+        results.add("raw_bytes_per_line", raw / lines, 2)
+        results.add("size_budget_share", stored / (2 * raw + BUDGET_PER_LINE * lines), 3)
+        results.target("size_budget_share", "<=", 1.0)
         results.target("whole_seconds", "<", TARGET_WHOLE_SECONDS)
         results.target("tail_ms", "<", TARGET_TAIL_MS)
     except BenchError as error:

@@ -11,7 +11,7 @@ from tests.conftest import ROOT
 
 #: The layers, bottom first: a package may import those of its own layer and below.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"timestamps", "home", "sdk", "contract", "model", "lua"}),
+    frozenset({"timestamps", "home", "sdk", "logtext", "contract", "model", "lua"}),
     frozenset({"store", "executors"}),
     frozenset({"engine"}),
     frozenset({"images", "component", "repository"}),

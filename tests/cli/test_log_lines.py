@@ -8,6 +8,8 @@ never going back.
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
@@ -73,3 +75,53 @@ def test_logs_prints_the_whole_log_and_its_tail(tmp_path: Path) -> None:
     assert all(datetime.fromisoformat(line.split(" ", 1)[0]).tzinfo is not None for line in stamped)
     refused = coops("logs", "1", "--tail", "-1", home=tmp_path)
     assert refused.returncode == 2 and "--tail" in refused.stderr
+
+
+def test_logs_grep_context_no_color_and_download(tmp_path: Path) -> None:
+    script = (
+        "printf 'one\\n\\033[31mpanic\\033[0m: two\\nthree\\nfour\\nfive\\n'; printf 'PANIC on stderr\\n' >&2"
+    )
+    flow = write(
+        tmp_path,
+        "uri: test/logs/grep\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        f"          - {{name: j, command: [sh, -c, {json.dumps(script)}]}}\n",
+    )
+    coops("run", str(flow), "--executor", "local", home=tmp_path, check=0)
+    found = coops("logs", "1", "--grep", "(?i)panic", home=tmp_path, check=0).stdout
+    assert found == "[s.a.j] \x1b[31mpanic\x1b[0m: two\n[s.a.j] ! PANIC on stderr\n"
+    plain = coops("logs", "1", "-g", "^one|five", "-C", "1", "--no-color", "--job", "s.a.j", home=tmp_path)
+    assert plain.stdout == "one\npanic: two\n--\nfour\nfive\n! PANIC on stderr\n"
+    assert coops("logs", "1", "-g", "nothing", home=tmp_path, check=0).stdout == ""
+    refused = coops("logs", "1", "-g", "a{1001}", home=tmp_path)
+    assert refused.returncode == 2 and "bad pattern" in refused.stderr
+    assert coops("logs", "1", "-g", "x", "-f", home=tmp_path).returncode == 2
+    assert coops("logs", "1", "-C", "2", home=tmp_path).returncode == 2
+    saved = tmp_path / "run.log"
+    coops("logs", "1", "--download", str(saved), home=tmp_path, check=0)
+    assert saved.read_text() == coops("logs", "1", home=tmp_path, check=0).stdout
+    coops("logs", "1", "--download", str(saved), "--no-color", home=tmp_path, check=0)
+    assert "\x1b" not in saved.read_text() and "panic: two" in saved.read_text()
+
+
+def test_gc_removes_the_lines_of_runs_ended_long_enough_ago(tmp_path: Path) -> None:
+    flow = write(
+        tmp_path,
+        "uri: test/logs/gc\nstages:\n  - name: s\n    actions:\n      - name: a\n        jobs:\n"
+        "          - {name: j, command: [seq, '1', '5000']}\n",
+    )
+    coops("run", str(flow), "--executor", "local", home=tmp_path, check=0)
+    kept = coops("gc", "--older-than", "1h", home=tmp_path, check=0)
+    assert "removed 0 log lines" in kept.stderr
+    time.sleep(1.2)
+    dry = coops("gc", "--older-than", "1s", "--dry-run", home=tmp_path, check=0)
+    assert "would remove 5,000 log lines (1 blocks) of 1 runs" in dry.stderr
+    assert len(coops("logs", "1", home=tmp_path, check=0).stdout.splitlines()) == 5000
+    other = coops("gc", "--older-than", "1s", "--flow", "test/logs/other", home=tmp_path, check=0)
+    assert "removed 0 log lines" in other.stderr
+    done = coops("gc", "--older-than", "1s", "--flow", "test/logs/gc", home=tmp_path, check=0)
+    assert "removed 5,000 log lines (1 blocks) of 1 runs" in done.stderr and "KiB -> 0.0 KiB" in done.stderr
+    assert coops("logs", "1", home=tmp_path, check=0).stdout == ""
+    assert "success" in coops("runs", "show", "1", home=tmp_path, check=0).stdout  # the run stays
+    for bad in ("soon", "0"):
+        refused = coops("gc", "--older-than", bad, home=tmp_path)
+        assert refused.returncode == 2 and "--older-than" in refused.stderr

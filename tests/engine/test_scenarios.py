@@ -501,6 +501,28 @@ def test_a_long_line_is_stored_cut_and_a_job_stores_at_most_its_log_cap(
     stored = len(lines) - 2
     assert lines[-1].endswith(f": {5001 - stored} more lines not stored")
     assert state.jobs["s.a.chatty"].outputs == {"LATE": "read"}
+    [record] = attempts(store, state.id)  # the job's record says how many were not stored
+    assert record["log_unstored"] == 5001 - stored
+
+
+def test_a_flow_sets_a_lower_log_cap_and_the_server_wide_one_still_bounds_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``max_job_log:`` caps each attempt's log below the server-wide COOPS_MAX_JOB_LOG (which
+    takes units too); a flow cannot raise it past that."""
+    job = {"name": "chatty", "command": ["sh", "-c", "for i in $(seq 1 3000); do echo line-$i; done"]}
+
+    def stored(cap: str) -> tuple[int, int]:
+        state = run_flow(store, "local", simple_flow([stage("s", action("a", job))], max_job_log=cap))
+        lines = [row.line for row in store.log_lines(state.id, limit=10_000)]
+        [record] = attempts(store, state.id)
+        return sum(len(line) for line in lines[:-1]), record["log_unstored"]
+
+    monkeypatch.setenv("COOPS_MAX_JOB_LOG", "10k")
+    size, unstored = stored("1k")
+    assert size <= 1024 < size + len("line-3000") and unstored > 2800
+    size, unstored = stored("1G")  # above the server's: the server's holds
+    assert size <= 10 * 1024 < size + len("line-3000") and 1000 < unstored < 2800
 
 
 def test_env_references_are_resolved_in_inputs_and_environments(store: Store) -> None:

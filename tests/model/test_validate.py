@@ -200,7 +200,8 @@ def test_unknown_top_level_key_lists_the_known_ones_when_nothing_is_close() -> N
     [error] = errors(FULL + "zzz: 1\n")
     assert error == (
         "flow.yml:45:1: error: unknown key 'zzz' in the flow (known keys: uri, title, version, tag, timeout, "
-        "environments, labels, receivers, triggers, active, defaults, parallelism, concurrency, stages)"
+        "environments, labels, receivers, triggers, logs, max_job_log, active, defaults, parallelism, "
+        "concurrency, stages)"
     )
 
 

@@ -144,6 +144,14 @@ def test_coops_runs_and_logs_server(remote: Remote, tmp_path: Path) -> None:
         env, "logs", "demo/remote/ci#1", "--server", process.url, "-f", "--job", "build.unit.wait"
     )
     assert followed.stdout == "first\nsecond\n"
+    grepped = coops(env, "logs", "1", "--server", process.url, "--grep", "^sec", "-C", "1")
+    assert grepped.stdout == "[build.unit.wait] first\n[build.unit.wait] second\n"
+    assert coops(env, "logs", "1", "--server", process.url, "-g", "^f").stdout == "[build.unit.wait] first\n"
+    refused = coops(env, "logs", "1", "--server", process.url, "-g", "(")
+    assert refused.returncode == 2 and "missing )" in refused.stderr
+    saved = tmp_path / "saved.log"
+    assert coops(env, "logs", "1", "--server", process.url, "--download", str(saved)).returncode == 0
+    assert saved.read_text() == logs.stdout
     missing = coops(env, "logs", "7", "--server", process.url)
     assert missing.returncode == 2 and "no run with id 7" in missing.stderr
     unknown = coops(env, "runs", "show", "demo/remote/ci#9", "--server", process.url)

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.server.conftest import LiveServer
 from tests.server.flows import as_json, start, wait_for_run
+
+from containerops.server import sse as sse_module
 
 LINES = 30_000
 
@@ -172,3 +175,28 @@ def test_a_flow_without_commands_for_the_local_executor_fails_plainly(
         assert refused.status_code == 422
         assert "has no command; the local executor runs a job's command" in refused.json()["error"]
         assert admin.get("/api/v1/flows").json()["flows"] == []
+
+
+def test_sse_is_woken_by_the_engine_storing_lines_not_by_its_poll(
+    start_server: Callable[..., LiveServer], admin_token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the poll made longer than the client waits, lines of a run this server runs still
+    arrive: its recorder wakes the stream when it stored them."""
+    monkeypatch.setattr(sse_module, "POLL", 600.0)
+    live = start_server("local")
+    go_on = tmp_path / "go-on"
+    with live.client(admin_token, timeout=20) as admin:
+        run = start(admin, printer_flow(lines=3, until=go_on))
+        got: list[str] = []
+        with admin.stream(
+            "GET", f"/api/v1/runs/{run['id']}/logs/stream", params={"job": "build.unit.chatty"}
+        ) as response:
+            for event, _, data in sse(response):
+                if event == "end":
+                    break
+                got.append(data["line"])
+                if data["line"] == "line 3":
+                    go_on.touch()
+                if data["line"] == "after the pause":
+                    break
+        assert got == ["line 1", "line 2", "line 3", "after the pause"]

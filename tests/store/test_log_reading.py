@@ -19,6 +19,7 @@ def _stored(store: Store) -> tuple[int, list[tuple[str, int, str, str]]]:
     recorder = store.recorder(new.id)
     rng, now = random.Random(5), datetime.now(UTC)
     written: list[tuple[str, int, str, str]] = []
+    pending: list[tuple[str, int, str, str]] = []
     seq = dict.fromkeys(new.job_ids, 0)
     for block in range(120):
         job = rng.choice(list(new.job_ids))
@@ -28,8 +29,15 @@ def _stored(store: Store) -> tuple[int, list[tuple[str, int, str, str]]]:
         texts = [f"{job} {block} {n}" if n % 9 else "" for n in range(length)]
         recorder.log_batch(new.job_ids[job], attempt, seq[job] + 1, [now] * length, [stream] * length, texts)
         seq[job] += length
-        written += [(job, attempt, stream, text) for text in texts]
-    recorder.flush()
+        pending += [(job, attempt, stream, text) for text in texts]
+        if rng.random() < 0.7 or block == 119:
+            recorder.flush()
+            # A burst's lines are stored a job attempt at a time, in the order each came first.
+            order: dict[tuple[str, int], int] = {}
+            for line in pending:
+                order.setdefault(line[:2], len(order))
+            written += sorted(pending, key=lambda line: order[line[:2]])
+            pending = []
     return new.id, written
 
 

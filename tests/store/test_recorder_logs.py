@@ -1,4 +1,4 @@
-"""The recorder's log-line path: many rows per statement on SQLite, same rows as SQLAlchemy writes."""
+"""The recorder's log-line path: lines stored in compressed blocks, read back whole and in order."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from containerops.store import Store
+from containerops.store import Store, logblocks
 from containerops.store import schema as t
-from containerops.store.recorder import _ROWS_PER_INSERT
 from containerops.timestamps import utc
 
 
@@ -21,13 +20,15 @@ def _run(store: Store) -> tuple[int, dict[str, int]]:
 
 
 def test_every_line_is_stored_once_in_order_with_its_time(store: Store) -> None:
+    """Lines of two jobs interleaved in one burst: each job's lines come back in their order,
+    with their stream and time; the burst's lines are numbered 1..N, a job's lines together."""
     run_id, jobs = _run(store)
     recorder = store.recorder(run_id)
     base = datetime(2026, 11, 26, 16, 0, 0, 123456, tzinfo=UTC)
     shared = base + timedelta(seconds=1)
-    written = []
-    # 2 full statements and a remainder of 57 rows; times shared and distinct; both jobs.
-    count = 2 * _ROWS_PER_INSERT + 57
+    written: dict[str, list[tuple[str, int, datetime, str, str]]] = {"s.a.one": [], "s.a.two": []}
+    # More than a block's worth of lines for one job; times shared and distinct; both jobs.
+    count = 2 * logblocks.MAX_LINES + 2 * 57
     for number in range(count):
         at = shared if number % 3 else base + timedelta(microseconds=number)
         job = "s.a.one" if number % 2 else "s.a.two"
@@ -35,63 +36,53 @@ def test_every_line_is_stored_once_in_order_with_its_time(store: Store) -> None:
         text = f"line {number} ünïcode 'quoted' \"too\"" if number % 7 else ""
         if number == 7:  # longer than MySQL's TEXT: a job may print one very long line
             text = "x" * 100_000
-        recorder.log(jobs[job], 1, number + 1, at, stream, text)
-        written.append((job, number + 1, at, stream, text))
+        if number == 11:  # only the engine's own messages could hold a newline: kept whole
+            text = "two\nlines"
+        seq = len(written[job]) + 1
+        recorder.log(jobs[job], 1, seq, at, stream, text)
+        written[job].append((job, seq, at, stream, text))
     assert recorder.pending_logs == count
     recorder.flush()
     assert recorder.pending_logs == 0
-    stored = store.log_lines(run_id)
-    assert [(row.job_path, row.seq, row.at, row.stream, row.line) for row in stored] == written
-    assert [row.id for row in stored] == sorted(row.id for row in stored)
+    stored = store.log_lines(run_id, limit=count + 1)
+    assert [row.id for row in stored] == list(range(1, count + 1))
+    for job, lines in written.items():
+        assert [
+            (row.job_path, row.seq, row.at, row.stream, row.line) for row in stored if row.job_path == job
+        ] == lines
+    with store.database.connect() as conn:
+        blocks = conn.execute(sa.select(sa.func.count()).select_from(t.log_blocks)).scalar()
+    assert blocks == 4  # each job: a full block and the rest
 
 
-def test_stored_times_are_the_text_sqlalchemy_itself_writes(store: Store) -> None:
-    """On SQLite the fast path writes the very text SQLAlchemy would; elsewhere both store
-    the same UTC instant, microseconds kept."""
+def test_times_keep_their_microseconds_and_come_back_in_utc(store: Store) -> None:
     run_id, jobs = _run(store)
     times = [
         datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
-        datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 1, 2, 3, 4, 5, 0, tzinfo=UTC),
         datetime(2026, 1, 2, 3, 4, 5, 999999),  # naive: UTC
         datetime(2026, 1, 2, 5, 4, 5, 7, tzinfo=timezone(timedelta(hours=2))),  # stored in UTC
     ]
-    with store.database.begin() as conn:  # the generic path
-        conn.execute(
-            t.log_lines.insert(),
-            [
-                {
-                    "run_id": run_id,
-                    "job_id": jobs["s.a.one"],
-                    "attempt": 1,
-                    "seq": seq,
-                    "at": at,
-                    "stream": "stdout",
-                    "line": "generic",
-                }
-                for seq, at in enumerate(times, 1)
-            ],
-        )
     recorder = store.recorder(run_id)
-    for seq, at in enumerate(times, 5):
-        recorder.log(jobs["s.a.one"], 1, seq, at, "stdout", "fast")
+    for seq, at in enumerate(times, 1):
+        recorder.log(jobs["s.a.one"], 1, seq, at, "stdout", "line")
     recorder.flush()
-    with store.database.connect() as conn:
-        raw = [tuple(row) for row in conn.exec_driver_sql("SELECT line, at FROM log_lines ORDER BY id")]
-    generic, fast = raw[:4], raw[4:]
-    assert [at for _, at in fast] == [at for _, at in generic]
-    if store.database.dialect.name == "sqlite":
-        assert [at for _, at in generic] == [  # RFC 3339 with its offset, as the API and CLI show it
-            "2026-01-02T03:04:05.000006+00:00",
-            "2026-01-02T03:04:05.000000+00:00",
-            "2026-01-02T03:04:05.999999+00:00",
-            "2026-01-02T03:04:05.000007+00:00",
-        ]
-    else:  # the database's own time type, to the microsecond (MySQL's DATETIME(6) naive, in UTC)
-        assert [utc(at) for _, at in generic] == [
-            datetime(2026, 1, 2, 3, 4, 5, micro, tzinfo=UTC) for micro in (6, 0, 999999, 7)
-        ]
     read = [row.at for row in store.log_lines(run_id)]
-    assert read == [utc(time) for time in times] * 2 and all(at.tzinfo is not None for at in read)
+    assert read == [utc(time) for time in times] and all(at.tzinfo is not None for at in read)
+    with store.database.connect() as conn:
+        first, last = conn.execute(sa.select(t.log_blocks.c.first_at, t.log_blocks.c.last_at)).one()
+    assert (utc(first), utc(last)) == (utc(times[0]), utc(times[-1]))
+
+
+def test_a_later_recorder_numbers_on_after_the_stored_lines(store: Store) -> None:
+    """A run taken over by another process (a server restoring it) goes on numbering."""
+    run_id, jobs = _run(store)
+    now = datetime.now(UTC)
+    for recorder in (store.recorder(run_id), store.recorder(run_id)):
+        for _ in range(3):
+            recorder.log_batch(jobs["s.a.two"], 1, 1, [now] * 2, ["stdout"] * 2, ["a", "b"])
+            recorder.flush()
+    assert [row.id for row in store.log_lines(run_id)] == list(range(1, 13))
 
 
 def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:
@@ -110,7 +101,7 @@ def test_lines_and_state_changes_share_one_transaction(store: Store) -> None:
     else:
         raise AssertionError("a line of an unknown job was stored")
     with store.database.connect() as conn:
-        lines = conn.execute(sa.select(sa.func.count()).select_from(t.log_lines)).scalar()
+        lines = conn.execute(sa.select(sa.func.count()).select_from(t.log_blocks)).scalar()
         changes = conn.execute(
             sa.select(sa.func.count())
             .select_from(t.state_changes)

@@ -13,6 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -577,6 +578,20 @@ def logs(
         int | None,
         typer.Option("--tail", "-n", min=0, help="Only the last N lines (then new ones with -f)."),
     ] = None,
+    grep: Annotated[
+        str | None,
+        typer.Option("--grep", "-g", metavar="PATTERN", help="Only lines matching this RE2 pattern."),
+    ] = None,
+    context: Annotated[
+        int, typer.Option("--context", "-C", min=0, max=100, help="With --grep: N lines around each match.")
+    ] = 0,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Leave out ANSI escape sequences (colours).")
+    ] = False,
+    download: Annotated[
+        Path | None,
+        typer.Option("--download", metavar="FILE", help="Write the whole log to FILE instead."),
+    ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:
@@ -586,25 +601,60 @@ def logs(
     (and attempt when retried); stderr lines are marked. With --server, the
     lines come from the server (live over Server-Sent Events with -f).
     """
+    from containerops.cli import logs as logs_cli  # lazily, as every command's own imports: start-up
     from containerops.store import Store
 
+    if grep is not None and (follow or tail is not None or download is not None):
+        raise _fail("--grep searches the whole log: it cannot be used with -f, --tail or --download")
+    if download is not None and (follow or tail is not None or timestamps):
+        raise _fail("--download writes the whole log: it cannot be used with -f, --tail or -t")
+    if context and grep is None:
+        raise _fail("--context goes with --grep")
+    out: Any = logs_cli.Plain(sys.stdout) if no_color else sys.stdout
     if server:
         if tail is not None:
             raise _fail("--tail reads the local store; it cannot be used with --server")
         _remotely(
             server,
             token,
-            lambda client: remote_api.logs(client, run_ref, job, follow_live=follow, timestamps=timestamps),
+            lambda client: remote_api.logs(
+                client,
+                run_ref,
+                job,
+                follow_live=follow,
+                timestamps=timestamps,
+                out=out,
+                grep=grep,
+                context=context,
+                download=download,
+                plain=no_color,
+            ),
         )
         return
     from containerops.engine.abandoned import settle_abandoned_runs
     from containerops.store.logs import job_paths, log_text_runs, raw_log_lines
+    from containerops.store.logsearch import PatternError
 
     store = Store.open()
     run_id = _open_run(store, run_ref)
     if job is not None and job not in (paths := job_paths(store, run_id)):
         raise _fail(f"run {run_ref} has no job {job!r}; its jobs: {', '.join(paths)}")
-    out = sys.stdout
+    if grep is not None:
+        try:
+            for text in logs_cli.grep_local(
+                store, run_id, grep, job=job, context=context, timestamps=timestamps
+            ):
+                out.write(text)
+        except PatternError as error:
+            raise _fail(str(error)) from None
+        out.flush()
+        return
+    if download is not None:
+        with download.open("w", encoding="utf-8", errors="replace") as file:
+            target: Any = logs_cli.Plain(file) if no_color else file
+            for text in logs_cli.download_local(store, run_id, job):
+                target.write(text)
+        return
     last_id = 0
     _collect_less()
     checked = 0.0
@@ -741,6 +791,57 @@ def cleanup() -> None:
         err.print(f"removed {services} swarm service{'s' if services != 1 else ''}", highlight=False)
 
 
+def _duration_option(option: str, value: str) -> float:
+    """A duration option (30d, 12h, 90m) in seconds; exit 2 saying what is wrong."""
+    from containerops.model.quantities import parse_duration
+
+    try:
+        seconds = parse_duration(value)
+    except ValueError as error:
+        raise _fail(f"{option}: {error}") from None
+    if not seconds:
+        raise _fail(f"{option}: {value!r} is no length of time (e.g. 30d, 12h)")
+    return seconds
+
+
+@app.command("gc")
+def remove_old_logs(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="Runs that ended longer ago than this: 30d, 12h, 90m.")
+    ],
+    flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow URI.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Remove the log lines of runs that ended long ago, to free space.
+
+    Runs themselves stay (their jobs, states and history); live runs are never touched.
+    Lines go a batch at a time, so runs going on meanwhile do not wait. Prints what was
+    found and the size of the store's logs before and after.
+    """
+    from containerops.store import Store, loggc
+    from containerops.timestamps import utcnow
+
+    cutoff = utcnow() - timedelta(seconds=_duration_option("--older-than", older_than))
+    store = Store.open()
+    try:
+        done = loggc.remove_old_logs(store, cutoff, flow=flow, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "would remove" if dry_run else "removed"
+    err.print(
+        f"{verb} {done.lines:,} log lines ({done.blocks:,} blocks) of {done.runs:,} runs that ended "
+        f"before {cutoff.isoformat(timespec='seconds')}; logs {_size(done.bytes_before)} -> "
+        f"{_size(done.bytes_after)}",
+        highlight=False,
+    )
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 1024:.1f} KiB"
+
+
 # -- server --------------------------------------------------------------------------
 @app.command("server")
 def serve(
@@ -788,6 +889,13 @@ def serve(
             "notifications. Default: http://HOST:PORT (127.0.0.1 when listening on every interface).",
         ),
     ] = None,
+    log_retention: Annotated[
+        str | None,
+        typer.Option(
+            envvar="COOPS_SERVER_LOG_RETENTION",
+            help="Remove the log lines of runs that ended longer ago than this (e.g. 30d), every hour.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API and run flows for a team, on this machine's store.
 
@@ -804,6 +912,7 @@ def serve(
         raise _fail(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
     if log_format not in ("text", "json"):
         raise _fail(f"unknown log format {log_format!r}; choose text or json")
+    retention = _duration_option("--log-retention", log_retention) if log_retention else None
     import uvicorn
 
     from containerops.executors import get_executor
@@ -816,7 +925,9 @@ def serve(
 
     try:
         chosen = get_executor(executor, network_mode=network, registry=_swarm_registry(executor))
-        application = create_app(executor=chosen, max_concurrent_runs=max_runs, network_mode=network)
+        application = create_app(
+            executor=chosen, max_concurrent_runs=max_runs, network_mode=network, log_retention=retention
+        )
     except ExecutorError as error:
         raise _fail(str(error)) from None
     uvicorn.run(

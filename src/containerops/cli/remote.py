@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from containerops.cli import render
-from containerops.store.rows import JobRow, RunRow
+from containerops.store.rows import JobRow, LogRow, RunRow
 from containerops.timestamps import parse as parse_time
 from containerops.timestamps import utcnow
 
@@ -298,9 +298,27 @@ def follow(remote: Remote, run_id: int, job: str | None, out: Any, *, timestamps
     return {}
 
 
-def logs(remote: Remote, ref: str, job: str | None, *, follow_live: bool, timestamps: bool) -> None:
+def logs(
+    remote: Remote,
+    ref: str,
+    job: str | None,
+    *,
+    follow_live: bool,
+    timestamps: bool,
+    out: Any = None,
+    grep: str | None = None,
+    context: int = 0,
+    download: Path | None = None,
+    plain: bool = False,
+) -> None:
     run_id = remote.resolve(ref)
-    out = sys.stdout
+    out = out or sys.stdout
+    if download is not None:
+        _download(remote, run_id, job, download, plain=plain)
+        return
+    if grep is not None:
+        _grep(remote, run_id, job, out, grep, context=context, timestamps=timestamps)
+        return
     if follow_live:
         follow(remote, run_id, job, out, timestamps=timestamps)
         return
@@ -315,6 +333,57 @@ def logs(remote: Remote, ref: str, job: str | None, *, follow_live: bool, timest
         if not page["lines"]:
             return
         after = page["next"]
+
+
+def _grep(
+    remote: Remote, run_id: int, job: str | None, out: Any, pattern: str, *, context: int, timestamps: bool
+) -> None:
+    """The server's search of the run, page by page, printed as a local --grep prints."""
+    # Lazily, for the CLI's start-up: these load RE2 and zstd, which other commands never use.
+    from containerops.cli import logs as logs_cli
+    from containerops.store.logsearch import Found
+
+    after: int | None = 0
+    last: list[Any] = []
+    while after is not None:
+        params: dict[str, Any] = {"q": pattern, "context": context, "after": after, "limit": 5000}
+        if job:
+            params["job"] = job
+        page = remote.call("GET", f"/api/v1/runs/{run_id}/logs", params=params)
+        found = [
+            Found(
+                LogRow(
+                    d["id"], d["job"], d["attempt"], d["seq"], parse_time(d["at"]), d["stream"], d["line"]
+                ),
+                d["match"],
+            )
+            for d in page["lines"]
+        ]
+        out.write(
+            logs_cli.matches_text(
+                found, with_job=job is None, timestamps=timestamps, context=context, last=last
+            )
+        )
+        after = page["next"]
+
+
+def _download(remote: Remote, run_id: int, job: str | None, target: Path, *, plain: bool) -> None:
+    """``logs.txt`` streamed into ``target``, never whole in memory."""
+    import httpx
+
+    params: dict[str, Any] = {"plain": plain}
+    if job:
+        params["job"] = job
+    try:
+        with remote.http.stream("GET", f"/api/v1/runs/{run_id}/logs.txt", params=params) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise RemoteError(_error_text(response), EXIT_INVALID, _problems(response))
+            with target.open("wb") as file:
+                for chunk in response.iter_bytes():
+                    file.write(chunk)
+    except httpx.HTTPError as error:
+        raise RemoteError(f"cannot reach the server at {remote.url}: {error}") from None
 
 
 def runs_list(remote: Remote, flow: str | None, status: str | None, limit: int, *, as_json: bool) -> None:

@@ -18,6 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from containerops.engine.state import JobState, RunState
+from containerops.logtext import line_prefix, prefixed_runs
 from containerops.model.paths import group_of
 from containerops.store import RunRow
 from containerops.timestamps import rfc3339
@@ -245,24 +246,12 @@ def log_line(
 
 
 def _log_prefix(job_path: str, attempt: int, stream: str, with_job: bool) -> str:
-    """``[job#attempt] `` (the attempt when retried; no job with --job), and ``! `` on stderr."""
-    prefix = f"[{job_path}{'#' + str(attempt) if attempt > 1 else ''}] " if with_job else ""
-    return prefix + "! " if stream == "stderr" else prefix
+    return line_prefix(job_path, attempt, stream, with_job=with_job)
 
 
 def log_runs(runs: Sequence[TextRun], paths: dict[int, str], *, with_job: bool) -> str:
-    """:func:`log_text_runs`'s runs of lines as :func:`log_line` prints them (without times):
-    the prefix goes before each line of a run's text by one ``replace``."""
-    parts: list[str] = []
-    for run in runs:
-        prefix = (
-            f"[{paths[run.job_id]}{'#' + str(run.attempt) if run.attempt > 1 else ''}] " if with_job else ""
-        )
-        if run.stream == "stderr":
-            prefix += "! "
-        parts.append(prefix + run.text.replace("\n", "\n" + prefix) if prefix else run.text)
-    parts.append("")
-    return "\n".join(parts)
+    """:func:`log_text_runs`'s runs of lines as :func:`log_line` prints them (without times)."""
+    return prefixed_runs(((paths[r.job_id], r.attempt, r.stream, r.text) for r in runs), with_job=with_job)
 
 
 def log_block(rows: Sequence[RawLine], paths: dict[int, str], *, with_job: bool, timestamps: bool) -> str:

@@ -23,7 +23,7 @@ from containerops.engine.state import JobState, JobStatus
 from containerops.engine.templating import Values
 from containerops.executors.base import Executor, ExecutorError, ExitStatus, JobHandle, JobSpec
 from containerops.model.flow import Job
-from containerops.model.quantities import format_duration, format_memory
+from containerops.model.quantities import format_duration, format_memory, parse_memory
 from containerops.store import Store
 from containerops.store.values import utcnow
 
@@ -44,9 +44,15 @@ def secret_names(env: dict[str, str], mask: Callable[[str], str]) -> frozenset[s
     return frozenset(name for name, value in env.items() if mask(value) != value)
 
 
-def max_job_log() -> int:
-    setting = os.environ.get("COOPS_MAX_JOB_LOG", "").strip()
-    return int(setting) if setting.isdigit() else DEFAULT_MAX_JOB_LOG
+def max_job_log(flow_cap: int | None = None) -> int:
+    """The server-wide cap (``COOPS_MAX_JOB_LOG``: 268435456, 256M, 1G...), or the flow's
+    ``max_job_log`` when that is lower."""
+    try:
+        setting = parse_memory(os.environ.get("COOPS_MAX_JOB_LOG", "").strip() or DEFAULT_MAX_JOB_LOG)
+    except ValueError:
+        setting = DEFAULT_MAX_JOB_LOG
+    cap = setting or DEFAULT_MAX_JOB_LOG
+    return min(cap, flow_cap) if flow_cap else cap
 
 
 class Attempts:
@@ -232,13 +238,16 @@ class Attempts:
         batches = self.executor.log_batches(handle)
         masker, mask, feed, job_id = run.masker, run.masker.mask, outputs.feed, js.id
         log, log_batch = reporter.log, reporter.log_batch
-        room, unstored = max_job_log(), 0
+        room, unstored = max_job_log(run.state.flow.max_job_log), 0
+        sink = run.log_sink
         try:
             async for batch in batches:
                 streams, texts, times = zip(*batch, strict=True)
                 if masker:
                     texts = tuple(map(mask, texts))
                 size = sum(map(len, texts))
+                if sink is not None:  # the server's log rules see every line, stored or not
+                    sink.lines(js.path, attempt, streams, texts, times)
                 if size <= room and max(map(len, texts)) <= MAX_LINE and COUT_MARKER not in "".join(texts):
                     room -= size
                     log_batch(job_id, attempt, seq + 1, times, streams, texts)
@@ -268,9 +277,11 @@ class Attempts:
         finally:
             if unstored:
                 seq += 1
-                note = f"[coops] the log passed {max_job_log()} characters: {unstored} more lines not stored"
+                cap = max_job_log(run.state.flow.max_job_log)
+                note = f"[coops] the log passed {cap} characters: {unstored} more lines not stored"
                 log(job_id, attempt, seq, utcnow(), "stderr", note)
                 js.last_line = note
+                reporter.attempt(job_id, attempt, log_unstored=unstored)  # the record says so too
             run.line_numbers[(js.id, attempt)] = seq
             aclose = getattr(batches, "aclose", None)  # stop the reader when we leave early
             if aclose is not None:

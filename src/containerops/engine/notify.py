@@ -1,5 +1,5 @@
 """Wake-ups across threads for things the engine waits on (a pause decision,
-a service's callback).
+a service's callback), and that others wait on from the engine (lines stored).
 
 The store is the truth and waiters poll it; this only makes the common case
 fast: when the decision or callback arrives in the same process (an API
@@ -15,6 +15,10 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+#: The kind of wake-up a run's recorder gives once it stored lines (key: the run id): the
+#: server's log streams wait for it (or for their next poll).
+LOGS = "logs"
 
 _lock = threading.Lock()
 _waiters: dict[tuple[str, int], set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}

@@ -7,8 +7,10 @@ before the run exists, and nothing needs to check that it does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from containerops.engine.masking import Masker
 from containerops.engine.reporter import Reporter
@@ -17,6 +19,23 @@ from containerops.engine.templating import Values
 from containerops.store.values import utcnow
 
 OnChange = Callable[[RunState, JobState | None], None]
+
+
+class LogSink(Protocol):
+    """Where a run's lines go besides the store (a server's log rules): given each batch as it
+    is stored, masked, on the engine's event loop; it must not block (it queues and returns)."""
+
+    def lines(
+        self,
+        job_path: str,
+        attempt: int,
+        streams: Sequence[str],
+        texts: Sequence[str],
+        times: Sequence[datetime],
+    ) -> None: ...
+
+    async def close(self) -> None:
+        """The run has ended: send what is queued (bounded in time), then stop."""
 
 
 @dataclass(slots=True)
@@ -37,6 +56,8 @@ class PreparedRun:
     line_numbers: dict[tuple[int, int], int] = field(default_factory=dict)
     #: Job id -> why it was stopped on its own while the run goes on (a matrix's fail_fast).
     stopped: dict[int, str] = field(default_factory=dict)
+    #: The run's lines go here too (a server's ``logs:`` rules); None: only to the store.
+    log_sink: LogSink | None = None
 
     def interrupt_reason(self, js: JobState | None = None) -> str:
         """Why a job (or the run) was cancelled."""
@@ -54,8 +75,11 @@ class PreparedRun:
         key = (js.id, attempt)
         seq = self.line_numbers[key] = self.line_numbers.get(key, 0) + 1
         masked = self.masker.mask(text)
-        self.reporter.log(js.id, attempt, seq, utcnow(), stream, masked)
+        now = utcnow()
+        self.reporter.log(js.id, attempt, seq, now, stream, masked)
         js.last_line = masked
+        if self.log_sink is not None:
+            self.log_sink.lines(js.path, attempt, (stream,), (masked,), (now,))
 
     def settle(self, js: JobState, status: JobStatus, reason: str | None, *, history: bool = True) -> None:
         """Record the final state of a job (and, unless its last attempt did, the change)."""

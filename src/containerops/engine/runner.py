@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from containerops.engine import resume
@@ -39,9 +40,9 @@ from containerops.engine.decisions import GOES_ON, describe
 from containerops.engine.decisions import KIND as DECISION
 from containerops.engine.fanout import Group, static_instances
 from containerops.engine.masking import Masker
-from containerops.engine.notify import wait_or_poll, waiting
+from containerops.engine.notify import LOGS, notify, wait_or_poll, waiting
 from containerops.engine.plan import plan
-from containerops.engine.prepared import OnChange, PreparedRun
+from containerops.engine.prepared import LogSink, OnChange, PreparedRun
 from containerops.engine.reporter import Reporter
 from containerops.engine.scripts import Launch, pre_step, when_step
 from containerops.engine.secrets import check_available
@@ -77,7 +78,9 @@ class Engine:
         self.executor = executor
         #: Where a new run's progress goes: (run id, mask) -> reporter; the store's recorder
         #: unless given (a test or a benchmark may keep it in memory).
-        self.reporter_for = reporter_for or (lambda run_id, mask: store.recorder(run_id, mask=mask))
+        self.reporter_for = reporter_for or (
+            lambda run_id, mask: store.recorder(run_id, mask=mask, on_logs=partial(notify, LOGS, run_id))
+        )
         #: Leave the run's shared workspace in place; ``state.workspace`` then says where.
         self.keep_workspace = keep_workspace
         self._on_change = on_change
@@ -87,6 +90,8 @@ class Engine:
         self.callback_base: str | None = os.environ.get("COOPS_SERVER_URL") or None
         #: How often a paused run reads the store for a decision taken by another process.
         self.decision_poll = 0.5
+        #: A server's: where a run's lines go besides the store (its flow's ``logs:`` rules).
+        self.log_sink_for: Callable[[RunState], LogSink | None] | None = None
         #: The run, once prepared (or restored).
         self.prepared: PreparedRun | None = None
         self._stages_task: asyncio.Task[None] | None = None
@@ -180,6 +185,7 @@ class Engine:
             values=run_values(state, flow_env, secret_values),
             on_change=self._on_change,
             interrupt=self._early_interrupt,
+            log_sink=self.log_sink_for(state) if self.log_sink_for is not None else None,
         )
 
     def reuse(self, previous: int) -> list[str]:
@@ -213,6 +219,7 @@ class Engine:
         values = dict(secret_values or {})
         engine.masker.add(*secrets, *values.values())
         recorder.mask = engine.masker.mask
+        recorder.on_logs = partial(notify, LOGS, run_id)  # as a new run's: log streams wake up
         recorder.run_owner(this_process(), utcnow())  # the restoring process owns it now
         engine.prepared = engine._prepared(state, recorder, params.get("set") or {}, values)
         return engine
@@ -294,6 +301,9 @@ class Engine:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if run.log_sink is not None and not self._suspended:
+                with contextlib.suppress(Exception):  # a sink's failure never changes a run
+                    await asyncio.shield(run.log_sink.close())
             if self._suspended:  # set only while paused
                 reporter.flush()  # left paused in the store, for Engine.restore
             else:

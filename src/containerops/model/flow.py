@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from containerops.model.concurrency import Concurrency
     from containerops.model.hooks import Receiver, Trigger
+    from containerops.model.logrules import LogRule
     from containerops.model.matrix import Matrix
     from containerops.model.retries import Backoff
     from containerops.model.service import Service
@@ -164,6 +165,11 @@ class Flow:
     #: Run by the server (``containerops.server.triggers``, ``containerops.notify``).
     receivers: list[Receiver] = field(default_factory=list)
     triggers: list[Trigger] = field(default_factory=list)
+    #: ``logs:``: what a server does with the lines the flow's runs print (model.logrules).
+    logs: list[LogRule] = field(default_factory=list)
+    #: Characters of log each attempt of the flow's jobs stores at most (``max_job_log:``);
+    #: the server-wide ``COOPS_MAX_JOB_LOG`` still bounds it. None: that setting alone.
+    max_job_log: int | None = None
     #: ``active: false``: every job is skipped as "inactive", and no trigger or schedule
     #: starts the flow (a person still may, to see it so).
     active: bool = True

@@ -22,6 +22,7 @@ from containerops.model.hooks import (
     RUN_OUTCOMES,
     TRIGGER_KEYS,
 )
+from containerops.model.logrules import FORWARD_KEYS, MATCH_KEYS, OTLP_KEYS
 from containerops.model.matrix import (
     AXIS,
     DEFAULT_MAX_INSTANCES,
@@ -301,6 +302,7 @@ STAGE_PROPERTIES: dict[str, Schema] = {
 
 _WORDS = {"type": "string"}
 _HOOK_VALUES: dict[str, Schema] = {
+    "name": _text("What a log rule's notify calls this receiver."),
     "on": _one_or_many({"enum": list(RUN_OUTCOMES)}, "Which run outcomes it is told of."),
     "url": _text("http:// or https:// address."),
     "secret": _text(
@@ -364,6 +366,47 @@ _CONCURRENCY: Schema = {
     "anyOf": [_GROUP, _object(CONCURRENCY_PROPERTIES, "A concurrency group.", required=("group",))],
 }
 
+MATCH_RULE_PROPERTIES: dict[str, Schema] = {
+    "match": _text("An RE2 pattern a line is searched for."),
+    "notify": _one_or_many(_WORDS, "Names of the flow's receivers told of a matching line."),
+    "at_most": _text(
+        "Notifications of the rule at most: COUNT/DURATION (default 1/5m).", pattern=r"^\s*\d+\s*/"
+    ),
+}
+FORWARD_RULE_PROPERTIES: dict[str, Schema] = {
+    "webhook": _text("http:// or https:// address the lines are posted to, in JSON batches."),
+    "secret": _HOOK_VALUES["secret"],
+    "batch": {"type": "integer", "minimum": 1, "maximum": 10_000, "description": "Lines a post at most."},
+    "every": _DURATION,
+    "keep": {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 10_000_000,
+        "description": "Unsent lines kept at most.",
+    },
+}
+OTLP_RULE_PROPERTIES: dict[str, Schema] = {
+    "endpoint": _text("The collector's OTLP/HTTP logs address, e.g. http://collector:4318/v1/logs."),
+}
+_LOG_RULE: Schema = {
+    "description": "A log rule: a match that notifies receivers, or a forward of every line to a webhook.",
+    "anyOf": [
+        _object(
+            MATCH_RULE_PROPERTIES, "Tell receivers of lines matching a pattern.", required=("match", "notify")
+        ),
+        _object(
+            {"forward": _object(FORWARD_RULE_PROPERTIES, "Where and how lines go.", required=("webhook",))},
+            "Post every line to a webhook.",
+            required=("forward",),
+        ),
+        _object(
+            {"otlp": _object(OTLP_RULE_PROPERTIES, "The collector.", required=("endpoint",))},
+            "Export every line as an OpenTelemetry log record.",
+            required=("otlp",),
+        ),
+    ],
+}
+
 FLOW_PROPERTIES: dict[str, Schema] = {
     "uri": _text("namespace/repository/name."),
     "title": _text("For people."),
@@ -374,6 +417,10 @@ FLOW_PROPERTIES: dict[str, Schema] = {
     "labels": {"type": "object", "additionalProperties": _SCALAR},
     "receivers": {"type": "array", "items": _typed(RECEIVER_KEYS, {"mail": "email"}, "receiver")},
     "triggers": {"type": "array", "items": _typed(TRIGGER_KEYS, {}, "trigger")},
+    "logs": {"type": "array", "items": _LOG_RULE},
+    "max_job_log": _quantity(
+        "memory", "Characters of log an attempt stores at most (512M, 1G); the server's cap still holds."
+    ),
     "active": _ACTIVE,
     "defaults": _DEFAULTS,
     "parallelism": {"type": "integer", "minimum": 1, "description": "At most this many of its jobs at once."},
@@ -394,6 +441,9 @@ KEY_LISTS: tuple[tuple[str, dict[str, Schema], tuple[str, ...]], ...] = (
     ("matrix", MATRIX_PROPERTIES, MATRIX_KEYS),
     ("strategy", STRATEGY_PROPERTIES, STRATEGY_KEYS),
     ("concurrency", CONCURRENCY_PROPERTIES, CONCURRENCY_KEYS),
+    ("match rule", MATCH_RULE_PROPERTIES, MATCH_KEYS),
+    ("forward rule", FORWARD_RULE_PROPERTIES, FORWARD_KEYS),
+    ("otlp rule", OTLP_RULE_PROPERTIES, OTLP_KEYS),
     ("subscription", _SUBSCRIPTION["additionalProperties"]["anyOf"][1]["properties"], SUBSCRIPTION_KEYS),
 )
 

@@ -88,6 +88,7 @@ class Receiver:
     context: str | None = None  # GitHub status context
     repository: str | None = None  # GitHub owner/name; from the triggering event when None
     position: Position | None = None
+    name: str | None = None  # what a log rule's ``notify`` calls it
 
     def wants(self, status: str) -> bool:
         """Whether a run that ended ``status`` is reported here."""
@@ -242,10 +243,10 @@ def _trigger(r: Reader, node: Node, where: str) -> Trigger | None:
 
 
 RECEIVER_KEYS: dict[str, tuple[str, ...]] = {
-    "slack": ("type", "on", "url", "secret"),
-    "webhook": ("type", "on", "url", "secret"),
-    "email": ("type", "on", "to", "address", "from", "host", "port"),
-    "github": ("type", "on", "url", "secret", "context", "repository"),
+    "slack": ("type", "name", "on", "url", "secret"),
+    "webhook": ("type", "name", "on", "url", "secret"),
+    "email": ("type", "name", "on", "to", "address", "from", "host", "port"),
+    "github": ("type", "name", "on", "url", "secret", "context", "repository"),
 }
 
 
@@ -272,7 +273,8 @@ def _receiver(r: Reader, node: Node, where: str) -> Receiver | None:
             item.values["url"], f"{where}.url", f"'url' must be an http:// or https:// address, got '{url}'"
         )
         item.ok = False
-    receiver = Receiver(kind, on, url, secret, position=_position(r, node))  # type: ignore[arg-type]
+    name = item.text("name")
+    receiver = Receiver(kind, on, url, secret, position=_position(r, node), name=name)  # type: ignore[arg-type]
     if kind == "email":
         return _email(item, receiver)
     if kind == "github":

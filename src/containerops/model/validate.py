@@ -40,6 +40,7 @@ from containerops.model.flow import (
 )
 from containerops.model.hooks import read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
+from containerops.model.logrules import check_notify_names, read_log_rules
 from containerops.model.matrix import AGGREGATES, Matrix, check_size, read_matrix, read_strategy
 from containerops.model.names import ENV_NAME, ENV_RULE, KEY, KEY_RULE, STEP_NAME, STEP_NAME_RULE, URI_PART
 from containerops.model.needs import check_needs
@@ -70,6 +71,8 @@ FLOW_KEYS = (
     "labels",
     "receivers",
     "triggers",
+    "logs",
+    "max_job_log",
     "active",
     "defaults",
     "parallelism",
@@ -249,6 +252,11 @@ class _Builder:
             flow.receivers = read_receivers(r, node, "receivers")
         if (node := values.get("triggers")) is not None:
             flow.triggers = read_triggers(r, node, "triggers")
+        if (node := values.get("logs")) is not None:
+            flow.logs = read_log_rules(r, node, "logs")
+            check_notify_names(r, node, flow.logs, flow.receivers)
+        if (node := values.get("max_job_log")) is not None:
+            flow.max_job_log = r.quantity(node, "max_job_log", "max_job_log", parse_memory)[1]
         if (node := values.get("active")) is not None:
             flow.active = self.active(node, "active")
         if (node := values.get("defaults")) is not None:

@@ -8,6 +8,8 @@ it stops.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,7 +19,7 @@ from fastapi import FastAPI
 from containerops import __version__
 from containerops.executors import get_executor
 from containerops.executors.base import Executor
-from containerops.server import metrics
+from containerops.server import metrics, retention
 from containerops.server.config import DEFAULT_MAX_RUNS
 from containerops.server.errors import error_responses, install_error_handlers
 from containerops.server.limits import BodyLimit
@@ -38,6 +40,7 @@ def _include_routers(app: FastAPI) -> None:
         flows,
         hooks,
         logs,
+        logsearch,
         notifications,
         pilotage,
         runs,
@@ -50,6 +53,7 @@ def _include_routers(app: FastAPI) -> None:
         runs,
         events,
         logs,
+        logsearch,
         pilotage,
         components,
         hooks,
@@ -72,11 +76,14 @@ def create_app(
     network_mode: str | None = None,
     store: Store | None = None,
     ui_dist: Path = UI_DIST,
+    log_retention: float | None = None,
+    retention_every: float = retention.EVERY,
 ) -> FastAPI:
     """The server application, on the store at ``store_url`` (default: COOPS_HOME's).
 
     ``executor`` is an executor name (docker, local, dummy) or an instance; ``ui_dist`` is
-    the built web UI it serves at ``/``.
+    the built web UI it serves at ``/``; with ``log_retention`` (seconds), the lines of runs
+    that ended longer ago are removed every ``retention_every`` seconds.
     ``app.state.store`` and ``app.state.manager`` are set at once, so that the
     other parts can reach them (and tests can, before the first request).
     """
@@ -87,10 +94,19 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await manager.start()
+        keeping = (
+            asyncio.create_task(retention.keep_logs(opened, log_retention, retention_every))
+            if log_retention
+            else None
+        )
         try:
             async with triggers_running(_app):  # cron schedules and notifications
                 yield
         finally:
+            if keeping is not None:
+                keeping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeping
             await manager.stop()
             if store is None:
                 opened.close()

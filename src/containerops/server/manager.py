@@ -25,6 +25,7 @@ from containerops.engine.abandoned import settle_abandoned_runs, stop_leftovers
 from containerops.engine.cancelling import POLL as CANCEL_POLL
 from containerops.engine.concurrency import take_turn
 from containerops.engine.events import RunEvent
+from containerops.engine.prepared import LogSink
 from containerops.engine.state import FINISHED
 from containerops.executors.base import Executor
 from containerops.launch import (
@@ -89,6 +90,8 @@ class RunManager:
         self.max_concurrent_runs = max_concurrent_runs
         self._slots = asyncio.Semaphore(max_concurrent_runs)
         self._listeners: list[Listener] = []
+        #: Where a new run's lines go besides the store (the notifier's ``logs:`` rules).
+        self.log_sinks: Callable[[RunState], LogSink | None] | None = None
         self._engines: dict[int, Engine] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._started: set[int] = set()  # runs that got a slot
@@ -214,6 +217,7 @@ class RunManager:
         if overrides:
             run_params["set"] = overrides
         engine = Engine(self.store, self.executor, on_change=self._on_change)
+        engine.log_sink_for = self.log_sinks
         resolution = await self._resolve_components(flow)
         state = prepare_run(
             engine,

@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from containerops.engine.notify import wait_or_poll, waiting
 from containerops.server.api.runs import LIVE
 from containerops.store import Store
 from containerops.store.values import MAX_ID
@@ -61,17 +62,37 @@ def resume_after(after: int, last_event_id: str | None) -> int:
 
 
 def stream(
-    request: Request, store: Store, run_id: int, read: Reader, after: int, batch: int
+    request: Request, store: Store, run_id: int, read: Reader, after: int, batch: int, wake: str | None = None
 ) -> StreamingResponse:
+    """``wake``: a kind of ``engine.notify`` wake-up (keyed by the run id) that ends a wait
+    before its poll: an engine of this process says when it stored new items."""
     return StreamingResponse(
-        follow(request, store, run_id, read, after, batch),
+        follow(request, store, run_id, read, after, batch, wake),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
 async def follow(
-    request: Request, store: Store, run_id: int, read: Reader, after: int, batch: int
+    request: Request, store: Store, run_id: int, read: Reader, after: int, batch: int, wake: str | None
+) -> AsyncIterator[str]:
+    if wake is None:
+        async for text in _follow(request, store, run_id, read, after, batch, None):
+            yield text
+        return
+    with waiting(wake, run_id) as woken:
+        async for text in _follow(request, store, run_id, read, after, batch, woken):
+            yield text
+
+
+async def _follow(
+    request: Request,
+    store: Store,
+    run_id: int,
+    read: Reader,
+    after: int,
+    batch: int,
+    woken: asyncio.Event | None,
 ) -> AsyncIterator[str]:
     loop = asyncio.get_running_loop()
     quiet_since = loop.time()
@@ -97,4 +118,7 @@ async def follow(
         if loop.time() - quiet_since > KEEPALIVE:
             quiet_since = loop.time()
             yield ": keep-alive\n\n"
-        await asyncio.sleep(POLL)
+        if woken is None:
+            await asyncio.sleep(POLL)
+        else:
+            await wait_or_poll(woken, POLL)

@@ -1,85 +1,127 @@
-"""Reading a run's log lines back (the recorder writes them), and the job paths a log
-request may name.
+"""Reading a run's log lines back (the recorder writes them, in compressed blocks: see
+``logblocks``), and the job paths a log request may name.
+
+A line's id is its number in the run (1, 2, ...: the order the lines were stored in,
+which keeps each stream of each job in order); pages, tails and ranges read only the
+blocks they need, along the index on (run_id, last_line) or (job_id, last_line).
 
 ``Store.log_lines`` is :func:`log_lines` (the CLI, the API and many tests read logs).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from itertools import groupby
-from operator import itemgetter
+from collections.abc import Iterator
+from datetime import datetime
+from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import sqlalchemy as sa
 
+from containerops.store import logblocks
 from containerops.store import schema as t
 from containerops.store.rows import LogRow
-from containerops.store.values import utcnow
+from containerops.timestamps import rfc3339
 
 if TYPE_CHECKING:  # for annotations only: store.py binds log_lines as a method
     from containerops.store.store import Store
 
+_b = t.log_blocks.c
+#: What a reader needs of a block.
+_COLUMNS = (_b.job_id, _b.attempt, _b.first_line, _b.last_line, _b.first_seq, _b.data)
 
-def _stored_time(value: Any) -> datetime:
-    """A timestamp as a database returns it, read as UTC: ISO 8601 text from SQLite, a
-    datetime from databases with a real type."""
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return utcnow()
-    else:
-        parsed = value
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed
+
+class Block(NamedTuple):
+    """A stored block as readers read it."""
+
+    job_id: int
+    attempt: int
+    first_line: int
+    last_line: int
+    first_seq: int
+    data: bytes
+
+
+def _times_of_each(block: logblocks.Decoded) -> list[datetime]:
+    """Each line's time (one datetime made per run of equal times)."""
+    return list(chain.from_iterable(repeat(at, count) for count, at in block.time_runs()))
+
+
+def forward_blocks(conn: sa.Connection, where: sa.ColumnElement[bool], after: int) -> Iterator[Block]:
+    """The blocks holding lines after line ``after``, in order, fetched a few at a time (a
+    page of lines usually lies in one or two)."""
+    page = 4
+    while True:
+        query = sa.select(*_COLUMNS).where(where, _b.last_line > after).order_by(_b.last_line).limit(page)
+        rows = [Block(*row) for row in conn.execute(query)]
+        yield from rows
+        if len(rows) < page:
+            return
+        after, page = rows[-1].last_line, min(page * 4, 256)
+
+
+def _backward(conn: sa.Connection, where: sa.ColumnElement[bool]) -> Iterator[Block]:
+    """The blocks from the newest back."""
+    before, page = None, 4
+    while True:
+        query = sa.select(*_COLUMNS).where(where)
+        if before is not None:
+            query = query.where(_b.last_line < before)
+        rows = [Block(*row) for row in conn.execute(query.order_by(_b.last_line.desc()).limit(page))]
+        yield from rows
+        if len(rows) < page:
+            return
+        before, page = rows[-1].first_line, min(page * 4, 256)
 
 
 def log_lines(
     store: Store, run_id: int, *, job_path: str | None = None, after_id: int = 0, limit: int = 10_000
 ) -> list[LogRow]:
-    """Log lines of a run (or one job) after ``after_id``, in the order they were stored.
-
-    ``coops logs -f`` reads a chatty job's lines as fast as they are stored, so
-    this is lean: the run's job paths are read once, not joined into every row,
-    and timestamps are parsed by ``datetime.fromisoformat`` (what SQLite holds is
-    ISO 8601) rather than per row by the column type.
-    """
-    with store.database.connect() as conn:
-        jobs = sa.select(t.jobs.c.id, t.jobs.c.path).where(t.jobs.c.run_id == run_id)
-        paths: dict[int, str] = {row.id: row.path for row in conn.execute(jobs)}
-        query = (
-            sa.select(
-                t.log_lines.c.id,
-                t.log_lines.c.job_id,
-                t.log_lines.c.attempt,
-                t.log_lines.c.seq,
-                sa.type_coerce(t.log_lines.c.at, sa.String).label("at"),
-                t.log_lines.c.stream,
-                t.log_lines.c.line,
-            )
-            .where(t.log_lines.c.run_id == run_id, t.log_lines.c.id > after_id)
-            .order_by(t.log_lines.c.id)
-            .limit(limit)
-        )
-        if job_path:
-            job_ids = [job_id for job_id, path in paths.items() if path == job_path]
-            query = query.where(t.log_lines.c.job_id.in_(job_ids))
-        rows = conn.execute(query).all()
+    """Log lines of a run (or one job) after line ``after_id``, in the order they were stored."""
     found: list[LogRow] = []
-    last_text: Any = None
-    last_time = utcnow()
-    for row_id, job_id, attempt, seq, at, stream, line in rows:
-        if at != last_text:  # the lines of one read share their time: parse it once
-            last_text, last_time = at, _stored_time(at)
-        found.append(LogRow(row_id, paths[job_id], attempt, seq, last_time, stream, line))
+    with store.database.connect() as conn:
+        paths = paths_of(conn, run_id)
+        for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
+            decoded = logblocks.decode(block.data)
+            skip = max(0, after_id + 1 - block.first_line)
+            take = min(decoded.count, skip + limit - len(found))
+            found += rows_of(block, decoded, paths[block.job_id], skip, take)
+            if len(found) >= limit:
+                break
     return found
 
 
+def rows_of(block: Block, decoded: logblocks.Decoded, path: str, start: int, end: int) -> list[LogRow]:
+    """Lines ``start`` to ``end`` (indexes in the block) as rows."""
+    texts, streams, times = decoded.lines(), decoded.stream_of_each(), _times_of_each(decoded)
+    first, seq, attempt = block.first_line, block.first_seq, block.attempt
+    return [
+        LogRow(first + i, path, attempt, seq + i, times[i], streams[i], texts[i]) for i in range(start, end)
+    ]
+
+
 #: One stored line as :func:`raw_log_lines` gives it: (id, job_id, attempt, stream, at, line);
-#: ``at`` is the stored time (RFC 3339 text on SQLite), or None when not asked for.
+#: ``at`` is RFC 3339 text, or None when not asked for.
 RawLine = tuple[int, int, int, str, Any, str]
+
+
+def _raw(block: Block, decoded: logblocks.Decoded, with_times: bool) -> list[RawLine]:
+    ids = range(block.first_line, block.last_line + 1)
+    stamps: Iterator[str | None]
+    if with_times:
+        stamps = chain.from_iterable(repeat(rfc3339(at), count) for count, at in decoded.time_runs())
+    else:
+        stamps = repeat(None)
+    return list(
+        zip(
+            ids,
+            repeat(block.job_id),
+            repeat(block.attempt),
+            decoded.stream_of_each(),
+            stamps,
+            decoded.lines(),
+            strict=False,
+        )
+    )
 
 
 def raw_log_lines(
@@ -92,26 +134,36 @@ def raw_log_lines(
     tail: int | None = None,
     with_times: bool = False,
 ) -> tuple[dict[int, str], list[RawLine]]:
-    """The run's job paths by id, and its lines after ``after_id`` as the driver returns them
-    (no object per line): for printing a whole log, a million lines, in about a second.
+    """The run's job paths by id, and its lines after ``after_id`` as plain tuples (no object
+    per line): for printing a whole log, a million lines, in about a second.
 
-    With ``tail``, the last ``tail`` lines instead (``after_id`` and ``limit`` unused): read
-    backwards along the index on (run_id, id), or on job_id (SQLite keeps the row id in
-    every index, so that one orders a job's lines too), so its cost does not grow with the
-    log's size.
+    With ``tail``, the last ``tail`` lines instead (``after_id`` and ``limit`` unused): the
+    newest blocks are read, back to the one holding the first of them, so its cost does not
+    grow with the log's size.
     """
-    c = t.log_lines.c
+    rows: list[RawLine] = []
     with store.database.connect() as conn:
-        paths = _paths(conn, run_id)
-        at = sa.type_coerce(c.at, sa.String) if with_times else sa.null()
-        query = sa.select(c.id, c.job_id, c.attempt, c.stream, at, c.line).where(
-            _lines_of(run_id, paths, job_path)
-        )
+        paths = paths_of(conn, run_id)
+        where = lines_of(run_id, paths, job_path)
         if tail is not None:
-            rows = conn.execute(query.order_by(c.id.desc()).limit(tail)).all()[::-1]
-        else:
-            rows = conn.execute(query.where(c.id > after_id).order_by(c.id).limit(limit)).all()
-    return paths, rows  # type: ignore[return-value]
+            if tail <= 0:
+                return paths, []
+            newest: list[list[RawLine]] = []
+            count = 0
+            for block in _backward(conn, where):
+                newest.append(_raw(block, logblocks.decode(block.data), with_times))
+                count += len(newest[-1])
+                if count >= tail:
+                    break
+            rows = list(chain.from_iterable(reversed(newest)))
+            return paths, rows[-tail:]
+        for block in forward_blocks(conn, where, after_id):
+            skip = max(0, after_id + 1 - block.first_line)
+            got = _raw(block, logblocks.decode(block.data), with_times)
+            rows += got[skip : skip + limit - len(rows)]
+            if len(rows) >= limit:
+                break
+    return paths, rows
 
 
 class TextRun(NamedTuple):
@@ -124,86 +176,59 @@ class TextRun(NamedTuple):
     text: str
 
 
-#: A run shorter than this (lines of different jobs or streams interleaved) ends the run-by-run
-#: reading of a page: the rest of the page is read row by row, as three queries a run would
-#: cost more than its rows.
-_SHORT_RUN = 200
-
-
 def log_text_runs(
     store: Store, run_id: int, *, job_path: str | None = None, after_id: int = 0, limit: int = 500_000
 ) -> tuple[dict[int, str], list[TextRun]]:
     """The run's job paths by id, and its lines after ``after_id`` (at most ``limit``) as runs of
-    lines sharing job, attempt and stream, each run's text joined by the database.
+    lines sharing job, attempt and stream, each run one text.
 
-    Printing a whole log of a million lines is then a few queries and strings, not a million
-    rows turned into Python objects: per run, one query finds the first line of another job,
-    attempt or stream (a scan in SQLite's C code), one concatenates the run's lines in id order
-    (``group_concat`` over an ordered subquery, which SQLite does not flatten). Where runs are
-    short, and on databases other than SQLite, the rows are read and grouped here.
+    A block of one stream read whole is its stored text as it is: printing a whole log of a
+    million lines is a few dozen rows decompressed, not a million strings made and joined.
     """
-    c = t.log_lines.c
     runs: list[TextRun] = []
+    left = limit
     with store.database.connect() as conn:
-        paths = _paths(conn, run_id)
-        where = _lines_of(run_id, paths, job_path)
-        position, left = after_id, limit
-        while left > 0 and conn.dialect.name == "sqlite":
-            first = conn.execute(
-                sa.select(c.id, c.job_id, c.attempt, c.stream)
-                .where(where, c.id > position)
-                .order_by(c.id)
-                .limit(1)
-            ).first()
-            if first is None:
-                return paths, runs
-            start, job_id, attempt, stream = first
-            page = (
-                sa.select(c.id, c.job_id, c.attempt, c.stream)
-                .where(where, c.id >= start)
-                .order_by(c.id)
-                .limit(left)
-                .subquery()
-            )
-            differs = sa.or_(page.c.job_id != job_id, page.c.attempt != attempt, page.c.stream != stream)
-            end = conn.execute(sa.select(sa.func.min(page.c.id)).where(differs)).scalar()
-            span = sa.select(c.id, c.line).where(where, c.id >= start).order_by(c.id).limit(left)
-            if end is not None:
-                span = span.where(c.id < end)
-            lines = span.subquery()
-            last, count, text = conn.execute(
-                sa.select(sa.func.max(lines.c.id), sa.func.count(), sa.func.group_concat(lines.c.line, "\n"))
-            ).one()
-            runs.append(TextRun(job_id, attempt, stream, last, text))
-            position, left = last, left - count
-            if count < _SHORT_RUN:
+        paths = paths_of(conn, run_id)
+        for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
+            decoded = logblocks.decode(block.data)
+            skip = max(0, after_id + 1 - block.first_line)
+            stream = decoded.stream
+            if stream is not None and skip == 0 and decoded.count <= left:
+                runs.append(TextRun(block.job_id, block.attempt, stream, block.last_line, decoded.text))
+                left -= decoded.count
+            else:
+                texts, position = decoded.lines(), 0
+                for count, name in decoded.streams:
+                    begin, end = max(position, skip), min(position + count, skip + left)
+                    if begin < end:
+                        text = "\n".join(texts[begin:end])
+                        last = block.first_line + end - 1
+                        runs.append(TextRun(block.job_id, block.attempt, name, last, text))
+                    position += count
+                left -= max(0, min(decoded.count, skip + left) - skip)
+            if left <= 0:
                 break
-        if left > 0:
-            rows = conn.execute(
-                sa.select(c.id, c.job_id, c.attempt, c.stream, c.line)
-                .where(where, c.id > position)
-                .order_by(c.id)
-                .limit(left)
-            ).all()
-            for (job_id, attempt, stream), group in groupby(rows, key=itemgetter(1, 2, 3)):
-                lines_of_run = list(group)
-                text = "\n".join(map(itemgetter(4), lines_of_run))
-                runs.append(TextRun(job_id, attempt, stream, lines_of_run[-1][0], text))
     return paths, runs
 
 
-def _paths(conn: sa.Connection, run_id: int) -> dict[int, str]:
+def line_count(store: Store, run_id: int) -> int:
+    """How many lines the run's log holds (from the blocks' rows: nothing is decoded)."""
+    with store.database.connect() as conn:
+        query = sa.select(sa.func.sum(_b.last_line - _b.first_line + 1)).where(_b.run_id == run_id)
+        return int(conn.execute(query).scalar() or 0)
+
+
+def paths_of(conn: sa.Connection, run_id: int) -> dict[int, str]:
     jobs = sa.select(t.jobs.c.id, t.jobs.c.path).where(t.jobs.c.run_id == run_id)
     return {row.id: row.path for row in conn.execute(jobs)}
 
 
-def _lines_of(run_id: int, paths: dict[int, str], job_path: str | None) -> sa.ColumnElement[bool]:
-    """The lines of the run, or of its job ``job_path`` (by job_id's index)."""
-    c = t.log_lines.c
+def lines_of(run_id: int, paths: dict[int, str], job_path: str | None) -> sa.ColumnElement[bool]:
+    """The blocks of the run, or of its job ``job_path`` (by the index on job_id)."""
     if not job_path:
-        return c.run_id == run_id
+        return _b.run_id == run_id
     job_ids = [job_id for job_id, path in paths.items() if path == job_path]
-    return c.job_id.in_(job_ids) if len(job_ids) != 1 else c.job_id == job_ids[0]
+    return _b.job_id.in_(job_ids) if len(job_ids) != 1 else _b.job_id == job_ids[0]
 
 
 def job_paths(store: Store, run_id: int) -> list[str]:

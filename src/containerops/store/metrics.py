@@ -25,7 +25,7 @@ class Figures:
     oldest_queued: datetime | None
     deliveries: dict[str, int]
     notifications: dict[str, int]
-    #: Log lines stored so far (the newest line's id: lines are never renumbered).
+    #: Log lines stored (in the store now: lines removed by gc are no longer counted).
     log_lines: int
 
 
@@ -38,6 +38,7 @@ def figures(store: Store) -> Figures:
 
         live_jobs = sa.select(t.jobs.c.status, sa.func.count()).join(t.runs, t.runs.c.id == t.jobs.c.run_id)
         live_jobs = live_jobs.where(t.runs.c.status.in_(LIVE)).group_by(t.jobs.c.status)
+        blocks = t.log_blocks.c
         oldest = sa.select(sa.func.min(t.runs.c.created_at)).where(t.runs.c.status == "pending")
         return Figures(
             runs=counts(t.runs.c.status),
@@ -45,7 +46,9 @@ def figures(store: Store) -> Figures:
             oldest_queued=conn.execute(oldest).scalar(),
             deliveries=counts(t.trigger_deliveries.c.verdict),
             notifications=counts(t.notifications.c.status),
-            log_lines=int(conn.execute(sa.select(sa.func.max(t.log_lines.c.id))).scalar() or 0),
+            log_lines=int(
+                conn.execute(sa.select(sa.func.sum(blocks.last_line - blocks.first_line + 1))).scalar() or 0
+            ),
         )
 
 

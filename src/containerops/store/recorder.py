@@ -8,9 +8,11 @@ successive updates of the same row. The engine flushes on a short timer and at
 every run-level change, so readers (``coops logs -f``) see lines within a
 fraction of a second and nothing is lost when the run ends.
 
-Log bursts are written by one writer thread (``flush(wait=False)``) while the
-engine goes on reading the job's output: Python's sqlite3 releases the GIL while
-SQLite works, so on two cores parsing and storing overlap. Batches are written in
+Log lines are stored as compressed blocks (``logblocks``: a row holds up to tens of
+thousands of lines of one job attempt), numbered per run in the order they are
+written. Log bursts are written by one writer thread (``flush(wait=False)``) while
+the engine goes on reading the job's output: zstd and the database drivers release
+the GIL while they work, so on two cores parsing and storing overlap. Batches are written in
 the order they were flushed, at most ``_MAX_IN_FLIGHT`` wait at a time (the
 engine stops reading, and so the job's pipe fills, until the writer catches up:
 memory stays bounded), and ``flush()`` returns only when everything is stored.
@@ -18,19 +20,18 @@ memory stays bounded), and ``flush()`` returns only when everything is stored.
 
 from __future__ import annotations
 
-import functools
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta, timezone
-from itertools import groupby, repeat
+from datetime import datetime
+from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 
+from containerops.store import logblocks
 from containerops.store import schema as t
 from containerops.store.values import history_row
-from containerops.timestamps import rfc3339
 
 _JOB_BY_ID = t.jobs.update().where(t.jobs.c.id == sa.bindparam("b_id"))
 _ATTEMPT_BY_KEY = (
@@ -40,11 +41,6 @@ _ATTEMPT_BY_KEY = (
 )
 
 
-_LOG_COLUMNS = ("run_id", "job_id", "attempt", "seq", "at", "stream", "line")
-#: Rows per INSERT statement: 28,000 parameters, under the limit of 32,766 of SQLite 3.32 and
-#: later (each statement is one stretch of SQLite work without the GIL); 100 rows (700) under the
-#: limit of 999 of older ones.
-_ROWS_PER_INSERT, _ROWS_PER_INSERT_OLD = 4000, 100
 #: Bursts handed to the writer thread and not yet stored, at most (a burst is up to
 #: the engine's FLUSH_LINES lines).
 _MAX_IN_FLIGHT = 2
@@ -55,58 +51,127 @@ _Batch = tuple[
     dict[tuple[int, int], dict[str, Any]],
     dict[tuple[int, int], dict[str, Any]],
     list[dict[str, Any]],
-    "_LogColumns",
+    "_PendingLogs",
 ]
 
 
-class _LogColumns:
-    """Pending log lines, column by column (the run id is the recorder's): a batch of lines
-    is added with one ``extend`` a column, and becomes the flat parameters of a multi-row
-    INSERT by slice assignment, with no tuple made per line."""
+#: Lines added to a block at a time, its size checked in between (a block of long lines
+#: ends soon after ``MAX_CHARS``).
+_PIECE = 512
 
-    __slots__ = ("at", "attempt", "job_id", "line", "seq", "stream")
+
+class _PendingLogs:
+    """Pending log lines: their times, streams and texts column by column (a batch of lines
+    is added with one ``extend`` a column), and which job attempt they belong to as
+    segments ``[job_id, attempt, first_seq, start, count]`` (a segment grows while lines
+    of one attempt come in order), so nothing is done per line in Python."""
+
+    __slots__ = ("at", "line", "segments", "stream")
 
     def __init__(self) -> None:
-        self.job_id: list[int] = []
-        self.attempt: list[int] = []
-        self.seq: list[int] = []
-        self.at: list[Any] = []
+        self.segments: list[list[int]] = []
+        self.at: list[datetime] = []
         self.stream: list[str] = []
         self.line: list[str] = []
 
     def __len__(self) -> int:
         return len(self.line)
 
-    def rows(self, run_id: int) -> list[tuple[Any, ...]]:
-        """One tuple per line, in the order of ``_LOG_COLUMNS``."""
-        count = len(self.line)
-        return list(
-            zip(
-                repeat(run_id, count),
-                *(self.job_id, self.attempt, self.seq, self.at, self.stream, self.line),
-                strict=True,
-            )
-        )
+    def add_segment(self, job_id: int, attempt: int, first_seq: int, count: int) -> None:
+        segments = self.segments
+        if segments:
+            last = segments[-1]
+            if last[0] == job_id and last[1] == attempt and last[2] + last[4] == first_seq:
+                last[4] += count
+                return
+        segments.append([job_id, attempt, first_seq, len(self.line), count])
 
-    def flat(self, run_id: int) -> list[Any]:
-        """Every line's values one after another, in the order of ``_LOG_COLUMNS``."""
-        count, width = len(self.line), len(_LOG_COLUMNS)
-        values: list[Any] = [None] * (count * width)
-        values[0::width] = [run_id] * count
-        for offset, column in enumerate(
-            (self.job_id, self.attempt, self.seq, self.at, self.stream, self.line), 1
-        ):
-            values[offset::width] = column
-        return values
+    def blocks(self, run_id: int, next_line: int) -> list[dict[str, Any]]:
+        """The rows of ``log_blocks`` holding these lines, numbered from ``next_line``: the
+        lines of each job attempt together (in the order they came), in blocks of at most
+        ``logblocks.MAX_LINES`` lines and about ``MAX_CHARS`` characters."""
+        by_attempt: dict[tuple[int, int], list[list[int]]] = {}
+        for segment in self.segments:
+            by_attempt.setdefault((segment[0], segment[1]), []).append(segment)
+        rows: list[dict[str, Any]] = []
+        for (job_id, attempt), segments in by_attempt.items():
+            block = _Block(job_id, attempt)
+            for _, _, first_seq, start, count in segments:
+                if block.lines and block.next_seq != first_seq:  # a gap in seq: a block of its own
+                    next_line = block.store(rows, run_id, next_line)
+                while count:
+                    room = logblocks.MAX_LINES - len(block.lines)
+                    if room <= 0 or block.chars >= logblocks.MAX_CHARS:
+                        next_line = block.store(rows, run_id, next_line)
+                        continue
+                    take = min(room, count, _PIECE)
+                    block.add(self, first_seq, start, take)
+                    first_seq, start, count = first_seq + take, start + take, count - take
+            next_line = block.store(rows, run_id, next_line)
+        return rows
+
+
+class _Block:
+    """One block's lines as they are gathered (from the pending columns)."""
+
+    __slots__ = ("attempt", "chars", "first_seq", "job_id", "lines", "next_seq", "streams", "times")
+
+    def __init__(self, job_id: int, attempt: int) -> None:
+        self.job_id, self.attempt = job_id, attempt
+        self.first_seq = self.next_seq = self.chars = 0
+        self.lines: list[str] = []
+        self.streams: list[str] = []
+        self.times: list[datetime] = []
+
+    def add(self, logs: _PendingLogs, first_seq: int, start: int, count: int) -> None:
+        if not self.lines:
+            self.first_seq = first_seq
+        lines = logs.line[start : start + count]
+        self.lines += lines
+        self.streams += logs.stream[start : start + count]
+        self.times += logs.at[start : start + count]
+        self.chars += sum(map(len, lines))
+        self.next_seq = first_seq + count
+
+    def store(self, rows: list[dict[str, Any]], run_id: int, first_line: int) -> int:
+        """Add the block's row to ``rows`` (if it holds lines) and start afresh; the next line's number."""
+        count = len(self.lines)
+        if count:
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "job_id": self.job_id,
+                    "attempt": self.attempt,
+                    "first_line": first_line,
+                    "last_line": first_line + count - 1,
+                    "first_seq": self.first_seq,
+                    "first_at": self.times[0],
+                    "last_at": self.times[-1],
+                    "chars": self.chars,
+                    "data": logblocks.encode(self.lines, self.streams, self.times),
+                }
+            )
+        self.lines, self.streams, self.times, self.chars = [], [], [], 0
+        return first_line + count
 
 
 class Recorder:
     """Pending writes for one run. Not thread-safe: the engine's event loop owns it (its
     writer thread only ever sees batches already taken out of it)."""
 
-    def __init__(self, engine: sa.Engine, run_id: int, *, mask: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        run_id: int,
+        *,
+        mask: Callable[[str], str] | None = None,
+        on_logs: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
         self.run_id = run_id
+        #: Called (from the writer thread, too) once lines are stored: a server wakes the
+        #: Server-Sent Events streams of the run at once instead of at their next poll.
+        self.on_logs = on_logs
         #: Applied to every reason and output value before it is kept (the engine's secret
         #: masker), so that a script's ``fail("..." .. secret)`` reaches no row in clear. Log
         #: lines come already masked: the engine reads outputs from the masked text.
@@ -116,11 +181,12 @@ class Recorder:
         self._attempt_inserts: dict[tuple[int, int], dict[str, Any]] = {}
         self._attempt_updates: dict[tuple[int, int], dict[str, Any]] = {}
         self._changes: list[dict[str, Any]] = []
-        self._logs = _LogColumns()
+        self._logs = _PendingLogs()
+        #: The number the run's next stored line gets (read from the store at the first write).
+        self._next_line: int | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._in_flight: deque[Future[None]] = deque()
         #: A log line's time as it is stored, converted when the line is reported.
-        self._stamp = _time_processor(engine.dialect)
 
     # -- gathering ---------------------------------------------------------
     def run(self, status: str, at: datetime, reason: str | None = None, **fields: Any) -> None:
@@ -175,12 +241,9 @@ class Recorder:
         return fields
 
     def log(self, job_id: int, attempt: int, seq: int, at: datetime, stream: str, line: str) -> None:
-        # A tuple in the order of _LOG_COLUMNS: the cheapest record of the busiest path.
         logs = self._logs
-        logs.job_id.append(job_id)
-        logs.attempt.append(attempt)
-        logs.seq.append(seq)
-        logs.at.append(self._stamp(at))
+        logs.add_segment(job_id, attempt, seq, 1)
+        logs.at.append(at)
         logs.stream.append(stream)
         logs.line.append(line)
 
@@ -193,18 +256,13 @@ class Recorder:
         streams: Sequence[str],
         lines: Sequence[str],
     ) -> None:
-        """Many lines at once: one ``extend`` a column (C, no Python per line); a batch's lines
-        usually share one time (that of the read), converted once."""
+        """Many lines at once: one ``extend`` a column (C, no Python per line)."""
         count = len(lines)
         if not count:
             return
-        logs, first = self._logs, times[0]
-        logs.job_id += repeat(job_id, count)
-        logs.attempt += repeat(attempt, count)
-        logs.seq += range(first_seq, first_seq + count)
-        logs.at += (
-            repeat(self._stamp(first), count) if times.count(first) == count else map(self._stamp, times)
-        )
+        logs = self._logs
+        logs.add_segment(job_id, attempt, first_seq, count)
+        logs.at += times
         logs.stream += streams
         logs.line += lines
 
@@ -259,24 +317,14 @@ class Recorder:
             self._logs,
         )
         self._run, self._jobs, self._attempt_inserts = {}, {}, {}
-        self._attempt_updates, self._changes, self._logs = {}, [], _LogColumns()
+        self._attempt_updates, self._changes, self._logs = {}, [], _PendingLogs()
         return batch
 
     def _write(self, batch: _Batch) -> None:
-        logs = batch[5]
-        with self._engine.connect() as conn:
-            # SQLite would look both foreign keys of every log row up (a quarter of the cost of
-            # storing it): instead, the jobs a burst's lines name are looked up once, in the
-            # same transaction (_check_log_jobs), and the check is off while they are written.
-            relaxed = bool(logs) and conn.dialect.name == "sqlite"
-            if relaxed:
-                _foreign_keys(conn, on=False)
-            try:
-                with conn.begin():
-                    self._write_in(conn, batch)
-            finally:
-                if relaxed:
-                    _foreign_keys(conn, on=True)
+        with self._engine.begin() as conn:
+            self._write_in(conn, batch)
+        if batch[5] and self.on_logs is not None:
+            self.on_logs()
 
     def _write_in(self, conn: sa.Connection, batch: _Batch) -> None:
         run, jobs, inserts, updates, changes, logs = batch
@@ -296,95 +344,14 @@ class Recorder:
         if changes:
             conn.execute(t.state_changes.insert(), changes)
         if logs:
-            if conn.dialect.name == "sqlite":
-                _check_log_jobs(conn, self.run_id, logs.job_id)
-            _insert_logs(conn, self.run_id, logs)
-
-
-def _check_log_jobs(conn: sa.Connection, run_id: int, job_ids: list[int]) -> None:
-    """The foreign keys of log rows, checked once per burst: every job they name is a job of
-    the run (so both exist); else the same error the database's own check raises."""
-    named = set(job_ids)
-    known = conn.execute(sa.select(t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.id.in_(named)))
-    unknown = named - set(known.scalars())
-    if unknown:
-        orig = conn.dialect.dbapi.IntegrityError(  # type: ignore[union-attr]
-            f"FOREIGN KEY constraint failed: log lines of jobs {sorted(unknown)} not in run {run_id}"
-        )
-        raise sa.exc.IntegrityError(f"INSERT INTO {t.log_lines.name}", None, orig)
-
-
-def _foreign_keys(conn: sa.Connection, *, on: bool) -> None:
-    """Turn SQLite's foreign key checks on or off for this connection (outside a transaction)."""
-    conn.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
-    conn.commit()
-
-
-def _insert_logs(conn: sa.Connection, run_id: int, logs: _LogColumns) -> None:
-    """Insert log lines: on SQLite straight through the driver, many rows a statement.
-
-    A chatty job stores hundreds of thousands of lines a second. SQLAlchemy's
-    per-row parameter handling would cost more than SQLite itself, and one
-    ``INSERT ... VALUES (...), (...), ...`` of many rows costs SQLite a third less
-    than as many single-row inserts; in the writer thread, each statement is also
-    one release of the GIL rather than one a row. The values are the same either way: timestamps went
-    through the column type's own bind processor when the lines were reported (once per
-    distinct time: the lines of one read share it), in the same transaction, in the same order.
-    """
-    dialect = conn.dialect
-    if dialect.name != "sqlite":
-        rows = logs.rows(run_id)
-        conn.execute(t.log_lines.insert(), [dict(zip(_LOG_COLUMNS, row, strict=True)) for row in rows])
-        return
-    per_insert = _rows_per_insert(dialect)
-    flat = logs.flat(run_id)  # times are already as stored (Recorder._stamp)
-    step = per_insert * len(_LOG_COLUMNS)
-    whole = len(flat) // step * step
-    if whole:
-        chunks = [tuple(flat[start : start + step]) for start in range(0, whole, step)]
-        conn.exec_driver_sql(_log_insert(per_insert), chunks)
-    if whole < len(flat):
-        conn.exec_driver_sql(_log_insert(len(logs) % per_insert), [tuple(flat[whole:])])
-
-
-@functools.cache
-def _rows_per_insert(dialect: sa.Dialect) -> int:
-    version: tuple[int, ...] = getattr(dialect.dbapi, "sqlite_version_info", (0,))
-    return _ROWS_PER_INSERT if version >= (3, 32, 0) else _ROWS_PER_INSERT_OLD
-
-
-@functools.cache
-def _time_processor(dialect: sa.Dialect) -> Callable[[Any], Any]:
-    """How a log line's time is stored on SQLite: the column type's own bind processor, or
-    the same text made by ``datetime.isoformat`` (C, several times faster) when both agree.
-    Other databases take the datetime as it is (through SQLAlchemy's own insert).
-
-    Lines read through the json-file log each have their own time, so this can run once
-    per line.
-    """
-    generic = t.log_lines.c.at.type.dialect_impl(dialect).bind_processor(dialect)
-    if generic is None or dialect.name != "sqlite":
-        return lambda value: value
-
-    def fast(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return rfc3339(value)
-        return generic(value)
-
-    probes = [
-        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
-        datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone(timedelta(hours=-5))),
-        datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
-        datetime(1999, 6, 7, 8, 9, 10, 999999),
-    ]
-    return fast if all(fast(probe) == generic(probe) for probe in probes) else generic
-
-
-@functools.cache
-def _log_insert(rows: int) -> str:
-    """``INSERT INTO log_lines (...) VALUES (?, ...), (?, ...)`` for ``rows`` rows."""
-    values = "(" + ", ".join("?" * len(_LOG_COLUMNS)) + ")"
-    return f"INSERT INTO {t.log_lines.name} ({', '.join(_LOG_COLUMNS)}) VALUES " + ", ".join([values] * rows)
+            if self._next_line is None:  # after the lines an earlier process stored, if any
+                last = sa.select(sa.func.max(t.log_blocks.c.last_line)).where(
+                    t.log_blocks.c.run_id == self.run_id
+                )
+                self._next_line = int(conn.execute(last).scalar() or 0) + 1
+            blocks = logs.blocks(self.run_id, self._next_line)
+            conn.execute(t.log_blocks.insert(), blocks)
+            self._next_line = blocks[-1]["last_line"] + 1
 
 
 def _uniform(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

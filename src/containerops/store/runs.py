@@ -307,6 +307,8 @@ def attempts(store: Store, run_id: int) -> list[dict[str, Any]]:
                 "outputs": row.outputs or {},
                 "started_at": rfc3339(row.started_at),
                 "finished_at": rfc3339(row.finished_at),
+                # lines printed past the log's cap: counted, not stored
+                "log_unstored": row.log_unstored or 0,
             }
             for row in conn.execute(query)
         ]

@@ -132,6 +132,8 @@ job_attempts = sa.Table(
     sa.Column("outputs", sa.JSON, nullable=False),
     sa.Column("started_at", Timestamp, nullable=True),
     sa.Column("finished_at", Timestamp, nullable=True),
+    #: Lines the attempt printed past its log's cap: counted, not stored (None: none were).
+    sa.Column("log_unstored", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("job_id", "attempt", name="uq_job_attempts_job_id_attempt"),
 )
 
@@ -148,19 +150,30 @@ state_changes = sa.Table(
     sa.Index("ix_state_changes_run_id", "run_id"),
 )
 
-log_lines = sa.Table(
-    "log_lines",
+#: Bytes of any length: MySQL's BLOB stops at 64 KiB (a block of log lines goes past it).
+LongBinary = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+#: A run's log lines in compressed blocks (``store.logblocks``): each holds lines
+#: ``first_line``..``last_line`` of the run's numbering (the order they were stored in, which
+#: keeps each stream of each job in its order), all of one job attempt. Readers go along
+#: (run_id, last_line) or (job_id, last_line): a page, a tail or a range reads its blocks only.
+log_blocks = sa.Table(
+    "log_blocks",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
-    sa.Column("seq", sa.Integer, nullable=False),
-    sa.Column("at", Timestamp, nullable=False),
-    sa.Column("stream", sa.String(6), nullable=False),
-    sa.Column("line", LongText, nullable=False),
-    sa.Index("ix_log_lines_run_id_id", "run_id", "id"),
-    sa.Index("ix_log_lines_job_id", "job_id"),  # for the foreign key; readers go by run_id, id
+    sa.Column("first_line", sa.BigInteger, nullable=False),
+    sa.Column("last_line", sa.BigInteger, nullable=False),
+    sa.Column("first_seq", sa.Integer, nullable=False),
+    sa.Column("first_at", Timestamp, nullable=False),
+    sa.Column("last_at", Timestamp, nullable=False),
+    #: Characters of the block's lines (without newlines): sizes and caps without decoding.
+    sa.Column("chars", sa.BigInteger, nullable=False),
+    sa.Column("data", LongBinary, nullable=False),
+    sa.UniqueConstraint("run_id", "last_line", name="uq_log_blocks_run_id_last_line"),
+    sa.Index("ix_log_blocks_job_id_last_line", "job_id", "last_line"),
 )
 
 # -- components (the repository) ------------------------------------------------------

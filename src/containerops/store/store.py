@@ -46,5 +46,11 @@ class Store:
     list_runs = runs.list_runs
     log_lines = logs.log_lines
 
-    def recorder(self, run_id: int, *, mask: Callable[[str], str] | None = None) -> Recorder:
-        return Recorder(self.database, run_id, mask=mask)
+    def recorder(
+        self,
+        run_id: int,
+        *,
+        mask: Callable[[str], str] | None = None,
+        on_logs: Callable[[], None] | None = None,
+    ) -> Recorder:
+        return Recorder(self.database, run_id, mask=mask, on_logs=on_logs)

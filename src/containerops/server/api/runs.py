@@ -102,6 +102,16 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def listed_namespaces(caller: Caller, flow: str | None) -> list[str] | None:
+    """The namespaces a listing of runs (of ``flow``, if given) may show the caller: None for
+    all; a flow the caller may not read is 404, as one that does not exist."""
+    if flow is None:
+        return visible_namespaces(caller)
+    namespace, _, _ = split_uri(flow)
+    caller.require("read", namespace, not_found=f"no flow {flow}")
+    return None
+
+
 @router.get("", summary="List runs, newest first", responses=error_responses(400))
 def list_runs(
     store: StoreDep,
@@ -124,12 +134,7 @@ def list_runs(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    if flow is not None:
-        namespace, _, _ = split_uri(flow)
-        caller.require("read", namespace, not_found=f"no flow {flow}")
-        visible = None
-    else:
-        visible = visible_namespaces(caller)
+    visible = listed_namespaces(caller, flow)
     rows = store.list_runs(
         limit=limit,
         uri=flow,

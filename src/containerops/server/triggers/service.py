@@ -34,6 +34,7 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
         store, secret=lambda namespace, name: namespace_secret(store, namespace, name), **options
     )
     unsubscribe = manager.subscribe(notifier.on_event)
+    manager.log_sinks = notifier.log_routes  # the flows' logs: rules
     scheduler = Scheduler(store, manager, getattr(state, "clock", None))
     state.notifier, state.scheduler = notifier, scheduler
     loop = asyncio.create_task(scheduler.run(), name="cron-scheduler")
@@ -44,4 +45,5 @@ async def running(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await loop
         unsubscribe()
+        manager.log_sinks = None
         await notifier.close()

@@ -1,0 +1,167 @@
+"""Searching a run's stored log lines, as ``grep`` would: RE2 over each block's text.
+
+Blocks are compressed, so no database index sees their lines; instead each block's
+text is searched whole in RE2's C++ (linear in the text, whatever the pattern: no
+pattern can make a search take exponential time, and one whose program would be too
+big is refused). A block without a match costs its decompression and one scan; only
+blocks with matches are split into lines. A match never spans lines (RE2's
+``never_nl``), ``^`` and ``$`` are a line's ends, and each matching line counts once.
+
+Context lines (``grep -C``) are the lines of the same job attempt around a match,
+across its blocks.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import accumulate, islice
+from typing import TYPE_CHECKING
+
+import re2
+
+from containerops.store import logblocks
+from containerops.store.logs import forward_blocks, lines_of, paths_of, rows_of
+from containerops.store.rows import LogRow
+
+if TYPE_CHECKING:
+    from containerops.store.store import Store
+
+#: Memory RE2 may use for one pattern's program: a pattern needing more is refused.
+MAX_PATTERN_MEMORY = 8 << 20
+MAX_PATTERN_LENGTH = 1000
+MAX_CONTEXT = 100
+
+
+class PatternError(ValueError):
+    """A search pattern RE2 does not take (bad syntax, too costly): the message says why."""
+
+
+def compile_pattern(pattern: str) -> re2._Regexp[bytes]:
+    """``pattern`` (RE2 syntax) for searching log text; PatternError when refused."""
+    if not pattern:
+        raise PatternError("the pattern is empty")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise PatternError(f"the pattern is longer than {MAX_PATTERN_LENGTH} characters")
+    options = re2.Options()
+    options.never_nl = True  # a match stays within a line
+    options.log_errors = False
+    options.max_mem = MAX_PATTERN_MEMORY
+    try:
+        return re2.compile(b"(?m)" + pattern.encode(), options)
+    except re2.error as error:
+        detail = error.args[0].decode(errors="replace") if error.args else str(error)
+        detail = detail if isinstance(detail, str) else str(detail)
+        raise PatternError(f"bad pattern {pattern!r}: {detail}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A line of a search's answer: a match, or (``match`` False) a context line."""
+
+    row: LogRow
+    match: bool
+
+
+@dataclass(slots=True)
+class _Around:
+    """One job attempt's context: its last lines (a later match's lines before), how many
+    lines after a match are still to be shown, and the last line shown."""
+
+    before: deque[LogRow]
+    after: int = 0
+    last_shown: int = 0
+
+
+def search_run(
+    store: Store,
+    run_id: int,
+    pattern: re2._Regexp[bytes],
+    *,
+    job_path: str | None = None,
+    context: int = 0,
+    after_id: int = 0,
+    limit: int = 1000,
+) -> tuple[list[Found], int | None]:
+    """The run's lines (or one job's) after line ``after_id`` that match, at most ``limit``
+    of them, each with up to ``context`` lines of its job attempt before and after; and
+    where to go on (the ``after_id`` of the next page), None when the log was searched to
+    its end."""
+    found: list[Found] = []
+    matched = 0
+    around: dict[tuple[int, int], _Around] = {}
+    with store.database.connect() as conn:
+        paths = paths_of(conn, run_id)
+        for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
+            state = around.setdefault((block.job_id, block.attempt), _Around(deque(maxlen=context)))
+            decoded = logblocks.decode(block.data)
+            count, skip = decoded.count, max(0, after_id + 1 - block.first_line)
+            hits = list(islice(_matching(decoded, pattern, skip), limit - matched))
+            matched += len(hits)
+            shown: dict[int, bool] = dict.fromkeys(range(skip, min(count, skip + state.after)), False)
+            for hit in hits:
+                if hit < context:  # the lines before it begin in the attempt's earlier blocks
+                    earlier = list(state.before)[max(0, len(state.before) - (context - hit)) :]
+                    for row in earlier:
+                        if row.id > state.last_shown:
+                            found.append(Found(row, False))
+                            state.last_shown = row.id
+                window = range(max(0, hit - context), min(count, hit + context + 1))
+                shown.update(dict.fromkeys(window, False))
+            shown.update(dict.fromkeys(hits, True))
+            if shown:
+                rows = rows_of(block, decoded, paths[block.job_id], min(shown), max(shown) + 1)
+                first = block.first_line + min(shown)
+                for index in sorted(shown):
+                    row = rows[block.first_line + index - first]
+                    if row.id > state.last_shown:
+                        found.append(Found(row, shown[index]))
+                        state.last_shown = row.id
+            if hits:
+                state.after = max(0, hits[-1] + context - (count - 1))
+                if matched >= limit:
+                    return _in_order(found), block.first_line + hits[-1]
+            else:
+                state.after = max(0, state.after - (count - skip))
+            if context:
+                state.before.extend(
+                    rows_of(block, decoded, paths[block.job_id], max(0, count - context), count)
+                )
+    return _in_order(found), None
+
+
+def _in_order(found: list[Found]) -> list[Found]:
+    """By line id: a match's lines before it may come from an earlier block of its attempt,
+    found after lines of other jobs' blocks."""
+    return sorted(found, key=lambda item: item.row.id)
+
+
+def _matching(decoded: logblocks.Decoded, pattern: re2._Regexp[bytes], skip: int) -> Iterator[int]:
+    """The indexes of the block's lines from ``skip`` on that match, each once."""
+    if decoded.json_lines is not None:  # lines holding newlines: one at a time
+        for index, line in enumerate(decoded.json_lines[skip:], skip):
+            if pattern.search(line.encode("utf-8", "surrogatepass")):
+                yield index
+        return
+    body = decoded.body
+    starts: list[int] | None = None
+    position = 0
+    if skip:
+        starts = _line_starts(body)
+        position = starts[skip] if skip < len(starts) else len(body) + 1
+    while position <= len(body):
+        match = pattern.search(body, position)
+        if match is None:
+            return
+        if starts is None:
+            starts = _line_starts(body)
+        index = bisect_right(starts, match.start()) - 1
+        yield index
+        position = starts[index + 1] if index + 1 < len(starts) else len(body) + 1
+
+
+def _line_starts(body: bytes) -> list[int]:
+    """Where each line of the block's text starts (byte offsets)."""
+    return [0, *accumulate(len(line) + 1 for line in body.split(b"\n")[:-1])]
