@@ -37,7 +37,7 @@ export async function signIn(page, path = "/runs") {
   await page.waitForURL((url) => url.pathname === "/login");
   await page.fill("#token", TOKEN);
   await page.click("button[type=submit]");
-  await page.waitForURL((url) => url.pathname === path);
+  await page.waitForURL((url) => url.pathname + url.search === path);
   await page.waitForSelector('[data-testid="who"]');
 }
 

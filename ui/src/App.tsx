@@ -1,9 +1,13 @@
 import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { useSession } from "./session";
+import { lazy, Suspense } from "react";
 import { FlowsList } from "./pages/FlowsList";
 import { AfterLogin, Login } from "./pages/Login";
 import { RunPage } from "./pages/RunPage";
 import { RunsList } from "./pages/RunsList";
+
+// The editor (CodeMirror, the YAML package) is loaded when a person opens it.
+const EditorPage = lazy(() => import("./editor/EditorPage"));
 
 export function App() {
   const { me, signOut } = useSession();
@@ -24,7 +28,10 @@ export function App() {
         </NavLink>
         <nav>
           <NavLink to="/runs">Runs</NavLink>
-          <NavLink to="/flows">Flows</NavLink>
+          <NavLink to="/flows" end>
+            Flows
+          </NavLink>
+          <NavLink to="/flows/new">New flow</NavLink>
         </nav>
         <span className="who" data-testid="who">
           {me.user} <span className="muted">({me.scope})</span>
@@ -41,6 +48,11 @@ export function App() {
           <Route path="/runs/:id" element={<RunPage />} />
           <Route path="/runs/:id/jobs/:job" element={<RunPage />} />
           <Route path="/flows" element={<FlowsList />} />
+          <Route path="/flows/new" element={<Suspense fallback={<p className="muted">Loading the editor…</p>}><EditorPage /></Suspense>} />
+          <Route
+            path="/flows/:namespace/:repository/:name/edit"
+            element={<Suspense fallback={<p className="muted">Loading the editor…</p>}><EditorPage /></Suspense>}
+          />
           <Route path="*" element={<p>No page at {location.pathname}.</p>} />
         </Routes>
       </main>
