@@ -221,6 +221,8 @@ def main() -> int:
     frames = seen["followFrames"][1:]  # the first gap is from the script's start
     results.add("follow_max_frame_ms", max(frames) if frames else float("nan"), 1)
     results.add("follow_frames", len(frames))
+    for gap, at, shown in seen.get("longFrames", [])[:10]:
+        print(f"# a frame of {gap} ms at {at} ms, {shown} lines shown")
     if seen["followCount"] != follow_lines or seen["followLast"] != f"line {follow_lines}":
         results.fail(f"the followed log shows {seen['followCount']} lines ending {seen['followLast']!r}")
     if seen["problems"]:

@@ -62,6 +62,7 @@ await main(async ({ browser, page }) => {
     let last = performance.now();
     const tick = (t) => {
       window.__frames.push(t - last);
+      if (t - last > 50) (window.__long ??= []).push([Math.round(t - last), Math.round(t), document.querySelector('[data-testid="log"]')?.dataset.count]);
       last = t;
       if (!window.__stop) requestAnimationFrame(tick);
     };
@@ -78,6 +79,7 @@ await main(async ({ browser, page }) => {
     window.__stop = true;
     return window.__frames;
   });
+  result.longFrames = await page.evaluate(() => window.__long ?? []);
   result.followCount = Number(await page.locator('[data-testid="log"]').getAttribute("data-count"));
   result.followLast = (await page.locator('[data-testid="log"] .line').last().innerText()).trim();
   return result;

@@ -1,4 +1,3 @@
-import { AnsiUp } from "ansi_up";
 import { useEffect, useRef, useState } from "react";
 import { duration, matrixSummary, type LogLine, type Run } from "./api";
 import { logFeed } from "./logFeed";
@@ -7,24 +6,6 @@ import { StatusBadge } from "./Status";
 
 /** At most this many lines are kept (the newest); the view shows only those in sight. */
 const KEEP = 1_000_000;
-
-// A line's HTML: ansi_up escapes the text (<, >, &, quotes) and turns only ANSI colour codes
-// into spans (links it makes are limited to http and https). Converted once, as lines arrive
-// in order, since a colour may carry over to the next line.
-
-/** The text without terminal escapes (colours, OSC links): what search and download see. */
-// eslint-disable-next-line no-control-regex -- the escapes are control characters
-const ESCAPES = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
-function plain(line: string): string {
-  return line.replace(ESCAPES, "");
-}
-
-function ansiConverter(): AnsiUp {
-  const converter = new AnsiUp();
-  converter.escape_html = true;
-  converter.use_classes = true;
-  return converter;
-}
 
 /** The job's lines, in one array that grows (copying a million lines a frame would not do);
  * `count` changes with each batch, so that the view renders again. */
@@ -38,7 +19,6 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; count: nu
     setCount(0);
     setTotal(0);
     setEnded(false);
-    const converter = ansiConverter();
     const feed = logFeed<ShownLine>(
       {
         request: (callback) => window.requestAnimationFrame(callback),
@@ -57,7 +37,7 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; count: nu
     const stream = new EventSource(`/api/v1/runs/${runId}/logs/stream?${query}`);
     stream.addEventListener("line", (message) => {
       const line = JSON.parse((message as MessageEvent<string>).data) as LogLine;
-      feed.line({ id: line.id, stream: line.stream, text: plain(line.line), html: converter.ansi_to_html(line.line) });
+      feed.line({ id: line.id, stream: line.stream, raw: line.line });
     });
     stream.addEventListener("end", () => {
       stream.close();

@@ -3,14 +3,32 @@
 // the bottom; searches (matching lines marked, next/previous), jumps to the first error, and
 // downloads what it holds as text.
 import { useVirtualizer } from "@tanstack/react-virtual";
+import { AnsiUp } from "ansi_up";
 import { useEffect, useMemo, useRef, useState } from "react";
 
+/** A line as it came: the view turns it into HTML only when it is in sight (a log printing
+ * 50,000 lines a second costs a push per line, not a conversion). */
 export interface ShownLine {
   id: number;
   stream: string;
-  /** the line as ansi_up made it: text escaped, only colour spans added */
-  html: string;
-  text: string;
+  raw: string;
+}
+
+/** The terminal escapes (colours, OSC links): what search and download leave out. */
+// eslint-disable-next-line no-control-regex -- the escapes are control characters
+const ESCAPES = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\))/g;
+export function plain(line: string): string {
+  return line.includes("\x1b") ? line.replace(ESCAPES, "") : line;
+}
+
+/** A line's HTML: ansi_up escapes the text (<, >, &, quotes) and turns only ANSI colour codes
+ * into spans (links it makes are limited to http and https). Each line on its own: a colour
+ * left on at a line's end does not carry to the next. */
+export function lineHtml(raw: string): string {
+  const converter = new AnsiUp();
+  converter.escape_html = true;
+  converter.use_classes = true;
+  return converter.ansi_to_html(raw);
 }
 
 const ERROR = /\b(error|fatal|failed|failure|exception|traceback)\b/i;
@@ -34,17 +52,22 @@ export function LogView(props: { lines: ShownLine[]; count: number; ended: boole
     const needle = query.trim().toLowerCase();
     if (!needle) return [];
     const found: number[] = [];
-    for (let i = 0; i < count; i++) if (lines[i].text.toLowerCase().includes(needle)) found.push(i);
+    for (let i = 0; i < count; i++) if (plain(lines[i].raw).toLowerCase().includes(needle)) found.push(i);
     return found;
   }, [query, count, lines]);
   const matched = useMemo(() => new Set(matches), [matches]);
 
+  // Whether the last scroll was the reader's (wheel, keys, the scroll bar) or the view's own.
+  const reader = useRef(false);
   useEffect(() => {
-    if (follow && count > 0) virtualizer.scrollToIndex(count - 1, { align: "end" });
+    if (!follow || count === 0) return;
+    reader.current = false;
+    virtualizer.scrollToIndex(count - 1, { align: "end" });
   }, [count, follow, virtualizer]);
 
   const goTo = (index: number) => {
     setFollow(false);
+    reader.current = false;
     virtualizer.scrollToIndex(index, { align: "center" });
   };
   // A new search shows its first match (lines arriving later do not move the reader).
@@ -60,10 +83,10 @@ export function LogView(props: { lines: ShownLine[]; count: number; ended: boole
     goTo(matches[next]);
   };
   const firstError = () => {
-    for (let i = 0; i < count; i++) if (lines[i].stream === "stderr" || ERROR.test(lines[i].text)) return goTo(i);
+    for (let i = 0; i < count; i++) if (lines[i].stream === "stderr" || ERROR.test(plain(lines[i].raw))) return goTo(i);
   };
   const download = () => {
-    const text = lines.slice(0, count).map((line) => line.text).join("\n") + "\n";
+    const text = lines.slice(0, count).map((line) => plain(line.raw)).join("\n") + "\n";
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
     link.download = `${props.name}.log`;
@@ -116,8 +139,14 @@ export function LogView(props: { lines: ShownLine[]; count: number; ended: boole
         data-count={count}
         tabIndex={0}
         aria-label="Log lines"
-        // Scrolling up to read stops following; back at the bottom follows again.
+        // The reader scrolling up stops following; back at the bottom follows again. The view's
+        // own scrolls (following lines that keep coming) change nothing.
+        onWheel={() => (reader.current = true)}
+        onPointerDown={() => (reader.current = true)}
+        onTouchStart={() => (reader.current = true)}
+        onKeyDown={() => (reader.current = true)}
         onScroll={(e) => {
+          if (!reader.current) return;
           const log = e.currentTarget;
           setFollow(log.scrollHeight - log.scrollTop - log.clientHeight < 24);
         }}
@@ -135,8 +164,8 @@ export function LogView(props: { lines: ShownLine[]; count: number; ended: boole
                 className={classes}
                 data-line={line.id}
                 style={{ transform: `translateY(${item.start}px)` }}
-                // ansi_up escaped the text: see ShownLine
-                dangerouslySetInnerHTML={{ __html: line.html }}
+                // ansi_up escaped the text: see lineHtml
+                dangerouslySetInnerHTML={{ __html: lineHtml(line.raw) }}
               />
             );
           })}
