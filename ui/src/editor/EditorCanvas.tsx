@@ -2,6 +2,7 @@
 // it by drag and drop or its buttons handed to the page as an edit of the YAML.
 import { Background, Controls, Handle, Position, ReactFlow, type Node, type NodeProps, type ReactFlowInstance } from "@xyflow/react";
 import { createContext, useContext, useEffect, useMemo, useRef, type DragEvent } from "react";
+import { GRAPH_VIEW } from "../graph";
 import { editorGraph, type ActionData, type JobNodeData, type StageData } from "./editorGraph";
 import type { FlowModel } from "./flowModel";
 import type { Path } from "./yamlEdit";
@@ -198,7 +199,7 @@ export function EditorCanvas(props: {
   const flow = useRef<ReactFlowInstance | null>(null);
   const shape = props.model.stages.map((stage) => `${stage.actions.length}${stage.sequencing[0]}`).join(",");
   useEffect(() => {
-    const frame = window.requestAnimationFrame(() => void flow.current?.fitView({ maxZoom: 1 }));
+    const frame = window.requestAnimationFrame(() => void flow.current?.fitView(GRAPH_VIEW.fitViewOptions));
     return () => window.cancelAnimationFrame(frame);
   }, [shape]);
   const handlers = useMemo(() => ({ edit: props.onEdit, select: props.onSelect, readOnly: props.readOnly }), [props.onEdit, props.onSelect, props.readOnly]);
@@ -209,12 +210,7 @@ export function EditorCanvas(props: {
           nodes={nodes}
           edges={edges}
           nodeTypes={nodeTypes}
-          colorMode="system"
-          fitView
-          fitViewOptions={{ maxZoom: 1 }}
-          minZoom={0.1}
-          nodesDraggable={false}
-          nodesConnectable={false}
+          {...GRAPH_VIEW}
           onPaneClick={() => props.onSelect(null)}
           onInit={(instance) => {
             flow.current = instance;
