@@ -5,6 +5,7 @@ it in a new flow; tokens, secrets, schedules and webhook deliveries."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -89,11 +90,17 @@ def test_components_view_and_operate_views(ui_server: UiServer, drive: Drive) ->
         headers = {"X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4())}
         refused = client.post("/hooks/github/acme/nightly/build", content=body, headers=headers)
         assert refused.status_code == 401, refused.text  # not signed: refused, and recorded
+        # The server's scheduler takes up a new cron trigger at its next sync (within 30 s).
+        deadline = time.monotonic() + 60
+        while not client.get("/api/v1/schedules").json()["schedules"]:
+            assert time.monotonic() < deadline, "the cron trigger never became a schedule"
+            time.sleep(0.5)
 
     admin = create_token(store, "root", "admin", name="ui-admin")  # tokens and secrets need it
     seen = drive("components.mjs", ui_server, timeout=180, COOPS_UI_TOKEN=admin)
     assert "acme/notify" in seen["all"]
-    assert seen["searched"] == ["acme/notify"] and seen["searchUrl"] == "?q=notif"
+    assert seen["searched"] == ["acme/notify"] and seen["searchUrl"] == "?q=notif"  # typed after "/"
+    assert seen["shortcuts"][:2] == ["/", "?"] and seen["shortcutsAfterEscape"] == 0
     # Raw HTML in the README is text; Markdown makes the markup.
     assert seen["readmeHeading"] == "Notify <img src=x onerror=\"window.__xss.push('img')\">"
     assert "<script>window.__xss.push('script')</script>" in seen["readmeText"]

@@ -12,7 +12,14 @@ await main(async ({ page }) => {
   await signIn(page, "/components");
   await page.locator('tr[data-component="acme/notify"]').waitFor();
   result.all = await page.locator("tr[data-component]").evaluateAll((rows) => rows.map((r) => r.dataset.component));
-  await page.fill('input[aria-label="Search components"]', "notif");
+  // "/" puts the cursor in the search box; "?" lists the shortcuts.
+  await page.keyboard.press("?");
+  result.shortcuts = await page.locator('[data-testid="shortcuts"] kbd').allInnerTexts();
+  await page.keyboard.press("Escape");
+  result.shortcutsAfterEscape = await page.locator('[data-testid="shortcuts"]').count();
+  await page.locator("h1").click();
+  await page.keyboard.press("/");
+  await page.keyboard.type("notif");
   await page.waitForFunction(() => document.querySelectorAll("tr[data-component]").length === 1);
   result.searched = await page.locator("tr[data-component]").evaluateAll((rows) => rows.map((r) => r.dataset.component));
   result.searchUrl = new URL(page.url()).search;

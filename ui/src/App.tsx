@@ -1,5 +1,6 @@
 import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { useSession } from "./session";
+import { Shortcuts } from "./Shortcuts";
 import { lazy, Suspense, type ReactNode } from "react";
 import { ComponentsList } from "./pages/components/ComponentsList";
 import { FlowsList } from "./pages/FlowsList";
@@ -50,6 +51,7 @@ export function App() {
           Sign out
         </button>
       </header>
+      <Shortcuts />
       <main>
         <Routes>
           <Route path="/" element={<Navigate to="/runs" replace />} />
