@@ -62,6 +62,14 @@ def test_draw_a_three_stage_flow_from_library_components_save_run_and_read_its_l
     assert stored.strip().splitlines() == yaml.strip().splitlines()
     assert seen["statuses"] == ["success"] * 3
     assert "step 2 of stage-2" in seen["log"]
+    # Opened again from the flows list, changed on the canvas, saved: version 2, whose text is
+    # version 1's with one line added.
+    assert seen["savedAgain"] == "Saved ui/drawn/three as version 2."
+    with docker_ui_server.client() as client:
+        second = client.get("/api/v1/flows/ui/drawn/three/versions/2").json()["source"]
+    added = [line for line in second.splitlines() if line not in stored.splitlines()]
+    assert added == ["            retries: 2"]
+    assert second.replace("            retries: 2\n", "") == stored
     assert sorted(p.name for p in (tmp_path / "screenshots").iterdir()) == ["drawn-run-log.png", "editor.png"]
 
 

@@ -54,6 +54,17 @@ await main(async ({ page }) => {
   await log.waitFor();
   result.log = await log.innerText();
   await screenshot(page, "drawn-run-log");
-  void BASE;
+
+  // The flow's newest version opens in the editor from the flows list; a change saves version 2.
+  await page.goto(`${BASE}/flows`);
+  await page.getByRole("link", { name: `Edit ${URI}` }).click();
+  await page.waitForURL(`${BASE}/flows/${URI}/edit`);
+  await page.locator('[data-job="stage-1.action-1.shell"]').click();
+  await page.fill('[data-testid="job-panel"] #job-retries', "2");
+  await waitValid(page);
+  result.editedYaml = await yamlText(page);
+  await page.getByRole("button", { name: "Save", exact: true }).click();
+  await page.locator('[data-testid="editor-message"]', { hasText: "version 2" }).waitFor();
+  result.savedAgain = await page.locator('[data-testid="editor-message"]').innerText();
   return result;
 });
