@@ -8,6 +8,9 @@ import pytest
 from tests.server.conftest import LiveServer
 from tests.server.flows import as_json, flow_doc
 
+from containerops.store import Store
+from containerops.store.accounts import create_token
+
 YAML_FLOW = """\
 uri: demo/yaml/ci
 stages:
@@ -75,6 +78,37 @@ def test_an_invalid_flow_is_422_with_every_problem_and_its_line(admin: httpx.Cli
     assert admin.get("/api/v1/flows").json()["flows"] == []  # nothing was saved
 
 
+def test_validate_answers_the_problems_of_a_save_with_their_lines_and_saves_nothing(
+    server: LiveServer, admin: httpx.Client, store: Store
+) -> None:
+    good = admin.post("/api/v1/flows/validate", content=YAML_FLOW)
+    assert good.status_code == 200 and good.json() == {
+        "valid": True, "uri": "demo/yaml/ci", "problems": [], "warnings": [],
+    }  # fmt: skip
+    bad = YAML_FLOW.replace("busybox}", "busybox, timeout: soon}")
+    checked = admin.post("/api/v1/flows/validate", content=bad).json()
+    assert checked["valid"] is False
+    column = bad.splitlines()[8].index("soon") + 1
+    assert [(p["line"], p["column"]) for p in checked["problems"]] == [(9, column)], checked
+    assert "timeout" in checked["problems"][0]["message"]
+    # Components are resolved as a save resolves them: one that does not exist is a problem
+    # at the line of its job.
+    missing = YAML_FLOW.replace("endpoint: containerops/base:busybox", "component: library/nowhere:1.0.0")
+    unresolved = admin.post("/api/v1/flows/validate", content=missing).json()
+    assert unresolved["valid"] is False and unresolved["problems"][0]["line"] == 9, unresolved
+    assert "library/nowhere" in unresolved["problems"][0]["message"]
+    empty = admin.post("/api/v1/flows/validate", content=b"  ").json()
+    assert empty["valid"] is False and "empty" in empty["problems"][0]["message"]
+    assert admin.get("/api/v1/flows").json()["flows"] == []  # nothing was saved
+    # Checking is for writers of the flow's namespace, as saving is.
+    with server.client(create_token(store, "root", "read")) as reader:
+        refused = reader.post("/api/v1/flows/validate", content=YAML_FLOW)
+        assert refused.status_code == 403, refused.text
+        schema = reader.get("/api/v1/flows/schema")
+    assert schema.status_code == 200
+    assert {"uri", "stages"} <= set(schema.json()["properties"])
+
+
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
@@ -125,6 +159,8 @@ def test_every_route_needs_a_token(server: LiveServer) -> None:
             ("GET", "/api/v1/flows"),
             ("POST", "/api/v1/flows"),
             ("GET", "/api/v1/flows/a/b/c"),
+            ("POST", "/api/v1/flows/validate"),
+            ("GET", "/api/v1/flows/schema"),
             ("GET", "/api/v1/flows/a/b/c/versions/1"),
             ("DELETE", "/api/v1/flows/a/b/c"),
             ("GET", "/api/v1/runs"),

@@ -37,7 +37,7 @@ export async function signIn(page, path = "/runs") {
   await page.waitForURL((url) => url.pathname === "/login");
   await page.fill("#token", TOKEN);
   await page.click("button[type=submit]");
-  await page.waitForURL((url) => url.pathname === path);
+  await page.waitForURL((url) => url.pathname + url.search === path);
   await page.waitForSelector('[data-testid="who"]');
 }
 
@@ -65,4 +65,18 @@ export async function main(scenario) {
   } finally {
     await session.browser.close();
   }
+}
+
+/** axe-core's serious and critical violations on the page as it is: [{id, impact, nodes}].
+ * The script is evaluated through the browser's protocol, which the page's CSP allows. */
+export async function axeViolations(page) {
+  const { readFileSync } = await import("node:fs");
+  const { createRequire } = await import("node:module");
+  const source = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.evaluate(source);
+  const found = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { resultTypes: ["violations"] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) }));
+  });
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical");
 }

@@ -1,9 +1,22 @@
 import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
 import { useSession } from "./session";
+import { Shortcuts } from "./Shortcuts";
+import { lazy, Suspense, type ReactNode } from "react";
+import { ComponentsList } from "./pages/components/ComponentsList";
 import { FlowsList } from "./pages/FlowsList";
 import { AfterLogin, Login } from "./pages/Login";
 import { RunPage } from "./pages/RunPage";
 import { RunsList } from "./pages/RunsList";
+
+// The editor (CodeMirror, the YAML package) is loaded when a person opens it.
+const EditorPage = lazy(() => import("./editor/EditorPage"));
+// So are a component's page (Markdown and its sanitiser) and the operator's pages.
+const ComponentPage = lazy(() => import("./pages/components/ComponentPage"));
+const Operate = lazy(() => import("./pages/operate/Operate"));
+
+function Later({ children }: { children: ReactNode }) {
+  return <Suspense fallback={<p className="muted">Loading…</p>}>{children}</Suspense>;
+}
 
 export function App() {
   const { me, signOut } = useSession();
@@ -24,7 +37,12 @@ export function App() {
         </NavLink>
         <nav>
           <NavLink to="/runs">Runs</NavLink>
-          <NavLink to="/flows">Flows</NavLink>
+          <NavLink to="/flows" end>
+            Flows
+          </NavLink>
+          <NavLink to="/flows/new">New flow</NavLink>
+          <NavLink to="/components">Components</NavLink>
+          <NavLink to="/operate">Operate</NavLink>
         </nav>
         <span className="who" data-testid="who">
           {me.user} <span className="muted">({me.scope})</span>
@@ -33,6 +51,7 @@ export function App() {
           Sign out
         </button>
       </header>
+      <Shortcuts />
       <main>
         <Routes>
           <Route path="/" element={<Navigate to="/runs" replace />} />
@@ -41,6 +60,11 @@ export function App() {
           <Route path="/runs/:id" element={<RunPage />} />
           <Route path="/runs/:id/jobs/:job" element={<RunPage />} />
           <Route path="/flows" element={<FlowsList />} />
+          <Route path="/flows/new" element={<Later><EditorPage /></Later>} />
+          <Route path="/flows/:namespace/:repository/:name/edit" element={<Later><EditorPage /></Later>} />
+          <Route path="/components" element={<ComponentsList />} />
+          <Route path="/components/:namespace/:name" element={<Later><ComponentPage /></Later>} />
+          <Route path="/operate/*" element={<Later><Operate /></Later>} />
           <Route path="*" element={<p>No page at {location.pathname}.</p>} />
         </Routes>
       </main>

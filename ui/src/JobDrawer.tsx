@@ -1,35 +1,24 @@
-import { AnsiUp } from "ansi_up";
 import { useEffect, useRef, useState } from "react";
 import { duration, matrixSummary, type LogLine, type Run } from "./api";
 import { logFeed } from "./logFeed";
+import { LogView, type ShownLine } from "./LogView";
 import { StatusBadge } from "./Status";
 
-/** At most this many lines are kept on the page (the newest); the API pages the rest. */
-const KEEP = 20_000;
+/** At most this many lines are kept (the newest); the view shows only those in sight. */
+const KEEP = 1_000_000;
 
-/** A log line with its HTML: ansi_up escapes the text (<, >, &, quotes) and turns only ANSI
- * colour codes into spans (links it makes are limited to http and https). Converted once, as
- * lines arrive in order, since a colour may carry over to the next line. */
-interface ShownLine extends LogLine {
-  html: string;
-}
-
-function ansiConverter(): AnsiUp {
-  const converter = new AnsiUp();
-  converter.escape_html = true;
-  converter.use_classes = true;
-  return converter;
-}
-
-function useJobLog(runId: number, path: string): { lines: ShownLine[]; ended: boolean; total: number } {
-  const [lines, setLines] = useState<ShownLine[]>([]);
+/** The job's lines, in one array that grows (copying a million lines a frame would not do);
+ * `count` changes with each batch, so that the view renders again. */
+function useJobLog(runId: number, path: string): { lines: ShownLine[]; count: number; ended: boolean; total: number } {
+  const kept = useRef<ShownLine[]>([]);
+  const [count, setCount] = useState(0);
   const [total, setTotal] = useState(0);
   const [ended, setEnded] = useState(false);
   useEffect(() => {
-    setLines([]);
+    kept.current = [];
+    setCount(0);
     setTotal(0);
     setEnded(false);
-    const converter = ansiConverter();
     const feed = logFeed<ShownLine>(
       {
         request: (callback) => window.requestAnimationFrame(callback),
@@ -37,10 +26,10 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; ended: bo
       },
       (batch) => {
         setTotal((n) => n + batch.length);
-        setLines((current) => {
-          const all = current.concat(batch);
-          return all.length <= KEEP ? all : all.slice(all.length - KEEP);
-        });
+        const lines = kept.current;
+        for (const line of batch) lines.push(line);
+        if (lines.length > KEEP) kept.current = lines.slice(lines.length - KEEP);
+        setCount(kept.current.length);
       },
       () => setEnded(true),
     );
@@ -48,7 +37,7 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; ended: bo
     const stream = new EventSource(`/api/v1/runs/${runId}/logs/stream?${query}`);
     stream.addEventListener("line", (message) => {
       const line = JSON.parse((message as MessageEvent<string>).data) as LogLine;
-      feed.line({ ...line, html: converter.ansi_to_html(line.line) });
+      feed.line({ id: line.id, stream: line.stream, raw: line.line });
     });
     stream.addEventListener("end", () => {
       stream.close();
@@ -59,19 +48,12 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; ended: bo
       feed.close();
     };
   }, [runId, path]);
-  return { lines, ended, total };
+  return { lines: kept.current, count, ended, total };
 }
 
 export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onClose: () => void }) {
   const job = run.jobs?.find((candidate) => candidate.path === path);
-  const { lines, ended, total } = useJobLog(run.id, path);
-  const dropped = total - lines.length;
-  const logRef = useRef<HTMLDivElement>(null);
-  const [follow, setFollow] = useState(true);
-
-  useEffect(() => {
-    if (follow && logRef.current) logRef.current.scrollTop = logRef.current.scrollHeight;
-  }, [lines, follow]);
+  const { lines, count, ended, total } = useJobLog(run.id, path);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => event.key === "Escape" && onClose();
@@ -132,35 +114,7 @@ export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onCl
           )}
         </>
       )}
-      <div className="log-head">
-        <h3>Log</h3>
-        <label>
-          <input type="checkbox" checked={follow} onChange={(e) => setFollow(e.target.checked)} /> follow
-        </label>
-      </div>
-      <div
-        className="log"
-        ref={logRef}
-        data-testid="log"
-        data-ended={ended ? "yes" : "no"}
-        // Scrolling up to read stops following; back at the bottom follows again.
-        onScroll={(e) => {
-          const log = e.currentTarget;
-          setFollow(log.scrollHeight - log.scrollTop - log.clientHeight < 24);
-        }}
-      >
-        {dropped > 0 && <div className="muted">… {dropped} earlier lines not shown</div>}
-        {lines.map((line) => (
-          <div
-            key={line.id}
-            className={`line ${line.stream}`}
-            data-line={line.id}
-            // ansi_up escaped the text: see ShownLine
-            dangerouslySetInnerHTML={{ __html: line.html }}
-          />
-        ))}
-        {ended && lines.length === 0 && <div className="muted">No log lines.</div>}
-      </div>
+      <LogView lines={lines} count={count} ended={ended} dropped={total - count} name={`run-${run.id}-${path}`} />
     </aside>
   );
 }

@@ -2,7 +2,7 @@ import { Background, Controls, Handle, Position, ReactFlow, type Node, type Node
 import { useMemo } from "react";
 import { useNavigate } from "react-router";
 import { duration, matrixSummary, type Job } from "./api";
-import { runGraph, type GroupData, type JobData } from "./graph";
+import { GRAPH_VIEW, runGraph, type GroupData, type JobData } from "./graph";
 
 function StageNode({ data }: NodeProps<Node<GroupData>>) {
   return (
@@ -53,12 +53,7 @@ export function RunGraph({ runId, jobs, selected }: { runId: number; jobs: Job[]
         nodes={nodes}
         edges={edges}
         nodeTypes={nodeTypes}
-        colorMode="system"
-        fitView
-        fitViewOptions={{ maxZoom: 1 }}
-        minZoom={0.1}
-        nodesDraggable={false}
-        nodesConnectable={false}
+        {...GRAPH_VIEW}
         onNodeClick={(_, node) => {
           if (node.type === "job") {
             const path = (node.data as JobData).job.path;

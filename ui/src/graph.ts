@@ -5,6 +5,17 @@
 import type { Edge, Node } from "@xyflow/react";
 import type { Job, Status } from "./api";
 
+/** How both graphs (a run's, the editor's) show: the system's theme, fitted at most at
+ * 100 %, nodes placed by us (neither dragged nor connected by hand). */
+export const GRAPH_VIEW = {
+  colorMode: "system",
+  fitView: true,
+  fitViewOptions: { maxZoom: 1 },
+  minZoom: 0.1,
+  nodesDraggable: false,
+  nodesConnectable: false,
+} as const;
+
 export const JOB_W = 200;
 export const JOB_H = 50;
 const GAP = 10;

@@ -46,7 +46,10 @@ export function FlowsList() {
         row={(flow) => (
           <tr key={flow.id} data-flow={flow.uri}>
             <td>
-              <Link to={`/runs?flow=${encodeURIComponent(flow.uri)}`}>{flow.uri}</Link>
+              <Link to={`/runs?flow=${encodeURIComponent(flow.uri)}`}>{flow.uri}</Link>{" "}
+              <Link className="small" to={`/flows/${flow.uri}/edit`} aria-label={`Edit ${flow.uri}`}>
+                edit
+              </Link>
             </td>
             <td>{flow.versions}</td>
             <td>{flow.runs}</td>

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from containerops.model.diagnostics import FlowInvalid
 from containerops.model.flow import Flow
+from containerops.model.flow_schema import flow_json_schema
 from containerops.model.loader import LoadResult, parse_flow
 from containerops.model.validate import check_runnable_locally
 from containerops.repository.usage import resolve_components
@@ -106,6 +107,44 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
         },
         status_code=201 if created else 200,
     )
+
+
+@router.post(
+    "/validate",
+    summary="Check a flow as saving it would, without saving it",
+    responses=error_responses(413),
+    openapi_extra=FLOW_BODY,
+)
+async def validate_flow(request: Request, store: StoreDep, caller: Caller) -> dict[str, Any]:
+    """The web editor's live check: the same checks as a save (and ``coops run``), the
+    components resolved for the flow's namespace, which the caller must be able to write.
+    Answers 200 either way: ``valid``, and every ``problem`` and ``warning`` with its line
+    and column (1-based), so the editor marks them where they are."""
+    try:
+        loaded = await read_flow(request)
+        caller.require("write", namespace_of(loaded.flow.uri))
+        runnable(store, loaded.flow, request.app.state.manager.executor.name)
+    except FlowInvalid as invalid:
+        found = [d.to_json(file=False) for d in invalid.diagnostics]
+        return {
+            "valid": False,
+            "problems": [d for d in found if d["severity"] == "error"],
+            "warnings": [d for d in found if d["severity"] != "error"],
+        }
+    except ApiError as error:
+        if error.status != 422:
+            raise
+        problem = {"severity": "error", "message": error.message, "line": error.extra.get("line")}
+        return {"valid": False, "problems": [problem | {"column": None, "where": None}], "warnings": []}
+    warnings = [d.to_json(file=False) for d in loaded.warnings]
+    return {"valid": True, "uri": loaded.flow.uri, "problems": [], "warnings": warnings}
+
+
+@router.get("/schema", summary="The JSON Schema of the flow format (as `coops schema flow` prints it)")
+def flow_schema(caller: Caller) -> dict[str, Any]:
+    """For the web editor's completion; any signed-in caller may read it."""
+    del caller  # a token is needed, no particular right
+    return flow_json_schema()
 
 
 @router.get("", summary="List flows", responses=BAD_NAME)
