@@ -3,8 +3,9 @@
 Reading tables through the store's queries only proves what the queries see; a value can
 also sit in a column nobody reads back, an old page of the write-ahead log, or a journal.
 So tests that run with secrets read every file of a SQLite database as bytes, and every
-column of every row of a PostgreSQL or MariaDB one (``COOPS_DATABASE_URL``, see
-``tests/databases.py``).
+column of every row (of SQLite too, or of a PostgreSQL or MariaDB database named by
+``COOPS_DATABASE_URL``, see ``tests/databases.py``), with the log blocks' compressed text
+read as the store reads it: a secret in a compressed block is not in the file's bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from containerops.engine.masking import secret_forms
+from containerops.store.logblocks import LogBlockError, decode
 
 #: Shorter forms would match by chance in binary pages.
 MIN_FORM = 6
@@ -28,7 +30,7 @@ def database_files(home: Path) -> list[Path]:
     return files
 
 
-def _server_rows(url: str) -> Iterator[tuple[str, bytes]]:
+def _rows(url: str) -> Iterator[tuple[str, bytes]]:
     """(table, the row's values as bytes) of every row of every table."""
     engine = sa.create_engine(url)
     try:
@@ -37,20 +39,30 @@ def _server_rows(url: str) -> Iterator[tuple[str, bytes]]:
         with engine.connect() as conn:
             for table in metadata.sorted_tables:
                 for row in conn.execute(sa.select(table)):
-                    yield table.name, b"\0".join(
-                        value if isinstance(value, bytes) else str(value).encode() for value in row
-                    )
+                    yield table.name, b"\0".join(map(_readable, row))
     finally:
         engine.dispose()
+
+
+def _readable(value: object) -> bytes:
+    """A column's value as bytes, a log block's as its lines."""
+    if not isinstance(value, bytes):
+        return str(value).encode()
+    try:
+        return decode(value).text.encode("utf-8", "surrogatepass")
+    except LogBlockError:
+        return value
 
 
 def _contents(home: Path) -> Iterator[tuple[str, bytes]]:
     url = os.environ.get("COOPS_DATABASE_URL")
     if url and not url.startswith("sqlite"):
-        yield from _server_rows(url)
+        yield from _rows(url)
         return
-    for path in database_files(home):
+    files = database_files(home)
+    for path in files:
         yield path.name, path.read_bytes()
+    yield from _rows(f"sqlite:///{files[0]}")
 
 
 def assert_never_stored(*values: str, home: Path | None = None) -> None:
