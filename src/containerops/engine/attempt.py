@@ -152,6 +152,7 @@ class Attempts:
             env=env,
             cpu=job.resources.cpu,
             memory=job.resources.memory,
+            worker_labels=dict(job.labels),
         )
         outputs = Outputs()
         run_mask = self.run.masker.mask

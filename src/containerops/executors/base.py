@@ -62,6 +62,8 @@ class JobSpec:
     cpu: float | None = None  # cores; None = no limit
     memory: int | None = None  # bytes; None = no limit
     labels: dict[str, str] = field(default_factory=dict)
+    #: The job's ``labels:``: only a worker with every one of them may run it.
+    worker_labels: dict[str, str] = field(default_factory=dict)
 
 
 class LogLine(NamedTuple):

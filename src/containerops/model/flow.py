@@ -91,6 +91,8 @@ class Job:
     resources: Resources = field(default_factory=Resources)
     timeout: float | None = None  # seconds; None = none
     retries: int = 0
+    #: ``labels:``: the job runs only on a worker that has every one of them (``coops worker --labels``).
+    labels: dict[str, str] = field(default_factory=dict)
     #: How long to wait between attempts, and which exit codes are retried (None: at once, any).
     backoff: Backoff | None = None
     allow_failure: bool = False

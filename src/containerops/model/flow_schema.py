@@ -246,6 +246,11 @@ JOB_PROPERTIES: dict[str, Schema] = {
     "resources": _RESOURCES,
     "timeout": _DURATION,
     "retries": _RETRIES,
+    "labels": {
+        "type": "object",
+        "additionalProperties": _SCALAR,
+        "description": "Run only on a worker with every one of these labels (coops worker --labels).",
+    },
     "allow_failure": {"type": "boolean", "description": "A failure is recorded and the flow goes on."},
     "when": {
         "description": "on_success (default), on_failure, always, or a Lua expression.",

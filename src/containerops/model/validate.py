@@ -104,6 +104,7 @@ JOB_KEYS = (
     "resources",
     "timeout",
     "retries",
+    "labels",
     "allow_failure",
     "when",
     "pre",
@@ -627,6 +628,7 @@ class _Builder:
             ("resources", self._job_resources),
             ("timeout", self._job_timeout),
             ("retries", self._job_retries),
+            ("labels", self._job_labels),
             ("allow_failure", self._job_allow_failure),
             ("when", self._job_when),
             ("pre", self._job_pre),
@@ -654,6 +656,9 @@ class _Builder:
         return job, name_node is not None
 
     # -- one reader per job key: (job, value node, where, the job's fields, their values) --
+    def _job_labels(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.labels = self.labels(value, where)
+
     def _job_title(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
         job.title = self.r.text(value, where, "title") or ""
 
