@@ -46,6 +46,7 @@ async def with_workers(store: Store, workers: Sequence[Worker], *docs: dict[str,
     stop = asyncio.Event()
     serving = [asyncio.create_task(worker.run(stop)) for worker in workers]
     try:
+        await asyncio.gather(*(worker.started.wait() for worker in workers))
         return list(await asyncio.gather(*(run_on_queue(store, doc) for doc in docs)))
     finally:
         stop.set()

@@ -487,6 +487,9 @@ ready_jobs = sa.Table(
     sa.Column("reason", LongText, nullable=True),
     #: What the job wrote to ``CO_OUTPUT``, base64 (None: no file).
     sa.Column("output_file", LongText, nullable=True),
+    #: Its worker has stopped whatever it ran (its container or process): a worker started
+    #: again under the name of one killed with -9 stops those of its attempts not cleared.
+    sa.Column("cleared", sa.Boolean, nullable=False),
     sa.Index("ix_ready_jobs_status_id", "status", "id"),
     sa.Index("ix_ready_jobs_run_id", "run_id"),
 )

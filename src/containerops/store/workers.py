@@ -14,7 +14,7 @@ line, result or output for that attempt any more.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -115,6 +115,24 @@ def register(
         if not updated.rowcount:
             conn.execute(t.workers.insert().values(name=name, **values))
         return _lose_claims(conn, name, f"worker lost: {name} restarted while it ran the job")
+
+
+def left_behind(store: Store, name: str) -> list[int]:
+    """The attempts worker ``name`` took and has not cleared: what its earlier process, killed,
+    may have left running. A worker starting again stops those before :func:`register` lets
+    the ones it still holds go, so that no retry of one runs while it still does."""
+    with store.database.connect() as conn:
+        query = sa.select(t.ready_jobs.c.id).where(
+            t.ready_jobs.c.worker == name, t.ready_jobs.c.cleared.is_(False), t.ready_jobs.c.status != READY
+        )
+        return list(conn.execute(query).scalars())
+
+
+def cleared(store: Store, ready_ids: Collection[int]) -> None:
+    """Nothing of these attempts runs any more on their worker's machine."""
+    if ready_ids:
+        with store.database.begin() as conn:
+            conn.execute(t.ready_jobs.update().where(t.ready_jobs.c.id.in_(ready_ids)).values(cleared=True))
 
 
 def stopped(store: Store, name: str) -> None:
@@ -221,6 +239,7 @@ def enqueue(
                     fence=0,
                     created_at=utcnow(),
                     oom_killed=False,
+                    cleared=False,
                 )
             )
         )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from containerops.executors.base import ExecutorError, JobSpec
 from containerops.executors.docker.cleanup import stop_labelled
@@ -28,18 +28,20 @@ def marked(spec: JobSpec, claim_id: int, worker: str) -> JobSpec:
     return dataclasses.replace(spec, env=env, labels=labels)
 
 
-def stop_claims(executor: str, claim_ids: Iterable[int]) -> None:
+def stop_claims(executor: str, claim_ids: Collection[int]) -> None:
     """Stop what runs, on this machine, under any of ``claim_ids``."""
-    for claim_id in claim_ids:
-        if executor == "local":
-            killed = stop_marked(CLAIM_ENV, str(claim_id))
-        elif executor == "docker":
+    if not claim_ids:
+        return
+    if executor == "local":
+        killed = stop_marked(CLAIM_ENV, [str(claim_id) for claim_id in claim_ids])
+    elif executor == "docker":
+        killed = 0
+        for claim_id in claim_ids:
             try:
-                killed = stop_labelled(f"{LABEL_CLAIM}={claim_id}")
+                killed += stop_labelled(f"{LABEL_CLAIM}={claim_id}")
             except ExecutorError as error:
                 log.warning("containers of lost job %d not looked for: %s", claim_id, error)
-                continue
-        else:
-            continue
-        if killed:
-            log.warning("stopped what lost job %d left running (%d)", claim_id, killed)
+    else:
+        return
+    if killed:
+        log.warning("stopped what lost jobs left running: %d", killed)

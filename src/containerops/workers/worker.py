@@ -54,10 +54,16 @@ class Worker:
         self._jobs: dict[int, tuple[queue.Claim, asyncio.Task[None]]] = {}
         self._runs: dict[str, RunContext] = {}
         self._free = asyncio.Event()
+        #: Set once the worker is registered: from then on it counts as live.
+        self.started = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then stop the jobs still running and give them back."""
-        lost = await asyncio.to_thread(
+        # what this name's earlier process left running stops before its jobs are let go
+        left = await asyncio.to_thread(queue.left_behind, self.store, self.name)
+        await asyncio.to_thread(stop_claims, self.executor.name, left)
+        await asyncio.to_thread(queue.cleared, self.store, left)
+        await asyncio.to_thread(
             queue.register,
             self.store,
             self.name,
@@ -66,7 +72,7 @@ class Worker:
             executor=self.executor.name,
             process=this_process(),
         )
-        await asyncio.to_thread(stop_claims, self.executor.name, lost)  # what a -9'd self left
+        self.started.set()
         log.info("worker %s started: %d slot(s), labels %s", self.name, self.slots, self.labels or "none")
         beating = asyncio.create_task(self._heartbeats())
         try:
@@ -133,6 +139,8 @@ class Worker:
         finally:
             self._jobs.pop(claim.id, None)
             self._free.set()
+            with contextlib.suppress(Exception):  # else the next start of this worker looks for it
+                await asyncio.to_thread(queue.cleared, self.store, [claim.id])
 
     async def _execute(self, claim: queue.Claim) -> None:
         spec = marked(job_spec(claim.spec), claim.id, self.name)

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("oom_killed", sa.Boolean(), nullable=False),
         sa.Column("reason", LongText, nullable=True),
         sa.Column("output_file", LongText, nullable=True),
+        sa.Column("cleared", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_ready_jobs_run_id_runs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ready_jobs")),
     )
