@@ -310,6 +310,15 @@ def withdraw_run(store: Store, run_id: int, reason: str) -> None:
         )
 
 
+def ready_ids(store: Store, run_id: int) -> list[int]:
+    """The attempts a run put up for workers, oldest first."""
+    with store.database.connect() as conn:
+        query = (
+            sa.select(t.ready_jobs.c.id).where(t.ready_jobs.c.run_id == run_id).order_by(t.ready_jobs.c.id)
+        )
+        return list(conn.execute(query).scalars())
+
+
 def queue_depth(store: Store) -> int:
     with store.database.connect() as conn:
         return int(
