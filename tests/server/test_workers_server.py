@@ -1,6 +1,6 @@
 """``coops server --workers N``: one command, and the jobs run in worker processes beside
 the server (the dummy executor's lines and outputs come back as in-process); ``coops workers
-list`` shows them; stopping the server stops its workers."""
+list`` and ``/metrics`` show them; stopping the server stops its workers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from tests.server.conftest import ServerProcess
 from tests.server.flows import flow_doc, start, wait_for_run
+from tests.server.test_metrics import samples
 from tests.waiting import wait_for
 
 from containerops.store import Store, runs
@@ -44,6 +45,10 @@ def test_a_server_with_workers_runs_its_jobs_in_them(
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
         started = start(client, flow_doc(jobs=3, lines=3, outputs={"version": "1.2"}))
         document = wait_for_run(client, started["id"])
+        found = samples(client.get("/metrics").text)
+    assert found[("coops_workers", ())] == 2 and found[("coops_worker_slots", ())] == 4
+    assert found[("coops_worker_jobs", (("state", "done"),))] == 3
+    assert found[("coops_worker_jobs", (("state", "ready"),))] == 0
     assert document["status"] == "success", document["reason"]
     assert all(
         job["outputs"] == {"version": "1.2"} for job in document["jobs"] if job["path"].startswith("build")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from containerops.store import schema as t
 from containerops.store.store import Store
+from containerops.store.workers import list_workers
 
 #: Run states whose jobs are counted (a finished run's are history, and many).
 LIVE = ("pending", "running", "paused")
@@ -27,9 +28,15 @@ class Figures:
     notifications: dict[str, int]
     #: Log lines stored so far (the newest line's id: lines are never renumbered).
     log_lines: int
+    #: Attempts put up for workers, by state (ready, claimed, done, lost, cancelled).
+    worker_jobs: dict[str, int]
+    #: Workers whose heartbeat is recent, and the jobs they may run at once.
+    live_workers: int
+    worker_slots: int
 
 
 def figures(store: Store) -> Figures:
+    live = [row for row in list_workers(store) if row.live]
     with store.database.connect() as conn:
 
         def counts(column: sa.Column[str]) -> dict[str, int]:
@@ -46,6 +53,9 @@ def figures(store: Store) -> Figures:
             deliveries=counts(t.trigger_deliveries.c.verdict),
             notifications=counts(t.notifications.c.status),
             log_lines=int(conn.execute(sa.select(sa.func.max(t.log_lines.c.id))).scalar() or 0),
+            worker_jobs=counts(t.ready_jobs.c.status),
+            live_workers=len(live),
+            worker_slots=sum(row.slots for row in live),
         )
 
 
