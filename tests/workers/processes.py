@@ -14,17 +14,20 @@ from containerops.store import workers as queue
 
 
 class WorkerProcess:
-    """One named worker on the local executor; ``kill`` is a kill -9, ``start`` (again) a restart."""
+    """One named worker (local executor unless said); ``kill`` is a kill -9, ``start`` (again) a restart."""
 
-    def __init__(self, name: str, url: str, logs: Path, *, slots: int = 2, lease: float = 2.0) -> None:
+    def __init__(
+        self, name: str, url: str, logs: Path, *, slots: int = 2, lease: float = 2.0, executor: str = "local"
+    ) -> None:
         self.name, self.url, self.logs, self.slots, self.lease = name, url, logs, slots, lease
+        self.executor = executor
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> None:
         self.starts += 1
         env = os.environ | {"COOPS_DATABASE_URL": self.url, "COOPS_LEASE_SECONDS": str(self.lease)}
-        command = [sys.executable, "-m", "containerops.cli.main", "worker", "--executor", "local"]
+        command = [sys.executable, "-m", "containerops.cli.main", "worker", "--executor", self.executor]
         command += ["--name", self.name, "--slots", str(self.slots)]
         with open(self.logs / f"{self.name}-{self.starts}.log", "wb") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from containerops.executors.base import LABEL_RUN
 from containerops.store import Store, runs
+from containerops.workers.leftovers import LABEL_CLAIM
+from tests.conftest import require_docker
+from tests.engine.scenarios import BUSYBOX
 from tests.pgserver import postgres_database
 from tests.waiting import until, wait_for
 from tests.workers.flows import flow, run_on_queue, sh
@@ -74,4 +78,49 @@ def test_a_job_of_a_killed_worker_is_lost_at_its_lease_end_and_retried(
     finally:
         first.stop()
         second.stop()
+        store.close()
+
+
+@pytest.mark.docker
+def test_a_worker_started_again_removes_the_container_it_left_and_the_job_runs_again(
+    docker_ready: None, coops_home: Path, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'coops.db'}"
+    script = 'echo "attempt $CO_ATTEMPT"; if [ "$CO_ATTEMPT" = 1 ]; then sleep 60; fi'
+    doc = flow(sh(script, retries=1, endpoint=BUSYBOX))
+    store = Store.open(url)
+    client = require_docker()
+    worker = WorkerProcess(
+        "dw", url, tmp_path, executor="docker", lease=30.0
+    )  # no expiry: the restart decides
+    try:
+        worker.start()
+        worker.wait_registered(store)
+
+        def left() -> list[str]:
+            found = client.api.containers(all=True, filters={"label": LABEL_CLAIM})
+            return [
+                c["Labels"][LABEL_CLAIM]
+                for c in found
+                if c["Labels"].get(LABEL_RUN) == runs.list_runs(store, limit=1)[0].uid
+            ]
+
+        async def scenario() -> str:
+            running = asyncio.create_task(run_on_queue(store, doc))
+            await until(lambda: printed(store) == ["attempt 1"], "the first attempt's line", 60)
+            worker.kill()
+            assert len(left()) == 1  # its container runs on without it
+            worker.start()
+            return (await running).status
+
+        assert asyncio.run(scenario()) == "success"
+        run_id = runs.list_runs(store, limit=1)[0].id
+        attempts = runs.attempts(store, run_id)
+        assert [a["status"] for a in attempts] == ["failure", "success"]
+        assert attempts[0]["reason"] == "worker lost: dw restarted while it ran the job"
+        assert printed(store) == ["attempt 1", "attempt 2"]
+        wait_for(lambda: left() == [], "the containers of the lost attempt to be removed", 30)
+    finally:
+        worker.stop()
+        client.close()
         store.close()
