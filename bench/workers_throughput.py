@@ -164,14 +164,14 @@ def claim_latency(url: str | None, claims: int) -> tuple[float, float]:
 def main() -> int:
     parser = add_standard_args(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument(
-        "--runs", type=int, default=None, help="measured runs a point (default 1,500; quick 200)"
+        "--runs", type=int, default=None, help="measured runs a point (default 1,500; quick 100)"
     )
     parser.add_argument("--clients", type=int, default=16, help="requests in flight (default 16)")
     parser.add_argument("--slots", type=int, default=8, help="jobs each worker runs at once (default 8)")
-    parser.add_argument("--claims", type=int, default=None, help="claims timed (default 2,000; quick 400)")
+    parser.add_argument("--claims", type=int, default=None, help="claims timed (default 2,000; quick 200)")
     args = parser.parse_args()
-    args.runs = args.runs or (200 if args.quick else 1500)
-    args.claims = args.claims or (400 if args.quick else 2000)
+    args.runs = args.runs or (100 if args.quick else 1500)
+    args.claims = args.claims or (200 if args.quick else 2000)
     from tests.pgserver import postgres_server
 
     results = Results(NAME)

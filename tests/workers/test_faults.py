@@ -1,6 +1,8 @@
 """A worker killed with -9 mid-job, on SQLite and PostgreSQL, with real ``coops worker``
-processes: once its lease expires the attempt fails as "worker lost" and the job's retry
-runs on another worker; started again, the killed worker stops the job process it left."""
+processes: the job's own process dies with it, once its lease expires the attempt fails
+as "worker lost" and the job's retry runs on another worker; started again, the killed
+worker stops what the job's process had started. On Docker, the worker started again
+removes the container it left."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def test_a_job_of_a_killed_worker_is_lost_at_its_lease_end_and_retried(
     marks = tmp_path / "marks"
     marks.mkdir()
     script = f'echo $$ > {marks}/pid-$CO_ATTEMPT; echo "attempt $CO_ATTEMPT on $CO_WORKER"; '
-    script += 'if [ "$CO_ATTEMPT" = 1 ]; then sleep 60; fi'
+    script += f'if [ "$CO_ATTEMPT" = 1 ]; then sleep 60 & echo $! > {marks}/child; wait; fi'
     doc = flow(sh(script, retries=1))
     store = Store.open(database_url)
     first, second = WorkerProcess("w1", database_url, tmp_path), WorkerProcess("w2", database_url, tmp_path)
@@ -70,8 +72,9 @@ def test_a_job_of_a_killed_worker_is_lost_at_its_lease_end_and_retried(
         lines = [row.line for row in store.log_lines(run_id)]
         assert lines == ["attempt 1 on w1", "attempt 2 on w2"]
 
-        orphan = int((marks / "pid-1").read_text())
-        assert not process_gone(orphan)  # killed with its worker, the job's process ran on
+        assert process_gone(int((marks / "pid-1").read_text()))  # the job's process died with its worker
+        orphan = int((marks / "child").read_text())
+        assert not process_gone(orphan)  # a process it started did not
         first.start()  # ... until that worker is back
         first.wait_registered(store)
         wait_for(lambda: process_gone(orphan), "the orphaned job process to be stopped", 10)

@@ -66,7 +66,8 @@ def worker(
     Example:  coops worker --executor docker --slots 4 --labels gpu=true
     """
     from containerops.executors import get_executor
-    from containerops.executors.base import ExecutorError
+    from containerops.executors.base import Executor, ExecutorError
+    from containerops.executors.local import LocalExecutor
     from containerops.store import Store
     from containerops.workers import Worker
     from containerops.workers.queue import lease_seconds
@@ -78,8 +79,14 @@ def worker(
     except ValueError as error:
         raise _fail(str(error)) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    chosen: Executor
     try:
-        chosen = get_executor(executor, network_mode=network)
+        # a local job dies with its worker: killed with -9, it leaves none writing on
+        chosen = (
+            LocalExecutor(die_with_parent=True)
+            if executor == "local"
+            else get_executor(executor, network_mode=network)
+        )
     except ExecutorError as error:
         raise _fail(str(error)) from None
     store = Store.open()
