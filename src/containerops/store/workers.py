@@ -247,29 +247,47 @@ def enqueue(
 
 def progress(store: Store, ready_id: int, after_seq: int) -> Progress:
     """Where the attempt stands, and its lines after ``after_seq``."""
+    return progress_of(store, {ready_id: after_seq})[ready_id]
+
+
+def progress_of(store: Store, after: Mapping[int, int]) -> dict[int, Progress]:
+    """:func:`progress` of many attempts (ready job id -> lines seen) in two queries: what
+    an engine following all its runs' attempts asks at each look."""
+    if not after:
+        return {}
+    lines_table = t.ready_job_lines
+    newer = sa.or_(
+        *(sa.and_(lines_table.c.ready_job_id == key, lines_table.c.seq > seq) for key, seq in after.items())
+    )
     with store.database.connect() as conn:
-        row = conn.execute(sa.select(t.ready_jobs).where(t.ready_jobs.c.id == ready_id)).one()
+        rows = conn.execute(sa.select(t.ready_jobs).where(t.ready_jobs.c.id.in_(list(after)))).all()
         lines = conn.execute(
             sa.select(
-                t.ready_job_lines.c.seq,
-                t.ready_job_lines.c.at,
-                t.ready_job_lines.c.stream,
-                t.ready_job_lines.c.line,
+                lines_table.c.ready_job_id,
+                lines_table.c.seq,
+                lines_table.c.at,
+                lines_table.c.stream,
+                lines_table.c.line,
             )
-            .where(t.ready_job_lines.c.ready_job_id == ready_id, t.ready_job_lines.c.seq > after_seq)
-            .order_by(t.ready_job_lines.c.seq)
+            .where(newer)
+            .order_by(lines_table.c.ready_job_id, lines_table.c.seq)
         ).all()
-    output = None if row.output_file is None else base64.b64decode(row.output_file)
-    return Progress(
-        row.status,
-        row.worker,
-        row.lease_until,
-        row.exit_code,
-        bool(row.oom_killed),
-        row.reason,
-        output,
-        [Line(line.seq, line.at, line.stream, line.line) for line in lines],
-    )
+    by_job: dict[int, list[Line]] = {}
+    for line in lines:
+        by_job.setdefault(line.ready_job_id, []).append(Line(line.seq, line.at, line.stream, line.line))
+    return {
+        row.id: Progress(
+            row.status,
+            row.worker,
+            row.lease_until,
+            row.exit_code,
+            bool(row.oom_killed),
+            row.reason,
+            None if row.output_file is None else base64.b64decode(row.output_file),
+            by_job.get(row.id, []),
+        )
+        for row in rows
+    }
 
 
 def expire(store: Store, ready_id: int, reason: str) -> bool:

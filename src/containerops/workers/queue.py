@@ -11,6 +11,7 @@ renewing its lease (the attempt fails as "worker lost", and is retried per ``ret
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import asdict
@@ -30,7 +31,9 @@ from containerops.store import Store
 from containerops.store import workers as queue
 from containerops.store.values import aware, utcnow
 
-#: How often the engine looks at an attempt a worker runs (seconds).
+log = logging.getLogger("containerops.workers")
+
+#: How often the engine looks at the attempts workers run (seconds).
 POLL = 0.1
 #: How often it asks again whether any live worker could take a waiting attempt.
 WAITING_CHECK = 2.0
@@ -61,6 +64,9 @@ class QueueExecutor(Executor):
     def __init__(self, store: Store) -> None:
         self.store = store
         self._flows: dict[str, str] = {}
+        #: The attempts being followed, and what each waits for: the next look at the store.
+        self._following: dict[int, tuple[QueueHandle, asyncio.Future[queue.Progress]]] = {}
+        self._looking: asyncio.Task[None] | None = None
 
     async def setup(self, run: RunContext) -> None:
         self._flows[run.run_id] = run.flow_uri
@@ -86,7 +92,7 @@ class QueueExecutor(Executor):
         checked = 0.0
         loop = asyncio.get_running_loop()
         while True:
-            seen = await asyncio.to_thread(queue.progress, self.store, job.ready_id, job.seq)
+            seen = await self._look(job)
             if seen.lines:
                 job.seq = seen.lines[-1].seq
                 yield [LogLine(line.stream, line.text, line.at) for line in seen.lines]  # type: ignore[arg-type]
@@ -107,7 +113,34 @@ class QueueExecutor(Executor):
                 if why is not None and why != said:
                     yield [LogLine("stderr", f"[coops] waiting for a worker: {why}", utcnow())]
                 said = why
+
+    async def _look(self, job: QueueHandle) -> queue.Progress:
+        """The attempt as the next look at the store finds it. One task looks for every
+        attempt this executor follows, in two queries, every ``POLL`` seconds."""
+        future: asyncio.Future[queue.Progress] = asyncio.get_running_loop().create_future()
+        self._following[job.ready_id] = (job, future)
+        looking = self._looking
+        if looking is None or looking.done() or looking.get_loop() is not asyncio.get_running_loop():
+            self._looking = asyncio.create_task(self._look_for_all())
+        try:
+            return await future
+        finally:
+            self._following.pop(job.ready_id, None)
+
+    async def _look_for_all(self) -> None:
+        while self._following:
             await asyncio.sleep(POLL)
+            waiting = dict(self._following)
+            try:
+                found = await asyncio.to_thread(
+                    queue.progress_of, self.store, {key: job.seq for key, (job, _) in waiting.items()}
+                )
+            except Exception as error:  # the database is away: look again, the followers wait
+                log.warning("cannot read the progress of jobs on workers (trying again): %s", error)
+                continue
+            for key, (_, future) in waiting.items():
+                if not future.done() and key in found:
+                    future.set_result(found[key])
 
     async def wait(self, handle: JobHandle) -> ExitStatus:
         job = _ours(handle)
