@@ -843,3 +843,9 @@ def test_a_pause_waits_for_a_duration_or_a_decision_not_both() -> None:
         "only a pause stage waits for a duration" in e
         for e in errors(base.replace("type: pause", "type: normal") % "duration: 1s")
     )
+
+
+def test_a_jobs_labels_choose_its_worker_and_a_nameless_one_is_an_error() -> None:
+    flow = parse_flow(flow_with_job("labels: {gpu: true, zone: a}")).flow
+    assert flow.stages[0].actions[0].jobs[0].labels == {"gpu": "true", "zone": "a"}
+    assert errors(flow_with_job('labels: {"": x}')) == ["flow.yml:9:22: error: a label needs a name"]
