@@ -13,7 +13,7 @@ from tests.conftest import ROOT
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"timestamps", "home", "sdk", "logtext", "contract", "model", "lua"}),
     frozenset({"store", "executors"}),
-    frozenset({"engine"}),
+    frozenset({"engine", "workers"}),
     frozenset({"images", "component", "repository"}),
     frozenset({"launch"}),
     frozenset({"notify"}),

@@ -886,3 +886,9 @@ def test_a_jobs_labels_are_read_and_a_nameless_one_is_refused_where_it_is() -> N
         )
     (error,) = caught.value.errors
     assert (error.line, error.message) == (9, "a label needs a name")
+
+
+def test_a_jobs_labels_choose_its_worker_and_a_nameless_one_is_an_error() -> None:
+    flow = parse_flow(flow_with_job("labels: {gpu: true, zone: a}")).flow
+    assert flow.stages[0].actions[0].jobs[0].labels == {"gpu": "true", "zone": "a"}
+    assert errors(flow_with_job('labels: {"": x}')) == ["flow.yml:9:22: error: a label needs a name"]

@@ -28,6 +28,8 @@ from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
 from containerops.cli.rich_help import load_typer_rich_help
+from containerops.cli.workers import worker as worker_command
+from containerops.cli.workers import workers_app
 from containerops.engine.state import JobState, RunState
 from containerops.executors import EXECUTORS
 from containerops.executors.base import ExecutorError
@@ -69,6 +71,8 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(images_app, name="images")
 app.add_typer(component_app, name="component")
 app.add_typer(registry_app, name="registry")
+app.add_typer(workers_app, name="workers")
+app.command("worker")(worker_command)
 accounts.register(app)  # coops user | org | token | secret
 schema.register(app)  # coops schema flow | component
 
@@ -881,6 +885,29 @@ def serve(
             help="text, or json: one JSON object per line (time, level, logger, message) for a collector.",
         ),
     ] = "text",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar="COOPS_SERVER_WORKERS",
+            help="Start this many `coops worker` processes beside the server (on --executor) and "
+            "let them run the jobs; 0: jobs run in the server's own process.",
+        ),
+    ] = 0,
+    worker_slots: Annotated[
+        int,
+        typer.Option(
+            min=1, envvar="COOPS_SERVER_WORKER_SLOTS", help="Jobs each of those workers runs at once."
+        ),
+    ] = 4,
+    external_workers: Annotated[
+        bool,
+        typer.Option(
+            "--external-workers",
+            envvar="COOPS_SERVER_EXTERNAL_WORKERS",
+            help="Put jobs up for `coops worker` processes started elsewhere on the same database.",
+        ),
+    ] = False,
     public_url: Annotated[
         str | None,
         typer.Option(
@@ -926,7 +953,13 @@ def serve(
     try:
         chosen = get_executor(executor, network_mode=network, registry=_swarm_registry(executor))
         application = create_app(
-            executor=chosen, max_concurrent_runs=max_runs, network_mode=network, log_retention=retention
+            executor=chosen,
+            max_concurrent_runs=max_runs,
+            network_mode=network,
+            log_retention=retention,
+            workers=workers,
+            worker_slots=worker_slots,
+            external_workers=external_workers,
         )
     except ExecutorError as error:
         raise _fail(str(error)) from None

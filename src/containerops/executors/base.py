@@ -65,7 +65,8 @@ class JobSpec:
     cpu: float | None = None  # cores; None = no limit
     memory: int | None = None  # bytes; None = no limit
     labels: dict[str, str] = field(default_factory=dict)
-    #: The job's ``labels:``: a cluster executor runs it only on nodes labelled so.
+    #: The job's ``labels:``: it runs only where they all match: on a worker that has them
+    #: (``coops worker --labels``), on a cluster's nodes labelled so (swarm, kubernetes).
     node_labels: dict[str, str] = field(default_factory=dict)
     #: Names of the ``env`` entries that hold a secret value: an executor that writes its
     #: job's definition somewhere others read (a swarm service) must not put them there.

@@ -92,6 +92,9 @@ class Job:
     resources: Resources = field(default_factory=Resources)
     timeout: float | None = None  # seconds; None = none
     retries: int = 0
+    #: ``labels:``: the job runs only where they all match: on a worker that has them (``coops
+    #: worker --labels``), on a cluster's nodes labelled so (swarm, kubernetes).
+    labels: dict[str, str] = field(default_factory=dict)
     #: How long to wait between attempts, and which exit codes are retried (None: at once, any).
     backoff: Backoff | None = None
     allow_failure: bool = False
@@ -107,8 +110,6 @@ class Job:
     active: bool = True
     #: ``matrix:`` (with ``strategy:``): the job runs as one instance per combination.
     matrix: Matrix | None = None
-    #: ``labels:``: on a cluster executor (swarm), the job runs only on nodes with these labels.
-    labels: dict[str, str] = field(default_factory=dict)
     position: Position | None = None
 
     def texts(self) -> list[str]:

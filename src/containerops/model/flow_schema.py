@@ -247,6 +247,12 @@ JOB_PROPERTIES: dict[str, Schema] = {
     "resources": _RESOURCES,
     "timeout": _DURATION,
     "retries": _RETRIES,
+    "labels": {
+        "type": "object",
+        "additionalProperties": _SCALAR,
+        "description": "Run only where all these labels match: on a worker that has them (coops worker "
+        "--labels), on a cluster's nodes labelled so (swarm, kubernetes).",
+    },
     "allow_failure": {"type": "boolean", "description": "A failure is recorded and the flow goes on."},
     "when": {
         "description": "on_success (default), on_failure, always, or a Lua expression.",
@@ -263,11 +269,6 @@ JOB_PROPERTIES: dict[str, Schema] = {
         "propertyNames": {"pattern": _pattern(AXIS.pattern)},
     },
     "strategy": _object(STRATEGY_PROPERTIES, "How a matrix job's instances run."),
-    "labels": {
-        "type": "object",
-        "additionalProperties": _SCALAR,
-        "description": "On a cluster executor (swarm): run only on nodes with these labels.",
-    },
 }
 #: Keys the original engine's files carry: read, warned about, not advertised.
 TOLERATED_JOB_KEYS = ("kubectl", *RUNTIME_JOB_KEYS)

@@ -107,6 +107,7 @@ JOB_KEYS = (
     "resources",
     "timeout",
     "retries",
+    "labels",
     "allow_failure",
     "when",
     "pre",
@@ -114,7 +115,6 @@ JOB_KEYS = (
     "active",
     "matrix",
     "strategy",
-    "labels",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 SUBSCRIPTION_KEYS = ("env", "default")
@@ -636,6 +636,7 @@ class _Builder:
             ("resources", self._job_resources),
             ("timeout", self._job_timeout),
             ("retries", self._job_retries),
+            ("labels", self._job_labels),
             ("allow_failure", self._job_allow_failure),
             ("when", self._job_when),
             ("pre", self._job_pre),
@@ -643,7 +644,6 @@ class _Builder:
             ("active", self._job_active),
             ("matrix", self._job_matrix),
             ("strategy", self._job_strategy),
-            ("labels", self._job_labels),
         )
         for key, read in readers:
             if (value := values.get(key)) is not None:
@@ -664,6 +664,9 @@ class _Builder:
         return job, name_node is not None
 
     # -- one reader per job key: (job, value node, where, the job's fields, their values) --
+    def _job_labels(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.labels = self.labels(value, where)
+
     def _job_title(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
         job.title = self.r.text(value, where, "title") or ""
 
@@ -779,9 +782,6 @@ class _Builder:
                         f"'${{{{ {reference.space}.{reference.name} }}}}': a matrix value may name only "
                         "env, flow and trigger values (what is known before the run starts)",
                     )
-
-    def _job_labels(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
-        job.labels = self.labels(value, where)
 
     def _job_strategy(
         self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]

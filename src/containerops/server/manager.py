@@ -43,6 +43,7 @@ from containerops.store import Store, flows, runs
 from containerops.store import concurrency as groups
 from containerops.store.accounts import readable_by_flows_of
 from containerops.store.ownership import settle_abandoned, this_process
+from containerops.store.workers import withdraw_run
 
 if TYPE_CHECKING:
     from containerops.repository.usage import Resolution
@@ -120,6 +121,8 @@ class RunManager:
         for run_id, uid, status in runs.claim_orphaned_server_runs(self.store, this_process()):
             if status != "paused":
                 log.warning("run %s was %s under a server that is gone: it goes on here", run_id, status)
+                # what that server put up for workers starts over as new attempts
+                await asyncio.to_thread(withdraw_run, self.store, run_id, "cancelled: its server is gone")
                 await asyncio.to_thread(stop_leftovers, uid, keep_workspace=True)
             await self.restore(run_id, queued=status != "paused")
         for run_id in await asyncio.to_thread(settle_abandoned_runs, self.store):

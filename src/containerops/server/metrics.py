@@ -67,6 +67,18 @@ class StoreCollector(Collector):
             notifications.add_metric([state], count)
         yield notifications
         yield CounterMetricFamily("coops_log_lines_stored", "Log lines stored.", value=found.log_lines)
+        worker_jobs = GaugeMetricFamily(
+            "coops_worker_jobs",
+            "Job attempts put up for workers, by state (lost: leases expired).",
+            labels=["state"],
+        )
+        for state in ("ready", "claimed", "done", "lost", "cancelled"):
+            worker_jobs.add_metric([state], found.worker_jobs.get(state, 0))
+        yield worker_jobs
+        yield GaugeMetricFamily("coops_workers", "Workers with a recent heartbeat.", value=found.live_workers)
+        yield GaugeMetricFamily(
+            "coops_worker_slots", "Jobs the live workers run at most at once.", value=found.worker_slots
+        )
         executing, waiting = self.manager.load
         process = [str(os.getpid())]
         for name, text, value in (

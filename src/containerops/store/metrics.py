@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from containerops.store import schema as t
 from containerops.store.store import Store
+from containerops.store.workers import list_workers
 
 #: Run states whose jobs are counted (a finished run's are history, and many).
 LIVE = ("pending", "running", "paused")
@@ -27,9 +28,15 @@ class Figures:
     notifications: dict[str, int]
     #: Log lines stored (in the store now: lines removed by gc are no longer counted).
     log_lines: int
+    #: Attempts put up for workers, by state (ready, claimed, done, lost, cancelled).
+    worker_jobs: dict[str, int]
+    #: Workers whose heartbeat is recent, and the jobs they may run at once.
+    live_workers: int
+    worker_slots: int
 
 
 def figures(store: Store) -> Figures:
+    live = [row for row in list_workers(store) if row.live]
     with store.database.connect() as conn:
 
         def counts(column: sa.Column[str]) -> dict[str, int]:
@@ -49,6 +56,9 @@ def figures(store: Store) -> Figures:
             log_lines=int(
                 conn.execute(sa.select(sa.func.sum(blocks.last_line - blocks.first_line + 1))).scalar() or 0
             ),
+            worker_jobs=counts(t.ready_jobs.c.status),
+            live_workers=len(live),
+            worker_slots=sum(row.slots for row in live),
         )
 
 

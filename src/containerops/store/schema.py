@@ -457,3 +457,66 @@ concurrency_groups = sa.Table(
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
     sa.Column("taken_at", Timestamp, nullable=False),
 )
+
+
+# --- workers and the jobs they claim: migration 0014 ------------------------------
+
+#: A ``coops worker`` process: what it offers (labels, slots) and when it last said it lives.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("slots", sa.Integer, nullable=False),
+    sa.Column("executor", sa.String(16), nullable=False),
+    sa.Column("process", sa.String(255), nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("heartbeat_at", Timestamp, nullable=False),
+    sa.Column("stopped_at", Timestamp, nullable=True),
+)
+
+#: One attempt of a job, ready for a worker (``ready``), leased by one (``claimed``, until
+#: ``lease_until``), or over (``done``, ``lost``, ``cancelled``). ``fence`` grows at every
+#: change of hands: a worker writes only while the fence it claimed with is the row's.
+ready_jobs = sa.Table(
+    "ready_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("path", sa.String(255), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("labels", sa.JSON, nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("fence", sa.Integer, nullable=False),
+    sa.Column("worker", sa.String(255), nullable=True),
+    sa.Column("lease_until", Timestamp, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("claimed_at", Timestamp, nullable=True),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("oom_killed", sa.Boolean, nullable=False),
+    sa.Column("reason", LongText, nullable=True),
+    #: What the job wrote to ``CO_OUTPUT``, base64 (None: no file).
+    sa.Column("output_file", LongText, nullable=True),
+    #: Its worker has stopped whatever it ran (its container or process): a worker started
+    #: again under the name of one killed with -9 stops those of its attempts not cleared.
+    sa.Column("cleared", sa.Boolean, nullable=False),
+    sa.Index("ix_ready_jobs_status_id", "status", "id"),
+    sa.Index("ix_ready_jobs_run_id", "run_id"),
+)
+
+#: The lines a claimed attempt printed, on their way from its worker to the run's engine
+#: (which stores them as the run's log, masked, and deletes them).
+ready_job_lines = sa.Table(
+    "ready_job_lines",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("ready_job_id", sa.Integer, sa.ForeignKey("ready_jobs.id"), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Column("stream", sa.String(6), nullable=False),
+    sa.Column("line", LongText, nullable=False),
+    sa.Index("ix_ready_job_lines_ready_job_id_seq", "ready_job_id", "seq"),
+)

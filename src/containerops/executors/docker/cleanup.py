@@ -65,6 +65,15 @@ def stop_run(run_id: str, *, keep_workspace: bool = False) -> int:
         client.close()
 
 
+def stop_labelled(label: str) -> int:
+    """Remove the containers labelled ``label`` (``KEY=VALUE``); how many."""
+    client = connect()
+    try:
+        return remove_labelled(client.api, label)
+    finally:
+        client.close()
+
+
 def remove_volume(api: Any, volume: str) -> None:
     """Remove a workspace volume; gone already is fine."""
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import resource
 import shutil
@@ -39,6 +40,10 @@ __all__ = ["RUN_ENV", "LocalExecutor", "LocalHandle", "stop_run"]
 _QUEUE_BATCHES = 64  # batches that may wait for the engine before the readers pause
 
 
+#: prctl(2)'s option: the signal the process gets when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
 class LocalHandle(JobHandle):
     def __init__(self, spec: JobSpec, process: asyncio.subprocess.Process, output: str) -> None:
         super().__init__(spec)
@@ -49,9 +54,12 @@ class LocalHandle(JobHandle):
 class LocalExecutor(Executor):
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, *, die_with_parent: bool = False) -> None:
         #: run id -> the run's workspace directory
         self._workspaces: dict[str, str] = {}
+        #: Each job's process is killed when this process dies (``coops worker``: a worker
+        #: killed with -9 leaves no job of it writing on while its retry runs elsewhere).
+        self.die_with_parent = die_with_parent
 
     async def setup(self, run: RunContext) -> None:
         self._workspaces[run.run_id] = tempfile.mkdtemp(prefix=f"coops-workspace-{run.run_id[:12]}-")
@@ -79,7 +87,7 @@ class LocalExecutor(Executor):
                 env=config.env,
                 start_new_session=True,
                 limit=LIMIT,
-                preexec_fn=_limits(config.memory),
+                preexec_fn=_limits(config.memory, die_with_parent=self.die_with_parent),
             )
         except OSError as error:
             os.unlink(output)
@@ -139,11 +147,16 @@ class LocalExecutor(Executor):
                 os.killpg(process.pid, signal.SIGKILL)
 
 
-def _limits(memory: int | None) -> Callable[[], None] | None:
-    if not memory:
+def _limits(memory: int | None, *, die_with_parent: bool = False) -> Callable[[], None] | None:
+    """What the child does before it runs the job: its memory limit, and (Linux
+    ``PR_SET_PDEATHSIG``) SIGKILL when its parent dies. None when nothing (the faster spawn)."""
+    if not memory and not die_with_parent:
         return None
 
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if memory:
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        if die_with_parent:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
     return apply

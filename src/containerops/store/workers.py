@@ -1,0 +1,477 @@
+"""Workers and the job attempts they lease: the queue between a run's engine and ``coops worker``.
+
+A run's engine puts each attempt it wants run as a ``ready_jobs`` row; a worker whose
+labels match claims it with a lease (``SELECT ... FOR UPDATE SKIP LOCKED`` on
+PostgreSQL and MySQL/MariaDB 10.6+, so that claimers never queue behind each other's
+locks; a compare-and-set from ``ready`` on every database, SQLite's only guard), renews
+the lease with its heartbeat, streams the attempt's lines and writes how it ended. Every
+change of hands (a claim, a lease found expired, a cancel) moves the row's ``fence`` on,
+and a worker's every write first checks, in the same transaction, that the row is still
+``claimed`` under the fence it claimed with: a worker whose lease expired can write no
+line, result or output for that attempt any more.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from containerops.store import schema as t
+from containerops.store.values import aware, new_id, utcnow
+
+if TYPE_CHECKING:
+    from containerops.store.store import Store
+
+#: A worker renews its leases this often (seconds) ...
+HEARTBEAT_EVERY = 1.0
+#: ... and a lease not renewed for this long (``COOPS_LEASE_SECONDS``) is taken as lost.
+DEFAULT_LEASE = 10.0
+#: Rows a claimer looks at at once, to find one its labels allow.
+CLAIM_WINDOW = 32
+#: Where an attempt stands.
+READY, CLAIMED, DONE, LOST, CANCELLED = "ready", "claimed", "done", "lost", "cancelled"
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    """``gpu=true,zone=a``: labels as the CLI reads and shows them."""
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
+
+
+def labels_match(wanted: Mapping[str, str], offered: Mapping[str, str]) -> bool:
+    """Whether a worker offering ``offered`` may take a job that wants ``wanted``: it has
+    every one of the job's labels, with the same value."""
+    return all(offered.get(key) == value for key, value in wanted.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An attempt a worker leased: what to run, and the fence its writes must carry."""
+
+    id: int
+    fence: int
+    run_id: int
+    path: str
+    attempt: int
+    spec: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    seq: int
+    at: datetime
+    stream: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the engine waiting for an attempt reads: where it stands and its new lines."""
+
+    status: str
+    worker: str | None
+    lease_until: datetime | None
+    exit_code: int | None
+    oom_killed: bool
+    reason: str | None
+    output_file: bytes | None
+    lines: list[Line]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    name: str
+    labels: dict[str, str]
+    slots: int
+    executor: str
+    running: int
+    heartbeat_at: datetime
+    live: bool
+
+
+# -- workers ------------------------------------------------------------------------------
+def register(
+    store: Store, name: str, *, labels: Mapping[str, str], slots: int, executor: str, process: str
+) -> list[int]:
+    """Record a worker as starting (again: a name comes back when its worker restarts). What
+    an earlier process of that name still held is lost now, not at its lease's end: that
+    process is gone, since its name is taken by this one. The ids of those attempts."""
+    now = utcnow()
+    values = dict(
+        labels=dict(labels),
+        slots=slots,
+        executor=executor,
+        process=process,
+        started_at=now,
+        heartbeat_at=now,
+        stopped_at=None,
+    )
+    with store.database.begin() as conn:
+        updated = conn.execute(t.workers.update().where(t.workers.c.name == name).values(**values))
+        if not updated.rowcount:
+            conn.execute(t.workers.insert().values(name=name, **values))
+        return _lose_claims(conn, name, f"worker lost: {name} restarted while it ran the job")
+
+
+def left_behind(store: Store, name: str) -> list[int]:
+    """The attempts worker ``name`` took and has not cleared: what its earlier process, killed,
+    may have left running. A worker starting again stops those before :func:`register` lets
+    the ones it still holds go, so that no retry of one runs while it still does."""
+    with store.database.connect() as conn:
+        query = sa.select(t.ready_jobs.c.id).where(
+            t.ready_jobs.c.worker == name, t.ready_jobs.c.cleared.is_(False), t.ready_jobs.c.status != READY
+        )
+        return list(conn.execute(query).scalars())
+
+
+def cleared(store: Store, ready_ids: Collection[int]) -> None:
+    """Nothing of these attempts runs any more on their worker's machine."""
+    if ready_ids:
+        with store.database.begin() as conn:
+            conn.execute(t.ready_jobs.update().where(t.ready_jobs.c.id.in_(ready_ids)).values(cleared=True))
+
+
+def stopped(store: Store, name: str) -> None:
+    """The worker stopped: the attempts it still held are lost (their engines retry them)."""
+    with store.database.begin() as conn:
+        conn.execute(t.workers.update().where(t.workers.c.name == name).values(stopped_at=utcnow()))
+        _lose_claims(conn, name, f"worker lost: {name} stopped while it ran the job")
+
+
+def _lose_claims(conn: sa.Connection, name: str, reason: str) -> list[int]:
+    """Every attempt ``name`` still holds becomes lost; their ids (for what they left running)."""
+    held = (t.ready_jobs.c.worker == name, t.ready_jobs.c.status == CLAIMED)
+    ids = list(conn.execute(sa.select(t.ready_jobs.c.id).where(*held)).scalars())
+    if ids:
+        conn.execute(
+            t.ready_jobs.update()
+            .where(t.ready_jobs.c.id.in_(ids), t.ready_jobs.c.status == CLAIMED)
+            .values(status=LOST, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+        )
+    return ids
+
+
+def heartbeat(store: Store, name: str, held: Mapping[int, int], lease: float = DEFAULT_LEASE) -> set[int]:
+    """The worker lives: its leases (ready job id -> fence) run ``lease`` seconds more. The
+    ids of those it still holds; any other was taken from it (expired, cancelled)."""
+    now = utcnow()
+    with store.database.begin() as conn:
+        conn.execute(t.workers.update().where(t.workers.c.name == name).values(heartbeat_at=now))
+        if not held:
+            return set()
+        conn.execute(
+            t.ready_jobs.update()
+            .where(_held_by(held), t.ready_jobs.c.status == CLAIMED)
+            .values(lease_until=now + timedelta(seconds=lease))
+        )
+        kept = conn.execute(
+            sa.select(t.ready_jobs.c.id).where(_held_by(held), t.ready_jobs.c.status == CLAIMED)
+        ).scalars()
+        return set(kept)
+
+
+def _held_by(held: Mapping[int, int]) -> sa.ColumnElement[bool]:
+    return sa.or_(
+        *(sa.and_(t.ready_jobs.c.id == key, t.ready_jobs.c.fence == fence) for key, fence in held.items())
+    )
+
+
+def list_workers(store: Store, expiry: float = DEFAULT_LEASE) -> list[WorkerRow]:
+    """Every worker that has not stopped, with the attempts it holds now."""
+    now = utcnow()
+    running = (
+        sa.select(t.ready_jobs.c.worker, sa.func.count().label("n"))
+        .where(t.ready_jobs.c.status == CLAIMED)
+        .group_by(t.ready_jobs.c.worker)
+        .subquery()
+    )
+    with store.database.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.workers, sa.func.coalesce(running.c.n, 0).label("running"))
+            .outerjoin(running, running.c.worker == t.workers.c.name)
+            .where(t.workers.c.stopped_at.is_(None))
+            .order_by(t.workers.c.name)
+        ).all()
+    return [
+        WorkerRow(
+            row.name,
+            dict(row.labels),
+            row.slots,
+            row.executor,
+            int(row.running),
+            row.heartbeat_at,
+            now - aware(row.heartbeat_at) < timedelta(seconds=expiry),  # type: ignore[operator]
+        )
+        for row in rows
+    ]
+
+
+def waiting_reason(store: Store, wanted: Mapping[str, str], expiry: float = DEFAULT_LEASE) -> str | None:
+    """Why an attempt that wants ``wanted`` may wait for ever: no live worker could take it."""
+    live = [row for row in list_workers(store, expiry) if row.live]
+    if any(labels_match(wanted, row.labels) for row in live):
+        return None
+    if not wanted:
+        return "no worker is running"
+    return f"no worker with {labels_text(wanted)}"
+
+
+# -- the engine's side: put an attempt up, follow it, take it back --------------------------
+def enqueue(
+    store: Store, run_uid: str, path: str, attempt: int, labels: Mapping[str, str], spec: Mapping[str, Any]
+) -> int:
+    """Put an attempt of run ``run_uid`` up for a worker whose labels include ``labels``."""
+    with store.database.begin() as conn:
+        run_id = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.uid == run_uid)).scalar_one()
+        return new_id(
+            conn.execute(
+                t.ready_jobs.insert().values(
+                    run_id=run_id,
+                    path=path,
+                    attempt=attempt,
+                    labels=dict(labels),
+                    spec=dict(spec),
+                    status=READY,
+                    fence=0,
+                    created_at=utcnow(),
+                    oom_killed=False,
+                    cleared=False,
+                )
+            )
+        )
+
+
+def progress(store: Store, ready_id: int, after_seq: int) -> Progress:
+    """Where the attempt stands, and its lines after ``after_seq``."""
+    return progress_of(store, {ready_id: after_seq})[ready_id]
+
+
+def progress_of(store: Store, after: Mapping[int, int]) -> dict[int, Progress]:
+    """:func:`progress` of many attempts (ready job id -> lines seen) in two queries: what
+    an engine following all its runs' attempts asks at each look."""
+    if not after:
+        return {}
+    lines_table = t.ready_job_lines
+    newer = sa.or_(
+        *(sa.and_(lines_table.c.ready_job_id == key, lines_table.c.seq > seq) for key, seq in after.items())
+    )
+    with store.database.connect() as conn:
+        rows = conn.execute(sa.select(t.ready_jobs).where(t.ready_jobs.c.id.in_(list(after)))).all()
+        lines = conn.execute(
+            sa.select(
+                lines_table.c.ready_job_id,
+                lines_table.c.seq,
+                lines_table.c.at,
+                lines_table.c.stream,
+                lines_table.c.line,
+            )
+            .where(newer)
+            .order_by(lines_table.c.ready_job_id, lines_table.c.seq)
+        ).all()
+    by_job: dict[int, list[Line]] = {}
+    for line in lines:
+        by_job.setdefault(line.ready_job_id, []).append(Line(line.seq, line.at, line.stream, line.line))
+    return {
+        row.id: Progress(
+            row.status,
+            row.worker,
+            row.lease_until,
+            row.exit_code,
+            bool(row.oom_killed),
+            row.reason,
+            None if row.output_file is None else base64.b64decode(row.output_file),
+            by_job.get(row.id, []),
+        )
+        for row in rows
+    }
+
+
+def expire(store: Store, ready_id: int, reason: str) -> bool:
+    """Take a claimed attempt whose lease ran out from its worker (``lost``); False if it
+    was renewed or ended meanwhile."""
+    now = utcnow()
+    with store.database.begin() as conn:
+        return bool(
+            conn.execute(
+                t.ready_jobs.update()
+                .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status == CLAIMED)
+                .where(t.ready_jobs.c.lease_until < now)
+                .values(status=LOST, fence=t.ready_jobs.c.fence + 1, finished_at=now, reason=reason)
+            ).rowcount
+        )
+
+
+def withdraw(store: Store, ready_id: int, reason: str) -> None:
+    """The engine is done with the attempt: an unfinished one is cancelled (its worker
+    stops it at its next heartbeat), and the lines on their way are dropped."""
+    with store.database.begin() as conn:
+        conn.execute(
+            t.ready_jobs.update()
+            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED)))
+            .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+        )
+        conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
+
+
+def withdraw_run(store: Store, run_id: int, reason: str) -> None:
+    """Cancel every unfinished attempt of a run (a server takes the run up again after its
+    server died: the attempts that server put up start over as new ones)."""
+    with store.database.begin() as conn:
+        conn.execute(
+            t.ready_jobs.update()
+            .where(t.ready_jobs.c.run_id == run_id, t.ready_jobs.c.status.in_((READY, CLAIMED)))
+            .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+        )
+
+
+def ready_ids(store: Store, run_id: int) -> list[int]:
+    """The attempts a run put up for workers, oldest first."""
+    with store.database.connect() as conn:
+        query = (
+            sa.select(t.ready_jobs.c.id).where(t.ready_jobs.c.run_id == run_id).order_by(t.ready_jobs.c.id)
+        )
+        return list(conn.execute(query).scalars())
+
+
+def queue_depth(store: Store) -> int:
+    with store.database.connect() as conn:
+        return int(
+            conn.execute(sa.select(sa.func.count()).where(t.ready_jobs.c.status == READY)).scalar() or 0
+        )
+
+
+# -- the worker's side: claim, stream, finish -------------------------------------------------
+def claim(store: Store, worker: str, labels: Mapping[str, str], lease: float = DEFAULT_LEASE) -> Claim | None:
+    """Lease the oldest ready attempt this worker's labels allow, or None."""
+    columns = (t.ready_jobs.c.id, t.ready_jobs.c.labels)
+    candidates = sa.select(*columns).where(t.ready_jobs.c.status == READY).order_by(t.ready_jobs.c.id)
+    candidates = candidates.limit(CLAIM_WINDOW)
+    if store.database.dialect.name == "sqlite":  # one writer at a time: read, then compare-and-set
+        with store.database.connect() as conn:
+            rows = conn.execute(candidates).all()
+        for row in rows:
+            if labels_match(row.labels, labels):
+                with store.database.begin() as conn:
+                    taken = _take(conn, row.id, worker, lease)
+                if taken is not None:
+                    return taken
+        return None
+    with store.database.begin() as conn:  # rows others are claiming now are skipped, not waited for
+        for row in conn.execute(candidates.with_for_update(skip_locked=True)).all():
+            if labels_match(row.labels, labels):
+                return _take(conn, row.id, worker, lease)
+    return None
+
+
+def _take(conn: sa.Connection, ready_id: int, worker: str, lease: float) -> Claim | None:
+    now = utcnow()
+    taken = conn.execute(
+        t.ready_jobs.update()
+        .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status == READY)
+        .values(
+            status=CLAIMED,
+            worker=worker,
+            fence=t.ready_jobs.c.fence + 1,
+            claimed_at=now,
+            lease_until=now + timedelta(seconds=lease),
+        )
+    )
+    if not taken.rowcount:
+        return None
+    row = conn.execute(sa.select(t.ready_jobs).where(t.ready_jobs.c.id == ready_id)).one()
+    return Claim(row.id, row.fence, row.run_id, row.path, row.attempt, dict(row.spec))
+
+
+def _fenced(conn: sa.Connection, claim: Claim) -> bool:
+    """Whether the claim still holds, locking its row (or, on SQLite, the database) until
+    the transaction ends: nobody can take it from us between this check and our write."""
+    touched = conn.execute(
+        t.ready_jobs.update()
+        .where(t.ready_jobs.c.id == claim.id, t.ready_jobs.c.fence == claim.fence)
+        .where(t.ready_jobs.c.status == CLAIMED)
+        .values(fence=t.ready_jobs.c.fence)
+    )
+    return bool(touched.rowcount)
+
+
+def append_lines(
+    store: Store, claim: Claim, first_seq: int, lines: Sequence[tuple[str, str, datetime]]
+) -> bool:
+    """Lines ``first_seq``... of the claimed attempt, as (stream, text, time); False (and
+    nothing written) when the claim no longer holds."""
+    if not lines:
+        return True
+    with store.database.begin() as conn:
+        if not _fenced(conn, claim):
+            return False
+        conn.execute(
+            t.ready_job_lines.insert(),
+            [
+                dict(ready_job_id=claim.id, seq=first_seq + index, at=at, stream=stream, line=text)
+                for index, (stream, text, at) in enumerate(lines)
+            ],
+        )
+    return True
+
+
+def finish(
+    store: Store,
+    claim: Claim,
+    *,
+    exit_code: int | None,
+    oom_killed: bool = False,
+    reason: str | None = None,
+    output_file: bytes | None = None,
+) -> bool:
+    """How the claimed attempt ended; False (nothing written) when the claim no longer holds."""
+    encoded = None if output_file is None else base64.b64encode(output_file).decode()
+    with store.database.begin() as conn:
+        if not _fenced(conn, claim):
+            return False
+        conn.execute(
+            t.ready_jobs.update()
+            .where(t.ready_jobs.c.id == claim.id)
+            .values(
+                status=DONE,
+                finished_at=utcnow(),
+                exit_code=exit_code,
+                oom_killed=oom_killed,
+                reason=reason,
+                output_file=encoded,
+            )
+        )
+    return True
+
+
+def holders(store: Store, ids: Iterable[int]) -> dict[int, str | None]:
+    """Which worker holds each of ``ids`` now (None: nobody)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    with store.database.connect() as conn:
+        rows = conn.execute(
+            sa.select(t.ready_jobs.c.id, t.ready_jobs.c.worker, t.ready_jobs.c.status).where(
+                t.ready_jobs.c.id.in_(wanted)
+            )
+        ).all()
+    return {row.id: row.worker if row.status == CLAIMED else None for row in rows}
+
+
+def finished_runs(store: Store, run_uids: Iterable[str]) -> set[str]:
+    """Those of ``run_uids`` that have ended (or are gone): a worker tears their workspaces down."""
+    wanted = list(run_uids)
+    if not wanted:
+        return set()
+    with store.database.connect() as conn:
+        live = set(
+            conn.execute(
+                sa.select(t.runs.c.uid).where(
+                    t.runs.c.uid.in_(wanted), t.runs.c.status.in_(("pending", "running", "paused"))
+                )
+            ).scalars()
+        )
+    return set(wanted) - live

@@ -1,0 +1,190 @@
+"""``coops worker``: claim ready jobs whose labels this worker has, run them on a real
+executor, stream their lines back and say how they ended, all under a lease.
+
+A heartbeat renews the leases every second; one the worker no longer holds (it expired
+while the worker was stalled, or the run's engine cancelled the attempt) is stopped at
+once: its container or process is destroyed, and whatever it still prints is dropped, as
+the store would refuse it anyway (the fence). A worker stopped gracefully gives its jobs
+back as lost (the engines retry them per ``retries``); one killed with -9 loses them when
+its leases expire, or at once when it starts again under the same name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from containerops.executors.base import Executor, ExecutorError, JobHandle, JobSpec, RunContext
+from containerops.store import Store
+from containerops.store import workers as queue
+from containerops.store.ownership import this_process
+from containerops.workers.leftovers import marked, stop_claims
+
+log = logging.getLogger("containerops.worker")
+
+#: How long an idle worker waits before it looks for ready jobs again (seconds).
+IDLE_POLL = 0.1
+SPEC_FIELDS = frozenset(JobSpec.__dataclass_fields__)
+
+
+class Worker:
+    """One worker process's loop: ``slots`` jobs at once, on ``executor``."""
+
+    def __init__(
+        self,
+        store: Store,
+        executor: Executor,
+        *,
+        name: str,
+        labels: Mapping[str, str] | None = None,
+        slots: int = 1,
+        lease: float = queue.DEFAULT_LEASE,
+    ) -> None:
+        if slots < 1:
+            raise ValueError("a worker needs at least one slot")
+        self.store = store
+        self.executor = executor
+        self.name = name
+        self.labels = dict(labels or {})
+        self.slots = slots
+        self.lease = lease
+        self._jobs: dict[int, tuple[queue.Claim, asyncio.Task[None]]] = {}
+        self._runs: dict[str, RunContext] = {}
+        self._free = asyncio.Event()
+        #: Set once the worker is registered: from then on it counts as live.
+        self.started = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set; then stop the jobs still running and give them back."""
+        # what this name's earlier process left running stops before its jobs are let go
+        left = await asyncio.to_thread(queue.left_behind, self.store, self.name)
+        await asyncio.to_thread(stop_claims, self.executor.name, left)
+        await asyncio.to_thread(queue.cleared, self.store, left)
+        await asyncio.to_thread(
+            queue.register,
+            self.store,
+            self.name,
+            labels=self.labels,
+            slots=self.slots,
+            executor=self.executor.name,
+            process=this_process(),
+        )
+        self.started.set()
+        log.info("worker %s started: %d slot(s), labels %s", self.name, self.slots, self.labels or "none")
+        beating = asyncio.create_task(self._heartbeats())
+        try:
+            while not stop.is_set():
+                if len(self._jobs) >= self.slots:
+                    self._free.clear()
+                    await _first(self._free.wait(), stop.wait())
+                    continue
+                try:
+                    claim = await asyncio.to_thread(
+                        queue.claim, self.store, self.name, self.labels, self.lease
+                    )
+                except Exception:
+                    log.exception("could not claim a job: trying again")
+                    claim = None
+                if claim is None:
+                    await _first(asyncio.sleep(IDLE_POLL), stop.wait())
+                    continue
+                log.info("claimed %s attempt %d (ready job %d)", claim.path, claim.attempt, claim.id)
+                self._jobs[claim.id] = (claim, asyncio.create_task(self._run_one(claim)))
+        finally:
+            beating.cancel()
+            for _, task in list(self._jobs.values()):
+                task.cancel()
+            await asyncio.gather(*(task for _, task in self._jobs.values()), return_exceptions=True)
+            await asyncio.to_thread(queue.stopped, self.store, self.name)
+            for run in list(self._runs.values()):
+                await self._teardown(run)
+            log.info("worker %s stopped", self.name)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(queue.HEARTBEAT_EVERY)
+            held = {claim.id: claim.fence for claim, _ in self._jobs.values()}
+            try:
+                kept = await asyncio.to_thread(queue.heartbeat, self.store, self.name, held, self.lease)
+                ended = await asyncio.to_thread(queue.finished_runs, self.store, list(self._runs))
+            except Exception:
+                log.exception("heartbeat failed: trying again")
+                continue
+            for ready_id in set(held) - kept:
+                entry = self._jobs.get(ready_id)
+                if entry is not None:
+                    log.warning("lost the lease of %s: stopping it", entry[0].path)
+                    entry[1].cancel()
+            busy = {claim.spec.get("run_id") for claim, _ in self._jobs.values()}
+            for uid in ended - busy:
+                await self._teardown(self._runs[uid])
+
+    async def _teardown(self, run: RunContext) -> None:
+        self._runs.pop(run.run_id, None)
+        with contextlib.suppress(Exception):
+            await self.executor.teardown(run)
+
+    async def _run_one(self, claim: queue.Claim) -> None:
+        try:
+            await self._execute(claim)
+        except asyncio.CancelledError:
+            pass
+        except Exception as error:  # a bug or a lost database: the lease runs out, the engine retries
+            log.exception("job %s failed in the worker", claim.path)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(queue.finish, self.store, claim, exit_code=None, reason=str(error))
+        finally:
+            self._jobs.pop(claim.id, None)
+            self._free.set()
+            with contextlib.suppress(Exception):  # else the next start of this worker looks for it
+                await asyncio.to_thread(queue.cleared, self.store, [claim.id])
+
+    async def _execute(self, claim: queue.Claim) -> None:
+        spec = marked(job_spec(claim.spec), claim.id, self.name)
+        if spec.run_id not in self._runs:
+            run = RunContext(run_id=spec.run_id, flow_uri=str(claim.spec.get("flow_uri", "")))
+            await self.executor.setup(run)
+            self._runs[spec.run_id] = run
+        handle: JobHandle | None = None
+        try:
+            handle = await self.executor.start(spec)
+            seq = 0
+            async for batch in self.executor.log_batches(handle):
+                lines = [(line.stream, line.text, line.time) for line in batch]
+                if not await asyncio.to_thread(queue.append_lines, self.store, claim, seq + 1, lines):
+                    log.warning("%s is no longer ours: stopping it", claim.path)
+                    return
+                seq += len(lines)
+            ended = await self.executor.wait(handle)
+            output = await self.executor.output_file(handle)
+            done: dict[str, Any] = dict(
+                exit_code=ended.exit_code,
+                oom_killed=ended.oom_killed,
+                reason=ended.reason,
+                output_file=output,
+            )
+        except ExecutorError as error:
+            done = dict(exit_code=None, reason=str(error))
+        finally:
+            if handle is not None:
+                await asyncio.shield(self.executor.destroy(handle))
+        if not await asyncio.to_thread(queue.finish, self.store, claim, **done):
+            log.warning("%s ended after it stopped being ours: its result is dropped", claim.path)
+
+
+def job_spec(stored: Mapping[str, Any]) -> JobSpec:
+    """The JobSpec a ready job's row holds (its other keys, e.g. the flow's uri, left out)."""
+    return JobSpec(**{key: value for key, value in stored.items() if key in SPEC_FIELDS})
+
+
+async def _first(*waits: Any) -> None:
+    """Wait for the first of ``waits`` (coroutines), cancelling the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

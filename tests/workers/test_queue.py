@@ -1,0 +1,80 @@
+"""Jobs run by workers, in one process (the engine on the queue, workers on the local
+executor), on SQLite, PostgreSQL and MariaDB: lines, outputs and exit codes come back as
+on any executor, a job's labels choose its worker, and a job no worker can take says why
+and times out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from containerops.executors import get_executor
+from containerops.store import Store, runs
+from containerops.store import workers as queue
+from containerops.workers import Worker
+from tests.mariadbserver import mariadb_database
+from tests.pgserver import postgres_database
+from tests.workers.flows import flow, sh, with_workers
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def any_store(request: pytest.FixtureRequest, coops_home: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        opened = Store.open()
+        yield opened
+        opened.close()
+        return
+    with (postgres_database if request.param == "postgresql" else mariadb_database)() as url:
+        opened = Store.open(url)
+        yield opened
+        opened.close()
+
+
+def worker(store: Store, name: str, slots: int = 2, **labels: str) -> Worker:
+    return Worker(store, get_executor("local"), name=name, labels=labels, slots=slots)
+
+
+def test_jobs_run_on_workers_with_their_lines_outputs_and_exit_codes(any_store: Store) -> None:
+    doc = flow(
+        sh('echo "one"; echo "two" >&2; echo "[COUT] greeting = hi"; echo "k=v" > "$CO_OUTPUT"'),
+        sh('echo "worker $CO_WORKER"; exit 3', allow_failure=True),
+    )
+    (state,) = asyncio.run(with_workers(any_store, [worker(any_store, "w1")], doc))
+    assert state.status == "success", state.reason
+    first, second = state.jobs["build.a0.job-1"], state.jobs["build.a1.job-1"]
+    assert first.status == "success" and first.outputs == {"greeting": "hi", "k": "v"}
+    assert (second.status, second.exit_code, second.reason) == ("failure", 3, "exit code 3")
+    lines = [(row.stream, row.line) for row in any_store.log_lines(state.id)]
+    assert ("stdout", "one") in lines and ("stderr", "two") in lines and ("stdout", "worker w1") in lines
+    assert queue.queue_depth(any_store) == 0
+
+
+def test_a_job_runs_only_on_a_worker_with_its_labels(any_store: Store) -> None:
+    doc = flow(
+        sh('echo "on $CO_WORKER"', labels={"gpu": "true"}),
+        sh('echo "on $CO_WORKER"'),
+        parallel=True,
+    )
+    workers = [worker(any_store, "cpu", slots=4), worker(any_store, "gpu", slots=1, gpu="true")]
+    states = asyncio.run(with_workers(any_store, workers, doc, doc, doc))
+    for state in states:
+        assert state.status == "success"
+        gpu_lines = [row.line for row in any_store.log_lines(state.id, job_path="build.a0.job-1")]
+        assert gpu_lines == ["on gpu"]
+    others = {
+        row.line for state in states for row in any_store.log_lines(state.id, job_path="build.a1.job-1")
+    }
+    assert others <= {"on cpu", "on gpu"}  # a job without labels: any worker
+
+
+def test_a_job_no_worker_can_take_says_why_and_times_out(any_store: Store) -> None:
+    doc = flow(sh("echo never", labels={"gpu": "true"}, timeout="2s"))
+    (state,) = asyncio.run(with_workers(any_store, [worker(any_store, "cpu")], doc))
+    job = state.jobs["build.a0.job-1"]
+    assert (state.status, job.reason) == ("failure", "timeout after 2 s")
+    lines = [row.line for row in any_store.log_lines(state.id)]
+    assert lines == ["[coops] waiting for a worker: no worker with gpu=true"]
+    assert runs.attempts(any_store, state.id)[0]["status"] == "failure"
