@@ -140,7 +140,7 @@ def push_component(
         pushed_by=pushed_by or local_pusher(),
         source_commit=commit,
         source_dirty=dirty,
-        size=_image_size(built.image_id),
+        size=image_size(built.image_id),
     )
     known = catalog.existing(spec.namespace, spec.name, spec.version)
     if known is not None and known.image_id != built.image_id:
@@ -151,19 +151,55 @@ def push_component(
         raise VersionConflict(conflict_message(record, held[1]) + f" (the registry at {address} holds it)")
     if held is None:
         say(f"pushing {repository}:{spec.version} to {address}")
-        _push(address, repository, spec.version, built.tag)
-        held = registry.manifest_digest(repository, spec.version, address)
-        if held is None or held[1] != built.image_id:
-            raise TransferError(
-                f"the registry at {address} does not hold {repository}:{spec.version} after the push"
-            )
+        push_image(address, repository, spec.version, built.tag)
     else:
         say(f"{repository}:{spec.version} is already in {address} with this image")
-    row, created = catalog.record(dataclasses.replace(record, digest=held[0]), kind=namespace_kind)
+    return record_pushed(store, record, address, kind=namespace_kind)
+
+
+def record_pushed(
+    store: Store,
+    record: PushRecord,
+    address: str,
+    *,
+    kind: NamespaceKind | None = None,
+    token: str | None = None,
+) -> PushResult:
+    """Record a version whose image was pushed to the registry at ``address``, once the
+    registry is seen to hold exactly that image under its tag (read with ``token``, a
+    registry JWT, when the registry takes them): the digest recorded is the registry's.
+
+    What the server does with a push made through it (the client pushed the image with
+    its own token), and the end of a local push. ``kind``: the namespace's when new.
+    """
+    catalog = Catalog(store)
+    known = catalog.existing(record.namespace, record.name, record.version)
+    if known is not None and known.image_id != record.image_id:
+        raise VersionConflict(conflict_message(record, known.image_id))
+    repository = f"{record.namespace}/{record.name}"
+    held = registry.manifest_digest(repository, record.version, address, token=token)
+    if held is None:
+        raise TransferError(f"the registry at {address} does not hold {repository}:{record.version}")
+    if held[1] != record.image_id and known is None:
+        raise VersionConflict(
+            f"the registry at {address} holds another image ({held[1][:19]}) as "
+            f"{repository}:{record.version} than this one ({record.image_id[:19]}); push the image again"
+        )
+    digest = known.digest if known is not None else held[0]
+    row, created = catalog.record(
+        dataclasses.replace(record, digest=digest),
+        kind=kind or _kind_of(record.namespace, catalog.namespace_kind(record.namespace)),
+    )
     return PushResult(version=row, created=created, image=row.image(address))
 
 
-def _image_size(image_id: str) -> int | None:
+def _kind_of(namespace: str, found: str | None) -> NamespaceKind:
+    if namespace == LIBRARY:
+        return "library"
+    return "organization" if found == "organization" else "user"
+
+
+def image_size(image_id: str) -> int | None:
     with _docker() as client:
         try:
             size = client.api.inspect_image(image_id).get("Size")
@@ -172,13 +208,17 @@ def _image_size(image_id: str) -> int | None:
     return int(size) if isinstance(size, int) else None
 
 
-def _push(address: str, repository: str, version: str, local_tag: str) -> None:
+def push_image(
+    address: str, repository: str, version: str, local_tag: str, auth: dict[str, str] | None = None
+) -> None:
+    """``docker push`` the image ``local_tag`` as ``<address>/<repository>:<version>``; ``auth``
+    (username, password: a coops token) for a registry that takes a server's tokens."""
     remote = f"{address}/{repository}"
     with _docker() as client:
         try:
             client.api.tag(local_tag, remote, version)
             error = None
-            for chunk in client.api.push(remote, tag=version, stream=True, decode=True):
+            for chunk in client.api.push(remote, tag=version, stream=True, decode=True, auth_config=auth):
                 if "error" in chunk:
                     error = str(chunk.get("error") or chunk.get("errorDetail"))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
@@ -205,12 +245,17 @@ def pull_component(
     address = registry.check()
     image = version.image(address)
     pull_image(image, progress)
+    tag_pulled(image, version)
+    return version, image
+
+
+def tag_pulled(image: str, version: VersionRow) -> None:
+    """Tag a pulled ``image`` ``coops/<ns>/<name>:<version>``, as a local build is."""
     with _docker() as client:
         try:
             client.api.tag(image, f"coops/{version.namespace}/{version.name}", version.version)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise TransferError(f"tagging {image} failed: {exc}") from None
-    return version, image
 
 
 def has_image(image: str) -> bool:
@@ -224,17 +269,18 @@ def has_image(image: str) -> bool:
     return True
 
 
-def pull_image(image: str, progress: Progress | None = None) -> None:
-    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly."""
+def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
+    ``auth`` (username, password: a coops token) for a registry that takes a server's tokens."""
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
     address = repository.split("/", 1)[0]
-    registry.check(address)
+    registry.check(address, token_auth=auth is not None)
     say(f"pulling {image}")
     with _docker() as client:
         error = None
         try:
-            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True):
+            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True, auth_config=auth):
                 if "error" in chunk:
                     error = str(chunk.get("error"))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
