@@ -21,7 +21,7 @@ from tests.cli.test_cli import coops
 from tests.server.conftest import LiveServer, free_port
 
 from containerops.images import BUSYBOX_IMAGE
-from containerops.repository import registry, registry_auth
+from containerops.repository import registry, registry_auth, transfer
 from containerops.store import Store
 from containerops.store.accounts import create_org, create_token, create_user, revoke_token, set_member
 from containerops.store.refusals import list_refusals
@@ -213,6 +213,33 @@ def test_a_revoked_coops_token_stops_working_at_the_registry_when_its_jwt_expire
         assert time.monotonic() < deadline, "the registry still takes the JWT of a revoked token"
         time.sleep(0.2)
     assert answer() == 401
+
+
+@pytest.mark.docker
+def test_the_home_holding_the_key_pulls_its_runs_components_and_others_are_told_how(
+    secured: Secured, engine: docker.DockerClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The server pulls the components of its runs with a token it signs itself; a home
+    without the key (a local push or pull) is told to go through the server."""
+    assert push(engine, secured.address, "bob/private", {"username": "bob", "password": secured.bob}) == ""
+    held = registry.manifest_digest(
+        "bob/private",
+        "1.0.0",
+        secured.address,
+        token=registry_auth.load_signer().issue(  # type: ignore[union-attr]
+            "t", [registry_auth.Access("bob", "private", ("pull",))]
+        )[0],
+    )
+    assert held is not None
+    image = f"{secured.address}/bob/private@{held[0]}"
+    transfer.pull_image(image)
+    engine.api.remove_image(image, noprune=True)
+    monkeypatch.setenv("COOPS_REGISTRY_AUTH", str(tmp_path / "no-key"))
+    with pytest.raises(transfer.TransferError, match="pull through it"):
+        transfer.pull_image(image)
+    monkeypatch.setenv("COOPS_REGISTRY", secured.address)
+    with pytest.raises(registry.RegistryError, match="takes tokens from its server"):
+        registry.check()
 
 
 def test_a_registry_for_a_server_is_not_restarted_the_other_way(secured: Secured) -> None:

@@ -106,20 +106,30 @@ def check(address: str | None = None, *, token_auth: bool = False) -> str:
     pushes, as a local one does.
     """
     address = address or registry_address()
+    if probe(address) and not token_auth:
+        raise RegistryError(
+            f"{address} answered HTTP 401 on /v2/: it takes tokens from its server "
+            "(push and pull with --server, or docker login with a coops token)"
+        )
+    return address
+
+
+def probe(address: str) -> bool:
+    """Whether the registry at ``address`` takes a server's tokens (True) or anyone (False);
+    :class:`RegistryError` when it does not answer as a registry ContainerOps can use."""
     try:
         response = httpx.get(api_url(address), timeout=CHECK_TIMEOUT)
     except httpx.HTTPError as exc:
         raise RegistryError(down_message(address, exc)) from None
     challenge = response.headers.get("WWW-Authenticate", "")
-    if token_auth and response.status_code == 401 and challenge.lower().startswith("bearer "):
-        return address
+    if response.status_code == 401 and challenge.lower().startswith("bearer "):
+        return True
     if response.status_code != 200:
-        needs = "a token from its server (push with --server)" if challenge else "anonymous pushes"
         raise RegistryError(
             f"{address} answered HTTP {response.status_code} on /v2/: it is not a registry "
-            f"ContainerOps can use this way (it must allow {needs})"
+            "ContainerOps can use (it must allow anonymous pushes or take a coops server's tokens)"
         )
-    return address
+    return False
 
 
 def down_message(address: str, cause: object) -> str:

@@ -32,7 +32,7 @@ from containerops.component.spec import load_spec
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
 from containerops.model.component_refs import ComponentRef
-from containerops.repository import registry
+from containerops.repository import registry, registry_auth
 from containerops.repository.catalog import (
     Catalog,
     CatalogError,
@@ -258,6 +258,21 @@ def tag_pulled(image: str, version: VersionRow) -> None:
             raise TransferError(f"tagging {image} failed: {exc}") from None
 
 
+def _own_pull_token(address: str, repository: str) -> dict[str, str]:
+    """Docker's ``registrytoken`` (sent to the registry as it is) for pulling ``repository``,
+    signed with this home's key; TransferError when this home has none."""
+    signer = registry_auth.load_signer()
+    namespace, _, name = repository.partition("/")
+    if signer is None:
+        raise TransferError(
+            f"the registry at {address} takes tokens from its server: pull through it "
+            "(coops component pull --server URL) or docker login with a coops token"
+        )
+    return {
+        "registrytoken": signer.issue("coops-runner", [registry_auth.Access(namespace, name, ("pull",))])[0]
+    }
+
+
 def has_image(image: str) -> bool:
     with _docker() as client:
         try:
@@ -271,11 +286,17 @@ def has_image(image: str) -> bool:
 
 def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
     """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
-    ``auth`` (username, password: a coops token) for a registry that takes a server's tokens."""
+
+    ``auth`` (username, password: a coops token) for a registry that takes a server's
+    tokens. Without it, such a registry is given a pull token this process signs itself
+    when it holds the signing key (the server pulling its runs' components, on the
+    registry's home); anyone else is told to pull through the server.
+    """
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
-    address = repository.split("/", 1)[0]
-    registry.check(address, token_auth=auth is not None)
+    address, _, path = repository.partition("/")
+    if registry.probe(address) and auth is None:
+        auth = _own_pull_token(address, path)
     say(f"pulling {image}")
     with _docker() as client:
         error = None
