@@ -22,8 +22,10 @@ from tests.server.conftest import LiveServer, free_port
 
 from containerops.images import BUSYBOX_IMAGE
 from containerops.repository import registry, registry_auth, transfer
+from containerops.repository.catalog import Catalog
 from containerops.store import Store
 from containerops.store.accounts import create_org, create_token, create_user, revoke_token, set_member
+from containerops.store.components import PushRecord
 from containerops.store.refusals import list_refusals
 
 
@@ -353,3 +355,39 @@ def test_the_server_records_only_what_the_registry_holds(secured: Secured, store
         assert other.status_code == 422 and "not acme/tool:2.0.0" in other.json()["error"]
     with secured.server.client(secured.bob) as bob:
         assert bob.post("/api/v1/components/acme/tool/versions/1.0.0", json=body).status_code == 404
+
+
+@pytest.mark.docker
+def test_a_server_configured_for_it_lets_anyone_read_public_components(
+    secured: Secured, engine: docker.DockerClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = {"username": "alice", "password": secured.alice}
+    for name in ("pub", "priv"):
+        assert push(engine, secured.address, f"alice/{name}", alice) == ""
+        jwt_token = registry_auth.load_signer().issue(  # type: ignore[union-attr]
+            "t", [registry_auth.Access("alice", name, ("pull",))]
+        )[0]
+        held = registry.manifest_digest(f"alice/{name}", "1.0.0", secured.address, token=jwt_token)
+        assert held is not None
+        Catalog(store).record(PushRecord("alice", name, "1.0.0", held[0], held[1], {}, ""))
+    Catalog(store).set_public("alice", "pub", True)
+    url = secured.server.url
+    # not configured: a token is needed everywhere
+    assert httpx.get(f"{url}/api/v1/components").status_code == 401
+    assert pull(engine, secured.address, "alice/pub", None) != ""
+    monkeypatch.setenv("COOPS_SERVER_ANONYMOUS_READ", "1")
+    listed = httpx.get(f"{url}/api/v1/components").json()["components"]
+    assert [(c["namespace"], c["name"]) for c in listed] == [("alice", "pub")]
+    assert httpx.get(f"{url}/api/v1/components/alice/pub").status_code == 200
+    assert httpx.get(f"{url}/api/v1/components/alice/priv").status_code == 404
+    anonymous = httpx.get(
+        f"{url}/registry/token",
+        params={"scope": ["repository:alice/pub:pull,push", "repository:alice/priv:pull"]},
+    )
+    assert granted(anonymous) == [{"type": "repository", "name": "alice/pub", "actions": ["pull"]}]
+    assert (None, "repository:alice/priv:pull") in refusals(store)
+    assert pull(engine, secured.address, "alice/pub", None) == ""
+    assert pull(engine, secured.address, "alice/priv", None) != ""
+    assert push(engine, secured.address, "alice/pub", None) != ""
+    # a token that is given is still checked
+    assert httpx.get(f"{url}/api/v1/components", headers={"Authorization": "Bearer nope"}).status_code == 401

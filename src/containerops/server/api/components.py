@@ -27,7 +27,7 @@ from containerops.repository.catalog import Catalog, CatalogError, UnknownCompon
 from containerops.repository.transfer import TransferError, record_pushed
 from containerops.server.api.registry import server_pull_token
 from containerops.server.auth import Principal
-from containerops.server.deps import Caller, ComponentName, StoreDep
+from containerops.server.deps import Caller, ComponentName, Reader, StoreDep, reads
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, answer, error_responses
 from containerops.store.accounts import namespace_exists
 from containerops.store.components import PushRecord
@@ -37,8 +37,11 @@ router = APIRouter(prefix="/api/v1/components", tags=["components"], responses=W
 Version = Annotated[str, Path(max_length=64, pattern=f"^{SEMVER.pattern}$")]
 
 
-def readable_by(caller: Principal) -> frozenset[str] | None:
-    """The namespaces whose private components ``caller`` reads (None: all, an administrator)."""
+def readable_by(caller: Principal | None) -> frozenset[str] | None:
+    """The namespaces whose private components ``caller`` reads (None: all, an administrator;
+    none for an anonymous reader, who reads only public components)."""
+    if caller is None:
+        return frozenset()
     caller.require("read")
     found = caller.namespaces("read")
     return None if found is None else frozenset(found)
@@ -59,7 +62,7 @@ def _require_component(
 @router.get("", summary="List components, or search them (q: words matched from their start)")
 def components(
     store: StoreDep,
-    caller: Caller,
+    caller: Reader,
     q: Annotated[str | None, Query(max_length=200, description="search words")] = None,
     namespace: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -80,7 +83,7 @@ def component(
     namespace: ComponentName,
     name: ComponentName,
     store: StoreDep,
-    caller: Caller,
+    caller: Reader,
     version: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
     ref_text = f"{namespace}/{name}" + (f":{version}" if version else "")
@@ -90,7 +93,7 @@ def component(
         raise ApiError(str(error), status=422) from None
     catalog = Catalog(store)
     try:  # a version named is shown even when yanked: people look up why
-        found = catalog.resolve(ref, lambda ns: caller.can("read", ns), pinned=version is not None)
+        found = catalog.resolve(ref, reads(caller), pinned=version is not None)
     except UnknownComponent as error:
         raise NotFound(str(error)) from None
     return {

@@ -25,7 +25,7 @@ from containerops.repository import registry, registry_auth
 from containerops.repository.catalog import Catalog
 from containerops.repository.registry_auth import Access, ScopeInvalid, Signer
 from containerops.server.auth import Principal
-from containerops.server.deps import Caller, StoreDep
+from containerops.server.deps import Caller, StoreDep, anonymous_read, reads
 from containerops.server.errors import WITH_TOKEN, error_responses
 from containerops.store import Store
 from containerops.store.accounts import TokenRefused, authenticate
@@ -68,15 +68,16 @@ def _refuse_login(store: Store, reason: str) -> HTTPException:
     return HTTPException(401, f"registry token refused: {reason}", headers=_BASIC)
 
 
-def grant(store: Store, caller: Principal, wanted: Access) -> tuple[Access, list[str]]:
-    """What of ``wanted`` ``caller`` gets, and the actions refused."""
+def grant(store: Store, caller: Principal | None, wanted: Access) -> tuple[Access, list[str]]:
+    """What of ``wanted`` ``caller`` (None: anonymous, when the server allows it: public
+    components only) gets, and the actions refused."""
     granted: list[str] = []
     refused: list[str] = []
     for action in wanted.actions:
         if action == "pull":
-            ok = Catalog(store).may_read(wanted.namespace, wanted.name, lambda ns: caller.can("read", ns))
+            ok = Catalog(store).may_read(wanted.namespace, wanted.name, reads(caller))
         elif action == "push":
-            ok = caller.can("write", wanted.namespace)
+            ok = caller is not None and caller.can("write", wanted.namespace)
         else:  # delete, *: the registry's own, not given through tokens
             ok = False
         (granted if ok else refused).append(action)
@@ -100,12 +101,14 @@ def registry_token(
     if service is not None and service != registry_auth.SERVICE:
         raise HTTPException(400, f"service {service[:100]!r} is not this server's ({registry_auth.SERVICE})")
     token = _credential(request)
-    if token is None:
+    caller: Principal | None = None
+    if token is None and not anonymous_read(request):
         raise _refuse_login(store, "no coops token (give it as the password: docker login -p coops_...)")
-    try:
-        caller = Principal.from_identity(authenticate(store, token))
-    except TokenRefused as why:
-        raise _refuse_login(store, str(why)) from None
+    if token is not None:
+        try:
+            caller = Principal.from_identity(authenticate(store, token))
+        except TokenRefused as why:
+            raise _refuse_login(store, str(why)) from None
     wanted: list[Access] = []
     for text in (part for item in scope or [] for part in item.split()):
         try:
@@ -118,19 +121,20 @@ def registry_token(
         given, refused = grant(store, caller, access)
         granted.append(given)
         if refused:
+            who = f"user {caller.user!r}" if caller is not None else "an anonymous reader"
             denials.append(
                 Refusal(
                     utcnow(),
-                    caller.user,
-                    caller.token_key,
+                    None if caller is None else caller.user,
+                    None if caller is None else caller.token_key,
                     f"repository:{access.repository}:{','.join(refused)}",
-                    f"user {caller.user!r} may not {' or '.join(refused)} {access.repository}",
+                    f"{who} may not {' or '.join(refused)} {access.repository}",
                 )
             )
     record_refusals(store, denials)
     for refusal in denials:
         log.warning("registry token: %s (token %s)", refusal.reason, refusal.token_key)
-    jwt, lifetime = signer.issue(caller.user, granted)
+    jwt, lifetime = signer.issue(caller.user if caller is not None else "anonymous", granted)
     now = utcnow()
     return JSONResponse(
         {"token": jwt, "access_token": jwt, "expires_in": lifetime, "issued_at": rfc3339(now)},
