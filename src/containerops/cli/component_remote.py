@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from containerops.cli.remote import EXIT_FAILURE, Remote, RemoteError
-from containerops.component.build import build_component
-from containerops.component.spec import load_spec
-from containerops.repository import transfer
+from containerops.repository import engine_images
+from containerops.repository.engine_images import TransferError
 from containerops.repository.provenance import source_of
-from containerops.store.components import ComponentRow, VersionRow
 from containerops.timestamps import parse as parse_time
 from containerops.timestamps import utcnow
+
+# The builder (pydantic's spec, the Docker SDK's build) and the store's rows (SQLAlchemy)
+# are imported where they are used: a pull through the server needs neither, and they
+# are most of its start-up.
+if TYPE_CHECKING:
+    from containerops.store.components import ComponentRow, VersionRow
 
 Progress = Callable[[str], None]
 
@@ -59,6 +63,9 @@ def _existing(remote: Remote, namespace: str, name: str, version: str) -> dict[s
 def push(remote: Remote, token: str | None, folder: Path, progress: Progress) -> dict[str, Any]:
     """Build ``folder``'s component and push it through the server; the version's document
     with ``created`` (False: this very image was this version already)."""
+    from containerops.component.build import build_component  # start-up: see the imports
+    from containerops.component.spec import load_spec
+
     loaded = load_spec(folder)
     spec = loaded.spec
     check_writer(remote, spec.namespace)
@@ -75,8 +82,8 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
     if known is None:
         progress(f"pushing {repository}:{spec.version} to {address}")
         try:
-            transfer.push_image(address, repository, spec.version, built.tag, auth)
-        except transfer.TransferError as error:
+            engine_images.push_image(address, repository, spec.version, built.tag, auth)
+        except TransferError as error:
             raise RemoteError(str(error), EXIT_FAILURE) from None
     commit, dirty = source_of(folder)
     body = {
@@ -85,7 +92,7 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
         "readme": loaded.readme,
         "source_commit": commit,
         "source_dirty": dirty,
-        "size": transfer.image_size(built.image_id),
+        "size": engine_images.image_size(built.image_id),
     }
     path = f"/api/v1/components/{spec.namespace}/{spec.name}/versions/{spec.version}"
     document: dict[str, Any] = remote.call("POST", path, json=body)
@@ -100,14 +107,18 @@ def pull(remote: Remote, token: str | None, ref: str, progress: Progress) -> dic
     document: dict[str, Any] = remote.call("GET", f"/api/v1/components/{namespace}/{name}", params=params)
     _, auth = registry_auth(remote, token)
     try:
-        transfer.pull_image(document["image"], progress, auth)
-        transfer.tag_pulled(document["image"], version_row(document))
-    except transfer.TransferError as error:
+        engine_images.pull_image(document["image"], progress, auth)
+        engine_images.tag_pulled(
+            document["image"], document["namespace"], document["name"], document["version"]
+        )
+    except TransferError as error:
         raise RemoteError(str(error), EXIT_FAILURE) from None
     return document
 
 
 def component_rows(documents: list[dict[str, Any]]) -> list[ComponentRow]:
+    from containerops.store.components import ComponentRow  # start-up: see the imports
+
     return [
         ComponentRow(
             namespace=d["namespace"],
@@ -126,6 +137,8 @@ def component_rows(documents: list[dict[str, Any]]) -> list[ComponentRow]:
 
 def version_row(d: dict[str, Any]) -> VersionRow:
     """A version as the server's JSON has it, as the row the local commands print."""
+    from containerops.store.components import VersionRow  # start-up: see the imports
+
     source = d.get("source") or {}
     yanked = d.get("yanked") or {}
     return VersionRow(

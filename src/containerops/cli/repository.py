@@ -103,6 +103,14 @@ def push(
 
     Example:  coops component push components/shell
     """
+
+    def progress(line: str) -> None:
+        if verbose or not line.startswith("  "):
+            _say(line)
+
+    if server is not None:  # before the store's imports: a push through a server needs none
+        _push_through(server, token, folder, progress, as_json)
+        return
     from containerops.component.build import ComponentBuildError
     from containerops.component.spec import SpecInvalid
     from containerops.repository import registry
@@ -110,13 +118,6 @@ def push(
     from containerops.repository.transfer import TransferError, push_component
     from containerops.store import Store
 
-    def progress(line: str) -> None:
-        if verbose or not line.startswith("  "):
-            _say(line)
-
-    if server is not None:
-        _push_through(server, token, folder, progress, as_json)
-        return
     store = Store.open()
     try:
         result = push_component(
@@ -180,13 +181,8 @@ def pull(
 
     It is also tagged coops/NAMESPACE/NAME:VERSION. Example:  coops component pull library/shell
     """
-    from containerops.repository import registry
-    from containerops.repository.catalog import UnknownComponent
-    from containerops.repository.transfer import TransferError, pull_component
-    from containerops.store import Store
-
     wanted = _ref(ref)
-    if server is not None:
+    if server is not None:  # before the store's imports: a pull through a server needs none
         from containerops.cli import component_remote
 
         document = _through(server, token, lambda remote: component_remote.pull(remote, token, ref, _say))
@@ -196,6 +192,11 @@ def pull(
             shown = f"{document['namespace']}/{document['name']}:{document['version']}: {document['image']}"
             err.print(f"[green]✔[/] {escape(shown)}", highlight=False, soft_wrap=True)
         return
+    from containerops.repository import registry
+    from containerops.repository.catalog import UnknownComponent
+    from containerops.repository.transfer import TransferError, pull_component
+    from containerops.store import Store
+
     store = Store.open()
     try:
         version, image = pull_component(

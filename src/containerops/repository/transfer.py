@@ -15,24 +15,15 @@ organization's), on its first push.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import docker
-import docker.errors
-import requests.exceptions
 
 import containerops
 from containerops.component.build import build_component
 from containerops.component.spec import load_spec
-from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
 from containerops.model.component_refs import ComponentRef
-from containerops.repository import registry, registry_auth
+from containerops.repository import engine_images, registry, registry_auth
 from containerops.repository.catalog import (
     Catalog,
     CatalogError,
@@ -40,18 +31,19 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
+from containerops.repository.engine_images import (
+    Progress,
+    TransferError,
+    image_size,
+    push_image,
+    tag_pulled,
+)
 from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store
 from containerops.store.components import LIBRARY, PushRecord, VersionRow
 
-Progress = Callable[[str], None]
-
 #: ``components/`` of the source tree this package runs from (an editable install).
 LIBRARY_FOLDER = Path(containerops.__file__).resolve().parents[2] / "components"
-
-
-class TransferError(Exception):
-    """A push or pull that could not be done; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +80,6 @@ def namespace_kind_for(
     if kind == "library":
         raise CatalogError("only the namespace 'library' is of kind library")
     return kind or ("organization" if existing == "organization" else "user")
-
-
-@contextlib.contextmanager
-def _docker() -> Iterator[Any]:
-    try:
-        client = connect()
-    except ExecutorError as exc:
-        raise TransferError(str(exc)) from None
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def push_component(
@@ -199,37 +179,6 @@ def _kind_of(namespace: str, found: str | None) -> NamespaceKind:
     return "organization" if found == "organization" else "user"
 
 
-def image_size(image_id: str) -> int | None:
-    with _docker() as client:
-        try:
-            size = client.api.inspect_image(image_id).get("Size")
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
-            return None
-    return int(size) if isinstance(size, int) else None
-
-
-def push_image(
-    address: str, repository: str, version: str, local_tag: str, auth: dict[str, str] | None = None
-) -> None:
-    """``docker push`` the image ``local_tag`` as ``<address>/<repository>:<version>``; ``auth``
-    (username, password: a coops token) for a registry that takes a server's tokens."""
-    remote = f"{address}/{repository}"
-    with _docker() as client:
-        try:
-            client.api.tag(local_tag, remote, version)
-            error = None
-            for chunk in client.api.push(remote, tag=version, stream=True, decode=True, auth_config=auth):
-                if "error" in chunk:
-                    error = str(chunk.get("error") or chunk.get("errorDetail"))
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"pushing {remote}:{version} failed: {exc}") from None
-        finally:
-            with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
-                client.api.remove_image(f"{remote}:{version}", noprune=True)
-    if error is not None:
-        raise TransferError(f"pushing {remote}:{version} failed: {error}")
-
-
 def local_tag(version: VersionRow) -> str:
     return f"coops/{version.namespace}/{version.name}:{version.version}"
 
@@ -245,17 +194,20 @@ def pull_component(
     address = registry.check()
     image = version.image(address)
     pull_image(image, progress)
-    tag_pulled(image, version)
+    tag_pulled(image, version.namespace, version.name, version.version)
     return version, image
 
 
-def tag_pulled(image: str, version: VersionRow) -> None:
-    """Tag a pulled ``image`` ``coops/<ns>/<name>:<version>``, as a local build is."""
-    with _docker() as client:
-        try:
-            client.api.tag(image, f"coops/{version.namespace}/{version.name}", version.version)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"tagging {image} failed: {exc}") from None
+def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference (``engine_images``); a
+    registry that takes a server's tokens is given, without ``auth``, a pull token this
+    process signs itself when it holds the signing key (the server pulling its runs'
+    components, on the registry's home); anyone else is told to pull through the server."""
+    repository = image.partition("@")[0]
+    address, _, path = repository.partition("/")
+    if auth is None and registry.probe(address):
+        auth = _own_pull_token(address, path)
+    engine_images.pull_image(image, progress, auth)
 
 
 def _own_pull_token(address: str, repository: str) -> dict[str, str]:
@@ -273,38 +225,19 @@ def _own_pull_token(address: str, repository: str) -> dict[str, str]:
     }
 
 
-def has_image(image: str) -> bool:
-    with _docker() as client:
-        try:
-            client.api.inspect_image(image)
-        except docker.errors.ImageNotFound:
-            return False
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"cannot inspect {image}: {exc}") from None
-    return True
-
-
-def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
-    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
-
-    ``auth`` (username, password: a coops token) for a registry that takes a server's
-    tokens. Without it, such a registry is given a pull token this process signs itself
-    when it holds the signing key (the server pulling its runs' components, on the
-    registry's home); anyone else is told to pull through the server.
-    """
-    say: Progress = progress or (lambda _line: None)
-    repository, _, digest = image.partition("@")
-    address, _, path = repository.partition("/")
-    if registry.probe(address) and auth is None:
-        auth = _own_pull_token(address, path)
-    say(f"pulling {image}")
-    with _docker() as client:
-        error = None
-        try:
-            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True, auth_config=auth):
-                if "error" in chunk:
-                    error = str(chunk.get("error"))
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            error = str(getattr(exc, "explanation", None) or exc)
-    if error is not None:
-        raise TransferError(f"pulling {image} failed: {error}")
+__all__ = [
+    "LIBRARY_FOLDER",
+    "Progress",
+    "PushResult",
+    "TransferError",
+    "image_size",
+    "library_folder_holds",
+    "local_tag",
+    "namespace_kind_for",
+    "pull_component",
+    "pull_image",
+    "push_component",
+    "push_image",
+    "record_pushed",
+    "tag_pulled",
+]
