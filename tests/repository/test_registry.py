@@ -135,4 +135,5 @@ def test_a_fresh_home_does_not_call_another_homes_registry_its_own(
         "managed": False,
         "folder": None,
         "log": None,
+        "token_realm": None,
     }

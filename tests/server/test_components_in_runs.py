@@ -127,11 +127,11 @@ def test_a_token_sees_only_components_of_its_namespaces(server: LiveServer, stor
         assert bob.get("/api/v1/components/acme/notify").status_code == 404
 
 
-def test_a_flow_cannot_use_a_component_of_a_namespace_it_may_not_read(
+def test_a_flow_cannot_use_a_private_component_of_a_namespace_it_may_not_read(
     server: LiveServer, store: Store
 ) -> None:
     """Alice's flow naming bob's private component is refused exactly as if it did not exist;
-    a component of an organization alice belongs to runs."""
+    a component of an organization alice belongs to runs, and so does bob's once public."""
     from containerops.store.accounts import create_org, create_token, create_user, set_member
 
     record_component(store)  # acme/notify
@@ -173,6 +173,12 @@ def test_a_flow_cannot_use_a_component_of_a_namespace_it_may_not_read(
         assert alice.post("/api/v1/flows", content=doc).status_code == 201
         assert alice.post("/api/v1/runs", json={"flow": "alice/app/org"}).status_code == 202
         assert [r["uri"] for r in alice.get("/api/v1/runs").json()["runs"]] == ["alice/app/org"]
+        # once bob makes it public, every flow may use it (issue 15: one rule of who reads)
+        Catalog(store).set_public("bob", "privtool", True)
+        doc = (
+            flow(inputs).replace("acme/notify/ci", "alice/app/private").replace("acme/notify", "bob/privtool")
+        )
+        assert alice.post("/api/v1/flows", content=doc).status_code == 201
 
 
 def record(store: Store, namespace: str, name: str, version: str, digit: str) -> None:

@@ -54,3 +54,37 @@ def test_search_reads_the_words_and_weights_given_for_the_newest_version(store: 
     listed = components.list_components(store, "acme")
     assert [(c.full_name, c.score) for c in listed] == [("acme/a", 0), ("acme/b", 0)]
     assert components.list_components(store, "nobody") == []
+
+
+def test_visibility_filters_search_and_listing_in_the_query(store: Store) -> None:
+    """On every database: a reader sees its namespaces' components and the public ones; a
+    component's own setting wins over its namespace's, None follows it."""
+    from dataclasses import replace
+
+    from containerops.store.accounts import create_org, create_user
+
+    create_user(store, "alice")
+    create_org(store, "acme")  # the namespace of push(): made with the organization
+    components.record_version(store, push("tool", "1.0.0"), kind="user", words={"tool": 9})
+    components.record_version(
+        store, replace(push("kit", "1.0.0"), namespace="alice"), kind="user", words={"tool": 5}
+    )
+    assert components.namespace_kind(store, "acme") == "organization"
+    reader = frozenset({"alice"})
+    assert [c.full_name for c in components.search(store, "tool", readable=reader)] == ["alice/kit"]
+    assert [c.full_name for c in components.list_components(store, readable=frozenset())] == []
+    assert components.set_public(store, "acme", None, True)
+    assert [(c.full_name, c.public) for c in components.search(store, "tool", readable=reader)] == [
+        ("acme/tool", True),
+        ("alice/kit", False),
+    ]
+    assert components.set_public(store, "acme", "tool", False)
+    assert components.is_public(store, "acme") and not components.is_public(store, "acme", "tool")
+    assert [c.full_name for c in components.list_components(store, readable=frozenset())] == []
+    assert components.set_public(store, "acme", "tool", None)
+    assert [c.full_name for c in components.list_components(store, readable=frozenset())] == ["acme/tool"]
+    assert not components.set_public(store, "nobody", None, True)
+    assert components.recorded_images(store) == {
+        ("acme/tool", "1.0.0"): "sha256:manifest-1.0.0",
+        ("alice/kit", "1.0.0"): "sha256:manifest-1.0.0",
+    }

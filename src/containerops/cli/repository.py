@@ -22,9 +22,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app, err, fail, report_invalid
+from containerops.cli.remote import ServerOption, TokenOption
 from containerops.timestamps import json_default
 
 if TYPE_CHECKING:
+    from containerops.cli.remote import Remote
     from containerops.model.component_refs import ComponentRef
     from containerops.repository import registry
 
@@ -54,6 +56,21 @@ def _print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, default=json_default) + "\n")
 
 
+def _through(server: str, token: str | None, action: Callable[[Remote], Any]) -> Any:
+    """``action`` against the server at ``server``; its refusals exit 2, failures 1."""
+    from containerops.cli.remote import Remote, RemoteError
+
+    try:
+        with Remote(server, token) as remote:
+            return action(remote)
+    except RemoteError as error:
+        raise fail(str(error), error.code) from None
+
+
+def _say(line: str) -> None:
+    err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+
+
 # -- push / pull ---------------------------------------------------------------------
 @component_app.command("push")
 def push(
@@ -72,26 +89,34 @@ def push(
     ] = False,
     as_json: Annotated[bool, _JSON] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the builder's output.")] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Build a component and push it to the registry as NAMESPACE/NAME:VERSION.
 
     A pushed version never changes: pushing the same image again does nothing,
     pushing another image under the same version is refused (raise the version).
     The namespace is created on first push; 'library' is reserved for the
-    components in this repository's components/ folder.
+    components in this repository's components/ folder. With --server, the push goes
+    to that server's registry and catalog, as the token's user, who must be a writer
+    of the namespace.
 
     Example:  coops component push components/shell
     """
+
+    def progress(line: str) -> None:
+        if verbose or not line.startswith("  "):
+            _say(line)
+
+    if server is not None:  # before the store's imports: a push through a server needs none
+        _push_through(server, token, folder, progress, as_json)
+        return
     from containerops.component.build import ComponentBuildError
     from containerops.component.spec import SpecInvalid
     from containerops.repository import registry
     from containerops.repository.catalog import CatalogError
     from containerops.repository.transfer import TransferError, push_component
     from containerops.store import Store
-
-    def progress(line: str) -> None:
-        if verbose or not line.startswith("  "):
-            err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
     store = Store.open()
     try:
@@ -120,23 +145,58 @@ def push(
     )
 
 
+def _push_through(server: str, token: str | None, folder: Path, progress: Any, as_json: bool) -> None:
+    from containerops.cli import component_remote
+    from containerops.component.build import ComponentBuildError
+    from containerops.component.spec import SpecInvalid
+
+    try:
+        document = _through(
+            server, token, lambda remote: component_remote.push(remote, token, folder, progress)
+        )
+    except SpecInvalid as invalid:
+        raise report_invalid(invalid) from None
+    except ComponentBuildError as error:
+        raise fail(str(error), EXIT_FAILURE) from None
+    if as_json:
+        _print_json(document)
+        return
+    ref = f"{document['namespace']}/{document['name']}:{document['version']}"
+    state = "pushed" if document["created"] else "already pushed (same image), nothing to do"
+    err.print(
+        f"[green]✔[/] {escape(ref)} {state}: {escape(document['image'])}", highlight=False, soft_wrap=True
+    )
+
+
 @component_app.command("pull")
 def pull(
     ref: Annotated[
         str, typer.Argument(metavar="REF", help="namespace/name[:version]; no version: the newest.")
     ],
     as_json: Annotated[bool, _JSON] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Pull a component's image from the registry, by its recorded digest.
 
     It is also tagged coops/NAMESPACE/NAME:VERSION. Example:  coops component pull library/shell
     """
+    wanted = _ref(ref)
+    if server is not None:  # before the store's imports: a pull through a server needs none
+        from containerops.cli import component_remote
+
+        document = _through(server, token, lambda remote: component_remote.pull(remote, token, ref, _say))
+        if as_json:
+            _print_json(document)
+        else:
+            shown = f"{document['namespace']}/{document['name']}:{document['version']}: {document['image']}"
+            err.print(f"[green]✔[/] {escape(shown)}", highlight=False, soft_wrap=True)
+        return
     from containerops.repository import registry
     from containerops.repository.catalog import UnknownComponent
     from containerops.repository.transfer import TransferError, pull_component
     from containerops.store import Store
 
-    wanted = _ref(ref)
     store = Store.open()
     try:
         version, image = pull_component(
@@ -171,6 +231,8 @@ def search(
     text: Annotated[str, typer.Argument(help="Words to find in names, keywords, titles and descriptions.")],
     limit: Annotated[int, typer.Option(help="How many results at most.", min=1, max=1000)] = 20,
     as_json: Annotated[bool, _JSON] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Find components by words; the best matches first.
 
@@ -183,9 +245,12 @@ def search(
     from containerops.repository.catalog import Catalog
     from containerops.store import Store
 
-    store = Store.open()
-    rows = Catalog(store).search(text, limit=limit)
-    store.close()
+    if server is not None:
+        rows = _remote_rows(server, token, {"q": text, "limit": min(limit, 200)})
+    else:
+        store = Store.open()
+        rows = Catalog(store).search(text, limit=limit)
+        store.close()
     if as_json:
         _print_json([row.to_json() for row in rows])
         return
@@ -193,6 +258,13 @@ def search(
         err.print(f"no component matches {escape(text)!r}", highlight=False, soft_wrap=True)
         return
     Console().print(_components_table(rows, with_score=True))
+
+
+def _remote_rows(server: str, token: str | None, params: dict[str, Any]) -> list[Any]:
+    from containerops.cli import component_remote
+
+    found = _through(server, token, lambda remote: remote.call("GET", "/api/v1/components", params=params))
+    return component_remote.component_rows(found["components"])
 
 
 @component_app.command("deprecate")
@@ -282,6 +354,8 @@ def show(
         str, typer.Argument(metavar="REF", help="namespace/name[:version]; no version: the newest.")
     ],
     as_json: Annotated[bool, _JSON] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """A component: its spec (inputs, outputs, resources), its versions and its README."""
     from containerops.repository import registry
@@ -289,6 +363,9 @@ def show(
     from containerops.store import Store
 
     wanted = _ref(ref)
+    if server is not None:
+        _show_through(server, token, wanted, as_json)
+        return
     store = Store.open()
     catalog = Catalog(store)
     try:  # a yanked version is shown when named (pinned): people look up why
@@ -310,6 +387,20 @@ def show(
         )
         return
     _show_text(version, versions, address)
+
+
+def _show_through(server: str, token: str | None, wanted: ComponentRef, as_json: bool) -> None:
+    from containerops.cli import component_remote
+
+    params = {"version": wanted.version} if wanted.version else {}
+    path = f"/api/v1/components/{wanted.namespace}/{wanted.name}"
+    document = _through(server, token, lambda remote: remote.call("GET", path, params=params))
+    if as_json:
+        _print_json(document)
+        return
+    address = document["image"].split("/", 1)[0]
+    versions = [component_remote.version_row(v) for v in document["versions"]]
+    _show_text(component_remote.version_row(document), versions, address)
 
 
 def _show_text(version: Any, versions: list[Any], address: str) -> None:
@@ -383,6 +474,8 @@ def _show_text(version: Any, versions: list[Any], address: str) -> None:
 def list_components(
     namespace: Annotated[str | None, typer.Option("--namespace", "-n", help="Only this namespace.")] = None,
     as_json: Annotated[bool, _JSON] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Every component in the repository (or in one namespace), with its newest version."""
     from containerops.model.names import validate_name
@@ -394,9 +487,12 @@ def list_components(
             validate_name("namespace", namespace)
         except ValueError as error:
             raise fail(str(error)) from None
-    store = Store.open()
-    rows = Catalog(store).list_components(namespace)
-    store.close()
+    if server is not None:
+        rows = _remote_rows(server, token, {"namespace": namespace} if namespace else {})
+    else:
+        store = Store.open()
+        rows = Catalog(store).list_components(namespace)
+        store.close()
     if as_json:
         _print_json([row.to_json() for row in rows])
         return
@@ -419,6 +515,8 @@ def _status_lines(status: registry.RegistryStatus) -> None:
     else:
         started = ", not one this COOPS_HOME started (its files are elsewhere)"
     err.print(f"registry {escape(status.address)}: {state}{started}", highlight=False, soft_wrap=True)
+    if status.token_realm is not None:
+        err.print(f"tokens from: {escape(status.token_realm)}", highlight=False, soft_wrap=True)
     if status.folder is not None and status.log is not None:
         err.print(
             f"folder: {escape(status.folder)}  log: {escape(status.log)}", highlight=False, soft_wrap=True
@@ -437,16 +535,31 @@ def registry_start(
             max=65535,
         ),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(
+            "--server",
+            help="Run it for the coops server at this URL: every push and pull then needs a token "
+            "that server issues (docker login with a coops token as the password).",
+        ),
+    ] = None,
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Start the registry in the background (nothing to do when it already runs).
 
     The address is remembered: push and pull use it unless COOPS_REGISTRY says otherwise.
+    Without --server anyone who reaches the port may push and pull (a registry for this
+    machine); with it, the registry takes only tokens signed by the key in
+    COOPS_HOME/registry/auth, which that server (on the same COOPS_HOME) signs with.
     """
-    from containerops.repository import registry
+    from containerops.repository import registry, registry_auth
 
+    if server is not None and not server.startswith(("http://", "https://")):
+        raise fail(f"--server {server!r}: give the server's URL, e.g. http://127.0.0.1:8080")
     try:
-        status = registry.start(port)
+        signer = None if server is None else registry_auth.load_signer(create=True)
+        auth = None if server is None or signer is None else registry_auth.auth_settings(server, signer)
+        status = registry.start(port, auth=auth)
     except registry.RegistryError as error:
         raise fail(str(error), EXIT_FAILURE) from None
     if as_json:
@@ -481,6 +594,48 @@ def registry_status(as_json: Annotated[bool, _JSON] = False) -> None:
         _status_lines(status)
     if not status.running:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@registry_app.command("gc")
+def registry_gc(
+    apply: Annotated[bool, typer.Option("--apply", help="Remove them (without it: a dry run).")] = False,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace", min=0, help="Seconds a new blob or tag is left alone (longer than any push takes)."
+        ),
+    ] = 3600.0,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Find the registry's blobs no recorded version references; remove them with --apply.
+
+    Safe while pushes go on: what is younger than --grace is kept, and the manifest of
+    every recorded version (yanked ones too) with its layers. Works on the registry this
+    COOPS_HOME started. Run it without --apply first to see what would go.
+    """
+    from containerops.repository import gc, registry
+    from containerops.store import Store
+
+    store = Store.open()
+    try:
+        result = gc.collect(store, dry_run=not apply, grace=grace)
+    except registry.RegistryError as error:
+        raise fail(str(error), EXIT_FAILURE) from None
+    finally:
+        store.close()
+    if as_json:
+        _print_json(result.to_json())
+        return
+    verb = "removed" if apply else "dry run: would remove"
+    err.print(
+        f"{verb} {len(result.blobs)} blobs ({result.freed_bytes / 2**20:.1f} MiB) and "
+        f"{len(result.tags)} tags no version records; kept {result.kept_blobs} blobs, "
+        f"{result.young} younger than {grace:g} s" + ("" if apply else " (--apply removes them)"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    for tag in result.tags:
+        err.print(f"  {escape(tag)}", highlight=False, soft_wrap=True)
 
 
 __all__ = ["EXIT_INVALID", "registry_app"]

@@ -134,13 +134,13 @@ class Catalog:
     ) -> VersionRow:
         """The version ``ref`` names (the newest when it names none, or a partial one).
 
-        With ``readable`` (namespace -> may the caller read it), a component of a namespace
-        it may not read is answered exactly as a missing one, and suggestions keep to what
+        With ``readable`` (namespace -> may the caller read it), a private component of a
+        namespace it may not read is answered exactly as a missing one, and suggestions keep to what
         it may read, so that nothing tells what exists elsewhere. A yanked version is never
         chosen, and named exactly it is refused saying why and what to use, unless the ref
         is ``pinned`` (a run that resolved it before it was yanked keeps it).
         """
-        visible = readable is None or readable(ref.namespace)
+        visible = self.may_read(ref.namespace, ref.name, readable)
         found = self.versions(ref.namespace, ref.name) if visible else []
         if not found:
             raise UnknownComponent(
@@ -160,6 +160,18 @@ class Catalog:
                 [],
             )
         return next(v for v in found if v.version == chosen)
+
+    def may_read(self, namespace: str, name: str, readable: Callable[[str], bool] | None) -> bool:
+        """The one rule of who reads a component: a reader of its namespace (``readable``;
+        None: anyone), else anyone signed in when it is public."""
+        return readable is None or readable(namespace) or components.is_public(self.store, namespace, name)
+
+    def set_public(self, namespace: str, name: str | None, public: bool | None) -> None:
+        """Make a namespace (``name`` None) or one component public or private; a component's
+        None: as its namespace."""
+        if not components.set_public(self.store, namespace, name, public):
+            what = f"component {namespace}/{name}" if name else f"namespace {namespace!r}"
+            raise UnknownComponent(f"no {what} in the repository", [])
 
     def deprecate(self, namespace: str, name: str, version: str, message: str | None) -> VersionRow:
         """Mark a version deprecated with its owner's ``message`` (None: no longer)."""
@@ -193,17 +205,24 @@ class Catalog:
         names = [
             row.full_name
             for row in components.list_components(self.store)
-            if readable is None or readable(row.namespace)
+            if readable is None or row.public or readable(row.namespace)
         ]
         return get_close_matches(full_name, names, n=count, cutoff=0.5)
 
-    def list_components(self, namespace: str | None = None) -> list[ComponentRow]:
-        return components.list_components(self.store, namespace)
+    def list_components(
+        self, namespace: str | None = None, *, readable: frozenset[str] | None = None
+    ) -> list[ComponentRow]:
+        """Components (of ``namespace``) a reader of the namespaces ``readable`` sees: theirs
+        and the public ones (None: every one)."""
+        return components.list_components(self.store, namespace, readable=readable)
 
-    def search(self, text: str, *, limit: int = 20) -> list[ComponentRow]:
+    def search(
+        self, text: str, *, limit: int = 20, readable: frozenset[str] | None = None
+    ) -> list[ComponentRow]:
         """Components that have, for every word of ``text``, a word starting with it; best first
-        (see :func:`search_words` and :func:`containerops.store.components.search`)."""
-        return components.search(self.store, text, limit=limit)
+        (see :func:`search_words` and :func:`containerops.store.components.search`); with
+        ``readable``, only those its reader sees, as :meth:`list_components`."""
+        return components.search(self.store, text, limit=limit, readable=readable)
 
 
 def conflict_message(push: PushRecord, image_id: str) -> str:

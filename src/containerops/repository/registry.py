@@ -58,6 +58,8 @@ class RegistryStatus:
     managed: bool  # started by `coops registry start` from this COOPS_HOME
     folder: str | None  # its configuration and storage; None when it is not this home's
     log: str | None
+    #: Where it sends clients for tokens when it runs for a server; None: anonymous access.
+    token_realm: str | None = None
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -96,19 +98,38 @@ def api_url(address: str, path: str = "/v2/") -> str:
     return f"http://{address}{path}"
 
 
-def check(address: str | None = None) -> str:
-    """The registry's address if its API answers; else :class:`RegistryError` saying how to start it."""
+def check(address: str | None = None, *, token_auth: bool = False) -> str:
+    """The registry's address if its API answers; else :class:`RegistryError` saying how to start it.
+
+    With ``token_auth`` a registry asking for a bearer token (401 with a ``Bearer``
+    challenge: one started for a server) answers too; without, it must allow anonymous
+    pushes, as a local one does.
+    """
     address = address or registry_address()
+    if probe(address) and not token_auth:
+        raise RegistryError(
+            f"{address} answered HTTP 401 on /v2/: it takes tokens from its server "
+            "(push and pull with --server, or docker login with a coops token)"
+        )
+    return address
+
+
+def probe(address: str) -> bool:
+    """Whether the registry at ``address`` takes a server's tokens (True) or anyone (False);
+    :class:`RegistryError` when it does not answer as a registry ContainerOps can use."""
     try:
         response = httpx.get(api_url(address), timeout=CHECK_TIMEOUT)
     except httpx.HTTPError as exc:
         raise RegistryError(down_message(address, exc)) from None
+    challenge = response.headers.get("WWW-Authenticate", "")
+    if response.status_code == 401 and challenge.lower().startswith("bearer "):
+        return True
     if response.status_code != 200:
         raise RegistryError(
             f"{address} answered HTTP {response.status_code} on /v2/: it is not a registry "
-            "ContainerOps can use (it must allow anonymous pushes)"
+            "ContainerOps can use (it must allow anonymous pushes or take a coops server's tokens)"
         )
-    return address
+    return False
 
 
 def down_message(address: str, cause: object) -> str:
@@ -118,16 +139,22 @@ def down_message(address: str, cause: object) -> str:
     )
 
 
-def manifest_digest(repository: str, tag: str, address: str | None = None) -> tuple[str, str] | None:
+def manifest_digest(
+    repository: str, tag: str, address: str | None = None, *, token: str | None = None
+) -> tuple[str, str] | None:
     """``(manifest digest, image id)`` of ``repository:tag`` in the registry, None if absent.
 
     The image id is the digest of the image's config, the same as the Docker
     Engine's image id: what tells two builds apart whatever the compression.
+    ``token``: a registry JWT allowing ``pull`` of it, for a registry run for a server.
     """
     address = address or registry_address()
     url = api_url(address, f"/v2/{repository}/manifests/{tag}")
+    headers = {"Accept": MANIFEST_TYPES}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     try:
-        response = httpx.get(url, headers={"Accept": MANIFEST_TYPES}, timeout=CHECK_TIMEOUT)
+        response = httpx.get(url, headers=headers, timeout=CHECK_TIMEOUT)
     except httpx.HTTPError as exc:
         raise RegistryError(down_message(address, exc)) from None
     if response.status_code == 404:
@@ -176,7 +203,10 @@ def _our_pid() -> int | None:
 
 
 def _port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on the port (connections of a registry just stopped, waiting
+    out TIME_WAIT, do not count: the registry binds with SO_REUSEADDR too)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -184,27 +214,34 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def config_text(host: str, port: int, storage: Path) -> str:
-    """The registry's configuration: local filesystem storage, deletes allowed, no auth."""
-    settings = {
+def config_text(host: str, port: int, storage: Path, auth: dict[str, object] | None = None) -> str:
+    """The registry's configuration: local filesystem storage, deletes allowed; no auth, or
+    ``auth`` (tokens of a server: ``registry_auth.auth_settings``). No in-memory cache of
+    blob descriptors: ``coops registry gc`` removes blobs under a running registry, which
+    must then not answer for them from memory."""
+    settings: dict[str, object] = {
         "version": 0.1,
         "log": {"level": "info", "fields": {"service": "coops-registry"}},
         "storage": {
             "filesystem": {"rootdirectory": str(storage)},
             "delete": {"enabled": True},
-            "cache": {"blobdescriptor": "inmemory"},
         },
         "http": {"addr": f"{host}:{port}", "headers": {"X-Content-Type-Options": ["nosniff"]}},
     }
+    if auth is not None:
+        settings["auth"] = auth
     # JSON is YAML: no need for a YAML writer here.
     return json.dumps(settings, indent=2) + "\n"
 
 
-def start(port: int | None = None, *, timeout: float = START_TIMEOUT) -> RegistryStatus:
+def start(
+    port: int | None = None, *, auth: dict[str, object] | None = None, timeout: float = START_TIMEOUT
+) -> RegistryStatus:
     """Start the registry on 127.0.0.1 (idempotent: a running one is left as it is).
 
-    A port given that differs from the running registry's is refused rather
-    than silently ignored.
+    ``auth``: the configuration's ``auth`` section, for a registry that takes a server's
+    tokens; None: anonymous access, as a local registry has. A port or an auth given
+    that differs from the running registry's is refused rather than silently ignored.
     """
     config, pid_file, log, address_file, storage = _paths()
     running = _our_pid()
@@ -214,6 +251,12 @@ def start(port: int | None = None, *, timeout: float = START_TIMEOUT) -> Registr
             raise RegistryError(
                 f"the registry already runs at {current} (pid {running}); "
                 "`coops registry stop` it first to move it to another port"
+            )
+        if _running_auth() != auth:
+            raise RegistryError(
+                f"the registry already runs at {current} (pid {running}) "
+                + ("without a server's tokens" if auth else "taking a server's tokens")
+                + "; `coops registry stop` it first to start it the other way"
             )
         return status()
     binary = shutil.which(BINARY)
@@ -227,7 +270,7 @@ def start(port: int | None = None, *, timeout: float = START_TIMEOUT) -> Registr
             f"port {port} on {DEFAULT_HOST} is taken by another program; choose another with --port"
         )
     storage.mkdir(parents=True, exist_ok=True)
-    config.write_text(config_text(DEFAULT_HOST, port, storage))
+    config.write_text(config_text(DEFAULT_HOST, port, storage, auth))
     address = f"{DEFAULT_HOST}:{port}"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -245,7 +288,7 @@ def start(port: int | None = None, *, timeout: float = START_TIMEOUT) -> Registr
             pid_file.unlink(missing_ok=True)
             raise RegistryError(f"the registry exited at once (code {process.returncode}):\n{_tail(log)}")
         try:
-            check(address)
+            check(address, token_auth=auth is not None)
             break
         except RegistryError:
             if time.monotonic() > deadline:
@@ -271,11 +314,19 @@ def stop(*, timeout: float = 10.0) -> bool:
     return True
 
 
+def _running_auth() -> dict[str, object] | None:
+    """The ``auth`` section of the configuration the running registry was started with."""
+    with contextlib.suppress(OSError, ValueError):
+        auth = json.loads(_paths()[0].read_text()).get("auth")
+        return auth if isinstance(auth, dict) else None
+    return None
+
+
 def status() -> RegistryStatus:
     pid = _our_pid()
     address = registry_address()
     try:
-        check(address)
+        check(address, token_auth=True)
         running = True
     except RegistryError:
         running = False
@@ -288,7 +339,14 @@ def status() -> RegistryStatus:
         # another home's registry (or one started by hand) keeps its files elsewhere
         folder=str(folder()) if managed else None,
         log=str(_paths()[2]) if managed else None,
+        token_realm=_realm(_running_auth()) if managed else None,
     )
+
+
+def _realm(auth: dict[str, object] | None) -> str | None:
+    token = (auth or {}).get("token")
+    realm = token.get("realm") if isinstance(token, dict) else None
+    return str(realm) if realm else None
 
 
 def _stored_address() -> str | None:

@@ -15,24 +15,15 @@ organization's), on its first push.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import docker
-import docker.errors
-import requests.exceptions
 
 import containerops
 from containerops.component.build import build_component
 from containerops.component.spec import load_spec
-from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
 from containerops.model.component_refs import ComponentRef
-from containerops.repository import registry
+from containerops.repository import engine_images, registry, registry_auth
 from containerops.repository.catalog import (
     Catalog,
     CatalogError,
@@ -40,18 +31,19 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
+from containerops.repository.engine_images import (
+    Progress,
+    TransferError,
+    image_size,
+    push_image,
+    tag_pulled,
+)
 from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store
 from containerops.store.components import LIBRARY, PushRecord, VersionRow
 
-Progress = Callable[[str], None]
-
 #: ``components/`` of the source tree this package runs from (an editable install).
 LIBRARY_FOLDER = Path(containerops.__file__).resolve().parents[2] / "components"
-
-
-class TransferError(Exception):
-    """A push or pull that could not be done; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +80,6 @@ def namespace_kind_for(
     if kind == "library":
         raise CatalogError("only the namespace 'library' is of kind library")
     return kind or ("organization" if existing == "organization" else "user")
-
-
-@contextlib.contextmanager
-def _docker() -> Iterator[Any]:
-    try:
-        client = connect()
-    except ExecutorError as exc:
-        raise TransferError(str(exc)) from None
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def push_component(
@@ -140,7 +120,7 @@ def push_component(
         pushed_by=pushed_by or local_pusher(),
         source_commit=commit,
         source_dirty=dirty,
-        size=_image_size(built.image_id),
+        size=image_size(built.image_id),
     )
     known = catalog.existing(spec.namespace, spec.name, spec.version)
     if known is not None and known.image_id != built.image_id:
@@ -151,43 +131,52 @@ def push_component(
         raise VersionConflict(conflict_message(record, held[1]) + f" (the registry at {address} holds it)")
     if held is None:
         say(f"pushing {repository}:{spec.version} to {address}")
-        _push(address, repository, spec.version, built.tag)
-        held = registry.manifest_digest(repository, spec.version, address)
-        if held is None or held[1] != built.image_id:
-            raise TransferError(
-                f"the registry at {address} does not hold {repository}:{spec.version} after the push"
-            )
+        push_image(address, repository, spec.version, built.tag)
     else:
         say(f"{repository}:{spec.version} is already in {address} with this image")
-    row, created = catalog.record(dataclasses.replace(record, digest=held[0]), kind=namespace_kind)
+    return record_pushed(store, record, address, kind=namespace_kind)
+
+
+def record_pushed(
+    store: Store,
+    record: PushRecord,
+    address: str,
+    *,
+    kind: NamespaceKind | None = None,
+    token: str | None = None,
+) -> PushResult:
+    """Record a version whose image was pushed to the registry at ``address``, once the
+    registry is seen to hold exactly that image under its tag (read with ``token``, a
+    registry JWT, when the registry takes them): the digest recorded is the registry's.
+
+    What the server does with a push made through it (the client pushed the image with
+    its own token), and the end of a local push. ``kind``: the namespace's when new.
+    """
+    catalog = Catalog(store)
+    known = catalog.existing(record.namespace, record.name, record.version)
+    if known is not None and known.image_id != record.image_id:
+        raise VersionConflict(conflict_message(record, known.image_id))
+    repository = f"{record.namespace}/{record.name}"
+    held = registry.manifest_digest(repository, record.version, address, token=token)
+    if held is None:
+        raise TransferError(f"the registry at {address} does not hold {repository}:{record.version}")
+    if held[1] != record.image_id and known is None:
+        raise VersionConflict(
+            f"the registry at {address} holds another image ({held[1][:19]}) as "
+            f"{repository}:{record.version} than this one ({record.image_id[:19]}); push the image again"
+        )
+    digest = known.digest if known is not None else held[0]
+    row, created = catalog.record(
+        dataclasses.replace(record, digest=digest),
+        kind=kind or _kind_of(record.namespace, catalog.namespace_kind(record.namespace)),
+    )
     return PushResult(version=row, created=created, image=row.image(address))
 
 
-def _image_size(image_id: str) -> int | None:
-    with _docker() as client:
-        try:
-            size = client.api.inspect_image(image_id).get("Size")
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
-            return None
-    return int(size) if isinstance(size, int) else None
-
-
-def _push(address: str, repository: str, version: str, local_tag: str) -> None:
-    remote = f"{address}/{repository}"
-    with _docker() as client:
-        try:
-            client.api.tag(local_tag, remote, version)
-            error = None
-            for chunk in client.api.push(remote, tag=version, stream=True, decode=True):
-                if "error" in chunk:
-                    error = str(chunk.get("error") or chunk.get("errorDetail"))
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"pushing {remote}:{version} failed: {exc}") from None
-        finally:
-            with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
-                client.api.remove_image(f"{remote}:{version}", noprune=True)
-    if error is not None:
-        raise TransferError(f"pushing {remote}:{version} failed: {error}")
+def _kind_of(namespace: str, found: str | None) -> NamespaceKind:
+    if namespace == LIBRARY:
+        return "library"
+    return "organization" if found == "organization" else "user"
 
 
 def local_tag(version: VersionRow) -> str:
@@ -205,39 +194,50 @@ def pull_component(
     address = registry.check()
     image = version.image(address)
     pull_image(image, progress)
-    with _docker() as client:
-        try:
-            client.api.tag(image, f"coops/{version.namespace}/{version.name}", version.version)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"tagging {image} failed: {exc}") from None
+    tag_pulled(image, version.namespace, version.name, version.version)
     return version, image
 
 
-def has_image(image: str) -> bool:
-    with _docker() as client:
-        try:
-            client.api.inspect_image(image)
-        except docker.errors.ImageNotFound:
-            return False
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"cannot inspect {image}: {exc}") from None
-    return True
+def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference (``engine_images``); a
+    registry that takes a server's tokens is given, without ``auth``, a pull token this
+    process signs itself when it holds the signing key (the server pulling its runs'
+    components, on the registry's home); anyone else is told to pull through the server."""
+    repository = image.partition("@")[0]
+    address, _, path = repository.partition("/")
+    if auth is None and registry.probe(address):
+        auth = _own_pull_token(address, path)
+    engine_images.pull_image(image, progress, auth)
 
 
-def pull_image(image: str, progress: Progress | None = None) -> None:
-    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly."""
-    say: Progress = progress or (lambda _line: None)
-    repository, _, digest = image.partition("@")
-    address = repository.split("/", 1)[0]
-    registry.check(address)
-    say(f"pulling {image}")
-    with _docker() as client:
-        error = None
-        try:
-            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True):
-                if "error" in chunk:
-                    error = str(chunk.get("error"))
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            error = str(getattr(exc, "explanation", None) or exc)
-    if error is not None:
-        raise TransferError(f"pulling {image} failed: {error}")
+def _own_pull_token(address: str, repository: str) -> dict[str, str]:
+    """Docker's ``registrytoken`` (sent to the registry as it is) for pulling ``repository``,
+    signed with this home's key; TransferError when this home has none."""
+    signer = registry_auth.load_signer()
+    namespace, _, name = repository.partition("/")
+    if signer is None:
+        raise TransferError(
+            f"the registry at {address} takes tokens from its server: pull through it "
+            "(coops component pull --server URL) or docker login with a coops token"
+        )
+    return {
+        "registrytoken": signer.issue("coops-runner", [registry_auth.Access(namespace, name, ("pull",))])[0]
+    }
+
+
+__all__ = [
+    "LIBRARY_FOLDER",
+    "Progress",
+    "PushResult",
+    "TransferError",
+    "image_size",
+    "library_folder_holds",
+    "local_tag",
+    "namespace_kind_for",
+    "pull_component",
+    "pull_image",
+    "push_component",
+    "push_image",
+    "record_pushed",
+    "tag_pulled",
+]

@@ -24,6 +24,9 @@ class ServerConfig:
     max_concurrent_runs: int = DEFAULT_MAX_RUNS
     #: The URL clients reach this server at, for links in notifications and callbacks.
     public_url: str | None = None
+    #: Whether public components are read without a token too (the API's listing, search and
+    #: show, and pulls from the registry run for this server); ``COOPS_SERVER_ANONYMOUS_READ``.
+    anonymous_read: bool = False
 
     @classmethod
     def from_env(cls, **overrides: object) -> ServerConfig:
@@ -33,6 +36,8 @@ class ServerConfig:
             "network_mode": os.environ.get("COOPS_SERVER_NETWORK") or None,
             "max_concurrent_runs": _env_int("COOPS_SERVER_MAX_RUNS", DEFAULT_MAX_RUNS),
             "public_url": os.environ.get("COOPS_SERVER_URL") or None,
+            "anonymous_read": os.environ.get("COOPS_SERVER_ANONYMOUS_READ", "").lower()
+            in ("1", "true", "yes"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

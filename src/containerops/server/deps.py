@@ -9,6 +9,7 @@ cannot see answers 404 worded like a missing flow or run, so nothing leaks.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -16,7 +17,8 @@ from fastapi import Depends, Path, Request
 from pydantic import BeforeValidator
 
 from containerops.model.names import ENV_NAME, NAME, URI_PART
-from containerops.server.auth import Principal, principal
+from containerops.server.auth import SESSION_COOKIE, Principal, principal
+from containerops.server.config import ServerConfig
 from containerops.server.manager import RunManager
 from containerops.server.names import JOB_PATH, MAX_PART
 from containerops.server.secrets import MAX_NAME as MAX_SECRET_NAME
@@ -42,9 +44,33 @@ async def caller(request: Request) -> Principal:
     return principal(request)
 
 
+def anonymous_read(request: Request) -> bool:
+    """Whether this server lets anyone without a token read public components
+    (``app.state.anonymous_read``, else ``COOPS_SERVER_ANONYMOUS_READ``)."""
+    configured = getattr(request.app.state, "anonymous_read", None)
+    return bool(configured) if configured is not None else ServerConfig.from_env().anonymous_read
+
+
+async def reader(request: Request) -> Principal | None:
+    """The caller of a route that reads public components: None for a request without a
+    token or session when the server allows anonymous reads, else as :func:`caller`."""
+    signed = request.headers.get("authorization") or SESSION_COOKIE in request.cookies
+    if not signed and anonymous_read(request):
+        return None
+    return principal(request)
+
+
+def reads(caller: Principal | None) -> Callable[[str], bool]:
+    """namespace -> may ``caller`` (None: anonymous) read its private components."""
+    if caller is None:
+        return lambda _namespace: False
+    return lambda namespace: caller.can("read", namespace)
+
+
 Manager = Annotated[RunManager, Depends(get_manager)]
 StoreDep = Annotated[Store, Depends(get_store)]
 Caller = Annotated[Principal, Depends(caller)]
+Reader = Annotated[Principal | None, Depends(reader)]
 
 
 def namespace_of(uri: str) -> str:

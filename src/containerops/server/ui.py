@@ -25,7 +25,19 @@ UI_DIST = Path(__file__).parent / "ui_dist"
 
 #: First path segments that belong to the API, its documents and the original routes.
 API_SEGMENTS = frozenset(
-    {"api", "flow", "hook", "hooks", "docs", "redoc", "openapi.json", "metrics", "healthz", "readyz"}
+    {
+        "api",
+        "flow",
+        "hook",
+        "hooks",
+        "docs",
+        "redoc",
+        "openapi.json",
+        "metrics",
+        "healthz",
+        "readyz",
+        "registry",
+    }
 )
 
 #: No inline script, no eval, nothing from elsewhere; styles from our files, plus style

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from containerops.model.names import NAME, NAME_RULE
 from containerops.store import schema as t
+from containerops.store.components import claim_namespace
 from containerops.store.rows import StoreError
 from containerops.store.store import Store
 from containerops.store.values import aware, utcnow
@@ -99,6 +100,7 @@ def _claiming(store: Store, name: str, what: str) -> Iterator[sa.Connection]:
 def create_user(store: Store, name: str, *, admin: bool = False) -> int:
     with _claiming(store, name, "user") as conn:
         result = conn.execute(t.users.insert().values(name=name, admin=admin, created_at=utcnow()))
+        claim_namespace(conn, name, "user")
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
@@ -106,6 +108,7 @@ def create_org(store: Store, name: str, *, owner: str | None = None) -> int:
     with _claiming(store, name, "organization") as conn:
         result = conn.execute(t.organizations.insert().values(name=name, created_at=utcnow()))
         org_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        claim_namespace(conn, name, "organization")
         if owner is not None:
             conn.execute(
                 t.org_members.insert().values(

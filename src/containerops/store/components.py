@@ -94,6 +94,8 @@ class ComponentRow:
     description: str
     keywords: list[str]
     score: int = 0  # how well it matched a search; 0 outside one
+    #: Whether every signed-in user may read it (its own setting, else its namespace's).
+    public: bool = False
 
     @property
     def full_name(self) -> str:
@@ -108,6 +110,7 @@ class ComponentRow:
             "title": self.title,
             "description": self.description,
             "keywords": self.keywords,
+            "public": self.public,
         }
         if self.score:
             document["score"] = self.score
@@ -154,11 +157,72 @@ def add_namespace(store: Store, name: str, kind: str) -> str | None:
 
 
 def _namespace_id(conn: sa.Connection, name: str, kind: str, now: datetime) -> int:
-    """The id of namespace ``name``, made of ``kind`` when there is none."""
+    """The id of namespace ``name``, made of ``kind`` when there is none (the library public)."""
     found = conn.execute(sa.select(t.namespaces.c.id).where(t.namespaces.c.name == name)).scalar()
     if found is not None:
         return int(found)
-    return new_id(conn.execute(t.namespaces.insert().values(name=name, kind=kind, created_at=now)))
+    return new_id(
+        conn.execute(
+            t.namespaces.insert().values(name=name, kind=kind, created_at=now, public=name == LIBRARY)
+        )
+    )
+
+
+def claim_namespace(conn: sa.Connection, name: str, kind: str) -> None:
+    """In the transaction making user or organization ``name``: its namespace in the
+    repository, of ``kind`` (one a local push made before keeps its components and
+    becomes theirs)."""
+    namespace_id = _namespace_id(conn, name, kind, utcnow())
+    conn.execute(t.namespaces.update().where(t.namespaces.c.id == namespace_id).values(kind=kind))
+
+
+#: The effective visibility of a component: its own, else its namespace's.
+PUBLIC = sa.func.coalesce(t.components.c.public, t.namespaces.c.public)
+
+
+def set_public(store: Store, namespace: str, name: str | None, public: bool | None) -> bool:
+    """Make namespace ``namespace`` (``name`` None) or its component ``name`` public or
+    private (a component: None, as its namespace); False when there is no such one."""
+    with store.database.begin() as conn:
+        namespace_id = conn.execute(
+            sa.select(t.namespaces.c.id).where(t.namespaces.c.name == namespace)
+        ).scalar()
+        if namespace_id is None:
+            return False
+        if name is None:
+            if public is None:
+                raise ValueError("a namespace is public or private, not unset")
+            conn.execute(t.namespaces.update().where(t.namespaces.c.id == namespace_id).values(public=public))
+            return True
+        changed = conn.execute(
+            t.components.update()
+            .where(t.components.c.namespace_id == namespace_id, t.components.c.name == name)
+            .values(public=public)
+        )
+        return bool(changed.rowcount)
+
+
+def is_public(store: Store, namespace: str, name: str | None = None) -> bool:
+    """Whether every signed-in user may read component ``namespace/name`` (or, without
+    ``name``, the namespace's components that say nothing of their own); False when none."""
+    query = (
+        sa.select(t.namespaces.c.public)
+        if name is None
+        else sa.select(PUBLIC)
+        .select_from(t.components)
+        .join(t.namespaces, t.namespaces.c.id == t.components.c.namespace_id)
+        .where(t.components.c.name == name)
+    )
+    with store.database.connect() as conn:
+        return bool(conn.execute(query.where(t.namespaces.c.name == namespace)).scalar())
+
+
+def _visible_to(readable: frozenset[str] | None) -> sa.ColumnElement[bool] | None:
+    """The rows a reader of the namespaces ``readable`` sees (None: every one): theirs and
+    the public ones."""
+    if readable is None:
+        return None
+    return sa.or_(t.namespaces.c.name.in_(sorted(readable)), PUBLIC.is_(True))
 
 
 # -- versions ----------------------------------------------------------------------------
@@ -314,6 +378,23 @@ def versions(store: Store, namespace: str, name: str) -> list[VersionRow]:
     return sorted((_version_row(row) for row in rows), key=lambda v: version_key(v.version), reverse=True)
 
 
+def recorded_images(store: Store) -> dict[tuple[str, str], str]:
+    """``(NS/NAME, version) -> manifest digest`` of every version recorded (yanked ones too):
+    what the registry's garbage collection keeps."""
+    query = (
+        sa.select(
+            t.namespaces.c.name,
+            t.components.c.name,
+            t.component_versions.c.version,
+            t.component_versions.c.digest,
+        )
+        .join(t.components, t.components.c.id == t.component_versions.c.component_id)
+        .join(t.namespaces, t.namespaces.c.id == t.components.c.namespace_id)
+    )
+    with store.database.connect() as conn:
+        return {(f"{ns}/{name}", version): digest for ns, name, version, digest in conn.execute(query)}
+
+
 # -- components --------------------------------------------------------------------------
 def _component_query() -> sa.Select[Any]:
     return sa.select(
@@ -324,23 +405,34 @@ def _component_query() -> sa.Select[Any]:
         t.components.c.keywords,
         t.namespaces.c.name.label("namespace"),
         t.namespaces.c.kind,
+        PUBLIC.label("public"),
     ).join(t.namespaces, t.namespaces.c.id == t.components.c.namespace_id)
 
 
-def list_components(store: Store, namespace: str | None = None) -> list[ComponentRow]:
-    """Every component (of ``namespace`` when given), by namespace and name."""
+def list_components(
+    store: Store, namespace: str | None = None, *, readable: frozenset[str] | None = None
+) -> list[ComponentRow]:
+    """Every component (of ``namespace`` when given) a reader of ``readable`` sees (None:
+    all), by namespace and name."""
     query = _component_query().order_by(t.namespaces.c.name, t.components.c.name)
     if namespace is not None:
         query = query.where(t.namespaces.c.name == namespace)
+    visible = _visible_to(readable)
+    if visible is not None:
+        query = query.where(visible)
     with store.database.connect() as conn:
         return [_component_row(row) for row in conn.execute(query)]
 
 
-def search(store: Store, text: str, *, limit: int = 20) -> list[ComponentRow]:
+def search(
+    store: Store, text: str, *, limit: int = 20, readable: frozenset[str] | None = None
+) -> list[ComponentRow]:
     """Components that have, for every word of ``text``, a word starting with it; best first.
 
     Per search word, the best weight of the words it starts; the scores add up across
-    search words. The library comes before other namespaces at equal scores.
+    search words. The library comes before other namespaces at equal scores. With
+    ``readable``, only what a reader of those namespaces sees (theirs and the public
+    ones), filtered in the query, so that ``limit`` counts only what is shown.
     """
     terms = list(dict.fromkeys(word[:MAX_WORD] for word in text.lower().split()))[:MAX_SEARCH_WORDS]
     if not terms:
@@ -349,13 +441,15 @@ def search(store: Store, text: str, *, limit: int = 20) -> list[ComponentRow]:
     for index, term in enumerate(terms):
         params[f"w{index}"] = term
         params[f"u{index}"] = term + _TOP
+    if readable is not None:
+        params["readable"] = sorted(readable)
     with store.database.connect() as conn:
-        rows = conn.execute(_search_query(len(terms)), params).all()
+        rows = conn.execute(_search_query(len(terms), readable is not None), params).all()
     return [_component_row(row, score=int(row.score)) for row in rows]
 
 
 @functools.cache
-def _search_query(words: int) -> sa.Select[Any]:
+def _search_query(words: int, filtered: bool = False) -> sa.Select[Any]:
     """The search for ``words`` search words, built once with bound parameters (building
     and keying a statement costs more than running it).
 
@@ -382,6 +476,11 @@ def _search_query(words: int) -> sa.Select[Any]:
         _component_query()
         .add_columns(scores.c.score)
         .join(scores, scores.c.component_id == t.components.c.id)
+        .where(
+            sa.or_(t.namespaces.c.name.in_(sa.bindparam("readable", expanding=True)), PUBLIC.is_(True))
+            if filtered
+            else sa.true()
+        )
         .order_by(
             scores.c.score.desc(), (t.namespaces.c.name != LIBRARY), t.namespaces.c.name, t.components.c.name
         )
@@ -419,4 +518,5 @@ def _component_row(row: Any, score: int = 0) -> ComponentRow:
         description=row.description,
         keywords=list(row.keywords or []),
         score=score,
+        public=bool(row.public),
     )

@@ -187,6 +187,9 @@ namespaces = sa.Table(
     #: library (ours, reserved) | organization | user
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    #: Whether every signed-in user may read its components (library: yes; others: no
+    #: until their owner says so); a component may say otherwise (``components.public``).
+    sa.Column("public", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 components = sa.Table(
@@ -203,6 +206,8 @@ components = sa.Table(
     sa.Column("keywords", sa.JSON, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    #: Public or private whatever its namespace is; None: as its namespace.
+    sa.Column("public", sa.Boolean, nullable=True),
     sa.UniqueConstraint("namespace_id", "name", name="uq_components_namespace_id_name"),
 )
 
@@ -232,6 +237,22 @@ component_versions = sa.Table(
     sa.Column("yanked", LongText, nullable=True),
     sa.Column("replacement", sa.String(64), nullable=True),
     sa.UniqueConstraint("component_id", "version", name="uq_component_versions_component_id_version"),
+)
+
+#: What the registry's token endpoint refused, and to whom: an unknown or revoked token, an
+#: action on a repository the caller may not read or write.
+access_refusals = sa.Table(
+    "access_refusals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", Timestamp, nullable=False),
+    #: The user whose token it was; None when the token itself was refused.
+    sa.Column("user", sa.String(64), nullable=True),
+    sa.Column("token_key", sa.String(32), nullable=True),
+    #: ``repository:NS/NAME:push`` (the action refused), or ``login`` for credentials.
+    sa.Column("scope", sa.String(255), nullable=False),
+    sa.Column("reason", LongText, nullable=False),
+    sa.Index("ix_access_refusals_at", "at"),
 )
 
 component_words = sa.Table(

@@ -23,6 +23,7 @@ from containerops.server.deps import AccountName, Caller, SecretName, StoreDep, 
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, answer, error_responses
 from containerops.store import accounts
 from containerops.store.accounts import AccountError, check_name
+from containerops.store.components import set_public
 from containerops.timestamps import rfc3339, rows_as_json
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=WITH_TOKEN)
@@ -139,6 +140,27 @@ def create_org(body: NewNamespace, caller: Caller, store: StoreDep) -> dict[str,
 # -- members -------------------------------------------------------------------------
 class MemberRole(BaseModel):
     role: accounts.Role
+
+
+class NamespaceVisibility(BaseModel):
+    public: bool = Field(
+        description="true: every signed-in user reads its components (those that say nothing "
+        "of their own); false: only its members."
+    )
+
+
+@router.put(
+    "/namespaces/{namespace}/visibility",
+    summary="Make a namespace's components public or private (its owner)",
+    responses=UNREADABLE,
+)
+def set_namespace_visibility(
+    namespace: AccountName, body: NamespaceVisibility, caller: Caller, store: StoreDep
+) -> dict[str, Any]:
+    caller.require("admin", _namespace(namespace))
+    if not set_public(store, namespace, None, body.public):
+        raise NotFound(f"no namespace {namespace!r}")
+    return {"namespace": namespace, "public": body.public}
 
 
 @router.get("/namespaces/{namespace}/members", summary="An organization's members and roles")

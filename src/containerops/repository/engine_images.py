@@ -1,0 +1,110 @@
+"""Images between this machine's Docker Engine and the registry: push, pull, tag, inspect.
+
+Only the Docker SDK and the registry's address: no store, no catalog, no signing key, so
+that ``coops component pull --server`` loads no more than it needs (a tenth of a second
+and more of every such command on a busy machine). The repository's rules are in
+``transfer`` (a local push and pull), which uses these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from containerops.executors.base import ExecutorError
+from containerops.executors.docker.client import connect
+from containerops.repository import registry
+
+Progress = Callable[[str], None]
+
+
+class TransferError(Exception):
+    """A push or pull that could not be done; the message says why."""
+
+
+@contextlib.contextmanager
+def _docker() -> Iterator[Any]:
+    try:
+        client = connect()
+    except ExecutorError as exc:
+        raise TransferError(str(exc)) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def image_size(image_id: str) -> int | None:
+    with _docker() as client:
+        try:
+            size = client.api.inspect_image(image_id).get("Size")
+        except (docker.errors.DockerException, requests.exceptions.RequestException):
+            return None
+    return int(size) if isinstance(size, int) else None
+
+
+def push_image(
+    address: str, repository: str, version: str, local_tag: str, auth: dict[str, str] | None = None
+) -> None:
+    """``docker push`` the image ``local_tag`` as ``<address>/<repository>:<version>``; ``auth``
+    (username, password: a coops token) for a registry that takes a server's tokens."""
+    remote = f"{address}/{repository}"
+    with _docker() as client:
+        try:
+            client.api.tag(local_tag, remote, version)
+            error = None
+            for chunk in client.api.push(remote, tag=version, stream=True, decode=True, auth_config=auth):
+                if "error" in chunk:
+                    error = str(chunk.get("error") or chunk.get("errorDetail"))
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise TransferError(f"pushing {remote}:{version} failed: {exc}") from None
+        finally:
+            with contextlib.suppress(docker.errors.DockerException, requests.exceptions.RequestException):
+                client.api.remove_image(f"{remote}:{version}", noprune=True)
+    if error is not None:
+        raise TransferError(f"pushing {remote}:{version} failed: {error}")
+
+
+def tag_pulled(image: str, namespace: str, name: str, version: str) -> None:
+    """Tag a pulled ``image`` ``coops/<ns>/<name>:<version>``, as a local build is."""
+    with _docker() as client:
+        try:
+            client.api.tag(image, f"coops/{namespace}/{name}", version)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise TransferError(f"tagging {image} failed: {exc}") from None
+
+
+def has_image(image: str) -> bool:
+    with _docker() as client:
+        try:
+            client.api.inspect_image(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise TransferError(f"cannot inspect {image}: {exc}") from None
+    return True
+
+
+def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
+    ``auth``: Docker's credentials for a registry that takes a server's tokens (username
+    and password: a coops token; or ``registrytoken``: a registry token itself)."""
+    say: Progress = progress or (lambda _line: None)
+    repository, _, digest = image.partition("@")
+    registry.check(repository.split("/", 1)[0], token_auth=auth is not None)
+    say(f"pulling {image}")
+    with _docker() as client:
+        error = None
+        try:
+            for chunk in client.api.pull(repository, tag=digest, stream=True, decode=True, auth_config=auth):
+                if "error" in chunk:
+                    error = str(chunk.get("error"))
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            error = str(getattr(exc, "explanation", None) or exc)
+    if error is not None:
+        raise TransferError(f"pulling {image} failed: {error}")
