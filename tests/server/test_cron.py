@@ -276,6 +276,21 @@ def test_schedules_api(store: Store, server: LiveServer, admin_token: str) -> No
         assert anonymous.get("/api/v1/schedules").status_code == 401
 
 
+def test_a_flow_saved_through_the_server_has_its_schedule_at_once(
+    server: LiveServer, admin_token: str
+) -> None:
+    """Not after the scheduler's next round (RESYNC_SECONDS): the save wakes it; so does a delete."""
+    with server.client(admin_token) as api:
+        assert api.post("/api/v1/flows", content=flow()).status_code == 201
+        wait_for(lambda: len(api.get("/api/v1/schedules").json()["schedules"]) == 1, "the schedule", 5)
+        assert api.delete("/api/v1/flows/acme/nightly/build").status_code == 204
+        wait_for(
+            lambda: [s["active"] for s in api.get("/api/v1/schedules").json()["schedules"]] in ([], [False]),
+            "the schedule to go",
+            5,
+        )
+
+
 def test_a_server_that_starts_after_downtime_runs_one_catch_up(
     store: Store, start_server: Callable[..., LiveServer]
 ) -> None:

@@ -95,6 +95,7 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
     before = stored_flows.latest_version(store, loaded.flow.uri)
     flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
     stored_flows.set_deleted(store, flow_id, False)
+    flows_changed(request)
     created = before != version
     return JSONResponse(
         {
@@ -205,11 +206,25 @@ def show_version(
     "/{namespace}/{repository}/{name}", status_code=204, summary="Delete a flow", responses=BAD_NAME
 )
 def delete_flow(
-    namespace: FlowPart, repository: FlowPart, name: FlowPart, store: StoreDep, caller: Caller
+    namespace: FlowPart,
+    repository: FlowPart,
+    name: FlowPart,
+    request: Request,
+    store: StoreDep,
+    caller: Caller,
 ) -> Response:
     """The flow disappears from lists and cannot start; its past runs and versions stay."""
     uri = flow_uri(namespace, repository, name)
     caller.require("write", namespace)
     flow = stored_flows.get_flow(store, uri)
     stored_flows.set_deleted(store, flow.id, True)
+    flows_changed(request)
     return Response(status_code=204)
+
+
+def flows_changed(request: Request) -> None:
+    """The cron scheduler syncs now, so that a flow's schedule shows (or goes) at once
+    rather than at the scheduler's next round (a flow saved by another process waits for it)."""
+    scheduler = getattr(request.app.state, "scheduler", None)
+    if scheduler is not None:
+        scheduler.wake()

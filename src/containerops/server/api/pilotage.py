@@ -16,7 +16,7 @@ import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from containerops.server.api.flows import FLOW_BODY, read_flow
+from containerops.server.api.flows import FLOW_BODY, flows_changed, read_flow
 from containerops.server.api.runs import run_document
 from containerops.server.deps import Caller, FlowPart, Manager, RunNumber, StoreDep
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, error_responses
@@ -58,6 +58,7 @@ async def start_flow(
         raise ApiError(f"the flow's tag {loaded.flow.tag!r} is not the route's {tag!r}", status=422)
     flow_id, version_id, version = store.save_flow(uri, loaded.source, loaded.format)
     stored_flows.set_deleted(store, flow_id, False)
+    flows_changed(request)
     run = await manager.submit(flow_id, version_id, trigger={"type": "pilotage", "by": caller.name})
     return JSONResponse(
         {"id": run.id, "number": run.number, "uri": uri, "tag": tag, "version": version},

@@ -88,6 +88,8 @@ class Scheduler:
         self.clock: Clock = clock or SystemClock()
         self._parsed: dict[int, list[CronTrigger]] = {}  # flow version id -> its cron triggers
         self._stop = asyncio.Event()
+        self._woken = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- schedules from flows ---------------------------------------------------
     def sync(self) -> None:
@@ -185,7 +187,9 @@ class Scheduler:
     # -- the loop -----------------------------------------------------------------
     async def run(self) -> None:
         """Sync and tick until ``stop()``; an error is logged and the loop goes on."""
+        self._loop = asyncio.get_running_loop()
         while not self._stop.is_set():
+            self._woken.clear()
             try:
                 self.sync()
                 await self.tick()
@@ -195,9 +199,17 @@ class Scheduler:
                 wait = RESYNC_SECONDS
             sleeper = asyncio.ensure_future(self.clock.sleep(max(wait, 0.01)))
             stopper = asyncio.ensure_future(self._stop.wait())
-            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for pending in (sleeper, stopper):
+            waker = asyncio.ensure_future(self._woken.wait())
+            await asyncio.wait({sleeper, stopper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            for pending in (sleeper, stopper, waker):
                 pending.cancel()
+
+    def wake(self) -> None:
+        """Sync now, not at the next round: a flow was saved or deleted through this server,
+        and its schedule shows (and counts) from now. Safe from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._woken.set)
 
     def stop(self) -> None:
         self._stop.set()
