@@ -75,7 +75,11 @@ class QueueExecutor(Executor):
         self._flows.pop(run.run_id, None)
 
     async def start(self, spec: JobSpec) -> JobHandle:
-        body = asdict(spec) | {"flow_uri": self._flows.get(spec.run_id, "")}
+        # as JSON: the set of secret variables as a list (job_spec reads it back)
+        body = asdict(spec) | {
+            "secret_env": sorted(spec.secret_env),
+            "flow_uri": self._flows.get(spec.run_id, ""),
+        }
         ready_id = await asyncio.to_thread(
             queue.enqueue, self.store, spec.run_id, spec.path, spec.attempt, spec.node_labels, body
         )

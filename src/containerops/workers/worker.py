@@ -177,7 +177,8 @@ class Worker:
 
 def job_spec(stored: Mapping[str, Any]) -> JobSpec:
     """The JobSpec a ready job's row holds (its other keys, e.g. the flow's uri, left out)."""
-    return JobSpec(**{key: value for key, value in stored.items() if key in SPEC_FIELDS})
+    fields = {key: value for key, value in stored.items() if key in SPEC_FIELDS}
+    return JobSpec(**fields | {"secret_env": frozenset(fields.get("secret_env", ()))})
 
 
 async def _first(*waits: Any) -> None:
