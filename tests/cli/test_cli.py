@@ -117,14 +117,15 @@ try:
     main()
 except SystemExit:
     pass
-print("heavy:", sorted(m for m in ("sqlalchemy", "docker", "containerops.engine.runner") if m in sys.modules))
+heavy = ("sqlalchemy", "docker", "containerops.engine.runner", "asyncio")
+print("heavy:", sorted(m for m in heavy if m in sys.modules))
 """
 
 
 @pytest.mark.parametrize("command", ["--help", "validate"])
 def test_help_and_validate_load_neither_the_store_nor_docker(command: str, tmp_path: Path) -> None:
-    """SQLAlchemy, the Docker SDK and the engine are most of the CLI's start-up (item 21 of
-    the hardening issue): the commands that need none of them must not import them."""
+    """SQLAlchemy, the Docker SDK, the engine and asyncio are most of the CLI's start-up (item
+    21 of the hardening issue): the commands that need none of them must not import them."""
     arguments = ["--help"] if command == "--help" else ["validate", str(write(tmp_path, LOCAL_FLOW))]
     done = subprocess.run(
         [sys.executable, "-c", _HEAVY_PROBE, *arguments],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -98,6 +97,8 @@ def worker(
         slots=slots,
         lease=lease_seconds(),
     )
+
+    import asyncio  # here, not at the top: every other command's start-up would load it (~20 ms)
 
     async def main() -> None:
         stop = asyncio.Event()
