@@ -23,8 +23,7 @@ from containerops.store.accounts import create_token, create_user
 
 
 def coops(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COOPS_HOME": str(home)}
-    env.pop("COOPS_DATABASE_URL", None)
+    env = {**os.environ, "COOPS_HOME": str(home)}  # and the test's database (--database)
     return subprocess.run(
         [sys.executable, "-m", "containerops.cli.main", *args],
         env=env,
