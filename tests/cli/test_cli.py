@@ -79,6 +79,28 @@ def test_help_teaches(tmp_path: Path) -> None:
     )
 
 
+def test_the_top_level_help_builds_no_group_commands_yet_shows_and_completes_them(tmp_path: Path) -> None:
+    """`coops --help` and a mistyped name build the groups without their commands (start-up);
+    the groups' help still shows, their commands still run and shell completion reaches them."""
+    top = coops("--help", home=tmp_path, check=0).stdout
+    assert "List and inspect past and current runs." in top and "registry" in top
+    assert "Did you mean" in coops("runz", home=tmp_path, check=2).stderr
+    assert "approve" in coops("runs", "--help", home=tmp_path, check=0).stdout
+    completed = subprocess.run(  # as the shell calls it: the installed script, named coops
+        [str(Path(sys.executable).with_name("coops"))],
+        env={
+            **os.environ,
+            "_COOPS_COMPLETE": "complete_bash",
+            "COMP_WORDS": "coops runs ",
+            "COMP_CWORD": "2",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert set(completed.stdout.split()) >= {"approve", "reject", "list", "show", "cancel"}
+
+
 _HELP_PROBE = """
 import sys
 from containerops.cli.main import main

@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 the flow failed, 2 invalid input, 130 cancelled.
 
 from __future__ import annotations
 
+import copy
 import gc
 import getpass
 import json
@@ -976,17 +977,17 @@ def main() -> None:
     arguments = sys.argv[1:]
     if len(arguments) < 2 or "--help" in arguments:  # a help screen is coming
         load_typer_rich_help()
-    _keep_only_the_command_named(arguments[:1])
+    if not any(variable.endswith("_COMPLETE") for variable in os.environ):  # completion walks them all
+        _build_only_what_is_reached(arguments[:1])
     app()
 
 
-def _keep_only_the_command_named(first: list[str]) -> None:
-    """Typer builds the Click command of every command at each call (35 of them: 40-80 ms
-    of start-up, bench/cli_startup.py); a call that names one needs only that one. Any other
-    call (help, a mistyped name that gets its did-you-mean) keeps them all."""
-    if not first or first[0].startswith("-"):
-        return
-    name = first[0]
+def _build_only_what_is_reached(first: list[str]) -> None:
+    """Typer builds the Click command of every command at each call (90 functions' type hints:
+    40-80 ms of start-up, bench/cli_startup.py). A call that names a command needs only that
+    one; any other call (the top-level help, a mistyped name that gets its did-you-mean)
+    shows the groups' names and help, never their commands."""
+    name = first[0] if first and not first[0].startswith("-") else None
     commands = [
         info
         for info in app.registered_commands
@@ -995,6 +996,13 @@ def _keep_only_the_command_named(first: list[str]) -> None:
     groups = [info for info in app.registered_groups if info.name == name]
     if commands or groups:
         app.registered_commands, app.registered_groups = commands, groups
+        return
+    for group in app.registered_groups:
+        if group.typer_instance is None:
+            continue
+        shallow = copy.copy(group.typer_instance)
+        shallow.registered_commands, shallow.registered_groups = [], []
+        group.typer_instance = shallow
 
 
 if __name__ == "__main__":
