@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -15,6 +15,7 @@ from tests.server.conftest import LiveServer
 from tests.server.flows import as_json, start, wait_for_run
 
 from containerops.server import sse as sse_module
+from containerops.server.api.logs import PAGE
 
 LINES = 30_000
 
@@ -200,3 +201,31 @@ def test_sse_is_woken_by_the_engine_storing_lines_not_by_its_poll(
                 if data["line"] == "after the pause":
                     break
         assert got == ["line 1", "line 2", "line 3", "after the pause"]
+
+
+def test_sse_page_form_sends_every_line_once_in_order_in_bounded_pages_and_resumes(
+    start_server: Callable[..., LiveServer], admin_token: str
+) -> None:
+    """``batch=page``: ``lines`` events of at most PAGE lines, id the last line's id."""
+    live = start_server("local")
+    with live.client(admin_token) as admin:
+        run = start(admin, printer_flow(lines=2 * PAGE + 499))
+        wait_for_run(admin, run["id"])
+        url = f"/api/v1/runs/{run['id']}/logs/stream"
+        params = {"job": "build.unit.chatty", "batch": "page"}
+        with admin.stream("GET", url, params=params) as response:
+            events = list(sse(response))
+        assert [e for e, _, _ in events] == ["lines", "lines", "lines", "end"]
+        pages = [cast(list[dict[str, Any]], d) for e, _, d in events if e == "lines"]
+        assert [len(page) for page in pages] == [PAGE, PAGE, 500]
+        lines = [line["line"] for page in pages for line in page]
+        assert lines == [f"line {i}" for i in range(1, 2 * PAGE + 500)] + ["after the pause"]
+        assert [ident for e, ident, _ in events[:3]] == [str(page[-1]["id"]) for page in pages]
+        with admin.stream(
+            "GET", url, params=params, headers={"Last-Event-ID": events[0][1] or ""}
+        ) as response:
+            resumed = [cast(list[dict[str, Any]], d) for e, _, d in sse(response) if e == "lines"]
+        assert [line["line"] for page in resumed for line in page] == lines[PAGE:]
+        # The default form is unchanged: one ``line`` event per line.
+        with admin.stream("GET", url, params={"job": "build.unit.quiet"}) as response:
+            assert [e for e, _, _ in sse(response)] == ["line", "line", "end"]

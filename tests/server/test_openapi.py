@@ -172,7 +172,7 @@ def test_the_log_stream_is_documented_as_the_server_sent_events_it_sends(admin: 
         kind["properties"]["event"]["const"]: kind
         for kind in stream["200"]["content"]["text/event-stream"]["itemSchema"]["oneOf"]
     }
-    assert list(documented) == ["line", "waiting", "end"]
+    assert list(documented) == ["line", "lines", "waiting", "end"]
     run = start(admin, flow_doc("root/demo/ci", lines=3))["id"]
     wait_for_run(admin, run)
     with admin.stream("GET", f"/api/v1/runs/{run}/logs/stream") as response:
@@ -184,6 +184,16 @@ def test_the_log_stream_is_documented_as_the_server_sent_events_it_sends(admin: 
         fields = {"event": event, "data": data} | ({"id": ident} if ident is not None else {})
         assert set(kind["required"]) <= set(fields), event
         assert set(kind["properties"]["data"]["contentSchema"]["required"]) <= set(data), event
+    # batch=page: ``lines`` events, each an array of lines as the documented line schema
+    with admin.stream("GET", f"/api/v1/runs/{run}/logs/stream", params={"batch": "page"}) as response:
+        paged = list(sse(response))
+    assert [event for event, _, _ in paged] == ["lines", "end"]
+    page_schema = documented["lines"]["properties"]["data"]["contentSchema"]
+    lines = paged[0][2]
+    assert page_schema["type"] == "array" and isinstance(lines, list) and len(lines) == 3
+    assert paged[0][1] == str(lines[-1]["id"])
+    for line in lines:
+        assert set(page_schema["items"]["required"]) <= set(line)
 
 
 @pytest.mark.parametrize("value", ["0.5", "1", "1e9", "-3", "nan"])

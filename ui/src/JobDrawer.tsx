@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "react";
-import { duration, matrixSummary, type LogLine, type Run } from "./api";
+import { duration, matrixSummary, type Run } from "./api";
 import { logFeed } from "./logFeed";
+import { PAGE_QUERY, pageLines } from "./logPage";
 import { LogView, type ShownLine } from "./LogView";
 import { StatusBadge } from "./Status";
 
@@ -33,11 +34,10 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; count: nu
       },
       () => setEnded(true),
     );
-    const query = new URLSearchParams({ job: path });
+    const query = new URLSearchParams({ job: path, ...PAGE_QUERY });
     const stream = new EventSource(`/api/v1/runs/${runId}/logs/stream?${query}`);
-    stream.addEventListener("line", (message) => {
-      const line = JSON.parse((message as MessageEvent<string>).data) as LogLine;
-      feed.line({ id: line.id, stream: line.stream, raw: line.line });
+    stream.addEventListener("lines", (message) => {
+      feed.lines(pageLines((message as MessageEvent<string>).data));
     });
     stream.addEventListener("end", () => {
       stream.close();

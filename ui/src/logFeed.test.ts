@@ -65,3 +65,19 @@ describe("logFeed", () => {
     expect(batches).toEqual([]);
   });
 });
+
+describe("logFeed pages", () => {
+  it("shows a page of lines in the next frame, after lines that came before it", () => {
+    const frames = manualFrames();
+    const batches: string[][] = [];
+    const feed = logFeed<string>(frames, (batch) => batches.push(batch), () => {});
+    feed.line("a");
+    feed.lines(["b", "c"]);
+    feed.lines([]);
+    expect(frames.waiting()).toBe(1);
+    frames.run();
+    expect(batches).toEqual([["a", "b", "c"]]);
+    feed.lines([]);
+    expect(frames.waiting()).toBe(0);
+  });
+});

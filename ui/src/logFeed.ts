@@ -4,6 +4,8 @@
  * lines that came with its end wait for the next frame. */
 export interface LogFeed<Line> {
   line(line: Line): void;
+  /** A page of lines from one event (the stream's `batch=page` form). */
+  lines(page: Line[]): void;
   end(): void;
   close(): void;
 }
@@ -35,6 +37,10 @@ export function logFeed<Line>(
     line(line) {
       pending.push(line);
       frame ??= frames.request(flush);
+    },
+    lines(page) {
+      for (const line of page) pending.push(line);
+      if (pending.length > 0) frame ??= frames.request(flush);
     },
     end() {
       close();

@@ -47,7 +47,7 @@ def event_schema(name: str, data: dict[str, Any], **more: Any) -> dict[str, Any]
     }
 
 
-def event(name: str, data: dict[str, Any], ident: int | None = None) -> str:
+def event(name: str, data: Any, ident: int | None = None) -> str:
     head = f"id: {ident}\n" if ident is not None else ""
     return f"{head}event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
