@@ -414,6 +414,24 @@ def test_cancelled_wait_then_destroy_leaves_nothing(
 
 
 @pytest.mark.docker
+def test_a_start_cancelled_midway_removes_the_container_it_still_made(
+    busybox: str, run_id: str, executor: DockerExecutor, docker_client: docker.DockerClient
+) -> None:
+    """Cancelled while the Engine creates the container: nobody will hold its handle, so
+    the executor removes it when the creation ends."""
+
+    async def scenario() -> None:
+        starting = asyncio.create_task(executor.start(job(run_id, ["sleep", "300"])))
+        await asyncio.sleep(0.05)  # the creation is under way in the call threads
+        starting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await starting
+
+    run(scenario())
+    assert left_after_removal(docker_client, run_id) == []
+
+
+@pytest.mark.docker
 def test_consumer_that_stops_reading_releases_the_stream(
     busybox: str, run_id: str, executor: DockerExecutor, docker_client: docker.DockerClient
 ) -> None:

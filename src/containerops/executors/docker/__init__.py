@@ -137,14 +137,7 @@ class DockerExecutor(Executor):
         self._workspaces[run.run_id] = await self._call(self._create_workspace, run.run_id)
 
     async def start(self, spec: JobSpec) -> JobHandle:
-        future = asyncio.ensure_future(self._call(self._start, spec))
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            # The container may still be created after we were cancelled; nobody
-            # would hold its handle, so remove it as soon as it exists.
-            future.add_done_callback(self._discard_late_start)
-            raise
+        return await self._engine.call_or_undo(self._start, self._discard_late_start, spec)
 
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
         return lines_of(self.log_batches(handle))
@@ -332,11 +325,8 @@ class DockerExecutor(Executor):
             remove_container(api, name)
         return same
 
-    def _discard_late_start(self, future: asyncio.Future[DockerJobHandle]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        container_id = future.result().container_id
-        threading.Thread(target=remove_quietly, args=(self._api(), container_id), daemon=True).start()
+    def _discard_late_start(self, job: DockerJobHandle) -> None:
+        threading.Thread(target=remove_quietly, args=(self._api(), job.container_id), daemon=True).start()
 
     def _wait(self, job: DockerJobHandle, cancelled: threading.Event) -> ExitStatus:
         api = self._api()

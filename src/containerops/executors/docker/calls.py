@@ -13,7 +13,7 @@ import asyncio
 import functools
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import docker
@@ -24,6 +24,11 @@ T = TypeVar("T")
 
 #: Threads for the short calls: enough for the widest fan-out to start (or stop) at once.
 CALL_THREADS = 32
+
+
+def _undo_late(undo: Callable[[T], None], future: Future[T]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        undo(future.result())
 
 
 class EngineCalls:
@@ -46,13 +51,26 @@ class EngineCalls:
         """A short blocking call of the SDK, in the pool's threads."""
         return await self.submit(fn, *args)
 
+    async def call_or_undo(self, fn: Callable[..., T], undo: Callable[[T], None], *args: Any) -> T:
+        """A call that creates something (a container, a service): if our caller is cancelled
+        while it runs, the call still ends in its thread, and ``undo`` gets what it made there,
+        since nobody else will ever hold it (even if the event loop has ended by then)."""
+        made = self._pool().submit(fn, *args)
+        try:
+            return await asyncio.shield(asyncio.wrap_future(made))
+        except asyncio.CancelledError:
+            made.add_done_callback(functools.partial(_undo_late, undo))
+            raise
+
     def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         """Hand ``fn`` to the pool's threads now (it runs even if nobody awaits it)."""
+        return asyncio.get_running_loop().run_in_executor(self._pool(), functools.partial(fn, *args))
+
+    def _pool(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._threads is None:
                 self._threads = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix=self._prefix)
-            threads = self._threads
-        return asyncio.get_running_loop().run_in_executor(threads, functools.partial(fn, *args))
+            return self._threads
 
     def close(self) -> None:
         """Close the connection pool (the next call reconnects) and let the call threads go."""

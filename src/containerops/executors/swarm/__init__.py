@@ -112,12 +112,7 @@ class SwarmExecutor(Executor):
             self._workspaces[run.run_id] = await self._call(self._create_workspace, run.run_id)
 
     async def start(self, spec: JobSpec) -> JobHandle:
-        future = asyncio.ensure_future(self._call(self._start, spec))
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            future.add_done_callback(self._discard_late_start)
-            raise
+        return await self._engine.call_or_undo(self._start, self._discard_late_start, spec)
 
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
         return lines_of(self.log_batches(handle))
@@ -321,10 +316,7 @@ class SwarmExecutor(Executor):
         if secret_id is not None:
             remove_secret(api, secret_id)
 
-    def _discard_late_start(self, future: asyncio.Future[SwarmJobHandle]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return
-        job = future.result()
+    def _discard_late_start(self, job: SwarmJobHandle) -> None:
         job.close()
         threading.Thread(target=self._remove_quietly, args=(job,), daemon=True).start()
 
