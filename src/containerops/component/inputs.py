@@ -14,10 +14,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
+from typing import TYPE_CHECKING
 
-from containerops.component.spec import ComponentSpec
 from containerops.component.values import to_text
 from containerops.contract.codata import encode_co_data
+
+if TYPE_CHECKING:  # the spec checks its examples with this module: the spec is only a type here
+    from containerops.component.spec import ComponentSpec
 
 #: ``${NAME}`` in an example's values: filled in by ``coops component test`` (see testing).
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

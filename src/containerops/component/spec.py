@@ -27,6 +27,7 @@ from pydantic import (
 )
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from containerops.component.inputs import InputsInvalid, resolve_inputs
 from containerops.component.values import INPUT_TYPES, InputType, to_text
 from containerops.contract.codata import input_env_name
 from containerops.model.diagnostics import Diagnostic, FlowInvalid, sort_diagnostics
@@ -438,8 +439,6 @@ def _duplicate_keys(doc: Document, node: Node, where: str) -> list[Diagnostic]:
 
 def _cross_checks(doc: Document, spec: ComponentSpec) -> list[Diagnostic]:
     """What no single field can check: repeated names, and examples against the inputs."""
-    from containerops.component.inputs import InputsInvalid, resolve_inputs  # it imports this module
-
     assert doc.root is not None
     found: list[Diagnostic] = []
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from containerops.notify.dispatch import Notifier
 from containerops.server.config import ServerConfig
 from containerops.server.triggers.cron import Scheduler
 from containerops.server.triggers.secrets import namespace_secret
@@ -24,8 +25,6 @@ from containerops.server.triggers.secrets import namespace_secret
 
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    from containerops.notify.dispatch import Notifier  # notify imports the server package: not at import time
-
     state: Any = app.state
     store, manager = state.store, state.manager
     options: dict[str, Any] = dict(getattr(state, "notify_options", None) or {})
