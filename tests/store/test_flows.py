@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from containerops.store import Store, StoreError, flows
@@ -93,3 +95,16 @@ def test_uris_differ_by_case_and_a_source_may_be_longer_than_64_kib(store: Store
     assert flows.find_version(store, "acme/Shop/ci", None) == (upper, v_upper)
     assert flows.version_source(store, v_lower) == (long, "yaml")
     assert [f.uri for f in flows.list_flows(store)] == ["acme/Shop/ci", "acme/shop/ci"]
+
+
+def test_saves_of_one_flow_at_once_each_get_a_version_and_none_fails(store: Store) -> None:
+    """Servers saving a new flow, or new sources of one flow, at the same moment (two
+    webhooks, two `coops run`s on one database): no save fails on the other's insert."""
+    with ThreadPoolExecutor(8) as pool:
+        same = list(pool.map(lambda _: store.save_flow("acme/race/same", "one source", "yaml"), range(16)))
+        distinct = list(pool.map(lambda i: store.save_flow("acme/race/ci", f"source {i}", "yaml"), range(24)))
+    assert len(set(same)) == 1 and same[0][2] == 1
+    assert len({flow_id for flow_id, _, _ in distinct}) == 1
+    assert sorted(number for _, _, number in distinct) == list(range(1, 25))
+    stored = flows.flow_versions(store, distinct[0][0])
+    assert sorted((v["id"], v["version"]) for v in stored) == sorted((vid, n) for _, vid, n in distinct)

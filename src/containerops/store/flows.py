@@ -28,11 +28,26 @@ def save_flow(store: Store, uri: str, source: str, fmt: str) -> tuple[int, int, 
     Returns ``(flow_id, flow_version_id, version_number)``.
     """
     digest = hashlib.sha256(source.encode()).hexdigest()
+    for _ in range(SAVE_ATTEMPTS):  # another process made the flow's row or version first: read it
+        try:
+            return _save_flow_once(store, uri, digest, source, fmt)
+        except sa.exc.IntegrityError:
+            continue
+    raise StoreError(f"could not save flow {uri}: too many versions of it saved at once")
+
+
+#: Tries of a save that met another's insert (each retry reads what the other committed).
+SAVE_ATTEMPTS = 20
+
+
+def _save_flow_once(store: Store, uri: str, digest: str, source: str, fmt: str) -> tuple[int, int, int]:
     now = utcnow()
     with store.database.begin() as conn:
         flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
         if flow_id is None:
             flow_id = new_id(conn.execute(t.flows.insert().values(uri=uri, created_at=now)))
+        else:  # savers of one flow take turns on its row (PostgreSQL, MySQL): a number each
+            conn.execute(sa.select(t.flows.c.id).where(t.flows.c.id == flow_id).with_for_update())
         latest = conn.execute(
             sa.select(t.flow_versions.c.id, t.flow_versions.c.version, t.flow_versions.c.digest)
             .where(t.flow_versions.c.flow_id == flow_id)
