@@ -12,7 +12,7 @@ printf '\033[1m==> pytest\033[0m\n'
 if [ $# -gt 0 ]; then  # the tests named, on SQLite unless they say --database
     exec .venv/bin/pytest -ra "$@"
 fi
-.venv/bin/pytest -ra
+.venv/bin/pytest -ra --durations=25  # the slowest tests: CI has a time budget
 # The store's tests ran on all three databases; the server's ran on SQLite: now on the others.
 for database in postgresql mariadb; do
     printf '\033[1m==> pytest: the server tests on %s\033[0m\n' "$database"
