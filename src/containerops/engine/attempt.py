@@ -25,6 +25,7 @@ from containerops.executors.base import Executor, ExecutorError, ExitStatus, Job
 from containerops.model.flow import Job
 from containerops.model.quantities import format_duration, format_memory, parse_memory
 from containerops.store import Store
+from containerops.store.logs import attempt_lines
 from containerops.store.values import utcnow
 
 #: Flush early when this many log lines wait, to bound memory.
@@ -102,8 +103,9 @@ class Attempts:
         if js.started_at is None:
             js.started_at = now
         reporter.job(js.id, status="running", attempts=attempt, started_at=js.started_at, reason=None)
-        reporter.attempt(js.id, attempt, _new=True, status="running", started_at=now)
-        reporter.change(js.id, attempt, "running", now, None)
+        if js.adopting != attempt:
+            reporter.attempt(js.id, attempt, _new=True, status="running", started_at=now)
+            reporter.change(js.id, attempt, "running", now, None)
         if self.executor.has_side_effects:
             reporter.flush()  # "started" is stored before anything starts
         run.changed(js)
@@ -175,7 +177,9 @@ class Attempts:
         exit_code: int | None = None
         handle: JobHandle | None = None
         try:
-            handle = await self.executor.start(spec)
+            handle = await self._adopt(js, spec) if js.adopting == attempt else None
+            js.adopting = None
+            handle = handle or await self.executor.start(spec)
             async with asyncio.timeout(job.timeout):
                 reason = await self._pump_logs(js, attempt, handle, outputs)
                 if reason is None:
@@ -201,6 +205,15 @@ class Attempts:
         if reason is None and outputs.result is False:
             reason = "the component reported CO_RESULT = false"
         return exit_code, reason, outputs.values
+
+    async def _adopt(self, js: JobState, spec: JobSpec) -> JobHandle | None:
+        """Follow the attempt an engine that stopped left going on, from its lines stored."""
+        self.run.reporter.flush()
+        stored = await asyncio.to_thread(attempt_lines, self.store, self.run.state.id, js.path, spec.attempt)
+        handle = await self.executor.adopt(spec, [row.line for row in stored])
+        if handle is not None:
+            self.run.line_numbers[(js.id, spec.attempt)] = max((row.seq for row in stored), default=0)
+        return handle
 
     def _end_attempt(
         self,

@@ -5,8 +5,9 @@ A restored run is rebuilt from the store alone: the flow version it ran, its
 parameters, and every job's state. Finished jobs keep their status and
 outputs and are not run again; a job that was running when the engine
 stopped gets its cut attempt recorded as cancelled and runs again with the
-next attempt number. A pause stage the run waited at is waited at again,
-with its original deadline (``containerops.engine.decisions``).
+next attempt number, unless its executor runs it apart from the engine (workers,
+``Executor.adopts``): then that attempt is followed again where it is. A pause
+stage the run waited at is waited at again, with its original deadline (``containerops.engine.decisions``).
 """
 
 from __future__ import annotations
@@ -33,11 +34,13 @@ Pin = Callable[[Flow, Mapping[str, str], str], Iterable[str]]
 
 
 def restored_state(
-    store: Store, run_id: int, executor: str, pin: Pin | None = None
+    store: Store, run_id: int, executor: str, pin: Pin | None = None, *, adopts: bool = False
 ) -> tuple[RunState, dict[str, Any], Recorder, list[str]]:
     """The run's state as the store has it, its parameters, a recorder for it, and the
     secrets of its pinned components. ``pin`` pins the component jobs to the versions the
-    run resolved at its start (before matrix instances are made from them)."""
+    run resolved at its start (before matrix instances are made from them). With
+    ``adopts`` (the executor can follow an attempt another engine started: workers) a
+    running job's attempt is followed again rather than cancelled."""
     row = store.get_run(run_id)
     if row.status not in RESTORABLE:
         raise StoreError(f"run {run_id} has ended ({row.status}); only unfinished runs can be restored")
@@ -62,7 +65,7 @@ def restored_state(
             continue
         if job is None:
             raise StoreError(f"run {run_id}: job {stored.path} is not in the flow version it ran")
-        jobs[stored.path] = _restored_job(job, stored, recorder, now)
+        jobs[stored.path] = _restored_job(job, stored, recorder, now, adopts)
     instances = {group: [job.path for job in made] for group, made in fanned.items()}
     for group in dict.fromkeys(group_of(stored.path) or "" for stored in later):
         matrix = by_path[group].matrix
@@ -71,7 +74,7 @@ def restored_state(
         instances[group] = list(made)
         for stored in later:
             if group_of(stored.path) == group:
-                jobs[stored.path] = _restored_job(made[stored.path], stored, recorder, now)
+                jobs[stored.path] = _restored_job(made[stored.path], stored, recorder, now, adopts)
     state = RunState(
         flow=flow,
         id=row.id,
@@ -87,7 +90,7 @@ def restored_state(
     return state, dict(row.params), recorder, secrets
 
 
-def _restored_job(job: Job, stored: JobRow, recorder: Recorder, now: datetime) -> JobState:
+def _restored_job(job: Job, stored: JobRow, recorder: Recorder, now: datetime, adopts: bool) -> JobState:
     js = JobState(
         job=job,
         id=stored.id,
@@ -99,7 +102,12 @@ def _restored_job(job: Job, stored: JobRow, recorder: Recorder, now: datetime) -
         started_at=stored.started_at,
         finished_at=stored.finished_at,
     )
-    if js.status == "running" and job.matrix is None:  # cut short when the engine stopped: tried again
+    if js.status == "running" and job.matrix is None and adopts and js.attempts:
+        # its attempt goes on where the engine's executor runs it (a worker): followed again
+        js.adopting = js.attempts
+        js.attempts -= 1
+        js.status = "pending"
+    elif js.status == "running" and job.matrix is None:  # cut short when the engine stopped: tried again
         reason = "the engine stopped during this attempt; it is tried again"
         if js.attempts:
             recorder.attempt(js.id, js.attempts, status="cancelled", reason=reason, finished_at=now)

@@ -214,7 +214,9 @@ class Engine:
         jobs to the versions it resolved at its start and gives their secrets (the launch
         layer's ``pin_recorded_components``: the engine knows no repository)."""
         engine = cls(store, executor, on_change=on_change)
-        state, params, recorder, pinned = resume.restored_state(store, run_id, executor.name, pin)
+        state, params, recorder, pinned = resume.restored_state(
+            store, run_id, executor.name, pin, adopts=executor.adopts
+        )
         secrets = [*secrets, *pinned]
         values = dict(secret_values or {})
         engine.masker.add(*secrets, *values.values())

@@ -26,6 +26,9 @@ class JobState:
     finished_at: datetime | None = None
     #: The last line the job printed, for the live display.
     last_line: str = ""
+    #: The attempt an engine that stopped left going on (its executor ``adopts``): the next
+    #: attempt follows it rather than starting a new one.
+    adopting: int | None = None
 
     @property
     def path(self) -> str:

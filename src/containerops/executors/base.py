@@ -9,7 +9,7 @@ a dummy, and later Swarm or Kubernetes, are interchangeable.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
@@ -126,6 +126,9 @@ class Executor(abc.ABC):
     #: then the engine stores that the attempt started before it starts it, so a kill
     #: in between leaves a record of it, not a job that seems never to have run.
     has_side_effects: bool = True
+    #: Whether an attempt started by an engine that stopped (a server killed with -9) can
+    #: be followed again by another engine: see :meth:`adopt`.
+    adopts: bool = False
 
     async def setup(self, run: RunContext) -> None:  # noqa: B027 - optional hook
         """Prepare the run (networks, volumes...). Called once before any job.
@@ -163,6 +166,14 @@ class Executor(abc.ABC):
         """Stop the job if it still runs and remove everything it left, or start to: an
         executor may go on removing in the background if its ``teardown`` waits for that
         (the next job need not wait for the last one's removal). Idempotent."""
+
+    async def adopt(self, spec: JobSpec, stored: Sequence[str]) -> JobHandle | None:
+        """The attempt ``spec`` names (run, path, attempt), started by an engine that has
+        stopped, when it still goes on or has ended where this executor can still read it:
+        its handle, reading its lines after the ``stored`` ones (the lines of it already
+        in the run's log). None when it cannot be found: the engine starts it afresh.
+        Only executors with ``adopts`` are asked."""
+        return None
 
     async def output_file(self, handle: JobHandle) -> bytes | None:
         """Once the job has ended: what it wrote to the file ``CO_OUTPUT`` names (at most

@@ -6,8 +6,9 @@ on the server's event loop, each in its own ``Engine`` on the server's executor.
 Listeners (notifications, commit statuses...) hear ``queued``, ``started``,
 ``paused`` and ``finished``; a listener that fails is logged and never changes
 a run. At startup, the runs a server that died left (this one before a restart, or
-another on the same store) are taken up: queued ones queue again, running ones go on
-(the cut attempt runs again), paused ones wait again.
+another on the same store, found at start and every few seconds) are taken up: queued
+ones queue again, running ones go on (on workers their jobs never stopped; elsewhere the
+cut attempt runs again), paused ones wait again.
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ from containerops.store import Store, flows, runs
 from containerops.store import concurrency as groups
 from containerops.store.accounts import readable_by_flows_of
 from containerops.store.ownership import settle_abandoned, this_process
-from containerops.store.workers import withdraw_run
 
 if TYPE_CHECKING:
     from containerops.repository.usage import Resolution
 
 log = logging.getLogger("containerops.server.manager")
 
+#: How often a server looks for the runs of another that died (seconds).
+TAKE_OVER_EVERY = 5.0
 #: Parsed flows kept per flow version: parsing a big flow costs more than running it on the dummy executor.
 FLOW_CACHE_SIZE = 128
 
@@ -114,28 +116,45 @@ class RunManager:
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
         """Take up what a server that died left (this one before a restart, or another on the
-        same store): its queued runs queue here again, its running ones go on (the attempt
-        it cut runs again: what it left running is stopped first, the workspace kept), its
-        paused ones wait for their decision again. Then settle the runs of any other process
-        that is gone (``coops run`` killed). Call once, before serving."""
-        for run_id, uid, status in runs.claim_orphaned_server_runs(self.store, this_process()):
-            if status != "paused":
-                log.warning("run %s was %s under a server that is gone: it goes on here", run_id, status)
-                # what that server put up for workers starts over as new attempts
-                await asyncio.to_thread(withdraw_run, self.store, run_id, "cancelled: its server is gone")
-                await asyncio.to_thread(stop_leftovers, uid, keep_workspace=True)
-            await self.restore(run_id, queued=status != "paused")
+        same store, and later whenever one dies): its queued runs queue here again, its
+        running ones go on (on workers, their attempts are followed where they run; on
+        other executors the attempt it cut runs again, once what it left running is
+        stopped, the workspace kept), its paused ones wait for their decision again. Then
+        settle the runs of any other process that is gone (``coops run`` killed). Call
+        once, before serving."""
+        await self._take_over()
         for run_id in await asyncio.to_thread(settle_abandoned_runs, self.store):
             log.warning("run %s was abandoned by the process that ran it: stopped and marked failed", run_id)
         self._queue_watch = asyncio.create_task(self._watch_queued())
         self.ready = True
 
+    async def _take_over(self) -> None:
+        """Take up the runs of servers that are gone. On workers their jobs go on where they
+        run (the engine follows their attempts again); on any other executor what the gone
+        server left running is stopped and the attempt it cut runs again."""
+        orphans = await asyncio.to_thread(runs.claim_orphaned_server_runs, self.store, this_process())
+        for run_id, uid, status in orphans:
+            if status != "paused":
+                log.warning("run %s was %s under a server that is gone: it goes on here", run_id, status)
+                if not self.executor.adopts:
+                    await asyncio.to_thread(stop_leftovers, uid, keep_workspace=True)
+            await self.restore(run_id, queued=status != "paused")
+
     async def _watch_queued(self) -> None:
         """Cancel queued runs another process asked to stop (a newer run of their
         ``concurrency:`` group, ``coops runs cancel``): without this they would wait for a
         slot first. A run that has started reads its requests itself (its engine)."""
+        looked = asyncio.get_running_loop().time()
         while True:
             await asyncio.sleep(CANCEL_POLL)
+            if asyncio.get_running_loop().time() - looked >= TAKE_OVER_EVERY and not self._stopping:
+                looked = asyncio.get_running_loop().time()
+                queued = [run_id for run_id in self._tasks if run_id not in self._started]
+                try:  # a server sharing the store died meanwhile: its runs go on here
+                    await asyncio.to_thread(runs.beat, self.store, queued, this_process())
+                    await self._take_over()
+                except Exception:
+                    log.exception("could not look for the runs of servers that are gone")
             queued = [run_id for run_id in self._tasks if run_id not in self._started]
             if not queued:
                 continue

@@ -90,6 +90,20 @@ def log_lines(
     return found
 
 
+def attempt_lines(store: Store, run_id: int, job_path: str, attempt: int) -> list[LogRow]:
+    """Every stored line of one attempt of a job: where an engine taking up an attempt
+    another left going on carries on from."""
+    with store.database.connect() as conn:
+        paths = paths_of(conn, run_id)
+        where = sa.and_(lines_of(run_id, paths, job_path), _b.attempt == attempt)
+        return [
+            row
+            for block in forward_blocks(conn, where, 0)
+            for decoded in [logblocks.decode(block.data)]
+            for row in rows_of(block, decoded, paths[block.job_id], 0, decoded.count)
+        ]
+
+
 def rows_of(block: Block, decoded: logblocks.Decoded, path: str, start: int, end: int) -> list[LogRow]:
     """Lines ``start`` to ``end`` (indexes in the block) as rows."""
     texts, streams, times = decoded.lines(), decoded.stream_of_each(), _times_of_each(decoded)

@@ -349,6 +349,18 @@ def claim_orphaned_server_runs(store: Store, owner: str) -> list[tuple[int, str,
     return claimed
 
 
+def beat(store: Store, run_ids: list[int], owner: str) -> None:
+    """``owner`` is alive and holds these runs (a server's queued runs, which no engine
+    beats for yet): no server elsewhere takes them over as orphans."""
+    if run_ids:
+        with store.database.begin() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id.in_(run_ids), t.runs.c.owner == owner)
+                .values(heartbeat_at=utcnow())
+            )
+
+
 def release_runs(store: Store, run_ids: list[int]) -> None:
     """A stopping server lets go of its paused runs: no process owns them until a server
     takes them up (:func:`claim_orphaned_server_runs`)."""

@@ -317,15 +317,18 @@ def withdraw(store: Store, ready_id: int, reason: str) -> None:
         conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
 
 
-def withdraw_run(store: Store, run_id: int, reason: str) -> None:
-    """Cancel every unfinished attempt of a run (a server takes the run up again after its
-    server died: the attempts that server put up start over as new ones)."""
-    with store.database.begin() as conn:
-        conn.execute(
-            t.ready_jobs.update()
-            .where(t.ready_jobs.c.run_id == run_id, t.ready_jobs.c.status.in_((READY, CLAIMED)))
-            .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+def find_attempt(store: Store, run_uid: str, path: str, attempt: int) -> int | None:
+    """The ready job an engine put up for this attempt (the newest, if more), or None."""
+    with store.database.connect() as conn:
+        query = (
+            sa.select(t.ready_jobs.c.id)
+            .join(t.runs, t.runs.c.id == t.ready_jobs.c.run_id)
+            .where(t.runs.c.uid == run_uid, t.ready_jobs.c.path == path, t.ready_jobs.c.attempt == attempt)
+            .order_by(t.ready_jobs.c.id.desc())
+            .limit(1)
         )
+        found = conn.execute(query).scalar()
+    return None if found is None else int(found)
 
 
 def ready_ids(store: Store, run_id: int) -> list[int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict
 from datetime import timedelta
 
@@ -37,6 +37,8 @@ log = logging.getLogger("containerops.workers")
 POLL = 0.1
 #: How often it asks again whether any live worker could take a waiting attempt.
 WAITING_CHECK = 2.0
+#: How the line saying why an attempt waits begins (it is the engine's, not the job's).
+WAITING = "[coops] waiting for a worker: "
 
 
 def lease_seconds() -> float:
@@ -60,6 +62,8 @@ class QueueExecutor(Executor):
 
     name = "workers"
     has_side_effects = True
+    #: An attempt runs on in its worker while no engine follows it (its server was killed).
+    adopts = True
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -84,6 +88,18 @@ class QueueExecutor(Executor):
             queue.enqueue, self.store, spec.run_id, spec.path, spec.attempt, spec.node_labels, body
         )
         return QueueHandle(spec, ready_id)
+
+    async def adopt(self, spec: JobSpec, stored: Sequence[str]) -> JobHandle | None:
+        """The attempt's ready job, read on after the worker's lines the run's log has
+        (every stored line but the waiting reasons this executor added)."""
+        found = (self.store, spec.run_id, spec.path, spec.attempt)
+        ready_id = await asyncio.to_thread(queue.find_attempt, *found)
+        if ready_id is None:
+            return None
+        log.info("following %s attempt %d again (ready job %d)", spec.path, spec.attempt, ready_id)
+        handle = QueueHandle(spec, ready_id)
+        handle.seq = sum(1 for line in stored if not line.startswith(WAITING))
+        return handle
 
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
         return lines_of(self.log_batches(handle))
@@ -115,7 +131,7 @@ class QueueExecutor(Executor):
                     queue.waiting_reason, self.store, job.spec.node_labels, lease_seconds()
                 )
                 if why is not None and why != said:
-                    yield [LogLine("stderr", f"[coops] waiting for a worker: {why}", utcnow())]
+                    yield [LogLine("stderr", f"{WAITING}{why}", utcnow())]
                 said = why
 
     async def _look(self, job: QueueHandle) -> queue.Progress:

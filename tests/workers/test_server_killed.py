@@ -1,0 +1,131 @@
+"""A ``coops server`` on workers killed with -9 mid-job, on PostgreSQL, with real server
+and ``coops worker`` processes: its jobs go on under their workers; started again (or a
+second server sharing the database, which looks for dead servers' runs every few seconds)
+it follows their attempts where they are: a job that went on is recorded once, with
+every line it printed exactly once, in order; a job that ended while no server watched
+is recorded as it ended and the run goes on; a queued run starts; a paused run waits for
+its decision; nothing is failed or run again for having been unobserved."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from containerops.store import Store, runs
+from containerops.store.accounts import create_token, create_user
+from tests.pgserver import postgres_database
+from tests.server.conftest import ServerProcess
+from tests.server.flows import start, wait_for_run
+from tests.waiting import wait_for
+from tests.workers.processes import WorkerProcess
+
+LONG, SHORT = 30, 6  # lines, one every 0.2 s
+
+
+def job(marks: Path, name: str, lines: int) -> dict[str, Any]:
+    """Notes each start of it in a file of its own; prints ``lines`` lines, one every 0.2 s."""
+    script = f'echo "start $CO_ATTEMPT $CO_WORKER" >> {marks}/$CO_RUN_ID-{name}; '
+    script += f'for i in $(seq {lines}); do echo "{name} $i"; sleep 0.2; done'
+    return {"name": name, "command": ["sh", "-c", script], "retries": 2}
+
+
+def flow(uri: str, *jobs: dict[str, Any], pause: bool = False) -> dict[str, Any]:
+    stages: list[dict[str, Any]] = [{"type": "start", "name": "start"}]
+    if pause:
+        stages.append({"type": "pause", "name": "approve"})
+    stages.append(
+        {
+            "type": "normal",
+            "name": "build",
+            "actions": [{"name": f"a{index}", "jobs": [one]} for index, one in enumerate(jobs)],
+        }
+    )
+    return {"uri": uri, "stages": [*stages, {"type": "end", "name": "end"}]}
+
+
+@pytest.fixture
+def postgres(coops_home: Path) -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+def stored(store: Store, run_id: int) -> list[str]:
+    return [row.line for row in store.log_lines(run_id)]
+
+
+@pytest.mark.parametrize("after", ["restarted", "second server"])
+def test_jobs_go_on_under_their_workers_when_their_server_is_killed(
+    postgres: str, coops_home: Path, tmp_path: Path, after: str
+) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    store = Store.open(postgres)
+    create_user(store, "root", admin=True)
+    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
+    workers = [WorkerProcess(f"w{index}", postgres, tmp_path, slots=2) for index in (1, 2)]
+    env = {"COOPS_DATABASE_URL": postgres}
+    first = ServerProcess(coops_home, "local", "--external-workers", "--max-runs", "3", env=env)
+    second = ServerProcess(coops_home, "local", "--external-workers", "--max-runs", "3", env=env)
+    try:
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.wait_registered(store)
+        first.start()
+        if after == "second server":
+            second.start()  # after the first: it has nothing to take over yet
+        with httpx.Client(base_url=first.url, headers=headers, timeout=30) as client:
+            long = start(client, flow("test/survive/long", job(marks, "long", LONG)))
+            short = start(
+                client, flow("test/survive/short", job(marks, "short", SHORT), job(marks, "next", 2))
+            )
+            paused = start(client, flow("test/survive/paused", job(marks, "gated", 1), pause=True))
+            queued = start(client, flow("test/survive/queued", job(marks, "queued", 2)))  # no slot
+            wait_for(lambda: len(stored(store, long["id"])) >= 3, "the long job's first lines", 60)
+            wait_for(lambda: len(stored(store, short["id"])) >= 1, "the short job's first line", 60)
+            assert client.get(f"/api/v1/runs/{paused['id']}").json()["status"] == "paused"
+        first.kill()
+        killed = [line for line in stored(store, long["id"])]
+        time.sleep(SHORT * 0.2 + 1)  # the short job ends while no server watches
+        assert store.get_run(short["id"]).status == "running"
+        assert store.get_run(queued["id"]).status == "pending"
+        if after == "restarted":
+            second.start()
+        with httpx.Client(base_url=second.url, headers=headers, timeout=30) as client:
+            documents = {
+                name: wait_for_run(client, run["id"], timeout=90)
+                for name, run in (("long", long), ("short", short), ("queued", queued))
+            }
+            still = client.get(f"/api/v1/runs/{paused['id']}").json()
+            assert still["status"] == "paused", still
+            approved = client.post(f"/api/v1/runs/{paused['id']}/approve", json={})
+            assert approved.status_code == 200, approved.text
+            documents["paused"] = wait_for_run(client, paused["id"], timeout=60)
+        for name, document in documents.items():
+            assert document["status"] == "success", (name, document["reason"], first.stderr_text)
+        for run in (long, short, paused, queued):  # one attempt each: none cut, none run again
+            assert [a["status"] for a in runs.attempts(store, run["id"])] == ["success"] * len(
+                runs.attempts(store, run["id"])
+            )
+            assert all(a["attempt"] == 1 for a in runs.attempts(store, run["id"]))
+        assert len(killed) < LONG  # the server was killed mid-job
+        assert stored(store, long["id"]) == [f"long {i}" for i in range(1, LONG + 1)]
+        assert stored(store, short["id"]) == [
+            *(f"short {i}" for i in range(1, SHORT + 1)),
+            *(f"next {i}" for i in (1, 2)),
+        ]
+        started = sorted(path.name.split("-", 1)[1] for path in marks.iterdir())
+        assert started == ["gated", "long", "next", "queued", "short"]
+        for path in marks.iterdir():  # each job started once
+            assert len(path.read_text().splitlines()) == 1, (path.name, path.read_text())
+    finally:
+        first.stop()
+        second.stop()
+        for worker in workers:
+            worker.stop()
+        store.close()
