@@ -4,10 +4,14 @@ second server sharing the database, which looks for dead servers' runs every few
 it follows their attempts where they are: a job that went on is recorded once, with
 every line it printed exactly once, in order; a job that ended while no server watched
 is recorded as it ended and the run goes on; a queued run starts; a paused run waits for
-its decision; nothing is failed or run again for having been unobserved."""
+its decision; nothing is failed or run again for having been unobserved (nor settled as
+abandoned by a ``coops cleanup`` while no server runs)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +95,15 @@ def test_jobs_go_on_under_their_workers_when_their_server_is_killed(
             assert client.get(f"/api/v1/runs/{paused['id']}").json()["status"] == "paused"
         first.kill()
         killed = [line for line in stored(store, long["id"])]
+        # a coops command meanwhile settles abandoned runs: not a server's, whose jobs go on
+        cleanup = subprocess.run(
+            [sys.executable, "-m", "containerops.cli.main", "cleanup"],
+            env=os.environ | env | {"COOPS_HOME": str(coops_home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cleanup.returncode == 0 and "abandoned" not in cleanup.stderr, cleanup.stderr
         time.sleep(SHORT * 0.2 + 1)  # the short job ends while no server watches
         assert store.get_run(short["id"]).status == "running"
         assert store.get_run(queued["id"]).status == "pending"

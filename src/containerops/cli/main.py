@@ -551,7 +551,7 @@ def runs_cancel(
         if owned.finished:
             raise _fail(f"run {run_ref} has already ended ({owned.status})")
         if not owned.alive:
-            settle_abandoned_runs(store, only=run_id)
+            settle_abandoned_runs(store, only=run_id, servers=True)
             err.print(f"run {run_id}: its process was gone; stopped what it left and marked it failed")
             return
         if owned.server or owned.pid is None:  # its owner reads the request with its heartbeat

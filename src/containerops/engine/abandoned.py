@@ -5,7 +5,9 @@ its containers (or job processes) running. Whoever notices first (``coops cleanu
 ``coops logs -f`` on such a run, ``coops runs cancel``, a server starting) calls
 :func:`settle_abandoned_runs`: everything the run left is stopped and removed, by its
 labels (containers, the workspace volume) and its environment mark (processes), and
-the run is failed with a reason saying what happened.
+the run is failed with a reason saying what happened. A server's run is not settled
+that way (only when someone cancels it): a server takes it up again, and on workers
+its jobs go on meanwhile.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ def stop_leftovers(run_uid: str, *, keep_workspace: bool = False) -> None:
         log.info("containers of run %s not looked for: %s", run_uid, error)
 
 
-def settle_abandoned_runs(store: Store, only: int | None = None) -> list[int]:
-    """Stop what abandoned runs left and fail them (just run ``only``, when given); their ids."""
-    found = [(run_id, uid) for run_id, uid, _ in abandoned_runs(store) if only is None or run_id == only]
+def settle_abandoned_runs(store: Store, only: int | None = None, *, servers: bool = False) -> list[int]:
+    """Stop what abandoned runs left and fail them (just run ``only``, when given); their ids.
+    A server's run is left for a server to take up, unless ``servers`` (it is cancelled)."""
+    candidates = abandoned_runs(store, servers=servers)
+    found = [(run_id, uid) for run_id, uid, _ in candidates if only is None or run_id == only]
     for _, uid in found:
         stop_leftovers(uid)
     settle_abandoned(store, [run_id for run_id, _ in found], REASON)

@@ -25,7 +25,7 @@ def ask_to_cancel(store: Store, run_id: int, reason: str) -> bool:
     """Ask the owner of an unfinished run to cancel it; True when asked, False when its
     owner was gone and it was settled here instead (failed as abandoned)."""
     if not ownership(store, run_id).alive:
-        settle_abandoned_runs(store, only=run_id)
+        settle_abandoned_runs(store, only=run_id, servers=True)
         return False
     groups.request_cancel(store, [run_id], reason)
     return True

@@ -95,28 +95,33 @@ def ownership(store: Store, run_id: int) -> Ownership:
     return Ownership(row.status, row.owner, owner_alive(row.owner, row.heartbeat_at), row.trigger is not None)
 
 
-def abandoned_runs(store: Store) -> list[tuple[int, str, str]]:
-    """(id, uid, status) of the unfinished runs whose owner is gone. A server's paused run is
-    not abandoned: it waits in the store for a decision, and a server takes it up again."""
-    server_paused = sa.and_(t.runs.c.status == "paused", t.runs.c.trigger.is_not(None))
+def abandoned_runs(store: Store, *, servers: bool = False) -> list[tuple[int, str, str]]:
+    """(id, uid, status) of the unfinished runs whose owner is gone. A server's run is not
+    abandoned (unless ``servers``: someone cancels it): it waits in the store for a server
+    to take it up again (its jobs may go on under workers meanwhile), and a paused one
+    never is (it waits for a decision)."""
+    server: sa.ColumnElement[bool] = t.runs.c.trigger.is_not(None)
+    if servers:
+        server = sa.and_(server, t.runs.c.status == "paused")
     with store.database.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.id, t.runs.c.uid, t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at)
-            .where(t.runs.c.status.in_(UNFINISHED), t.runs.c.owner.is_not(None), sa.not_(server_paused))
+            .where(t.runs.c.status.in_(UNFINISHED), t.runs.c.owner.is_not(None), sa.not_(server))
             .order_by(t.runs.c.id)
         ).all()
     return [(row.id, row.uid, row.status) for row in rows if not owner_alive(row.owner, row.heartbeat_at)]
 
 
 def live_run_uids(store: Store) -> set[str]:
-    """The uids of unfinished runs whose owner may still be running them."""
+    """The uids of unfinished runs whose owner may still be running them, and of unfinished
+    server runs (a server takes them up, with what they left running)."""
     with store.database.connect() as conn:
         rows = conn.execute(
-            sa.select(t.runs.c.uid, t.runs.c.owner, t.runs.c.heartbeat_at).where(
+            sa.select(t.runs.c.uid, t.runs.c.owner, t.runs.c.heartbeat_at, t.runs.c.trigger).where(
                 t.runs.c.status.in_(UNFINISHED)
             )
         ).all()
-    return {row.uid for row in rows if owner_alive(row.owner, row.heartbeat_at)}
+    return {row.uid for row in rows if row.trigger is not None or owner_alive(row.owner, row.heartbeat_at)}
 
 
 def settle_abandoned(store: Store, run_ids: list[int], reason: str) -> None:
