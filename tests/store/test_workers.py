@@ -106,3 +106,29 @@ def test_a_worker_learns_which_of_its_runs_ended(store: Store) -> None:
     with store.database.begin() as conn:
         conn.execute(t.runs.update().where(t.runs.c.uid == ended).values(status="success"))
     assert q.finished_runs(store, [running, ended, "0" * 32]) == {ended, "0" * 32}
+
+
+def test_an_expired_docker_attempt_goes_adrift_and_one_worker_of_its_machine_re_attaches(
+    store: Store,
+) -> None:
+    run_uid = new_run(store)
+    ready = q.enqueue(store, run_uid, "s.a.j", 1, {}, {})
+    host = this_process().split(":", 1)[0]
+    q.register(store, "d1", labels={}, slots=1, executor="docker", process=this_process())
+    claim = q.claim(store, "d1", {}, lease=0.05)
+    assert claim is not None and not claim.reattach
+    assert q.append_lines(store, claim, 1, [("stdout", "one", utcnow())])
+    time.sleep(0.1)
+    assert q.expire(store, ready, "worker lost: d1 stopped renewing its lease") == q.ADRIFT
+    assert q.claim(store, "d2", {}) is None  # not a ready attempt: nobody starts it again
+    assert q.claim_adrift(store, "far", {}, "another-host") is None  # its container is not there
+    again = q.claim_adrift(store, "d2", {}, host)
+    assert again is not None and again.reattach and again.fence > claim.fence
+    assert q.claim_adrift(store, "d3", {}, host) is None  # taken once
+    assert not q.append_lines(store, claim, 2, [("stdout", "late", utcnow())])  # the lost one is fenced
+    assert q.stored_lines(store, ready) == ["one"]
+    assert q.append_lines(store, again, 2, [("stdout", "two", utcnow())])
+    assert q.finish(store, again, exit_code=0)
+    seen = q.progress(store, ready, 0)
+    assert (seen.status, seen.worker, seen.exit_code, seen.reason) == ("done", "d2", 0, None)
+    assert [line.text for line in seen.lines] == ["one", "two"]

@@ -171,8 +171,10 @@ class Executor(abc.ABC):
         """The attempt ``spec`` names (run, path, attempt), started by an engine that has
         stopped, when it still goes on or has ended where this executor can still read it:
         its handle, reading its lines after the ``stored`` ones (the lines of it already
-        in the run's log). None when it cannot be found: the engine starts it afresh.
-        Only executors with ``adopts`` are asked."""
+        in the run's log, or by the worker that ran it). None when it cannot be found.
+        A restored engine asks only executors with ``adopts`` (and starts the attempt
+        afresh on None); a worker asks its own for an attempt whose worker was lost (a
+        container runs on without it: the Docker executor finds it by its labels)."""
         return None
 
     async def output_file(self, handle: JobHandle) -> bytes | None:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from containerops.store import logblocks
 from containerops.store import schema as t
+from containerops.store.reconnect import reconnecting
 from containerops.store.values import history_row
 
 _JOB_BY_ID = t.jobs.update().where(t.jobs.c.id == sa.bindparam("b_id"))
@@ -321,10 +322,18 @@ class Recorder:
         return batch
 
     def _write(self, batch: _Batch) -> None:
-        with self._engine.begin() as conn:
-            self._write_in(conn, batch)
+        reconnecting(self._write_once, batch)  # a database restart cuts it: written again
         if batch[5] and self.on_logs is not None:
             self.on_logs()
+
+    def _write_once(self, batch: _Batch) -> None:
+        next_line = self._next_line
+        try:
+            with self._engine.begin() as conn:
+                self._write_in(conn, batch)
+        except BaseException:
+            self._next_line = next_line  # nothing was stored: the lines keep their numbers
+            raise
 
     def _write_in(self, conn: sa.Connection, batch: _Batch) -> None:
         run, jobs, inserts, updates, changes, logs = batch

@@ -33,8 +33,12 @@ HEARTBEAT_EVERY = 1.0
 DEFAULT_LEASE = 10.0
 #: Rows a claimer looks at at once, to find one its labels allow.
 CLAIM_WINDOW = 32
-#: Where an attempt stands.
+#: Where an attempt stands. ``adrift``: its worker is gone but its container may run on:
+#: a worker on that machine claims it again and re-attaches (executors that can: below).
 READY, CLAIMED, DONE, LOST, CANCELLED = "ready", "claimed", "done", "lost", "cancelled"
+ADRIFT = "adrift"
+#: The executors whose jobs outlive their worker (a container): theirs go adrift, not lost.
+REATTACHING = frozenset({"docker"})
 
 
 def labels_text(labels: Mapping[str, str]) -> str:
@@ -58,6 +62,8 @@ class Claim:
     path: str
     attempt: int
     spec: dict[str, Any]
+    #: Claimed adrift: its container may run on; the worker re-attaches to it.
+    reattach: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +120,21 @@ def register(
         updated = conn.execute(t.workers.update().where(t.workers.c.name == name).values(**values))
         if not updated.rowcount:
             conn.execute(t.workers.insert().values(name=name, **values))
-        return _lose_claims(conn, name, f"worker lost: {name} restarted while it ran the job")
+        reason = f"worker lost: {name} restarted while it ran the job"
+        return _lose_claims(conn, name, reason, ADRIFT if executor in REATTACHING else LOST)
 
 
-def left_behind(store: Store, name: str) -> list[int]:
+def left_behind(store: Store, name: str, *, reattach: bool = False) -> list[int]:
     """The attempts worker ``name`` took and has not cleared: what its earlier process, killed,
     may have left running. A worker starting again stops those before :func:`register` lets
-    the ones it still holds go, so that no retry of one runs while it still does."""
+    the ones it still holds go, so that no retry of one runs while it still does. With
+    ``reattach`` those it held or that went adrift are not among them: a worker re-attaches."""
+    unwanted = (READY, CLAIMED, ADRIFT) if reattach else (READY,)
     with store.database.connect() as conn:
         query = sa.select(t.ready_jobs.c.id).where(
-            t.ready_jobs.c.worker == name, t.ready_jobs.c.cleared.is_(False), t.ready_jobs.c.status != READY
+            t.ready_jobs.c.worker == name,
+            t.ready_jobs.c.cleared.is_(False),
+            t.ready_jobs.c.status.not_in(unwanted),
         )
         return list(conn.execute(query).scalars())
 
@@ -142,15 +153,15 @@ def stopped(store: Store, name: str) -> None:
         _lose_claims(conn, name, f"worker lost: {name} stopped while it ran the job")
 
 
-def _lose_claims(conn: sa.Connection, name: str, reason: str) -> list[int]:
-    """Every attempt ``name`` still holds becomes lost; their ids (for what they left running)."""
+def _lose_claims(conn: sa.Connection, name: str, reason: str, status: str = LOST) -> list[int]:
+    """Every attempt ``name`` still holds becomes lost (or adrift); their ids."""
     held = (t.ready_jobs.c.worker == name, t.ready_jobs.c.status == CLAIMED)
     ids = list(conn.execute(sa.select(t.ready_jobs.c.id).where(*held)).scalars())
     if ids:
         conn.execute(
             t.ready_jobs.update()
             .where(t.ready_jobs.c.id.in_(ids), t.ready_jobs.c.status == CLAIMED)
-            .values(status=LOST, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+            .values(status=status, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
         )
     return ids
 
@@ -290,19 +301,25 @@ def progress_of(store: Store, after: Mapping[int, int]) -> dict[int, Progress]:
     }
 
 
-def expire(store: Store, ready_id: int, reason: str) -> bool:
-    """Take a claimed attempt whose lease ran out from its worker (``lost``); False if it
-    was renewed or ended meanwhile."""
+def expire(store: Store, ready_id: int, reason: str) -> str | None:
+    """Take a claimed attempt whose lease ran out from its worker: ``lost``, or ``adrift``
+    when its worker's executor re-attaches (its container may run on). None if the lease
+    was renewed or the attempt ended meanwhile."""
     now = utcnow()
+    ran_on = (
+        sa.select(t.workers.c.executor)
+        .join(t.ready_jobs, t.ready_jobs.c.worker == t.workers.c.name)
+        .where(t.ready_jobs.c.id == ready_id)
+    )
     with store.database.begin() as conn:
-        return bool(
-            conn.execute(
-                t.ready_jobs.update()
-                .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status == CLAIMED)
-                .where(t.ready_jobs.c.lease_until < now)
-                .values(status=LOST, fence=t.ready_jobs.c.fence + 1, finished_at=now, reason=reason)
-            ).rowcount
-        )
+        status = ADRIFT if conn.execute(ran_on).scalar() in REATTACHING else LOST
+        taken = conn.execute(
+            t.ready_jobs.update()
+            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status == CLAIMED)
+            .where(t.ready_jobs.c.lease_until < now)
+            .values(status=status, fence=t.ready_jobs.c.fence + 1, finished_at=now, reason=reason)
+        ).rowcount
+    return status if taken else None
 
 
 def withdraw(store: Store, ready_id: int, reason: str) -> None:
@@ -311,7 +328,7 @@ def withdraw(store: Store, ready_id: int, reason: str) -> None:
     with store.database.begin() as conn:
         conn.execute(
             t.ready_jobs.update()
-            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED)))
+            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED, ADRIFT)))
             .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
         )
         conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
@@ -370,23 +387,60 @@ def claim(store: Store, worker: str, labels: Mapping[str, str], lease: float = D
     return None
 
 
-def _take(conn: sa.Connection, ready_id: int, worker: str, lease: float) -> Claim | None:
+def claim_adrift(
+    store: Store, worker: str, labels: Mapping[str, str], host: str, lease: float = DEFAULT_LEASE
+) -> Claim | None:
+    """Lease an attempt gone adrift whose worker ran on ``host`` (where its container may
+    still run), one this worker's labels allow: it re-attaches to it. None if there is none."""
+    adrift = (
+        sa.select(t.ready_jobs.c.id, t.ready_jobs.c.labels, t.workers.c.process)
+        .join(t.workers, t.workers.c.name == t.ready_jobs.c.worker)
+        .where(t.ready_jobs.c.status == ADRIFT)
+        .order_by(t.ready_jobs.c.id)
+        .limit(CLAIM_WINDOW)
+    )
+    with store.database.connect() as conn:
+        rows = conn.execute(adrift).all()
+    for row in rows:
+        if str(row.process).split(":", 1)[0] == host and labels_match(row.labels, labels):
+            with store.database.begin() as conn:  # a compare-and-set from adrift: one taker
+                taken = _take(conn, row.id, worker, lease, ADRIFT)
+            if taken is not None:
+                return taken
+    return None
+
+
+def stored_lines(store: Store, ready_id: int) -> list[str]:
+    """The lines of an attempt its worker(s) stored so far, in order."""
+    lines_table = t.ready_job_lines
+    with store.database.connect() as conn:
+        query = (
+            sa.select(lines_table.c.line)
+            .where(lines_table.c.ready_job_id == ready_id)
+            .order_by(lines_table.c.seq)
+        )
+        return list(conn.execute(query).scalars())
+
+
+def _take(conn: sa.Connection, ready_id: int, worker: str, lease: float, status: str = READY) -> Claim | None:
     now = utcnow()
     taken = conn.execute(
         t.ready_jobs.update()
-        .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status == READY)
+        .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status == status)
         .values(
             status=CLAIMED,
             worker=worker,
             fence=t.ready_jobs.c.fence + 1,
             claimed_at=now,
             lease_until=now + timedelta(seconds=lease),
+            finished_at=None,
+            reason=None,
         )
     )
     if not taken.rowcount:
         return None
     row = conn.execute(sa.select(t.ready_jobs).where(t.ready_jobs.c.id == ready_id)).one()
-    return Claim(row.id, row.fence, row.run_id, row.path, row.attempt, dict(row.spec))
+    return Claim(row.id, row.fence, row.run_id, row.path, row.attempt, dict(row.spec), status == ADRIFT)
 
 
 def _fenced(conn: sa.Connection, claim: Claim) -> bool:

@@ -5,7 +5,9 @@ read back as its worker streams it, and ``wait`` answers with what the worker wr
 engine keeps everything it does on any executor: timeouts, retries, masking, outputs,
 the run's log. What only this executor can tell: a job no live worker could take (a log
 line says why, once, and again whenever the reason changes), and a worker that stopped
-renewing its lease (the attempt fails as "worker lost", and is retried per ``retries``).
+renewing its lease (the attempt fails as "worker lost", and is retried per ``retries``;
+on Docker it goes adrift instead: a worker on that machine re-attaches to its container,
+and the attempt fails as "worker lost" only if the container is gone).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from containerops.executors.base import (
 )
 from containerops.store import Store
 from containerops.store import workers as queue
+from containerops.store.reconnect import reconnecting
 from containerops.store.values import aware, utcnow
 
 log = logging.getLogger("containerops.workers")
@@ -85,15 +88,22 @@ class QueueExecutor(Executor):
             "flow_uri": self._flows.get(spec.run_id, ""),
         }
         ready_id = await asyncio.to_thread(
-            queue.enqueue, self.store, spec.run_id, spec.path, spec.attempt, spec.node_labels, body
+            reconnecting,
+            queue.enqueue,
+            self.store,
+            spec.run_id,
+            spec.path,
+            spec.attempt,
+            spec.node_labels,
+            body,
         )
         return QueueHandle(spec, ready_id)
 
     async def adopt(self, spec: JobSpec, stored: Sequence[str]) -> JobHandle | None:
         """The attempt's ready job, read on after the worker's lines the run's log has
         (every stored line but the waiting reasons this executor added)."""
-        found = (self.store, spec.run_id, spec.path, spec.attempt)
-        ready_id = await asyncio.to_thread(queue.find_attempt, *found)
+        store, run, path, attempt = self.store, spec.run_id, spec.path, spec.attempt
+        ready_id = await asyncio.to_thread(reconnecting, queue.find_attempt, store, run, path, attempt)
         if ready_id is None:
             return None
         log.info("following %s attempt %d again (ready job %d)", spec.path, spec.attempt, ready_id)
@@ -123,12 +133,15 @@ class QueueExecutor(Executor):
                 raise ExecutorError(seen.reason or "worker lost")
             if seen.status == queue.CLAIMED and _expired(seen):
                 reason = f"worker lost: {seen.worker} stopped renewing its lease"
-                if await asyncio.to_thread(queue.expire, self.store, job.ready_id, reason):
+                taken = await asyncio.to_thread(reconnecting, queue.expire, self.store, job.ready_id, reason)
+                if taken == queue.LOST:
                     raise ExecutorError(reason)
+                if taken == queue.ADRIFT:  # its container may run on: a worker re-attaches
+                    log.warning("%s: %s; waiting for a worker to re-attach", job.spec.path, reason)
             if seen.status == queue.READY and loop.time() - checked >= WAITING_CHECK:
                 checked = loop.time()
                 why = await asyncio.to_thread(
-                    queue.waiting_reason, self.store, job.spec.node_labels, lease_seconds()
+                    reconnecting, queue.waiting_reason, self.store, job.spec.node_labels, lease_seconds()
                 )
                 if why is not None and why != said:
                     yield [LogLine("stderr", f"{WAITING}{why}", utcnow())]
@@ -179,7 +192,7 @@ class QueueExecutor(Executor):
     async def destroy(self, handle: JobHandle) -> None:
         job = _ours(handle)
         reason = "cancelled: the run's engine stopped waiting for it"
-        await asyncio.to_thread(queue.withdraw, self.store, job.ready_id, reason)
+        await asyncio.to_thread(reconnecting, queue.withdraw, self.store, job.ready_id, reason)
 
 
 def _expired(seen: queue.Progress) -> bool:

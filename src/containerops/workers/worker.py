@@ -6,7 +6,11 @@ while the worker was stalled, or the run's engine cancelled the attempt) is stop
 once: its container or process is destroyed, and whatever it still prints is dropped, as
 the store would refuse it anyway (the fence). A worker stopped gracefully gives its jobs
 back as lost (the engines retry them per ``retries``); one killed with -9 loses them when
-its leases expire, or at once when it starts again under the same name.
+its leases expire, or at once when it starts again under the same name. On Docker its
+jobs' containers run on: those attempts go adrift, and a worker on the same machine (the
+one started again, or another) claims each again under a new fence, finds its container
+by its labels and carries on streaming its lines after those stored, then records how it
+ended; only when the container is gone does the attempt fail as "worker lost".
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from containerops.executors.base import Executor, ExecutorError, JobHandle, JobSpec, RunContext
 from containerops.store import Store
 from containerops.store import workers as queue
 from containerops.store.ownership import this_process
+from containerops.store.reconnect import reconnecting
 from containerops.workers.leftovers import marked, stop_claims
 
 log = logging.getLogger("containerops.worker")
@@ -60,7 +67,8 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set; then stop the jobs still running and give them back."""
         # what this name's earlier process left running stops before its jobs are let go
-        left = await asyncio.to_thread(queue.left_behind, self.store, self.name)
+        reattach = self.executor.name in queue.REATTACHING  # its jobs' containers outlive it
+        left = await asyncio.to_thread(queue.left_behind, self.store, self.name, reattach=reattach)
         await asyncio.to_thread(stop_claims, self.executor.name, left)
         await asyncio.to_thread(queue.cleared, self.store, left)
         await asyncio.to_thread(
@@ -82,9 +90,7 @@ class Worker:
                     await _first(self._free.wait(), stop.wait())
                     continue
                 try:
-                    claim = await asyncio.to_thread(
-                        queue.claim, self.store, self.name, self.labels, self.lease
-                    )
+                    claim = await self._claim(reattach)
                 except Exception:
                     log.exception("could not claim a job: trying again")
                     claim = None
@@ -102,6 +108,17 @@ class Worker:
             for run in list(self._runs.values()):
                 await self._teardown(run)
             log.info("worker %s stopped", self.name)
+
+    async def _claim(self, reattach: bool) -> queue.Claim | None:
+        """An attempt gone adrift on this machine first (its container waits), then a ready one."""
+        if reattach:
+            host = socket.gethostname()
+            adrift = await asyncio.to_thread(
+                queue.claim_adrift, self.store, self.name, self.labels, host, self.lease
+            )
+            if adrift is not None:
+                return adrift
+        return await asyncio.to_thread(queue.claim, self.store, self.name, self.labels, self.lease)
 
     async def _heartbeats(self) -> None:
         while True:
@@ -135,7 +152,9 @@ class Worker:
         except Exception as error:  # a bug or a lost database: the lease runs out, the engine retries
             log.exception("job %s failed in the worker", claim.path)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(queue.finish, self.store, claim, exit_code=None, reason=str(error))
+                await asyncio.to_thread(
+                    reconnecting, queue.finish, self.store, claim, exit_code=None, reason=str(error)
+                )
         finally:
             self._jobs.pop(claim.id, None)
             self._free.set()
@@ -150,11 +169,27 @@ class Worker:
             self._runs[spec.run_id] = run
         handle: JobHandle | None = None
         try:
-            handle = await self.executor.start(spec)
             seq = 0
+            if claim.reattach:
+                stored = await asyncio.to_thread(queue.stored_lines, self.store, claim.id)
+                handle = await self.executor.adopt(spec, stored)
+                if handle is None:
+                    gone = f"worker lost: {claim.path} attempt {claim.attempt}'s container is gone"
+                    log.warning("%s", gone)
+                    await asyncio.to_thread(
+                        reconnecting, queue.finish, self.store, claim, exit_code=None, reason=gone
+                    )
+                    return
+                said = "re-attached to %s attempt %d after %d line(s)"
+                log.info(said, claim.path, claim.attempt, len(stored))
+                seq = len(stored)
+            else:
+                handle = await self.executor.start(spec)
             async for batch in self.executor.log_batches(handle):
                 lines = [(line.stream, line.text, line.time) for line in batch]
-                if not await asyncio.to_thread(queue.append_lines, self.store, claim, seq + 1, lines):
+                if not await asyncio.to_thread(
+                    reconnecting, queue.append_lines, self.store, claim, seq + 1, lines
+                ):
                     log.warning("%s is no longer ours: stopping it", claim.path)
                     return
                 seq += len(lines)
@@ -171,7 +206,7 @@ class Worker:
         finally:
             if handle is not None:
                 await asyncio.shield(self.executor.destroy(handle))
-        if not await asyncio.to_thread(queue.finish, self.store, claim, **done):
+        if not await asyncio.to_thread(reconnecting, partial(queue.finish, self.store, claim, **done)):
             log.warning("%s ended after it stopped being ours: its result is dropped", claim.path)
 
 

@@ -42,7 +42,7 @@ import io
 import os
 import tarfile
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
@@ -139,6 +139,16 @@ class DockerExecutor(Executor):
     async def start(self, spec: JobSpec) -> JobHandle:
         return await self._engine.call_or_undo(self._start, self._discard_late_start, spec)
 
+    async def adopt(self, spec: JobSpec, stored: Sequence[str]) -> JobHandle | None:
+        """The container of the attempt (found by its labels: run, job, attempt), running
+        or ended, whose log is followed from its line after the ``stored`` ones."""
+        found = await self._call(self._find, spec)
+        if found is None:
+            return None
+        job = DockerJobHandle(spec, found[0], found[1])
+        job.skip = len(stored)
+        return job
+
     def logs(self, handle: JobHandle) -> AsyncIterator[LogLine]:
         return lines_of(self.log_batches(handle))
 
@@ -147,6 +157,8 @@ class DockerExecutor(Executor):
         attachment = job.take_attachment()
         if attachment is not None:
             return read_attached(job, attachment)
+        if job.skip:
+            return after_lines(follow_logs(self._api(), job), job.skip)
         return follow_logs(self._api(), job)
 
     async def wait(self, handle: JobHandle) -> ExitStatus:
@@ -270,6 +282,15 @@ class DockerExecutor(Executor):
             raise ExecutorError(f"cannot start job {spec.path} in {image}: {explain(exc)}") from exc
         return DockerJobHandle(spec, container_id, name, attachment)
 
+    def _find(self, spec: JobSpec) -> tuple[str, str] | None:
+        """(id, name) of the container of ``spec``'s attempt, if it is still there."""
+        labels = [f"{LABEL_MANAGED}=true", f"{LABEL_RUN}={spec.run_id}"]
+        labels += [f"{LABEL_JOB}={spec.path}", f"{LABEL_ATTEMPT}={spec.attempt}"]
+        found = self._api().containers(all=True, filters={"label": labels})
+        if not found:
+            return None
+        return str(found[0]["Id"]), str(found[0]["Names"][0]).lstrip("/")
+
     def _read_output_file(self, job: DockerJobHandle) -> bytes | None:
         """The output file, copied out of the stopped container (as ``docker cp`` does)."""
         try:
@@ -353,6 +374,21 @@ class DockerExecutor(Executor):
 
 def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
+
+
+async def after_lines(batches: AsyncIterator[list[LogLine]], skip: int) -> AsyncIterator[list[LogLine]]:
+    """``batches`` without their first ``skip`` lines (those already stored)."""
+    try:
+        async for batch in batches:
+            if skip >= len(batch):
+                skip -= len(batch)
+                continue
+            yield batch[skip:]
+            skip = 0
+    finally:
+        aclose = getattr(batches, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def _in_own_thread(name: str, fn: Callable[..., T], *args: Any) -> T:

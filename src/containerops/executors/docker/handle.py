@@ -18,6 +18,8 @@ class DockerJobHandle(JobHandle):
         #: The attach opened before the container started, until its logs are read; None
         #: once taken (or never made): the logs are then followed from the log file.
         self.attachment = attachment
+        #: Lines of its log already read by another process (a re-attach skips them).
+        self.skip = 0
 
     def take_attachment(self) -> Attachment | None:
         attachment, self.attachment = self.attachment, None
