@@ -31,9 +31,16 @@ class PostgresServer(DatabaseServer):
 
     ADMIN_DATABASE = "postgres"
 
-    def __init__(self, folder: Path, port: str) -> None:
+    def __init__(self, folder: Path, port: str, options: str = "") -> None:
         super().__init__()
-        self.folder, self.port = folder, port
+        self.folder, self.port, self.options = folder, port, options
+
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection is cut; back once it accepts them."""
+        command = [str(BIN / "pg_ctl"), "-D", str(self.folder / "data"), "-o", self.options]
+        command += ["-l", str(self.folder / "log"), "-m", "fast", "-w", "restart"]
+        done = subprocess.run(_as_owner(*command), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"pg_ctl restart failed: {done.stderr}{done.stdout}"
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://coops@/{database}?host={self.folder}&port={self.port}"
@@ -59,7 +66,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         options = f"-k {folder} -p {port} -c listen_addresses='' -c fsync=off"
         run(str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
         try:
-            yield PostgresServer(folder, port)
+            yield PostgresServer(folder, port, options)
         finally:
             run(str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -162,7 +163,14 @@ class ServerProcess:
         # The test's database (COOPS_DATABASE_URL when --database names a server), unless
         # ``env`` names another.
         env.update(self.env)
-        self.process = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # its log goes to a file: a pipe nobody reads while it runs would hold the server up
+        # once full (64 KiB of warnings)
+        logged, name = tempfile.mkstemp(prefix="coops-server-", suffix=".log")
+        self.log_path = Path(name)
+        try:
+            self.process = subprocess.Popen(self.args, env=env, stdout=subprocess.DEVNULL, stderr=logged)
+        finally:
+            os.close(logged)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -171,7 +179,7 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
+                stderr = self._logged()
                 raise RuntimeError(f"coops server did not start: {stderr}")
             time.sleep(0.05)
 
@@ -180,9 +188,12 @@ class ServerProcess:
         if self.process is not None:
             self.process.kill()
             self.process.wait(10)
-            if self.process.stderr is not None:  # what it logged, for the test to read
-                self.stderr_text = self.process.stderr.read().decode()
+            self.stderr_text = self._logged()  # what it logged, for the test to read
+            self.log_path.unlink(missing_ok=True)
             self.process = None
+
+    def _logged(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process is not None:

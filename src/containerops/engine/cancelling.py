@@ -16,6 +16,7 @@ from containerops.engine.abandoned import settle_abandoned_runs
 from containerops.store import Store
 from containerops.store import concurrency as groups
 from containerops.store.ownership import ownership
+from containerops.store.reconnect import reconnecting
 
 #: How often a running run looks for a cancel request.
 POLL = 0.5
@@ -34,10 +35,11 @@ def ask_to_cancel(store: Store, run_id: int, reason: str) -> bool:
 async def watch_cancel_requests(
     store: Store, run_id: int, cancel: Callable[[str], None], poll: float = POLL
 ) -> None:
-    """While the run goes on: cancel it (once) when another process asks for it."""
+    """While the run goes on: cancel it (once) when another process asks for it. A database
+    restart only holds the look up (reconnecting): it does not end the run."""
     while True:
         await asyncio.sleep(poll)
-        request = await asyncio.to_thread(groups.cancel_request, store, run_id)
+        request = await asyncio.to_thread(reconnecting, groups.cancel_request, store, run_id)
         if request is not None:
             cancel(request)
             return
