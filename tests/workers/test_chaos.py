@@ -4,7 +4,7 @@ again. Afterwards every run has succeeded; the side effect of each job's succeed
 (lines appended to a file of its own) is there exactly once; no two attempts of a job ran
 at the same time (each attempt's file spans its life: start, ticks, end); every line a
 succeeded attempt printed is stored, in order; no job process of ours is left. CI runs a
-small size; ``COOPS_CHAOS_RUNS=300`` (with ``--timeout 1800``: past CI's 300 s) runs the issue's."""
+small size; ``COOPS_CHAOS_RUNS=300`` runs the issue's (longer than CI's 300 s test timeout)."""
 
 from __future__ import annotations
 
