@@ -4,8 +4,11 @@ was taken from it (expired, cancelled, its name restarted) writes nothing more f
 
 from __future__ import annotations
 
+import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
 
 from containerops.store import Store
 from containerops.store import schema as t
@@ -106,3 +109,58 @@ def test_a_worker_learns_which_of_its_runs_ended(store: Store) -> None:
     with store.database.begin() as conn:
         conn.execute(t.runs.update().where(t.runs.c.uid == ended).values(status="success"))
     assert q.finished_runs(store, [running, ended, "0" * 32]) == {ended, "0" * 32}
+
+
+def test_a_worker_with_free_slots_claims_several_attempts_at_once(store: Store) -> None:
+    """``claim_many``: up to N of the oldest attempts its labels allow, in one transaction (on
+    PostgreSQL one statement: pick, lock with SKIP LOCKED, match the labels, take)."""
+    run_uid = new_run(store)
+    gpu = [q.enqueue(store, run_uid, f"s.a.gpu{n}", 1, {"gpu": "true"}, {}) for n in range(3)]
+    plain = [q.enqueue(store, run_uid, f"s.a.j{n}", 1, {}, {"n": n}) for n in range(6)]
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    sa.event.listen(store.database, "before_cursor_execute", count)
+    try:
+        taken = q.claim_many(store, "w1", {"zone": "a"}, 4)
+    finally:
+        sa.event.remove(store.database, "before_cursor_execute", count)
+    assert [claim.id for claim in taken] == plain[:4]  # the gpu jobs are not for it; oldest first
+    assert [claim.spec for claim in taken] == [{"n": n} for n in range(4)]
+    assert {claim.fence for claim in taken} == {1}
+    writes = [text for text in statements if not text.lstrip().upper().startswith(("SELECT 1", ";"))]
+    # PostgreSQL: one statement; SQLite: read, then update ... returning; MySQL: lock, update, read
+    assert len(writes) == {"postgresql": 1, "sqlite": 2}.get(store.database.dialect.name, 3), writes
+    rest = q.claim_many(store, "w2", {"gpu": "true"}, 10)
+    assert [claim.id for claim in rest] == gpu + plain[4:]
+    assert q.claim_many(store, "w3", {}, 5) == []
+    assert {row.name: row.running for row in q.list_workers(store)} == {}  # none registered
+    with store.database.connect() as conn:
+        held = dict(conn.execute(sa.select(t.ready_jobs.c.id, t.ready_jobs.c.worker)).all())
+    assert held == {**{i: "w1" for i in plain[:4]}, **{i: "w2" for i in gpu + plain[4:]}}
+
+
+def test_an_attempt_put_up_wakes_a_listening_worker_on_postgresql(store: Store) -> None:
+    """PostgreSQL announces each attempt put up (NOTIFY at commit); other databases have no
+    listener: their workers poll."""
+
+    async def listen() -> tuple[bool, bool] | None:
+        listener = await q.ReadyListener.open(store)
+        if listener is None:
+            return None
+        try:
+            await asyncio.to_thread(q.enqueue, store, new_run(store), "s.a.j", 1, {}, {})
+            await asyncio.to_thread(q.enqueue, store, new_run(store), "s.a.k", 1, {}, {})
+            woken = await listener.wait(30)
+            again = await listener.wait(0.05)  # both announcements were taken by the first wait
+            return woken, again
+        finally:
+            await listener.close()
+
+    found = asyncio.run(listen())
+    if store.database.dialect.name == "postgresql":
+        assert found == (True, False)
+    else:
+        assert found is None

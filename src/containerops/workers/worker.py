@@ -22,11 +22,10 @@ from containerops.store import Store
 from containerops.store import workers as queue
 from containerops.store.ownership import this_process
 from containerops.workers.leftovers import marked, stop_claims
+from containerops.workers.wake import Wake
 
 log = logging.getLogger("containerops.worker")
 
-#: How long an idle worker waits before it looks for ready jobs again (seconds).
-IDLE_POLL = 0.1
 SPEC_FIELDS = frozenset(JobSpec.__dataclass_fields__)
 
 
@@ -75,26 +74,32 @@ class Worker:
         self.started.set()
         log.info("worker %s started: %d slot(s), labels %s", self.name, self.slots, self.labels or "none")
         beating = asyncio.create_task(self._heartbeats())
+        wake = Wake(self.store)
+        await wake.open()
         try:
             while not stop.is_set():
                 if len(self._jobs) >= self.slots:
                     self._free.clear()
                     await _first(self._free.wait(), stop.wait())
                     continue
-                try:
-                    claim = await asyncio.to_thread(
-                        queue.claim, self.store, self.name, self.labels, self.lease
+                free = self.slots - len(self._jobs)
+                try:  # as many as there are free slots, in one claim
+                    claims = await asyncio.to_thread(
+                        queue.claim_many, self.store, self.name, self.labels, free, self.lease
                     )
                 except Exception:
                     log.exception("could not claim a job: trying again")
-                    claim = None
-                if claim is None:
-                    await _first(asyncio.sleep(IDLE_POLL), stop.wait())
+                    claims = []
+                wake.found(len(claims))
+                if not claims:
+                    await _first(wake.idle(), stop.wait())
                     continue
-                log.info("claimed %s attempt %d (ready job %d)", claim.path, claim.attempt, claim.id)
-                self._jobs[claim.id] = (claim, asyncio.create_task(self._run_one(claim)))
+                for claim in claims:
+                    log.info("claimed %s attempt %d (ready job %d)", claim.path, claim.attempt, claim.id)
+                    self._jobs[claim.id] = (claim, asyncio.create_task(self._run_one(claim)))
         finally:
             beating.cancel()
+            await wake.close()
             for _, task in list(self._jobs.values()):
                 task.cancel()
             await asyncio.gather(*(task for _, task in self._jobs.values()), return_exceptions=True)
