@@ -243,27 +243,25 @@ def enqueue(
     store: Store, run_uid: str, path: str, attempt: int, labels: Mapping[str, str], spec: Mapping[str, Any]
 ) -> int:
     """Put an attempt of run ``run_uid`` up for a worker whose labels include ``labels``."""
-    run_id = sa.select(t.runs.c.id).where(t.runs.c.uid == run_uid).scalar_subquery()
+    row = t.ready_jobs.insert().values(
+        run_id=sa.select(t.runs.c.id).where(t.runs.c.uid == run_uid).scalar_subquery(),
+        path=path,
+        attempt=attempt,
+        labels=dict(labels),
+        spec=dict(spec),
+        status=READY,
+        fence=0,
+        created_at=utcnow(),
+        oom_killed=False,
+        cleared=False,
+    )
     with store.database.begin() as conn:
-        ready_id = new_id(
-            conn.execute(
-                t.ready_jobs.insert().values(
-                    run_id=run_id,
-                    path=path,
-                    attempt=attempt,
-                    labels=dict(labels),
-                    spec=dict(spec),
-                    status=READY,
-                    fence=0,
-                    created_at=utcnow(),
-                    oom_killed=False,
-                    cleared=False,
-                )
-            )
-        )
-        if store.database.dialect.name == "postgresql":  # sent when the transaction commits
-            conn.execute(sa.select(sa.func.pg_notify(READY_CHANNEL, "")))
-        return ready_id
+        if store.database.dialect.name != "postgresql":
+            return new_id(conn.execute(row))
+        # one statement: the row, and its announcement (sent when the transaction commits)
+        added = row.returning(t.ready_jobs.c.id).cte("added")
+        announced = sa.select(added.c.id, sa.func.pg_notify(READY_CHANNEL, "")).select_from(added)
+        return int(conn.execute(announced).scalar_one())
 
 
 class ReadyListener:
@@ -360,15 +358,20 @@ def expire(store: Store, ready_id: int, reason: str) -> bool:
         )
 
 
-def withdraw(store: Store, ready_id: int, reason: str) -> None:
+def withdraw(store: Store, ready_id: int, reason: str, *, done: bool = False, lines: bool = True) -> None:
     """The engine is done with the attempt: an unfinished one is cancelled (its worker
-    stops it at its next heartbeat), and the lines on their way are dropped."""
+    stops it at its next heartbeat), and the lines on their way are dropped. ``done``: the
+    engine saw it done (no worker writes to it any more), and with ``lines`` False it saw
+    no line of it either: nothing is left to do (no round trip)."""
+    if done and not lines:
+        return
     with store.database.begin() as conn:
-        conn.execute(
-            t.ready_jobs.update()
-            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED)))
-            .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
-        )
+        if not done:
+            conn.execute(
+                t.ready_jobs.update()
+                .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED)))
+                .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+            )
         conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
 
 
