@@ -22,7 +22,12 @@ import argparse
 import json
 import math
 import operator
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,3 +187,50 @@ class Results:
             return 0
         self._echo(f"{self.benchmark}: FAIL ({'; '.join(self.failures + missed)})")
         return 1
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at 127.0.0.1 now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    options: Sequence[str], env: dict[str, str], *, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A ``coops server`` process (``options`` after ``server``; the port is chosen here)
+    once its ``/readyz`` answers 200 (its database answers, its workers are started): the
+    process and its URL. What it prints goes to a temporary file (a pipe nobody reads would
+    fill and stop it and its workers); BenchError with the end of it when the server exits
+    or is not ready within ``timeout`` seconds."""
+    import httpx  # here: most benchmarks start no server
+
+    port = free_port()
+    command = [sys.executable, "-m", "containerops.cli.main", "server", *options, "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as printed:  # the server keeps its own handle of it
+        process = subprocess.Popen(command, env=env, stdout=printed, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    return process, url
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        process.kill()
+        process.wait()
+        printed.seek(0)
+        said = printed.read().decode(errors="replace")[-2000:]
+    raise BenchError(f"coops server {' '.join(options)} did not start: {said}")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stop it as Ctrl-C would (its workers with it); killed after 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

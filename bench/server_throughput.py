@@ -28,8 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +36,7 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from _benchlib import start_server, stop_server
 
 NAME = "server_throughput"
 TARGET_RUNS_PER_MINUTE = 3000.0
@@ -63,35 +62,6 @@ def flow(jobs: int) -> dict[str, Any]:
             {"type": "end", "name": "end"},
         ],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(home: str, port: int, max_runs: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "COOPS_HOME": home}
-    env.pop("COOPS_DATABASE_URL", None)
-    args = [
-        sys.executable, "-m", "containerops.cli.main", "server", "--executor", "dummy",
-        "--port", str(port), "--max-runs", str(max_runs), "--log-level", "warning",
-    ]  # fmt: skip
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(
-                f"coops server did not start: {process.stderr.read().decode() if process.stderr else ''}"
-            )
-        time.sleep(0.05)
 
 
 async def submit_all(url: str, token: str, runs: int, clients: int) -> tuple[list[int], float]:
@@ -125,9 +95,10 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
     store = Store.open()
     create_user(store, "bench", admin=True)
     token = create_token(store, "bench", "admin")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(os.environ["COOPS_HOME"], port, args.max_runs)
+    env = {**os.environ}
+    env.pop("COOPS_DATABASE_URL", None)
+    options = ["--executor", "dummy", "--max-runs", str(args.max_runs), "--log-level", "warning"]
+    server, url = start_server(options, env)
     try:
         saved = httpx.post(
             f"{url}/api/v1/flows",
@@ -147,11 +118,7 @@ def measure(args: argparse.Namespace) -> dict[str, float]:
         server_cpu = process_cpu(server.pid) - server_cpu
         check(store, t, ids, args.jobs)
     finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         store.close()
     seconds = finished - started
     return {

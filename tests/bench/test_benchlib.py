@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,20 @@ def test_bad_targets_are_refused() -> None:
         results.target("x", "~", 1.0)
     with pytest.raises(ValueError):
         results.add("nan", float("nan"))
+
+
+def test_start_server_waits_until_ready_and_says_why_one_did_not_start(tmp_path: Path) -> None:
+    """The one start/poll of a ``coops server`` that the throughput benchmarks share."""
+    import httpx
+    from _benchlib import BenchError, start_server, stop_server
+
+    env = {**os.environ, "COOPS_HOME": str(tmp_path / "home")}
+    env.pop("COOPS_DATABASE_URL", None)
+    process, url = start_server(["--executor", "dummy", "--log-level", "warning"], env)
+    try:
+        assert httpx.get(f"{url}/readyz", timeout=10).json() == {"status": "ready"}
+    finally:
+        stop_server(process)
+    assert process.returncode is not None
+    with pytest.raises(BenchError, match=r"did not start: (.|\n)*warp"):
+        start_server(["--executor", "warp"], env)

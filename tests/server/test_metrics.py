@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -11,6 +12,8 @@ from tests.server.conftest import LiveServer, ServerProcess
 from tests.server.flows import flow_doc, start, wait_for_run
 
 from containerops.store import Store
+from containerops.store import schema as t
+from containerops.store import workers as queue
 from containerops.store.accounts import create_token, create_user
 
 
@@ -71,3 +74,36 @@ def test_the_server_logs_json_lines_when_asked(server_process: Callable[..., Ser
     assert {"time", "level", "logger", "message"} <= set(documents[0])
     access = [d for d in documents if d["logger"] == "uvicorn.access"]
     assert any(d["path"] == "/healthz" and d["status"] == 200 for d in access), access
+
+
+def test_claim_latency_is_a_histogram_of_waits_from_ready_to_claimed(
+    server: LiveServer, admin: httpx.Client, store: Store
+) -> None:
+    """``coops_claim_latency_seconds``: from an attempt put up for workers to its claim, of
+    every attempt claimed (read from the store: every server shows the same)."""
+    flow_id, version_id, _ = store.save_flow("root/claims/x", "uri: root/claims/x\n", "yaml")
+    uid = store.create_run(flow_id, version_id, "dummy", {}, []).uid
+    put_up = datetime(2026, 12, 4, 12, 0, 0, tzinfo=UTC)
+    waits = {"s.a.quick": 0.003, "s.a.slower": 0.3, "s.a.late": 7.0}
+    for path in [*waits, "s.a.unclaimed"]:
+        queue.enqueue(store, uid, path, 1, {}, {})
+    assert len(queue.claim_many(store, "w1", {}, 3)) == 3
+    with store.database.begin() as conn:  # the times a busy queue would have given
+        conn.execute(t.ready_jobs.update().values(created_at=put_up))
+        for path, wait in waits.items():
+            conn.execute(
+                t.ready_jobs.update()
+                .where(t.ready_jobs.c.path == path)
+                .values(claimed_at=put_up + timedelta(seconds=wait))
+            )
+    found = samples(admin.get("/metrics").text)
+    buckets = {
+        dict(labels)["le"]: value
+        for (name, labels), value in found.items()
+        if name == "coops_claim_latency_seconds_bucket"
+    }
+    assert buckets["0.005"] == 1 and buckets["0.25"] == 1 and buckets["0.5"] == 2
+    assert buckets["5.0"] == 2 and buckets["10.0"] == 3 and buckets["+Inf"] == 3
+    assert found[("coops_claim_latency_seconds_count", ())] == 3
+    assert abs(found[("coops_claim_latency_seconds_sum", ())] - 7.303) < 0.01
+    assert found[("coops_worker_jobs", (("state", "ready"),))] == 1

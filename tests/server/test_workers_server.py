@@ -65,6 +65,23 @@ def test_a_server_with_workers_runs_its_jobs_in_them(
     table = coops(coops_home, "workers", "list")
     assert all(row["name"] in table.stdout for row in rows)
 
+    # the same through the server's API, for a site administrator (read scope is enough)
+    create_user(store, "alice")
+    reader = create_token(store, "root", "read")
+    remote = coops(coops_home, "workers", "list", "--json", "--server", server.url, "--token", reader)
+    assert remote.returncode == 0, remote.stderr
+    same = ("name", "labels", "slots", "executor", "live")
+    assert [{key: row[key] for key in same} for row in json.loads(remote.stdout)] == [
+        {key: row[key] for key in same} for row in rows
+    ]
+    remote_table = coops(coops_home, "workers", "list", "--server", server.url, "--token", reader)
+    assert remote_table.returncode == 0 and all(row["name"] in remote_table.stdout for row in rows)
+    alice = create_token(store, "alice", "admin")
+    refused = coops(coops_home, "workers", "list", "--server", server.url, "--token", alice)
+    assert refused.returncode == 2 and "site administrators" in refused.stderr
+    with httpx.Client(base_url=server.url, timeout=30) as anonymous:
+        assert anonymous.get("/api/v1/workers").status_code == 401
+
     server.stop()
     assert queue.list_workers(store) == []  # each said it stopped
 

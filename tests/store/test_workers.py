@@ -4,8 +4,12 @@ was taken from it (expired, cancelled, its name restarted) writes nothing more f
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
 
 from containerops.store import Store
 from containerops.store import schema as t
@@ -132,3 +136,88 @@ def test_an_expired_docker_attempt_goes_adrift_and_one_worker_of_its_machine_re_
     seen = q.progress(store, ready, 0)
     assert (seen.status, seen.worker, seen.exit_code, seen.reason) == ("done", "d2", 0, None)
     assert [line.text for line in seen.lines] == ["one", "two"]
+
+
+def test_a_worker_with_free_slots_claims_several_attempts_at_once(store: Store) -> None:
+    """``claim_many``: up to N of the oldest attempts its labels allow, in one transaction (on
+    PostgreSQL one statement: pick, lock with SKIP LOCKED, match the labels, take)."""
+    run_uid = new_run(store)
+    gpu = [q.enqueue(store, run_uid, f"s.a.gpu{n}", 1, {"gpu": "true"}, {}) for n in range(3)]
+    plain = [q.enqueue(store, run_uid, f"s.a.j{n}", 1, {}, {"n": n}) for n in range(6)]
+    taken: list[q.Claim] = []
+    writes = statements_of(store, lambda: taken.extend(q.claim_many(store, "w1", {"zone": "a"}, 4)))
+    assert [claim.id for claim in taken] == plain[:4]  # the gpu jobs are not for it; oldest first
+    assert [claim.spec for claim in taken] == [{"n": n} for n in range(4)]
+    assert {claim.fence for claim in taken} == {1}
+    # PostgreSQL: one statement; SQLite: read, then update ... returning; MySQL: lock, update, read
+    assert len(writes) == {"postgresql": 1, "sqlite": 2}.get(store.database.dialect.name, 3), writes
+    rest = q.claim_many(store, "w2", {"gpu": "true"}, 10)
+    assert [claim.id for claim in rest] == gpu + plain[4:]
+    assert q.claim_many(store, "w3", {}, 5) == []
+    assert {row.name: row.running for row in q.list_workers(store)} == {}  # none registered
+    with store.database.connect() as conn:
+        held = dict(conn.execute(sa.select(t.ready_jobs.c.id, t.ready_jobs.c.worker)).all())
+    assert held == {**{i: "w1" for i in plain[:4]}, **{i: "w2" for i in gpu + plain[4:]}}
+
+
+def test_an_attempt_put_up_wakes_a_listening_worker_on_postgresql(store: Store) -> None:
+    """PostgreSQL announces each attempt put up (NOTIFY at commit); other databases have no
+    listener: their workers poll."""
+
+    async def listen() -> tuple[bool, bool] | None:
+        listener = await q.ReadyListener.open(store)
+        if listener is None:
+            return None
+        try:
+            await asyncio.to_thread(q.enqueue, store, new_run(store), "s.a.j", 1, {}, {})
+            await asyncio.to_thread(q.enqueue, store, new_run(store), "s.a.k", 1, {}, {})
+            woken = await listener.wait(30)
+            for _ in range(2):  # the second announcement, if it came after the first wait
+                if not await listener.wait(0.2):
+                    break
+            return woken, await listener.wait(0.05)  # nothing more was put up
+        finally:
+            await listener.close()
+
+    found = asyncio.run(listen())
+    if store.database.dialect.name == "postgresql":
+        assert found == (True, False)
+    else:
+        assert found is None
+
+
+def statements_of(store: Store, do: Callable[[], object]) -> list[str]:
+    """The SQL statements ``do`` sends (not the pool's pings, nor BEGIN/COMMIT)."""
+    sent: list[str] = []
+
+    def count(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    sa.event.listen(store.database, "before_cursor_execute", count)
+    try:
+        do()
+    finally:
+        sa.event.remove(store.database, "before_cursor_execute", count)
+    return [text for text in sent if text.strip() not in ("", ";", "SELECT 1")]
+
+
+def test_an_attempt_is_put_up_and_withdrawn_in_few_round_trips(store: Store) -> None:
+    """Per job the run's engine puts the attempt up in one statement (the run found by its
+    uid inside it; on PostgreSQL its announcement too) and, once it saw it done without a
+    line, withdraws it with none; with lines, only those are dropped."""
+    run_uid = new_run(store)
+    ids: list[int] = []
+    sent = statements_of(store, lambda: ids.append(q.enqueue(store, run_uid, "s.a.j", 1, {}, {})))
+    assert len(sent) == 1, sent
+    claim = q.claim(store, "w1", {})
+    with store.database.connect() as conn:
+        run_id = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.uid == run_uid)).scalar_one()
+    assert claim is not None and claim.id == ids[0] and claim.run_id == run_id
+    assert q.append_lines(store, claim, 1, [("stdout", "hello", utcnow())])
+    assert q.finish(store, claim, exit_code=0)
+    assert statements_of(store, lambda: q.withdraw(store, claim.id, "done", done=True, lines=False)) == []
+    assert q.progress(store, claim.id, 0).lines[0].text == "hello"  # nothing was touched
+    dropped = statements_of(store, lambda: q.withdraw(store, claim.id, "done", done=True))
+    assert len(dropped) == 1 and "DELETE" in dropped[0]
+    ended = q.progress(store, claim.id, 0)
+    assert ended.status == q.DONE and ended.exit_code == 0 and ended.lines == []

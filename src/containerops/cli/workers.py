@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from containerops.cli.remote import Remote, RemoteError, ServerOption, TokenOption
 from containerops.executors import EXECUTORS
-from containerops.timestamps import rfc3339
 
 EXIT_INVALID = 2
 err = Console(stderr=True)
@@ -114,39 +114,42 @@ def worker(
 
 
 @workers_app.command("list")
-def workers_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """The workers not stopped: name, labels, slots, jobs running now, last heartbeat."""
-    from containerops.store import Store
-    from containerops.store.workers import labels_text, list_workers
-    from containerops.workers.queue import lease_seconds
+def workers_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
+) -> None:
+    """The workers not stopped: name, labels, slots, jobs running now, last heartbeat.
 
-    store = Store.open()
-    try:
-        rows = list_workers(store, lease_seconds())
-    finally:
-        store.close()
+    With --server, the server's (a site administrator's token, read scope is enough).
+    """
+    from containerops.store.workers import labels_text
+
+    if server is not None:
+        try:
+            with Remote(server, token) as client:
+                listed = client.call("GET", "/api/v1/workers")
+        except RemoteError as error:
+            raise _fail(str(error)) from None
+    else:
+        from containerops.store import Store
+        from containerops.store.workers import list_workers
+        from containerops.workers.queue import lease_seconds
+
+        store = Store.open()
+        try:
+            listed = [row.document() for row in list_workers(store, lease_seconds())]
+        finally:
+            store.close()
     if as_json:
-        listed = [
-            {
-                "name": row.name,
-                "labels": row.labels,
-                "slots": row.slots,
-                "executor": row.executor,
-                "running": row.running,
-                "heartbeat_at": rfc3339(row.heartbeat_at),
-                "live": row.live,
-            }
-            for row in rows
-        ]
         sys.stdout.write(json.dumps(listed) + "\n")
         return
-    if not rows:
+    if not listed:
         err.print("no workers")
         return
     table = Table("name", "labels", "slots", "running", "last heartbeat", "executor")
-    for row in rows:
-        beat = rfc3339(row.heartbeat_at) + ("" if row.live else " (lost)")
-        table.add_row(
-            row.name, labels_text(row.labels) or "-", str(row.slots), str(row.running), beat, row.executor
-        )
+    for row in listed:
+        beat = row["heartbeat_at"] + ("" if row["live"] else " (lost)")
+        labels = labels_text(row["labels"]) or "-"
+        table.add_row(row["name"], labels, str(row["slots"]), str(row["running"]), beat, row["executor"])
     out.print(table)

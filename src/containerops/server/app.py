@@ -49,6 +49,7 @@ def _include_routers(app: FastAPI) -> None:
         runs,
         schedules,
         session,
+        workers,
     )
 
     for module in (
@@ -67,6 +68,7 @@ def _include_routers(app: FastAPI) -> None:
         accounts,
         session,
         callbacks,
+        workers,
     ):
         app.include_router(module.router)
     app.include_router(metrics.router)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 
@@ -78,6 +78,13 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("coops_workers", "Workers with a recent heartbeat.", value=found.live_workers)
         yield GaugeMetricFamily(
             "coops_worker_slots", "Jobs the live workers run at most at once.", value=found.worker_slots
+        )
+        latency = found.claim_latency
+        yield HistogramMetricFamily(
+            "coops_claim_latency_seconds",
+            "From a job attempt put up for workers to a worker's claim of it.",
+            buckets=[(repr(bound), count) for bound, count in latency.buckets] + [("+Inf", latency.count)],
+            sum_value=latency.total,
         )
         executing, waiting = self.manager.load
         process = [str(os.getpid())]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -15,6 +16,17 @@ from containerops.store.workers import list_workers
 
 #: Run states whose jobs are counted (a finished run's are history, and many).
 LIVE = ("pending", "running", "paused")
+#: The upper bounds (seconds) of the claim latency histogram's buckets.
+CLAIM_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Cumulative counts per upper bound (as Prometheus has them), the count and the sum."""
+
+    buckets: list[tuple[float, int]]
+    count: int
+    total: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +45,8 @@ class Figures:
     #: Workers whose heartbeat is recent, and the jobs they may run at once.
     live_workers: int
     worker_slots: int
+    #: From an attempt put up for workers to its claim, of every attempt claimed.
+    claim_latency: Histogram
 
 
 def figures(store: Store) -> Figures:
@@ -59,7 +73,40 @@ def figures(store: Store) -> Figures:
             worker_jobs=counts(t.ready_jobs.c.status),
             live_workers=len(live),
             worker_slots=sum(row.slots for row in live),
+            claim_latency=_claim_latency(conn),
         )
+
+
+def _claim_latency(conn: sa.Connection) -> Histogram:
+    """One pass over the claimed attempts: how many waited at most each bucket's bound."""
+    ready = t.ready_jobs.c
+    waited = _seconds_between(ready.created_at, ready.claimed_at, conn.dialect.name).label("waited")
+    claimed = sa.select(waited).where(ready.claimed_at.is_not(None)).subquery()
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.sum(claimed.c.waited),
+            *(sa.func.sum(sa.case((claimed.c.waited <= bound, 1), else_=0)) for bound in CLAIM_BUCKETS),
+        )
+    ).one()
+    return Histogram(
+        buckets=[(bound, int(n or 0)) for bound, n in zip(CLAIM_BUCKETS, row[2:], strict=True)],
+        count=int(row[0] or 0),
+        total=max(float(row[1] or 0.0), 0.0),
+    )
+
+
+def _seconds_between(
+    earlier: sa.ColumnElement[Any], later: sa.ColumnElement[Any], dialect: str
+) -> sa.ColumnElement[float]:
+    """``later - earlier`` in seconds, in each database's own words (SQLite holds the times
+    as RFC 3339 text, which ``julianday`` reads: about a millisecond's precision)."""
+    if dialect == "postgresql":
+        return sa.cast(sa.extract("epoch", later - earlier), sa.Float)
+    if dialect in ("mysql", "mariadb"):
+        micros = sa.func.timestampdiff(sa.literal_column("MICROSECOND"), earlier, later)
+        return sa.cast(micros / 1e6, sa.Float)
+    return sa.cast((sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0, sa.Float)
 
 
 def reachable(store: Store) -> bool:

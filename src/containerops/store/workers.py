@@ -14,15 +14,18 @@ line, result or output for that attempt any more.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 from containerops.store import schema as t
 from containerops.store.values import aware, new_id, utcnow
+from containerops.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from containerops.store.store import Store
@@ -33,6 +36,9 @@ HEARTBEAT_EVERY = 1.0
 DEFAULT_LEASE = 10.0
 #: Rows a claimer looks at at once, to find one its labels allow.
 CLAIM_WINDOW = 32
+#: The PostgreSQL channel an attempt put up is announced on (LISTEN/NOTIFY): idle workers
+#: wake at once instead of at their next poll.
+READY_CHANNEL = "coops_ready"
 #: Where an attempt stands. ``adrift``: its worker is gone but its container may run on:
 #: a worker on that machine claims it again and re-attaches (executors that can: below).
 READY, CLAIMED, DONE, LOST, CANCELLED = "ready", "claimed", "done", "lost", "cancelled"
@@ -97,6 +103,18 @@ class WorkerRow:
     running: int
     heartbeat_at: datetime
     live: bool
+
+    def document(self) -> dict[str, Any]:
+        """As ``coops workers list --json`` prints it and ``/api/v1/workers`` answers."""
+        return {
+            "name": self.name,
+            "labels": self.labels,
+            "slots": self.slots,
+            "executor": self.executor,
+            "running": self.running,
+            "heartbeat_at": rfc3339(self.heartbeat_at),
+            "live": self.live,
+        }
 
 
 # -- workers ------------------------------------------------------------------------------
@@ -236,24 +254,59 @@ def enqueue(
     store: Store, run_uid: str, path: str, attempt: int, labels: Mapping[str, str], spec: Mapping[str, Any]
 ) -> int:
     """Put an attempt of run ``run_uid`` up for a worker whose labels include ``labels``."""
+    row = t.ready_jobs.insert().values(
+        run_id=sa.select(t.runs.c.id).where(t.runs.c.uid == run_uid).scalar_subquery(),
+        path=path,
+        attempt=attempt,
+        labels=dict(labels),
+        spec=dict(spec),
+        status=READY,
+        fence=0,
+        created_at=utcnow(),
+        oom_killed=False,
+        cleared=False,
+    )
     with store.database.begin() as conn:
-        run_id = conn.execute(sa.select(t.runs.c.id).where(t.runs.c.uid == run_uid)).scalar_one()
-        return new_id(
-            conn.execute(
-                t.ready_jobs.insert().values(
-                    run_id=run_id,
-                    path=path,
-                    attempt=attempt,
-                    labels=dict(labels),
-                    spec=dict(spec),
-                    status=READY,
-                    fence=0,
-                    created_at=utcnow(),
-                    oom_killed=False,
-                    cleared=False,
-                )
-            )
-        )
+        if store.database.dialect.name != "postgresql":
+            return new_id(conn.execute(row))
+        # one statement: the row, and its announcement (sent when the transaction commits)
+        added = row.returning(t.ready_jobs.c.id).cte("added")
+        announced = sa.select(added.c.id, sa.func.pg_notify(READY_CHANNEL, "")).select_from(added)
+        return int(conn.execute(announced).scalar_one())
+
+
+class ReadyListener:
+    """A PostgreSQL connection of its own listening on :data:`READY_CHANNEL`: an idle worker
+    waits on it rather than polling (MySQL/MariaDB and SQLite have no NOTIFY; they poll)."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    @classmethod
+    async def open(cls, store: Store) -> ReadyListener | None:
+        """A listener on the store's database, or None when it cannot notify (not PostgreSQL)."""
+        if store.database.dialect.name != "postgresql":
+            return None
+        import psycopg  # here: only a worker on PostgreSQL needs it, not every command's start-up
+
+        args, options = store.database.dialect.create_connect_args(store.database.url)
+        connection = await psycopg.AsyncConnection.connect(*args, **options, autocommit=True)
+        await connection.execute(f"LISTEN {READY_CHANNEL}")
+        return cls(connection)
+
+    async def wait(self, timeout: float) -> bool:
+        """Until an attempt is put up (True) or ``timeout`` seconds pass (False); what else
+        was announced meanwhile is taken too (one claim looks at all of it)."""
+        woken = False
+        async for _ in self._connection.notifies(timeout=timeout, stop_after=1):
+            woken = True
+        if woken:
+            async for _ in self._connection.notifies(timeout=0.0):
+                pass
+        return woken
+
+    async def close(self) -> None:
+        await self._connection.close()
 
 
 def progress(store: Store, ready_id: int, after_seq: int) -> Progress:
@@ -322,15 +375,20 @@ def expire(store: Store, ready_id: int, reason: str) -> str | None:
     return status if taken else None
 
 
-def withdraw(store: Store, ready_id: int, reason: str) -> None:
+def withdraw(store: Store, ready_id: int, reason: str, *, done: bool = False, lines: bool = True) -> None:
     """The engine is done with the attempt: an unfinished one is cancelled (its worker
-    stops it at its next heartbeat), and the lines on their way are dropped."""
+    stops it at its next heartbeat), and the lines on their way are dropped. ``done``: the
+    engine saw it done (no worker writes to it any more), and with ``lines`` False it saw
+    no line of it either: nothing is left to do (no round trip)."""
+    if done and not lines:
+        return
     with store.database.begin() as conn:
-        conn.execute(
-            t.ready_jobs.update()
-            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED, ADRIFT)))
-            .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
-        )
+        if not done:
+            conn.execute(
+                t.ready_jobs.update()
+                .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED, ADRIFT)))
+                .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+            )
         conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
 
 
@@ -367,24 +425,8 @@ def queue_depth(store: Store) -> int:
 # -- the worker's side: claim, stream, finish -------------------------------------------------
 def claim(store: Store, worker: str, labels: Mapping[str, str], lease: float = DEFAULT_LEASE) -> Claim | None:
     """Lease the oldest ready attempt this worker's labels allow, or None."""
-    columns = (t.ready_jobs.c.id, t.ready_jobs.c.labels)
-    candidates = sa.select(*columns).where(t.ready_jobs.c.status == READY).order_by(t.ready_jobs.c.id)
-    candidates = candidates.limit(CLAIM_WINDOW)
-    if store.database.dialect.name == "sqlite":  # one writer at a time: read, then compare-and-set
-        with store.database.connect() as conn:
-            rows = conn.execute(candidates).all()
-        for row in rows:
-            if labels_match(row.labels, labels):
-                with store.database.begin() as conn:
-                    taken = _take(conn, row.id, worker, lease)
-                if taken is not None:
-                    return taken
-        return None
-    with store.database.begin() as conn:  # rows others are claiming now are skipped, not waited for
-        for row in conn.execute(candidates.with_for_update(skip_locked=True)).all():
-            if labels_match(row.labels, labels):
-                return _take(conn, row.id, worker, lease)
-    return None
+    taken = claim_many(store, worker, labels, 1, lease)
+    return taken[0] if taken else None
 
 
 def claim_adrift(
@@ -443,6 +485,70 @@ def _take(conn: sa.Connection, ready_id: int, worker: str, lease: float, status:
     return Claim(row.id, row.fence, row.run_id, row.path, row.attempt, dict(row.spec), status == ADRIFT)
 
 
+def claim_many(
+    store: Store, worker: str, labels: Mapping[str, str], limit: int, lease: float = DEFAULT_LEASE
+) -> list[Claim]:
+    """Lease up to ``limit`` of the oldest ready attempts this worker's labels allow (a worker
+    with ``limit`` free slots), oldest first. On PostgreSQL one statement picks, locks (``FOR
+    UPDATE SKIP LOCKED``: rows others are claiming are skipped, not waited for), matches the
+    labels (``jsonb <@``) and takes them; MySQL/MariaDB lock the candidates the same way and
+    take the matching ones in the same transaction; SQLite (one writer at a time) reads, then
+    takes them with a compare-and-set from ``ready``."""
+    if limit < 1:
+        return []
+    ready = t.ready_jobs.c
+    now = utcnow()
+    taking = t.ready_jobs.update().values(
+        status=CLAIMED,
+        worker=worker,
+        fence=ready.fence + 1,
+        claimed_at=now,
+        lease_until=now + timedelta(seconds=lease),
+    )
+    returned = (ready.id, ready.fence, ready.run_id, ready.path, ready.attempt, ready.spec)
+    dialect = store.database.dialect.name
+    if dialect == "postgresql":
+        offered = sa.cast(sa.literal(json.dumps(dict(labels))), JSONB)
+        picked = (
+            sa.select(ready.id)
+            .where(ready.status == READY, sa.cast(ready.labels, JSONB).contained_by(offered))
+            .order_by(ready.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with store.database.begin() as conn:
+            rows = conn.execute(taking.where(ready.id.in_(picked.scalar_subquery())).returning(*returned))
+            return _claims(rows.all())
+    window = max(CLAIM_WINDOW, 4 * limit)
+    candidates = sa.select(ready.id, ready.labels).where(ready.status == READY)
+    candidates = candidates.order_by(ready.id).limit(window)
+    if dialect == "sqlite":  # read, then compare-and-set in one short write transaction
+        with store.database.connect() as conn:
+            chosen = _matching(conn.execute(candidates).all(), labels, limit)
+        if not chosen:
+            return []
+        with store.database.begin() as conn:
+            rows = conn.execute(
+                taking.where(ready.id.in_(chosen), ready.status == READY).returning(*returned)
+            )
+            return _claims(rows.all())
+    with store.database.begin() as conn:  # MySQL/MariaDB: no UPDATE ... RETURNING
+        chosen = _matching(conn.execute(candidates.with_for_update(skip_locked=True)).all(), labels, limit)
+        if not chosen:
+            return []
+        conn.execute(taking.where(ready.id.in_(chosen)))
+        return _claims(conn.execute(sa.select(*returned).where(ready.id.in_(chosen))).all())
+
+
+def _matching(rows: Sequence[sa.Row[Any, Any]], labels: Mapping[str, str], limit: int) -> list[int]:
+    return [row.id for row in rows if labels_match(row.labels, labels)][:limit]
+
+
+def _claims(rows: Sequence[Any]) -> list[Claim]:
+    taken = [Claim(row.id, row.fence, row.run_id, row.path, row.attempt, dict(row.spec)) for row in rows]
+    return sorted(taken, key=lambda claim: claim.id)
+
+
 def _fenced(conn: sa.Connection, claim: Claim) -> bool:
     """Whether the claim still holds, locking its row (or, on SQLite, the database) until
     the transaction ends: nobody can take it from us between this check and our write."""
@@ -486,12 +592,11 @@ def finish(
 ) -> bool:
     """How the claimed attempt ended; False (nothing written) when the claim no longer holds."""
     encoded = None if output_file is None else base64.b64encode(output_file).decode()
-    with store.database.begin() as conn:
-        if not _fenced(conn, claim):
-            return False
-        conn.execute(
+    with store.database.begin() as conn:  # one statement: the fence is checked where it writes
+        ended = conn.execute(
             t.ready_jobs.update()
-            .where(t.ready_jobs.c.id == claim.id)
+            .where(t.ready_jobs.c.id == claim.id, t.ready_jobs.c.fence == claim.fence)
+            .where(t.ready_jobs.c.status == CLAIMED)
             .values(
                 status=DONE,
                 finished_at=utcnow(),
@@ -501,7 +606,7 @@ def finish(
                 output_file=encoded,
             )
         )
-    return True
+        return bool(ended.rowcount)
 
 
 def holders(store: Store, ids: Iterable[int]) -> dict[int, str | None]:

@@ -192,7 +192,12 @@ class QueueExecutor(Executor):
     async def destroy(self, handle: JobHandle) -> None:
         job = _ours(handle)
         reason = "cancelled: the run's engine stopped waiting for it"
-        await asyncio.to_thread(reconnecting, queue.withdraw, self.store, job.ready_id, reason)
+        # seen done: its worker writes nothing more; seen done without a line: none is stored
+        done = job.ended is not None and job.ended.status == queue.DONE
+        lines = job.seq > 0
+        await asyncio.to_thread(
+            reconnecting, queue.withdraw, self.store, job.ready_id, reason, done=done, lines=lines
+        )
 
 
 def _expired(seen: queue.Progress) -> bool:

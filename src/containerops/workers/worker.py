@@ -29,11 +29,10 @@ from containerops.store import workers as queue
 from containerops.store.ownership import this_process
 from containerops.store.reconnect import reconnecting
 from containerops.workers.leftovers import marked, stop_claims
+from containerops.workers.wake import Wake
 
 log = logging.getLogger("containerops.worker")
 
-#: How long an idle worker waits before it looks for ready jobs again (seconds).
-IDLE_POLL = 0.1
 SPEC_FIELDS = frozenset(JobSpec.__dataclass_fields__)
 
 
@@ -83,24 +82,30 @@ class Worker:
         self.started.set()
         log.info("worker %s started: %d slot(s), labels %s", self.name, self.slots, self.labels or "none")
         beating = asyncio.create_task(self._heartbeats())
+        wake = Wake(self.store)
+        await wake.open()
         try:
             while not stop.is_set():
                 if len(self._jobs) >= self.slots:
                     self._free.clear()
                     await _first(self._free.wait(), stop.wait())
                     continue
-                try:
-                    claim = await self._claim(reattach)
+                free = self.slots - len(self._jobs)
+                try:  # as many as there are free slots, in one claim
+                    claims = await self._claim(reattach, free)
                 except Exception:
                     log.exception("could not claim a job: trying again")
-                    claim = None
-                if claim is None:
-                    await _first(asyncio.sleep(IDLE_POLL), stop.wait())
+                    claims = []
+                wake.found(len(claims))
+                if not claims:
+                    await _first(wake.idle(), stop.wait())
                     continue
-                log.info("claimed %s attempt %d (ready job %d)", claim.path, claim.attempt, claim.id)
-                self._jobs[claim.id] = (claim, asyncio.create_task(self._run_one(claim)))
+                for claim in claims:
+                    log.info("claimed %s attempt %d (ready job %d)", claim.path, claim.attempt, claim.id)
+                    self._jobs[claim.id] = (claim, asyncio.create_task(self._run_one(claim)))
         finally:
             beating.cancel()
+            await wake.close()
             for _, task in list(self._jobs.values()):
                 task.cancel()
             await asyncio.gather(*(task for _, task in self._jobs.values()), return_exceptions=True)
@@ -109,16 +114,17 @@ class Worker:
                 await self._teardown(run)
             log.info("worker %s stopped", self.name)
 
-    async def _claim(self, reattach: bool) -> queue.Claim | None:
-        """An attempt gone adrift on this machine first (its container waits), then a ready one."""
+    async def _claim(self, reattach: bool, free: int) -> list[queue.Claim]:
+        """An attempt gone adrift on this machine first (its container waits), else as many
+        ready ones as there are ``free`` slots."""
         if reattach:
             host = socket.gethostname()
             adrift = await asyncio.to_thread(
                 queue.claim_adrift, self.store, self.name, self.labels, host, self.lease
             )
             if adrift is not None:
-                return adrift
-        return await asyncio.to_thread(queue.claim, self.store, self.name, self.labels, self.lease)
+                return [adrift]
+        return await asyncio.to_thread(queue.claim_many, self.store, self.name, self.labels, free, self.lease)
 
     async def _heartbeats(self) -> None:
         while True:
