@@ -14,9 +14,11 @@ import pytest
 from containerops.store import Store
 from containerops.store.accounts import create_token, create_user
 from containerops.store.runs import get_run, list_runs
+from tests.cli.test_abandoned import stored_lines, the_run
 from tests.cli.test_cli import COOPS, coops, write
 from tests.kubeapi import KubeAPI
 from tests.server.conftest import ServerProcess
+from tests.waiting import wait_for
 
 FLOW = """\
 uri: team/k8s/flow
@@ -150,3 +152,52 @@ def test_the_server_runs_flows_on_kubernetes(
     assert server.cluster.requests.count("POST jobs") == 2
     for resource in ("jobs", "pods", "secrets", "persistentvolumeclaims"):
         assert server.cluster.list(resource, "ci", "")["items"] == [], resource
+
+
+def test_a_killed_runs_jobs_secrets_and_claim_are_deleted_when_it_is_settled(
+    tmp_path: Path, kubeconfig: tuple[KubeAPI, Path]
+) -> None:
+    """``coops run`` killed with -9 leaves its Job running in the cluster; the next command
+    that sees the run abandoned (``coops logs -f``) deletes its Jobs (foreground: the pod goes
+    first), its Secrets and its workspace claim, by the run's label, in the namespace the
+    run used (here one per coops namespace, so the flow's uri names it)."""
+    server, path = kubeconfig
+    home = tmp_path / "home"
+    env = {"KUBECONFIG": str(path), "COOPS_K8S_NAMESPACE": "coops-{namespace}"}
+    flow = write(
+        tmp_path,
+        "uri: team/k8s/abandon\nenvironments: {TOKEN: '${{ secrets.TOKEN }}'}\nstages:\n  - name: s\n"
+        "    actions:\n      - name: a\n        jobs:\n          - name: long\n"
+        "            endpoint: registry.local:5000/containerops/base:busybox\n"
+        "            command: [sh, -c, 'echo before-kill; sleep 300']\n",
+    )
+    runner = subprocess.Popen(
+        [*COOPS, "run", str(flow), "--executor", "kubernetes", "--secret", "TOKEN=abc"],
+        env={**os.environ, "COOPS_HOME": str(home), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: "before-kill" in stored_lines(home), "the job's first line in the store", 60)
+    finally:
+        runner.kill()
+        runner.wait(10)
+    uid = str(the_run(home)["uid"])
+    left = {r: server.cluster.list(r, "coops-team", "")["items"] for r in ("jobs", "pods", "secrets")}
+    assert [len(items) for items in left.values()] == [1, 1, 1], left
+    assert all(item["metadata"]["labels"]["containerops.run"] == uid for item in left["jobs"])
+    assert len(server.cluster.list("persistentvolumeclaims", "coops-team", "")["items"]) == 1
+    assert "DELETECOLLECTION jobs" not in server.cluster.requests  # nobody settled it yet
+
+    followed = coops("logs", "1", "-f", home=home, extra_env=env, check=0)
+
+    assert "before-kill" in followed.stdout
+    run = the_run(home)
+    assert run["status"] == "failure" and str(run["reason"]).startswith("abandoned:")
+    for resource in ("jobs", "pods", "secrets", "persistentvolumeclaims"):
+        wait_for(
+            lambda resource=resource: server.cluster.list(resource, "coops-team", "")["items"] == [],  # type: ignore[misc]
+            f"the run's {resource} to be deleted",
+            30,
+        )
+    assert "DELETECOLLECTION jobs" in server.cluster.requests

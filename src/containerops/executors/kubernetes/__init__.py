@@ -44,6 +44,7 @@ from containerops.executors.base import (
     RunContext,
     lines_of,
 )
+from containerops.executors.kubernetes.cleanup import stop_run
 from containerops.executors.kubernetes.client import (
     Api,
     ApiError,
@@ -76,7 +77,7 @@ from containerops.executors.kubernetes.settings import Settings
 from containerops.home import coops_home
 from containerops.timestamps import utcnow
 
-__all__ = ["KubernetesExecutor", "KubernetesJobHandle", "Settings"]
+__all__ = ["KubernetesExecutor", "KubernetesJobHandle", "Settings", "stop_run"]
 
 T = TypeVar("T")
 
