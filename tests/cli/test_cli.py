@@ -159,6 +159,23 @@ def test_help_and_validate_load_neither_the_store_nor_docker(command: str, tmp_p
     assert "heavy: []" in done.stdout, done.stdout + done.stderr
 
 
+def test_a_local_run_does_not_load_the_kubernetes_client(tmp_path: Path) -> None:
+    """A run pays only for what it uses: the Kubernetes client (~0.3 s of imports) is for runs
+    on Kubernetes (and settling them), not for every `coops run`."""
+    probe = _HEAVY_PROBE.replace(
+        'heavy = ("sqlalchemy", "docker", "containerops.engine.runner", "asyncio")',
+        'heavy = ("kubernetes",)',
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "run", "--executor", "local", str(write(tmp_path, LOCAL_FLOW))],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COOPS_HOME": str(tmp_path / "home")},
+    )
+    assert "heavy: []" in done.stdout, done.stdout + done.stderr
+
+
 def test_run_json_then_inspect(tmp_path: Path) -> None:
     flow = write(tmp_path, LOCAL_FLOW)
     result = coops(

@@ -16,7 +16,6 @@ import logging
 
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker import stop_run as stop_containers
-from containerops.executors.kubernetes import stop_run as stop_jobs
 from containerops.executors.local import stop_run as stop_processes
 from containerops.executors.swarm import stop_run as stop_services
 from containerops.store import Store
@@ -35,6 +34,10 @@ def stop_leftovers(run_uid: str, *, keep_workspace: bool = False, kubernetes_flo
     the cluster too."""
     stop_processes(run_uid)
     if kubernetes_flow is not None:
+        # The Kubernetes client takes ~0.3 s to import: only a run on Kubernetes pays for it,
+        # not every `coops run` (bench/docker_chain.py's cli_ratio, tests/cli/test_cli.py).
+        from containerops.executors.kubernetes import stop_run as stop_jobs
+
         try:
             stop_jobs(run_uid, kubernetes_flow, keep_workspace=keep_workspace)
         except ExecutorError as error:  # no cluster configured here, or it does not answer
