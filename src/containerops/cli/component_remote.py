@@ -18,6 +18,7 @@ from containerops.cli.remote import EXIT_FAILURE, Remote, RemoteError
 from containerops.repository import engine_images
 from containerops.repository.engine_images import TransferError
 from containerops.repository.provenance import source_of
+from containerops.repository.registry import RegistryError
 from containerops.timestamps import parse as parse_time
 from containerops.timestamps import utcnow
 
@@ -100,18 +101,26 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
 
 
 def pull(remote: Remote, token: str | None, ref: str, progress: Progress) -> dict[str, Any]:
-    """Pull the version ``ref`` means to the server (as far as the token reads), by digest."""
+    """Pull the version ``ref`` means to the server (as far as the token reads), by digest.
+
+    One request to the server: the Engine is given the coops token as the registry password
+    whatever the registry (one without token auth never asks for it; the token endpoint
+    takes any user name), and without a token it pulls anonymously (a server configured
+    for anonymous reads grants public components).
+    """
     namespace_name, _, version = ref.partition(":")
     namespace, _, name = namespace_name.partition("/")
     params = {"version": version} if version else {}
     document: dict[str, Any] = remote.call("GET", f"/api/v1/components/{namespace}/{name}", params=params)
-    _, auth = registry_auth(remote, token)
+    auth = {"username": "coops", "password": token} if token else None
     try:
-        engine_images.pull_image(document["image"], progress, auth)
-        engine_images.tag_pulled(
-            document["image"], document["namespace"], document["name"], document["version"]
+        engine_images.pull_image(
+            document["image"],
+            progress,
+            auth,
+            tag_as=(document["namespace"], document["name"], document["version"]),
         )
-    except TransferError as error:
+    except (TransferError, RegistryError) as error:
         raise RemoteError(str(error), EXIT_FAILURE) from None
     return document
 

@@ -70,15 +70,6 @@ def push_image(
         raise TransferError(f"pushing {remote}:{version} failed: {error}")
 
 
-def tag_pulled(image: str, namespace: str, name: str, version: str) -> None:
-    """Tag a pulled ``image`` ``coops/<ns>/<name>:<version>``, as a local build is."""
-    with _docker() as client:
-        try:
-            client.api.tag(image, f"coops/{namespace}/{name}", version)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"tagging {image} failed: {exc}") from None
-
-
 def has_image(image: str) -> bool:
     with _docker() as client:
         try:
@@ -90,13 +81,24 @@ def has_image(image: str) -> bool:
     return True
 
 
-def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+def pull_image(
+    image: str,
+    progress: Progress | None = None,
+    auth: dict[str, str] | None = None,
+    *,
+    tag_as: tuple[str, str, str] | None = None,
+) -> None:
     """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
     ``auth``: Docker's credentials for a registry that takes a server's tokens (username
-    and password: a coops token; or ``registrytoken``: a registry token itself)."""
+    and password: a coops token; or ``registrytoken``: a registry token itself).
+    ``tag_as`` (namespace, name, version): then tag it ``coops/<ns>/<name>:<version>``.
+
+    One Engine connection for both, and the registry is probed only to explain a failed
+    pull (down, or wanting tokens): a pull through the server was 1.9x ``docker pull``
+    with the probes, connections and requests around it (bench/component_transfer.py).
+    """
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
-    registry.check(repository.split("/", 1)[0], token_auth=auth is not None)
     say(f"pulling {image}")
     with _docker() as client:
         error = None
@@ -106,5 +108,12 @@ def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str
                     error = str(chunk.get("error"))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             error = str(getattr(exc, "explanation", None) or exc)
+        if error is None and tag_as is not None:
+            namespace, name, version = tag_as
+            try:
+                client.api.tag(image, f"coops/{namespace}/{name}", version)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise TransferError(f"tagging {image} failed: {exc}") from None
     if error is not None:
+        registry.check(repository.split("/", 1)[0], token_auth=auth is not None)  # says why, if it can
         raise TransferError(f"pulling {image} failed: {error}")
