@@ -173,3 +173,41 @@ def test_coops_server_reads_public_components_anonymously_only_with_anonymous_re
         finally:
             process.terminate()
             process.wait(30)
+
+
+def test_deprecate_and_yank_through_the_server(
+    server: LiveServer, acme: dict[str, str], coops_home: Path, store: Store
+) -> None:
+    """As a writer of the namespace, through the API; others are refused and nothing changes."""
+    Catalog(store).record(
+        PushRecord("acme", "deploy", "1.0.1", "sha256:" + "f" * 64, "sha256:" + "a" * 64, {}, ""),
+        kind="organization",
+    )
+
+    def run(*args: str, token: str, check: int = 0) -> str:
+        return through(server, coops_home, "component", *args, token=token, check=check)
+
+    said = run("deprecate", "acme/deploy:1.0.0", "-m", "use 1.0.1", token=acme["alice-write"])
+    assert "✔ acme/deploy:1.0.0: deprecated: use 1.0.1" in said
+    assert Catalog(store).existing("acme", "deploy", "1.0.0").deprecated == "use 1.0.1"  # type: ignore[union-attr]
+    yanked = json.loads(
+        run(
+            "yank",
+            "acme/deploy:1.0.0",
+            "-m",
+            "leaks",
+            "--replacement",
+            "1.0.1",
+            "--json",
+            token=acme["alice"],
+        )
+    )
+    assert yanked["yanked"] == {"reason": "leaks", "replacement": "1.0.1"}
+    refused = run("yank", "acme/deploy:1.0.1", "-m", "mine now", token=acme["bob"], check=2)
+    assert "no version 1.0.1 of acme/deploy" in refused
+    assert Catalog(store).existing("acme", "deploy", "1.0.1").yanked is None  # type: ignore[union-attr]
+    bad = run("yank", "acme/deploy:1.0.0", "-m", "x", "--replacement", "9.9.9", token=acme["alice"], check=2)
+    assert "the replacement acme/deploy:9.9.9 must be another version" in bad
+    assert "acme/deploy:1.0.0: deprecated: use 1.0.1" in run(
+        "yank", "acme/deploy:1.0.0", "--undo", token=acme["alice"]
+    )
