@@ -18,13 +18,10 @@ import requests.exceptions
 
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
-from containerops.repository import registry
+from containerops.repository import engine_pull, registry
+from containerops.repository.engine_pull import TransferError
 
 Progress = Callable[[str], None]
-
-
-class TransferError(Exception):
-    """A push or pull that could not be done; the message says why."""
 
 
 @contextlib.contextmanager
@@ -94,9 +91,11 @@ def pull_image(
     ``tag_as`` (namespace, name, version): then tag it ``coops/<ns>/<name>:<version>``.
 
     One Engine connection for both, and the registry is probed only to explain a failed
-    pull (down, or wanting tokens): a pull through the server was 1.9x ``docker pull``
-    with the probes, connections and requests around it (bench/component_transfer.py).
+    pull (down, or wanting tokens). Through the SDK only for an Engine behind TLS or ssh.
     """
+    if engine_pull.reachable_plainly():  # the Engine's HTTP API with httpx: engine_pull
+        engine_pull.pull_image(image, progress, auth, tag_as=tag_as)
+        return
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
     say(f"pulling {image}")

@@ -31,12 +31,8 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
-from containerops.repository.engine_images import (
-    Progress,
-    TransferError,
-    image_size,
-    push_image,
-)
+from containerops.repository.engine_images import Progress, image_size, push_image
+from containerops.repository.engine_pull import TransferError
 from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store
 from containerops.store.components import LIBRARY, PushRecord, VersionRow
