@@ -5,6 +5,9 @@ its own, a real server and the Docker Engine through the Docker SDK."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -17,7 +20,7 @@ import docker.errors
 import httpx
 import jwt
 import pytest
-from tests.cli.test_cli import coops
+from tests.cli.test_cli import _HEAVY_PROBE, coops
 from tests.server.conftest import LiveServer, free_port
 
 from containerops.images import BUSYBOX_IMAGE
@@ -391,3 +394,60 @@ def test_a_server_configured_for_it_lets_anyone_read_public_components(
     assert push(engine, secured.address, "alice/pub", None) != ""
     # a token that is given is still checked
     assert httpx.get(f"{url}/api/v1/components", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+@pytest.mark.docker
+def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allowed(
+    secured: Secured,
+    engine: docker.DockerClient,
+    store: Store,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A pull through the server asks the API for the version only (no /api/v1/registry, no
+    whoami), so without a token it pulls a public component from a server that allows
+    anonymous reads, and a private one is missing; a registry that is down is said (exit 1)."""
+    monkeypatch.delenv("COOPS_TOKEN", raising=False)
+    monkeypatch.setenv("COOPS_REGISTRY_TOKEN_TTL", "300")  # 3 s (the fixture's) can end mid-push
+    name = unique()
+    create_org(store, name, owner="alice")
+    client_home = tmp_path / "client"
+    url = secured.server.url
+
+    def run(*args: str, token: str | None = None, check: int = 0) -> subprocess.CompletedProcess[str]:
+        env = {"COOPS_TOKEN": token} if token else {}
+        return coops(*args, home=client_home, check=check, extra_env=env, cwd=tmp_path)
+
+    pull_args = ("component", "pull", f"{name}/hello", "--server", url)
+    try:
+        run("component", "init", "hello", "--lang", "shell", "--namespace", name)
+        pushed = json.loads(
+            run("component", "push", "hello", "--server", url, "--json", token=secured.alice).stdout
+        )
+        Catalog(store).set_public(name, "hello", True)
+        remove_images(engine, name)
+        run(*pull_args, check=2)  # not configured: a token is needed
+        monkeypatch.setenv("COOPS_SERVER_ANONYMOUS_READ", "1")
+        pulled = json.loads(run(*pull_args, "--json").stdout)
+        assert pulled["digest"] == pushed["digest"]
+        assert engine.images.get(f"coops/{name}/hello:0.1.0").id == pushed["image_id"]
+        # ... with neither the Docker SDK nor the store loaded: most of its start-up was theirs
+        remove_images(engine, name)
+        probe = subprocess.run(
+            [sys.executable, "-c", _HEAVY_PROBE, *pull_args],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env={**os.environ, "COOPS_HOME": str(client_home)},
+        )
+        assert "heavy: []" in probe.stdout, probe.stdout + probe.stderr
+        assert engine.images.get(f"coops/{name}/hello:0.1.0").id == pushed["image_id"]
+        Catalog(store).set_public(name, "hello", False)
+        assert f"no component {name}/hello in the repository" in run(*pull_args, check=2).stderr
+        remove_images(engine, name)
+        registry.stop()
+        said = run(*pull_args, token=secured.alice, check=1).stderr
+        assert "is not answering" in said and "coops registry start" in said and "Traceback" not in said
+    finally:
+        remove_images(engine, name)

@@ -15,15 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from containerops.cli.remote import EXIT_FAILURE, Remote, RemoteError
-from containerops.repository import engine_images
-from containerops.repository.engine_images import TransferError
+from containerops.repository import engine_pull
+from containerops.repository.engine_pull import TransferError
 from containerops.repository.provenance import source_of
+from containerops.repository.registry import RegistryError
 from containerops.timestamps import parse as parse_time
 from containerops.timestamps import utcnow
 
-# The builder (pydantic's spec, the Docker SDK's build) and the store's rows (SQLAlchemy)
-# are imported where they are used: a pull through the server needs neither, and they
-# are most of its start-up.
+# The builder (pydantic's spec, the Docker SDK's build), the Docker SDK (engine_images: a
+# push) and the store's rows (SQLAlchemy) are imported where they are used: a pull through
+# the server needs none of them (engine_pull speaks httpx), and they were most of its start-up.
 if TYPE_CHECKING:
     from containerops.store.components import ComponentRow, VersionRow
 
@@ -65,6 +66,7 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
     with ``created`` (False: this very image was this version already)."""
     from containerops.component.build import build_component  # start-up: see the imports
     from containerops.component.spec import load_spec
+    from containerops.repository import engine_images
 
     loaded = load_spec(folder)
     spec = loaded.spec
@@ -100,18 +102,31 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
 
 
 def pull(remote: Remote, token: str | None, ref: str, progress: Progress) -> dict[str, Any]:
-    """Pull the version ``ref`` means to the server (as far as the token reads), by digest."""
+    """Pull the version ``ref`` means to the server (as far as the token reads), by digest.
+
+    One request to the server: the Engine is given the coops token as the registry password
+    whatever the registry (one without token auth never asks for it; the token endpoint
+    takes any user name), and without a token it pulls anonymously (a server configured
+    for anonymous reads grants public components).
+    """
     namespace_name, _, version = ref.partition(":")
     namespace, _, name = namespace_name.partition("/")
     params = {"version": version} if version else {}
     document: dict[str, Any] = remote.call("GET", f"/api/v1/components/{namespace}/{name}", params=params)
-    _, auth = registry_auth(remote, token)
+    auth = {"username": "coops", "password": token} if token else None
+    pull_image = engine_pull.pull_image
+    if not engine_pull.reachable_plainly():  # an Engine behind TLS or ssh: the Docker SDK's
+        from containerops.repository import engine_images  # start-up: see the imports
+
+        pull_image = engine_images.pull_image
     try:
-        engine_images.pull_image(document["image"], progress, auth)
-        engine_images.tag_pulled(
-            document["image"], document["namespace"], document["name"], document["version"]
+        pull_image(
+            document["image"],
+            progress,
+            auth,
+            tag_as=(document["namespace"], document["name"], document["version"]),
         )
-    except TransferError as error:
+    except (TransferError, RegistryError) as error:
         raise RemoteError(str(error), EXIT_FAILURE) from None
     return document
 

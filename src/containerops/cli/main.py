@@ -29,6 +29,7 @@ from containerops.cli import remote as remote_api
 from containerops.cli.component import component_app
 from containerops.cli.repository import registry_app
 from containerops.cli.rich_help import load_typer_rich_help
+from containerops.cli.visibility import refusals as _refusals  # noqa: F401  (its commands join the groups)
 from containerops.cli.workers import worker as worker_command
 from containerops.cli.workers import workers_app
 from containerops.engine.state import JobState, RunState
@@ -924,12 +925,23 @@ def serve(
             help="Remove the log lines of runs that ended longer ago than this (e.g. 30d), every hour.",
         ),
     ] = None,
+    anonymous_read: Annotated[
+        bool,
+        typer.Option(
+            "--anonymous-read",
+            envvar="COOPS_SERVER_ANONYMOUS_READ",
+            help="Let anyone without a token read public components: list, search, show (README "
+            "and versions), and pull them from the registry run for this server. Private ones "
+            "stay invisible; everything else still needs a token. Off by default.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the API and run flows for a team, on this machine's store.
 
     The REST API is under /api/v1 (its OpenAPI document at /openapi.json, browsable
     at /docs); the original pilotage routes under /flow/v1. Every API call needs a
-    token (coops token create). /healthz and /readyz answer without one; /metrics
+    token (coops token create), except reads of public components with --anonymous-read.
+    /healthz and /readyz answer without one; /metrics
     (Prometheus) wants a site administrator's. The runs of a server that was killed go
     on when it starts again: queued ones queue again, running ones run their cut job
     again, paused ones wait again.
@@ -961,6 +973,7 @@ def serve(
             workers=workers,
             worker_slots=worker_slots,
             external_workers=external_workers,
+            anonymous_read=anonymous_read,
         )
     except ExecutorError as error:
         raise _fail(str(error)) from None

@@ -275,16 +275,21 @@ def deprecate(
     ] = None,
     undo: Annotated[bool, typer.Option("--undo", help="It is no longer deprecated.")] = False,
     as_json: Annotated[bool, _JSON] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Deprecate a version: flows may still use it, and validation and runs warn with
-    your message (what to use instead, until when).
+    your message (what to use instead, until when). With --server, as the token's user, a
+    writer of the namespace.
 
     Example:  coops component deprecate acme/notify:1.2.0 -m "use 2.x: 1.x stops in March"
     """
+    said = None if undo else _said(message, undo)
     _mark(
         ref,
         as_json,
-        lambda catalog, wanted: catalog.deprecate(*wanted, None if undo else _said(message, undo)),
+        lambda catalog, wanted: catalog.deprecate(*wanted, said),
+        (server, token, "deprecate", {"message": said}),
     )
 
 
@@ -297,17 +302,22 @@ def yank(
     ] = None,
     undo: Annotated[bool, typer.Option("--undo", help="Unyank it.")] = False,
     as_json: Annotated[bool, _JSON] = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Yank a version: new runs refuse it (naming the replacement), no range or "newest"
     picks it, and runs that already resolved it keep their image and history. Nothing is
-    deleted: --undo brings it back.
+    deleted: --undo brings it back. With --server, as the token's user, a writer of the
+    namespace.
 
     Example:  coops component yank acme/notify:1.2.0 -m "leaks the token" --replacement 1.2.1
     """
+    said = None if undo else _said(reason, undo)
     _mark(
         ref,
         as_json,
-        lambda catalog, wanted: catalog.yank(*wanted, None if undo else _said(reason, undo), replacement),
+        lambda catalog, wanted: catalog.yank(*wanted, said, replacement),
+        (server, token, "yank", {"reason": said, "replacement": replacement}),
     )
 
 
@@ -317,25 +327,44 @@ def _said(message: str | None, undo: bool) -> str:
     return message.strip()[:2000]
 
 
-def _mark(ref: str, as_json: bool, change: Callable[[Any, tuple[str, str, str]], Any]) -> None:
-    from containerops.repository.catalog import Catalog, CatalogError
-    from containerops.store import Store
-
+def _mark(
+    ref: str,
+    as_json: bool,
+    change: Callable[[Any, tuple[str, str, str]], Any],
+    remote: tuple[str | None, str | None, str, dict[str, Any]],
+) -> None:
+    """Change a version on this machine's store (``change``), or with ``remote`` (server,
+    token, action, body) through that server's API."""
     wanted = _ref(ref)
     if wanted.version is None or wanted.version.count(".") != 2:
         raise fail(f"name the whole version: {wanted.repository}:MAJOR.MINOR.PATCH")
-    store = Store.open()
-    try:
-        version = change(Catalog(store), (wanted.namespace, wanted.name, wanted.version))
-    except CatalogError as error:
-        raise fail(str(error)) from None
-    finally:
-        store.close()
+    server, token, action, body = remote
+    if server is not None:
+        from containerops.cli import component_remote
+
+        path = f"/api/v1/components/{wanted.namespace}/{wanted.name}/versions/{wanted.version}/{action}"
+        document = _through(server, token, lambda client: client.call("POST", path, json=body))
+        version = component_remote.version_row(document)
+    else:
+        version = _mark_locally(change, (wanted.namespace, wanted.name, wanted.version))
     if as_json:
         _print_json(version.to_json())
         return
     state = _version_state(version) or "in use as any version"
     err.print(f"[green]✔[/] {escape(version.ref)}: {escape(state)}", highlight=False, soft_wrap=True)
+
+
+def _mark_locally(change: Callable[[Any, tuple[str, str, str]], Any], wanted: tuple[str, str, str]) -> Any:
+    from containerops.repository.catalog import Catalog, CatalogError
+    from containerops.store import Store
+
+    store = Store.open()
+    try:
+        return change(Catalog(store), wanted)
+    except CatalogError as error:
+        raise fail(str(error)) from None
+    finally:
+        store.close()
 
 
 def _version_state(version: Any) -> str:

@@ -18,13 +18,10 @@ import requests.exceptions
 
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker.client import connect
-from containerops.repository import registry
+from containerops.repository import engine_pull, registry
+from containerops.repository.engine_pull import TransferError
 
 Progress = Callable[[str], None]
-
-
-class TransferError(Exception):
-    """A push or pull that could not be done; the message says why."""
 
 
 @contextlib.contextmanager
@@ -70,15 +67,6 @@ def push_image(
         raise TransferError(f"pushing {remote}:{version} failed: {error}")
 
 
-def tag_pulled(image: str, namespace: str, name: str, version: str) -> None:
-    """Tag a pulled ``image`` ``coops/<ns>/<name>:<version>``, as a local build is."""
-    with _docker() as client:
-        try:
-            client.api.tag(image, f"coops/{namespace}/{name}", version)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise TransferError(f"tagging {image} failed: {exc}") from None
-
-
 def has_image(image: str) -> bool:
     with _docker() as client:
         try:
@@ -90,13 +78,26 @@ def has_image(image: str) -> bool:
     return True
 
 
-def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+def pull_image(
+    image: str,
+    progress: Progress | None = None,
+    auth: dict[str, str] | None = None,
+    *,
+    tag_as: tuple[str, str, str] | None = None,
+) -> None:
     """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
     ``auth``: Docker's credentials for a registry that takes a server's tokens (username
-    and password: a coops token; or ``registrytoken``: a registry token itself)."""
+    and password: a coops token; or ``registrytoken``: a registry token itself).
+    ``tag_as`` (namespace, name, version): then tag it ``coops/<ns>/<name>:<version>``.
+
+    One Engine connection for both, and the registry is probed only to explain a failed
+    pull (down, or wanting tokens). Through the SDK only for an Engine behind TLS or ssh.
+    """
+    if engine_pull.reachable_plainly():  # the Engine's HTTP API with httpx: engine_pull
+        engine_pull.pull_image(image, progress, auth, tag_as=tag_as)
+        return
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
-    registry.check(repository.split("/", 1)[0], token_auth=auth is not None)
     say(f"pulling {image}")
     with _docker() as client:
         error = None
@@ -106,5 +107,12 @@ def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str
                     error = str(chunk.get("error"))
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             error = str(getattr(exc, "explanation", None) or exc)
+        if error is None and tag_as is not None:
+            namespace, name, version = tag_as
+            try:
+                client.api.tag(image, f"coops/{namespace}/{name}", version)
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                raise TransferError(f"tagging {image} failed: {exc}") from None
     if error is not None:
+        registry.check(repository.split("/", 1)[0], token_auth=auth is not None)  # says why, if it can
         raise TransferError(f"pulling {image} failed: {error}")

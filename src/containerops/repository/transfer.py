@@ -31,13 +31,8 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
-from containerops.repository.engine_images import (
-    Progress,
-    TransferError,
-    image_size,
-    push_image,
-    tag_pulled,
-)
+from containerops.repository.engine_images import Progress, image_size, push_image
+from containerops.repository.engine_pull import TransferError
 from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store
 from containerops.store.components import LIBRARY, PushRecord, VersionRow
@@ -193,12 +188,17 @@ def pull_component(
     version = Catalog(store).resolve(ref)
     address = registry.check()
     image = version.image(address)
-    pull_image(image, progress)
-    tag_pulled(image, version.namespace, version.name, version.version)
+    pull_image(image, progress, tag_as=(version.namespace, version.name, version.version))
     return version, image
 
 
-def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str] | None = None) -> None:
+def pull_image(
+    image: str,
+    progress: Progress | None = None,
+    auth: dict[str, str] | None = None,
+    *,
+    tag_as: tuple[str, str, str] | None = None,
+) -> None:
     """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference (``engine_images``); a
     registry that takes a server's tokens is given, without ``auth``, a pull token this
     process signs itself when it holds the signing key (the server pulling its runs'
@@ -207,7 +207,7 @@ def pull_image(image: str, progress: Progress | None = None, auth: dict[str, str
     address, _, path = repository.partition("/")
     if auth is None and registry.probe(address):
         auth = _own_pull_token(address, path)
-    engine_images.pull_image(image, progress, auth)
+    engine_images.pull_image(image, progress, auth, tag_as=tag_as)
 
 
 def _own_pull_token(address: str, repository: str) -> dict[str, str]:
@@ -239,5 +239,4 @@ __all__ = [
     "push_component",
     "push_image",
     "record_pushed",
-    "tag_pulled",
 ]

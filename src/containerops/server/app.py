@@ -87,6 +87,7 @@ def create_app(
     workers: int = 0,
     worker_slots: int = 4,
     external_workers: bool = False,
+    anonymous_read: bool | None = None,
 ) -> FastAPI:
     """The server application, on the store at ``store_url`` (default: COOPS_HOME's).
 
@@ -95,7 +96,8 @@ def create_app(
     that ended longer ago are removed every ``retention_every`` seconds. With ``workers``
     (local worker processes, of ``worker_slots`` jobs each, on ``executor``) or
     ``external_workers`` (``coops worker`` processes started elsewhere), jobs are put up in
-    the store for workers to claim rather than run in this process.
+    the store for workers to claim rather than run in this process. ``anonymous_read``: public
+    components are read without a token too (None: ``COOPS_SERVER_ANONYMOUS_READ`` decides).
     ``app.state.store`` and ``app.state.manager`` are set at once, so that the
     other parts can reach them (and tests can, before the first request).
     """
@@ -143,6 +145,7 @@ def create_app(
     app.state.store = opened
     app.state.manager = manager
     app.state.metrics = metrics.registry_for(opened, manager)
+    app.state.anonymous_read = anonymous_read
     app.add_middleware(BodyLimit)
     app.add_middleware(UiFiles, root=ui_dist)  # the web UI at / (outermost: it answers only its own paths)
     install_error_handlers(app)

@@ -23,7 +23,7 @@ from containerops.server.deps import AccountName, Caller, SecretName, StoreDep, 
 from containerops.server.errors import WITH_TOKEN, ApiError, NotFound, answer, error_responses
 from containerops.store import accounts
 from containerops.store.accounts import AccountError, check_name
-from containerops.store.components import set_public
+from containerops.store.components import is_public, namespace_kind, set_public
 from containerops.timestamps import rfc3339, rows_as_json
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=WITH_TOKEN)
@@ -147,6 +147,18 @@ class NamespaceVisibility(BaseModel):
         description="true: every signed-in user reads its components (those that say nothing "
         "of their own); false: only its members."
     )
+
+
+@router.get(
+    "/namespaces/{namespace}/visibility",
+    summary="Whether a namespace's components are public (those that say nothing of their own)",
+    responses=UNREADABLE,
+)
+def namespace_visibility(namespace: AccountName, caller: Caller, store: StoreDep) -> dict[str, Any]:
+    caller.require("read", _namespace(namespace), not_found=f"no namespace {namespace!r}")
+    if not (accounts.namespace_exists(store, namespace) or namespace_kind(store, namespace)):
+        raise NotFound(f"no namespace {namespace!r}")
+    return {"namespace": namespace, "public": is_public(store, namespace)}
 
 
 @router.put(

@@ -25,7 +25,7 @@ from containerops.repository import registry, registry_auth
 from containerops.repository.catalog import Catalog
 from containerops.repository.registry_auth import Access, ScopeInvalid, Signer
 from containerops.server.auth import Principal
-from containerops.server.deps import Caller, StoreDep, anonymous_read, reads
+from containerops.server.deps import Caller, Reader, StoreDep, anonymous_read, reads
 from containerops.server.errors import WITH_TOKEN, error_responses
 from containerops.store import Store
 from containerops.store.accounts import TokenRefused, authenticate
@@ -147,8 +147,10 @@ def registry_token(
     summary="Where the registry is, and whether it takes this server's tokens",
     responses=WITH_TOKEN,
 )
-def registry_info(request: Request, caller: Caller) -> dict[str, Any]:
-    caller.require("read")
+def registry_info(request: Request, caller: Reader) -> dict[str, Any]:
+    """Anyone who may read public components (anonymously too, when the server allows it)."""
+    if caller is not None:
+        caller.require("read")
     return {
         "address": registry.registry_address(),
         "token_auth": signer_of(request) is not None,
