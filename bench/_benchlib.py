@@ -22,7 +22,10 @@ import argparse
 import json
 import math
 import operator
+import os
+import shutil
 import statistics
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -182,3 +185,25 @@ class Results:
             return 0
         self._echo(f"{self.benchmark}: FAIL ({'; '.join(self.failures + missed)})")
         return 1
+
+
+def run_in_home(results: Results, prefix: str, body: Callable[[Path], None], json_path: Path | None) -> int:
+    """Run ``body`` with a fresh COOPS_HOME (SQLite, no COOPS_DATABASE_URL), record a
+    BenchError as a failure, remove the home, finish the results: the frame every log
+    benchmark used to write out by hand."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    saved = {name: os.environ.get(name) for name in ("COOPS_HOME", "COOPS_DATABASE_URL")}
+    os.environ["COOPS_HOME"] = str(home)
+    os.environ.pop("COOPS_DATABASE_URL", None)
+    try:
+        body(home)
+    except BenchError as error:
+        results.fail(str(error))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return results.finish(json_path)
