@@ -22,6 +22,8 @@ import argparse
 import json
 import math
 import operator
+import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -234,3 +236,25 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def run_in_home(results: Results, prefix: str, body: Callable[[Path], None], json_path: Path | None) -> int:
+    """Run ``body`` with a fresh COOPS_HOME (SQLite, no COOPS_DATABASE_URL), record a
+    BenchError as a failure, remove the home, finish the results: the frame every log
+    benchmark used to write out by hand."""
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    saved = {name: os.environ.get(name) for name in ("COOPS_HOME", "COOPS_DATABASE_URL")}
+    os.environ["COOPS_HOME"] = str(home)
+    os.environ.pop("COOPS_DATABASE_URL", None)
+    try:
+        body(home)
+    except BenchError as error:
+        results.fail(str(error))
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return results.finish(json_path)

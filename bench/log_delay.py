@@ -23,16 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
-from _benchlib import BenchError, Results, add_standard_args
+from _benchlib import BenchError, Results, add_standard_args, run_in_home
 
 from containerops.store import Store
 from containerops.store.accounts import create_token, create_user
@@ -213,10 +211,8 @@ def main() -> int:
     results = Results("log_delay")
     results.add("lines_per_second", args.rate, 0)
     results.add("lines", int(seconds * args.rate))
-    home = Path(tempfile.mkdtemp(prefix="coops-bench-delay-"))
-    os.environ["COOPS_HOME"] = str(home)
-    os.environ.pop("COOPS_DATABASE_URL", None)
-    try:
+
+    def body(home: Path) -> None:
         for executor in executors:
             if executor == "docker":
                 found = subprocess.run(
@@ -230,11 +226,8 @@ def main() -> int:
                 for name, value in figures.items():
                     results.add(f"{executor}.{way}_{name}_ms", value, 1)
                 results.target(f"{executor}.{way}_p99_ms", "<", TARGET_P99_MS)
-    except BenchError as error:
-        results.fail(str(error))
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    return results.finish(args.json)
+
+    return run_in_home(results, "coops-bench-delay-", body, args.json)
 
 
 if __name__ == "__main__":

@@ -29,14 +29,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _benchlib import BenchError, Results, add_standard_args, median
+from _benchlib import BenchError, Results, add_standard_args, median, run_in_home
 
 from containerops.cli import render
 from containerops.store import Store
@@ -124,12 +122,9 @@ def main() -> int:
         return 2
     results = Results("log_read")
     results.add("lines", lines)
-    home = Path(tempfile.mkdtemp(prefix="coops-bench-read-"))
-    try:
-        env = {**os.environ, "COOPS_HOME": str(home)}
-        env.pop("COOPS_DATABASE_URL", None)
-        os.environ["COOPS_HOME"] = str(home)
-        os.environ.pop("COOPS_DATABASE_URL", None)
+
+    def body(home: Path) -> None:
+        env = dict(os.environ)
         Store.open().close()  # the empty store: its size is not the log's
         empty = store_bytes(home)
         make_run(home, lines, "big", env)
@@ -155,11 +150,8 @@ def main() -> int:
         results.target("size_budget_share", "<=", 1.0)
         results.target("whole_seconds", "<", TARGET_WHOLE_SECONDS)
         results.target("tail_ms", "<", TARGET_TAIL_MS)
-    except BenchError as error:
-        results.fail(str(error))
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    return results.finish(args.json)
+
+    return run_in_home(results, "coops-bench-read-", body, args.json)
 
 
 if __name__ == "__main__":

@@ -24,15 +24,12 @@ Checked: every search finds exactly the needles put there.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _benchlib import BenchError, Results, add_standard_args, median
+from _benchlib import BenchError, Results, add_standard_args, median, run_in_home
 
 from containerops.store import Store
 from containerops.store.logsearch import compile_pattern, search_run
@@ -97,10 +94,8 @@ def main() -> int:
     results = Results("log_search")
     results.add("lines", lines)
     results.add("flow_runs", runs)
-    home = Path(tempfile.mkdtemp(prefix="coops-bench-search-"))
-    try:
-        os.environ["COOPS_HOME"] = str(home)
-        os.environ.pop("COOPS_DATABASE_URL", None)
+
+    def body(home: Path) -> None:
         store = Store.open()
         needles = list(range(7, lines, EVERY))
         begun = time.perf_counter()
@@ -120,11 +115,8 @@ def main() -> int:
         results.target("one_run_literal_seconds", "<", TARGET_ONE_RUN_SECONDS)
         results.target("one_run_regex_seconds", "<", TARGET_ONE_RUN_SECONDS)
         results.target("flow_seconds", "<", TARGET_FLOW_SECONDS)
-    except BenchError as error:
-        results.fail(str(error))
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
-    return results.finish(args.json)
+
+    return run_in_home(results, "coops-bench-search-", body, args.json)
 
 
 if __name__ == "__main__":

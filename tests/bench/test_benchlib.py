@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from _benchlib import Results, alternate, median, paired_ratio, ratio, rotation
+from _benchlib import BenchError, Results, alternate, median, paired_ratio, ratio, rotation, run_in_home
 
 
 def test_median_and_ratios() -> None:
@@ -119,3 +119,36 @@ def test_start_server_waits_until_ready_and_says_why_one_did_not_start(tmp_path:
     assert process.returncode is not None
     with pytest.raises(BenchError, match=r"did not start: (.|\n)*warp"):
         start_server(["--executor", "warp"], env)
+
+
+def test_run_in_home_gives_a_fresh_home_records_a_bench_error_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COOPS_HOME", "/nowhere/outer")
+    monkeypatch.setenv("COOPS_DATABASE_URL", "postgresql://outer")
+    seen: list[Path] = []
+    printed: list[str] = []
+
+    def body(home: Path) -> None:
+        seen.append(home)
+        assert os.environ["COOPS_HOME"] == str(home)
+        assert "COOPS_DATABASE_URL" not in os.environ
+        (home / "store").write_text("x")
+        results.add("figure", 1.0)
+        raise BenchError("the job printed nothing")
+
+    results = Results("frame", echo=printed.append)
+    out = tmp_path / "frame.json"
+    assert run_in_home(results, "coops-bench-test-", body, out) == 1
+    assert seen and seen[0].name.startswith("coops-bench-test-") and not seen[0].exists()
+    assert os.environ["COOPS_HOME"] == "/nowhere/outer"
+    assert os.environ["COOPS_DATABASE_URL"] == "postgresql://outer"
+    assert json.loads(out.read_text())["failures"] == ["the job printed nothing"]
+    assert printed[-1].startswith("frame: FAIL (the job printed nothing")
+
+    def passing(home: Path) -> None:
+        results_ok.add("figure", 2.0)
+        results_ok.target("figure", "<", 3.0)
+
+    results_ok = Results("frame", echo=printed.append)
+    assert run_in_home(results_ok, "coops-bench-test-", passing, None) == 0
