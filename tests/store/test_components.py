@@ -88,3 +88,10 @@ def test_visibility_filters_search_and_listing_in_the_query(store: Store) -> Non
         ("acme/tool", "1.0.0"): "sha256:manifest-1.0.0",
         ("alice/kit", "1.0.0"): "sha256:manifest-1.0.0",
     }
+
+
+def test_the_library_can_be_made_private_before_its_first_push(store: Store) -> None:
+    """`library` exists from the start (public): its owners may set it before anything is in it."""
+    assert components.set_public(store, "library", None, False)
+    assert not components.is_public(store, "library")
+    assert not components.set_public(store, "nobody", None, True)  # others are made with their owner

@@ -187,6 +187,8 @@ def set_public(store: Store, namespace: str, name: str | None, public: bool | No
         namespace_id = conn.execute(
             sa.select(t.namespaces.c.id).where(t.namespaces.c.name == namespace)
         ).scalar()
+        if namespace_id is None and namespace == LIBRARY and name is None:  # always there, made on first use
+            namespace_id = _namespace_id(conn, LIBRARY, LIBRARY, utcnow())
         if namespace_id is None:
             return False
         if name is None:
