@@ -43,11 +43,17 @@ class Secured:
 
 @pytest.fixture
 def secured(
-    store: Store, start_server: Callable[..., LiveServer], monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    start_server: Callable[..., LiveServer],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Secured]:
-    """A server, and a registry on a free port started for it in the test's COOPS_HOME."""
+    """A server, and a registry on a free port started for it in the test's COOPS_HOME. Its
+    registry tokens live a minute (a push on a busy machine outlasts a few seconds), or
+    what the test's ``registry_token_ttl`` mark says."""
     monkeypatch.delenv("COOPS_REGISTRY", raising=False)
-    monkeypatch.setenv("COOPS_REGISTRY_TOKEN_TTL", "3")
+    mark = request.node.get_closest_marker("registry_token_ttl")
+    monkeypatch.setenv("COOPS_REGISTRY_TOKEN_TTL", str(mark.args[0] if mark else 60))
     for name in ("alice", "bob"):
         create_user(store, name)
     create_user(store, "root", admin=True)
@@ -194,6 +200,7 @@ def test_docker_login_with_a_coops_token_works_and_its_tokens_are_scoped(
 
 
 @pytest.mark.docker
+@pytest.mark.registry_token_ttl(3)
 def test_a_revoked_coops_token_stops_working_at_the_registry_when_its_jwt_expires(
     secured: Secured, engine: docker.DockerClient, store: Store
 ) -> None:
@@ -408,7 +415,6 @@ def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allo
     whoami), so without a token it pulls a public component from a server that allows
     anonymous reads, and a private one is missing; a registry that is down is said (exit 1)."""
     monkeypatch.delenv("COOPS_TOKEN", raising=False)
-    monkeypatch.setenv("COOPS_REGISTRY_TOKEN_TTL", "300")  # 3 s (the fixture's) can end mid-push
     name = unique()
     create_org(store, name, owner="alice")
     client_home = tmp_path / "client"
