@@ -83,8 +83,9 @@ def test_a_postgresql_restart_during_50_running_jobs_loses_nothing(
         for worker in workers:
             worker.stop()
         store.close()
-    for worker in workers:  # each worker lost the database, and said when it had it back
+    for worker in workers:  # each worker lost the database, and said when it had it back, in lines
         assert "lost the database" in worker.log_text() and "reconnected" in worker.log_text(), (
             worker.log_text()
         )
+        assert "Traceback" not in worker.log_text(), worker.log_text()
     assert "lost the database" in server.stderr_text, server.stderr_text[-3000:]

@@ -27,7 +27,7 @@ from containerops.executors.base import Executor, ExecutorError, JobHandle, JobS
 from containerops.store import Store
 from containerops.store import workers as queue
 from containerops.store.ownership import this_process
-from containerops.store.reconnect import reconnecting
+from containerops.store.reconnect import disconnected, reconnecting
 from containerops.workers.leftovers import marked, stop_claims
 from containerops.workers.wake import Wake
 
@@ -93,8 +93,8 @@ class Worker:
                 free = self.slots - len(self._jobs)
                 try:  # as many as there are free slots, in one claim
                     claims = await self._claim(reattach, free)
-                except Exception:
-                    log.exception("could not claim a job: trying again")
+                except Exception as error:
+                    _complain("could not claim a job", error)
                     claims = []
                 wake.found(len(claims))
                 if not claims:
@@ -133,8 +133,8 @@ class Worker:
             try:
                 kept = await asyncio.to_thread(queue.heartbeat, self.store, self.name, held, self.lease)
                 ended = await asyncio.to_thread(queue.finished_runs, self.store, list(self._runs))
-            except Exception:
-                log.exception("heartbeat failed: trying again")
+            except Exception as error:
+                _complain("heartbeat failed", error)
                 continue
             for ready_id in set(held) - kept:
                 entry = self._jobs.get(ready_id)
@@ -230,3 +230,12 @@ async def _first(*waits: Any) -> None:
     finally:
         for task in tasks:
             task.cancel()
+
+
+def _complain(what: str, error: Exception) -> None:
+    """A loop's failed round, said before it tries again: a database that is away in one
+    line (it is tried every round until it is back), anything else with its traceback."""
+    if disconnected(error):
+        log.warning("%s: the database is away (%s): trying again", what, str(error).splitlines()[0])
+    else:
+        log.exception("%s: trying again", what, exc_info=error)
