@@ -218,6 +218,36 @@ def test_logs_are_followed_when_the_container_was_not_attached(
 
 
 @pytest.mark.docker
+def test_adopting_a_container_whose_worker_died_before_starting_it_starts_it(
+    busybox: str, run_id: str, executor: DockerExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed between creating a container and starting it leaves it "created":
+    the job never ran, so the worker that adopts the attempt starts it (the Engine's wait
+    would say exit code 0 at once for a container never started)."""
+    spec = job(run_id, ["sh", "-c", "echo ran; exit 4"])
+
+    def killed_here(*_: object) -> DockerJobHandle:
+        raise RuntimeError("the worker was killed here")
+
+    async def scenario() -> tuple[list[LogLine], ExitStatus]:
+        with monkeypatch.context() as patched:
+            patched.setattr(executor, "_attach_and_start", killed_here)
+            with pytest.raises(RuntimeError, match="killed here"):
+                await executor.start(spec)
+        handle = await executor.adopt(spec, [])
+        assert handle is not None
+        try:
+            lines, status = await asyncio.gather(_collect(executor, handle), executor.wait(handle))
+        finally:
+            await executor.destroy(handle)
+        return lines, status
+
+    lines, status = run(scenario())
+    assert texts(lines) == [("stdout", "ran")]
+    assert status.exit_code == 4
+
+
+@pytest.mark.docker
 def test_logs_read_after_the_job_ended(busybox: str, run_id: str, executor: DockerExecutor) -> None:
     async def scenario() -> tuple[ExitStatus, list[LogLine]]:
         handle = await executor.start(job(run_id, ["sh", "-c", "echo a; usleep 30000; echo b >&2; exit 3"]))

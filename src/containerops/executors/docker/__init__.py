@@ -145,7 +145,10 @@ class DockerExecutor(Executor):
         found = await self._call(self._find, spec)
         if found is None:
             return None
-        job = DockerJobHandle(spec, found[0], found[1])
+        container_id, name, state = found
+        if state == "created":  # its worker died between creating and starting it: never ran
+            return await self._call(self._attach_and_start, spec, container_id, name)
+        job = DockerJobHandle(spec, container_id, name)
         job.skip = len(stored)
         return job
 
@@ -268,8 +271,12 @@ class DockerExecutor(Executor):
                 container_id = create()  # a leftover of the same attempt was in the way
         except docker.errors.APIError as exc:
             raise ExecutorError(f"cannot create the container of job {spec.path}: {explain(exc)}") from exc
-        # Attached before it starts, as `docker run` does, so that no byte is missed (see
-        # .attach); should the Engine refuse, the job's log file is followed instead.
+        return self._attach_and_start(spec, container_id, name)
+
+    def _attach_and_start(self, spec: JobSpec, container_id: str, name: str) -> DockerJobHandle:
+        """Start the created container, attached before it starts, as `docker run` does, so
+        that no byte is missed (see .attach); should the Engine refuse, its log file is followed."""
+        api = self._api()
         attachment: Attachment | None = None
         with contextlib.suppress(ExecutorError):
             attachment = open_attachment(api, container_id)
@@ -279,17 +286,17 @@ class DockerExecutor(Executor):
             if attachment is not None:
                 attachment.close()
             remove_container(api, container_id)
-            raise ExecutorError(f"cannot start job {spec.path} in {image}: {explain(exc)}") from exc
+            raise ExecutorError(f"cannot start job {spec.path}: {explain(exc)}") from exc
         return DockerJobHandle(spec, container_id, name, attachment)
 
-    def _find(self, spec: JobSpec) -> tuple[str, str] | None:
-        """(id, name) of the container of ``spec``'s attempt, if it is still there."""
+    def _find(self, spec: JobSpec) -> tuple[str, str, str] | None:
+        """(id, name, state) of the container of ``spec``'s attempt, if it is still there."""
         labels = [f"{LABEL_MANAGED}=true", f"{LABEL_RUN}={spec.run_id}"]
         labels += [f"{LABEL_JOB}={spec.path}", f"{LABEL_ATTEMPT}={spec.attempt}"]
         found = self._api().containers(all=True, filters={"label": labels})
         if not found:
             return None
-        return str(found[0]["Id"]), str(found[0]["Names"][0]).lstrip("/")
+        return str(found[0]["Id"]), str(found[0]["Names"][0]).lstrip("/"), str(found[0]["State"])
 
     def _read_output_file(self, job: DockerJobHandle) -> bytes | None:
         """The output file, copied out of the stopped container (as ``docker cp`` does)."""
