@@ -254,8 +254,8 @@ def test_servers_and_workers_killed_and_restarted_lose_no_run_and_run_no_job_twi
                         else []
                     )
                     if not attempt["reason"].startswith("worker lost"):  # then it failed as planned
-                        planned = kind == "retried" and attempt["attempt"] == 1
-                        assert planned and attempt["reason"] == "exit code 3", (run_id, path, attempt)
+                        by_design = kind == "retried" and attempt["attempt"] == 1
+                        assert by_design and attempt["reason"] == "exit code 3", (run_id, path, attempt)
                         assert phases[-1:] == ["fail"], (run_id, path, phases)
                     assert "end" not in phases, (run_id, path, attempt)
                 stored = [
