@@ -69,7 +69,7 @@ class Attempts:
         """Attempt the job until it succeeds or its retries are spent, and settle it."""
         job, run = js.job, self.run
         first = js.attempts + 1  # a restored job goes on numbering its attempts
-        last = first + job.retries
+        last = max(first, first + job.retries - js.failed_before)  # retries spent stay spent
         for attempt in range(first, last + 1):
             try:
                 status, exit_code, reason, outputs = await self._attempt(js, attempt, launch)
@@ -176,11 +176,15 @@ class Attempts:
         reason: str | None = None
         exit_code: int | None = None
         handle: JobHandle | None = None
+        budget = job.timeout
         try:
-            handle = await self._adopt(js, spec) if js.adopting == attempt else None
-            js.adopting = None
+            if js.adopting == attempt:
+                handle = await self._adopt(js, spec)
+                if handle is not None and budget is not None and js.adopted_since is not None:
+                    budget = max(0.0, budget - (utcnow() - js.adopted_since).total_seconds())
+            js.adopting = js.adopted_since = None
             handle = handle or await self.executor.start(spec)
-            async with asyncio.timeout(job.timeout):
+            async with asyncio.timeout(budget):
                 reason = await self._pump_logs(js, attempt, handle, outputs)
                 if reason is None:
                     ended = await self.executor.wait(handle)

@@ -23,7 +23,7 @@ from containerops.engine.templating import flow_values
 from containerops.model.flow import Flow, Job
 from containerops.model.loader import parse_flow
 from containerops.model.paths import group_of
-from containerops.store import Recorder, Store, StoreError
+from containerops.store import Recorder, Store, StoreError, runs
 from containerops.store.rows import JobRow
 
 #: Where a restored run can be picked up from.
@@ -56,6 +56,7 @@ def restored_state(
     by_path.update((job.path, job) for made in fanned.values() for job in made)
     recorder = store.recorder(run_id)
     now = datetime.now(UTC)
+    so_far = runs.attempts_so_far(store, run_id)
     jobs: dict[str, JobState] = {}
     later: list[JobRow] = []  # instances of from: matrices, made from their producer's output
     for stored in row.jobs:
@@ -65,7 +66,7 @@ def restored_state(
             continue
         if job is None:
             raise StoreError(f"run {run_id}: job {stored.path} is not in the flow version it ran")
-        jobs[stored.path] = _restored_job(job, stored, recorder, now, adopts)
+        jobs[stored.path] = _restored_job(job, stored, recorder, now, adopts, so_far)
     instances = {group: [job.path for job in made] for group, made in fanned.items()}
     for group in dict.fromkeys(group_of(stored.path) or "" for stored in later):
         matrix = by_path[group].matrix
@@ -74,7 +75,7 @@ def restored_state(
         instances[group] = list(made)
         for stored in later:
             if group_of(stored.path) == group:
-                jobs[stored.path] = _restored_job(made[stored.path], stored, recorder, now, adopts)
+                jobs[stored.path] = _restored_job(made[stored.path], stored, recorder, now, adopts, so_far)
     state = RunState(
         flow=flow,
         id=row.id,
@@ -90,7 +91,14 @@ def restored_state(
     return state, dict(row.params), recorder, secrets
 
 
-def _restored_job(job: Job, stored: JobRow, recorder: Recorder, now: datetime, adopts: bool) -> JobState:
+def _restored_job(
+    job: Job,
+    stored: JobRow,
+    recorder: Recorder,
+    now: datetime,
+    adopts: bool,
+    so_far: Mapping[int, tuple[int, datetime | None]],
+) -> JobState:
     js = JobState(
         job=job,
         id=stored.id,
@@ -102,9 +110,10 @@ def _restored_job(job: Job, stored: JobRow, recorder: Recorder, now: datetime, a
         started_at=stored.started_at,
         finished_at=stored.finished_at,
     )
+    js.failed_before, latest_start = so_far.get(stored.id, (0, None))
     if js.status == "running" and job.matrix is None and adopts and js.attempts:
         # its attempt goes on where the engine's executor runs it (a worker): followed again
-        js.adopting = js.attempts
+        js.adopting, js.adopted_since = js.attempts, latest_start
         js.attempts -= 1
         js.status = "pending"
     elif js.status == "running" and job.matrix is None:  # cut short when the engine stopped: tried again

@@ -29,6 +29,10 @@ class JobState:
     #: The attempt an engine that stopped left going on (its executor ``adopts``): the next
     #: attempt follows it rather than starting a new one.
     adopting: int | None = None
+    #: When the attempt followed again started: its time against the timeout goes on from there.
+    adopted_since: datetime | None = None
+    #: Its attempts that failed under an engine that stopped: retries they spent.
+    failed_before: int = 0
 
     @property
     def path(self) -> str:

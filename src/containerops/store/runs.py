@@ -314,6 +314,26 @@ def attempts(store: Store, run_id: int) -> list[dict[str, Any]]:
         ]
 
 
+def attempts_so_far(store: Store, run_id: int) -> dict[int, tuple[int, datetime | None]]:
+    """Per job id: how many of its attempts failed, and when its latest attempt started.
+    An engine taking up the run counts the retries those spent, and an attempt it follows
+    again keeps the time it has had against its job's timeout."""
+    columns = t.job_attempts.c
+    query = sa.select(columns.job_id, columns.attempt, columns.status, columns.started_at).where(
+        columns.run_id == run_id
+    )
+    found: dict[int, tuple[int, datetime | None]] = {}
+    latest: dict[int, int] = {}
+    with store.database.connect() as conn:
+        for row in conn.execute(query):
+            failed, started = found.get(row.job_id, (0, None))
+            failed += row.status == "failure"
+            if row.attempt >= latest.get(row.job_id, 0):
+                latest[row.job_id], started = row.attempt, aware(row.started_at)
+            found[row.job_id] = (failed, started)
+    return found
+
+
 # -- the server's runs -----------------------------------------------------------------
 def mark_server_run(store: Store, run_id: int, trigger: dict[str, Any], rerun_of: int | None) -> None:
     """Record what started a run; a run with a trigger belongs to the server."""
