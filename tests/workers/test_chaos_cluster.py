@@ -150,6 +150,15 @@ def our_containers(uids: set[str]) -> list[str]:
         client.close()
 
 
+def story(store: Store, workers: list[WorkerProcess], run_id: int, path: str) -> str:
+    """What the store and the workers' logs say of a job: for a failure's message."""
+    attempts = [a for a in runs.attempts(store, run_id) if a["job"] == path]
+    lines = [(row.attempt, row.seq, row.line) for row in store.log_lines(run_id, job_path=path)]
+    uid = store.get_run(run_id).uid
+    said = [line for worker in workers for line in worker.log_text().splitlines() if uid in line]
+    return f"run {run_id} ({uid}) {path}: attempts {attempts}; lines {lines}; workers said {said[-30:]}"
+
+
 def times(path: Path) -> list[float]:
     return [float(line.split()[-1]) for line in path.read_text().splitlines()]
 
@@ -230,15 +239,7 @@ def test_servers_and_workers_killed_and_restarted_lose_no_run_and_run_no_job_twi
                 phases = (
                     [line.split()[0] for line in final.read_text().splitlines()] if final.exists() else []
                 )
-                if phases != ["start", *["tick"] * TICKS, "end"]:
-                    lines = [(row.attempt, row.line) for row in store.log_lines(run_id, job_path=path)]
-                    said = [
-                        line
-                        for worker in workers
-                        for line in worker.log_text().splitlines()
-                        if path in line or store.get_run(run_id).uid in line
-                    ]
-                    raise AssertionError(f"{run_id} {path}: {phases} {mine} {lines} {said[-30:]}")
+                assert phases == ["start", *["tick"] * TICKS, "end"], story(store, workers, run_id, path)
                 spans = [
                     times(p)
                     for n in range(1, len(mine) + 1)
@@ -263,7 +264,9 @@ def test_servers_and_workers_killed_and_restarted_lose_no_run_and_run_no_job_twi
                     for line in store.log_lines(run_id, job_path=path)
                     if line.attempt == len(mine) and not line.line.startswith("[coops]")
                 ]
-                assert stored == [f"{name} {i}" for i in range(1, TICKS + 1)], (run_id, path)
+                assert stored == [f"{name} {i}" for i in range(1, TICKS + 1)], story(
+                    store, workers, run_id, path
+                )
         assert queue.queue_depth(store) == 0
         uids = {store.get_run(run_id).uid for run_id in planned}
         wait_for(lambda: our_containers(uids) == [], "no container of ours to be left", 60)

@@ -52,6 +52,29 @@ def test_jobs_run_on_workers_with_their_lines_outputs_and_exit_codes(any_store: 
     assert queue.queue_depth(any_store) == 0
 
 
+def test_an_attempts_lines_are_stored_before_the_queue_drops_its_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine stores the lines it read before it lets the queue drop them (``withdraw``):
+    a server killed in between would otherwise lose them, and the server taking the run up
+    would find the attempt done with no line left to read."""
+    store = Store.open(f"sqlite:///{tmp_path / 'coops.db'}")
+    withdraw = queue.withdraw
+    stored_then: list[list[str]] = []
+
+    def withdrawing(store: Store, ready_id: int, reason: str, **how: bool) -> None:
+        newest = runs.list_runs(store, limit=1)[0].id
+        stored_then.append([row.line for row in store.log_lines(newest)])
+        withdraw(store, ready_id, reason, **how)
+
+    monkeypatch.setattr(queue, "withdraw", withdrawing)
+    doc = flow(sh('for i in 1 2 3; do echo "line $i"; done'))
+    (state,) = asyncio.run(with_workers(store, [worker(store, "w1")], doc))
+    assert state.status == "success", state.reason
+    assert stored_then == [["line 1", "line 2", "line 3"]]
+    store.close()
+
+
 def test_a_job_runs_only_on_a_worker_with_its_labels(any_store: Store) -> None:
     doc = flow(
         sh('echo "on $CO_WORKER"', labels={"gpu": "true"}),
