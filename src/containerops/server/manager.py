@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -102,6 +103,7 @@ class RunManager:
         self._background: set[asyncio.Task[None]] = set()
         self._cancel_reasons: dict[int, str] = {}  # runs cancelled while queued
         self._flows: OrderedDict[int, tuple[Flow, str, str]] = OrderedDict()
+        self._flows_lock = threading.Lock()
         self._stopping = False
         self._queue_watch: asyncio.Task[None] | None = None
         #: Started and not stopping: ``/readyz`` says so.
@@ -232,8 +234,9 @@ class RunManager:
         """
         if self._stopping:
             raise ServerStopping("the server is stopping; it starts no new run")
-        version_id = flows.resolve_version(self.store, flow_id, version_id)
-        flow, source, fmt = self._flow(version_id)
+        # The store's calls run in threads: on the event loop they would hold up every
+        # run's engine and every request while the database answers.
+        version_id, (flow, source, fmt) = await asyncio.to_thread(self._version, flow_id, version_id)
         run_params = dict(params or {})
         overrides = {**(run_params.get("set") or {}), **(env or {})}
         if overrides:
@@ -241,20 +244,24 @@ class RunManager:
         engine = Engine(self.store, self.executor, on_change=self._on_change)
         engine.log_sink_for = self.log_sinks
         resolution = await self._resolve_components(flow)
-        state = prepare_run(
-            engine,
-            flow,
-            source=source,
-            fmt=fmt,
-            components=resolution,
-            params=run_params,
-            secrets=_values(secrets),
-            flow_version=(flow_id, version_id),
-            # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
-            secret_values=namespace_secrets(self.store, flow.namespace),
-            reuse_from=reuse_from,
-            run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
-        ).state
+
+        def record() -> RunState:
+            return prepare_run(
+                engine,
+                flow,
+                source=source,
+                fmt=fmt,
+                components=resolution,
+                params=run_params,
+                secrets=_values(secrets),
+                flow_version=(flow_id, version_id),
+                # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
+                secret_values=namespace_secrets(self.store, flow.namespace),
+                reuse_from=reuse_from,
+                run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
+            ).state
+
+        state = await asyncio.to_thread(record)
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
 
@@ -263,9 +270,13 @@ class RunManager:
         what the Docker Engine lacks, before the run is recorded: an unknown component or
         inputs that do not match its spec are a FlowInvalid (422), a registry that cannot
         be reached a RegistryUnavailable (503). None when the flow has no component job."""
-        readable = readable_by_flows_of(self.store, flow.namespace)
-        resolution = resolve_flow_components(
-            self.store, flow, filename=f"flow {flow.uri}", readable=readable.__contains__
+        readable = await asyncio.to_thread(readable_by_flows_of, self.store, flow.namespace)
+        resolution = await asyncio.to_thread(
+            resolve_flow_components,
+            self.store,
+            flow,
+            filename=f"flow {flow.uri}",
+            readable=readable.__contains__,
         )
         if resolution is None:
             return None
@@ -379,18 +390,26 @@ class RunManager:
         _, version_id = runs.run_flow_version(self.store, run_id)
         return self._flow(version_id)[0]
 
+    def _version(self, flow_id: int, version_id: int | None) -> tuple[int, tuple[Flow, str, str]]:
+        """The version to run (the newest unless ``version_id``) and its parsed flow."""
+        version_id = flows.resolve_version(self.store, flow_id, version_id)
+        return version_id, self._flow(version_id)
+
     def _flow(self, version_id: int) -> tuple[Flow, str, str]:
-        """The parsed flow of a stored version (cached: versions never change)."""
-        cached = self._flows.get(version_id)
-        if cached is not None:
-            self._flows.move_to_end(version_id)
-            return cached
+        """The parsed flow of a stored version (cached: versions never change; the cache is
+        shared by the threads that submit runs)."""
+        with self._flows_lock:
+            cached = self._flows.get(version_id)
+            if cached is not None:
+                self._flows.move_to_end(version_id)
+                return cached
         source, fmt = flows.version_source(self.store, version_id)
         loaded = parse_flow(source, f"flow version {version_id}")
         entry = (loaded.flow, source, fmt)
-        self._flows[version_id] = entry
-        if len(self._flows) > FLOW_CACHE_SIZE:
-            self._flows.popitem(last=False)
+        with self._flows_lock:
+            self._flows[version_id] = entry
+            if len(self._flows) > FLOW_CACHE_SIZE:
+                self._flows.popitem(last=False)
         return entry
 
 
