@@ -762,6 +762,31 @@ def images_build_server(
     err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
 
 
+@images_app.command("build-postgres")
+def images_build_postgres(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when it is up to date.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the raw build output too.")] = False,
+) -> None:
+    """Build containerops/postgres:15, the database of the swarm stack (deploy/swarm):
+    Debian's postgresql package on the python base image.
+
+    Example:  coops images build-postgres && docker tag containerops/postgres:15 REGISTRY/coops/postgres:15
+    """
+    from containerops.images import ImageBuildError
+    from containerops.images.postgres import build_postgres_image
+
+    def progress(message: str) -> None:
+        if verbose or not message.startswith("  "):  # two spaces: raw `docker build` output
+            err.print(f"[dim]{escape(message)}[/]", highlight=False)
+
+    try:
+        image = build_postgres_image(force=force, progress=progress)
+    except (ImageBuildError, ExecutorError) as error:
+        raise _fail(f"building the PostgreSQL image failed: {error}", EXIT_FAILURE) from None
+    state = f"built in {image.seconds:.1f}s" if image.built else "up to date"
+    err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
+
+
 @app.command()
 def cleanup() -> None:
     """Remove every container (and run workspace volume) ContainerOps started that is still there.
