@@ -33,7 +33,6 @@ from containerops.images.server import SERVER_IMAGE, build_server_image
 from tests.conftest import ROOT
 from tests.server.flows import wait_for_run
 from tests.swarmharness import Swarm, Worker
-from tests.waiting import wait_for
 
 STACK_FILE = ROOT / "deploy" / "swarm" / "stack.yaml"
 STACK = "coopstest"
@@ -102,27 +101,57 @@ def answers(url: str) -> bool:
 
 
 def leftovers(swarm: Swarm) -> dict[str, list[str]]:
-    """What of the stack is still on any node: services, networks, secrets, volumes, containers."""
+    """What of the stack or its jobs is still on any node: services, secrets (the swarm is the
+    harness's: all of them), networks, volumes, and containers of swarm tasks."""
     found: dict[str, list[str]] = {
-        "services": [s.name for s in swarm.client.services.list(filters={"label": STACK_LABEL})],
-        "secrets": [s.name for s in swarm.client.secrets.list(filters={"label": STACK_LABEL})],
+        "services": [s.name for s in swarm.client.services.list()],
+        "secrets": [s.name for s in swarm.client.secrets.list()],
     }
     clients = {"manager": swarm.client} | {w.name: w.client() for w in swarm.workers}
     try:
         for name, client in clients.items():
             found[f"{name} networks"] = [n.name for n in client.networks.list(filters={"label": STACK_LABEL})]
             found[f"{name} volumes"] = [v.name for v in client.volumes.list(filters={"label": STACK_LABEL})]
-            found[f"{name} containers"] = [
-                c.name for c in client.containers.list(all=True, filters={"label": STACK_LABEL})
-            ]
-            found[f"{name} job containers"] = [
-                c.name for c in client.containers.list(all=True, filters={"label": "containerops.managed"})
-            ]
+            found[f"{name} containers"] = container_names(client, "com.docker.swarm.task")
     finally:
         for name, client in clients.items():
             if name != "manager":
                 client.close()
     return {what: names for what, names in found.items() if names}
+
+
+def container_names(client: docker.DockerClient, label: str) -> list[str]:
+    return [c["Names"][0] for c in client.api.containers(all=True, filters={"label": label})]
+
+
+def what_happened() -> str:
+    """The stack's tasks (with their errors) and its services' last log lines."""
+    tasks = subprocess.run(
+        [
+            "docker",
+            "stack",
+            "ps",
+            STACK,
+            "--no-trunc",
+            "--format",
+            "{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    text = tasks.stdout + tasks.stderr
+    for service in ("postgres", "server", "workers"):
+        logs = subprocess.run(
+            ["docker", "service", "logs", "--tail", "15", f"{STACK}_{service}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        text += f"--- {service}\n{logs.stdout[-3000:]}{logs.stderr[-3000:]}"
+    return text
 
 
 def remove_volumes(swarm: Swarm) -> None:
@@ -157,7 +186,10 @@ def deployed(swarm: Swarm, folder: Path) -> Iterator[Swarm]:
     try:
         docker_cli("stack", "deploy", "--compose-file", str(STACK_FILE), STACK, env=env)
         urls = [f"http://{worker.address}:8080" for worker in swarm.workers]
-        wait_for(lambda: all(answers(url) for url in urls), "both servers of the stack answering", 150)
+        deadline = time.monotonic() + 150
+        while not all(answers(url) for url in urls):
+            assert time.monotonic() < deadline, f"the stack's servers do not answer:\n{what_happened()}"
+            time.sleep(0.5)
         yield swarm
     finally:
         subprocess.run(["docker", "stack", "rm", STACK], capture_output=True, timeout=60, check=False)
