@@ -84,8 +84,8 @@ def task_container(node: Worker, service: str) -> Any:
 def in_container(container: Any, script: str) -> str:
     """Run ``script`` in the container with the stack's secrets read in, as its services do."""
     prelude = (
-        'COOPS_DATABASE_URL="$(cat /run/secrets/database-url)" '
-        'COOPS_SERVER_KEY="$(cat /run/secrets/server-key)" '
+        'export COOPS_DATABASE_URL="$(cat /run/secrets/database-url)" '
+        'COOPS_SERVER_KEY="$(cat /run/secrets/server-key)"; '
     )
     code, output = container.exec_run(["sh", "-c", prelude + script], demux=True)
     stdout, stderr = output
@@ -277,11 +277,11 @@ def through_the_stack(stack: Swarm) -> None:
     run_id = answer.json()["run"]["id"]
     with httpx.Client(base_url=other, headers=auth, timeout=30) as two:
         run = wait_for_run(two, run_id, timeout=180)
-        assert run["status"] == "success", run
-        nodes = {stack.node_name(job["outputs"]["NODE"]) for job in run["jobs"]}
-        assert nodes and nodes <= {"manager", "n1", "n2"}, run["jobs"]
         lines = two.get(f"/api/v1/runs/{run_id}/logs", params={"plain": True}).json()["lines"]
         stored = "\n".join(line["line"] for line in lines)
+        assert run["status"] == "success", f"{json.dumps(run)[:3000]}\n{stored[-3000:]}\n{what_happened()}"
+        nodes = {stack.node_name(job["outputs"]["NODE"]) for job in run["jobs"]}
+        assert nodes and nodes <= {"manager", "n1", "n2"}, run["jobs"]
         for job in run["jobs"]:
             assert f"hello from {job['outputs']['NODE']}" in stored, stored
         workers = two.get("/api/v1/workers").json()
