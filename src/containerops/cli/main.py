@@ -718,16 +718,24 @@ def images_build_base(
     Python image from an mmdebstrap root filesystem (about a minute the first
     time; instant when up to date).
     """
-    from containerops.images import ImageBuildError, build_base_images
+    from containerops.images import build_base_images
+
+    _build_images("the base images", lambda say: build_base_images(force=force, progress=say), verbose)
+
+
+def _build_images(what: str, build: Callable[[Callable[[str], None]], list[Any]], verbose: bool) -> None:
+    """Run ``build`` (given where its progress goes: the raw ``docker build`` output only with
+    --verbose) and say what it built; a failure exits saying why."""
+    from containerops.images import ImageBuildError
 
     def progress(message: str) -> None:
         if verbose or not message.startswith("  "):  # two spaces: raw `docker build` output
             err.print(f"[dim]{escape(message)}[/]", highlight=False)
 
     try:
-        built = build_base_images(force=force, progress=progress)
+        built = build(progress)
     except (ImageBuildError, ExecutorError) as error:
-        raise _fail(f"building the base images failed: {error}", EXIT_FAILURE) from None
+        raise _fail(f"building {what} failed: {error}", EXIT_FAILURE) from None
     for image in built:
         state = f"built in {image.seconds:.1f}s" if image.built else "up to date"
         err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
@@ -747,19 +755,28 @@ def images_build_server(
 
     Example:  coops images build-server && docker tag containerops/server:latest REGISTRY/coops/server
     """
-    from containerops.images import ImageBuildError
     from containerops.images.server import build_server_image
 
-    def progress(message: str) -> None:
-        if verbose or not message.startswith("  "):  # two spaces: raw `docker build` output
-            err.print(f"[dim]{escape(message)}[/]", highlight=False)
+    _build_images(
+        "the server image", lambda say: [build_server_image(source, force=force, progress=say)], verbose
+    )
 
-    try:
-        image = build_server_image(source, force=force, progress=progress)
-    except (ImageBuildError, ExecutorError) as error:
-        raise _fail(f"building the server image failed: {error}", EXIT_FAILURE) from None
-    state = f"built in {image.seconds:.1f}s" if image.built else "up to date"
-    err.print(f"[green]✔[/] {escape(image.tag)}  {state}  {image.size / 2**20:.1f} MiB", highlight=False)
+
+@images_app.command("build-postgres")
+def images_build_postgres(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when it is up to date.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the raw build output too.")] = False,
+) -> None:
+    """Build containerops/postgres:15, the database of the swarm stack (deploy/swarm):
+    Debian's postgresql package on the python base image.
+
+    Example:  coops images build-postgres && docker tag containerops/postgres:15 REGISTRY/coops/postgres:15
+    """
+    from containerops.images.postgres import build_postgres_image
+
+    _build_images(
+        "the PostgreSQL image", lambda say: [build_postgres_image(force=force, progress=say)], verbose
+    )
 
 
 @app.command()

@@ -442,11 +442,18 @@ def _drop_replaced(
 
 
 def _docker_build(
-    client: docker.DockerClient, context: str, tag: str, digest: str, say: Progress, *, nocache: bool
+    client: docker.DockerClient,
+    context: str,
+    tag: str,
+    digest: str,
+    say: Progress,
+    *,
+    nocache: bool,
+    network_mode: str = "none",
 ) -> Any:
-    """``docker build`` through the SDK (the classic builder: no buildx, no network),
-    streaming the builder's output to ``say``. ``nocache`` when forced: a forced
-    rebuild must not hand back the very layers it was asked to replace."""
+    """``docker build`` through the SDK (the classic builder: no buildx; no network unless
+    ``network_mode`` says so), streaming the builder's output to ``say``. ``nocache`` when
+    forced: a forced rebuild must not hand back the very layers it was asked to replace."""
     error: str | None = None
     for chunk in client.api.build(
         path=context,
@@ -456,7 +463,7 @@ def _docker_build(
         forcerm=True,
         pull=False,
         nocache=nocache,
-        network_mode="none",
+        network_mode=network_mode,
         decode=True,
     ):
         if "error" in chunk:
