@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from containerops.cli.remote import EXIT_FAILURE, Remote, RemoteError
-from containerops.repository import engine_pull
-from containerops.repository.engine_pull import TransferError
+from containerops.repository.engine_pull import pull_image
+from containerops.repository.errors import TransferError
 from containerops.repository.provenance import source_of
 from containerops.repository.registry import RegistryError
 from containerops.timestamps import parse as parse_time
@@ -114,11 +114,6 @@ def pull(remote: Remote, token: str | None, ref: str, progress: Progress) -> dic
     params = {"version": version} if version else {}
     document: dict[str, Any] = remote.call("GET", f"/api/v1/components/{namespace}/{name}", params=params)
     auth = {"username": "coops", "password": token} if token else None
-    pull_image = engine_pull.pull_image
-    if not engine_pull.reachable_plainly():  # an Engine behind TLS or ssh: the Docker SDK's
-        from containerops.repository import engine_images  # start-up: see the imports
-
-        pull_image = engine_images.pull_image
     try:
         pull_image(
             document["image"],
