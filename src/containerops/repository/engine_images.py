@@ -36,15 +36,6 @@ def _docker() -> Iterator[Any]:
         client.close()
 
 
-def image_size(image_id: str) -> int | None:
-    with _docker() as client:
-        try:
-            size = client.api.inspect_image(image_id).get("Size")
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
-            return None
-    return int(size) if isinstance(size, int) else None
-
-
 def push_image(
     address: str, repository: str, version: str, local_tag: str, auth: dict[str, str] | None = None
 ) -> None:

@@ -31,7 +31,7 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
-from containerops.repository.engine_images import Progress, image_size, push_image
+from containerops.repository.engine_images import Progress, push_image
 from containerops.repository.engine_pull import pull_image
 from containerops.repository.errors import TransferError
 from containerops.repository.provenance import local_pusher, source_of
@@ -116,7 +116,7 @@ def push_component(
         pushed_by=pushed_by or local_pusher(),
         source_commit=commit,
         source_dirty=dirty,
-        size=image_size(built.image_id),
+        size=built.size,
     )
     known = catalog.existing(spec.namespace, spec.name, spec.version)
     if known is not None and known.image_id != built.image_id:
@@ -224,7 +224,6 @@ __all__ = [
     "Progress",
     "PushResult",
     "TransferError",
-    "image_size",
     "library_folder_holds",
     "local_tag",
     "namespace_kind_for",
