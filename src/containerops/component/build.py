@@ -25,7 +25,7 @@ import requests.exceptions
 
 from containerops.component.spec import LoadedSpec, image_name, load_spec
 from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 from containerops.home import coops_home
 from containerops.images import BASE_IMAGES, ImageBuildError, build_base_images
 

@@ -17,7 +17,7 @@ import docker.errors
 import requests.exceptions
 
 from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 from containerops.repository import registry
 from containerops.repository.errors import TransferError
 
