@@ -121,7 +121,15 @@ class Setup:
     def empty_registry(self) -> None:
         registry.stop()
         shutil.rmtree(registry.folder() / "storage", ignore_errors=True)
-        self.start_registry()
+        deadline = time.monotonic() + 30  # the port may be held a moment (another program's
+        while True:  # connection from an ephemeral port on this busy machine)
+            try:
+                self.start_registry()
+                return
+            except registry.RegistryError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def run(self, args: list[str], stdin: str | None = None) -> str:
         done = subprocess.run(args, env=self.env, capture_output=True, text=True, input=stdin, cwd=self.home)

@@ -11,7 +11,7 @@ import docker
 import pytest
 
 from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 from containerops.images import BUSYBOX_IMAGE, build_base_images
 from containerops.store import Store
 from tests.databases import DATABASES, open_store

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import docker.errors
 import pytest
 
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 
 
 @pytest.fixture

@@ -40,8 +40,8 @@ from containerops.executors.docker import (
     home_label,
 )
 from containerops.executors.docker.attach import FrameSplitter
-from containerops.executors.docker.client import WAIT_POLL_SECONDS
 from containerops.executors.docker.logs import ChunkedBody, FrameDecoder, parse_timestamp
+from containerops.executors.docker_client import WAIT_POLL_SECONDS
 
 T = TypeVar("T")
 MiB = 2**20

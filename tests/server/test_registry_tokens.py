@@ -26,6 +26,7 @@ from tests.server.conftest import LiveServer, free_port
 from containerops.images import BUSYBOX_IMAGE
 from containerops.repository import registry, registry_auth, transfer
 from containerops.repository.catalog import Catalog
+from containerops.repository.engine_pull import pull_image
 from containerops.store import Store
 from containerops.store.accounts import create_org, create_token, create_user, revoke_token, set_member
 from containerops.store.components import PushRecord
@@ -244,11 +245,11 @@ def test_the_home_holding_the_key_pulls_its_runs_components_and_others_are_told_
     )
     assert held is not None
     image = f"{secured.address}/bob/private@{held[0]}"
-    transfer.pull_image(image)
+    pull_image(image, auth=transfer.pull_auth(image))
     engine.api.remove_image(image, noprune=True)
     monkeypatch.setenv("COOPS_REGISTRY_AUTH", str(tmp_path / "no-key"))
     with pytest.raises(transfer.TransferError, match="pull through it"):
-        transfer.pull_image(image)
+        pull_image(image, auth=transfer.pull_auth(image))
     monkeypatch.setenv("COOPS_REGISTRY", secured.address)
     with pytest.raises(registry.RegistryError, match="takes tokens from its server"):
         registry.check()

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from containerops.cli.remote import EXIT_FAILURE, Remote, RemoteError
-from containerops.repository import engine_pull
-from containerops.repository.engine_pull import TransferError
+from containerops.repository.engine_pull import pull_image
+from containerops.repository.errors import TransferError
 from containerops.repository.provenance import source_of
 from containerops.repository.registry import RegistryError
 from containerops.timestamps import parse as parse_time
@@ -31,17 +31,16 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 
-def registry_auth(remote: Remote, token: str | None) -> tuple[str, dict[str, str] | None]:
+def registry_auth(remote: Remote, token: str | None, user: str) -> tuple[str, dict[str, str] | None]:
     """The server's registry address, and the credentials Docker gives it (None: it takes none)."""
     info = remote.call("GET", "/api/v1/registry")
     if not info.get("token_auth"):
         return str(info["address"]), None
-    user = remote.call("GET", "/api/v1/whoami")["user"]
-    return str(info["address"]), {"username": str(user), "password": token or ""}
+    return str(info["address"]), {"username": user, "password": token or ""}
 
 
-def check_writer(remote: Remote, namespace: str) -> None:
-    """Refuse, before building, a push to a namespace the token's user may not write."""
+def check_writer(remote: Remote, namespace: str) -> str:
+    """Refuse, before building, a push to a namespace the token's user may not write; the user."""
     me = remote.call("GET", "/api/v1/whoami")
     role = (me.get("namespaces") or {}).get(namespace)
     if not me.get("admin") and (role not in ("owner", "writer") or me.get("scope") == "read"):
@@ -49,6 +48,7 @@ def check_writer(remote: Remote, namespace: str) -> None:
             f"user {me.get('user')!r} may not push to namespace {namespace!r} "
             "(an owner of an organization makes you a writer: coops org add-member)"
         )
+    return str(me["user"])
 
 
 def _existing(remote: Remote, namespace: str, name: str, version: str) -> dict[str, Any] | None:
@@ -70,8 +70,8 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
 
     loaded = load_spec(folder)
     spec = loaded.spec
-    check_writer(remote, spec.namespace)
-    address, auth = registry_auth(remote, token)
+    user = check_writer(remote, spec.namespace)
+    address, auth = registry_auth(remote, token, user)
     built = build_component(folder, progress, loaded=loaded)
     known = _existing(remote, spec.namespace, spec.name, spec.version)
     if known is not None and known["image_id"] != built.image_id:
@@ -94,7 +94,7 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
         "readme": loaded.readme,
         "source_commit": commit,
         "source_dirty": dirty,
-        "size": engine_images.image_size(built.image_id),
+        "size": built.size,
     }
     path = f"/api/v1/components/{spec.namespace}/{spec.name}/versions/{spec.version}"
     document: dict[str, Any] = remote.call("POST", path, json=body)
@@ -114,11 +114,6 @@ def pull(remote: Remote, token: str | None, ref: str, progress: Progress) -> dic
     params = {"version": version} if version else {}
     document: dict[str, Any] = remote.call("GET", f"/api/v1/components/{namespace}/{name}", params=params)
     auth = {"username": "coops", "password": token} if token else None
-    pull_image = engine_pull.pull_image
-    if not engine_pull.reachable_plainly():  # an Engine behind TLS or ssh: the Docker SDK's
-        from containerops.repository import engine_images  # start-up: see the imports
-
-        pull_image = engine_images.pull_image
     try:
         pull_image(
             document["image"],

@@ -39,7 +39,7 @@ import docker.errors
 import requests.exceptions
 
 from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 
 BUSYBOX_IMAGE = "containerops/base:busybox"
 PYTHON_IMAGE = "containerops/base:python"

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 from containerops.images.base import (
     COOPS_UID,
     PYTHON_IMAGE,

@@ -17,9 +17,9 @@ import docker.errors
 import requests.exceptions
 
 from containerops.executors.base import ExecutorError
-from containerops.executors.docker.client import connect
-from containerops.repository import engine_pull, registry
-from containerops.repository.engine_pull import TransferError
+from containerops.executors.docker_client import connect
+from containerops.repository import registry
+from containerops.repository.errors import TransferError
 
 Progress = Callable[[str], None]
 
@@ -34,15 +34,6 @@ def _docker() -> Iterator[Any]:
         yield client
     finally:
         client.close()
-
-
-def image_size(image_id: str) -> int | None:
-    with _docker() as client:
-        try:
-            size = client.api.inspect_image(image_id).get("Size")
-        except (docker.errors.DockerException, requests.exceptions.RequestException):
-            return None
-    return int(size) if isinstance(size, int) else None
 
 
 def push_image(
@@ -78,24 +69,15 @@ def has_image(image: str) -> bool:
     return True
 
 
-def pull_image(
+def sdk_pull(
     image: str,
     progress: Progress | None = None,
     auth: dict[str, str] | None = None,
     *,
     tag_as: tuple[str, str, str] | None = None,
 ) -> None:
-    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference; errors said plainly.
-    ``auth``: Docker's credentials for a registry that takes a server's tokens (username
-    and password: a coops token; or ``registrytoken``: a registry token itself).
-    ``tag_as`` (namespace, name, version): then tag it ``coops/<ns>/<name>:<version>``.
-
-    One Engine connection for both, and the registry is probed only to explain a failed
-    pull (down, or wanting tokens). Through the SDK only for an Engine behind TLS or ssh.
-    """
-    if engine_pull.reachable_plainly():  # the Engine's HTTP API with httpx: engine_pull
-        engine_pull.pull_image(image, progress, auth, tag_as=tag_as)
-        return
+    """``engine_pull.pull_image`` (call that) for an Engine behind TLS or ssh, which only the
+    SDK reaches: one Engine connection for the pull and the tag."""
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
     say(f"pulling {image}")

@@ -1,11 +1,13 @@
-"""Pulling an image by digest (and tagging it) through the Docker Engine's HTTP API, with httpx.
+"""Pulling an image by digest (and tagging it): the one ``pull_image``, through the Docker
+Engine's HTTP API with httpx.
 
 The Docker SDK drags in requests, urllib3 and charset_normalizer: 1.4 s of the 1.6 s that
 ``coops component pull --server`` spent importing on a loaded machine, where the pull
 itself took 3-5 s (bench/component_transfer.py). A pull is two Engine calls
 (``POST /images/create``, ``POST /images/{name}/tag``), so this module makes them with
 httpx, which the CLI loads anyway to talk to the server. An Engine reached any other way
-than a unix socket or plain tcp:// (TLS, ssh://) is left to the SDK (``engine_images``).
+than a unix socket or plain tcp:// (TLS, ssh://) is left to the SDK (``engine_images``),
+imported only then: it is most of a pull's start-up.
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from urllib.parse import quote
 import httpx
 
 from containerops.repository import registry
+from containerops.repository.errors import TransferError
 
 Progress = Callable[[str], None]
 DEFAULT_HOST = "unix:///var/run/docker.sock"
-
-
-class TransferError(Exception):
-    """A push or pull that could not be done; the message says why."""
 
 
 def reachable_plainly() -> bool:
@@ -56,7 +55,14 @@ def pull_image(
     ``auth``: Docker's credentials for a registry that takes a server's tokens (username
     and password: a coops token; or ``registrytoken``: a registry token itself).
     ``tag_as`` (namespace, name, version): then tag it ``coops/<ns>/<name>:<version>``.
-    The registry is probed only to explain a failed pull (down, or wanting tokens)."""
+    The registry is probed only to explain a failed pull (down, or wanting tokens).
+    Who pulls from a registry that takes a server's tokens gives ``auth``
+    (``transfer.pull_auth`` for this home's own key)."""
+    if not reachable_plainly():  # an Engine behind TLS or ssh: the Docker SDK (its start-up
+        from containerops.repository import engine_images  # only then: see the docstring)
+
+        engine_images.sdk_pull(image, progress, auth, tag_as=tag_as)
+        return
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")
     say(f"pulling {image}")

@@ -23,7 +23,7 @@ import containerops
 from containerops.component.build import build_component
 from containerops.component.spec import load_spec
 from containerops.model.component_refs import ComponentRef
-from containerops.repository import engine_images, registry, registry_auth
+from containerops.repository import registry, registry_auth
 from containerops.repository.catalog import (
     Catalog,
     CatalogError,
@@ -31,8 +31,9 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
-from containerops.repository.engine_images import Progress, image_size, push_image
-from containerops.repository.engine_pull import TransferError
+from containerops.repository.engine_images import Progress, push_image
+from containerops.repository.engine_pull import pull_image
+from containerops.repository.errors import TransferError
 from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store
 from containerops.store.components import LIBRARY, PushRecord, VersionRow
@@ -115,7 +116,7 @@ def push_component(
         pushed_by=pushed_by or local_pusher(),
         source_commit=commit,
         source_dirty=dirty,
-        size=image_size(built.image_id),
+        size=built.size,
     )
     known = catalog.existing(spec.namespace, spec.name, spec.version)
     if known is not None and known.image_id != built.image_id:
@@ -188,26 +189,19 @@ def pull_component(
     version = Catalog(store).resolve(ref)
     address = registry.check()
     image = version.image(address)
-    pull_image(image, progress, tag_as=(version.namespace, version.name, version.version))
+    tags = (version.namespace, version.name, version.version)
+    pull_image(image, progress, pull_auth(image), tag_as=tags)
     return version, image
 
 
-def pull_image(
-    image: str,
-    progress: Progress | None = None,
-    auth: dict[str, str] | None = None,
-    *,
-    tag_as: tuple[str, str, str] | None = None,
-) -> None:
-    """``docker pull`` a ``<registry>/<repo>@sha256:...`` reference (``engine_images``); a
-    registry that takes a server's tokens is given, without ``auth``, a pull token this
+def pull_auth(image: str) -> dict[str, str] | None:
+    """What a pull of ``image`` (``<registry>/<repo>@sha256:...``) by this home gives the
+    Engine for the registry: nothing when it takes no tokens; else a pull token this
     process signs itself when it holds the signing key (the server pulling its runs'
     components, on the registry's home); anyone else is told to pull through the server."""
     repository = image.partition("@")[0]
     address, _, path = repository.partition("/")
-    if auth is None and registry.probe(address):
-        auth = _own_pull_token(address, path)
-    engine_images.pull_image(image, progress, auth, tag_as=tag_as)
+    return _own_pull_token(address, path) if registry.probe(address) else None
 
 
 def _own_pull_token(address: str, repository: str) -> dict[str, str]:
@@ -230,12 +224,11 @@ __all__ = [
     "Progress",
     "PushResult",
     "TransferError",
-    "image_size",
     "library_folder_holds",
     "local_tag",
     "namespace_kind_for",
+    "pull_auth",
     "pull_component",
-    "pull_image",
     "push_component",
     "push_image",
     "record_pushed",

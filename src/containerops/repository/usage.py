@@ -178,8 +178,9 @@ def _declares(outputs: Iterable[str], key: str) -> bool:
 def ensure_images(images: list[str], progress: Callable[[str], None] | None = None) -> None:
     """Pull every image the Docker Engine lacks; ``RegistryError``/``TransferError`` otherwise."""
     from containerops.repository.engine_images import has_image
-    from containerops.repository.transfer import pull_image
+    from containerops.repository.engine_pull import pull_image
+    from containerops.repository.transfer import pull_auth
 
     for image in images:
         if not has_image(image):
-            pull_image(image, progress)
+            pull_image(image, progress, pull_auth(image))

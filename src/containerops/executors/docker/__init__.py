@@ -21,7 +21,9 @@ The parts, each in its module: the pure conversion from job spec to container co
 (:mod:`.convert`), reading a job's output through the attach opened before its container
 starts (:mod:`.attach`), or else following its log stream (:mod:`.follow`) and decoding it
 (:mod:`.logs`),
-removing what runs leave (:mod:`.cleanup`), and connecting (:mod:`.client`).
+removing what runs leave (:mod:`.cleanup`), and connecting
+(:mod:`containerops.executors.docker_client`, outside this package so that building and
+pushing images does not load the executor).
 
 The jobs of a run share a workspace, the Docker volume ``coops-workspace-<run>``
 (labelled like the run's containers), mounted at ``/workspace`` in each of them.
@@ -79,7 +81,6 @@ from containerops.executors.docker.cleanup import (
     remove_volume,
     stop_run,
 )
-from containerops.executors.docker.client import WAIT_POLL_SECONDS, explain
 from containerops.executors.docker.convert import (
     OUTPUT_PATH,
     container_config,
@@ -91,6 +92,7 @@ from containerops.executors.docker.convert import (
 )
 from containerops.executors.docker.follow import follow_logs, read_attached
 from containerops.executors.docker.handle import DockerJobHandle, docker_handle
+from containerops.executors.docker_client import WAIT_POLL_SECONDS, explain
 
 __all__ = [
     "DockerExecutor",

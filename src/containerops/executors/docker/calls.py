@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import docker
 
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 
 T = TypeVar("T")
 

@@ -15,8 +15,8 @@ from typing import Any
 import docker.errors
 
 from containerops.executors.base import LABEL_HOME, LABEL_MANAGED, LABEL_RUN, ExecutorError
-from containerops.executors.docker.client import ENGINE_ERRORS, connect, explain
 from containerops.executors.docker.convert import workspace_volume
+from containerops.executors.docker_client import ENGINE_ERRORS, connect, explain
 from containerops.home import coops_home
 
 #: How long a removal waits for one that another caller started.

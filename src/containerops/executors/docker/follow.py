@@ -21,9 +21,9 @@ import requests.exceptions
 
 from containerops.executors.base import ExecutorError, LogLine
 from containerops.executors.docker.attach import Attachment, pump_attached
-from containerops.executors.docker.client import ENGINE_ERRORS, WAIT_POLL_SECONDS, explain
 from containerops.executors.docker.handle import DockerJobHandle
 from containerops.executors.docker.logs import READ_SIZE, ChunkedBody, parse_timestamp, pump
+from containerops.executors.docker_client import ENGINE_ERRORS, WAIT_POLL_SECONDS, explain
 
 #: Log batches (one per read from the Engine) that may wait for the consumer; past
 #: that the reader thread stops reading, so a slow consumer never makes memory grow.

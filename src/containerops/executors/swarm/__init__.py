@@ -57,8 +57,8 @@ from containerops.executors.base import (
 )
 from containerops.executors.docker.calls import EngineCalls
 from containerops.executors.docker.cleanup import home_label
-from containerops.executors.docker.client import ENGINE_ERRORS, connect, explain
 from containerops.executors.docker.convert import names_registry, split_reference
+from containerops.executors.docker_client import ENGINE_ERRORS, connect, explain
 from containerops.executors.swarm.convert import (
     OUTPUTS_FOLDER,
     job_labels,

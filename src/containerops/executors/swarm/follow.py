@@ -16,8 +16,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from containerops.executors.base import ExecutorError, LogLine
-from containerops.executors.docker.client import ENGINE_ERRORS
 from containerops.executors.docker.follow import LogFollower, follow_stream, open_stream, since_parameter
+from containerops.executors.docker_client import ENGINE_ERRORS
 from containerops.executors.swarm.handle import SwarmJobHandle
 
 #: Seconds the stream may stay silent after the task ended before it is cut.

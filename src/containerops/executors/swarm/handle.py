@@ -17,7 +17,7 @@ from typing import Any
 import docker.errors
 
 from containerops.executors.base import ExecutorError, ExitStatus, JobHandle, JobSpec
-from containerops.executors.docker.client import ENGINE_ERRORS, explain
+from containerops.executors.docker_client import ENGINE_ERRORS, explain
 from containerops.executors.swarm.convert import node_lost, task_outcome
 
 #: How often the task's state is asked for.

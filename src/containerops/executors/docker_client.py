@@ -1,4 +1,8 @@
-"""Connecting to the Docker Engine, with an error a user can act on when it is down."""
+"""Connecting to the Docker Engine, with an error a user can act on when it is down.
+
+Beside the docker executor's package, not in it: building and pushing a component's image
+(``coops component push``) connects too, and importing the executor (asyncio and its
+parts) was a tenth of that command's start-up."""
 
 from __future__ import annotations
 
