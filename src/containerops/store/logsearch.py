@@ -13,7 +13,6 @@ across its blocks.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -193,20 +192,23 @@ def _matching(decoded: logblocks.Decoded, pattern: re2._Regexp[bytes], skip: int
                 yield index
         return
     body = decoded.body
-    starts: list[int] | None = None
-    position = 0
+    position = line = 0
     if skip:
         starts = _line_starts(body)
-        position = starts[skip] if skip < len(starts) else len(body) + 1
+        position, line = (starts[skip], skip) if skip < len(starts) else (len(body) + 1, skip)
+    counted = position  # the newlines before this offset are counted in ``line``
     while position <= len(body):
         match = pattern.search(body, position)
         if match is None:
             return
-        if starts is None:
-            starts = _line_starts(body)
-        index = bisect_right(starts, match.start()) - 1
-        yield index
-        position = starts[index + 1] if index + 1 < len(starts) else len(body) + 1
+        start = match.start()
+        line += body.count(b"\n", counted, start)
+        yield line
+        end = body.find(b"\n", start)
+        if end < 0:
+            return
+        position = counted = end + 1
+        line += 1
 
 
 def _line_starts(body: bytes) -> list[int]:
