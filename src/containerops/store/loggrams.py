@@ -41,7 +41,7 @@ MIN_BITS = 1 << 9
 #: Bits per byte of text: a block of short text gets a small map, not a sparse 32 KiB one.
 BITS_PER_BYTE = 4
 #: A text shorter than this gets no filter (scanning it costs less than its map would).
-MIN_TEXT = 256
+MIN_TEXT = 4096
 _HASH = 0x9E3779B1  # Knuth's multiplicative hash
 _FOLDING = frozenset("ks")  # ASCII letters (?i) also matches non-ASCII letters with
 
