@@ -192,23 +192,23 @@ def _matching(decoded: logblocks.Decoded, pattern: re2._Regexp[bytes], skip: int
                 yield index
         return
     body = decoded.body
-    position = line = 0
+    position = number = 0
     if skip:
         starts = _line_starts(body)
-        position, line = (starts[skip], skip) if skip < len(starts) else (len(body) + 1, skip)
-    counted = position  # the newlines before this offset are counted in ``line``
+        position, number = (starts[skip], skip) if skip < len(starts) else (len(body) + 1, skip)
+    counted = position  # the newlines before this offset are counted in ``number``
     while position <= len(body):
         match = pattern.search(body, position)
         if match is None:
             return
         start = match.start()
-        line += body.count(b"\n", counted, start)
-        yield line
+        number += body.count(b"\n", counted, start)
+        yield number
         end = body.find(b"\n", start)
         if end < 0:
             return
         position = counted = end + 1
-        line += 1
+        number += 1
 
 
 def _line_starts(body: bytes) -> list[int]:
