@@ -28,7 +28,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import zstandard
 
 #: Python's regular-expression parser (``re._parser``; typeshed has no stub for it).
@@ -60,6 +59,8 @@ def build(text: bytes) -> bytes | None:
     one byte saying how many bits (a power of two), then the bitmap, zstd-compressed."""
     if len(text) < MIN_TEXT:
         return None
+    import numpy as np  # here, not at import: only a writer needs it (coops logs starts faster)
+
     shift = max(MIN_BITS, min(MAX_BITS, len(text) * BITS_PER_BYTE)).bit_length() - 1
     padded = text.lower() + bytes(8)  # (the zeros add trigrams, never take one away)
     bits = np.zeros(1 << shift, dtype=np.bool_)
