@@ -248,8 +248,8 @@ class LogRoutes:
         for scope, rules in scoped_rules(state.flow):
             for rule in rules:
                 if isinstance(rule, MatchRule):
-                    receivers = [named[name] for name in rule.notify if name in named]
-                    self.matches.append((scope, _Match(rule, receivers)))
+                    told = [named[name] for name in rule.notify if name in named]
+                    self.matches.append((scope, _Match(rule, told)))
                 elif isinstance(rule, ForwardRule):
                     secret = notifier.secret(namespace, rule.secret) if rule.secret else None
                     self.forwards.append((scope, _Forward(self, rule, secret)))
