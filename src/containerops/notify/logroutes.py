@@ -71,6 +71,8 @@ class _Match:
     def __init__(self, rule: MatchRule, receivers: list[tuple[int, Receiver]]) -> None:
         self.rule = rule
         self.pattern: re2._Regexp[str] = compile_rule_pattern(rule.pattern)
+        #: For the scan of a batch's lines joined: ``^`` and ``$`` at each line's ends there too.
+        self.in_batch: re2._Regexp[str] = compile_rule_pattern("(?m)" + rule.pattern)
         self.receivers = receivers
         self.sent: deque[float] = deque()
         self.suppressed = 0
@@ -276,7 +278,7 @@ class LogRoutes:
             return
         joined = "\n".join(texts)
         for match in matches:
-            if match.pattern.search(joined) is None:
+            if match.in_batch.search(joined) is None:
                 continue
             for text in texts:
                 if match.pattern.search(text) is not None and match.allowed(time.monotonic()):
