@@ -68,3 +68,60 @@ logs:
 def test_each_mistake_is_said_where_it_is(rules: str, expected: str) -> None:
     found = errors(flow(RECEIVERS + "logs:\n" + rules))
     assert any(expected in error for error in found), found
+
+
+JOB_STAGES = """\
+stages:
+  - {type: start, name: start}
+  - type: normal
+    name: build
+    actions:
+      - name: a
+        jobs:
+          - name: chatty
+            endpoint: alpine
+            logs:
+{rules}          - {name: quiet, endpoint: alpine}
+  - {type: end, name: end}
+"""
+
+
+def _job_flow(rules: str) -> str:
+    return "uri: demo/hello/ci\n" + RECEIVERS + JOB_STAGES.replace("{rules}", rules)
+
+
+def test_a_job_s_own_rules_are_read_on_that_job_only() -> None:
+    rules = (
+        '              - {match: "(?i)panic", notify: oncall, at_most: 2/1m}\n'
+        '              - forward: {webhook: "http://127.0.0.1:9/in", batch: 10}\n'
+    )
+    read = parse_flow(_job_flow(rules)).flow
+    chatty, quiet = read.jobs()
+    assert read.logs == [] and quiet.logs == []
+    match, forward = chatty.logs
+    assert isinstance(match, MatchRule) and (match.pattern, match.notify, match.at_most) == (
+        "(?i)panic",
+        ("oncall",),
+        2,
+    )
+    assert isinstance(forward, ForwardRule) and (forward.url, forward.batch) == ("http://127.0.0.1:9/in", 10)
+
+
+@pytest.mark.parametrize(
+    ("rules", "expected"),
+    [
+        (
+            "              - {match: x, notify: [nobody]}\n",
+            "flow.yml:15:17: error: 'notify' names 'nobody', not a receiver",
+        ),
+        ('              - {match: "(x", notify: oncall}\n', "flow.yml:15:25: error: 'match' is not a"),
+        (
+            "              - forward: {webhook: ftp://x}\n",
+            "flow.yml:15:36: error: 'webhook' must be an http://",
+        ),
+        ("              - 3\n", "flow.yml:15:17: error: "),
+    ],
+)
+def test_a_job_s_rule_mistakes_are_said_where_they_are(rules: str, expected: str) -> None:
+    found = errors(_job_flow(rules))
+    assert any(expected in error for error in found), found

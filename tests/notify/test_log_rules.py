@@ -147,3 +147,73 @@ def test_an_otlp_rule_exports_every_line_to_a_collector(
     assert attributes["coops.attempt"].int_value == 1
     assert out[1].severity_text == "INFO" and err[0].severity_text == "ERROR"
     assert all(record.time_unix_nano > 0 for record in records)
+
+
+def test_a_job_s_own_rules_see_that_job_s_lines_only(
+    store: Store, start_server: Callable[..., LiveServer], admin_token: str
+) -> None:
+    """``chatty`` notifies and forwards through rules of its own; ``twin`` prints the same
+    lines and is told of by nobody; the flow's own forward rule gets both jobs' lines."""
+    live = start_server("local")
+    live.app.state.notifier.backoff = 0.01  # type: ignore[union-attr]
+    lines = 200
+    script = f"for n in range(1, {lines} + 1): print('data race at', n)\n"
+    with (
+        CaptureServer() as hook,
+        CaptureServer() as mine,
+        CaptureServer() as every,
+        live.client(admin_token) as admin,
+    ):
+        doc = {
+            "uri": "acme/logs/jobs",
+            "receivers": [{"type": "webhook", "name": "oncall", "url": f"{hook.url}/alerts"}],
+            "logs": [{"forward": {"webhook": f"{every.url}/all", "every": "100ms"}}],
+            "stages": [
+                {"type": "start", "name": "start"},
+                {
+                    "type": "normal",
+                    "name": "build",
+                    "actions": [
+                        {
+                            "name": "a",
+                            "jobs": [
+                                {
+                                    "name": "chatty",
+                                    "command": [sys.executable, "-c", script],
+                                    "logs": [
+                                        {
+                                            "match": "data race at 1[0-9]$",
+                                            "notify": ["oncall"],
+                                            "at_most": "3/1h",
+                                        },
+                                        {"forward": {"webhook": f"{mine.url}/chatty", "every": "100ms"}},
+                                    ],
+                                },
+                                {"name": "twin", "command": [sys.executable, "-c", script]},
+                            ],
+                        }
+                    ],
+                },
+                {"type": "end", "name": "end"},
+            ],
+        }
+        run = start(admin, doc)
+        assert wait_for_run(admin, run["id"])["status"] == "success"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(logged(store, run["id"])) < 3:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a fourth notification (twin's, or past the limit) would be there by now
+        alerts = [json.loads(r.body) for r in hook.received if json.loads(r.body)["event"] == "run.log"]
+        chatty_posts = [json.loads(p.body) for p in mine.received]
+        every_posts = [json.loads(p.body) for p in every.received]
+    assert len(logged(store, run["id"])) == 3 and len(alerts) == 3
+    assert all("log line of build.a.chatty#1 matched" in alert["run"]["reason"] for alert in alerts)
+    assert {item["job"] for post in chatty_posts for item in post["lines"]} == {"build.a.chatty"}
+    assert [item["line"] for post in chatty_posts for item in post["lines"]] == [
+        f"data race at {n}" for n in range(1, lines + 1)
+    ]
+    every_lines = [(item["job"], item["line"]) for post in every_posts for item in post["lines"]]
+    for job in ("build.a.chatty", "build.a.twin"):
+        assert [line for owner, line in every_lines if owner == job] == [
+            f"data race at {n}" for n in range(1, lines + 1)
+        ]

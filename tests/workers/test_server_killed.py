@@ -9,6 +9,7 @@ abandoned by a ``coops cleanup`` while no server runs)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,8 +21,10 @@ from typing import Any
 import httpx
 import pytest
 
+from containerops.component.testserver import CaptureServer
 from containerops.store import Store, runs
 from containerops.store.accounts import create_token, create_user
+from containerops.store.notifications import list_notifications
 from tests.pgserver import postgres_database
 from tests.server.conftest import ServerProcess
 from tests.server.flows import start, wait_for_run
@@ -194,3 +197,55 @@ def test_an_attempt_followed_again_keeps_its_time_and_the_retries_spent(
         server.stop()
         worker.stop()
         store.close()
+
+
+def test_the_server_taking_a_run_over_applies_its_log_rules(
+    postgres: str, coops_home: Path, tmp_path: Path
+) -> None:
+    """A run's ``logs:`` rules go on under the server that takes it over: lines printed after
+    its server was killed are forwarded to the sink, and one matching them notifies."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    store = Store.open(postgres)
+    create_user(store, "root", admin=True)
+    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
+    worker = WorkerProcess("w1", postgres, tmp_path, slots=2)
+    env = {"COOPS_DATABASE_URL": postgres}
+    first = ServerProcess(coops_home, "local", "--external-workers", env=env)
+    second = ServerProcess(coops_home, "local", "--external-workers", env=env)
+    with CaptureServer() as hook, CaptureServer() as sink:
+        doc = flow("test/survive/rules", job(marks, "long", LONG))
+        doc["receivers"] = [{"type": "webhook", "name": "oncall", "url": f"{hook.url}/alerts"}]
+        doc["logs"] = [
+            {"match": f"^long ({LONG - 2}|{LONG - 1})$", "notify": ["oncall"], "at_most": "1/1h"},
+            {"forward": {"webhook": f"{sink.url}/in", "every": "100ms"}},
+        ]
+        try:
+            worker.start()
+            worker.wait_registered(store)
+            first.start()
+            second.start()
+            with httpx.Client(base_url=first.url, headers=headers, timeout=30) as client:
+                run = start(client, doc)
+                wait_for(lambda: len(stored(store, run["id"])) >= 3, "the job's first lines", 60)
+            first.kill()
+            killed = len(stored(store, run["id"]))
+            with httpx.Client(base_url=second.url, headers=headers, timeout=30) as client:
+                assert wait_for_run(client, run["id"], timeout=90)["status"] == "success"
+            wait_for(lambda: len(logged(store, run["id"])) >= 1, "the log rule's notification", 30)
+            time.sleep(0.5)  # a second one, if the limit did not hold, would be there by now
+            forwarded = [item["line"] for post in sink.received for item in json.loads(post.body)["lines"]]
+            alerts = [json.loads(r.body) for r in hook.received if json.loads(r.body)["event"] == "run.log"]
+        finally:
+            first.stop()
+            second.stop()
+            worker.stop()
+    assert killed < LONG - 2  # the matching lines came after the kill
+    after = [f"long {i}" for i in range(killed + 3, LONG + 1)]  # surely read by the second server
+    assert list(dict.fromkeys(line for line in forwarded if line in after)) == after
+    assert len(logged(store, run["id"])) == 1 and len(alerts) == 1
+    assert f"long {LONG - 2}" in alerts[0]["run"]["reason"]
+
+
+def logged(store: Store, run_id: int) -> list[dict[str, Any]]:
+    return [n for n in list_notifications(store, run_id) if n["event"] == "log"]

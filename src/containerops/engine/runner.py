@@ -207,13 +207,16 @@ class Engine:
         secrets: Iterable[str] = (),
         secret_values: Mapping[str, str] | None = None,
         pin: Callable[[Flow, Mapping[str, str], str], Iterable[str]] | None = None,
+        log_sink_for: Callable[[RunState], LogSink | None] | None = None,
     ) -> Engine:
         """An engine that goes on with an unfinished run (a paused one after a restart) from
         the store: finished jobs keep their status and outputs, a pause is waited at again
         with its original deadline. Call ``run()`` on it. ``pin`` pins the run's component
         jobs to the versions it resolved at its start and gives their secrets (the launch
-        layer's ``pin_recorded_components``: the engine knows no repository)."""
+        layer's ``pin_recorded_components``: the engine knows no repository);
+        ``log_sink_for`` gives the run's lines from now on to its flow's log rules."""
         engine = cls(store, executor, on_change=on_change)
+        engine.log_sink_for = log_sink_for
         state, params, recorder, pinned = resume.restored_state(
             store, run_id, executor.name, pin, adopts=executor.adopts
         )

@@ -110,6 +110,8 @@ class Job:
     active: bool = True
     #: ``matrix:`` (with ``strategy:``): the job runs as one instance per combination.
     matrix: Matrix | None = None
+    #: ``logs:`` rules for this job's lines only (the flow's own apply to every job's).
+    logs: list[LogRule] = field(default_factory=list)
     position: Position | None = None
 
     def texts(self) -> list[str]:

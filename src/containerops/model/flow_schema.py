@@ -407,6 +407,11 @@ _LOG_RULE: Schema = {
         ),
     ],
 }
+JOB_PROPERTIES["logs"] = {
+    "type": "array",
+    "items": _LOG_RULE,
+    "description": "Log rules for this job's lines only (the flow's logs: apply to every job's).",
+}
 
 FLOW_PROPERTIES: dict[str, Schema] = {
     "uri": _text("namespace/repository/name."),

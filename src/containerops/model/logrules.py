@@ -212,8 +212,11 @@ def _otlp(r: Reader, node: Node, where: str, position: Position) -> OtlpRule | N
     return OtlpRule(endpoint, position) if endpoint else None
 
 
-def check_notify_names(r: Reader, node: Node, rules: list[LogRule], receivers: list[Receiver]) -> None:
-    """Every name a ``notify`` gives is a receiver's of the flow (said at the rule's line)."""
+def check_notify_names(
+    r: Reader, node: Node, rules: list[LogRule], receivers: list[Receiver], where: str = "logs"
+) -> None:
+    """Every name a ``notify`` gives is a receiver's of the flow (said at the rule's line);
+    ``where`` the rules are (``logs``, or a job's ``stages[0].actions[0].jobs[0].logs``)."""
     names = [receiver.name for receiver in receivers if receiver.name]
     for index, rule in enumerate(rules):
         if not isinstance(rule, MatchRule):
@@ -223,10 +226,9 @@ def check_notify_names(r: Reader, node: Node, rules: list[LogRule], receivers: l
                 known = (
                     f"the flow's named receivers: {', '.join(names)}" if names else "no receiver has a name"
                 )
-                where = f"logs[{index}].notify"
                 r.error(
                     _rule_node(node, index) or node,
-                    where,
+                    f"{where}[{index}].notify",
                     f"'notify' names '{name}', not a receiver ({known})",
                 )
 

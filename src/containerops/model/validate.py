@@ -38,7 +38,7 @@ from containerops.model.flow import (
     Subscription,
     When,
 )
-from containerops.model.hooks import read_receivers, read_triggers
+from containerops.model.hooks import Receiver, read_receivers, read_triggers
 from containerops.model.links import PendingSubscription, check_subscriptions
 from containerops.model.logrules import check_notify_names, read_log_rules
 from containerops.model.matrix import AGGREGATES, Matrix, check_size, read_matrix, read_strategy
@@ -115,6 +115,7 @@ JOB_KEYS = (
     "active",
     "matrix",
     "strategy",
+    "logs",
 )
 RESOURCE_KEYS = ("cpu", "memory")
 SUBSCRIPTION_KEYS = ("env", "default")
@@ -212,6 +213,8 @@ class _Builder:
         #: environments), checked once the flow is built, when every environment is known
         self.env_refs: list[tuple[Node, str, str, Job | None]] = []
         self.current_job: Job | None = None
+        #: The flow's receivers (read before its stages): what a job's log rules may notify.
+        self.receivers: list[Receiver] = []
         #: The ``needs`` of the current stage's actions as written: id(action) -> (node, where).
         self.needs_written: dict[int, tuple[Node, str]] = {}
         #: The flow's ``defaults:``, under the current stage's while its jobs are read.
@@ -231,6 +234,7 @@ class _Builder:
             return None
         values = _values(fields)
         flow = Flow(uri="")
+        self.receivers = flow.receivers  # a job's log rules notify the flow's receivers
         node = values.get("uri")
         if node is None:
             r.error(root, "uri", "the flow has no 'uri': give it as namespace/repository/name")
@@ -249,7 +253,7 @@ class _Builder:
         if (node := values.get("labels")) is not None:
             flow.labels = self.labels(node, "labels")
         if (node := values.get("receivers")) is not None:
-            flow.receivers = read_receivers(r, node, "receivers")
+            flow.receivers = self.receivers = read_receivers(r, node, "receivers")
         if (node := values.get("triggers")) is not None:
             flow.triggers = read_triggers(r, node, "triggers")
         if (node := values.get("logs")) is not None:
@@ -644,6 +648,7 @@ class _Builder:
             ("active", self._job_active),
             ("matrix", self._job_matrix),
             ("strategy", self._job_strategy),
+            ("logs", self._job_logs),
         )
         for key, read in readers:
             if (value := values.get(key)) is not None:
@@ -664,6 +669,10 @@ class _Builder:
         return job, name_node is not None
 
     # -- one reader per job key: (job, value node, where, the job's fields, their values) --
+    def _job_logs(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
+        job.logs = read_log_rules(self.r, value, where)
+        check_notify_names(self.r, value, job.logs, self.receivers, where)
+
     def _job_labels(self, job: Job, value: Node, where: str, fields: Fields, values: dict[str, Node]) -> None:
         job.labels = self.labels(value, where)
 

@@ -28,7 +28,7 @@ from containerops.model.hooks import Receiver
 from containerops.model.loader import parse_flow
 from containerops.notify import email, github, slack, webhook
 from containerops.notify.email import SmtpSettings
-from containerops.notify.logroutes import LogRoutes
+from containerops.notify.logroutes import LogRoutes, scoped_rules
 from containerops.notify.summary import RunSummary
 from containerops.store import Store
 from containerops.store.notifications import finish_notification, start_notification
@@ -88,7 +88,7 @@ class Notifier:
 
     def log_routes(self, state: RunState) -> LogRoutes | None:
         """The ``engine.LogSink`` of a run whose flow has ``logs:`` rules (None for others)."""
-        return LogRoutes(self, state, self.client) if state.flow.logs else None
+        return LogRoutes(self, state, self.client) if scoped_rules(state.flow) else None
 
     async def on_event(self, event: RunEvent) -> None:
         if event.kind == "started":

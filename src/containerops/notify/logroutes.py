@@ -45,8 +45,9 @@ from opentelemetry.sdk.resources import Resource
 
 from containerops.contract.signatures import sign
 from containerops.engine.state import RunState
+from containerops.model.flow import Flow
 from containerops.model.hooks import Receiver
-from containerops.model.logrules import ForwardRule, MatchRule, OtlpRule, compile_rule_pattern
+from containerops.model.logrules import ForwardRule, LogRule, MatchRule, OtlpRule, compile_rule_pattern
 from containerops.notify.summary import RunSummary
 from containerops.notify.webhook import SIGNATURE_HEADER
 from containerops.timestamps import rfc3339
@@ -70,6 +71,8 @@ class _Match:
     def __init__(self, rule: MatchRule, receivers: list[tuple[int, Receiver]]) -> None:
         self.rule = rule
         self.pattern: re2._Regexp[str] = compile_rule_pattern(rule.pattern)
+        #: For the scan of a batch's lines joined: ``^`` and ``$`` at each line's ends there too.
+        self.in_batch: re2._Regexp[str] = compile_rule_pattern("(?m)" + rule.pattern)
         self.receivers = receivers
         self.sent: deque[float] = deque()
         self.suppressed = 0
@@ -210,6 +213,25 @@ class _Otlp:
         await asyncio.to_thread(self.provider.shutdown)
 
 
+def scoped_rules(flow: Flow) -> list[tuple[str | None, list[LogRule]]]:
+    """The flow's log rules (for every job's lines: scope None) and each job's own (scope:
+    the job's path), those that have any."""
+    scoped: list[tuple[str | None, list[LogRule]]] = [(None, flow.logs)] if flow.logs else []
+    paths = {job.path for job in flow.jobs() if job.logs}
+    # (a matrix instance whose job is there too is seen through its job's scope: once)
+    return scoped + [
+        (path, job.logs)
+        for job in flow.jobs()
+        if (path := job.path) in paths and path.partition("[")[0] not in paths - {path}
+    ]
+
+
+def _of(scope: str | None, job_path: str) -> bool:
+    """Whether a rule of ``scope`` sees a line of ``job_path`` (a matrix instance's path is
+    its job's with ``[values]`` added)."""
+    return scope is None or job_path == scope or (job_path.startswith(scope) and job_path[len(scope)] == "[")
+
+
 class LogRoutes:
     """The ``logs:`` rules of one run, as an ``engine.LogSink``."""
 
@@ -221,17 +243,20 @@ class LogRoutes:
             receiver.name: (index, receiver) for index, receiver in enumerate(receivers) if receiver.name
         }
         namespace = state.flow.uri.split("/", 1)[0]
-        self.matches = [
-            _Match(rule, [named[name] for name in rule.notify if name in named])
-            for rule in state.flow.logs
-            if isinstance(rule, MatchRule)
-        ]
-        self.forwards = [
-            _Forward(self, rule, notifier.secret(namespace, rule.secret) if rule.secret else None)
-            for rule in state.flow.logs
-            if isinstance(rule, ForwardRule)
-        ]
-        self.exports = [_Otlp(self, rule) for rule in state.flow.logs if isinstance(rule, OtlpRule)]
+        #: (whose lines: None for every job's, else a job's path; the rule at work)
+        self.matches: list[tuple[str | None, _Match]] = []
+        self.forwards: list[tuple[str | None, _Forward]] = []
+        self.exports: list[tuple[str | None, _Otlp]] = []
+        for scope, rules in scoped_rules(state.flow):
+            for rule in rules:
+                if isinstance(rule, MatchRule):
+                    told = [named[name] for name in rule.notify if name in named]
+                    self.matches.append((scope, _Match(rule, told)))
+                elif isinstance(rule, ForwardRule):
+                    secret = notifier.secret(namespace, rule.secret) if rule.secret else None
+                    self.forwards.append((scope, _Forward(self, rule, secret)))
+                else:
+                    self.exports.append((scope, _Otlp(self, rule)))
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def lines(
@@ -242,15 +267,18 @@ class LogRoutes:
         texts: Sequence[str],
         times: Sequence[datetime],
     ) -> None:
-        for forward in self.forwards:
-            forward.add(job_path, attempt, streams, texts, times)
-        for export in self.exports:
-            export.add(job_path, attempt, streams, texts, times)
-        if not self.matches:
+        for scope, forward in self.forwards:
+            if _of(scope, job_path):
+                forward.add(job_path, attempt, streams, texts, times)
+        for scope, export in self.exports:
+            if _of(scope, job_path):
+                export.add(job_path, attempt, streams, texts, times)
+        matches = [match for scope, match in self.matches if _of(scope, job_path)]
+        if not matches:
             return
         joined = "\n".join(texts)
-        for match in self.matches:
-            if match.pattern.search(joined) is None:
+        for match in matches:
+            if match.in_batch.search(joined) is None:
                 continue
             for text in texts:
                 if match.pattern.search(text) is not None and match.allowed(time.monotonic()):
@@ -274,7 +302,7 @@ class LogRoutes:
             task.add_done_callback(self.tasks.discard)
 
     async def close(self) -> None:
-        await asyncio.gather(*(forward.close() for forward in self.forwards))
-        await asyncio.gather(*(export.close() for export in self.exports))
+        await asyncio.gather(*(forward.close() for _, forward in self.forwards))
+        await asyncio.gather(*(export.close() for _, export in self.exports))
         if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=CLOSE_WITHIN)

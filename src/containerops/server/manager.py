@@ -181,6 +181,7 @@ class RunManager:
                 on_change=self._on_change,
                 secret_values=namespace_secrets(self.store, namespace),  # the jobs to come need them
                 pin=pin_recorded_components(self.store),
+                log_sink_for=self.log_sinks,  # the flow's logs: rules, for the lines read from now
             )
         except Exception as error:
             log.exception("run %s could not be taken up again", run_id)

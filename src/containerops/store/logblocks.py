@@ -19,6 +19,7 @@ beside this.
 from __future__ import annotations
 
 import json
+import struct
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from typing import Any
 
 import zstandard
 
+from containerops.store import loggrams
+
 #: Lines a block holds at most: reading a page or a tail decodes at most this many lines
 #: it does not show.
 MAX_LINES = 32_768
@@ -35,6 +38,9 @@ MAX_LINES = 32_768
 MAX_CHARS = 4 * 1024 * 1024
 #: The first byte of a block in this format: zstd, a JSON header, a body.
 _ZSTD_V1 = b"\x01"
+#: The first byte of a block in this format: its trigram filter (``loggrams``: 4 bytes of
+#: length, then the filter, maybe none), then as ``_ZSTD_V1``.
+_ZSTD_V2 = b"\x02"
 _LEVEL = 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -88,11 +94,22 @@ def encode(lines: Sequence[str], streams: Sequence[str], times: Sequence[datetim
         "t": [[count, micros(at)] for count, at in runs_of(times)],
     }
     body = "\n".join(lines).encode("utf-8", "surrogatepass")
+    grams = None
     if body.count(b"\n") != len(lines) - 1:  # a line holds a newline: no longer a join
         header["j"] = 1
         body = json.dumps(list(lines)).encode("utf-8", "surrogatepass")
+    else:  # (a block of lines holding newlines is scanned when searched)
+        grams = loggrams.build(body)
     payload = json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
-    return _ZSTD_V1 + _compressor().compress(payload)
+    return _ZSTD_V2 + loggrams.pack(grams) + _compressor().compress(payload)
+
+
+def grams_of(data: bytes) -> bytes | None:
+    """A stored block's trigram filter (``loggrams``), None when it has none (an older
+    block, a short text, lines holding newlines): then only a scan tells what it holds."""
+    if data[:1] != _ZSTD_V2:
+        return None
+    return loggrams.unpack(data, 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +150,16 @@ class Decoded:
 
 def decode(data: bytes) -> Decoded:
     """A stored block's lines, streams and times."""
-    if not data or data[:1] != _ZSTD_V1:
+    start = 1
+    if data[:1] == _ZSTD_V2:
+        try:
+            start = loggrams.unpack(data, 1)[1]
+        except struct.error as error:
+            raise LogBlockError(f"damaged log block: {error}") from error
+    elif not data or data[:1] != _ZSTD_V1:
         raise LogBlockError(f"unknown log block format {data[:1]!r}")
     try:
-        payload = _decompressor().decompress(data[1:])
+        payload = _decompressor().decompress(memoryview(data)[start:])
     except zstandard.ZstdError as error:
         raise LogBlockError(f"damaged log block: {error}") from error
     head, _, body = payload.partition(b"\n")

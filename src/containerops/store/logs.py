@@ -11,7 +11,6 @@ blocks they need, along the index on (run_id, last_line) or (job_id, last_line).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -39,11 +38,6 @@ class Block(NamedTuple):
     last_line: int
     first_seq: int
     data: bytes
-
-
-def _times_of_each(block: logblocks.Decoded) -> list[datetime]:
-    """Each line's time (one datetime made per run of equal times)."""
-    return list(chain.from_iterable(repeat(at, count) for count, at in block.time_runs()))
 
 
 def forward_blocks(conn: sa.Connection, where: sa.ColumnElement[bool], after: int) -> Iterator[Block]:
@@ -105,12 +99,32 @@ def attempt_lines(store: Store, run_id: int, job_path: str, attempt: int) -> lis
 
 
 def rows_of(block: Block, decoded: logblocks.Decoded, path: str, start: int, end: int) -> list[LogRow]:
-    """Lines ``start`` to ``end`` (indexes in the block) as rows."""
-    texts, streams, times = decoded.lines(), decoded.stream_of_each(), _times_of_each(decoded)
+    """Lines ``start`` to ``end`` (indexes in the block) as rows (only their streams and
+    times are expanded: a search showing a line of a block makes no 32,768 of them)."""
+    texts = decoded.json_lines if decoded.json_lines is not None else decoded.text.split("\n", end)
+    streams = _each(decoded.streams, start, end)
+    micros = _each(decoded.times, start, end)
+    at = {value: logblocks.from_micros(value) for value in set(micros)}  # one per time
+    times = [at[value] for value in micros]
     first, seq, attempt = block.first_line, block.first_seq, block.attempt
     return [
-        LogRow(first + i, path, attempt, seq + i, times[i], streams[i], texts[i]) for i in range(start, end)
+        LogRow(first + i, path, attempt, seq + i, times[i - start], streams[i - start], texts[i])
+        for i in range(start, end)
     ]
+
+
+def _each(runs: list[list[Any]], start: int, end: int) -> list[Any]:
+    """The values of runs ``[[count, value], ...]`` at indexes ``start`` to ``end``."""
+    found: list[Any] = []
+    position = 0
+    for count, value in runs:
+        begin, stop = max(position, start), min(position + count, end)
+        if begin < stop:
+            found += repeat(value, stop - begin)
+        position += count
+        if position >= end:
+            break
+    return found
 
 
 #: One stored line as :func:`raw_log_lines` gives it: (id, job_id, attempt, stream, at, line);

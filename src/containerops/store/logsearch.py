@@ -13,17 +13,17 @@ across its blocks.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import accumulate, islice
 from typing import TYPE_CHECKING
 
 import re2
 
-from containerops.store import logblocks
-from containerops.store.logs import forward_blocks, lines_of, paths_of, rows_of
+from containerops.store import logblocks, loggrams
+from containerops.store.logs import Block, forward_blocks, lines_of, paths_of, rows_of
 from containerops.store.rows import LogRow
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 MAX_PATTERN_MEMORY = 8 << 20
 MAX_PATTERN_LENGTH = 1000
 MAX_CONTEXT = 100
+_PREFIX = b"(?m)"  # ^ and $ are a line's ends
 
 
 class PatternError(ValueError):
@@ -50,7 +51,7 @@ def compile_pattern(pattern: str) -> re2._Regexp[bytes]:
     options.log_errors = False
     options.max_mem = MAX_PATTERN_MEMORY
     try:
-        return re2.compile(b"(?m)" + pattern.encode(), options)
+        return re2.compile(_PREFIX + pattern.encode(), options)
     except re2.error as error:
         detail = error.args[0].decode(errors="replace") if error.args else str(error)
         detail = detail if isinstance(detail, str) else str(detail)
@@ -73,6 +74,44 @@ class _Around:
     before: deque[LogRow]
     after: int = 0
     last_shown: int = 0
+    #: Blocks after ``before``'s lines that the filter skipped: read only if a match needs
+    #: their last lines as its context.
+    skipped: list[Block] = field(default_factory=list)
+
+
+@lru_cache(maxsize=256)
+def _need_of(pattern: bytes) -> loggrams.Need:
+    return loggrams.need_of(pattern.removeprefix(_PREFIX).decode())
+
+
+def _may_hold(block: Block, need: loggrams.Need) -> bool:
+    """Whether the block may hold a match (False only when its filter says it cannot)."""
+    if need.nothing:
+        return True
+    grams = logblocks.grams_of(block.data)
+    return grams is None or loggrams.Filter(grams).may_hold(need)
+
+
+def _read_skipped(state: _Around, paths: dict[int, str], context: int) -> None:
+    """Put the last lines of the blocks the filter skipped in ``state.before``."""
+    for block in state.skipped:
+        decoded = logblocks.decode(block.data)
+        count = decoded.count
+        state.before.extend(rows_of(block, decoded, paths[block.job_id], max(0, count - context), count))
+    state.skipped.clear()
+
+
+def _skip(state: _Around, block: Block, context: int) -> None:
+    """A block without a match, not read: keep it in case a later match needs its lines."""
+    if not context:
+        return
+    state.skipped.append(block)
+    while len(state.skipped) > 1 and sum(_count(b) for b in state.skipped[1:]) >= context:
+        del state.skipped[0]
+
+
+def _count(block: Block) -> int:
+    return block.last_line - block.first_line + 1
 
 
 def search_run(
@@ -92,14 +131,21 @@ def search_run(
     found: list[Found] = []
     matched = 0
     around: dict[tuple[int, int], _Around] = {}
+    need = _need_of(pattern.pattern)
     with store.database.connect() as conn:
         paths = paths_of(conn, run_id)
         for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
             state = around.setdefault((block.job_id, block.attempt), _Around(deque(maxlen=context)))
+            if not state.after and not _may_hold(block, need):
+                _skip(state, block, context)
+                continue
             decoded = logblocks.decode(block.data)
             count, skip = decoded.count, max(0, after_id + 1 - block.first_line)
             hits = list(islice(_matching(decoded, pattern, skip), limit - matched))
             matched += len(hits)
+            if state.skipped and (count < context or (hits and hits[0] < context)):
+                _read_skipped(state, paths, context)
+            state.skipped.clear()  # (this block's own last lines are all the context kept)
             shown: dict[int, bool] = dict.fromkeys(range(skip, min(count, skip + state.after)), False)
             for hit in hits:
                 if hit < context:  # the lines before it begin in the attempt's earlier blocks
@@ -146,20 +192,23 @@ def _matching(decoded: logblocks.Decoded, pattern: re2._Regexp[bytes], skip: int
                 yield index
         return
     body = decoded.body
-    starts: list[int] | None = None
-    position = 0
+    position = number = 0
     if skip:
         starts = _line_starts(body)
-        position = starts[skip] if skip < len(starts) else len(body) + 1
+        position, number = (starts[skip], skip) if skip < len(starts) else (len(body) + 1, skip)
+    counted = position  # the newlines before this offset are counted in ``number``
     while position <= len(body):
         match = pattern.search(body, position)
         if match is None:
             return
-        if starts is None:
-            starts = _line_starts(body)
-        index = bisect_right(starts, match.start()) - 1
-        yield index
-        position = starts[index + 1] if index + 1 < len(starts) else len(body) + 1
+        start = match.start()
+        number += body.count(b"\n", counted, start)
+        yield number
+        end = body.find(b"\n", start)
+        if end < 0:
+            return
+        position = counted = end + 1
+        number += 1
 
 
 def _line_starts(body: bytes) -> list[int]:
