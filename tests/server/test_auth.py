@@ -267,3 +267,33 @@ def test_users_and_organizations_through_the_api(
         assert alice.post("/api/v1/flows", json=flow_doc("widgets/app/ci")).status_code == 201
     with server.client(team["alice"]) as writer:  # write scope: cannot create namespaces
         assert writer.post("/api/v1/orgs", json={"name": "gadgets"}).status_code == 403
+
+
+def test_the_namespaces_a_caller_may_read(
+    server: LiveServer, team: dict[str, str], admin: httpx.Client
+) -> None:
+    """The web UI's namespace switcher: the caller's own namespace first, their organizations
+    (with their role) and the library; a site administrator sees every namespace known,
+    those only flows use included."""
+    assert admin.post("/api/v1/flows", json=flow_doc("scratch/app/ci")).status_code == 201
+    with server.client(team["bob"]) as bob:
+        listed = bob.get("/api/v1/namespaces").json()
+    assert listed == {
+        "user": "bob",
+        "namespaces": [
+            {"name": "bob", "kind": "user", "role": "owner"},
+            {"name": "acme", "kind": "organization", "role": "reader"},
+            {"name": "library", "kind": "library", "role": "reader"},
+        ],
+    }
+    with server.client(team["carol"]) as carol:
+        names = [n["name"] for n in carol.get("/api/v1/namespaces").json()["namespaces"]]
+    assert names == ["carol", "library"]  # not acme, not scratch
+    everything = {
+        n["name"]: (n["kind"], n["role"]) for n in admin.get("/api/v1/namespaces").json()["namespaces"]
+    }
+    assert everything["scratch"] == ("flows", "admin")
+    assert everything["acme"] == ("organization", "admin")
+    assert everything["alice"] == ("user", "admin")
+    assert everything["library"] == ("library", "admin")
+    assert httpx.get(f"{server.url}/api/v1/namespaces").status_code == 401

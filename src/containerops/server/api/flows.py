@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -93,7 +94,7 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
     caller.require("write", namespace_of(loaded.flow.uri))
     runnable(store, loaded.flow, request.app.state.manager.executor.name)
     before = stored_flows.latest_version(store, loaded.flow.uri)
-    flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
+    flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format, caller.user)
     stored_flows.set_deleted(store, flow_id, False)
     flows_changed(request)
     created = before != version
@@ -180,7 +181,29 @@ def show_flow(
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)
     flow = stored_flows.get_flow(store, uri)
-    return {**flow.to_json(), "version_list": stored_flows.flow_versions(store, flow.id)}
+    newest = stored_flows.flow_version(store, flow.id, flow.latest_version)
+    return {
+        **flow.to_json(),
+        "version_list": stored_flows.flow_versions(store, flow.id),
+        "triggers": triggers_of(newest["source"], uri),
+    }
+
+
+def triggers_of(source: str, uri: str) -> list[dict[str, Any]]:
+    """The triggers of a stored version (cron, git and webhook; secrets by name only), with
+    the path its webhooks are posted to; none if the version no longer reads (the cron
+    scheduler skips such a version the same way)."""
+    try:
+        flow = parse_flow(source, f"flow {uri}").flow
+    except FlowInvalid:
+        return []
+    found = []
+    for trigger in flow.triggers:
+        fields = {k: v for k, v in dataclasses.asdict(trigger).items() if k != "position"}
+        if trigger.type != "cron":
+            fields["hook"] = f"/hooks/{trigger.type}/{uri}"
+        found.append(fields)
+    return found
 
 
 @router.get(
