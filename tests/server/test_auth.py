@@ -297,3 +297,37 @@ def test_the_namespaces_a_caller_may_read(
     assert everything["alice"] == ("user", "admin")
     assert everything["library"] == ("library", "admin")
     assert httpx.get(f"{server.url}/api/v1/namespaces").status_code == 401
+
+
+def test_listings_keep_to_one_namespace_when_asked(
+    server: LiveServer, team: dict[str, str], admin: httpx.Client
+) -> None:
+    """``?namespace=`` on the flows, runs, schedules and deliveries listings (the web UI's
+    namespace switcher): that namespace's only, 404 for one the caller cannot read."""
+    cron = {"triggers": [{"type": "cron", "schedule": "0 3 * * *"}]}
+    for uri in ("acme/app/ci", "alice/tools/lint", "carol/site/build"):
+        assert admin.post("/api/v1/flows", json=flow_doc(uri) | cron).status_code == 201
+        wait_done(admin, admin.post("/api/v1/runs", json={"flow": uri}).json()["id"])
+    signed = {"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1"}
+    assert admin.post("/hooks/github/acme/app/ci", content=b"{}", headers=signed).status_code in (401, 404)
+    with server.client(team["alice"]) as alice:
+        for ns, expected in (("acme", {"acme/app/ci"}), ("alice", {"alice/tools/lint"})):
+            assert {f["uri"] for f in alice.get(f"/api/v1/flows?namespace={ns}").json()["flows"]} == expected
+            assert {r["uri"] for r in alice.get(f"/api/v1/runs?namespace={ns}").json()["runs"]} == expected
+        deadline = time.monotonic() + 30  # the scheduler syncs at once on a save; give it time
+        while {s["flow"] for s in alice.get("/api/v1/schedules").json()["schedules"]} != {
+            "acme/app/ci",
+            "alice/tools/lint",
+        }:
+            assert time.monotonic() < deadline, alice.get("/api/v1/schedules").json()
+            time.sleep(0.1)
+        scheduled = alice.get("/api/v1/schedules?namespace=alice").json()["schedules"]
+        assert [s["flow"] for s in scheduled] == ["alice/tools/lint"]
+        assert [d["flow"] for d in alice.get("/api/v1/deliveries?namespace=acme").json()["deliveries"]] == [
+            "acme/app/ci"
+        ]
+        assert alice.get("/api/v1/deliveries?namespace=alice").json()["deliveries"] == []
+        for listing in ("flows", "runs", "schedules", "deliveries"):
+            hidden = alice.get(f"/api/v1/{listing}?namespace=carol")
+            assert hidden.status_code == 404, (listing, hidden.text)
+            assert alice.get(f"/api/v1/{listing}?namespace=a..b").status_code in (400, 422)

@@ -21,11 +21,11 @@ from containerops.server.deps import (
     FlowPart,
     StoreDep,
     VersionNumber,
+    listing_namespaces,
     namespace_of,
-    visible_namespaces,
 )
 from containerops.server.errors import WITH_TOKEN, ApiError, answer, error_responses
-from containerops.server.names import MAX_PART, flow_uri, uri_part
+from containerops.server.names import MAX_PART, flow_uri
 from containerops.store import Store
 from containerops.store import flows as stored_flows
 from containerops.store.accounts import readable_by_flows_of
@@ -161,12 +161,7 @@ def list_flows(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    if namespace is not None:
-        uri_part(namespace, "namespace")
-        caller.require("read", namespace)
-        visible: list[str] | None = [namespace]
-    else:
-        visible = visible_namespaces(caller)
+    visible = listing_namespaces(caller, namespace)
     flows = stored_flows.list_flows(store, namespaces=visible, after=after, limit=limit)
     return {
         "flows": [flow.to_json() for flow in flows],
