@@ -1,4 +1,5 @@
 import { Navigate, NavLink, Route, Routes, useLocation } from "react-router";
+import { NsLink, WhoAndWhere } from "./namespace";
 import { useSession } from "./session";
 import { Shortcuts } from "./Shortcuts";
 import { lazy, Suspense, type ReactNode } from "react";
@@ -13,6 +14,8 @@ const EditorPage = lazy(() => import("./editor/EditorPage"));
 // So are a component's page (Markdown and its sanitiser) and the operator's pages.
 const ComponentPage = lazy(() => import("./pages/components/ComponentPage"));
 const Operate = lazy(() => import("./pages/operate/Operate"));
+// A flow's page (its versions' diff with the diff library).
+const FlowPage = lazy(() => import("./pages/FlowPage"));
 
 function Later({ children }: { children: ReactNode }) {
   return <Suspense fallback={<p className="muted">Loading…</p>}>{children}</Suspense>;
@@ -36,17 +39,15 @@ export function App() {
           ContainerOps
         </NavLink>
         <nav>
-          <NavLink to="/runs">Runs</NavLink>
-          <NavLink to="/flows" end>
+          <NsLink to="/runs">Runs</NsLink>
+          <NsLink to="/flows" end>
             Flows
-          </NavLink>
+          </NsLink>
           <NavLink to="/flows/new">New flow</NavLink>
-          <NavLink to="/components">Components</NavLink>
-          <NavLink to="/operate">Operate</NavLink>
+          <NsLink to="/components">Components</NsLink>
+          <NsLink to="/operate">Operate</NsLink>
         </nav>
-        <span className="who" data-testid="who">
-          {me.user} <span className="muted">({me.scope})</span>
-        </span>
+        <WhoAndWhere me={me} />
         <button type="button" onClick={() => void signOut()}>
           Sign out
         </button>
@@ -62,6 +63,7 @@ export function App() {
           <Route path="/flows" element={<FlowsList />} />
           <Route path="/flows/new" element={<Later><EditorPage /></Later>} />
           <Route path="/flows/:namespace/:repository/:name/edit" element={<Later><EditorPage /></Later>} />
+          <Route path="/flows/:namespace/:repository/:name" element={<Later><FlowPage /></Later>} />
           <Route path="/components" element={<ComponentsList />} />
           <Route path="/components/:namespace/:name" element={<Later><ComponentPage /></Later>} />
           <Route path="/operate/*" element={<Later><Operate /></Later>} />

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""What tests/ui's one chromium per session saves each test: a whole ``node`` process
+(ui/e2e/open_close.mjs: a browser, a context and a page on about:blank, closed), timed
+from start to exit, that either starts its own chromium (``launch``, as every tests/ui
+script did) or connects to one already running (``connect``: ui/e2e/browser_server.mjs,
+started once beforehand and not timed, as tests/ui's session fixture does now).
+
+Sides alternate, 7 rounds (``--quick`` 3) after a warm-up round. Medians in ms, and
+``saved_ms_per_test`` (launch minus connect).
+
+    .venv/bin/python bench/ui_browser_start.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _benchlib import Results, add_standard_args, alternate, median
+
+NAME = "ui_browser_start"
+E2E = Path(__file__).resolve().parents[1] / "ui" / "e2e"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def node(script: str, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(["node", str(E2E / script)], env=env, capture_output=True, text=True, timeout=120)
+    took = (time.perf_counter() - start) * 1000
+    if done.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{done.stderr}")
+    return took
+
+
+def main() -> int:
+    parser = add_standard_args(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
+    args = parser.parse_args()
+    if not Path(CHROMIUM).is_file() or shutil.which("node") is None:
+        print(f"# {NAME}: cannot run here: needs node and chromium at {CHROMIUM}")
+        return 2
+    base = {**os.environ, "CHROMIUM": CHROMIUM}
+    base.pop("COOPS_UI_BROWSER_WS", None)
+    server = subprocess.Popen(
+        ["node", str(E2E / "browser_server.mjs")],
+        env=base,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        ready, _, _ = select.select([server.stdout], [], [], 60)
+        endpoint = server.stdout.readline().strip() if ready else ""
+        if not endpoint.startswith("ws://"):
+            raise SystemExit("the browser server did not start")
+        shared = {**base, "COOPS_UI_BROWSER_WS": endpoint}
+        kept = alternate(
+            {
+                "launch": lambda: node("open_close.mjs", base),
+                "connect": lambda: node("open_close.mjs", shared),
+            },
+            rounds=3 if args.quick else 7,
+            warmup=1,
+        )
+    finally:
+        server.stdin.close()
+        server.wait(timeout=30)
+    results = Results(NAME)
+    launch, connect = median(kept["launch"]), median(kept["connect"])
+    results.add("launch_ms", launch, 0)
+    results.add("connect_ms", connect, 0)
+    results.add("saved_ms_per_test", launch - connect, 0)
+    results.add("load1", os.getloadavg()[0], 2)
+    return results.finish(args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
