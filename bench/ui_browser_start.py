@@ -5,8 +5,9 @@ from start to exit, that either starts its own chromium (``launch``, as every te
 script did) or connects to one already running (``connect``: ui/e2e/browser_server.mjs,
 started once beforehand and not timed, as tests/ui's session fixture does now).
 
-Sides alternate, 7 rounds (``--quick`` 3) after a warm-up round. Medians in ms, and
-``saved_ms_per_test`` (launch minus connect).
+Sides alternate, 7 rounds (``--quick`` 3) after a warm-up round. Medians in ms of the whole
+process (``*_ms``) and of its browser part alone (``*_browser_ms``: from after the import of
+playwright-core to the end), and ``saved_ms_per_test`` (launch minus connect, whole process).
 
     .venv/bin/python bench/ui_browser_start.py --quick
 """
@@ -14,8 +15,8 @@ Sides alternate, 7 rounds (``--quick`` 3) after a warm-up round. Medians in ms, 
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -24,17 +25,23 @@ from pathlib import Path
 
 from _benchlib import Results, add_standard_args, alternate, median
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests.ui.browser_server starts the shared chromium
+from tests.ui.browser_server import browser_server  # noqa: E402
+
 NAME = "ui_browser_start"
-E2E = Path(__file__).resolve().parents[1] / "ui" / "e2e"
+E2E = ROOT / "ui" / "e2e"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-def node(script: str, env: dict[str, str]) -> float:
+def node(script: str, env: dict[str, str], inner: list[float]) -> float:
+    """The whole process's time (ms); its browser part is appended to ``inner``."""
     start = time.perf_counter()
     done = subprocess.run(["node", str(E2E / script)], env=env, capture_output=True, text=True, timeout=120)
     took = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
         raise SystemExit(f"{script} failed:\n{done.stderr}")
+    inner.append(float(json.loads(done.stdout.strip().splitlines()[-1])["browserMs"]))
     return took
 
 
@@ -46,36 +53,24 @@ def main() -> int:
         return 2
     base = {**os.environ, "CHROMIUM": CHROMIUM}
     base.pop("COOPS_UI_BROWSER_WS", None)
-    server = subprocess.Popen(
-        ["node", str(E2E / "browser_server.mjs")],
-        env=base,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None and server.stdin is not None
-    try:
-        ready, _, _ = select.select([server.stdout], [], [], 60)
-        endpoint = server.stdout.readline().strip() if ready else ""
-        if not endpoint.startswith("ws://"):
-            raise SystemExit("the browser server did not start")
+    inner: dict[str, list[float]] = {"launch": [], "connect": []}
+    with browser_server(CHROMIUM) as endpoint:  # started once, not timed, as tests/ui does
         shared = {**base, "COOPS_UI_BROWSER_WS": endpoint}
         kept = alternate(
             {
-                "launch": lambda: node("open_close.mjs", base),
-                "connect": lambda: node("open_close.mjs", shared),
+                "launch": lambda: node("open_close.mjs", base, inner["launch"]),
+                "connect": lambda: node("open_close.mjs", shared, inner["connect"]),
             },
             rounds=3 if args.quick else 7,
             warmup=1,
         )
-    finally:
-        server.stdin.close()
-        server.wait(timeout=30)
     results = Results(NAME)
     launch, connect = median(kept["launch"]), median(kept["connect"])
     results.add("launch_ms", launch, 0)
     results.add("connect_ms", connect, 0)
     results.add("saved_ms_per_test", launch - connect, 0)
+    for side in ("launch", "connect"):  # the warm-up round's first: not kept, as alternate() does
+        results.add(f"{side}_browser_ms", median(inner[side][1:]), 0)
     results.add("load1", os.getloadavg()[0], 2)
     return results.finish(args.json)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from containerops.server.ui import UI_DIST
 from containerops.store import Store
 from containerops.store.accounts import create_token, create_user
 from tests.server.conftest import ServerProcess
+from tests.ui.browser_server import BrowserServerError, browser_server
 
 REPO = Path(__file__).resolve().parents[2]
 E2E = REPO / "ui" / "e2e"
@@ -60,32 +60,15 @@ def browser_tools() -> None:
 
 @pytest.fixture(scope="session")
 def browser_endpoint(browser_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The playwright endpoint of the session's chromium: started once, as a chromium per
-    test cost seconds of a loaded machine each; stopped at the session's end."""
+    """The playwright endpoint of the session's chromium: one for every test (each in a
+    context of its own) instead of one per test; stopped at the session's end."""
     log = tmp_path_factory.mktemp("chromium") / "browser_server.log"
     with log.open("w") as errors:
-        server = subprocess.Popen(
-            ["node", str(E2E / "browser_server.mjs")],
-            env={**os.environ, "CHROMIUM": CHROMIUM},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-    assert server.stdout is not None and server.stdin is not None
-    try:
-        ready, _, _ = select.select([server.stdout], [], [], 60)
-        endpoint = server.stdout.readline().strip() if ready else ""
-        if not endpoint.startswith("ws://"):
-            pytest.fail(f"chromium did not start for the UI tests:\n{log.read_text()}", pytrace=False)
-        yield endpoint
-    finally:
-        server.stdin.close()  # browser_server.mjs closes chromium and ends
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            with browser_server(CHROMIUM, errors) as endpoint:
+                yield endpoint
+        except BrowserServerError as error:
+            pytest.fail(f"chromium did not start for the UI tests: {error}\n{log.read_text()}", pytrace=False)
 
 
 @dataclass

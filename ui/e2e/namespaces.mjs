@@ -37,6 +37,7 @@ await main(async ({ page, context }) => {
   await switcher.selectOption("acme");
   await page.waitForURL((url) => url.search === "?ns=acme");
   await page.locator("h1", { hasText: "in acme" }).waitFor();
+  await page.locator('[data-testid="runs"]').waitFor(); // what the page loaded for acme (never the list before)
   result.runsAcme = await page.locator('[data-testid="runs"] tbody tr td:nth-child(2) a').allInnerTexts();
   result.role = await page.locator('[data-testid="role"]').innerText();
   result.axe.runs = await axeViolations(page);

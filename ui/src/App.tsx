@@ -6,9 +6,11 @@ import { lazy, Suspense, type ReactNode } from "react";
 import { ComponentsList } from "./pages/components/ComponentsList";
 import { FlowsList } from "./pages/FlowsList";
 import { AfterLogin, Login } from "./pages/Login";
-import { RunPage } from "./pages/RunPage";
 import { RunsList } from "./pages/RunsList";
 
+// A run's page (the graph with @xyflow/react and dagre, the job drawer and its log view) is
+// loaded when one is opened: the runs list, the first page most people see, comes sooner.
+const RunPage = lazy(() => import("./pages/RunPage").then((module) => ({ default: module.RunPage })));
 // The editor (CodeMirror, the YAML package) is loaded when a person opens it.
 const EditorPage = lazy(() => import("./editor/EditorPage"));
 // So are a component's page (Markdown and its sanitiser) and the operator's pages.
@@ -58,8 +60,8 @@ export function App() {
           <Route path="/" element={<Navigate to="/runs" replace />} />
           <Route path="/login" element={<AfterLogin />} />
           <Route path="/runs" element={<RunsList />} />
-          <Route path="/runs/:id" element={<RunPage />} />
-          <Route path="/runs/:id/jobs/:job" element={<RunPage />} />
+          <Route path="/runs/:id" element={<Later><RunPage /></Later>} />
+          <Route path="/runs/:id/jobs/:job" element={<Later><RunPage /></Later>} />
           <Route path="/flows" element={<FlowsList />} />
           <Route path="/flows/new" element={<Later><EditorPage /></Later>} />
           <Route path="/flows/:namespace/:repository/:name/edit" element={<Later><EditorPage /></Later>} />

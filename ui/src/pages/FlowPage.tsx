@@ -8,6 +8,7 @@ import { diffHunks, diffStat, sideBySide, type Hunk, type Side } from "../flowDi
 import { Listing } from "../Listing";
 import { StatusBadge } from "../Status";
 import { usePolling } from "../usePolling";
+import type { Schedule } from "./operate/Schedules";
 
 interface Version {
   id: number;
@@ -39,17 +40,6 @@ interface FlowDetail {
   triggers: Trigger[];
 }
 
-interface Schedule {
-  id: number;
-  flow: string;
-  schedule: string;
-  timezone: string;
-  active: boolean;
-  next_tick: string | null;
-  last_tick: string | null;
-  last_run_id: number | null;
-}
-
 function triggerText(trigger: Trigger): string {
   if (trigger.type === "cron") return `${trigger.schedule} (${trigger.timezone})`;
   const parts = [];
@@ -71,6 +61,21 @@ function useSource(uri: string, version: number | null): string | undefined {
     );
   }, [key, uri, version, sources]);
   return version === null ? undefined : sources[key];
+}
+
+function VersionChoice(props: { label: string; which: "from" | "to"; value: number | null; versions: Version[]; choose: (key: string, value: string) => void }) {
+  return (
+    <label>
+      {props.label}{" "}
+      <select data-testid={`diff-${props.which}`} value={props.value ?? ""} onChange={(e) => props.choose(props.which, e.target.value)}>
+        {props.versions.map((v) => (
+          <option key={v.version} value={v.version}>
+            v{v.version}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function SideCell({ side, which }: { side: Side | null; which: string }) {
@@ -199,26 +204,8 @@ export default function FlowPage() {
 
       <h2>Changes</h2>
       <div className="diff-controls">
-        <label>
-          From{" "}
-          <select data-testid="diff-from" value={from ?? ""} onChange={(e) => set("from", e.target.value)}>
-            {versions.map((v) => (
-              <option key={v.version} value={v.version}>
-                v{v.version}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          to{" "}
-          <select data-testid="diff-to" value={to ?? ""} onChange={(e) => set("to", e.target.value)}>
-            {versions.map((v) => (
-              <option key={v.version} value={v.version}>
-                v{v.version}
-              </option>
-            ))}
-          </select>
-        </label>
+        <VersionChoice label="From" which="from" value={from} versions={versions} choose={set} />
+        <VersionChoice label="to" which="to" value={to} versions={versions} choose={set} />
         <fieldset className="view-choice">
           <legend className="visually-hidden">Diff view</legend>
           <label>

@@ -4,7 +4,7 @@ import { Listing } from "../../Listing";
 import { namespaceQuery, useNamespace } from "../../namespace";
 import { usePolling } from "../../usePolling";
 
-interface Schedule {
+export interface Schedule {
   id: number;
   flow: string;
   schedule: string;
