@@ -43,8 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _benchlib import Results, add_standard_args, median
-from server_throughput import free_port
+from _benchlib import Results, add_standard_args, free_port, median
 
 NAME = "ui_browser"
 ROOT = Path(__file__).resolve().parents[1]

@@ -267,3 +267,67 @@ def test_users_and_organizations_through_the_api(
         assert alice.post("/api/v1/flows", json=flow_doc("widgets/app/ci")).status_code == 201
     with server.client(team["alice"]) as writer:  # write scope: cannot create namespaces
         assert writer.post("/api/v1/orgs", json={"name": "gadgets"}).status_code == 403
+
+
+def test_the_namespaces_a_caller_may_read(
+    server: LiveServer, team: dict[str, str], admin: httpx.Client
+) -> None:
+    """The web UI's namespace switcher: the caller's own namespace first, their organizations
+    (with their role) and the library; a site administrator sees every namespace known,
+    those only flows use included."""
+    assert admin.post("/api/v1/flows", json=flow_doc("scratch/app/ci")).status_code == 201
+    with server.client(team["bob"]) as bob:
+        listed = bob.get("/api/v1/namespaces").json()
+    assert listed == {
+        "user": "bob",
+        "namespaces": [
+            {"name": "bob", "kind": "user", "role": "owner"},
+            {"name": "acme", "kind": "organization", "role": "reader"},
+            {"name": "library", "kind": "library", "role": "reader"},
+        ],
+    }
+    with server.client(team["carol"]) as carol:
+        names = [n["name"] for n in carol.get("/api/v1/namespaces").json()["namespaces"]]
+    assert names == ["carol", "library"]  # not acme, not scratch
+    everything = {
+        n["name"]: (n["kind"], n["role"]) for n in admin.get("/api/v1/namespaces").json()["namespaces"]
+    }
+    assert everything["scratch"] == ("flows", "admin")
+    assert everything["acme"] == ("organization", "admin")
+    assert everything["alice"] == ("user", "admin")
+    assert everything["library"] == ("library", "admin")
+    assert httpx.get(f"{server.url}/api/v1/namespaces").status_code == 401
+
+
+def test_listings_keep_to_one_namespace_when_asked(
+    server: LiveServer, team: dict[str, str], admin: httpx.Client
+) -> None:
+    """``?namespace=`` on the flows, runs, schedules and deliveries listings (the web UI's
+    namespace switcher): that namespace's only, 404 for one the caller cannot read."""
+    cron = {"triggers": [{"type": "cron", "schedule": "0 3 * * *"}]}
+    for uri in ("acme/app/ci", "alice/tools/lint", "carol/site/build"):
+        assert admin.post("/api/v1/flows", json=flow_doc(uri) | cron).status_code == 201
+        wait_done(admin, admin.post("/api/v1/runs", json={"flow": uri}).json()["id"])
+    signed = {"X-GitHub-Event": "push", "X-GitHub-Delivery": "d-1"}
+    assert admin.post("/hooks/github/acme/app/ci", content=b"{}", headers=signed).status_code in (401, 404)
+    with server.client(team["alice"]) as alice:
+        for ns, expected in (("acme", {"acme/app/ci"}), ("alice", {"alice/tools/lint"})):
+            assert {f["uri"] for f in alice.get(f"/api/v1/flows?namespace={ns}").json()["flows"]} == expected
+            assert {r["uri"] for r in alice.get(f"/api/v1/runs?namespace={ns}").json()["runs"]} == expected
+        deadline = time.monotonic() + 30  # the scheduler syncs at once on a save; give it time
+        while {s["flow"] for s in alice.get("/api/v1/schedules").json()["schedules"]} != {
+            "acme/app/ci",
+            "alice/tools/lint",
+        }:
+            assert time.monotonic() < deadline, alice.get("/api/v1/schedules").json()
+            time.sleep(0.1)
+        scheduled = alice.get("/api/v1/schedules?namespace=alice").json()["schedules"]
+        assert [s["flow"] for s in scheduled] == ["alice/tools/lint"]
+        assert [d["flow"] for d in alice.get("/api/v1/deliveries?namespace=acme").json()["deliveries"]] == [
+            "acme/app/ci"
+        ]
+        assert alice.get("/api/v1/deliveries?namespace=alice").json()["deliveries"] == []
+        for listing in ("flows", "runs", "schedules", "deliveries"):
+            hidden = alice.get(f"/api/v1/{listing}?namespace=carol")
+            assert hidden.status_code == 404, (listing, hidden.text)
+            assert alice.get(f"/api/v1/{listing}?namespace=a..b").status_code in (400, 422)

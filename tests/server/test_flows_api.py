@@ -3,6 +3,8 @@ and bad input answered with 4xx JSON that says what and where."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import httpx
 import pytest
 from tests.server.conftest import LiveServer
@@ -50,6 +52,42 @@ def test_a_flow_posted_as_yaml_or_json_gets_versions(admin: httpx.Client) -> Non
     assert version["source"] == YAML_FLOW and version["format"] == "yaml"
     listed = admin.get("/api/v1/flows").json()
     assert [f["uri"] for f in listed["flows"]] == ["demo/json/ci", "demo/yaml/ci"]
+
+
+TRIGGERED = YAML_FLOW.replace(
+    "stages:",
+    """triggers:
+  - {type: cron, schedule: "0 3 * * *", timezone: Europe/Paris}
+  - {type: github, secret: HOOK, branches: [main]}
+  - {type: webhook, token: TOKEN}
+stages:""",
+)
+
+
+def test_a_flows_versions_say_who_saved_them_and_its_triggers_are_shown(
+    admin: httpx.Client, store: Store, server: LiveServer
+) -> None:
+    """The web UI's flow page: who saved each version and when, the newest one's triggers
+    (secrets by name) with the path their webhooks are posted to."""
+    assert admin.post("/api/v1/flows", content=YAML_FLOW).status_code == 201
+    store.save_flow("demo/yaml/ci", TRIGGERED, "yaml")  # as `coops run` saves: nobody named
+    shown = admin.get("/api/v1/flows/demo/yaml/ci").json()
+    assert [(v["version"], v["created_by"]) for v in shown["version_list"]] == [(2, None), (1, "root")]
+    assert all(datetime.fromisoformat(v["created_at"]).tzinfo for v in shown["version_list"])
+    assert admin.get("/api/v1/flows/demo/yaml/ci/versions/1").json()["created_by"] == "root"
+    assert shown["triggers"] == [
+        {"type": "cron", "schedule": "0 3 * * *", "timezone": "Europe/Paris"},
+        {
+            "type": "github",
+            "secret": "HOOK",
+            "events": ["push", "pull_request"],
+            "branches": ["main"],
+            "hook": "/hooks/github/demo/yaml/ci",
+        },
+        {"type": "webhook", "token": "TOKEN", "hook": "/hooks/webhook/demo/yaml/ci"},
+    ]
+    assert admin.post("/api/v1/flows", content=YAML_FLOW).json()["version"] == 3  # back to none
+    assert admin.get("/api/v1/flows/demo/yaml/ci").json()["triggers"] == []
 
 
 def test_listing_pages_by_uri(admin: httpx.Client) -> None:

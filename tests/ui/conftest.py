@@ -1,5 +1,10 @@
 """End-to-end tests of the web UI: a real ``coops server`` process (local executor) and
 Debian's chromium, driven by the Node scripts of ``ui/e2e`` through npm's playwright-core.
+One chromium serves the whole session (``ui/e2e/browser_server.mjs``); each test's script
+connects to it and works in a browser context of its own (its own cookies and storage).
+
+``COOPS_UI_DOCS=1`` also copies the README's screenshots into ``docs/ui`` as the tests take
+them (the editor, a run's graph while it runs, a job's log).
 
 Nothing here is skipped: without chromium, Node, the UI's npm packages or its build, the
 test fails saying which is missing and how ``scripts/setup.sh`` provides it.
@@ -23,10 +28,13 @@ from containerops.server.ui import UI_DIST
 from containerops.store import Store
 from containerops.store.accounts import create_token, create_user
 from tests.server.conftest import ServerProcess
+from tests.ui.browser_server import BrowserServerError, browser_server
 
 REPO = Path(__file__).resolve().parents[2]
 E2E = REPO / "ui" / "e2e"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: screenshot a test takes -> the README's picture it is (``COOPS_UI_DOCS=1``).
+DOC_SHOTS = {"editor.png": "editor.png", "run-running.png": "live-run.png", "job-logs.png": "job-logs.png"}
 
 
 def missing_tools() -> list[str]:
@@ -48,6 +56,19 @@ def browser_tools() -> None:
     missing = missing_tools()
     if missing:
         pytest.fail("the web UI tests cannot run:\n" + "\n".join(missing), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def browser_endpoint(browser_tools: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The playwright endpoint of the session's chromium: one for every test (each in a
+    context of its own) instead of one per test; stopped at the session's end."""
+    log = tmp_path_factory.mktemp("chromium") / "browser_server.log"
+    with log.open("w") as errors:
+        try:
+            with browser_server(CHROMIUM, errors) as endpoint:
+                yield endpoint
+        except BrowserServerError as error:
+            pytest.fail(f"chromium did not start for the UI tests: {error}\n{log.read_text()}", pytrace=False)
 
 
 @dataclass
@@ -88,9 +109,10 @@ def ui_server(browser_tools: None, coops_home: Path, store: Store) -> Iterator[U
 
 
 @pytest.fixture
-def drive(tmp_path: Path) -> Callable[..., dict[str, Any]]:
-    """Run ``ui/e2e/SCRIPT`` against a server; its JSON result. Screenshots go to
-    ``tmp_path/screenshots``."""
+def drive(tmp_path: Path, browser_endpoint: str) -> Callable[..., dict[str, Any]]:
+    """Run ``ui/e2e/SCRIPT`` against a server in the session's chromium; its JSON result.
+    Screenshots go to ``tmp_path/screenshots`` (and the README's to ``docs/ui`` with
+    ``COOPS_UI_DOCS=1``)."""
 
     def run(script: str, server: UiServer, timeout: float = 120, **env: str) -> dict[str, Any]:
         environment = {
@@ -99,6 +121,7 @@ def drive(tmp_path: Path) -> Callable[..., dict[str, Any]]:
             "COOPS_UI_TOKEN": server.token,
             "COOPS_UI_SCREENSHOTS": str(tmp_path / "screenshots"),
             "CHROMIUM": CHROMIUM,
+            "COOPS_UI_BROWSER_WS": browser_endpoint,
             **env,
         }
         done = subprocess.run(
@@ -106,6 +129,10 @@ def drive(tmp_path: Path) -> Callable[..., dict[str, Any]]:
         )
         assert done.returncode == 0, f"{script} failed:\n{done.stderr}\n{done.stdout}"
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        if os.environ.get("COOPS_UI_DOCS"):
+            for taken, shown in DOC_SHOTS.items():
+                if (tmp_path / "screenshots" / taken).is_file():
+                    shutil.copyfile(tmp_path / "screenshots" / taken, REPO / "docs" / "ui" / shown)
         return result
 
     return run

@@ -1,5 +1,5 @@
 // axe-core on every page of the UI, in light and dark: the serious and critical violations
-// of each. Env: COOPS_UI_URL, COOPS_UI_TOKEN, RUN_ID, JOB, COMPONENT.
+// of each. Env: COOPS_UI_URL, COOPS_UI_TOKEN, RUN_ID, JOB, COMPONENT, FLOW.
 import { axeViolations, BASE, main } from "./browser.mjs";
 
 const RUN = process.env.RUN_ID;
@@ -8,6 +8,7 @@ const PAGES = [
   [`/runs/${RUN}`, "[data-job]"],
   [`/runs/${RUN}/jobs/${encodeURIComponent(process.env.JOB)}`, '[data-testid="log"][data-ended="yes"]'],
   ["/flows", '[data-testid="flows"]'],
+  [`/flows/${process.env.FLOW}?view=split`, '[data-testid="flow-versions"]'],
   ["/flows/new", '[data-testid="check-state"]'],
   ["/components", '[data-testid="components"]'],
   [`/components/${process.env.COMPONENT}`, '[data-testid="versions"]'],

@@ -1,8 +1,10 @@
 // Shared by the end-to-end scripts that tests/ui runs: Debian's chromium through npm's
-// playwright-core (`npx playwright install` cannot download browsers on these machines).
+// playwright-core. With COOPS_UI_BROWSER_WS (tests/ui's session browser, browser_server.mjs)
+// a script connects to that chromium; without it (bench/ui_browser.py), it starts its own.
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { LAUNCH } from "./launch.mjs";
 
 export const BASE = required("COOPS_UI_URL");
 export const TOKEN = required("COOPS_UI_TOKEN");
@@ -15,12 +17,11 @@ function required(name) {
   return value;
 }
 
-/** A new browser and page; every console error and page error is kept in `problems`. */
+/** The session's browser (connected to) or a new one; a new context and page in it; every
+ * console error and page error is kept in `problems`. */
 export async function open() {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-  });
+  const shared = process.env.COOPS_UI_BROWSER_WS;
+  const browser = shared ? await chromium.connect(shared) : await chromium.launch(LAUNCH);
   const context = await browser.newContext({ viewport: { width: 1366, height: 820 } });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
@@ -63,7 +64,8 @@ export async function main(scenario) {
     process.stderr.write(`${error.stack ?? error}\nURL: ${session.page.url()}\nproblems: ${session.problems.join("\n")}\n`);
     process.exitCode = 1;
   } finally {
-    await session.browser.close();
+    await session.context.close().catch(() => {});
+    await session.browser.close(); // a connected browser: only this script's connection ends
   }
 }
 

@@ -1,6 +1,8 @@
 // A long job log in the drawer: only the lines in sight are in the page; search, jump to the
 // first error, download. Env: COOPS_UI_URL, COOPS_UI_TOKEN, RUN_ID, JOB, LINES.
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { BASE, main, screenshot, signIn } from "./browser.mjs";
 
 const LINES = Number(process.env.LINES);
@@ -27,7 +29,10 @@ await main(async ({ page }) => {
   result.errorRed = await error.locator(".ansi-red-fg").count();
   await screenshot(page, "long-log");
   const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download" }).click()]);
-  const text = readFileSync(await download.path(), "utf8");
+  // saved here: a browser connected to (tests/ui's session chromium) gives no path of its own
+  const saved = join(mkdtempSync(join(tmpdir(), "coops-ui-download-")), "log.txt");
+  await download.saveAs(saved);
+  const text = readFileSync(saved, "utf8");
   result.downloadName = download.suggestedFilename();
   result.downloadLines = text.split("\n").length - 1;
   result.downloadLast = text.trimEnd().split("\n").pop();

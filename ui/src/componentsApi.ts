@@ -13,7 +13,11 @@ export interface ComponentSummary {
 }
 
 /** Components matching `query` (all of them, by namespace, when it is empty). */
-export function useComponents(query: string, limit = 50): { components: ComponentSummary[] | undefined; error: string | null } {
+export function useComponents(
+  query: string,
+  limit = 50,
+  namespace: string | null = null,
+): { components: ComponentSummary[] | undefined; error: string | null } {
   const [components, setComponents] = useState<ComponentSummary[]>();
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -21,6 +25,7 @@ export function useComponents(query: string, limit = 50): { components: Componen
     const timer = window.setTimeout(() => {
       const params = new URLSearchParams({ limit: String(limit) });
       if (query.trim()) params.set("q", query.trim());
+      if (namespace) params.set("namespace", namespace);
       api<{ components: ComponentSummary[] }>(`/api/v1/components?${params}`).then(
         (found) => !stale && (setComponents(found.components), setError(null)),
         (e: unknown) => !stale && setError(e instanceof Error ? e.message : String(e)),
@@ -30,7 +35,7 @@ export function useComponents(query: string, limit = 50): { components: Componen
       stale = true;
       window.clearTimeout(timer);
     };
-  }, [query, limit]);
+  }, [query, limit, namespace]);
   return { components, error };
 }
 

@@ -13,14 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from pydantic import BeforeValidator
 
 from containerops.model.names import ENV_NAME, NAME, URI_PART
 from containerops.server.auth import SESSION_COOKIE, Principal, principal
 from containerops.server.config import ServerConfig
 from containerops.server.manager import RunManager
-from containerops.server.names import JOB_PATH, MAX_PART
+from containerops.server.names import JOB_PATH, MAX_PART, uri_part
 from containerops.server.secrets import MAX_NAME as MAX_SECRET_NAME
 from containerops.store import Store
 from containerops.store.values import MAX_ID
@@ -85,6 +85,16 @@ def visible_namespaces(caller: Principal) -> list[str] | None:
     return None if found is None else sorted(found)
 
 
+def listing_namespaces(caller: Principal, namespace: str | None) -> list[str] | None:
+    """What a listing shows: the one ``namespace`` asked for (the web UI's namespace
+    switcher; 404 if the caller cannot read it, as a missing one), else all it may see."""
+    if namespace is None:
+        return visible_namespaces(caller)
+    uri_part(namespace, "namespace")
+    caller.require("read", namespace)
+    return [namespace]
+
+
 #: Ids and numbers in paths and queries: a row's id is at most a signed 64-bit integer, so
 #: a larger one is refused (422) before it can overflow a query (a 500) or name anything.
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="A run's id.")]
@@ -133,5 +143,10 @@ FlowPart = Annotated[
 AccountName = Annotated[str, Path(pattern=whole(NAME), description="A user's or an organization's name.")]
 SecretName = Annotated[
     str, Path(pattern=whole(ENV_NAME), max_length=MAX_SECRET_NAME, description="A secret's name.")
+]
+#: ``?namespace=`` of a listing (runs, deliveries, schedules): only that namespace's flows.
+NamespaceQuery = Annotated[
+    str | None,
+    Query(description="Only this namespace's flows.", max_length=MAX_PART, pattern=FLOW_PART),
 ]
 ComponentName = Annotated[str, Path(pattern=whole(NAME), description="A component's namespace or name.")]

@@ -196,6 +196,24 @@ def list_orgs(store: Store) -> list[dict[str, Any]]:
         return [{"name": r.name, "created_at": aware(r.created_at)} for r in rows]
 
 
+def namespace_kinds(store: Store, names: set[str] | None = None) -> dict[str, str]:
+    """namespace -> kind (``user``, ``organization``, ``library``; ``flows`` for a namespace
+    that only flows use, which a site administrator may save anywhere), of ``names`` or of
+    every namespace this store knows; the web UI's namespace switcher lists them."""
+    kinds: dict[str, str] = {}
+    with store.database.connect() as conn:
+        prefixes = conn.execute(sa.select(t.flows.c.uri).where(t.flows.c.deleted_at.is_(None)))
+        for (uri,) in prefixes:
+            kinds[str(uri).split("/", 1)[0]] = "flows"
+        for table, kind in ((t.users, "user"), (t.organizations, "organization")):
+            kinds.update((str(name), kind) for (name,) in conn.execute(sa.select(table.c.name)))
+        kinds.update((str(row.name), str(row.kind)) for row in conn.execute(sa.select(t.namespaces)))
+    kinds[LIBRARY] = LIBRARY
+    if names is None:
+        return kinds
+    return {name: kinds.get(name, "user") for name in names}
+
+
 def namespace_exists(store: Store, namespace: str) -> bool:
     if namespace == LIBRARY:
         return True

@@ -22,15 +22,16 @@ if TYPE_CHECKING:  # for annotations only: store.py imports this module for its 
     from containerops.store.store import Store
 
 
-def save_flow(store: Store, uri: str, source: str, fmt: str) -> tuple[int, int, int]:
-    """Keep this definition of the flow; a changed source makes a new version.
+def save_flow(store: Store, uri: str, source: str, fmt: str, by: str | None = None) -> tuple[int, int, int]:
+    """Keep this definition of the flow; a changed source makes a new version, saved ``by``
+    that user (None: a local save).
 
     Returns ``(flow_id, flow_version_id, version_number)``.
     """
     digest = hashlib.sha256(source.encode()).hexdigest()
     for _ in range(SAVE_ATTEMPTS):  # another process made the flow's row or version first: read it
         try:
-            return _save_flow_once(store, uri, digest, source, fmt)
+            return _save_flow_once(store, uri, digest, source, fmt, by)
         except sa.exc.IntegrityError:
             continue
     raise StoreError(f"could not save flow {uri}: too many versions of it saved at once")
@@ -40,7 +41,9 @@ def save_flow(store: Store, uri: str, source: str, fmt: str) -> tuple[int, int, 
 SAVE_ATTEMPTS = 20
 
 
-def _save_flow_once(store: Store, uri: str, digest: str, source: str, fmt: str) -> tuple[int, int, int]:
+def _save_flow_once(
+    store: Store, uri: str, digest: str, source: str, fmt: str, by: str | None
+) -> tuple[int, int, int]:
     now = utcnow()
     with store.database.begin() as conn:
         flow_id = conn.execute(sa.select(t.flows.c.id).where(t.flows.c.uri == uri)).scalar()
@@ -60,7 +63,13 @@ def _save_flow_once(store: Store, uri: str, digest: str, source: str, fmt: str) 
         version_id = new_id(
             conn.execute(
                 t.flow_versions.insert().values(
-                    flow_id=flow_id, version=version, digest=digest, format=fmt, source=source, created_at=now
+                    flow_id=flow_id,
+                    version=version,
+                    digest=digest,
+                    format=fmt,
+                    source=source,
+                    created_at=now,
+                    created_by=by,
                 )
             )
         )
@@ -185,6 +194,7 @@ def _version_json(row: Any) -> dict[str, Any]:
         "digest": row.digest,
         "format": row.format,
         "created_at": rfc3339(row.created_at),
+        "created_by": row.created_by,
     }
 
 
@@ -197,6 +207,7 @@ def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
             t.flow_versions.c.digest,
             t.flow_versions.c.format,
             t.flow_versions.c.created_at,
+            t.flow_versions.c.created_by,
         )
         .where(t.flow_versions.c.flow_id == flow_id)
         .order_by(t.flow_versions.c.version.desc())

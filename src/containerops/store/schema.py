@@ -74,6 +74,8 @@ flow_versions = sa.Table(
     sa.Column("format", sa.String(8), nullable=False),
     sa.Column("source", LongText, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    #: The user who saved it through the API; None for ``coops run`` (a local save).
+    sa.Column("created_by", sa.String(64), nullable=True),
     sa.UniqueConstraint("flow_id", "version", name="uq_flow_versions_flow_id_version"),
 )
 

@@ -31,9 +31,9 @@ class Store:
         self.database.dispose()
 
     # -- flows -------------------------------------------------------------
-    def save_flow(self, uri: str, source: str, fmt: str) -> tuple[int, int, int]:
+    def save_flow(self, uri: str, source: str, fmt: str, by: str | None = None) -> tuple[int, int, int]:
         """See :func:`containerops.store.flows.save_flow`: ``(flow_id, flow_version_id, version_number)``."""
-        return flows.save_flow(self, uri, source, fmt)
+        return flows.save_flow(self, uri, source, fmt, by)
 
     def flow_source(self, run_id: int) -> str:
         """The source of the flow version the run ran."""

@@ -3,6 +3,7 @@ import { Link } from "react-router";
 import { api, type Flow, type Run } from "../api";
 import { Listing } from "../Listing";
 import { StatusBadge } from "../Status";
+import { namespaceQuery, useNamespace } from "../namespace";
 import { usePolling } from "../usePolling";
 
 interface FlowWithRuns extends Flow {
@@ -11,8 +12,8 @@ interface FlowWithRuns extends Flow {
 
 const RECENT = 8;
 
-async function flowsWithRuns(): Promise<FlowWithRuns[]> {
-  const { flows } = await api<{ flows: Flow[] }>("/api/v1/flows?limit=200");
+async function flowsWithRuns(namespace: string | null): Promise<FlowWithRuns[]> {
+  const { flows } = await api<{ flows: Flow[] }>(`/api/v1/flows?${namespaceQuery({ limit: "200" }, namespace)}`);
   return Promise.all(
     flows.map(async (flow) => {
       const query = new URLSearchParams({ flow: flow.uri, limit: String(RECENT) });
@@ -24,11 +25,12 @@ async function flowsWithRuns(): Promise<FlowWithRuns[]> {
 
 export function FlowsList() {
   const [search, setSearch] = useState("");
-  const { data, error } = usePolling(flowsWithRuns, [], () => true, 10000);
+  const namespace = useNamespace();
+  const { data, error } = usePolling(() => flowsWithRuns(namespace), [namespace], () => true, 10000);
   const shown = data?.filter((flow) => flow.uri.includes(search.trim()));
   return (
     <section>
-      <h1>Flows</h1>
+      <h1>Flows{namespace && <span className="muted"> in {namespace}</span>}</h1>
       <input
         className="search"
         type="search"
@@ -46,7 +48,7 @@ export function FlowsList() {
         row={(flow) => (
           <tr key={flow.id} data-flow={flow.uri}>
             <td>
-              <Link to={`/runs?flow=${encodeURIComponent(flow.uri)}`}>{flow.uri}</Link>{" "}
+              <Link to={`/flows/${flow.uri}`}>{flow.uri}</Link>{" "}
               <Link className="small" to={`/flows/${flow.uri}/edit`} aria-label={`Edit ${flow.uri}`}>
                 edit
               </Link>

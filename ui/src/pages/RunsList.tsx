@@ -2,16 +2,18 @@ import { Link, useSearchParams } from "react-router";
 import { api, duration, LIVE, when, type Run } from "../api";
 import { Listing } from "../Listing";
 import { StatusBadge } from "../Status";
+import { namespaceQuery, useNamespace, withNamespace } from "../namespace";
 import { usePolling } from "../usePolling";
 
 export function RunsList() {
   const [params] = useSearchParams();
   const flow = params.get("flow");
-  const query = new URLSearchParams({ limit: "100" });
+  const namespace = useNamespace();
+  const query = namespaceQuery({ limit: "100" }, flow ? null : namespace);
   if (flow) query.set("flow", flow);
   const { data, error } = usePolling(
     () => api<{ runs: Run[] }>(`/api/v1/runs?${query}`),
-    [flow],
+    [flow, namespace],
     // New runs appear without a reload; while some run is live, its state changes too.
     () => true,
     3000,
@@ -21,8 +23,9 @@ export function RunsList() {
     <section>
       <h1>
         Runs{flow && <span className="muted"> of {flow}</span>}
+        {!flow && namespace && <span className="muted"> in {namespace}</span>}
         {flow && (
-          <Link className="small" to="/runs">
+          <Link className="small" to={withNamespace("/runs", namespace)}>
             all runs
           </Link>
         )}
@@ -30,7 +33,7 @@ export function RunsList() {
       {error && <p className="error">{error}</p>}
       <Listing
         items={runs}
-        empty="No runs yet."
+        empty={namespace && !flow ? `No runs in ${namespace} yet.` : "No runs yet."}
         testId="runs"
         heads={["Run", "Flow", "State", "Started", "Took", "Reason"]}
         row={(run) => (
@@ -39,7 +42,7 @@ export function RunsList() {
               <Link to={`/runs/${run.id}`}>#{run.id}</Link>
             </td>
             <td>
-              <Link to={`/runs?flow=${encodeURIComponent(run.uri)}`}>{run.uri}</Link>{" "}
+              <Link to={`/flows/${run.uri}`}>{run.uri}</Link>{" "}
               <span className="muted">#{run.number}</span>
             </td>
             <td>

@@ -56,6 +56,25 @@ def whoami(caller: Caller) -> dict[str, Any]:
     }
 
 
+@router.get(
+    "/namespaces",
+    summary="The namespaces the caller may read, each with its kind and the caller's role",
+)
+def readable_namespaces(caller: Caller, store: StoreDep) -> dict[str, Any]:
+    """The web UI's namespace switcher: the caller's own namespace, their organizations and
+    the library (everything this store knows for a site administrator, whose role is
+    ``admin`` where they have none of their own)."""
+    caller.require_any("read")
+    visible = caller.namespaces("read")
+    kinds = accounts.namespace_kinds(store, visible)
+    listed = [
+        {"name": name, "kind": kind, "role": caller.roles.get(name, "admin" if caller.admin else "reader")}
+        for name, kind in kinds.items()
+    ]
+    listed.sort(key=lambda n: (n["name"] != caller.user, n["name"]))
+    return {"user": caller.user, "namespaces": listed}
+
+
 # -- secrets -----------------------------------------------------------------------
 class SecretValue(BaseModel):
     value: str = Field(min_length=1, max_length=stored.MAX_VALUE)

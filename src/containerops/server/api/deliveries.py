@@ -13,7 +13,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from containerops.server.api.runs import split_uri
-from containerops.server.deps import FLOW_URI, Caller, DeliveryId, StoreDep, namespace_of, visible_namespaces
+from containerops.server.deps import (
+    FLOW_URI,
+    Caller,
+    DeliveryId,
+    NamespaceQuery,
+    StoreDep,
+    listing_namespaces,
+    namespace_of,
+)
 from containerops.server.errors import WITH_TOKEN, NotFound, error_responses
 from containerops.store import StoreError, deliveries
 from containerops.store.values import MAX_ID
@@ -35,8 +43,9 @@ def list_deliveries(
     before: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="only deliveries with a smaller id (paging)")
     ] = None,
+    namespace: NamespaceQuery = None,
 ) -> dict[str, Any]:
-    namespaces = visible_namespaces(caller)
+    namespaces = listing_namespaces(caller, namespace)
     if flow is not None:
         split_uri(flow)
         if namespaces is not None and namespace_of(flow) not in namespaces:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,11 +21,11 @@ from containerops.server.deps import (
     FlowPart,
     StoreDep,
     VersionNumber,
+    listing_namespaces,
     namespace_of,
-    visible_namespaces,
 )
 from containerops.server.errors import WITH_TOKEN, ApiError, answer, error_responses
-from containerops.server.names import MAX_PART, flow_uri, uri_part
+from containerops.server.names import MAX_PART, flow_uri
 from containerops.store import Store
 from containerops.store import flows as stored_flows
 from containerops.store.accounts import readable_by_flows_of
@@ -93,7 +94,7 @@ async def create_flow(request: Request, store: StoreDep, caller: Caller) -> JSON
     caller.require("write", namespace_of(loaded.flow.uri))
     runnable(store, loaded.flow, request.app.state.manager.executor.name)
     before = stored_flows.latest_version(store, loaded.flow.uri)
-    flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format)
+    flow_id, version_id, version = store.save_flow(loaded.flow.uri, loaded.source, loaded.format, caller.user)
     stored_flows.set_deleted(store, flow_id, False)
     flows_changed(request)
     created = before != version
@@ -160,12 +161,7 @@ def list_flows(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
-    if namespace is not None:
-        uri_part(namespace, "namespace")
-        caller.require("read", namespace)
-        visible: list[str] | None = [namespace]
-    else:
-        visible = visible_namespaces(caller)
+    visible = listing_namespaces(caller, namespace)
     flows = stored_flows.list_flows(store, namespaces=visible, after=after, limit=limit)
     return {
         "flows": [flow.to_json() for flow in flows],
@@ -180,7 +176,29 @@ def show_flow(
     uri = flow_uri(namespace, repository, name)
     caller.require("read", namespace)
     flow = stored_flows.get_flow(store, uri)
-    return {**flow.to_json(), "version_list": stored_flows.flow_versions(store, flow.id)}
+    newest = stored_flows.flow_version(store, flow.id, flow.latest_version)
+    return {
+        **flow.to_json(),
+        "version_list": stored_flows.flow_versions(store, flow.id),
+        "triggers": triggers_of(newest["source"], uri),
+    }
+
+
+def triggers_of(source: str, uri: str) -> list[dict[str, Any]]:
+    """The triggers of a stored version (cron, git and webhook; secrets by name only), with
+    the path its webhooks are posted to; none if the version no longer reads (the cron
+    scheduler skips such a version the same way)."""
+    try:
+        flow = parse_flow(source, f"flow {uri}").flow
+    except FlowInvalid:
+        return []
+    found = []
+    for trigger in flow.triggers:
+        fields = {k: v for k, v in dataclasses.asdict(trigger).items() if k != "position"}
+        if trigger.type != "cron":
+            fields["hook"] = f"/hooks/{trigger.type}/{uri}"
+        found.append(fields)
+    return found
 
 
 @router.get(

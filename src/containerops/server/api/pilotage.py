@@ -56,7 +56,7 @@ async def start_flow(
         raise ApiError(f"the flow's uri {loaded.flow.uri!r} is not the route's {uri!r}", status=422)
     if loaded.flow.tag != tag:
         raise ApiError(f"the flow's tag {loaded.flow.tag!r} is not the route's {tag!r}", status=422)
-    flow_id, version_id, version = store.save_flow(uri, loaded.source, loaded.format)
+    flow_id, version_id, version = store.save_flow(uri, loaded.source, loaded.format, caller.user)
     stored_flows.set_deleted(store, flow_id, False)
     flows_changed(request)
     run = await manager.submit(flow_id, version_id, trigger={"type": "pilotage", "by": caller.name})

@@ -21,10 +21,11 @@ from containerops.server.deps import (
     Caller,
     IsoTime,
     Manager,
+    NamespaceQuery,
     RunId,
     StoreDep,
+    listing_namespaces,
     namespace_of,
-    visible_namespaces,
 )
 from containerops.server.errors import WITH_TOKEN, ApiError, Conflict, error_responses
 from containerops.server.manager import SubmittedRun
@@ -102,11 +103,11 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def listed_namespaces(caller: Caller, flow: str | None) -> list[str] | None:
-    """The namespaces a listing of runs (of ``flow``, if given) may show the caller: None for
-    all; a flow the caller may not read is 404, as one that does not exist."""
+def listed_namespaces(caller: Caller, flow: str | None, namespace: str | None = None) -> list[str] | None:
+    """The namespaces a listing of runs (of ``flow``, if given, else of ``namespace``) may show
+    the caller: None for all; a flow the caller may not read is 404, as one that does not exist."""
     if flow is None:
-        return visible_namespaces(caller)
+        return listing_namespaces(caller, namespace)
     namespace, _, _ = split_uri(flow)
     caller.require("read", namespace, not_found=f"no flow {flow}")
     return None
@@ -133,8 +134,9 @@ def list_runs(
         int | None, Query(ge=1, le=MAX_ID, description="Paging: runs older than this run id.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    namespace: NamespaceQuery = None,
 ) -> dict[str, Any]:
-    visible = listed_namespaces(caller, flow)
+    visible = listed_namespaces(caller, flow, namespace)
     rows = store.list_runs(
         limit=limit,
         uri=flow,

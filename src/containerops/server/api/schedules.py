@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from containerops.server.deps import Caller, StoreDep, visible_namespaces
+from containerops.server.deps import Caller, NamespaceQuery, StoreDep, listing_namespaces
 from containerops.server.errors import WITH_TOKEN
 from containerops.store.schedules import list_schedules
 
@@ -14,5 +14,5 @@ router = APIRouter(prefix="/api/v1/schedules", tags=["triggers"], responses=WITH
 
 
 @router.get("", summary="List schedules (cron triggers) of the flows the caller can see")
-def schedules(store: StoreDep, caller: Caller) -> dict[str, Any]:
-    return {"schedules": list_schedules(store, visible_namespaces(caller))}
+def schedules(store: StoreDep, caller: Caller, namespace: NamespaceQuery = None) -> dict[str, Any]:
+    return {"schedules": list_schedules(store, listing_namespaces(caller, namespace))}

@@ -4,14 +4,16 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useComponents } from "../../componentsApi";
 import { Listing } from "../../Listing";
+import { useNamespace } from "../../namespace";
 
 export function ComponentsList() {
   const [params, setParams] = useSearchParams();
   const [query, setQuery] = useState(params.get("q") ?? "");
-  const { components, error } = useComponents(query, 200);
+  const namespace = useNamespace();
+  const { components, error } = useComponents(query, 200, namespace);
   return (
     <section>
-      <h1>Components</h1>
+      <h1>Components{namespace && <span className="muted"> in {namespace}</span>}</h1>
       <input
         className="search"
         type="search"
@@ -21,7 +23,10 @@ export function ComponentsList() {
         value={query}
         onChange={(event) => {
           setQuery(event.target.value);
-          setParams(event.target.value ? { q: event.target.value } : {}, { replace: true });
+          const next = new URLSearchParams(params);
+          if (event.target.value) next.set("q", event.target.value);
+          else next.delete("q");
+          setParams(next, { replace: true });
         }}
       />
       {error && <p className="error">{error}</p>}

@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 import { api, when } from "../../api";
 import { Listing } from "../../Listing";
+import { namespaceQuery, useNamespace } from "../../namespace";
 import { usePolling } from "../../usePolling";
 
 interface Delivery {
@@ -17,7 +18,13 @@ interface Delivery {
 
 /** Webhook deliveries, newest first: what came, the verdict and why, the run it started. */
 export function Deliveries() {
-  const { data, error } = usePolling(() => api<{ deliveries: Delivery[] }>("/api/v1/deliveries?limit=100").then((d) => d.deliveries), [], () => true, 5000);
+  const namespace = useNamespace();
+  const { data, error } = usePolling(
+    () => api<{ deliveries: Delivery[] }>(`/api/v1/deliveries?${namespaceQuery({ limit: "100" }, namespace)}`).then((d) => d.deliveries),
+    [namespace],
+    () => true,
+    5000,
+  );
   return (
     <>
       <h1>Webhook deliveries</h1>

@@ -1,6 +1,7 @@
 import { Link } from "react-router";
 import { api, type Run } from "../../api";
 import { Listing } from "../../Listing";
+import { namespaceQuery, useNamespace } from "../../namespace";
 import { usePolling } from "../../usePolling";
 
 interface Notification {
@@ -15,8 +16,8 @@ interface Notification {
 }
 
 /** The notifications of the latest runs: receiver, status, attempts, error. */
-async function recentNotifications(): Promise<Notification[]> {
-  const { runs } = await api<{ runs: Run[] }>("/api/v1/runs?limit=30");
+async function recentNotifications(namespace: string | null): Promise<Notification[]> {
+  const { runs } = await api<{ runs: Run[] }>(`/api/v1/runs?${namespaceQuery({ limit: "30" }, namespace)}`);
   const each = await Promise.all(
     runs.map((run) =>
       api<{ notifications: Omit<Notification, "run">[] }>(`/api/v1/runs/${run.id}/notifications`).then((n) => n.notifications.map((item) => ({ ...item, run }))),
@@ -26,7 +27,8 @@ async function recentNotifications(): Promise<Notification[]> {
 }
 
 export function Notifications() {
-  const { data, error } = usePolling(recentNotifications, [], () => true, 10000);
+  const namespace = useNamespace();
+  const { data, error } = usePolling(() => recentNotifications(namespace), [namespace], () => true, 10000);
   return (
     <>
       <h1>Notifications sent</h1>

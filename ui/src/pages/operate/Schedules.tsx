@@ -1,9 +1,10 @@
 import { Link } from "react-router";
 import { api, when } from "../../api";
 import { Listing } from "../../Listing";
+import { namespaceQuery, useNamespace } from "../../namespace";
 import { usePolling } from "../../usePolling";
 
-interface Schedule {
+export interface Schedule {
   id: number;
   flow: string;
   schedule: string;
@@ -17,7 +18,13 @@ interface Schedule {
 
 /** Cron triggers and their next ticks. */
 export function Schedules() {
-  const { data, error } = usePolling(() => api<{ schedules: Schedule[] }>("/api/v1/schedules").then((s) => s.schedules), [], () => true, 10000);
+  const namespace = useNamespace();
+  const { data, error } = usePolling(
+    () => api<{ schedules: Schedule[] }>(`/api/v1/schedules?${namespaceQuery({}, namespace)}`).then((s) => s.schedules),
+    [namespace],
+    () => true,
+    10000,
+  );
   return (
     <>
       <h1>Schedules</h1>

@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { api, when } from "../../api";
 import { Listing } from "../../Listing";
+import { useNamespace } from "../../namespace";
 import { useSession } from "../../session";
 
 interface Secret {
@@ -13,7 +14,11 @@ interface Secret {
 export function Secrets() {
   const { me } = useSession();
   const namespaces = Object.keys(me?.namespaces ?? {});
-  const [namespace, setNamespace] = useState(namespaces[0] ?? me?.user ?? "");
+  const chosen = useNamespace();
+  const [namespace, setNamespace] = useState(chosen ?? namespaces[0] ?? me?.user ?? "");
+  useEffect(() => {
+    if (chosen) setNamespace(chosen);
+  }, [chosen]);
   const [secrets, setSecrets] = useState<Secret[]>();
   const [error, setError] = useState<string | null>(null);
   const [name, setName] = useState("");
