@@ -235,8 +235,8 @@ class RunManager:
         """
         if self._stopping:
             raise ServerStopping("the server is stopping; it starts no new run")
-        # The store's calls run in threads: on the event loop they would hold up every
-        # run's engine and every request while the database answers.
+        # The store's calls run in threads where they can: on the event loop they hold up
+        # every run's engine and every request while the database answers.
         version_id, (flow, source, fmt) = await asyncio.to_thread(self._version, flow_id, version_id)
         run_params = dict(params or {})
         overrides = {**(run_params.get("set") or {}), **(env or {})}
@@ -246,23 +246,20 @@ class RunManager:
         engine.log_sink_for = self.log_sinks
         resolution = await self._resolve_components(flow)
 
-        def record() -> RunState:
-            return prepare_run(
-                engine,
-                flow,
-                source=source,
-                fmt=fmt,
-                components=resolution,
-                params=run_params,
-                secrets=_values(secrets),
-                flow_version=(flow_id, version_id),
-                # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
-                secret_values=namespace_secrets(self.store, flow.namespace),
-                reuse_from=reuse_from,
-                run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
-            ).state
-
-        state = await asyncio.to_thread(record)
+        state = prepare_run(  # on the loop: the run's log routes start tasks of their own
+            engine,
+            flow,
+            source=source,
+            fmt=fmt,
+            components=resolution,
+            params=run_params,
+            secrets=_values(secrets),
+            flow_version=(flow_id, version_id),
+            # ${{ secrets.NAME }}: the flow's namespace secrets; an unknown one raises MissingSecret
+            secret_values=namespace_secrets(self.store, flow.namespace),
+            reuse_from=reuse_from,
+            run_columns={"trigger": dict(trigger or {"type": "api"}), "rerun_of": reuse_from},
+        ).state
         self._launch(state.id, engine, queued=True)
         return SubmittedRun(id=state.id, uid=state.uid, number=state.number)
 
