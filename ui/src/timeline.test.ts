@@ -82,6 +82,7 @@ describe("ticks", () => {
     expect(ticks(40_000).map((t) => t.label)).toEqual(["0 s", "10 s", "20 s", "30 s", "40 s"]);
     expect(ticks(5_000).map((t) => t.label)).toEqual(["0 s", "1 s", "2 s", "3 s", "4 s", "5 s"]);
     expect(ticks(25 * 60_000).map((t) => t.label)).toEqual(["0 s", "5 min", "10 min", "15 min", "20 min", "25 min"]);
+    expect(ticks(514).map((t) => t.label)).toEqual(["0 s", "100 ms", "200 ms", "300 ms", "400 ms", "500 ms"]);
     expect(ticks(0)).toEqual([{ left: 0, label: "0 s" }]);
     for (const span of [1, 999, 61_000, 7_200_000, 400_000_000]) {
       const found = ticks(span);
@@ -91,8 +92,8 @@ describe("ticks", () => {
   });
 
   it("says offsets in the largest units that fit", () => {
-    expect([offsetLabel(0), offsetLabel(90_000), offsetLabel(120_000), offsetLabel(3_900_000), offsetLabel(7_200_000)]).toEqual([
-      "0 s", "1 min 30 s", "2 min", "1 h 5 min", "2 h",
+    expect([offsetLabel(0), offsetLabel(52), offsetLabel(90_000), offsetLabel(120_000), offsetLabel(3_900_000), offsetLabel(7_200_000)]).toEqual([
+      "0 s", "52 ms", "1 min 30 s", "2 min", "1 h 5 min", "2 h",
     ]);
   });
 });

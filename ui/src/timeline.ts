@@ -36,8 +36,8 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 /** Steps between ticks, the smallest that leaves at most MAX_TICKS intervals is taken. */
 const STEPS = [
-  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
-].map((s) => s * SECOND);
+  0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+].map((s) => Math.round(s * SECOND));
 const MAX_TICKS = 6;
 
 function time(value: string | null): number | undefined {
@@ -70,8 +70,9 @@ function spans(job: Job, attempts: Attempt[], now: number): Span[] {
   return found;
 }
 
-/** "0 s", "45 s", "2 min", "1 min 30 s", "1 h 5 min": a tick's distance from the start. */
+/** "0 s", "250 ms", "45 s", "2 min", "1 min 30 s", "1 h 5 min": a tick's distance from the start. */
 export function offsetLabel(ms: number): string {
+  if (ms > 0 && ms < SECOND) return `${Math.round(ms)} ms`;
   const s = Math.round(ms / SECOND);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);

@@ -1,0 +1,94 @@
+"""Watching a run in the browser: its timeline, a job's attempts and history, their URLs,
+and rerunning from the failed jobs from the page (a real ``coops server``, chromium)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tests.server.flows import wait_for_run
+from tests.ui.conftest import UiServer
+
+Drive = Callable[..., dict[str, Any]]
+
+FLAKY = "build.compile.flaky"
+GATED = "test.unit.gated"
+
+#: ``flaky`` fails its first attempt (exit 4) and passes its retry; its pre script sets a
+#: variable (a Lua effect the history records). ``gated`` prints a red line and fails until
+#: the browser script creates the gate, then the rerun passes.
+RERUN_FLOW = r"""
+uri: ui/demo/rerun
+environments: {GATE: "%(gate)s"}
+stages:
+  - {type: start, name: start}
+  - type: normal
+    name: build
+    actions:
+      - name: compile
+        jobs:
+          - name: flaky
+            endpoint: containerops/base:busybox
+            retries: 1
+            pre: 'env.GREETING = "hi"'
+            command:
+              - sh
+              - -c
+              - 'if [ -e "$GATE.flaky" ]; then echo second; else touch "$GATE.flaky"; echo first; exit 4; fi'
+  - type: normal
+    name: test
+    actions:
+      - name: unit
+        jobs:
+          - name: gated
+            endpoint: containerops/base:busybox
+            command: [sh, -c, 'printf "\033[31mnot yet\033[0m\n"; test -e "$GATE"']
+  - {type: end, name: end}
+"""
+
+
+def test_timeline_attempts_history_their_urls_and_rerun_from_failed(
+    ui_server: UiServer, drive: Drive, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    run_id = ui_server.start_run(RERUN_FLOW % {"gate": gate})
+    with ui_server.client() as client:
+        assert wait_for_run(client, run_id)["status"] == "failure"
+    seen = drive("watch_run.mjs", ui_server, RUN_ID=str(run_id), GATE=str(gate), FLAKY=FLAKY, GATED=GATED)
+
+    flaky = f"/runs/{run_id}/jobs/{FLAKY}"
+    assert seen["urls"] == [
+        f"/runs/{run_id}?view=timeline",
+        f"{flaky}?view=timeline",
+        f"{flaky}?view=timeline&tab=attempts",
+        f"{flaky}?view=timeline&tab=history",
+    ]
+    # One bar per attempt: the failed first one, then its retry; the failed job's one.
+    assert seen["bars"] == {FLAKY: ["1:failure", "2:success"], GATED: ["1:failure"]}
+    assert seen["span"] > 0
+    assert seen["attempts"] == [["1", "failure", "4"], ["2", "success", "0"]]
+    history = "\n".join(seen["history"])
+    assert "pre script changed environment GREETING" in history
+    assert seen["digest"].startswith("none recorded")  # a tag, not a repository component
+    assert seen["back"] == [
+        f"{flaky}?view=timeline&tab=attempts",
+        f"{flaky}?view=timeline",
+        f"/runs/{run_id}?view=timeline",
+    ]
+    assert seen["drawerAfterBack"] == 0
+    assert seen["forward"] == f"{flaky}?view=timeline&tab=attempts"
+    deep = seen["deepLink"]
+    assert (deep["view"], deep["attempts"]) == ("history", 2)
+    assert deep["runHistory"] >= 6  # the run's and both jobs' changes
+    assert seen["redLines"] == ["not yet"]
+    # "Rerun failed jobs" opened the new run on the same view; it succeeded, the job that
+    # passed kept (no new attempt: no bar), the failed one run again.
+    match = re.fullmatch(r"/runs/(\d+)\?view=timeline", seen["rerunUrl"])
+    assert match and int(match.group(1)) != run_id
+    assert seen["rerunRows"] == [[FLAKY, "success"], [GATED, "success"]]
+    assert seen["rerunBars"] == {FLAKY: [], GATED: ["1:success"]}
+    assert any(f"kept from run {run_id}" in line for line in seen["keptHistory"])
+    assert (seen["axeTimeline"], seen["axeAttempts"]) == ([], [])
+    assert seen["problems"] == []
