@@ -18,7 +18,8 @@ GATED = "test.unit.gated"
 
 #: ``flaky`` fails its first attempt (exit 4) and passes its retry; its pre script sets a
 #: variable (a Lua effect the history records). ``gated`` prints a red line and fails until
-#: the browser script creates the gate, then the rerun passes.
+#: the browser script creates the gate; in the rerun it then runs until the script creates
+#: ``GATE.release``, so that the page shows it running.
 RERUN_FLOW = r"""
 uri: ui/demo/rerun
 environments: {GATE: "%(gate)s"}
@@ -44,7 +45,13 @@ stages:
         jobs:
           - name: gated
             endpoint: containerops/base:busybox
-            command: [sh, -c, 'printf "\033[31mnot yet\033[0m\n"; test -e "$GATE"']
+            command:
+              - sh
+              - -c
+              - |
+                printf '\033[31mnot yet\033[0m\n'
+                test -e "$GATE" || exit 1
+                while [ ! -e "$GATE.release" ]; do sleep 0.1; done
   - {type: end, name: end}
 """
 
@@ -89,6 +96,10 @@ def test_timeline_attempts_history_their_urls_and_rerun_from_failed(
     assert match and int(match.group(1)) != run_id
     assert seen["rerunRows"] == [[FLAKY, "success"], [GATED, "success"]]
     assert seen["rerunBars"] == {FLAKY: [], GATED: ["1:success"]}
+    assert seen["keptRow"] == f"success: kept from run {run_id}, where it succeeded"
+    # While the rerun ran, its bar was drawn running and the axis grew with the clock.
+    assert seen["liveBar"] == "running"
+    assert seen["liveSpans"][1] > seen["liveSpans"][0]
     assert any(f"kept from run {run_id}" in line for line in seen["keptHistory"])
     assert (seen["axeTimeline"], seen["axeAttempts"]) == ([], [])
     assert seen["problems"] == []

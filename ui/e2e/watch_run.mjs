@@ -2,7 +2,7 @@
 // shows two bars and two attempts, its history what its pre script changed; every view
 // and tab is a URL that back and forward walk through. Then the failing job's red line,
 // and "Rerun failed jobs" from the page: the new run keeps the job that passed, runs the
-// failed one again, and turns green live. Env: COOPS_UI_URL, COOPS_UI_TOKEN, RUN_ID, GATE
+// failed one again (its bar drawn running, the axis growing), and turns green live. Env: COOPS_UI_URL, COOPS_UI_TOKEN, RUN_ID, GATE
 // (a file whose creation lets the failing job pass), FLAKY, GATED (the two jobs' paths).
 import { writeFileSync } from "node:fs";
 import { axeViolations, BASE, main, screenshot, signIn } from "./browser.mjs";
@@ -86,10 +86,22 @@ await main(async ({ page }) => {
   await page.getByRole("button", { name: "Rerun failed jobs" }).click();
   await page.waitForFunction((run) => !window.location.pathname.startsWith(`/runs/${run}`), RUN);
   result.rerunUrl = await where();
+  // The failed job runs again (until the release file exists): a running bar, an axis that
+  // grows with the clock, on the same page.
+  const running = page.locator(`[data-row="${GATED}"] .bar.running`);
+  await running.waitFor();
+  result.liveBar = await running.getAttribute("data-status");
+  const span = async () => Number(await page.locator('[data-testid="timeline"]').getAttribute("data-span"));
+  const first = await span();
+  await page.waitForFunction((was) => Number(document.querySelector('[data-testid="timeline"]').dataset.span) > was, first);
+  result.liveSpans = [first, await span()];
+  await screenshot(page, "rerun-running");
+  writeFileSync(`${process.env.GATE}.release`, "go\n");
   await page.waitForFunction(() => document.querySelector("h1 .status")?.dataset.status === "success");
   await page.locator(`[data-row="${GATED}"] .bar`).first().waitFor();
   result.rerunRows = await page.locator("[data-row]").evaluateAll((rows) => rows.map((row) => [row.dataset.row, row.dataset.status]));
   result.rerunBars = await bars(page);
+  result.keptRow = await page.locator(`[data-row="${FLAKY}"] .no-bar`).innerText();
   await page.locator(`[data-row="${FLAKY}"]`).click();
   await page.locator('a[data-tab="history"]').click();
   await page.locator('[data-testid="history"]').waitFor();

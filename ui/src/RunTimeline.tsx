@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
-import { duration, type Attempt, type Job } from "./api";
+import type { Attempt, Job } from "./api";
 import { offsetLabel, timeline } from "./timeline";
 
 /** Now, every second while ``live`` (so that running bars grow); fixed once the run ended. */
@@ -57,7 +57,12 @@ export function RunTimeline({
             >
               <span className="timeline-label">{row.path}</span>
               <span className="timeline-track">
-                {row.bars.length === 0 && <span className="sr-only">{row.status}, did not run</span>}
+                {row.bars.length === 0 && (
+                  <span className="no-bar">
+                    {row.status}
+                    {row.reason ? `: ${row.reason}` : ""}
+                  </span>
+                )}
                 {row.bars.map((bar) => (
                   <span
                     key={bar.attempt}
@@ -77,7 +82,6 @@ export function RunTimeline({
           </li>
         ))}
       </ol>
-      {live && <p className="muted small">Running for {duration(new Date(view.start).toISOString(), null, now)}</p>}
     </div>
   );
 }

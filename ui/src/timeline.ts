@@ -16,6 +16,8 @@ export interface Bar {
 export interface Row {
   path: string;
   status: Status;
+  /** why the job is as it is (a skip, a job kept from an earlier run), for a row without bars */
+  reason: string | null;
   bars: Bar[];
 }
 
@@ -107,6 +109,7 @@ export function timeline(jobs: Job[], attempts: Attempt[], now: number): Timelin
   const rows = jobs.map((job, index) => ({
     path: job.path,
     status: job.status,
+    reason: job.reason,
     bars: jobSpans[index].map((s) => ({
       attempt: s.attempt,
       status: s.status,
