@@ -10,18 +10,21 @@ from typing import Any
 
 from tests.server.flows import wait_for_run
 from tests.ui.conftest import UiServer
+from tests.ui.test_components_and_operate import record
 
 Drive = Callable[..., dict[str, Any]]
 
 FLAKY = "build.compile.flaky"
 GATED = "test.unit.gated"
+TELL = "build.notify.tell"
 
 #: ``flaky`` fails its first attempt (exit 4) and passes its retry; its pre script sets a
 #: variable (a Lua effect the history records). ``gated`` prints a red line and fails until
 #: the browser script creates the gate; in the rerun it then runs until the script creates
-#: ``GATE.release``, so that the page shows it running.
+#: ``GATE.release``, so that the page shows it running. ``tell`` runs a repository component
+#: (the flow is in acme, the component's namespace, so that it resolves), pinned by digest.
 RERUN_FLOW = r"""
-uri: ui/demo/rerun
+uri: acme/demo/rerun
 environments: {GATE: "%(gate)s"}
 stages:
   - {type: start, name: start}
@@ -38,6 +41,9 @@ stages:
               - sh
               - -c
               - 'if [ -e "$GATE.flaky" ]; then echo second; else touch "$GATE.flaky"; echo first; exit 4; fi'
+      - name: notify
+        jobs:
+          - {name: tell, component: "acme/notify:1.1.0", inputs: {message: hi}, command: [echo, told]}
   - type: normal
     name: test
     actions:
@@ -59,11 +65,14 @@ stages:
 def test_timeline_attempts_history_their_urls_and_rerun_from_failed(
     ui_server: UiServer, drive: Drive, tmp_path: Path
 ) -> None:
+    record(ui_server.store, "1.1.0", "Tells the team.")  # a repository component, pinned by digest
     gate = tmp_path / "gate"
     run_id = ui_server.start_run(RERUN_FLOW % {"gate": gate})
     with ui_server.client() as client:
         assert wait_for_run(client, run_id)["status"] == "failure"
-    seen = drive("watch_run.mjs", ui_server, RUN_ID=str(run_id), GATE=str(gate), FLAKY=FLAKY, GATED=GATED)
+    seen = drive(
+        "watch_run.mjs", ui_server, RUN_ID=str(run_id), GATE=str(gate), FLAKY=FLAKY, GATED=GATED, TELL=TELL
+    )
 
     flaky = f"/runs/{run_id}/jobs/{FLAKY}"
     assert seen["urls"] == [
@@ -73,12 +82,18 @@ def test_timeline_attempts_history_their_urls_and_rerun_from_failed(
         f"{flaky}?view=timeline&tab=history",
     ]
     # One bar per attempt: the failed first one, then its retry; the failed job's one.
-    assert seen["bars"] == {FLAKY: ["1:failure", "2:success"], GATED: ["1:failure"]}
+    assert seen["bars"] == {FLAKY: ["1:failure", "2:success"], TELL: ["1:success"], GATED: ["1:failure"]}
     assert seen["span"] > 0
     assert seen["attempts"] == [["1", "failure", "4"], ["2", "success", "0"]]
     history = "\n".join(seen["history"])
     assert "pre script changed environment GREETING" in history
     assert seen["digest"].startswith("none recorded")  # a tag, not a repository component
+    # The component job: the digest it ran (the one recorded for 1.1.0), its page a link.
+    assert seen["component"] == {
+        "name": "acme/notify",
+        "digest": "sha256:" + "1" * 64,
+        "href": "/components/acme/notify",
+    }
     assert seen["back"] == [
         f"{flaky}?view=timeline&tab=attempts",
         f"{flaky}?view=timeline",
@@ -94,8 +109,8 @@ def test_timeline_attempts_history_their_urls_and_rerun_from_failed(
     # passed kept (no new attempt: no bar), the failed one run again.
     match = re.fullmatch(r"/runs/(\d+)\?view=timeline", seen["rerunUrl"])
     assert match and int(match.group(1)) != run_id
-    assert seen["rerunRows"] == [[FLAKY, "success"], [GATED, "success"]]
-    assert seen["rerunBars"] == {FLAKY: [], GATED: ["1:success"]}
+    assert seen["rerunRows"] == [[FLAKY, "success"], [TELL, "success"], [GATED, "success"]]
+    assert seen["rerunBars"] == {FLAKY: [], TELL: [], GATED: ["1:success"]}
     assert seen["keptRow"] == f"success: kept from run {run_id}, where it succeeded"
     # While the rerun ran, its bar was drawn running and the axis grew with the clock.
     assert seen["liveBar"] == "running"

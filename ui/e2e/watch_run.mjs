@@ -54,6 +54,17 @@ await main(async ({ page }) => {
   result.urls.push(await where());
   result.history = await page.locator('[data-testid="history"] tbody tr').allInnerTexts();
   result.digest = await page.locator('[data-testid="digest"]').innerText();
+  // The component job's drawer: the digest it ran, a link to the component's page.
+  await page.locator(`[data-row="${process.env.TELL}"]`).click();
+  await page.waitForFunction((job) => window.location.pathname.endsWith(encodeURIComponent(job)), process.env.TELL);
+  const componentLink = page.locator('[data-testid="drawer"] .facts a');
+  result.component = {
+    name: (await componentLink.innerText()).split("/").slice(-2).join("/"),
+    digest: await page.locator('[data-testid="digest"]').innerText(),
+    href: await componentLink.getAttribute("href"),
+  };
+  await page.goBack();
+  await page.locator('[data-testid="history"]').waitFor();
 
   // Back: the attempts tab, the logs tab, the timeline without a drawer; forward again.
   const back = [];
