@@ -116,5 +116,5 @@ def test_timeline_attempts_history_their_urls_and_rerun_from_failed(
     assert seen["liveBar"] == "running"
     assert seen["liveSpans"][1] > seen["liveSpans"][0]
     assert any(f"kept from run {run_id}" in line for line in seen["keptHistory"])
-    assert (seen["axeTimeline"], seen["axeAttempts"]) == ([], [])
+    assert (seen["axeTimeline"], seen["axeAttempts"], seen["axeHistory"]) == ([], [], [])
     assert seen["problems"] == []

@@ -88,6 +88,7 @@ await main(async ({ page }) => {
     runHistory: await page.locator('.run-history [data-testid="history"] tbody tr').count(),
     attempts: await page.locator('[data-testid="attempts"] tbody tr').count(),
   };
+  result.axeHistory = await axeViolations(page);
 
   // The failing job's log: its red line. Then rerun from the failed jobs.
   await page.goto(`${BASE}/runs/${RUN}/jobs/${encodeURIComponent(GATED)}?view=timeline`);

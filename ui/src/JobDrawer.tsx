@@ -4,6 +4,7 @@ import { duration, matrixSummary, when, type Attempt, type Job, type Run } from 
 import { attemptsOf, historyOf, imageRef } from "./jobFacts";
 import { logFeed } from "./logFeed";
 import { PAGE_QUERY, pageLines } from "./logPage";
+import { LinkTabs } from "./LinkTabs";
 import { LogView, type ShownLine } from "./LogView";
 import { RunHistory } from "./RunHistory";
 import { TABS, type JobTab } from "./runLinks";
@@ -178,19 +179,7 @@ export function JobDrawer({
             )}
             <ImageFacts image={job.image} />
           </dl>
-          <nav className="tabs" aria-label="Job details">
-            {TABS.map((name) => (
-              <Link
-                key={name}
-                to={tabLink(name)}
-                className={name === tab ? "active" : undefined}
-                aria-current={name === tab ? "page" : undefined}
-                data-tab={name}
-              >
-                {TAB_NAMES[name]}
-              </Link>
-            ))}
-          </nav>
+          <LinkTabs names={TABS} labels={TAB_NAMES} current={tab} to={tabLink} label="Job details" kind="tab" />
           {tab === "logs" && Object.keys(job.outputs).length > 0 && (
             <table className="outputs" data-testid="outputs">
               <thead>

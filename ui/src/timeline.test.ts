@@ -2,23 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { Attempt, Job } from "./api";
 import { imageRef } from "./jobFacts";
 import { runUrl, tabOf, viewOf } from "./runLinks";
+import { testJob } from "./testJobs";
 import { offsetLabel, ticks, timeline } from "./timeline";
 
 const T0 = Date.parse("2026-12-04T10:00:00Z");
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
 
 function job(path: string, status: string, start: number | null = null, end: number | null = null): Job {
-  return {
-    path,
-    status,
-    exit_code: null,
-    attempts: 1,
-    outputs: {},
-    reason: null,
-    image: null,
-    started_at: start === null ? null : at(start),
-    finished_at: end === null ? null : at(end),
-  };
+  return testJob(path, status, start === null ? null : at(start), end === null ? null : at(end));
 }
 
 function attempt(path: string, n: number, status: string, start: number, end: number | null): Attempt {

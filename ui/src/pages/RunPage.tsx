@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, duration, LIVE, when, type Run } from "../api";
 import { JobDrawer } from "../JobDrawer";
+import { LinkTabs } from "../LinkTabs";
 import { RunGraph } from "../RunGraph";
 import { RunHistory } from "../RunHistory";
 import { runUrl, tabOf, viewOf, VIEWS, type RunView } from "../runLinks";
@@ -150,19 +151,15 @@ export function RunPage() {
           </p>
         )}
       </div>
-      <nav className="tabs run-views" aria-label="Run views">
-        {VIEWS.map((name) => (
-          <Link
-            key={name}
-            to={runUrl(run.id, name, job, tab)}
-            className={name === view ? "active" : undefined}
-            aria-current={name === view ? "page" : undefined}
-            data-view={name}
-          >
-            {VIEW_NAMES[name]}
-          </Link>
-        ))}
-      </nav>
+      <LinkTabs
+        names={VIEWS}
+        labels={VIEW_NAMES}
+        current={view}
+        to={(name) => runUrl(run.id, name, job, tab)}
+        label="Run views"
+        kind="view"
+        className="tabs run-views"
+      />
       <div className="run-body" data-view={view}>
         {view === "graph" && <RunGraph jobs={run.jobs ?? []} selected={job} link={jobLink} />}
         {view === "timeline" && (
