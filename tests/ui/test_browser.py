@@ -178,6 +178,8 @@ def test_a_pause_is_approved_from_the_runs_page(ui_server: UiServer, drive: Driv
     seen = drive("pause.mjs", ui_server, RUN_ID=str(run_id))
     assert seen["buttons"] == ["Approve", "Reject", "Cancel"]
     assert seen["after"] == []  # a run that succeeded has nothing to rerun
+    assert seen["url"] == "?view=history"
+    assert any("stage approve approved by root: looks <b>good</b>" in row for row in seen["history"])
     pause = pauses.pauses(ui_server.store, run_id)[0].to_json()
     decided = (pause["decision"], pause["decided_by"], pause["comment"])
     assert decided == ("approved", "root", "looks <b>good</b>")

@@ -1,4 +1,5 @@
-// A run waiting at a pause stage: approve it from its page with a comment and see it finish.
+// A run waiting at a pause stage: approve it from its page with a comment and see it finish;
+// the run's history then says who decided and why.
 // Env: COOPS_UI_URL, COOPS_UI_TOKEN, RUN_ID.
 import { main, screenshot, signIn } from "./browser.mjs";
 
@@ -10,5 +11,10 @@ await main(async ({ page }) => {
   await screenshot(page, "paused");
   await page.getByRole("button", { name: "Approve" }).click();
   await page.waitForFunction(() => document.querySelector("h1 .status")?.dataset.status === "success");
-  return { buttons, after: await page.locator(".run-head button").allInnerTexts() };
+  const after = await page.locator(".run-head button").allInnerTexts();
+  // The run's history view says who decided, and their comment, as text.
+  await page.locator('a[data-view="history"]').click();
+  await page.locator('[data-testid="history"]').waitFor();
+  const history = await page.locator('[data-testid="history"] tbody tr').allInnerTexts();
+  return { buttons, after, history, url: new URL(page.url()).search };
 });

@@ -1,8 +1,13 @@
 import { useEffect, useRef, useState } from "react";
-import { duration, matrixSummary, type Run } from "./api";
+import { Link } from "react-router";
+import { duration, matrixSummary, when, type Attempt, type Job, type Run } from "./api";
+import { attemptsOf, historyOf, imageRef } from "./jobFacts";
 import { logFeed } from "./logFeed";
 import { PAGE_QUERY, pageLines } from "./logPage";
+import { LinkTabs } from "./LinkTabs";
 import { LogView, type ShownLine } from "./LogView";
+import { RunHistory } from "./RunHistory";
+import { TABS, type JobTab } from "./runLinks";
 import { StatusBadge } from "./Status";
 
 /** At most this many lines are kept (the newest); the view shows only those in sight. */
@@ -51,7 +56,88 @@ function useJobLog(runId: number, path: string): { lines: ShownLine[]; count: nu
   return { lines: kept.current, count, ended, total };
 }
 
-export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onClose: () => void }) {
+const TAB_NAMES: Record<JobTab, string> = { logs: "Logs and outputs", attempts: "Attempts", history: "History" };
+
+/** The image the job ran; for a pinned one (a repository component) its digest apart, and
+ * a link to the component's page. */
+function ImageFacts({ image }: { image: string | null }) {
+  if (!image) {
+    return (
+      <>
+        <dt>Image</dt>
+        <dd>–</dd>
+      </>
+    );
+  }
+  const ref = imageRef(image);
+  return (
+    <>
+      <dt>{ref.component ? "Component" : "Image"}</dt>
+      <dd className="mono">
+        {ref.component ? <Link to={`/components/${ref.component}`}>{ref.name}</Link> : ref.name}
+      </dd>
+      <dt>Digest</dt>
+      <dd className="mono" data-testid="digest">
+        {ref.digest ?? <span className="muted">none recorded (run by tag)</span>}
+      </dd>
+    </>
+  );
+}
+
+function Attempts({ job, attempts }: { job: Job; attempts: Attempt[] }) {
+  if (attempts.length === 0) {
+    return (
+      <p className="muted">
+        {job.matrix ? "A matrix job: each instance has its own attempts." : "No attempt has started yet."}
+      </p>
+    );
+  }
+  return (
+    <table className="list attempts" data-testid="attempts">
+      <thead>
+        <tr>
+          <th>Attempt</th>
+          <th>State</th>
+          <th>Exit code</th>
+          <th>Started</th>
+          <th>Took</th>
+          <th>Reason</th>
+        </tr>
+      </thead>
+      <tbody>
+        {attempts.map((attempt) => (
+          <tr key={attempt.attempt} data-attempt={attempt.attempt} data-status={attempt.status}>
+            <td>{attempt.attempt}</td>
+            <td>
+              <StatusBadge status={attempt.status} />
+            </td>
+            <td className="exit-code">{attempt.exit_code ?? "–"}</td>
+            <td>{when(attempt.started_at) || "–"}</td>
+            <td>{duration(attempt.started_at, attempt.finished_at) || "–"}</td>
+            <td className="reason-cell">
+              {attempt.reason ?? ""}
+              {attempt.log_unstored > 0 && ` (${attempt.log_unstored} log lines past the cap not kept)`}
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function JobDrawer({
+  run,
+  path,
+  tab,
+  tabLink,
+  onClose,
+}: {
+  run: Run;
+  path: string;
+  tab: JobTab;
+  tabLink: (tab: JobTab) => string;
+  onClose: () => void;
+}) {
   const job = run.jobs?.find((candidate) => candidate.path === path);
   const { lines, count, ended, total } = useJobLog(run.id, path);
 
@@ -62,7 +148,7 @@ export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onCl
   }, [onClose]);
 
   return (
-    <aside className="drawer" aria-label={`Job ${path}`} data-testid="drawer">
+    <aside className="drawer" aria-label={`Job ${path}`} data-testid="drawer" data-tab={tab}>
       <header>
         <h2>{path}</h2>
         <button type="button" onClick={onClose} aria-label="Close">
@@ -91,10 +177,10 @@ export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onCl
                 <dd>{matrixSummary(job.matrix)}</dd>
               </>
             )}
-            <dt>Image</dt>
-            <dd className="mono">{job.image ?? "–"}</dd>
+            <ImageFacts image={job.image} />
           </dl>
-          {Object.keys(job.outputs).length > 0 && (
+          <LinkTabs names={TABS} labels={TAB_NAMES} current={tab} to={tabLink} label="Job details" kind="tab" />
+          {tab === "logs" && Object.keys(job.outputs).length > 0 && (
             <table className="outputs" data-testid="outputs">
               <thead>
                 <tr>
@@ -112,9 +198,17 @@ export function JobDrawer({ run, path, onClose }: { run: Run; path: string; onCl
               </tbody>
             </table>
           )}
+          {tab !== "logs" && (
+            <div className="drawer-pane">
+              {tab === "attempts" && <Attempts job={job} attempts={attemptsOf(run, path)} />}
+              {tab === "history" && <RunHistory changes={historyOf(run, path)} withJob={false} />}
+            </div>
+          )}
         </>
       )}
-      <LogView lines={lines} count={count} ended={ended} dropped={total - count} name={`run-${run.id}-${path}`} />
+      {(tab === "logs" || !job) && (
+        <LogView lines={lines} count={count} ended={ended} dropped={total - count} name={`run-${run.id}-${path}`} />
+      )}
     </aside>
   );
 }

@@ -44,7 +44,8 @@ function JobNode({ data, selected }: NodeProps<Node<JobData>>) {
 
 const nodeTypes = { stage: StageNode, action: ActionNode, job: JobNode };
 
-export function RunGraph({ runId, jobs, selected }: { runId: number; jobs: Job[]; selected?: string }) {
+/** The run's graph; a click on a job opens ``link(path)`` (its drawer, the page's view kept). */
+export function RunGraph({ jobs, selected, link }: { jobs: Job[]; selected?: string; link: (path: string) => string }) {
   const navigate = useNavigate();
   const { nodes, edges } = useMemo(() => runGraph(jobs, selected), [jobs, selected]);
   return (
@@ -56,8 +57,7 @@ export function RunGraph({ runId, jobs, selected }: { runId: number; jobs: Job[]
         {...GRAPH_VIEW}
         onNodeClick={(_, node) => {
           if (node.type === "job") {
-            const path = (node.data as JobData).job.path;
-            navigate(`/runs/${runId}/jobs/${encodeURIComponent(path)}`);
+            navigate(link((node.data as JobData).job.path));
           }
         }}
       >

@@ -73,6 +73,31 @@ export interface Run {
   started_at: string | null;
   finished_at: string | null;
   jobs?: Job[];
+  /** every attempt of every job (a matrix's instances left out), job by job */
+  attempts?: Attempt[];
+  /** every state change of the run (job null) and of its jobs, oldest first: Lua's effects,
+   * skips, retries, pause decisions, each with its reason */
+  history?: Change[];
+}
+
+export interface Attempt {
+  job: string;
+  attempt: number;
+  status: Status;
+  exit_code: number | null;
+  reason: string | null;
+  outputs: Record<string, string>;
+  started_at: string | null;
+  finished_at: string | null;
+  log_unstored: number;
+}
+
+export interface Change {
+  job: string | null;
+  attempt: number | null;
+  status: Status;
+  reason: string | null;
+  at: string;
 }
 
 export interface Flow {

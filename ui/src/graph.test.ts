@@ -1,20 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Job } from "./api";
 import { groupStatus, runGraph, splitPath, stagesOf } from "./graph";
+import { testJob } from "./testJobs";
 
-function job(path: string, status = "success"): Job {
-  return {
-    path,
-    status,
-    exit_code: null,
-    attempts: 1,
-    outputs: {},
-    reason: null,
-    image: null,
-    started_at: null,
-    finished_at: null,
-  };
-}
+const job = testJob;
 
 describe("splitPath", () => {
   it("splits stage, action and job; a matrix instance keeps its suffix", () => {

@@ -84,7 +84,7 @@ export function WhoAndWhere({ me }: { me: Whoami }) {
   return (
     <>
       <label className="switcher">
-        <span className="visually-hidden">Namespace</span>
+        <span className="sr-only">Namespace</span>
         <select data-testid="namespace" value={chosen ?? ""} onChange={(e) => choose(e.target.value)}>
           <option value="">All namespaces</option>
           {namespaces.map((n) => (

@@ -207,7 +207,7 @@ export default function FlowPage() {
         <VersionChoice label="From" which="from" value={from} versions={versions} choose={set} />
         <VersionChoice label="to" which="to" value={to} versions={versions} choose={set} />
         <fieldset className="view-choice">
-          <legend className="visually-hidden">Diff view</legend>
+          <legend className="sr-only">Diff view</legend>
           <label>
             <input type="radio" name="view" checked={!split} onChange={() => set("view", "unified")} /> unified
           </label>

@@ -1,8 +1,12 @@
 import { useCallback, useEffect, useState } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, duration, LIVE, when, type Run } from "../api";
 import { JobDrawer } from "../JobDrawer";
+import { LinkTabs } from "../LinkTabs";
 import { RunGraph } from "../RunGraph";
+import { RunHistory } from "../RunHistory";
+import { runUrl, tabOf, viewOf, VIEWS, type RunView } from "../runLinks";
+import { RunTimeline } from "../RunTimeline";
 import { useSession } from "../session";
 import { StatusBadge } from "../Status";
 
@@ -66,10 +70,15 @@ function useLiveRun(id: number): { run: Run | undefined; error: string | null; r
   return { run, error, reload: () => void load() };
 }
 
+const VIEW_NAMES: Record<RunView, string> = { graph: "Graph", timeline: "Timeline", history: "History" };
+
 export function RunPage() {
   const params = useParams();
   const id = Number(params.id);
   const job = params.job;
+  const [search] = useSearchParams();
+  const view = viewOf(search);
+  const tab = tabOf(search);
   const { run, error, reload } = useLiveRun(id);
   const { me } = useSession();
   const navigate = useNavigate();
@@ -84,7 +93,7 @@ export function RunPage() {
       const body = decision && comment.trim() ? JSON.stringify({ comment: comment.trim() }) : undefined;
       const answer = await api<{ id: number }>(`/api/v1/runs/${id}/${what}`, { method: "POST", body });
       if (decision) setComment("");
-      if (what === "rerun") navigate(`/runs/${answer.id}`);
+      if (what === "rerun") navigate(runUrl(answer.id, view));
       else reload();
     } catch (e) {
       setActionError(e instanceof Error ? e.message : String(e));
@@ -95,6 +104,7 @@ export function RunPage() {
   if (error && !run) return <p className="error">{error}</p>;
   if (!run) return <p className="muted">Loading…</p>;
   const live = LIVE.has(run.status);
+  const jobLink = (path: string) => runUrl(run.id, view, path, tab);
   return (
     <section className="run-page">
       <div className="run-head">
@@ -141,9 +151,34 @@ export function RunPage() {
           </p>
         )}
       </div>
-      <div className="run-body">
-        <RunGraph runId={run.id} jobs={run.jobs ?? []} selected={job} />
-        {job && <JobDrawer run={run} path={job} onClose={() => navigate(`/runs/${run.id}`)} />}
+      <LinkTabs
+        names={VIEWS}
+        labels={VIEW_NAMES}
+        current={view}
+        to={(name) => runUrl(run.id, name, job, tab)}
+        label="Run views"
+        kind="view"
+        className="tabs run-views"
+      />
+      <div className="run-body" data-view={view}>
+        {view === "graph" && <RunGraph jobs={run.jobs ?? []} selected={job} link={jobLink} />}
+        {view === "timeline" && (
+          <RunTimeline jobs={run.jobs ?? []} attempts={run.attempts ?? []} live={live} selected={job} link={jobLink} />
+        )}
+        {view === "history" && (
+          <div className="run-history">
+            <RunHistory changes={run.history ?? []} withJob />
+          </div>
+        )}
+        {job && (
+          <JobDrawer
+            run={run}
+            path={job}
+            tab={tab}
+            tabLink={(name) => runUrl(run.id, view, job, name)}
+            onClose={() => navigate(runUrl(run.id, view))}
+          />
+        )}
       </div>
     </section>
   );
