@@ -203,8 +203,8 @@ def statements_of(store: Store, do: Callable[[], object]) -> list[str]:
 
 def test_an_attempt_is_put_up_and_withdrawn_in_few_round_trips(store: Store) -> None:
     """Per job the run's engine puts the attempt up in one statement (the run found by its
-    uid inside it; on PostgreSQL its announcement too) and, once it saw it done without a
-    line, withdraws it with none; with lines, only those are dropped."""
+    uid inside it; on PostgreSQL its announcement too); a done attempt's lines stay until
+    the run's end is recorded, in the same write."""
     run_uid = new_run(store)
     ids: list[int] = []
     sent = statements_of(store, lambda: ids.append(q.enqueue(store, run_uid, "s.a.j", 1, {}, {})))
@@ -215,9 +215,12 @@ def test_an_attempt_is_put_up_and_withdrawn_in_few_round_trips(store: Store) -> 
     assert claim is not None and claim.id == ids[0] and claim.run_id == run_id
     assert q.append_lines(store, claim, 1, [("stdout", "hello", utcnow())])
     assert q.finish(store, claim, exit_code=0)
-    assert statements_of(store, lambda: q.withdraw(store, claim.id, "done", done=True, lines=False)) == []
-    assert q.progress(store, claim.id, 0).lines[0].text == "hello"  # nothing was touched
-    dropped = statements_of(store, lambda: q.withdraw(store, claim.id, "done", done=True))
-    assert len(dropped) == 1 and "DELETE" in dropped[0]
+    assert q.progress(store, claim.id, 0).lines[0].text == "hello"
+    recorder = store.recorder(run_id)
+    recorder.run("running", utcnow())
+    recorder.flush()
+    assert q.progress(store, claim.id, 0).lines[0].text == "hello"  # kept while the run goes on
+    recorder.run("success", utcnow(), finished_at=utcnow())
+    recorder.flush()
     ended = q.progress(store, claim.id, 0)
     assert ended.status == q.DONE and ended.exit_code == 0 and ended.lines == []

@@ -205,8 +205,6 @@ class Attempts:
             raise
         finally:
             if handle is not None:
-                if self.executor.adopts:  # the lines read are stored before their copy is dropped
-                    self.run.reporter.flush()
                 await _shielded(self.executor.destroy(handle))
         if reason is None and outputs.result is False:
             reason = "the component reported CO_RESULT = false"

@@ -339,6 +339,11 @@ class Recorder:
         run, jobs, inserts, updates, changes, logs = batch
         if run:
             conn.execute(t.runs.update().where(t.runs.c.id == self.run_id).values(**run))
+            if run.get("finished_at") is not None:
+                # The run has ended: the copies of its workers' lines are all stored now (with
+                # this write). Before, a server killed would leave them to the one taking over.
+                ours = sa.select(t.ready_jobs.c.id).where(t.ready_jobs.c.run_id == self.run_id)
+                conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id.in_(ours)))
         if inserts:
             for rows in _uniform(list(inserts.values())):
                 conn.execute(t.job_attempts.insert(), rows)

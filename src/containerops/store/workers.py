@@ -375,20 +375,17 @@ def expire(store: Store, ready_id: int, reason: str) -> str | None:
     return status if taken else None
 
 
-def withdraw(store: Store, ready_id: int, reason: str, *, done: bool = False, lines: bool = True) -> None:
-    """The engine is done with the attempt: an unfinished one is cancelled (its worker
-    stops it at its next heartbeat), and the lines on their way are dropped. ``done``: the
-    engine saw it done (no worker writes to it any more), and with ``lines`` False it saw
-    no line of it either: nothing is left to do (no round trip)."""
-    if done and not lines:
-        return
+def withdraw(store: Store, ready_id: int, reason: str) -> None:
+    """The engine stops following an unfinished attempt: it is cancelled (its worker stops
+    it at its next heartbeat), and the lines on their way are dropped. The lines of a done
+    attempt stay until its run's end is recorded (the recorder drops them then): the engine
+    may not have stored them yet, and a server taking the run over reads them from here."""
     with store.database.begin() as conn:
-        if not done:
-            conn.execute(
-                t.ready_jobs.update()
-                .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED, ADRIFT)))
-                .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
-            )
+        conn.execute(
+            t.ready_jobs.update()
+            .where(t.ready_jobs.c.id == ready_id, t.ready_jobs.c.status.in_((READY, CLAIMED, ADRIFT)))
+            .values(status=CANCELLED, fence=t.ready_jobs.c.fence + 1, finished_at=utcnow(), reason=reason)
+        )
         conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
 
 

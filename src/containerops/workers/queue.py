@@ -191,13 +191,10 @@ class QueueExecutor(Executor):
 
     async def destroy(self, handle: JobHandle) -> None:
         job = _ours(handle)
+        if job.ended is not None and job.ended.status == queue.DONE:
+            return  # its worker writes nothing more; its lines go when the run's end is stored
         reason = "cancelled: the run's engine stopped waiting for it"
-        # seen done: its worker writes nothing more; seen done without a line: none is stored
-        done = job.ended is not None and job.ended.status == queue.DONE
-        lines = job.seq > 0
-        await asyncio.to_thread(
-            reconnecting, queue.withdraw, self.store, job.ready_id, reason, done=done, lines=lines
-        )
+        await asyncio.to_thread(reconnecting, queue.withdraw, self.store, job.ready_id, reason)
 
 
 def _expired(seen: queue.Progress) -> bool:
