@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from containerops.executors.docker.client import connect
+from containerops.executors.docker_client import connect
 from containerops.images.base import (
     DEBIAN_SUITE,
     PYTHON_IMAGE,
