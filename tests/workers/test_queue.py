@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -70,6 +71,34 @@ def test_a_done_attempts_lines_stay_in_the_queue_until_the_runs_end_is_stored(
     assert [row.line for row in store.log_lines(state.id)] == ["line 1", "line 2", "line 3", "next"]
     with store.database.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.ready_job_lines)).scalar() == 0
+    store.close()
+
+
+def test_a_worker_records_a_result_before_it_removes_the_container(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker killed after removing a finished job's container but before recording its
+    result left an attempt whose container is gone: lost, and the job ran a second time."""
+    store = Store.open(f"sqlite:///{tmp_path / 'coops.db'}")
+    events: list[str] = []
+    finish = queue.finish
+
+    def finishing(*args: Any, **kwargs: Any) -> bool:
+        events.append("result recorded")
+        return finish(*args, **kwargs)
+
+    monkeypatch.setattr(queue, "finish", finishing)
+    serving = worker(store, "w1")
+    destroy = serving.executor.destroy
+
+    async def destroying(handle: Any) -> None:
+        events.append("removed")
+        await destroy(handle)
+
+    monkeypatch.setattr(serving.executor, "destroy", destroying)
+    (state,) = asyncio.run(with_workers(store, [serving], flow(sh('echo "done"'))))
+    assert state.status == "success", state.reason
+    assert events == ["result recorded", "removed"]
     store.close()
 
 

@@ -174,46 +174,49 @@ class Worker:
             await self.executor.setup(run)
             self._runs[spec.run_id] = run
         handle: JobHandle | None = None
+        # The result is recorded before the container goes: a worker killed in between would
+        # lose the attempt with its container, and the job would run again.
         try:
-            seq = 0
-            if claim.reattach:
-                stored = await asyncio.to_thread(queue.stored_lines, self.store, claim.id)
-                handle = await self.executor.adopt(spec, stored)
-                if handle is None:
-                    gone = f"worker lost: {claim.path} attempt {claim.attempt}'s container is gone"
-                    log.warning("%s", gone)
-                    await asyncio.to_thread(
-                        reconnecting, queue.finish, self.store, claim, exit_code=None, reason=gone
-                    )
-                    return
-                said = "re-attached to %s attempt %d after %d line(s)"
-                log.info(said, claim.path, claim.attempt, len(stored))
-                seq = len(stored)
-            else:
-                handle = await self.executor.start(spec)
-            async for batch in self.executor.log_batches(handle):
-                lines = [(line.stream, line.text, line.time) for line in batch]
-                if not await asyncio.to_thread(
-                    reconnecting, queue.append_lines, self.store, claim, seq + 1, lines
-                ):
-                    log.warning("%s is no longer ours: stopping it", claim.path)
-                    return
-                seq += len(lines)
-            ended = await self.executor.wait(handle)
-            output = await self.executor.output_file(handle)
-            done: dict[str, Any] = dict(
-                exit_code=ended.exit_code,
-                oom_killed=ended.oom_killed,
-                reason=ended.reason,
-                output_file=output,
-            )
-        except ExecutorError as error:
-            done = dict(exit_code=None, reason=str(error))
+            try:
+                seq = 0
+                if claim.reattach:
+                    stored = await asyncio.to_thread(queue.stored_lines, self.store, claim.id)
+                    handle = await self.executor.adopt(spec, stored)
+                    if handle is None:
+                        gone = f"worker lost: {claim.path} attempt {claim.attempt}'s container is gone"
+                        log.warning("%s", gone)
+                        await asyncio.to_thread(
+                            reconnecting, queue.finish, self.store, claim, exit_code=None, reason=gone
+                        )
+                        return
+                    said = "re-attached to %s attempt %d after %d line(s)"
+                    log.info(said, claim.path, claim.attempt, len(stored))
+                    seq = len(stored)
+                else:
+                    handle = await self.executor.start(spec)
+                async for batch in self.executor.log_batches(handle):
+                    lines = [(line.stream, line.text, line.time) for line in batch]
+                    if not await asyncio.to_thread(
+                        reconnecting, queue.append_lines, self.store, claim, seq + 1, lines
+                    ):
+                        log.warning("%s is no longer ours: stopping it", claim.path)
+                        return
+                    seq += len(lines)
+                ended = await self.executor.wait(handle)
+                output = await self.executor.output_file(handle)
+                done: dict[str, Any] = dict(
+                    exit_code=ended.exit_code,
+                    oom_killed=ended.oom_killed,
+                    reason=ended.reason,
+                    output_file=output,
+                )
+            except ExecutorError as error:
+                done = dict(exit_code=None, reason=str(error))
+            if not await asyncio.to_thread(reconnecting, partial(queue.finish, self.store, claim, **done)):
+                log.warning("%s ended after it stopped being ours: its result is dropped", claim.path)
         finally:
             if handle is not None:
                 await asyncio.shield(self.executor.destroy(handle))
-        if not await asyncio.to_thread(reconnecting, partial(queue.finish, self.store, claim, **done)):
-            log.warning("%s ended after it stopped being ours: its result is dropped", claim.path)
 
 
 def job_spec(stored: Mapping[str, Any]) -> JobSpec:
