@@ -4,11 +4,13 @@ by every worker from the registry, the cgroups the workers' Engines need."""
 from __future__ import annotations
 
 import time
+from contextlib import suppress
 
+import docker
 from docker.types import ContainerSpec, Placement, ServiceMode, TaskTemplate
 
 from containerops.images import BUSYBOX_IMAGE
-from tests.swarmharness import Swarm
+from tests.swarmharness import Swarm, Worker
 
 
 def test_nodes_are_a_drained_manager_and_two_ready_workers(swarm: Swarm) -> None:
@@ -50,3 +52,19 @@ def test_each_worker_pulls_from_the_registry_and_runs_a_job(swarm: Swarm) -> Non
         finally:
             swarm.client.api.remove_service(name)
     assert ran == {"n1": "n1", "n2": "n2"}
+    for worker in swarm.workers:
+        remove_task_containers(worker, f"coops-harness-{worker.name}")
+
+
+def remove_task_containers(worker: Worker, service: str) -> None:
+    """A removed replicated-job's completed task keeps its container on the node (a minute
+    and more): remove it, so that later tests on the harness find the nodes clean."""
+    client = worker.client()
+    try:
+        filters = {"label": f"com.docker.swarm.service.name={service}"}
+        for container in client.api.containers(all=True, filters=filters):
+            with suppress(docker.errors.NotFound):
+                client.api.remove_container(container["Id"], force=True)
+        assert client.api.containers(all=True, filters=filters) == []
+    finally:
+        client.close()

@@ -17,10 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("flow_versions") as batch:
-        batch.add_column(sa.Column("created_by", sa.String(length=64), nullable=True))
+    op.add_column("flow_versions", sa.Column("created_by", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("flow_versions") as batch:
-        batch.drop_column("created_by")
+    # Plain ALTER TABLE on every database (SQLite has DROP COLUMN since 3.35): a batch copy would
+    # drop flow_versions, which runs reference, and SQLite's foreign keys refuse that.
+    op.execute("ALTER TABLE flow_versions DROP COLUMN created_by")
