@@ -401,6 +401,44 @@ def _deb822_uris(text: str, suite: str) -> Iterator[str]:
             yield from fields.get("uris", "").split()
 
 
+# --- images on the python base ----------------------------------------------------------
+
+
+def build_on_python_base(
+    tag: str,
+    recipe: Callable[[str], tuple[str, ...]],
+    fill: Callable[[Path, str], None],
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    network_mode: str = "none",
+) -> BuiltImage:
+    """Build ``tag`` on :data:`PYTHON_IMAGE` (built first when missing), only when its
+    recipe changed: ``recipe(base_id)`` gives what the image is made from (its digest, a
+    label); ``fill(folder, base_id)`` writes the build context (the Dockerfile and files)."""
+    say: Progress = progress or (lambda _message: None)
+    started = time.monotonic()
+    build_base_images(only=[PYTHON_IMAGE], progress=say)
+    client = connect()
+    try:
+        base_id = str(client.images.get(PYTHON_IMAGE).id)
+        digest = _hash(base_id, *recipe(base_id))
+        current = None if force else _up_to_date(client, tag, digest)
+        if current is not None:
+            say(f"{tag} is up to date")
+            return _built(current, tag, digest, built=False, started=started)
+        replaced = _image_id(client, tag)
+        with tempfile.TemporaryDirectory(prefix="coops-image-") as context:
+            fill(Path(context), base_id)
+            say(f"building {tag}")
+            image = _docker_build(client, context, tag, digest, say, nocache=force, network_mode=network_mode)
+        _drop_replaced(client, [replaced], keep=image.id)
+        say(f"built {tag} ({_mib(image)})")
+        return _built(image, tag, digest, built=True, started=started)
+    finally:
+        client.close()
+
+
 # --- shared --------------------------------------------------------------------------
 
 

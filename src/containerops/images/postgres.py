@@ -12,24 +12,13 @@ TCP. Rebuilt only when its recipe or the base image changed (a digest, as a labe
 
 from __future__ import annotations
 
-import tempfile
-import time
 from pathlib import Path
 
-from containerops.executors.docker_client import connect
 from containerops.images.base import (
     DEBIAN_SUITE,
-    PYTHON_IMAGE,
     BuiltImage,
     Progress,
-    _built,
-    _docker_build,
-    _drop_replaced,
-    _hash,
-    _image_id,
-    _mib,
-    _up_to_date,
-    build_base_images,
+    build_on_python_base,
     debian_mirror,
 )
 
@@ -81,30 +70,23 @@ def build_postgres_image(*, force: bool = False, progress: Progress | None = Non
     """Build :data:`POSTGRES_IMAGE` on the python base image (built first when missing).
     Raises ImageBuildError saying why not."""
     say: Progress = progress or (lambda _message: None)
-    started = time.monotonic()
-    build_base_images(only=[PYTHON_IMAGE], progress=say)
     mirror = debian_mirror()
-    client = connect()
-    try:
-        base = client.images.get(PYTHON_IMAGE)
-        dockerfile = _DOCKERFILE.format(base=base.id, mirror=mirror)
-        digest = _hash(str(base.id), dockerfile, _ENTRYPOINT)
-        current = None if force else _up_to_date(client, POSTGRES_IMAGE, digest)
-        if current is not None:
-            say(f"{POSTGRES_IMAGE} is up to date")
-            return _built(current, POSTGRES_IMAGE, digest, built=False, started=started)
-        replaced = _image_id(client, POSTGRES_IMAGE)
-        with tempfile.TemporaryDirectory(prefix="coops-postgres-") as context:
-            Path(context, "Dockerfile").write_text(dockerfile)
-            entrypoint = Path(context, "coops-postgres")
-            entrypoint.write_text(_ENTRYPOINT)
-            entrypoint.chmod(0o755)  # COPY keeps the mode
-            say(f"building {POSTGRES_IMAGE} ({POSTGRES_PACKAGE} from {mirror})")
-            image = _docker_build(
-                client, context, POSTGRES_IMAGE, digest, say, nocache=force, network_mode="host"
-            )
-        _drop_replaced(client, [replaced], keep=image.id)
-        say(f"built {POSTGRES_IMAGE} ({_mib(image)})")
-        return _built(image, POSTGRES_IMAGE, digest, built=True, started=started)
-    finally:
-        client.close()
+    say(f"{POSTGRES_IMAGE}: {POSTGRES_PACKAGE} from {mirror}")
+
+    def dockerfile(base_id: str) -> str:
+        return _DOCKERFILE.format(base=base_id, mirror=mirror)
+
+    def fill(context: Path, base_id: str) -> None:
+        (context / "Dockerfile").write_text(dockerfile(base_id))
+        entrypoint = context / "coops-postgres"
+        entrypoint.write_text(_ENTRYPOINT)
+        entrypoint.chmod(0o755)  # COPY keeps the mode
+
+    return build_on_python_base(
+        POSTGRES_IMAGE,
+        lambda base_id: (dockerfile(base_id), _ENTRYPOINT),
+        fill,
+        force=force,
+        progress=say,
+        network_mode="host",  # apt-get, from the mirror the base images come from
+    )

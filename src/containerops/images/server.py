@@ -15,25 +15,14 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from containerops.executors.docker_client import connect
 from containerops.images.base import (
     COOPS_UID,
-    PYTHON_IMAGE,
     BuiltImage,
     ImageBuildError,
     Progress,
-    _built,
-    _docker_build,
-    _drop_replaced,
-    _hash,
-    _image_id,
-    _mib,
-    _up_to_date,
-    build_base_images,
+    build_on_python_base,
 )
 
 SERVER_IMAGE = "containerops/server:latest"
@@ -80,7 +69,6 @@ def build_server_image(
     """Build :data:`SERVER_IMAGE` from ``source`` (default: this checkout) on the python
     base image (built first when missing). Raises ImageBuildError saying why not."""
     say: Progress = progress or (lambda _message: None)
-    started = time.monotonic()
     source = source or source_checkout()
     if source is None or not (source / "pyproject.toml").is_file():
         raise ImageBuildError(
@@ -91,30 +79,23 @@ def build_server_image(
             f"the server image needs coops installed by a Python {'.'.join(map(str, IMAGE_PYTHON))} "
             f"(the base image's), not {sys.version.split()[0]}"
         )
-    build_base_images(only=[PYTHON_IMAGE], progress=say)
-    client = connect()
-    try:
-        base = client.images.get(PYTHON_IMAGE)
-        digest = _hash(str(base.id), _SERVER_DOCKERFILE, _LAUNCHER, source_digest(source))
-        current = None if force else _up_to_date(client, SERVER_IMAGE, digest)
-        if current is not None:
-            say(f"{SERVER_IMAGE} is up to date")
-            return _built(current, SERVER_IMAGE, digest, built=False, started=started)
-        replaced = _image_id(client, SERVER_IMAGE)
-        with tempfile.TemporaryDirectory(prefix="coops-server-") as context:
-            say(f"installing coops from {source} (pip install --target)")
-            _pip_install(source, Path(context, "site"))
-            launcher = Path(context, "coops")
-            launcher.write_text(_LAUNCHER)
-            launcher.chmod(0o755)
-            Path(context, "Dockerfile").write_text(_SERVER_DOCKERFILE.format(base=base.id))
-            say(f"building {SERVER_IMAGE}")
-            image = _docker_build(client, context, SERVER_IMAGE, digest, say, nocache=force)
-        _drop_replaced(client, [replaced], keep=image.id)
-        say(f"built {SERVER_IMAGE} ({_mib(image)})")
-        return _built(image, SERVER_IMAGE, digest, built=True, started=started)
-    finally:
-        client.close()
+    checkout = source  # narrowed to a Path for the functions below
+
+    def fill(context: Path, base_id: str) -> None:
+        say(f"installing coops from {checkout} (pip install --target)")
+        _pip_install(checkout, context / "site")
+        launcher = context / "coops"
+        launcher.write_text(_LAUNCHER)
+        launcher.chmod(0o755)
+        (context / "Dockerfile").write_text(_SERVER_DOCKERFILE.format(base=base_id))
+
+    return build_on_python_base(
+        SERVER_IMAGE,
+        lambda _base_id: (_SERVER_DOCKERFILE, _LAUNCHER, source_digest(checkout)),
+        fill,
+        force=force,
+        progress=say,
+    )
 
 
 def _pip_install(source: Path, target: Path) -> None:
