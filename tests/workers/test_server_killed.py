@@ -61,19 +61,44 @@ def postgres(coops_home: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def store(postgres: str) -> Iterator[Store]:
+    opened = Store.open(postgres)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def headers(store: Store) -> dict[str, str]:
+    """An administrator's bearer token."""
+    create_user(store, "root", admin=True)
+    return {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
+
+
+@pytest.fixture
+def marks(tmp_path: Path) -> Path:
+    """Where the jobs leave a line each time they start."""
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    return folder
+
+
 def stored(store: Store, run_id: int) -> list[str]:
     return [row.line for row in store.log_lines(run_id)]
 
 
 @pytest.mark.parametrize("after", ["restarted", "second server"])
 def test_jobs_go_on_under_their_workers_when_their_server_is_killed(
-    postgres: str, coops_home: Path, tmp_path: Path, after: str
+    postgres: str,
+    store: Store,
+    headers: dict[str, str],
+    marks: Path,
+    coops_home: Path,
+    tmp_path: Path,
+    after: str,
 ) -> None:
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    store = Store.open(postgres)
-    create_user(store, "root", admin=True)
-    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
     workers = [WorkerProcess(f"w{index}", postgres, tmp_path, slots=2) for index in (1, 2)]
     env = {"COOPS_DATABASE_URL": postgres}
     first = ServerProcess(coops_home, "local", "--external-workers", "--max-runs", "3", env=env)
@@ -146,20 +171,14 @@ def test_jobs_go_on_under_their_workers_when_their_server_is_killed(
         second.stop()
         for worker in workers:
             worker.stop()
-        store.close()
 
 
 def test_an_attempt_followed_again_keeps_its_time_and_the_retries_spent(
-    postgres: str, coops_home: Path, tmp_path: Path
+    postgres: str, store: Store, headers: dict[str, str], marks: Path, coops_home: Path, tmp_path: Path
 ) -> None:
     """The server that takes up a killed server's run counts an attempt it follows again
     against the job's timeout from the attempt's start, not from the take-up, and a job's
     retries already spent stay spent."""
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    store = Store.open(postgres)
-    create_user(store, "root", admin=True)
-    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
     worker = WorkerProcess("w1", postgres, tmp_path, slots=2)
     server = ServerProcess(coops_home, "local", "--external-workers", env={"COOPS_DATABASE_URL": postgres})
     timed = {"name": "timed", "command": ["sh", "-c", "echo begun; sleep 9"], "timeout": 6}
@@ -196,19 +215,13 @@ def test_an_attempt_followed_again_keeps_its_time_and_the_retries_spent(
     finally:
         server.stop()
         worker.stop()
-        store.close()
 
 
 def test_the_server_taking_a_run_over_applies_its_log_rules(
-    postgres: str, coops_home: Path, tmp_path: Path
+    postgres: str, store: Store, headers: dict[str, str], marks: Path, coops_home: Path, tmp_path: Path
 ) -> None:
     """A run's ``logs:`` rules go on under the server that takes it over: lines printed after
     its server was killed are forwarded to the sink, and one matching them notifies."""
-    marks = tmp_path / "marks"
-    marks.mkdir()
-    store = Store.open(postgres)
-    create_user(store, "root", admin=True)
-    headers = {"Authorization": f"Bearer {create_token(store, 'root', 'admin')}"}
     worker = WorkerProcess("w1", postgres, tmp_path, slots=2)
     env = {"COOPS_DATABASE_URL": postgres}
     first = ServerProcess(coops_home, "local", "--external-workers", env=env)
