@@ -85,6 +85,17 @@ class LogLine(NamedTuple):
     time: datetime  # UTC, when the line was produced (the executor's best knowledge)
 
 
+def attempt_labels(spec: JobSpec) -> list[str]:
+    """The label filter (``key=value`` each) that finds what an attempt made: a container,
+    a service, a secret. An executor that adopts an attempt finds it by these."""
+    return [
+        f"{LABEL_MANAGED}=true",
+        f"{LABEL_RUN}={spec.run_id}",
+        f"{LABEL_JOB}={spec.path}",
+        f"{LABEL_ATTEMPT}={spec.attempt}",
+    ]
+
+
 async def lines_of(batches: AsyncIterator[list[LogLine]]) -> AsyncIterator[LogLine]:
     """The lines of ``batches`` one by one (``Executor.logs`` of an executor that reads in
     batches); leaving early closes ``batches``, which stops its reader."""
@@ -92,6 +103,20 @@ async def lines_of(batches: AsyncIterator[list[LogLine]]) -> AsyncIterator[LogLi
         async for batch in batches:
             for line in batch:
                 yield line
+    finally:
+        await _close(batches)
+
+
+async def after_lines(batches: AsyncIterator[list[LogLine]], skip: int) -> AsyncIterator[list[LogLine]]:
+    """``batches`` without their first ``skip`` lines: an adopted attempt's log read again
+    from its start, of which the run's log already holds those."""
+    try:
+        async for batch in batches:
+            if skip >= len(batch):
+                skip -= len(batch)
+                continue
+            yield batch[skip:]
+            skip = 0
     finally:
         await _close(batches)
 

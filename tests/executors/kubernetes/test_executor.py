@@ -316,3 +316,83 @@ def test_in_a_pod_the_service_account_is_used(tmp_path: Path, monkeypatch: pytes
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
     with pytest.raises(ExecutorError, match="no Kubernetes cluster configured"):
         kubernetes_client.connect()
+
+
+def second_executor(kubeapi: KubeAPI) -> KubernetesExecutor:
+    """Another coops on the same cluster: the one that takes up a killed one's attempts."""
+    configuration = k8s.Configuration(host=kubeapi.url)
+    return KubernetesExecutor(Settings(namespace=NAMESPACE), api=k8s.ApiClient(configuration))
+
+
+async def follow_adopted(executor: KubernetesExecutor, handle: JobHandle) -> tuple[list[str], ExitStatus]:
+    async def collect() -> list[str]:
+        return [line.text async for line in executor.logs(handle)]
+
+    try:
+        return await asyncio.gather(collect(), executor.wait(handle))
+    finally:
+        await executor.destroy(handle)
+
+
+def test_another_executor_follows_a_running_job_after_the_stored_lines(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    """A worker killed mid-job leaves its Job running: the next one finds it by name and
+    reads its log on from the line after those stored, then its end. Its Secret goes with it."""
+    run = RunContext(run_id=scenarios.new_run(), flow_uri="test/k8s/adopt")
+    command = 'for i in $(seq 1 8); do echo "line-$i"; sleep 0.2; done; exit 3'
+    job = scenarios.spec(
+        run.run_id, command, image=IMAGE, env={"TOKEN": "s3"}, secret_env=frozenset({"TOKEN"})
+    )
+    second = second_executor(kubeapi)
+
+    async def scenario() -> tuple[list[str], list[str], ExitStatus]:
+        await executor.setup(run)
+        lines = executor.logs(await executor.start(job))
+        stored = [(await anext(lines)).text for _ in range(2)]
+        await lines.aclose()  # type: ignore[attr-defined]  # the killed worker's reader
+        await second.setup(run)
+        adopted = await second.adopt(job, stored)
+        assert adopted is not None
+        rest, status = await follow_adopted(second, adopted)
+        await second.teardown(run)
+        return stored, rest, status
+
+    try:
+        stored, rest, status = asyncio.run(asyncio.wait_for(scenario(), 30))
+    finally:
+        second.close()
+    assert stored == ["line-1", "line-2"]
+    assert rest == [f"line-{i}" for i in range(3, 9)]
+    assert status.exit_code == 3
+    scenarios.nothing_left(view(kubeapi), run.run_id)
+
+
+def test_a_job_that_ended_while_nobody_watched_is_adopted_with_its_end(
+    executor: KubernetesExecutor, kubeapi: KubeAPI
+) -> None:
+    run = RunContext(run_id=scenarios.new_run(), flow_uri="test/k8s/adopt")
+    job = scenarios.spec(run.run_id, "echo one; echo two; exit 5", image=IMAGE)
+    second = second_executor(kubeapi)
+
+    async def scenario() -> tuple[list[str], ExitStatus]:
+        await executor.setup(run)
+        await executor.wait(await executor.start(job))
+        await second.setup(run)
+        adopted = await second.adopt(job, [])
+        assert adopted is not None
+        found = await follow_adopted(second, adopted)
+        await second.teardown(run)
+        return found
+
+    try:
+        lines, status = asyncio.run(asyncio.wait_for(scenario(), 30))
+    finally:
+        second.close()
+    assert (lines, status.exit_code) == (["one", "two"], 5)
+    scenarios.nothing_left(view(kubeapi), run.run_id)
+
+
+def test_an_attempt_whose_job_is_gone_is_not_adopted(executor: KubernetesExecutor) -> None:
+    job = scenarios.spec(scenarios.new_run(), "true", image=IMAGE)
+    assert asyncio.run(executor.adopt(job, [])) is None

@@ -68,6 +68,8 @@ from containerops.executors.base import (
     JobSpec,
     LogLine,
     RunContext,
+    after_lines,
+    attempt_labels,
     lines_of,
 )
 from containerops.executors.docker.attach import Attachment, open_attachment
@@ -293,9 +295,7 @@ class DockerExecutor(Executor):
 
     def _find(self, spec: JobSpec) -> tuple[str, str, str] | None:
         """(id, name, state) of the container of ``spec``'s attempt, if it is still there."""
-        labels = [f"{LABEL_MANAGED}=true", f"{LABEL_RUN}={spec.run_id}"]
-        labels += [f"{LABEL_JOB}={spec.path}", f"{LABEL_ATTEMPT}={spec.attempt}"]
-        found = self._api().containers(all=True, filters={"label": labels})
+        found = self._api().containers(all=True, filters={"label": attempt_labels(spec)})
         if not found:
             return None
         return str(found[0]["Id"]), str(found[0]["Names"][0]).lstrip("/"), str(found[0]["State"])
@@ -383,21 +383,6 @@ class DockerExecutor(Executor):
 
 def _timed_out(exc: BaseException) -> bool:
     return isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc).lower()
-
-
-async def after_lines(batches: AsyncIterator[list[LogLine]], skip: int) -> AsyncIterator[list[LogLine]]:
-    """``batches`` without their first ``skip`` lines (those already stored)."""
-    try:
-        async for batch in batches:
-            if skip >= len(batch):
-                skip -= len(batch)
-                continue
-            yield batch[skip:]
-            skip = 0
-    finally:
-        aclose = getattr(batches, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 async def _in_own_thread(name: str, fn: Callable[..., T], *args: Any) -> T:

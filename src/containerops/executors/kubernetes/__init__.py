@@ -26,7 +26,7 @@ import asyncio
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from containerops.executors.base import (
     JobSpec,
     LogLine,
     RunContext,
+    after_lines,
     lines_of,
 )
 from containerops.executors.kubernetes.cleanup import stop_run
@@ -64,10 +65,13 @@ from containerops.executors.kubernetes.convert import (
     exit_status,
     job_failure,
     job_manifest,
+    job_name,
     label_value,
     output_message,
     owner_reference,
     secret_manifest,
+    secret_name,
+    secret_variables,
     stuck,
     terminated,
     unschedulable,
@@ -100,6 +104,8 @@ class KubernetesJobHandle(JobHandle):
         self.namespace = namespace
         self.uid = uid
         self.secret = secret
+        #: Lines of the log already stored (an adopted attempt's): not read again.
+        self.skip = 0
         #: The container's ``terminated`` state once the wait has seen it.
         self.ended: Manifest | None = None
         self._stream: Any = None
@@ -137,6 +143,8 @@ class KubernetesExecutor(Executor):
     """Runs each job attempt as a Kubernetes Job."""
 
     name = "kubernetes"
+    #: A job's Kubernetes Job runs on without the coops that made it: another can follow it.
+    adopts = True
 
     def __init__(
         self,
@@ -170,7 +178,16 @@ class KubernetesExecutor(Executor):
     def log_batches(self, handle: JobHandle) -> AsyncIterator[list[LogLine]]:
         job = kubernetes_handle(handle)
         work = functools.partial(self._read_logs, job)
-        return from_thread(work, f"coops-k8s-logs-{job.name}", job.end_stream)
+        batches = from_thread(work, f"coops-k8s-logs-{job.name}", job.end_stream)
+        return after_lines(batches, job.skip) if job.skip else batches
+
+    async def adopt(self, spec: JobSpec, stored: Sequence[str]) -> JobHandle | None:
+        """The attempt's Job (its name is the run's, the job's and the attempt's), running
+        or ended, its log read on after the ``stored`` lines; None when it is gone."""
+        job = await self._call(self._find, spec)
+        if job is not None:
+            job.skip = len(stored)
+        return job
 
     async def wait(self, handle: JobHandle) -> ExitStatus:
         job = kubernetes_handle(handle)
@@ -273,6 +290,22 @@ class KubernetesExecutor(Executor):
                 api.call("PATCH", path("secrets", namespace, name), body=owned, content_type=STRATEGIC_MERGE)
         uid = str(job["metadata"]["uid"])
         return KubernetesJobHandle(spec, name, namespace, uid, None if secret is None else name)
+
+    def _find(self, spec: JobSpec) -> KubernetesJobHandle | None:
+        api = self._client()
+        namespace = (self._runs.get(spec.run_id) or self._placement(spec.run_id)).namespace
+        name = job_name(spec)
+        with explained(f"cannot look for the Kubernetes Job of job {spec.path}"):
+            try:
+                found = api.call("GET", path("jobs", namespace, name))
+            except ApiError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        if "deletionTimestamp" in found["metadata"]:
+            return None  # on its way out: gone for this purpose
+        secret = secret_name(spec) if secret_variables(spec) else None
+        return KubernetesJobHandle(spec, name, namespace, str(found["metadata"]["uid"]), secret)
 
     def _pods(self, job: KubernetesJobHandle, stop: Callable[[], bool]) -> Iterator[tuple[str, Manifest]]:
         """The events of the Job's pod (``TICK`` after a listing and between watches): a Job

@@ -33,7 +33,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ from containerops.executors.base import (
     JobSpec,
     LogLine,
     RunContext,
+    after_lines,
+    attempt_labels,
     lines_of,
 )
 from containerops.executors.docker.calls import EngineCalls
@@ -83,6 +85,8 @@ class SwarmExecutor(Executor):
     """Runs each job as a one-task ``replicated-job`` service on a Docker Swarm."""
 
     name = "swarm"
+    #: A job's service runs on without the coops that made it: another can follow it.
+    adopts = True
 
     def __init__(self, registry: str | None = None, workspace_root: str | None = None) -> None:
         #: Where nodes pull images from (host:port, no scheme).
@@ -118,7 +122,17 @@ class SwarmExecutor(Executor):
         return lines_of(self.log_batches(handle))
 
     def log_batches(self, handle: JobHandle) -> AsyncIterator[list[LogLine]]:
-        return follow_service_logs(self._api(), swarm_handle(handle))
+        job = swarm_handle(handle)
+        batches = follow_service_logs(self._api(), job)
+        return after_lines(batches, job.skip) if job.skip else batches
+
+    async def adopt(self, spec: JobSpec, stored: Sequence[str]) -> JobHandle | None:
+        """The attempt's service (found by its labels), running or ended, its log read on
+        after the ``stored`` lines; None when it is gone."""
+        job = await self._call(self._find, spec)
+        if job is not None:
+            job.skip = len(stored)
+        return job
 
     async def wait(self, handle: JobHandle) -> ExitStatus:
         job = swarm_handle(handle)
@@ -231,6 +245,20 @@ class SwarmExecutor(Executor):
             self._remove(None, secret_id)
             raise ExecutorError(f"cannot create the service of job {spec.path}: {explain(exc)}") from exc
         handle = SwarmJobHandle(spec, str(created["ID"]), config.name, secret_id)
+        handle.watch(api, lambda node_id: self._node_names.get(node_id, node_id[:12]))
+        return handle
+
+    def _find(self, spec: JobSpec) -> SwarmJobHandle | None:
+        api = self._api()
+        filters = {"label": attempt_labels(spec)}
+        services = api.services(filters=filters)
+        if not services:
+            return None
+        secrets = api.secrets(filters=filters)
+        service = services[0]
+        handle = SwarmJobHandle(
+            spec, str(service["ID"]), str(service["Spec"]["Name"]), str(secrets[0]["ID"]) if secrets else None
+        )
         handle.watch(api, lambda node_id: self._node_names.get(node_id, node_id[:12]))
         return handle
 

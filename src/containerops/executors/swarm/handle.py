@@ -36,6 +36,8 @@ class SwarmJobHandle(JobHandle):
         self.service_id = service_id
         self.name = name
         self.secret_id = secret_id
+        #: Lines of the log already stored (an adopted attempt's): not read again.
+        self.skip = 0
         #: Set once the job has ended (``outcome`` or ``error`` says how) or was destroyed.
         self.ended = threading.Event()
         self.outcome: ExitStatus | None = None
