@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from containerops.store import Store, components
 from containerops.store.components import PushRecord
 
@@ -95,3 +98,22 @@ def test_the_library_can_be_made_private_before_its_first_push(store: Store) -> 
     assert components.set_public(store, "library", None, False)
     assert not components.is_public(store, "library")
     assert not components.set_public(store, "nobody", None, True)  # others are made with their owner
+
+
+def test_first_pushes_at_once_make_one_namespace_and_component_and_lose_no_version(store: Store) -> None:
+    """Eight pushes of a component nobody pushed before, at once (two of each version):
+    each insert that meets another's reads what it made; every version is recorded once,
+    and each push learns whether it made it."""
+    versions = [f"1.0.{i % 4}" for i in range(8)]
+    start = threading.Barrier(len(versions))
+
+    def record(version: str) -> bool:
+        start.wait()
+        _row, created = components.record_version(store, push("fresh", version), kind="user", words={})
+        return created
+
+    with ThreadPoolExecutor(len(versions)) as pool:
+        created = list(pool.map(record, versions))
+    assert sum(created) == 4
+    assert sorted(v.version for v in components.versions(store, "acme", "fresh")) == sorted(set(versions))
+    assert [c.full_name for c in components.list_components(store, "acme")] == ["acme/fresh"]

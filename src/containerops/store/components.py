@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from containerops.model.component_refs import newest, version_key
 from containerops.store import schema as t
+from containerops.store.db import again_on_conflict
 from containerops.store.store import Store
 from containerops.store.values import aware, new_id, utcnow
 from containerops.timestamps import rfc3339
@@ -236,8 +237,18 @@ def record_version(
 
     A version recorded before is answered as it is, whatever its image (``created``
     False): the caller tells a re-push from a conflict. ``words`` (word -> weight) become
-    the component's search words when this version is its newest.
+    the component's search words when this version is its newest. Two first pushes at
+    once: the one whose insert met the other's reads what the other made.
     """
+    return again_on_conflict(
+        lambda: _record_version_once(store, push, kind, words),
+        f"record {push.namespace}/{push.name}:{push.version}",
+    )
+
+
+def _record_version_once(
+    store: Store, push: PushRecord, kind: str, words: Mapping[str, int]
+) -> tuple[VersionRow, bool]:
     now = utcnow()
     with store.database.begin() as conn:
         namespace_id = _namespace_id(conn, push.namespace, kind, now)
@@ -301,13 +312,14 @@ def _refresh_latest(
             keywords=list(push.keywords),
         )
         conn.execute(t.component_words.delete().where(t.component_words.c.component_id == component_id))
-        conn.execute(
-            t.component_words.insert(),
-            [
-                {"component_id": component_id, "word": word, "weight": weight}
-                for word, weight in words.items()
-            ],
-        )
+        if words:  # an empty list would insert one row of defaults
+            conn.execute(
+                t.component_words.insert(),
+                [
+                    {"component_id": component_id, "word": word, "weight": weight}
+                    for word, weight in words.items()
+                ],
+            )
     conn.execute(t.components.update().where(t.components.c.id == component_id).values(**values))
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -23,11 +23,51 @@ from containerops.store.rows import StoreError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+T = TypeVar("T")
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: The newest migration. Checked against Alembic's own view by a test, so that
 #: opening an up-to-date store never has to import Alembic (a tenth of a second
 #: on every CLI call).
 HEAD_REVISION = "0017"
+
+
+#: Tries of a write that met another's insert of the same row (each retry reads what the other committed).
+CONFLICT_ATTEMPTS = 20
+
+
+def again_on_conflict(write: Callable[[], T], what: str) -> T:
+    """``write()`` (one transaction that makes rows when missing), once more each time it
+    met another process's write: an insert of the same row (the next try finds it) or a
+    deadlock the database broke by rolling this one back."""
+    for _ in range(CONFLICT_ATTEMPTS - 1):
+        try:
+            return write()
+        except sa.exc.DBAPIError as exc:
+            if not conflicted(exc):
+                raise
+    try:
+        return write()
+    except sa.exc.DBAPIError as exc:
+        if not conflicted(exc):
+            raise
+        raise StoreError(f"could not {what}: {exc.orig}") from exc
+
+
+#: What PostgreSQL (SQLSTATE) and MySQL/MariaDB (error number) say of a transaction
+#: rolled back for a deadlock or a serialization failure: to be run again.
+_DEADLOCK_STATES = frozenset({"40P01", "40001"})
+_DEADLOCK_ERRORS = frozenset({1213})
+
+
+def conflicted(exc: sa.exc.DBAPIError) -> bool:
+    """Whether ``exc`` is another transaction's doing, gone on a retry."""
+    if isinstance(exc, sa.exc.IntegrityError):
+        return True
+    if getattr(exc.orig, "sqlstate", None) in _DEADLOCK_STATES:
+        return True
+    args: tuple[Any, ...] = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] in _DEADLOCK_ERRORS
 
 
 def database_url() -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.store.db import again_on_conflict
 from containerops.store.rows import StoreError
 from containerops.store.values import new_id, utcnow
 from containerops.timestamps import rfc3339
@@ -29,16 +30,7 @@ def save_flow(store: Store, uri: str, source: str, fmt: str, by: str | None = No
     Returns ``(flow_id, flow_version_id, version_number)``.
     """
     digest = hashlib.sha256(source.encode()).hexdigest()
-    for _ in range(SAVE_ATTEMPTS):  # another process made the flow's row or version first: read it
-        try:
-            return _save_flow_once(store, uri, digest, source, fmt, by)
-        except sa.exc.IntegrityError:
-            continue
-    raise StoreError(f"could not save flow {uri}: too many versions of it saved at once")
-
-
-#: Tries of a save that met another's insert (each retry reads what the other committed).
-SAVE_ATTEMPTS = 20
+    return again_on_conflict(lambda: _save_flow_once(store, uri, digest, source, fmt, by), f"save flow {uri}")
 
 
 def _save_flow_once(
