@@ -125,10 +125,11 @@ def test_an_expired_docker_attempt_goes_adrift_and_one_worker_of_its_machine_re_
     time.sleep(0.1)
     assert q.expire(store, ready, "worker lost: d1 stopped renewing its lease") == q.ADRIFT
     assert q.claim(store, "d2", {}) is None  # not a ready attempt: nobody starts it again
-    assert q.claim_adrift(store, "far", {}, "another-host") is None  # its container is not there
-    again = q.claim_adrift(store, "d2", {}, host)
+    assert q.claim_adrift(store, "far", {}, executor="docker", host="another-host") is None  # not there
+    assert q.claim_adrift(store, "l1", {}, executor="local", host=host) is None  # cannot follow it
+    again = q.claim_adrift(store, "d2", {}, executor="docker", host=host)
     assert again is not None and again.reattach and again.fence > claim.fence
-    assert q.claim_adrift(store, "d3", {}, host) is None  # taken once
+    assert q.claim_adrift(store, "d3", {}, executor="docker", host=host) is None  # taken once
     assert not q.append_lines(store, claim, 2, [("stdout", "late", utcnow())])  # the lost one is fenced
     assert q.stored_lines(store, ready) == ["one"]
     assert q.append_lines(store, again, 2, [("stdout", "two", utcnow())])

@@ -1,17 +1,24 @@
 """A swarm job outlives the coops that started it (a worker killed with -9): another
 executor finds its service by its labels and follows it, reading its log on after the
-lines already stored, and learns how it ended even when it ended while nobody watched."""
+lines already stored, and learns how it ended even when it ended while nobody watched;
+with real ``coops worker --executor swarm`` processes, another worker re-attaches."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 from containerops.executors.base import LABEL_RUN, ExitStatus, JobHandle, JobSpec, LogLine, RunContext
 from containerops.executors.swarm import SwarmExecutor
 from containerops.images import BUSYBOX_IMAGE
+from containerops.store import Store, runs
+from tests.engine.scenarios import BUSYBOX
 from tests.swarmharness import Swarm
-from tests.waiting import wait_for
+from tests.waiting import until, wait_for
+from tests.workers.flows import flow, run_on_queue, sh
+from tests.workers.processes import WorkerProcess
+from tests.workers.test_faults import printed
 
 LINES = 'for i in 1 2 3 4 5 6; do echo "line $i"; sleep 0.4; done; exit 3'
 
@@ -112,3 +119,41 @@ def test_an_attempt_whose_service_is_gone_is_not_adopted(on_swarm: Swarm) -> Non
             executor.close()
 
     assert asyncio.run(scenario()) is None
+
+
+def test_a_swarm_worker_re_attaches_to_the_service_a_killed_worker_left(
+    on_swarm: Swarm, coops_home: Path, tmp_path: Path
+) -> None:
+    """``coops worker --executor swarm`` killed with -9 mid-job: the service runs on; once
+    the lease runs out another swarm worker (on any machine) claims the attempt again,
+    follows the service's log after the stored lines and records its exit code."""
+    url = f"sqlite:///{tmp_path / 'coops.db'}"
+    script = 'for i in $(seq 16); do echo "line $i"; sleep 0.25; done; echo "$CO_ATTEMPT" >&2; exit 5'
+    doc = flow(sh(script, allow_failure=True, endpoint=BUSYBOX))
+    store = Store.open(url)
+    first = WorkerProcess("sw1", url, tmp_path, executor="swarm", lease=2.0)
+    second = WorkerProcess("sw2", url, tmp_path, executor="swarm")
+    try:
+        first.start()
+        first.wait_registered(store)
+
+        async def scenario() -> str:
+            running = asyncio.create_task(run_on_queue(store, doc))
+            await until(lambda: len(printed(store)) >= 3, "the job's first lines", 90)
+            first.kill()
+            uid = runs.list_runs(store, limit=1)[0].uid
+            assert services_of(on_swarm, uid) != []  # it runs on without its worker
+            second.start()
+            return (await running).status
+
+        assert asyncio.run(scenario()) == "success"
+        run = runs.list_runs(store, limit=1)[0]
+        attempts = runs.attempts(store, run.id)
+        assert [(a["attempt"], a["status"], a["exit_code"]) for a in attempts] == [(1, "failure", 5)]
+        assert printed(store) == [*(f"line {i}" for i in range(1, 17)), "1"]  # none twice, none lost
+        assert "re-attached to build.a0.job-1 attempt 1" in second.log_text()
+        wait_for(lambda: services_of(on_swarm, run.uid) == [], "its service removed", 30)
+    finally:
+        first.stop()
+        second.stop()
+        store.close()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.store import workers
 from containerops.store.values import aware, history_row, utcnow
 
 if TYPE_CHECKING:  # for annotations only: store.py imports this module (through runs.py)
@@ -159,3 +160,4 @@ def finish_runs(conn: sa.Connection, run_ids: list[int], status: str, reason: st
         conn.execute(
             t.runs.update().where(t.runs.c.id == run_id).values(status=status, reason=reason, finished_at=now)
         )
+        workers.drop_run_lines(conn, run_id)

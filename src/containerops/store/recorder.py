@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from containerops.store import logblocks
+from containerops.store import logblocks, workers
 from containerops.store import schema as t
 from containerops.store.reconnect import reconnecting
 from containerops.store.values import history_row
@@ -340,10 +340,7 @@ class Recorder:
         if run:
             conn.execute(t.runs.update().where(t.runs.c.id == self.run_id).values(**run))
             if run.get("finished_at") is not None:
-                # The run has ended: the copies of its workers' lines are all stored now (with
-                # this write). Before, a server killed would leave them to the one taking over.
-                ours = sa.select(t.ready_jobs.c.id).where(t.ready_jobs.c.run_id == self.run_id)
-                conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id.in_(ours)))
+                workers.drop_run_lines(conn, self.run_id)
         if inserts:
             for rows in _uniform(list(inserts.values())):
                 conn.execute(t.job_attempts.insert(), rows)

@@ -43,8 +43,11 @@ READY_CHANNEL = "coops_ready"
 #: a worker on that machine claims it again and re-attaches (executors that can: below).
 READY, CLAIMED, DONE, LOST, CANCELLED = "ready", "claimed", "done", "lost", "cancelled"
 ADRIFT = "adrift"
-#: The executors whose jobs outlive their worker (a container): theirs go adrift, not lost.
-REATTACHING = frozenset({"docker"})
+#: The executors whose jobs outlive their worker (a container, a swarm service, a Kubernetes
+#: Job): theirs go adrift, not lost, and a worker of the same executor re-attaches.
+REATTACHING = frozenset({"docker", "swarm", "kubernetes"})
+#: Of those, the ones whose jobs run on the worker's own machine: re-attached from there only.
+MACHINE_BOUND = frozenset({"docker"})
 
 
 def labels_text(labels: Mapping[str, str]) -> str:
@@ -389,6 +392,13 @@ def withdraw(store: Store, ready_id: int, reason: str) -> None:
         conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id == ready_id))
 
 
+def drop_run_lines(conn: sa.Connection, run_id: int) -> None:
+    """In the transaction that ends run ``run_id``: the copies of its workers' lines, all
+    in the run's log by then (before, a server taking the run over reads them from here)."""
+    ours = sa.select(t.ready_jobs.c.id).where(t.ready_jobs.c.run_id == run_id)
+    conn.execute(t.ready_job_lines.delete().where(t.ready_job_lines.c.ready_job_id.in_(ours)))
+
+
 def find_attempt(store: Store, run_uid: str, path: str, attempt: int) -> int | None:
     """The ready job an engine put up for this attempt (the newest, if more), or None."""
     with store.database.connect() as conn:
@@ -427,21 +437,29 @@ def claim(store: Store, worker: str, labels: Mapping[str, str], lease: float = D
 
 
 def claim_adrift(
-    store: Store, worker: str, labels: Mapping[str, str], host: str, lease: float = DEFAULT_LEASE
+    store: Store,
+    worker: str,
+    labels: Mapping[str, str],
+    *,
+    executor: str,
+    host: str,
+    lease: float = DEFAULT_LEASE,
 ) -> Claim | None:
-    """Lease an attempt gone adrift whose worker ran on ``host`` (where its container may
-    still run), one this worker's labels allow: it re-attaches to it. None if there is none."""
+    """Lease an attempt gone adrift that this worker can follow again: its lost worker ran
+    the same ``executor`` (on this ``host`` for a container on a machine's own Engine; from
+    anywhere for a cluster's), and this worker's labels allow it. None if there is none."""
     adrift = (
         sa.select(t.ready_jobs.c.id, t.ready_jobs.c.labels, t.workers.c.process)
         .join(t.workers, t.workers.c.name == t.ready_jobs.c.worker)
-        .where(t.ready_jobs.c.status == ADRIFT)
+        .where(t.ready_jobs.c.status == ADRIFT, t.workers.c.executor == executor)
         .order_by(t.ready_jobs.c.id)
         .limit(CLAIM_WINDOW)
     )
     with store.database.connect() as conn:
         rows = conn.execute(adrift).all()
     for row in rows:
-        if str(row.process).split(":", 1)[0] == host and labels_match(row.labels, labels):
+        here = executor not in MACHINE_BOUND or str(row.process).split(":", 1)[0] == host
+        if here and labels_match(row.labels, labels):
             with store.database.begin() as conn:  # a compare-and-set from adrift: one taker
                 taken = _take(conn, row.id, worker, lease, ADRIFT)
             if taken is not None:

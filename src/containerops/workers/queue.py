@@ -6,8 +6,8 @@ engine keeps everything it does on any executor: timeouts, retries, masking, out
 the run's log. What only this executor can tell: a job no live worker could take (a log
 line says why, once, and again whenever the reason changes), and a worker that stopped
 renewing its lease (the attempt fails as "worker lost", and is retried per ``retries``;
-on Docker it goes adrift instead: a worker on that machine re-attaches to its container,
-and the attempt fails as "worker lost" only if the container is gone).
+on Docker, a swarm or Kubernetes it goes adrift instead: a worker re-attaches to its
+container, service or Job, and the attempt fails as "worker lost" only if that is gone).
 """
 
 from __future__ import annotations

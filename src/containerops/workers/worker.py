@@ -6,11 +6,12 @@ while the worker was stalled, or the run's engine cancelled the attempt) is stop
 once: its container or process is destroyed, and whatever it still prints is dropped, as
 the store would refuse it anyway (the fence). A worker stopped gracefully gives its jobs
 back as lost (the engines retry them per ``retries``); one killed with -9 loses them when
-its leases expire, or at once when it starts again under the same name. On Docker its
-jobs' containers run on: those attempts go adrift, and a worker on the same machine (the
-one started again, or another) claims each again under a new fence, finds its container
-by its labels and carries on streaming its lines after those stored, then records how it
-ended; only when the container is gone does the attempt fail as "worker lost".
+its leases expire, or at once when it starts again under the same name. On Docker, a
+swarm or Kubernetes its jobs run on: those attempts go adrift, and a worker of the same
+executor (on the same machine for Docker; anywhere for a cluster) claims each again under a
+new fence, finds its container, service or Job by its labels and carries on streaming its
+lines after those stored, then records how it ended; only when that is gone does the
+attempt fail as "worker lost".
 """
 
 from __future__ import annotations
@@ -115,12 +116,18 @@ class Worker:
             log.info("worker %s stopped", self.name)
 
     async def _claim(self, reattach: bool, free: int) -> list[queue.Claim]:
-        """An attempt gone adrift on this machine first (its container waits), else as many
-        ready ones as there are ``free`` slots."""
+        """An attempt gone adrift that this worker can follow again first (its container or
+        service waits), else as many ready ones as there are ``free`` slots."""
         if reattach:
             host = socket.gethostname()
             adrift = await asyncio.to_thread(
-                queue.claim_adrift, self.store, self.name, self.labels, host, self.lease
+                queue.claim_adrift,
+                self.store,
+                self.name,
+                self.labels,
+                executor=self.executor.name,
+                host=host,
+                lease=self.lease,
             )
             if adrift is not None:
                 return [adrift]
