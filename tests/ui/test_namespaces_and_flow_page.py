@@ -97,6 +97,7 @@ def test_namespace_switcher_and_a_flows_versions_diff_triggers_and_runs(
         ["     actions:", "     actions:"],
     ]
     assert seen["splitUrl"] == "/flows/acme/app/ci?view=split"
+    assert seen["splitChecked"] is True
     assert seen["oneToThree"] == "+4 \u22121" and seen["linkedFromTo"] == ["1", "3"]
     assert seen["triggers"] == [
         ["cron", "0 3 * * * (UTC)", ""],

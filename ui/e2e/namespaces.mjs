@@ -88,9 +88,12 @@ await main(async ({ page, context }) => {
   result.xss = await page.evaluate(() => window.__xss);
   result.images = await page.locator("main img").count();
   await screenshot(page, "flow-diff");
-  await page.getByLabel("side by side").check();
+  // click, not check(): the view lives in the URL, and check() can read the radio in the
+  // moment the page redraws for the new URL; what the click must do is waited for below.
+  await page.getByLabel("side by side").click();
   await page.waitForURL((url) => url.searchParams.get("view") === "split");
   await page.locator('[data-testid="diff"][data-view="split"]').waitFor();
+  result.splitChecked = await page.getByLabel("side by side").isChecked();
   result.split = await page.locator('[data-testid="diff"] tr:not(.diff-hunk)').evaluateAll((rows) =>
     rows.map((row) => {
       const cell = (side) => row.querySelector(`[data-side="${side}"]`)?.textContent ?? null;
