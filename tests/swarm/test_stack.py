@@ -28,9 +28,12 @@ import httpx
 import pytest
 
 from containerops.contract.signatures import sign
+from containerops.images.base import COOPS_UID
 from containerops.images.postgres import POSTGRES_IMAGE, build_postgres_image
+from containerops.images.registry import REGISTRY_IMAGE, build_registry_image
 from containerops.images.server import SERVER_IMAGE, build_server_image
 from tests.conftest import ROOT
+from tests.repository.conftest import free_port
 from tests.server.flows import wait_for_run
 from tests.swarmharness import Swarm, Worker
 
@@ -40,6 +43,8 @@ STACK_LABEL = f"com.docker.stack.namespace={STACK}"
 #: The node label that says where the database's volume lives (see the stack file).
 DB_LABEL = "coops-db"
 HOOK_SECRET = "signed-by-the-stack-test"
+#: What the nodes pull from the harness's registry to run the stack.
+STACK_IMAGES = (SERVER_IMAGE, POSTGRES_IMAGE, REGISTRY_IMAGE)
 #: Prints where the job ran (output NODE) and a line the stored log must keep.
 COMMAND = ["sh", "-c", 'echo "[COUT] NODE = $CO_SWARM_NODE"; echo "hello from $CO_SWARM_NODE"']
 
@@ -142,7 +147,7 @@ def what_happened() -> str:
         check=False,
     )
     text = tasks.stdout + tasks.stderr
-    for service in ("postgres", "server", "workers"):
+    for service in ("registry", "postgres", "server", "workers"):
         logs = subprocess.run(
             ["docker", "service", "logs", "--tail", "15", f"{STACK}_{service}"],
             capture_output=True,
@@ -167,16 +172,22 @@ def remove_volumes(swarm: Swarm) -> None:
 
 
 @contextmanager
-def deployed(swarm: Swarm, folder: Path) -> Iterator[Swarm]:
+def deployed(swarm: Swarm, folder: Path, registry_port: int) -> Iterator[Swarm]:
     """deploy/swarm/stack.yaml deployed on the harness (n1 keeps the database), up and
     answering; then removed, and the nodes as they were (labels, the drained manager)."""
     build_server_image()
     build_postgres_image()
-    for image in (SERVER_IMAGE, POSTGRES_IMAGE):
+    build_registry_image()
+    for image in STACK_IMAGES:
         push(swarm.client, image, swarm.registry)
+    storage = folder / "registry"
+    storage.mkdir()
+    os.chown(storage, COOPS_UID, COOPS_UID)
     env = {
         **os.environ,
         "COOPS_REGISTRY": swarm.registry,
+        "COOPS_REGISTRY_STORAGE": str(storage),
+        "COOPS_STACK_REGISTRY_PORT": str(registry_port),
         "COOPS_SECRETS_DIR": str(secrets_folder(folder / "secrets")),
         "DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
     }
@@ -201,7 +212,7 @@ def deployed(swarm: Swarm, folder: Path) -> Iterator[Swarm]:
         labels = {k: v for k, v in (node["Spec"].get("Labels") or {}).items() if k != DB_LABEL}
         swarm.client.api.update_node(n1.node_id, node["Version"]["Index"], {**node["Spec"], "Labels": labels})
         swarm.set_availability(swarm.manager_id, "drain")
-        for image in (SERVER_IMAGE, POSTGRES_IMAGE):
+        for image in STACK_IMAGES:
             repository, _, tag = image.rpartition(":")
             with suppress(docker.errors.APIError):
                 swarm.client.images.remove(f"{swarm.registry}/{repository}:{tag}")
@@ -248,15 +259,17 @@ def test_the_stack_runs_a_flow_started_by_a_signed_webhook_and_leaves_nothing(
     on_swarm: Swarm, tmp_path: Path
 ) -> None:
     before = leftovers(on_swarm)  # what earlier tests left is theirs to answer for
-    with deployed(on_swarm, tmp_path) as stack:
-        through_the_stack(stack)
+    registry_port = free_port()
+    with deployed(on_swarm, tmp_path, registry_port) as stack:
+        through_the_stack(stack, registry_port)
     after = leftovers(on_swarm)
     new = {what: sorted(set(names) - set(before.get(what, []))) for what, names in after.items()}
     assert {what: names for what, names in new.items() if names} == {}
 
 
-def through_the_stack(stack: Swarm) -> None:
-    """Set up an administrator, a flow and its webhook secret; trigger it; check the run."""
+def through_the_stack(stack: Swarm, registry_port: int) -> None:
+    """Set up an administrator, a flow and its webhook secret; trigger it; check the run,
+    and that its jobs' image went through the stack's own registry."""
     n1, n2 = stack.worker("n1"), stack.worker("n2")
     server = task_container(n1, "server")
     token = in_container(
@@ -309,3 +322,17 @@ def through_the_stack(stack: Swarm) -> None:
     claimed = output.decode().split("\n")
     assert code == 0 and len([c for c in claimed if c]) == 2, output.decode()
     assert all(line.split(" ")[1] in stack_workers for line in claimed if line), claimed
+    # The workers pushed the jobs' image to the stack's registry (on the manager: the one
+    # its Engine reaches at 127.0.0.1); every node's registry serves it from the shared
+    # storage, and each node that ran a job pulled it from its own, at 127.0.0.1.
+    pulled_as = f"127.0.0.1:{registry_port}/containerops/base"
+    for worker in (n1, n2):
+        catalog = httpx.get(f"http://{worker.address}:{registry_port}/v2/_catalog", timeout=10)
+        assert "containerops/base" in catalog.json()["repositories"], (worker.name, catalog.text)
+    for node in nodes - {"manager"}:
+        client = stack.worker(node).client()
+        try:
+            digests = [d for image in client.images.list() for d in image.attrs.get("RepoDigests") or []]
+        finally:
+            client.close()
+        assert any(d.startswith(f"{pulled_as}@") for d in digests), (node, digests)

@@ -779,6 +779,23 @@ def images_build_postgres(
     )
 
 
+@images_app.command("build-registry")
+def images_build_registry(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when it is up to date.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the raw build output too.")] = False,
+) -> None:
+    """Build containerops/registry:2, the component registry of the swarm stack
+    (deploy/swarm): this machine's Debian docker-registry on the python base image.
+
+    Example:  coops images build-registry && docker tag containerops/registry:2 REG/containerops/registry:2
+    """
+    from containerops.images.registry import build_registry_image
+
+    _build_images(
+        "the registry image", lambda say: [build_registry_image(force=force, progress=say)], verbose
+    )
+
+
 @app.command()
 def cleanup() -> None:
     """Remove every container (and run workspace volume) ContainerOps started that is still there.
