@@ -30,15 +30,21 @@ await main(async ({ browser, page }) => {
       await fresh.waitForFunction((n) => document.querySelectorAll("[data-job]").length === n, PLAN.graphJobs, { polling: "raf", timeout: 60000 });
     }));
     // a node in sight (the graph is fitted: most of its 1,000 are small, many under others)
+    // (the one nearest the graph's middle: the run's view tabs lie over its top edge)
     const inSight = await fresh.evaluate(() => {
       const graph = document.querySelector('[data-testid="graph"]').getBoundingClientRect();
+      const middle = [graph.left + graph.width / 2, graph.top + graph.height / 2];
+      let best = null;
+      let bestDistance = Infinity;
       for (const node of document.querySelectorAll("[data-job]")) {
         const box = node.getBoundingClientRect();
         const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
         if (x < graph.left || x > graph.right || y < graph.top || y > graph.bottom) continue;
-        if (document.elementFromPoint(x, y)?.closest("[data-job]") === node) return node.dataset.job;
+        if (document.elementFromPoint(x, y)?.closest("[data-job]") !== node) continue;
+        const distance = Math.hypot(x - middle[0], y - middle[1]);
+        if (distance < bestDistance) [best, bestDistance] = [node.dataset.job, distance];
       }
-      return null;
+      return best;
     });
     if (!inSight) throw new Error("no job node in sight in the graph");
     result.click.push(await timed(async () => {
