@@ -4,26 +4,16 @@ answering as uid 1000."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
 from containerops.images import ImageBuildError
 from containerops.images.registry import REGISTRY_IMAGE, build_registry_image
 from tests.cli.test_cli import coops
-from tests.conftest import require_docker
+from tests.images.conftest import first_answer
 from tests.server.conftest import free_port
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    connected = require_docker()
-    yield connected
-    connected.close()
 
 
 @pytest.mark.docker
@@ -38,14 +28,7 @@ def test_the_registry_image_serves_the_registry_api(client: docker.DockerClient,
         environment={"REGISTRY_HTTP_ADDR": f"127.0.0.1:{port}"},  # the config's own: :5000
     )
     try:
-        deadline = time.monotonic() + 30
-        answer = None
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/v2/_catalog", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        answer = first_answer(f"http://127.0.0.1:{port}/v2/_catalog", 30)
         assert answer is not None and answer.json() == {"repositories": []}, container.logs().decode()[-2000:]
         container.reload()
         assert container.attrs["Config"]["User"] == "1000:1000"

@@ -3,8 +3,6 @@ built for real on the python base image, and a server started from it answering.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -14,15 +12,9 @@ import pytest
 from containerops.images import ImageBuildError
 from containerops.images.server import SERVER_IMAGE, build_server_image, source_digest
 from tests.cli.test_cli import coops
-from tests.conftest import ROOT, require_docker
+from tests.conftest import ROOT
+from tests.images.conftest import first_answer
 from tests.server.conftest import free_port
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[docker.DockerClient]:
-    connected = require_docker()
-    yield connected
-    connected.close()
 
 
 @pytest.mark.docker
@@ -38,14 +30,7 @@ def test_the_server_image_runs_coops_server(client: docker.DockerClient, tmp_pat
         network_mode="host",
     )
     try:
-        deadline = time.monotonic() + 60
-        answer = None
-        while time.monotonic() < deadline:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.3)
+        answer = first_answer(f"http://127.0.0.1:{port}/healthz", 60)
         assert answer is not None and answer.status_code == 200, container.logs().decode()[-2000:]
         page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
         assert page.status_code == 200 and "<html" in page.text.lower()  # the web UI is in the image
