@@ -1,9 +1,8 @@
-import { useCallback, useEffect, useState } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { api, duration, LIVE, when, type Run } from "../api";
 import { JobDrawer } from "../JobDrawer";
 import { LinkTabs } from "../LinkTabs";
-import { RunGraph } from "../RunGraph";
 import { RunHistory } from "../RunHistory";
 import { runUrl, tabOf, viewOf, VIEWS, type RunView } from "../runLinks";
 import { RunTimeline } from "../RunTimeline";
@@ -69,6 +68,10 @@ function useLiveRun(id: number): { run: Run | undefined; error: string | null; r
 
   return { run, error, reload: () => void load() };
 }
+
+// The graph (@xyflow/react and dagre: most of this page's code) comes in its own chunk, so
+// that the run is asked for, and a job's drawer and log shown, while it still loads.
+const RunGraph = lazy(() => import("../RunGraph").then((module) => ({ default: module.RunGraph })));
 
 const VIEW_NAMES: Record<RunView, string> = { graph: "Graph", timeline: "Timeline", history: "History" };
 
@@ -161,7 +164,11 @@ export function RunPage() {
         className="tabs run-views"
       />
       <div className="run-body" data-view={view}>
-        {view === "graph" && <RunGraph jobs={run.jobs ?? []} selected={job} link={jobLink} />}
+        {view === "graph" && (
+          <Suspense fallback={<p className="muted">Drawing the graph…</p>}>
+            <RunGraph jobs={run.jobs ?? []} selected={job} link={jobLink} />
+          </Suspense>
+        )}
         {view === "timeline" && (
           <RunTimeline jobs={run.jobs ?? []} attempts={run.attempts ?? []} live={live} selected={job} link={jobLink} />
         )}
