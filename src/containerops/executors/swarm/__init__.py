@@ -244,9 +244,7 @@ class SwarmExecutor(Executor):
         except docker.errors.APIError as exc:
             self._remove(None, secret_id)
             raise ExecutorError(f"cannot create the service of job {spec.path}: {explain(exc)}") from exc
-        handle = SwarmJobHandle(spec, str(created["ID"]), config.name, secret_id)
-        handle.watch(api, lambda node_id: self._node_names.get(node_id, node_id[:12]))
-        return handle
+        return self._watched(SwarmJobHandle(spec, str(created["ID"]), config.name, secret_id))
 
     def _find(self, spec: JobSpec) -> SwarmJobHandle | None:
         api = self._api()
@@ -256,10 +254,13 @@ class SwarmExecutor(Executor):
             return None
         secrets = api.secrets(filters=filters)
         service = services[0]
-        handle = SwarmJobHandle(
-            spec, str(service["ID"]), str(service["Spec"]["Name"]), str(secrets[0]["ID"]) if secrets else None
-        )
-        handle.watch(api, lambda node_id: self._node_names.get(node_id, node_id[:12]))
+        secret_id = str(secrets[0]["ID"]) if secrets else None
+        name = str(service["Spec"]["Name"])
+        return self._watched(SwarmJobHandle(spec, str(service["ID"]), name, secret_id))
+
+    def _watched(self, handle: SwarmJobHandle) -> SwarmJobHandle:
+        """``handle`` with its poller started (see :mod:`.handle`), naming nodes as we know them."""
+        handle.watch(self._api(), lambda node_id: self._node_names.get(node_id, node_id[:12]))
         return handle
 
     def _publish(self, image: str | None) -> str:
