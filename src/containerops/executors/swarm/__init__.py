@@ -40,6 +40,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from containerops.contract.output_file import MAX_FILE_BYTES
 from containerops.executors.base import (
@@ -79,6 +80,8 @@ __all__ = ["SwarmExecutor", "SwarmJobHandle", "stop_run"]
 WORKSPACE_UID = 1000
 #: How long a secret still held by a removed service's task may refuse its removal.
 SECRET_REMOVAL_SECONDS = 10.0
+#: How many times a local image's push to the registry is tried (see SwarmExecutor._push).
+PUSH_ATTEMPTS = 3
 
 
 class SwarmExecutor(Executor):
@@ -101,6 +104,9 @@ class SwarmExecutor(Executor):
         self._lock = threading.Lock()
         #: image as written (and its local id) -> the reference nodes pull, by digest
         self._published: dict[tuple[str, str], str] = {}
+        #: one lock per image being published: jobs starting together push it once (two
+        #: pushes of the same layers at once can make the registry answer one with a 500)
+        self._publishing: dict[tuple[str, str], threading.Lock] = {}
         self._workspaces: dict[str, Path] = {}
         #: node id -> its coops.node label or hostname, for messages
         self._node_names: dict[str, str] = {}
@@ -281,12 +287,15 @@ class SwarmExecutor(Executor):
                 ) from exc
         key = (image, local_id)
         with self._lock:
-            known = self._published.get(key)
-        if known is not None:
-            return known
-        reference = self._push(image) if local_id else self._digest_of(image)
-        with self._lock:
-            self._published[key] = reference
+            publishing = self._publishing.setdefault(key, threading.Lock())
+        with publishing:
+            with self._lock:
+                known = self._published.get(key)
+            if known is not None:
+                return known
+            reference = self._push(image) if local_id else self._digest_of(image)
+            with self._lock:
+                self._published[key] = reference
         return reference
 
     def _digest_of(self, image: str) -> str:
@@ -298,12 +307,27 @@ class SwarmExecutor(Executor):
         return f"{repository}@{digest}"
 
     def _push(self, image: str) -> str:
-        """Push a local image to the registry; its reference there, by digest."""
+        """Push a local image to the registry; its reference there, by digest.
+
+        Workers on other nodes may push the same layers at the same moment into a registry
+        storage they share, and the registry can answer one of them with a 500; a push is
+        idempotent, so a failed one is tried again, a few times."""
         if not self.registry:
             raise ExecutorError(
                 f"image {image} is only on this machine and no registry is set for the swarm's nodes "
                 "(COOPS_REGISTRY, or coops registry start)"
             )
+        for attempt in Retrying(
+            retry=retry_if_exception_type(ExecutorError),
+            stop=stop_after_attempt(PUSH_ATTEMPTS),
+            wait=wait_fixed(0.5),
+            reraise=True,
+        ):
+            with attempt:
+                return self._push_once(image)
+        raise AssertionError("unreachable: Retrying re-raises the last error")
+
+    def _push_once(self, image: str) -> str:
         api = self._api()
         repository, tag = split_reference(image)
         target = f"{self.registry}/{repository}"
