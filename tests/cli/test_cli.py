@@ -101,6 +101,17 @@ def test_the_top_level_help_builds_no_group_commands_yet_shows_and_completes_the
     assert set(completed.stdout.split()) >= {"approve", "reject", "list", "show", "cancel"}
 
 
+def _probe(script: str, arguments: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a fresh Python with ``arguments``, as the CLI's start-up is measured."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **environment},
+    )
+
+
 _HELP_PROBE = """
 import sys
 from containerops.cli.main import main
@@ -119,13 +130,7 @@ print("later:", rich.markdown.Markdown.__module__, hasattr(rich.traceback.Traceb
 def test_help_screens_leave_out_the_unused_parts_of_rich(arguments: list[str]) -> None:
     """Help is rendered by typer's rich panels without importing rich.markdown and
     rich.traceback (~85 ms of start-up); a later import still gets the real modules."""
-    done = subprocess.run(
-        [sys.executable, "-c", _HELP_PROBE, *arguments],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "COLUMNS": "100"},
-    )
+    done = _probe(_HELP_PROBE, arguments, COLUMNS="100")
     assert "Usage: coops" in done.stdout and "╭─ Options" in done.stdout
     assert "loaded: []" in done.stdout
     assert "later: rich.markdown True" in done.stdout
@@ -149,14 +154,45 @@ def test_help_and_validate_load_neither_the_store_nor_docker(command: str, tmp_p
     """SQLAlchemy, the Docker SDK, the engine and asyncio are most of the CLI's start-up (item
     21 of the hardening issue): the commands that need none of them must not import them."""
     arguments = ["--help"] if command == "--help" else ["validate", str(write(tmp_path, LOCAL_FLOW))]
-    done = subprocess.run(
-        [sys.executable, "-c", _HEAVY_PROBE, *arguments],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "COOPS_HOME": str(tmp_path / "home")},
-    )
+    done = _probe(_HEAVY_PROBE, arguments, COOPS_HOME=str(tmp_path / "home"))
     assert "heavy: []" in done.stdout, done.stdout + done.stderr
+
+
+_BUILT_PROBE = """
+import sys
+from containerops.cli import main as cli
+sys.argv = ["coops", *sys.argv[1:]]
+root = cli.app_for(sys.argv[1:2])
+try:
+    cli.main()
+except SystemExit:
+    pass
+group = next(g for g in root.registered_groups if g.name == "component").typer_instance
+print("built:", sorted(c.name or c.callback.__name__ for c in group.registered_commands))
+"""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "built"),
+    [
+        (["component", "pull", "--help"], ["pull"]),
+        (["component", "--help"], None),  # the group's help lists every command
+        (["component", "pul"], None),  # and a mistyped one gets its did-you-mean
+    ],
+)
+def test_a_call_builds_only_the_command_it_reaches_in_a_group(
+    arguments: list[str], built: list[str] | None
+) -> None:
+    """Typer builds every command of a group it builds (their type hints: start-up a pull
+    through a server pays, bench/component_transfer.py); a call naming one builds that one."""
+    done = _probe(_BUILT_PROBE, arguments, COLUMNS="100")
+    names = done.stdout.rpartition("built: ")[2].strip()
+    if built is not None:
+        assert names == repr(built), done.stdout
+        assert "Pull a component's image" in done.stdout
+    else:
+        assert names.count(",") >= 8, done.stdout
+        assert ("Did you mean 'pull'" in done.stderr) == ("pul" in arguments), done.stderr
 
 
 def test_a_local_run_does_not_load_the_kubernetes_client(tmp_path: Path) -> None:
@@ -166,13 +202,8 @@ def test_a_local_run_does_not_load_the_kubernetes_client(tmp_path: Path) -> None
         'heavy = ("sqlalchemy", "docker", "containerops.engine.runner", "asyncio")',
         'heavy = ("kubernetes",)',
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "run", "--executor", "local", str(write(tmp_path, LOCAL_FLOW))],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "COOPS_HOME": str(tmp_path / "home")},
-    )
+    arguments = ["run", "--executor", "local", str(write(tmp_path, LOCAL_FLOW))]
+    done = _probe(probe, arguments, COOPS_HOME=str(tmp_path / "home"))
     assert "heavy: []" in done.stdout, done.stdout + done.stderr
 
 

@@ -34,7 +34,7 @@ def main() -> None:
     completing = any(variable.endswith("_COMPLETE") for variable in os.environ)  # walks them all
     app = app_for(None if completing else arguments[:1])
     if not completing:
-        _build_only_what_is_reached(app, arguments[:1])
+        _build_only_what_is_reached(app, arguments)
     app()
 
 
@@ -46,12 +46,13 @@ def app_for(first: list[str] | None) -> typer.Typer:
     return app
 
 
-def _build_only_what_is_reached(app: typer.Typer, first: list[str]) -> None:
+def _build_only_what_is_reached(app: typer.Typer, arguments: list[str]) -> None:
     """Typer builds the Click command of every command at each call (90 functions' type hints:
     40-80 ms of start-up, bench/cli_startup.py). A call that names a command needs only that
-    one; any other call (the top-level help, a mistyped name that gets its did-you-mean)
-    shows the groups' names and help, never their commands."""
-    name = first[0] if first and not first[0].startswith("-") else None
+    one, and a group's only the command its next argument names, and so on down; any other
+    call (a help screen, a mistyped name that gets its did-you-mean) shows the groups' names
+    and help, never their commands."""
+    name = arguments[0] if arguments and not arguments[0].startswith("-") else None
     commands = [
         info
         for info in app.registered_commands
@@ -60,6 +61,10 @@ def _build_only_what_is_reached(app: typer.Typer, first: list[str]) -> None:
     groups = [info for info in app.registered_groups if info.name == name]
     if commands or groups:
         app.registered_commands, app.registered_groups = commands, groups
+        for group in groups:
+            if group.typer_instance is not None:
+                group.typer_instance = copy.copy(group.typer_instance)
+                _build_only_what_is_reached(group.typer_instance, arguments[1:])
         return
     for group in app.registered_groups:
         if group.typer_instance is None:
@@ -67,7 +72,6 @@ def _build_only_what_is_reached(app: typer.Typer, first: list[str]) -> None:
         shallow = copy.copy(group.typer_instance)
         shallow.registered_commands, shallow.registered_groups = [], []
         group.typer_instance = shallow
-
 
 if __name__ == "__main__":
     main()
