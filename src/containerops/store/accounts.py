@@ -160,7 +160,7 @@ def remove_member(store: Store, org: str, user: str) -> None:
 
 
 def members(store: Store, org: str) -> list[dict[str, str]]:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         org_id = _org_id(conn, org)
         rows = conn.execute(
             sa.select(t.users.c.name, t.org_members.c.role)
@@ -174,7 +174,7 @@ def members(store: Store, org: str) -> list[dict[str, str]]:
 def readable_by_flows_of(store: Store, namespace: str) -> frozenset[str]:
     """The namespaces whose components a flow of ``namespace`` may run: its own, ``library``,
     and, for a user's namespace, the organizations the user is a member of."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         orgs = conn.execute(
             sa.select(t.organizations.c.name)
             .join(t.org_members, t.org_members.c.org_id == t.organizations.c.id)
@@ -185,13 +185,13 @@ def readable_by_flows_of(store: Store, namespace: str) -> frozenset[str]:
 
 
 def list_users(store: Store) -> list[dict[str, Any]]:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(sa.select(t.users).order_by(t.users.c.name))
         return [{"name": r.name, "admin": bool(r.admin), "created_at": aware(r.created_at)} for r in rows]
 
 
 def list_orgs(store: Store) -> list[dict[str, Any]]:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(sa.select(t.organizations).order_by(t.organizations.c.name))
         return [{"name": r.name, "created_at": aware(r.created_at)} for r in rows]
 
@@ -201,7 +201,7 @@ def namespace_kinds(store: Store, names: set[str] | None = None) -> dict[str, st
     that only flows use, which a site administrator may save anywhere), of ``names`` or of
     every namespace this store knows; the web UI's namespace switcher lists them."""
     kinds: dict[str, str] = {}
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         prefixes = conn.execute(sa.select(t.flows.c.uri).where(t.flows.c.deleted_at.is_(None)))
         for (uri,) in prefixes:
             kinds[str(uri).split("/", 1)[0]] = "flows"
@@ -217,7 +217,7 @@ def namespace_kinds(store: Store, names: set[str] | None = None) -> dict[str, st
 def namespace_exists(store: Store, namespace: str) -> bool:
     if namespace == LIBRARY:
         return True
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return _taken(conn, namespace)
 
 
@@ -313,7 +313,7 @@ def authenticate(store: Store, token: str, *, now: datetime | None = None) -> Id
     if match is None:
         raise TokenRefused("malformed token")
     presented = hash_token(token)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(TOKEN_QUERY.where(t.api_tokens.c.key == match["key"])).all()
     row = rows[0] if rows else None
     # Compared even for an unknown key, against a dummy, so both paths take the same time.
@@ -355,7 +355,7 @@ def list_tokens(store: Store, user: str | None = None) -> list[dict[str, Any]]:
         query = query.where(t.users.c.name == user)
     now = utcnow()
     result = []
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         for row in conn.execute(query):
             expires, revoked = aware(row.expires_at), aware(row.revoked_at)
             state = "revoked" if revoked else "expired" if expires and expires <= now else "active"

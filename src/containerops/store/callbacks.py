@@ -52,7 +52,7 @@ def insert_callback(
 
 def callback_answer(store: Store, callback_id: int) -> Answer | None:
     """The answer the service posted, or None while there is none."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(sa.select(_callbacks).where(_callbacks.c.id == callback_id)).first()
     if row is None or row.result is None:
         return None

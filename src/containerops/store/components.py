@@ -141,7 +141,7 @@ class PushRecord:
 # -- namespaces --------------------------------------------------------------------------
 def namespace_kind(store: Store, name: str) -> str | None:
     """The kind of namespace ``name``; None when there is none."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         kind = conn.execute(sa.select(t.namespaces.c.kind).where(t.namespaces.c.name == name)).scalar()
     return None if kind is None else str(kind)
 
@@ -216,7 +216,7 @@ def is_public(store: Store, namespace: str, name: str | None = None) -> bool:
         .join(t.namespaces, t.namespaces.c.id == t.components.c.namespace_id)
         .where(t.components.c.name == name)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return bool(conn.execute(query.where(t.namespaces.c.name == namespace)).scalar())
 
 
@@ -348,7 +348,7 @@ def _version(conn: sa.Connection, namespace: str, name: str, version: str) -> Ve
 
 def get_version(store: Store, namespace: str, name: str, version: str) -> VersionRow | None:
     """Version ``version`` of ``namespace/name`` exactly; None when it was never pushed."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return _version(conn, namespace, name, version)
 
 
@@ -385,7 +385,7 @@ def mark_version(
 
 def versions(store: Store, namespace: str, name: str) -> list[VersionRow]:
     """Every version of a component, newest first (semver order)."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             _version_query().where(t.namespaces.c.name == namespace, t.components.c.name == name)
         ).all()
@@ -405,7 +405,7 @@ def recorded_images(store: Store) -> dict[tuple[str, str], str]:
         .join(t.components, t.components.c.id == t.component_versions.c.component_id)
         .join(t.namespaces, t.namespaces.c.id == t.components.c.namespace_id)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return {(f"{ns}/{name}", version): digest for ns, name, version, digest in conn.execute(query)}
 
 
@@ -434,7 +434,7 @@ def list_components(
     visible = _visible_to(readable)
     if visible is not None:
         query = query.where(visible)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [_component_row(row) for row in conn.execute(query)]
 
 
@@ -457,7 +457,7 @@ def search(
         params[f"u{index}"] = term + _TOP
     if readable is not None:
         params["readable"] = sorted(readable)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(_search_query(len(terms), readable is not None), params).all()
     return [_component_row(row, score=int(row.score)) for row in rows]
 

@@ -49,14 +49,14 @@ def group_of(store: Store, run_id: int) -> str | None:
 
 def _text(store: Store, run_id: int, column: sa.Column[str]) -> str | None:
     """One text column of a run."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         value: str | None = conn.execute(sa.select(column).where(t.runs.c.id == run_id)).scalar_one()
     return value
 
 
 def members(store: Store, group: str) -> list[Member]:
     """The unfinished runs of ``group``, oldest first."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(
                 t.runs.c.id,
@@ -81,7 +81,7 @@ def members(store: Store, group: str) -> list[Member]:
 
 
 def holder(store: Store, group: str) -> Holder:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(
             sa.select(t.concurrency_groups.c.run_id).where(t.concurrency_groups.c.name == group)
         ).one_or_none()
@@ -128,7 +128,7 @@ def cancel_requests(store: Store, run_ids: Iterable[int]) -> dict[int, str]:
     ids = list(run_ids)
     if not ids:
         return {}
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.id, t.runs.c.cancel_request).where(
                 t.runs.c.id.in_(ids), t.runs.c.cancel_request.is_not(None)

@@ -34,6 +34,8 @@ HEAD_REVISION = "0017"
 
 #: Tries of a write that met another's insert of the same row (each retry reads what the other committed).
 CONFLICT_ATTEMPTS = 20
+#: A pooled connection idle longer than this (seconds) is checked before it is handed out.
+IDLE_PING = 1.0
 
 
 def again_on_conflict(write: Callable[[], T], what: str) -> T:
@@ -88,6 +90,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def autocommitting(engine: sa.Engine) -> sa.Engine:
+    """``engine``'s pool, each statement committed as it runs: for reads, and writes of one
+    statement. On PostgreSQL and MySQL a transaction costs a BEGIN and a COMMIT or ROLLBACK,
+    two round trips around what may be its only statement, and reads gain nothing from one:
+    at READ COMMITTED every statement sees what was committed when it starts, in a
+    transaction or not. SQLite's BEGIN costs no round trip: its engine stays as it is."""
+    if engine.dialect.name == "sqlite":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def create_db_engine(url: str | None = None) -> sa.Engine:
     url = url or database_url()
     if url.startswith("sqlite"):
@@ -97,10 +110,35 @@ def create_db_engine(url: str | None = None) -> sa.Engine:
         # READ COMMITTED, as PostgreSQL's default: each statement sees what others committed,
         # and InnoDB takes no gap locks (REPEATABLE READ's would make concurrent writers of
         # runs and log lines wait on, and deadlock over, rows none of them touch).
-        engine = sa.create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+        engine = sa.create_engine(url, isolation_level="READ COMMITTED")
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url)
+    if engine.dialect.name != "sqlite":
+        _ping_when_idle(engine)
     return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled connection still works before handing it out, if it sat idle in the pool
+    for more than ``IDLE_PING`` seconds: a database restarted meanwhile cut it, and a new one
+    is opened instead. SQLAlchemy's ``pool_pre_ping`` checks at every checkout, a round trip
+    before each transaction (a fifth of a busy server's statements); a connection back in the
+    pool a moment ago is taken as it is, and a restart that cuts it then shows as a
+    disconnect on its first statement (:mod:`.reconnect`), which invalidates the whole pool."""
+
+    @sa.event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_from"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_from = record.info.get("idle_from")
+        if idle_from is None or time.monotonic() - idle_from <= IDLE_PING:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool opens another connection (tries 3 times)
+            raise sa.exc.DisconnectionError(f"a pooled connection is gone: {error}") from error
 
 
 def _alembic_config() -> Config:

@@ -110,7 +110,7 @@ def claim(store: Store, delivery: int, dedupe_key: str) -> int | None:
             )
         return None
     except sa.exc.IntegrityError:
-        with store.database.connect() as conn:
+        with store.autocommit.connect() as conn:
             first = conn.execute(
                 sa.select(t.trigger_deliveries.c.id).where(
                     t.trigger_deliveries.c.dedupe_key == dedupe_key[:255]
@@ -171,13 +171,13 @@ def list_deliveries(
         query = query.where(
             sa.or_(*(d.c.flow_uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
         )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [_summary(row) for row in conn.execute(query)]
 
 
 def get_delivery(store: Store, delivery: int) -> dict[str, Any]:
     """One delivery with its kept headers and body."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(
             sa.select(t.trigger_deliveries).where(t.trigger_deliveries.c.id == delivery)
         ).first()

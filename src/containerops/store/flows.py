@@ -130,12 +130,12 @@ def list_flows(
         query = query.where(
             sa.or_(*(t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
         )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [_summary(row) for row in conn.execute(query)]
 
 
 def get_flow(store: Store, uri: str) -> FlowSummary:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(_summary_query().where(t.flows.c.uri == uri)).first()
     if row is None:
         raise StoreError(f"no flow {uri}")
@@ -159,7 +159,7 @@ def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]
     One indexed query: this is on the path of every run the API starts.
     """
     chosen = [t.flow_versions.c.version == version] if version is not None else []
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(_newest_runnable(t.flows.c.uri == uri, *chosen)).first()
     if row is None:
         if version is not None and latest_version(store, uri) is not None:
@@ -170,7 +170,7 @@ def find_version(store: Store, uri: str, version: int | None) -> tuple[int, int]
 
 def latest_version(store: Store, uri: str) -> int | None:
     """The newest version number of a flow, deleted or not; None if it never existed."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         found = conn.execute(
             sa.select(sa.func.max(t.flow_versions.c.version))
             .join(t.flows, t.flows.c.id == t.flow_versions.c.flow_id)
@@ -204,13 +204,13 @@ def flow_versions(store: Store, flow_id: int) -> list[dict[str, Any]]:
         .where(t.flow_versions.c.flow_id == flow_id)
         .order_by(t.flow_versions.c.version.desc())
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [_version_json(row) for row in conn.execute(query)]
 
 
 def flow_version(store: Store, flow_id: int, version: int) -> dict[str, Any]:
     """One version, with its source."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(
             sa.select(t.flow_versions).where(
                 t.flow_versions.c.flow_id == flow_id, t.flow_versions.c.version == version
@@ -233,7 +233,7 @@ def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
     """The id of the flow's version to run: ``version_id`` checked to belong to it, else the newest.
     A deleted flow has none."""
     chosen = [t.flow_versions.c.id == version_id] if version_id is not None else []
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         found = conn.execute(_newest_runnable(t.flows.c.id == flow_id, *chosen)).first()
     if found is None:
         which = (
@@ -244,7 +244,7 @@ def resolve_version(store: Store, flow_id: int, version_id: int | None) -> int:
 
 
 def _source(store: Store, version_id: sa.ColumnElement[Any] | int, missing: str) -> tuple[str, str]:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(
             sa.select(t.flow_versions.c.source, t.flow_versions.c.format).where(
                 t.flow_versions.c.id == version_id

@@ -57,7 +57,7 @@ def remove_old_logs(
 ) -> LogGc:
     """Remove the lines of ended runs older than ``older_than`` (of ``flow`` only, if given)."""
     b = t.log_blocks.c
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         before = _bytes(conn)
         run_ids = list(conn.execute(_old_runs(older_than, flow)).scalars())
         counted = sa.select(
@@ -75,6 +75,6 @@ def remove_old_logs(
                 if not ids:
                     break
                 conn.execute(t.log_blocks.delete().where(b.id.in_(ids)))
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         after = _bytes(conn)
     return LogGc(runs, blocks, lines, before, after, dry_run)

@@ -72,7 +72,7 @@ def log_lines(
 ) -> list[LogRow]:
     """Log lines of a run (or one job) after line ``after_id``, in the order they were stored."""
     found: list[LogRow] = []
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         paths = paths_of(conn, run_id)
         for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
             decoded = logblocks.decode(block.data)
@@ -87,7 +87,7 @@ def log_lines(
 def attempt_lines(store: Store, run_id: int, job_path: str, attempt: int) -> list[LogRow]:
     """Every stored line of one attempt of a job: where an engine taking up an attempt
     another left going on carries on from."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         paths = paths_of(conn, run_id)
         where = sa.and_(lines_of(run_id, paths, job_path), _b.attempt == attempt)
         return [
@@ -170,7 +170,7 @@ def raw_log_lines(
     grow with the log's size.
     """
     rows: list[RawLine] = []
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         paths = paths_of(conn, run_id)
         where = lines_of(run_id, paths, job_path)
         if tail is not None:
@@ -215,7 +215,7 @@ def log_text_runs(
     """
     runs: list[TextRun] = []
     left = limit
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         paths = paths_of(conn, run_id)
         for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
             decoded = logblocks.decode(block.data)
@@ -241,7 +241,7 @@ def log_text_runs(
 
 def line_count(store: Store, run_id: int) -> int:
     """How many lines the run's log holds (from the blocks' rows: nothing is decoded)."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         query = sa.select(sa.func.sum(_b.last_line - _b.first_line + 1)).where(_b.run_id == run_id)
         return int(conn.execute(query).scalar() or 0)
 
@@ -261,7 +261,7 @@ def lines_of(run_id: int, paths: dict[int, str], job_path: str | None) -> sa.Col
 
 def job_paths(store: Store, run_id: int) -> list[str]:
     """The paths of the run's jobs, in the flow's order."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return list(
             conn.execute(
                 sa.select(t.jobs.c.path).where(t.jobs.c.run_id == run_id).order_by(t.jobs.c.position)

@@ -132,7 +132,7 @@ def search_run(
     matched = 0
     around: dict[tuple[int, int], _Around] = {}
     need = _need_of(pattern.pattern)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         paths = paths_of(conn, run_id)
         for block in forward_blocks(conn, lines_of(run_id, paths, job_path), after_id):
             state = around.setdefault((block.job_id, block.attempt), _Around(deque(maxlen=context)))

@@ -51,7 +51,7 @@ class Figures:
 
 def figures(store: Store) -> Figures:
     live = [row for row in list_workers(store) if row.live]
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
 
         def counts(column: sa.Column[str]) -> dict[str, int]:
             query = sa.select(column, sa.func.count()).group_by(column)
@@ -112,7 +112,7 @@ def _seconds_between(
 def reachable(store: Store) -> bool:
     """Whether the database answers (``/readyz``)."""
     try:
-        with store.database.connect() as conn:
+        with store.autocommit.connect() as conn:
             conn.execute(sa.select(1))
     except sa.exc.SQLAlchemyError:
         return False

@@ -51,7 +51,7 @@ def finish_notification(
 
 def list_notifications(store: Store, run_id: int) -> list[dict[str, Any]]:
     """A run's notifications, oldest first."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(sa.select(_n).where(_n.c.run_id == run_id).order_by(_n.c.id)).all()
     return [
         {

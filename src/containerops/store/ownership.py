@@ -87,7 +87,7 @@ class Ownership:
 
 
 def ownership(store: Store, run_id: int) -> Ownership:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(
             sa.select(t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at, t.runs.c.trigger).where(
                 t.runs.c.id == run_id
@@ -104,7 +104,7 @@ def abandoned_runs(store: Store, *, servers: bool = False) -> list[tuple[int, st
     server: sa.ColumnElement[bool] = t.runs.c.trigger.is_not(None)
     if servers:
         server = sa.and_(server, t.runs.c.status == "paused")
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.id, t.runs.c.uid, t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at)
             .where(t.runs.c.status.in_(UNFINISHED), t.runs.c.owner.is_not(None), sa.not_(server))
@@ -116,7 +116,7 @@ def abandoned_runs(store: Store, *, servers: bool = False) -> list[tuple[int, st
 def live_run_uids(store: Store) -> set[str]:
     """The uids of unfinished runs whose owner may still be running them, and of unfinished
     server runs (a server takes them up, with what they left running)."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.uid, t.runs.c.owner, t.runs.c.heartbeat_at, t.runs.c.trigger).where(
                 t.runs.c.status.in_(UNFINISHED)

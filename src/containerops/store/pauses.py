@@ -75,7 +75,7 @@ def open_pause(store: Store, run_id: int, stage: str, timeout: float | None) -> 
 
 
 def get_pause(store: Store, run_id: int, stage: str) -> Pause | None:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(
             sa.select(t.pauses).where(t.pauses.c.run_id == run_id, t.pauses.c.stage == stage)
         ).first()
@@ -90,7 +90,7 @@ def _existing(store: Store, run_id: int, stage: str) -> Pause:
 
 def pauses(store: Store, run_id: int) -> list[Pause]:
     """Every pause of a run, in the order it reached them."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(sa.select(t.pauses).where(t.pauses.c.run_id == run_id).order_by(t.pauses.c.id))
         return [_pause(row) for row in rows]
 

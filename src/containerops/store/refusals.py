@@ -41,7 +41,7 @@ def record_refusals(store: Store, refusals: list[Refusal]) -> None:
 def list_refusals(store: Store, *, limit: int = 100) -> list[Refusal]:
     """The newest refusals first."""
     query = sa.select(t.access_refusals).order_by(t.access_refusals.c.id.desc()).limit(limit)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [
             Refusal(
                 at=aware(row.at) or utcnow(),

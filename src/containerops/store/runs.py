@@ -136,7 +136,7 @@ def resolve_run(store: Store, ref: str) -> int:
             .join(t.flows, t.flows.c.id == t.runs.c.flow_id)
             .where(t.flows.c.uri == match["uri"], t.runs.c.number == int(match["number"]))
         )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         found = conn.execute(query).scalar()
     if found is None:
         raise StoreError(f"no run {ref}; `coops runs list` shows the runs there are")
@@ -218,12 +218,12 @@ def list_runs(
         query = query.where(sa.or_(sa.false(), *prefixes))
     for hidden in hide_namespaces:
         query = query.where(sa.not_(t.flows.c.uri.startswith(f"{hidden}/", autoescape=True)))
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [_run_row(row) for row in conn.execute(query)]
 
 
 def get_run(store: Store, run_id: int, *, with_jobs: bool = True) -> RunRow:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(_run_query().where(t.runs.c.id == run_id)).first()
         if row is None:
             raise StoreError(f"no run with id {run_id}")
@@ -235,7 +235,7 @@ def get_run(store: Store, run_id: int, *, with_jobs: bool = True) -> RunRow:
 
 
 def _run_columns(store: Store, run_id: int, *columns: sa.Column[Any]) -> Any:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(sa.select(*columns).where(t.runs.c.id == run_id)).first()
     if row is None:
         raise StoreError(f"no run with id {run_id}")
@@ -272,7 +272,7 @@ def state_changes_after(
         .order_by(t.state_changes.c.id)
         .limit(limit)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [
             (
                 row.id,
@@ -296,7 +296,7 @@ def attempts(store: Store, run_id: int) -> list[dict[str, Any]]:
         .where(t.job_attempts.c.run_id == run_id)
         .order_by(t.jobs.c.position, t.job_attempts.c.attempt)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [
             {
                 "job": row.path,
@@ -324,7 +324,7 @@ def attempts_so_far(store: Store, run_id: int) -> dict[int, tuple[int, datetime 
     )
     found: dict[int, tuple[int, datetime | None]] = {}
     latest: dict[int, int] = {}
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         for row in conn.execute(query):
             failed, started = found.get(row.job_id, (0, None))
             failed += row.status == "failure"
@@ -346,7 +346,7 @@ def claim_orphaned_server_runs(store: Store, owner: str) -> list[tuple[int, str,
     their server died (a server sharing the store with this one keeps its own). Each is
     claimed by a compare-and-set of its owner, so two servers starting at once never both
     take one. (id, uid, status) of those this ``owner`` now holds, oldest first."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(t.runs.c.id, t.runs.c.uid, t.runs.c.status, t.runs.c.owner, t.runs.c.heartbeat_at)
             .where(t.runs.c.trigger.is_not(None), t.runs.c.status.in_(_ORPHANED))

@@ -50,7 +50,7 @@ def newest_sources(store: Store, containing: str) -> list[tuple[int, int, str]]:
         .join(t.flows, t.flows.c.id == v.c.flow_id)
         .where(t.flows.c.deleted_at.is_(None), v.c.source.contains(containing))
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [(row.flow_id, row.id, row.source) for row in conn.execute(query)]
 
 
@@ -100,13 +100,13 @@ def sync_schedules(store: Store, wanted: Wanted, now: datetime, next_tick: NextT
 
 def due_schedules(store: Store, now: datetime) -> list[Schedule]:
     """The active schedules whose next tick is at or before ``now``."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(sa.select(_s).where(_s.c.active.is_(True), _s.c.next_tick <= now)).all()
     return [_schedule(row) for row in rows]
 
 
 def get_schedule(store: Store, schedule_id: int) -> Schedule | None:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         row = conn.execute(sa.select(_s).where(_s.c.id == schedule_id)).first()
     return None if row is None else _schedule(row)
 
@@ -142,7 +142,7 @@ def set_last_run(store: Store, schedule_id: int, run_id: int) -> None:
 
 
 def soonest_tick(store: Store) -> datetime | None:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         found = conn.execute(sa.select(sa.func.min(_s.c.next_tick)).where(_s.c.active.is_(True))).scalar()
     return aware(found)
 
@@ -154,7 +154,7 @@ def list_schedules(store: Store, namespaces: list[str] | None = None) -> list[di
         query = query.where(
             sa.or_(*(t.flows.c.uri.startswith(f"{ns}/", autoescape=True) for ns in namespaces), sa.false())
         )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [
             {
                 "id": row.id,

@@ -48,7 +48,7 @@ def secret_names(store: Store, namespace: str) -> list[dict[str, object]]:
         .where(_secrets.c.namespace == namespace)
         .order_by(_secrets.c.name)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return [
             {"name": row.name, "created_at": aware(row.created_at), "updated_at": aware(row.updated_at)}
             for row in conn.execute(query)
@@ -58,12 +58,12 @@ def secret_names(store: Store, namespace: str) -> list[dict[str, object]]:
 def sealed_secrets(store: Store, namespace: str) -> dict[str, str]:
     """Every secret of ``namespace``: name -> ciphertext."""
     query = sa.select(_secrets.c.name, _secrets.c.ciphertext).where(_secrets.c.namespace == namespace)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return {row.name: row.ciphertext for row in conn.execute(query)}
 
 
 def sealed_secret(store: Store, namespace: str, name: str) -> str | None:
     """One secret's ciphertext, or None when the namespace has none by that name."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         found = conn.execute(sa.select(_secrets.c.ciphertext).where(*_one(namespace, name))).scalar()
     return None if found is None else str(found)

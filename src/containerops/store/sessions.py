@@ -71,7 +71,7 @@ def session_identity(store: Store, secret: str, *, now: datetime | None = None) 
     query = query.join(t.ui_sessions, t.ui_sessions.c.token_id == t.api_tokens.c.id).where(
         t.ui_sessions.c.secret_hash == _hash(secret)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(query).all()
     if not rows:
         raise TokenRefused("unknown session")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 
 from containerops.store import flows, logs, runs
-from containerops.store.db import create_db_engine, migrate
+from containerops.store.db import autocommitting, create_db_engine, migrate
 from containerops.store.recorder import Recorder
 
 
@@ -19,6 +19,9 @@ class Store:
     def __init__(self, database: sa.Engine) -> None:
         #: SQLAlchemy's connection pool; named so it is not read as the workflow engine.
         self.database = database
+        #: The same pool without transactions around single statements (see
+        #: :func:`~containerops.store.db.autocommitting`): every read goes through it.
+        self.autocommit = autocommitting(database)
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:

@@ -151,7 +151,7 @@ def left_behind(store: Store, name: str, *, reattach: bool = False) -> list[int]
     the ones it still holds go, so that no retry of one runs while it still does. With
     ``reattach`` those it held or that went adrift are not among them: a worker re-attaches."""
     unwanted = (READY, CLAIMED, ADRIFT) if reattach else (READY,)
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         query = sa.select(t.ready_jobs.c.id).where(
             t.ready_jobs.c.worker == name,
             t.ready_jobs.c.cleared.is_(False),
@@ -163,7 +163,7 @@ def left_behind(store: Store, name: str, *, reattach: bool = False) -> list[int]
 def cleared(store: Store, ready_ids: Collection[int]) -> None:
     """Nothing of these attempts runs any more on their worker's machine."""
     if ready_ids:
-        with store.database.begin() as conn:
+        with store.autocommit.begin() as conn:  # one statement
             conn.execute(t.ready_jobs.update().where(t.ready_jobs.c.id.in_(ready_ids)).values(cleared=True))
 
 
@@ -221,7 +221,7 @@ def list_workers(store: Store, expiry: float = DEFAULT_LEASE) -> list[WorkerRow]
         .group_by(t.ready_jobs.c.worker)
         .subquery()
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(t.workers, sa.func.coalesce(running.c.n, 0).label("running"))
             .outerjoin(running, running.c.worker == t.workers.c.name)
@@ -269,7 +269,7 @@ def enqueue(
         oom_killed=False,
         cleared=False,
     )
-    with store.database.begin() as conn:
+    with store.autocommit.begin() as conn:  # one statement
         if store.database.dialect.name != "postgresql":
             return new_id(conn.execute(row))
         # one statement: the row, and its announcement (sent when the transaction commits)
@@ -326,7 +326,7 @@ def progress_of(store: Store, after: Mapping[int, int]) -> dict[int, Progress]:
     newer = sa.or_(
         *(sa.and_(lines_table.c.ready_job_id == key, lines_table.c.seq > seq) for key, seq in after.items())
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(sa.select(t.ready_jobs).where(t.ready_jobs.c.id.in_(list(after)))).all()
         lines = conn.execute(
             sa.select(
@@ -401,7 +401,7 @@ def drop_run_lines(conn: sa.Connection, run_id: int) -> None:
 
 def find_attempt(store: Store, run_uid: str, path: str, attempt: int) -> int | None:
     """The ready job an engine put up for this attempt (the newest, if more), or None."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         query = (
             sa.select(t.ready_jobs.c.id)
             .join(t.runs, t.runs.c.id == t.ready_jobs.c.run_id)
@@ -415,7 +415,7 @@ def find_attempt(store: Store, run_uid: str, path: str, attempt: int) -> int | N
 
 def ready_ids(store: Store, run_id: int) -> list[int]:
     """The attempts a run put up for workers, oldest first."""
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         query = (
             sa.select(t.ready_jobs.c.id).where(t.ready_jobs.c.run_id == run_id).order_by(t.ready_jobs.c.id)
         )
@@ -423,7 +423,7 @@ def ready_ids(store: Store, run_id: int) -> list[int]:
 
 
 def queue_depth(store: Store) -> int:
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         return int(
             conn.execute(sa.select(sa.func.count()).where(t.ready_jobs.c.status == READY)).scalar() or 0
         )
@@ -455,7 +455,7 @@ def claim_adrift(
         .order_by(t.ready_jobs.c.id)
         .limit(CLAIM_WINDOW)
     )
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(adrift).all()
     for row in rows:
         here = executor not in MACHINE_BOUND or str(row.process).split(":", 1)[0] == host
@@ -470,7 +470,7 @@ def claim_adrift(
 def stored_lines(store: Store, ready_id: int) -> list[str]:
     """The lines of an attempt its worker(s) stored so far, in order."""
     lines_table = t.ready_job_lines
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         query = (
             sa.select(lines_table.c.line)
             .where(lines_table.c.ready_job_id == ready_id)
@@ -531,14 +531,14 @@ def claim_many(
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with store.database.begin() as conn:
+        with store.autocommit.begin() as conn:  # one statement
             rows = conn.execute(taking.where(ready.id.in_(picked.scalar_subquery())).returning(*returned))
             return _claims(rows.all())
     window = max(CLAIM_WINDOW, 4 * limit)
     candidates = sa.select(ready.id, ready.labels).where(ready.status == READY)
     candidates = candidates.order_by(ready.id).limit(window)
     if dialect == "sqlite":  # read, then compare-and-set in one short write transaction
-        with store.database.connect() as conn:
+        with store.autocommit.connect() as conn:
             chosen = _matching(conn.execute(candidates).all(), labels, limit)
         if not chosen:
             return []
@@ -607,7 +607,7 @@ def finish(
 ) -> bool:
     """How the claimed attempt ended; False (nothing written) when the claim no longer holds."""
     encoded = None if output_file is None else base64.b64encode(output_file).decode()
-    with store.database.begin() as conn:  # one statement: the fence is checked where it writes
+    with store.autocommit.begin() as conn:  # one statement: the fence is checked where it writes
         ended = conn.execute(
             t.ready_jobs.update()
             .where(t.ready_jobs.c.id == claim.id, t.ready_jobs.c.fence == claim.fence)
@@ -629,7 +629,7 @@ def holders(store: Store, ids: Iterable[int]) -> dict[int, str | None]:
     wanted = list(ids)
     if not wanted:
         return {}
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         rows = conn.execute(
             sa.select(t.ready_jobs.c.id, t.ready_jobs.c.worker, t.ready_jobs.c.status).where(
                 t.ready_jobs.c.id.in_(wanted)
@@ -643,7 +643,7 @@ def finished_runs(store: Store, run_uids: Iterable[str]) -> set[str]:
     wanted = list(run_uids)
     if not wanted:
         return set()
-    with store.database.connect() as conn:
+    with store.autocommit.connect() as conn:
         live = set(
             conn.execute(
                 sa.select(t.runs.c.uid).where(

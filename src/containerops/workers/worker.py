@@ -98,12 +98,14 @@ class Worker:
                     _complain("could not claim a job", error)
                     claims = []
                 wake.found(len(claims))
-                if not claims:
-                    await _first(wake.idle(), stop.wait())
-                    continue
                 for claim in claims:
                     log.info("claimed %s attempt %d (ready job %d)", claim.path, claim.attempt, claim.id)
                     self._jobs[claim.id] = (claim, asyncio.create_task(self._run_one(claim)))
+                # Fewer than asked: none was left ready, so wait to be woken rather than ask
+                # again at once (with NOTIFY, every worker asks at each job put up). One
+                # re-attached job says nothing of the others: look again.
+                if len(claims) < free and not any(claim.reattach for claim in claims):
+                    await _first(wake.idle(), stop.wait())
         finally:
             beating.cancel()
             await wake.close()
