@@ -402,7 +402,7 @@ def _runnable(loaded: LoadResult, file: Path, executor: str | None) -> list[Diag
             dataclasses.replace(d, severity="warning", message=f"{d.message} (coops run refuses it)")
             for d in problems
         ]
-    if any(job.component is not None for job in loaded.flow.jobs()):
+    if loaded.flow.uses_components():
         from containerops.repository.usage import resolve_components
         from containerops.store import Store
 

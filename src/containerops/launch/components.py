@@ -29,7 +29,7 @@ def resolve_flow_components(
     Raises ``FlowInvalid`` (file:line of each problem) and records nothing; ``readable``
     (namespace -> may this flow use its components) hides the others as missing.
     """
-    if not any(job.component is not None for job in flow.jobs()):
+    if not flow.uses_components():
         return None
     # the repository (and its registry client) loads only for flows with components
     from containerops.repository.usage import resolve_components

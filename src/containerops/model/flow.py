@@ -189,3 +189,7 @@ class Flow:
     def jobs(self) -> list[Job]:
         """Every job, in the order they are written."""
         return [job for stage in self.stages for action in stage.actions for job in action.jobs]
+
+    def uses_components(self) -> bool:
+        """Whether a job names a ``component:`` of the repository (it is resolved before a run)."""
+        return any(job.component is not None for job in self.jobs())

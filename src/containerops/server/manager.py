@@ -268,6 +268,8 @@ class RunManager:
         what the Docker Engine lacks, before the run is recorded: an unknown component or
         inputs that do not match its spec are a FlowInvalid (422), a registry that cannot
         be reached a RegistryUnavailable (503). None when the flow has no component job."""
+        if not flow.uses_components():
+            return None
         readable = await asyncio.to_thread(readable_by_flows_of, self.store, flow.namespace)
         resolution = await asyncio.to_thread(
             resolve_flow_components,

@@ -1,8 +1,9 @@
 """Database calls that outlast a database restart.
 
 A PostgreSQL or MySQL server restarted (``pg_ctl restart``, a failover) drops every
-connection: the next statement on each fails as a disconnect, and the pool's pre-ping
-opens new ones once the server is back. A call whose transaction was cut wrote nothing,
+connection: the next statement on each fails as a disconnect (or, on one idle for a
+while, the pool's check before use: :func:`.db.create_db_engine`), and the pool opens new
+ones once the server is back. A call whose transaction was cut wrote nothing,
 so :func:`reconnecting` runs it again, with a growing wait (tenacity), for as long as
 the outage may last, and the process's log says it lost the database and when it got
 it back. Only disconnects are tried again: any other error is the caller's.

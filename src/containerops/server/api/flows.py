@@ -73,7 +73,7 @@ def runnable(store: Store, flow: Flow, executor: str) -> None:
     problems = check_runnable_locally(flow, f"flow {flow.uri}", executor, server=True)
     if problems:
         raise FlowInvalid(problems)
-    if any(job.component is not None for job in flow.jobs()):
+    if flow.uses_components():
         readable = readable_by_flows_of(store, flow.namespace)
         resolve_components(
             store, copy.deepcopy(flow), filename=f"flow {flow.uri}", readable=readable.__contains__
