@@ -92,11 +92,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def autocommitting(engine: sa.Engine) -> sa.Engine:
     """``engine``'s pool, each statement committed as it runs: for reads, and writes of one
-    statement. On PostgreSQL and MySQL a transaction costs a BEGIN and a COMMIT or ROLLBACK,
-    two round trips around what may be its only statement, and reads gain nothing from one:
-    at READ COMMITTED every statement sees what was committed when it starts, in a
-    transaction or not. SQLite's BEGIN costs no round trip: its engine stays as it is."""
-    if engine.dialect.name == "sqlite":
+    statement. On PostgreSQL a transaction costs a BEGIN and a COMMIT or ROLLBACK, two round
+    trips around what may be its only statement, and reads gain nothing from one: at READ
+    COMMITTED every statement sees what was committed when it starts, in a transaction or
+    not (psycopg switches to autocommit and back without a word to the server). MySQL's
+    driver says ``SET AUTOCOMMIT`` each way, more than it saves, and SQLite's BEGIN costs no
+    round trip: their engine stays as it is."""
+    if engine.dialect.name != "postgresql":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
