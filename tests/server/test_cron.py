@@ -35,18 +35,28 @@ class ManualClock:
     def __init__(self, now: datetime) -> None:
         self._now = now
         self._moved = asyncio.Event()
+        #: A sleeper waits for the clock to move (and has not been woken since).
+        self.waited_on = False
 
     def now(self) -> datetime:
         return self._now
 
     def set(self, when: datetime) -> None:
         self._now = when
+        self.waited_on = False
         self._moved.set()
 
+    async def move_to(self, when: datetime) -> None:
+        """``set``, once the scheduler's loop sleeps: moved while it is still at work, the clock
+        would be read for its next sleep, which then lasts from the new time."""
+        await until(lambda: self.waited_on, "the scheduler to sleep")
+        self.set(when)
+
     async def sleep(self, seconds: float) -> None:
-        until = self._now + timedelta(seconds=seconds)
-        while self._now < until:
+        deadline = self._now + timedelta(seconds=seconds)
+        while self._now < deadline:
             self._moved.clear()
+            self.waited_on = True
             await self._moved.wait()
 
 
@@ -233,22 +243,22 @@ def test_the_loop_runs_ticks_as_the_clock_moves_and_follows_flow_changes(store: 
         loop = asyncio.create_task(scheduler.run())
         try:
             await until(lambda: _has_rows(store), "the schedule row")
-            clock.set(at(10, 5))
+            await clock.move_to(at(10, 5))
             await until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 1, "the first run")
             # A new version without the trigger: the schedule is retired and runs nothing.
             untriggered = "\n".join(line for line in flow().splitlines() if "cron" not in line)
             store.save_flow("acme/nightly/build", untriggered.replace("triggers:", "labels: {a: b}"), "yaml")
-            clock.set(at(10, 6))
+            await clock.move_to(at(10, 6))
             await until(lambda: not schedule_row(store).active, "the schedule to retire")
-            clock.set(at(10, 11))
+            await clock.move_to(at(10, 11))
             await asyncio.sleep(0.2)
             assert len(store.list_runs(uri="acme/nightly/build")) == 1
             # The trigger comes back an hour later: no catch-up for the hour it was retired.
             store.save_flow("acme/nightly/build", flow(), "yaml")
-            clock.set(at(11, 12))
+            await clock.move_to(at(11, 12))
             await until(lambda: schedule_row(store).active, "the schedule to come back")
             assert schedule_row(store).next_tick.replace(tzinfo=UTC) == at(11, 15)
-            clock.set(at(11, 15))
+            await clock.move_to(at(11, 15))
             await until(lambda: len(store.list_runs(uri="acme/nightly/build")) == 2, "the second run")
         finally:
             scheduler.stop()
