@@ -10,6 +10,7 @@ cancel for a run they do not own (:func:`ask_to_cancel`).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from containerops.engine.abandoned import settle_abandoned_runs
@@ -17,6 +18,8 @@ from containerops.store import Store
 from containerops.store import concurrency as groups
 from containerops.store.ownership import ownership
 from containerops.store.reconnect import reconnecting
+
+log = logging.getLogger("containerops.engine")
 
 #: How often a running run looks for a cancel request.
 POLL = 0.5
@@ -36,10 +39,62 @@ async def watch_cancel_requests(
     store: Store, run_id: int, cancel: Callable[[str], None], poll: float = POLL
 ) -> None:
     """While the run goes on: cancel it (once) when another process asks for it. A database
-    restart only holds the look up (reconnecting): it does not end the run."""
-    while True:
-        await asyncio.sleep(poll)
-        request = await asyncio.to_thread(reconnecting, groups.cancel_request, store, run_id)
-        if request is not None:
-            cancel(request)
+    restart only holds the look up (reconnecting): it does not end the run. The runs of one
+    event loop and store are looked up together, one query a poll (a server runs many)."""
+    loop = asyncio.get_running_loop()
+    key = (id(loop), id(store), poll)
+    watch = _watches.get(key)
+    if watch is None or watch.loop is not loop:
+        watch = _watches[key] = _Watch(loop, store, poll)
+    asked = asyncio.Event()
+
+    def asked_to(reason: str) -> None:
+        cancel(reason)
+        asked.set()
+
+    watch.runs[run_id] = asked_to
+    watch.start(key)
+    try:
+        await asked.wait()
+    finally:
+        watch.runs.pop(run_id, None)
+
+
+class _Watch:
+    """The runs one event loop runs on one store, and the task that looks up their cancel
+    requests every ``poll`` seconds while there are any."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, store: Store, poll: float) -> None:
+        self.loop, self.store, self.poll = loop, store, poll
+        self.runs: dict[int, Callable[[str], None]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, key: tuple[int, int, float]) -> None:
+        if self._task is not None and not self._task.done():
             return
+        self._task = self.loop.create_task(self._look())
+        self._task.add_done_callback(lambda _: self._forget(key))
+
+    def _forget(self, key: tuple[int, int, float]) -> None:
+        """Nothing more to watch (or the loop is closing): the next run starts a new watch."""
+        if _watches.get(key) is self and not (self.runs and self.loop.is_running()):
+            del _watches[key]
+
+    async def _look(self) -> None:
+        while self.runs:
+            await asyncio.sleep(self.poll)
+            try:
+                asked = await asyncio.to_thread(
+                    reconnecting, groups.cancel_requests, self.store, list(self.runs)
+                )
+            except Exception as error:  # looked up again at the next poll
+                log.warning("cannot read the runs' cancel requests: %s", error)
+                continue
+            for run_id, reason in asked.items():
+                cancel = self.runs.pop(run_id, None)
+                if cancel is not None:
+                    cancel(reason)
+
+
+#: (event loop, store, poll) -> the runs watched together
+_watches: dict[tuple[int, int, float], _Watch] = {}
