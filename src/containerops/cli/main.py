@@ -73,5 +73,6 @@ def _build_only_what_is_reached(app: typer.Typer, arguments: list[str]) -> None:
         shallow.registered_commands, shallow.registered_groups = [], []
         group.typer_instance = shallow
 
+
 if __name__ == "__main__":
     main()
