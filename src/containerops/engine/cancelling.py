@@ -41,11 +41,10 @@ async def watch_cancel_requests(
     """While the run goes on: cancel it (once) when another process asks for it. A database
     restart only holds the look up (reconnecting): it does not end the run. The runs of one
     event loop and store are looked up together, one query a poll (a server runs many)."""
-    loop = asyncio.get_running_loop()
-    key = (id(loop), id(store), poll)
+    key = (asyncio.get_running_loop(), store, poll)
     watch = _watches.get(key)
-    if watch is None or watch.loop is not loop:
-        watch = _watches[key] = _Watch(loop, store, poll)
+    if watch is None:
+        watch = _watches[key] = _Watch(key)
     asked = asyncio.Event()
 
     def asked_to(reason: str) -> None:
@@ -53,40 +52,43 @@ async def watch_cancel_requests(
         asked.set()
 
     watch.runs[run_id] = asked_to
-    watch.start(key)
+    watch.start()
     try:
         await asked.wait()
     finally:
         watch.runs.pop(run_id, None)
 
 
+#: The event loop, the store and the poll interval of runs watched together.
+_Key = tuple[asyncio.AbstractEventLoop, Store, float]
+
+
 class _Watch:
     """The runs one event loop runs on one store, and the task that looks up their cancel
     requests every ``poll`` seconds while there are any."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, store: Store, poll: float) -> None:
-        self.loop, self.store, self.poll = loop, store, poll
+    def __init__(self, key: _Key) -> None:
+        self.key = key
         self.runs: dict[int, Callable[[str], None]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def start(self, key: tuple[int, int, float]) -> None:
+    def start(self) -> None:
         if self._task is not None and not self._task.done():
             return
-        self._task = self.loop.create_task(self._look())
-        self._task.add_done_callback(lambda _: self._forget(key))
+        self._task = self.key[0].create_task(self._look())
+        self._task.add_done_callback(lambda _: self._forget())
 
-    def _forget(self, key: tuple[int, int, float]) -> None:
+    def _forget(self) -> None:
         """Nothing more to watch (or the loop is closing): the next run starts a new watch."""
-        if _watches.get(key) is self and not (self.runs and self.loop.is_running()):
-            del _watches[key]
+        if _watches.get(self.key) is self and not (self.runs and self.key[0].is_running()):
+            del _watches[self.key]
 
     async def _look(self) -> None:
+        _, store, poll = self.key
         while self.runs:
-            await asyncio.sleep(self.poll)
+            await asyncio.sleep(poll)
             try:
-                asked = await asyncio.to_thread(
-                    reconnecting, groups.cancel_requests, self.store, list(self.runs)
-                )
+                asked = await asyncio.to_thread(reconnecting, groups.cancel_requests, store, list(self.runs))
             except Exception as error:  # looked up again at the next poll
                 log.warning("cannot read the runs' cancel requests: %s", error)
                 continue
@@ -96,5 +98,4 @@ class _Watch:
                     cancel(reason)
 
 
-#: (event loop, store, poll) -> the runs watched together
-_watches: dict[tuple[int, int, float], _Watch] = {}
+_watches: dict[_Key, _Watch] = {}

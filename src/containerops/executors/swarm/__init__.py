@@ -317,15 +317,13 @@ class SwarmExecutor(Executor):
                 f"image {image} is only on this machine and no registry is set for the swarm's nodes "
                 "(COOPS_REGISTRY, or coops registry start)"
             )
-        for attempt in Retrying(
+        retrying = Retrying(
             retry=retry_if_exception_type(ExecutorError),
             stop=stop_after_attempt(PUSH_ATTEMPTS),
             wait=wait_fixed(0.5),
             reraise=True,
-        ):
-            with attempt:
-                return self._push_once(image)
-        raise AssertionError("unreachable: Retrying re-raises the last error")
+        )
+        return retrying(self._push_once, image)
 
     def _push_once(self, image: str) -> str:
         api = self._api()
