@@ -404,6 +404,25 @@ def test_a_server_configured_for_it_lets_anyone_read_public_components(
     assert httpx.get(f"{url}/api/v1/components", headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
+#: _HEAVY_PROBE, and which of Rich's console and pygments were loaded when the process first
+#: connected to the Engine, and whether httpx's command line was ever imported.
+_PULL_PROBE = (
+    """
+import os, sys
+engine = (os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock").removeprefix("unix://")
+at_engine = []
+def seen(event, args):
+    if event == "socket.connect" and args[1] == engine and not at_engine:
+        at_engine.append(sorted(m for m in ("rich.console", "pygments") if m in sys.modules))
+sys.addaudithook(seen)
+"""
+    + _HEAVY_PROBE
+    + """
+print("at the engine:", at_engine, "httpx's command line:", sys.modules.get("httpx._main", "loaded"))
+"""
+)
+
+
 @pytest.mark.docker
 def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allowed(
     secured: Secured,
@@ -438,10 +457,11 @@ def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allo
         pulled = json.loads(run(*pull_args, "--json").stdout)
         assert pulled["digest"] == pushed["digest"]
         assert engine.images.get(f"coops/{name}/hello:0.1.0").id == pushed["image_id"]
-        # ... with neither the Docker SDK nor the store loaded: most of its start-up was theirs
+        # ... with neither the Docker SDK nor the store loaded (most of its start-up was
+        # theirs), nor httpx's command line, and Rich only once the Engine was asked
         remove_images(engine, name)
         probe = subprocess.run(
-            [sys.executable, "-c", _HEAVY_PROBE, *pull_args],
+            [sys.executable, "-c", _PULL_PROBE, *pull_args],
             capture_output=True,
             text=True,
             check=True,
@@ -449,6 +469,8 @@ def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allo
             env={**os.environ, "COOPS_HOME": str(client_home)},
         )
         assert "heavy: []" in probe.stdout, probe.stdout + probe.stderr
+        assert "at the engine: [[]] httpx's command line: None" in probe.stdout, probe.stdout
+        assert f"pulling {secured.address}/{name}/hello@" in probe.stderr
         assert engine.images.get(f"coops/{name}/hello:0.1.0").id == pushed["image_id"]
         Catalog(store).set_public(name, "hello", False)
         assert f"no component {name}/hello in the repository" in run(*pull_args, check=2).stderr

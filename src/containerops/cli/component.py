@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+from containerops.cli.consoles import err, escape, out
 
 if TYPE_CHECKING:
     from containerops.component.spec import SpecInvalid
@@ -27,8 +27,6 @@ component_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
-err = Console(stderr=True)
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> typer.Exit:
@@ -179,7 +177,6 @@ def test(
         ]
         sys.stdout.write(json.dumps(document) + "\n")
     else:
-        out = Console()
         for r in results:
             mark = "[green]✔[/]" if r.passed else "[red]✘[/]"
             run = f" (run {r.run_id}, {r.seconds:.1f}s)" if r.run_id is not None else ""

@@ -27,7 +27,16 @@ MODULE_OF_GROUP = {
 }
 
 
+#: httpx's own command line (the ``httpx`` program), which httpx imports with itself when
+#: click, rich and pygments are installed, as they are here: ~45 ms of a call through a
+#: server (bench/component_transfer.py). coops never runs it; a None in ``sys.modules``
+#: makes its import fail, and httpx then defines a stand-in ``main`` of its own.
+HTTPX_COMMAND_LINE = "httpx._main"
+
+
 def main() -> None:
+    if HTTPX_COMMAND_LINE not in sys.modules:  # None: the import system's "not to be imported"
+        sys.modules[HTTPX_COMMAND_LINE] = None  # type: ignore[assignment]
     arguments = sys.argv[1:]
     if len(arguments) < 2 or "--help" in arguments:  # a help screen is coming
         load_typer_rich_help()

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+from containerops.cli.consoles import err, escape
 
 # httpx is imported where a server is talked to: most commands never do, and it is a
 # tenth of `coops --help`'s start-up.
@@ -178,5 +178,5 @@ def _sse(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def fail(error: RemoteError) -> NoReturn:
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     raise SystemExit(error.code)

@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app, err, fail, report_invalid
+from containerops.cli.component import EXIT_FAILURE, EXIT_INVALID, component_app, fail, report_invalid
+from containerops.cli.consoles import err, escape, out, table
 from containerops.cli.remote import ServerOption, TokenOption
 from containerops.timestamps import json_default
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from containerops.cli.remote import Remote
     from containerops.model.component_refs import ComponentRef
     from containerops.repository import registry
@@ -217,13 +217,13 @@ def pull(
 # -- search / show / list ------------------------------------------------------------
 def _components_table(rows: list[Any], with_score: bool = False) -> Table:
     columns = ["component", "newest", "title"] + (["score"] if with_score else [])
-    table = Table(*columns, box=None)
+    rows_table = table(*columns, box=None)
     for row in rows:
         cells = [escape(row.full_name), escape(row.latest_version), escape(row.title or row.description[:60])]
         if with_score:
             cells.append(str(row.score))
-        table.add_row(*cells)
-    return table
+        rows_table.add_row(*cells)
+    return rows_table
 
 
 @component_app.command("search")
@@ -257,7 +257,7 @@ def search(
     if not rows:
         err.print(f"no component matches {escape(text)!r}", highlight=False, soft_wrap=True)
         return
-    Console().print(_components_table(rows, with_score=True))
+    out.print(_components_table(rows, with_score=True))
 
 
 def _remote_rows(server: str, token: str | None, params: dict[str, Any]) -> list[Any]:
@@ -434,15 +434,14 @@ def _show_through(server: str, token: str | None, wanted: ComponentRef, as_json:
 
 def _show_text(version: Any, versions: list[Any], address: str) -> None:
     spec = version.spec
-    console = Console()
-    console.print(
+    out.print(
         f"[bold]{escape(version.ref)}[/]  {escape(spec.get('title') or '')}", highlight=False, soft_wrap=True
     )
     if spec.get("description"):
-        console.print(escape(spec["description"]), highlight=False, soft_wrap=True)
+        out.print(escape(spec["description"]), highlight=False, soft_wrap=True)
     if state := _version_state(version):
-        console.print(f"[bold yellow]{escape(state)}[/]", highlight=False, soft_wrap=True)
-    console.print(f"image: {escape(version.image(address))}", highlight=False, soft_wrap=True)
+        out.print(f"[bold yellow]{escape(state)}[/]", highlight=False, soft_wrap=True)
+    out.print(f"image: {escape(version.image(address))}", highlight=False, soft_wrap=True)
     pushed = f"pushed {version.pushed_at:%Y-%m-%d %H:%M} UTC"
     if version.pushed_by:
         pushed += f" by {version.pushed_by}"
@@ -452,14 +451,12 @@ def _show_text(version: Any, versions: list[Any], address: str) -> None:
         )
     if version.size is not None:
         pushed += f", {version.size / 2**20:.1f} MiB"
-    console.print(escape(pushed), highlight=False, soft_wrap=True)
+    out.print(escape(pushed), highlight=False, soft_wrap=True)
     if spec.get("keywords"):
-        console.print(f"keywords: {escape(', '.join(spec['keywords']))}", highlight=False, soft_wrap=True)
+        out.print(f"keywords: {escape(', '.join(spec['keywords']))}", highlight=False, soft_wrap=True)
     if spec.get("maintainers"):
-        console.print(
-            f"maintainers: {escape(', '.join(spec['maintainers']))}", highlight=False, soft_wrap=True
-        )
-    inputs = Table("input", "type", "required", "default", "description", box=None, title="inputs")
+        out.print(f"maintainers: {escape(', '.join(spec['maintainers']))}", highlight=False, soft_wrap=True)
+    inputs = table("input", "type", "required", "default", "description", box=None, title="inputs")
     for item in spec.get("inputs") or []:
         default = "" if item.get("default") is None else json.dumps(item["default"])
         kind = item.get("type", "string") + (" (secret)" if item.get("secret") else "")
@@ -471,18 +468,18 @@ def _show_text(version: Any, versions: list[Any], address: str) -> None:
             escape(item.get("description") or ""),
         )
     if spec.get("inputs"):
-        console.print(inputs)
+        out.print(inputs)
     if spec.get("outputs"):
-        outputs = Table("output", "description", box=None, title="outputs")
+        outputs = table("output", "description", box=None, title="outputs")
         for item in spec["outputs"]:
             outputs.add_row(escape(item["name"]), escape(item.get("description") or ""))
-        console.print(outputs)
+        out.print(outputs)
     resources = spec.get("resources") or {}
     limits = [f"{k} {v}" for k, v in resources.items() if v is not None]
     if spec.get("timeout"):
         limits.append(f"timeout {spec['timeout']:g} s")
     if limits:
-        console.print(f"defaults: {', '.join(limits)}", highlight=False, soft_wrap=True)
+        out.print(f"defaults: {', '.join(limits)}", highlight=False, soft_wrap=True)
 
     def dated(v: Any) -> str:
         marks = [
@@ -493,10 +490,10 @@ def _show_text(version: Any, versions: list[Any], address: str) -> None:
         return f"{v.version} ({', '.join(marks)})"
 
     listed = ", ".join(dated(v) for v in versions)
-    console.print(f"versions: {escape(listed)}", highlight=False, soft_wrap=True)
+    out.print(f"versions: {escape(listed)}", highlight=False, soft_wrap=True)
     if version.readme:
-        console.rule("README")
-        console.print(escape(version.readme), highlight=False, soft_wrap=True)
+        out.console.rule("README")
+        out.print(escape(version.readme), highlight=False, soft_wrap=True)
 
 
 @component_app.command("list")
@@ -533,7 +530,7 @@ def list_components(
             soft_wrap=True,
         )
         return
-    Console().print(_components_table(rows))
+    out.print(_components_table(rows))
 
 
 # -- registry ------------------------------------------------------------------------

@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from containerops.cli.component import component_app, err, fail
+from containerops.cli.component import component_app, fail
+from containerops.cli.consoles import err, escape, out, table
 from containerops.cli.remote import ServerOption, TokenOption
 from containerops.cli.repository import _JSON, _print_json, registry_app
 
@@ -112,7 +110,7 @@ def visibility(
     if name is not None and document.get("inherited"):
         state += " (as its namespace)"
     mark = "[green]✔[/] " if setting is not None else ""
-    Console().print(f"{mark}{escape(what)}: {state}", highlight=False, soft_wrap=True)
+    out.print(f"{mark}{escape(what)}: {state}", highlight=False, soft_wrap=True)
 
 
 def _remote(
@@ -201,9 +199,9 @@ def refusals(
     if not found:
         err.print("no refusal recorded", highlight=False)
         return
-    table = Table("at", "user", "token", "asked", "why", box=None, pad_edge=False)
+    refused = table("at", "user", "token", "asked", "why", box=None, pad_edge=False)
     for row in found:
-        table.add_row(
+        refused.add_row(
             *(escape(str(row.get(key) or "-")) for key in ("at", "user", "token_key", "scope", "reason"))
         )
-    Console().print(table)
+    out.print(refused)

@@ -66,15 +66,12 @@ def pull_image(
 
         engine_images.sdk_pull(image, progress, auth, tag_as=tag_as)
         return
-    say: Progress = progress or (lambda _line: None)
-    repository, _, digest = image.partition("@")
-    say(f"pulling {image}")
     headers = (
         {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()} if auth else {}
     )
     try:
         with _client() as engine:
-            error = _pull(engine, repository, digest, headers)
+            error = _pull(engine, image, headers, progress or (lambda _line: None))
             if error is None and tag_as is not None:
                 namespace, name, version = tag_as
                 tagged = engine.post(
@@ -90,17 +87,21 @@ def pull_image(
             "to a running Engine) and make sure you may use its socket"
         ) from None
     if error is not None:
-        registry.check(repository.split("/", 1)[0], token_auth=auth is not None)  # says why, if it can
+        registry.check(image.split("/", 1)[0], token_auth=auth is not None)  # says why, if it can
         raise TransferError(f"pulling {image} failed: {error}")
 
 
-def _pull(engine: httpx.Client, repository: str, digest: str, headers: dict[str, str]) -> str | None:
-    """The Engine's error of the pull, or None; its progress lines are read to the end."""
+def _pull(engine: httpx.Client, image: str, headers: dict[str, str], say: Progress) -> str | None:
+    """The Engine's error of the pull, or None; its progress lines are read to the end.
+    "pulling" is said once the Engine has begun: what saying it costs (the CLI loads Rich
+    for it) is then spent while the Engine works, not before it is asked."""
+    repository, _, digest = image.partition("@")
     params = {"fromImage": repository, "tag": digest}
     with engine.stream("POST", "/images/create", params=params, headers=headers) as response:
         if response.status_code >= 400:
             response.read()
             return _message(response)
+        say(f"pulling {image}")
         error = None
         for line in response.iter_lines():
             if line.strip():
