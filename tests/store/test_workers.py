@@ -172,11 +172,11 @@ def test_an_attempt_put_up_wakes_a_listening_worker_on_postgresql(store: Store) 
         try:
             await asyncio.to_thread(q.enqueue, store, new_run(store), "s.a.j", 1, {}, {})
             await asyncio.to_thread(q.enqueue, store, new_run(store), "s.a.k", 1, {}, {})
-            woken = await listener.wait(30)
+            woken = await listener.news(30) is not None
             for _ in range(2):  # the second announcement, if it came after the first wait
-                if not await listener.wait(0.2):
+                if await listener.news(0.2) is None:
                     break
-            return woken, await listener.wait(0.05)  # nothing more was put up
+            return woken, await listener.news(0.05) is not None  # nothing more was put up
         finally:
             await listener.close()
 

@@ -36,9 +36,12 @@ HEARTBEAT_EVERY = 1.0
 DEFAULT_LEASE = 10.0
 #: Rows a claimer looks at at once, to find one its labels allow.
 CLAIM_WINDOW = 32
-#: The PostgreSQL channel an attempt put up is announced on (LISTEN/NOTIFY): idle workers
-#: wake at once instead of at their next poll.
+#: The PostgreSQL channel an attempt put up is announced on (LISTEN/NOTIFY), its id the
+#: payload: idle workers wake at once instead of at their next poll ...
 READY_CHANNEL = "coops_ready"
+#: ... and the one a claim announces the ids it took on: a worker that was not the first to
+#: be asked for an attempt (``containerops.workers.wake``) leaves one taken already alone.
+CLAIMED_CHANNEL = "coops_claimed"
 #: Where an attempt stands. ``adrift``: its worker is gone but its container may run on:
 #: a worker on that machine claims it again and re-attaches (executors that can: below).
 READY, CLAIMED, DONE, LOST, CANCELLED = "ready", "claimed", "done", "lost", "cancelled"
@@ -212,6 +215,18 @@ def _held_by(held: Mapping[int, int]) -> sa.ColumnElement[bool]:
     )
 
 
+def live_names(store: Store, expiry: float = DEFAULT_LEASE) -> list[str]:
+    """The names of the workers alive (a heartbeat within ``expiry`` seconds), sorted."""
+    since = utcnow() - timedelta(seconds=expiry)
+    with store.autocommit.connect() as conn:
+        query = (
+            sa.select(t.workers.c.name)
+            .where(t.workers.c.stopped_at.is_(None), t.workers.c.heartbeat_at > since)
+            .order_by(t.workers.c.name)
+        )
+        return list(conn.execute(query).scalars())
+
+
 def list_workers(store: Store, expiry: float = DEFAULT_LEASE) -> list[WorkerRow]:
     """Every worker that has not stopped, with the attempts it holds now."""
     now = utcnow()
@@ -274,13 +289,27 @@ def enqueue(
             return new_id(conn.execute(row))
         # one statement: the row, and its announcement (sent when the transaction commits)
         added = row.returning(t.ready_jobs.c.id).cte("added")
-        announced = sa.select(added.c.id, sa.func.pg_notify(READY_CHANNEL, "")).select_from(added)
+        announced = sa.select(added.c.id, _notify(READY_CHANNEL, added.c.id)).select_from(added)
         return int(conn.execute(announced).scalar_one())
 
 
+def _notify(channel: str, ready_id: sa.ColumnElement[int]) -> sa.ColumnElement[Any]:
+    """``pg_notify(channel, id)``: sent when the statement's transaction commits."""
+    return sa.func.pg_notify(channel, sa.cast(ready_id, sa.Text))
+
+
+@dataclass(frozen=True)
+class News:
+    """What a :class:`ReadyListener` heard: attempts put up, and attempts claimed."""
+
+    put_up: frozenset[int]
+    taken: frozenset[int]
+
+
 class ReadyListener:
-    """A PostgreSQL connection of its own listening on :data:`READY_CHANNEL`: an idle worker
-    waits on it rather than polling (MySQL/MariaDB and SQLite have no NOTIFY; they poll)."""
+    """A PostgreSQL connection of its own listening on :data:`READY_CHANNEL` and
+    :data:`CLAIMED_CHANNEL`: an idle worker waits on it rather than polling (MySQL/MariaDB
+    and SQLite have no NOTIFY; they poll)."""
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
@@ -294,19 +323,21 @@ class ReadyListener:
 
         args, options = store.database.dialect.create_connect_args(store.database.url)
         connection = await psycopg.AsyncConnection.connect(*args, **options, autocommit=True)
-        await connection.execute(f"LISTEN {READY_CHANNEL}")
+        await connection.execute(f"LISTEN {READY_CHANNEL}; LISTEN {CLAIMED_CHANNEL}")
         return cls(connection)
 
-    async def wait(self, timeout: float) -> bool:
-        """Until an attempt is put up (True) or ``timeout`` seconds pass (False); what else
-        was announced meanwhile is taken too (one claim looks at all of it)."""
-        woken = False
-        async for _ in self._connection.notifies(timeout=timeout, stop_after=1):
-            woken = True
-        if woken:
-            async for _ in self._connection.notifies(timeout=0.0):
-                pass
-        return woken
+    async def news(self, timeout: float) -> News | None:
+        """What is announced, waiting up to ``timeout`` seconds for it (None: nothing came);
+        everything else already received is taken with it."""
+        heard = [notice async for notice in self._connection.notifies(timeout=timeout, stop_after=1)]
+        if not heard:
+            return None
+        heard += [notice async for notice in self._connection.notifies(timeout=0.0)]
+        ids: dict[str, set[int]] = {READY_CHANNEL: set(), CLAIMED_CHANNEL: set()}
+        for notice in heard:
+            if notice.payload.isdigit():
+                ids[notice.channel].add(int(notice.payload))
+        return News(frozenset(ids[READY_CHANNEL]), frozenset(ids[CLAIMED_CHANNEL]))
 
     async def close(self) -> None:
         await self._connection.close()
@@ -531,9 +562,10 @@ def claim_many(
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with store.autocommit.begin() as conn:  # one statement
-            rows = conn.execute(taking.where(ready.id.in_(picked.scalar_subquery())).returning(*returned))
-            return _claims(rows.all())
+        taken = taking.where(ready.id.in_(picked.scalar_subquery())).returning(*returned).cte("taken")
+        announced = sa.select(taken, _notify(CLAIMED_CHANNEL, taken.c.id)).select_from(taken)
+        with store.autocommit.begin() as conn:  # one statement: the claim and its announcement
+            return _claims(conn.execute(announced).all())
     window = max(CLAIM_WINDOW, 4 * limit)
     candidates = sa.select(ready.id, ready.labels).where(ready.status == READY)
     candidates = candidates.order_by(ready.id).limit(window)

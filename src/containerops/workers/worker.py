@@ -61,6 +61,7 @@ class Worker:
         self._jobs: dict[int, tuple[queue.Claim, asyncio.Task[None]]] = {}
         self._runs: dict[str, RunContext] = {}
         self._free = asyncio.Event()
+        self._wake = Wake(store, name)
         #: Set once the worker is registered: from then on it counts as live.
         self.started = asyncio.Event()
 
@@ -83,7 +84,7 @@ class Worker:
         self.started.set()
         log.info("worker %s started: %d slot(s), labels %s", self.name, self.slots, self.labels or "none")
         beating = asyncio.create_task(self._heartbeats())
-        wake = Wake(self.store)
+        wake = self._wake
         await wake.open()
         try:
             while not stop.is_set():
@@ -92,6 +93,7 @@ class Worker:
                     await _first(self._free.wait(), stop.wait())
                     continue
                 free = self.slots - len(self._jobs)
+                wake.claiming()
                 try:  # as many as there are free slots, in one claim
                     claims = await self._claim(reattach, free)
                 except Exception as error:
@@ -142,6 +144,8 @@ class Worker:
             try:
                 kept = await asyncio.to_thread(queue.heartbeat, self.store, self.name, held, self.lease)
                 ended = await asyncio.to_thread(queue.finished_runs, self.store, list(self._runs))
+                if self._wake.listening:  # who is first for which attempt put up
+                    self._wake.workers(await asyncio.to_thread(queue.live_names, self.store, self.lease))
             except Exception as error:
                 _complain("heartbeat failed", error)
                 continue
