@@ -223,6 +223,7 @@ class RunManager:
         trigger: Mapping[str, Any] | None = None,
         secrets: Mapping[str, str] | None = None,
         reuse_from: int | None = None,
+        found: bool = False,
     ) -> SubmittedRun:
         """Record a run of the flow (its newest version unless ``version_id``) and queue it.
 
@@ -231,13 +232,16 @@ class RunManager:
         flow's environment on top of them (triggers pass CO_GIT_* there); ``trigger``
         says what started the run and is recorded with it; ``secrets`` values are masked
         in every line the run prints; ``reuse_from`` reruns that run, keeping the outputs
-        of its successful jobs. Returns once the run is recorded, not when it ends.
+        of its successful jobs. ``found``: the caller has just found ``version_id`` a
+        version of this flow, not deleted (``flows.find_version``), so it is not looked up
+        again (a query of every run the API starts). Returns once the run is recorded, not
+        when it ends.
         """
         if self._stopping:
             raise ServerStopping("the server is stopping; it starts no new run")
         # The store's calls run in threads where they can: on the event loop they hold up
         # every run's engine and every request while the database answers.
-        version_id, (flow, source, fmt) = await asyncio.to_thread(self._version, flow_id, version_id)
+        version_id, (flow, source, fmt) = await asyncio.to_thread(self._version, flow_id, version_id, found)
         run_params = dict(params or {})
         overrides = {**(run_params.get("set") or {}), **(env or {})}
         if overrides:
@@ -390,9 +394,13 @@ class RunManager:
         _, version_id = runs.run_flow_version(self.store, run_id)
         return self._flow(version_id)[0]
 
-    def _version(self, flow_id: int, version_id: int | None) -> tuple[int, tuple[Flow, str, str]]:
-        """The version to run (the newest unless ``version_id``) and its parsed flow."""
-        version_id = flows.resolve_version(self.store, flow_id, version_id)
+    def _version(
+        self, flow_id: int, version_id: int | None, found: bool
+    ) -> tuple[int, tuple[Flow, str, str]]:
+        """The version to run (the newest unless ``version_id``; looked up unless ``found``)
+        and its parsed flow."""
+        if not (found and version_id is not None):
+            version_id = flows.resolve_version(self.store, flow_id, version_id)
         return version_id, self._flow(version_id)
 
     def _flow(self, version_id: int) -> tuple[Flow, str, str]:

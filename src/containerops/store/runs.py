@@ -76,12 +76,8 @@ def create_run(
                     )
                 )
                 conn.execute(t.state_changes.insert().values(run_id=run_id, status="pending", at=now))
-                if jobs:
-                    conn.execute(t.jobs.insert(), _pending_jobs(run_id, jobs, 0))
-                ids = conn.execute(
-                    sa.select(t.jobs.c.path, t.jobs.c.id).where(t.jobs.c.run_id == run_id)
-                ).all()
-            return NewRun(id=run_id, number=number, uid=uid, job_ids={row.path: row.id for row in ids})
+                ids = _insert_jobs(conn, run_id, jobs, 0)
+            return NewRun(id=run_id, number=number, uid=uid, job_ids=ids)
         except sa.exc.IntegrityError:
             continue
     raise StoreError("could not number the run: too many runs of this flow started at once")
@@ -95,12 +91,26 @@ def add_jobs(store: Store, run_id: int, jobs: list[tuple[str, str | None]]) -> d
             sa.select(sa.func.max(t.jobs.c.position)).where(t.jobs.c.run_id == run_id)
         ).scalar()
         start = (last if last is not None else -1) + 1
-        if jobs:
-            conn.execute(t.jobs.insert(), _pending_jobs(run_id, jobs, start))
-        rows = conn.execute(
+        return _insert_jobs(conn, run_id, jobs, start)
+
+
+def _insert_jobs(
+    conn: sa.Connection, run_id: int, jobs: list[tuple[str, str | None]], start: int
+) -> dict[str, int]:
+    """Insert the pending jobs (numbered from ``start``); their ids by path. In one statement
+    where the database returns what a many-row insert made (PostgreSQL, SQLite, MariaDB),
+    else with a query after it (MySQL, TiDB)."""
+    if not jobs:
+        return {}
+    rows = _pending_jobs(run_id, jobs, start)
+    if conn.dialect.insert_executemany_returning:
+        made = conn.execute(t.jobs.insert().returning(t.jobs.c.path, t.jobs.c.id), rows).all()
+    else:
+        conn.execute(t.jobs.insert(), rows)
+        made = conn.execute(
             sa.select(t.jobs.c.path, t.jobs.c.id).where(t.jobs.c.run_id == run_id, t.jobs.c.position >= start)
         ).all()
-    return {row.path: row.id for row in rows}
+    return {row.path: row.id for row in made}
 
 
 def _pending_jobs(run_id: int, jobs: list[tuple[str, str | None]], start: int) -> list[dict[str, Any]]:

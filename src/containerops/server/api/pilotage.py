@@ -59,7 +59,9 @@ async def start_flow(
     flow_id, version_id, version = store.save_flow(uri, loaded.source, loaded.format, caller.user)
     stored_flows.set_deleted(store, flow_id, False)
     flows_changed(request)
-    run = await manager.submit(flow_id, version_id, trigger={"type": "pilotage", "by": caller.name})
+    run = await manager.submit(
+        flow_id, version_id, trigger={"type": "pilotage", "by": caller.name}, found=True
+    )
     return JSONResponse(
         {"id": run.id, "number": run.number, "uri": uri, "tag": tag, "version": version},
         status_code=201,

@@ -92,7 +92,9 @@ async def start_run(body: StartRun, manager: Manager, store: StoreDep, caller: C
         raise ApiError(f"set: {bad[0][:80]!r} is not a variable name (letters, digits, _)", status=422)
     flow_id, version_id = await asyncio.to_thread(stored_flows.find_version, store, body.flow, body.version)
     params: dict[str, Any] = {"set": body.set} if body.set else {}
-    run = await manager.submit(flow_id, version_id, params=params, trigger={"type": "api", "by": caller.name})
+    run = await manager.submit(
+        flow_id, version_id, params=params, trigger={"type": "api", "by": caller.name}, found=True
+    )
     return started(run, body.flow)
 
 
