@@ -129,3 +129,34 @@ def test_another_worker_claims_what_the_first_left_and_leaves_what_it_took(
     left_after_taken, pending, claimed = asyncio.run(scenario())
     assert left_after_taken == []
     assert len(pending) == 1 and claimed == pending
+
+
+def test_after_the_first_worker_the_others_take_turns(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three workers and an attempt its first worker leaves: the second in its order claims
+    it ``HAND_OVER`` after it was put up; the third, whose turn came ``HAND_OVER`` later,
+    heard of that claim and does not wake for it."""
+    monkeypatch.setattr(wake, "HAND_OVER", 1.0)
+    monkeypatch.setattr(wake, "NOTIFIED_POLL", 60.0)
+
+    async def scenario() -> tuple[int, list[int], bool, list[int]]:
+        names = ["w-a", "w-b", "w-c"]
+        wakes = await listening(pg_store, names)
+        try:
+            (ready_id,) = await asyncio.to_thread(put_up, pg_store, 1)
+            second, third = (wakes[(ready_id + turn) % 3] for turn in (1, 2))
+            waiting = asyncio.create_task(third.idle())
+            await asyncio.wait_for(second.idle(), GUARD)
+            took = await claim(second, pg_store)
+            await asyncio.sleep(2 * wake.HAND_OVER)  # past the third's turn
+            woken = waiting.done()
+            waiting.cancel()
+            return ready_id, took, woken, third.pending
+        finally:
+            for each in wakes:
+                await each.close()
+
+    ready_id, took, third_woken, third_pending = asyncio.run(scenario())
+    assert took == [ready_id]
+    assert not third_woken and third_pending == []

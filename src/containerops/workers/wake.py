@@ -7,10 +7,11 @@ comes.
 Every listening worker hears every attempt put up. Were each to claim at once, N workers
 would send N claims an attempt, N - 1 of them for nothing (CPU the workers and the
 database spend while the server waits for it: bench/workers_throughput.py). So each
-attempt has a first worker, ``id mod`` the live workers (sorted by name, as the heartbeat
-last read them): it claims at once; the others claim it only if it is still untaken
-``HAND_OVER`` seconds later (its first worker is busy, gone, or lacks its labels), as the
-claims announced on ``CLAIMED_CHANNEL`` tell them.
+attempt has an order of workers, starting at ``id mod`` the live workers (sorted by name,
+as the heartbeat last read them): the first claims it at once, the next ``HAND_OVER``
+seconds later if it is still untaken (the first is busy, gone, or lacks its labels), the
+one after that ``HAND_OVER`` later again, and so on, as the claims announced on
+``CLAIMED_CHANNEL`` tell them: a first worker gone does not bring the herd back.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ IDLE_POLL = 0.1
 NOTIFIED_POLL = 1.0
 #: A lost listener is opened again after this long (polling meanwhile).
 REOPEN_AFTER = 5.0
-#: How long an attempt put up is left to its first worker before the others claim it.
+#: How long an attempt put up is left to one worker before the next in its order claims it.
 HAND_OVER = 0.01
 
 
@@ -121,12 +122,12 @@ class Wake:
             self._pending.pop(ready_id, None)
 
     def _due(self, ready_id: int, heard: float) -> float:
-        """When this worker claims a pending attempt: at once if it is its first worker (or
-        this worker does not know the live ones yet), else ``HAND_OVER`` later."""
+        """When this worker claims a pending attempt: ``HAND_OVER`` times its place in the
+        attempt's order after it was heard of (at once while it knows no live workers)."""
         live = self._live
-        if self.name not in live or live[ready_id % len(live)] == self.name:
+        if self.name not in live:
             return heard
-        return heard + HAND_OVER
+        return heard + HAND_OVER * ((live.index(self.name) - ready_id) % len(live))
 
     def _can_listen(self) -> bool:
         return self.store.database.dialect.name == "postgresql"
