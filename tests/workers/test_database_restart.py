@@ -88,4 +88,6 @@ def test_a_postgresql_restart_during_50_running_jobs_loses_nothing(
             worker.log_text()
         )
         assert "Traceback" not in worker.log_text(), worker.log_text()
+    # the server follows the running jobs through the outage: it says so too, and when it is back
     assert "lost the database" in server.stderr_text, server.stderr_text[-3000:]
+    assert "reconnected" in server.stderr_text, server.stderr_text[-3000:]

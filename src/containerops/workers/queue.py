@@ -166,9 +166,12 @@ class QueueExecutor(Executor):
             waiting = dict(self._following)
             try:
                 found = await asyncio.to_thread(
-                    queue.progress_of, self.store, {key: job.seq for key, (job, _) in waiting.items()}
+                    reconnecting,
+                    queue.progress_of,
+                    self.store,
+                    {key: job.seq for key, (job, _) in waiting.items()},
                 )
-            except Exception as error:  # the database is away: look again, the followers wait
+            except Exception as error:  # away longer than an outage, or not a disconnect: the followers wait
                 log.warning("cannot read the progress of jobs on workers (trying again): %s", error)
                 continue
             for key, (_, future) in waiting.items():
