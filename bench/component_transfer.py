@@ -40,7 +40,8 @@ import docker
 import httpx
 from _benchlib import BenchError, Results, add_standard_args, alternate, median, paired_ratio, ratio
 
-from containerops.images import BUSYBOX_IMAGE, build_base_images
+from containerops.images import BUSYBOX_IMAGE
+from containerops.images.base import build_base_images
 from containerops.repository import registry, registry_auth
 from containerops.store import Store
 from containerops.store.accounts import create_token, create_user

@@ -12,7 +12,8 @@ import pytest
 
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker_client import connect
-from containerops.images import BUSYBOX_IMAGE, build_base_images
+from containerops.images import BUSYBOX_IMAGE
+from containerops.images.base import build_base_images
 from containerops.store import Store
 from tests.databases import DATABASES, open_store
 from tests.mariadbserver import MariaDBServer, mariadb_server

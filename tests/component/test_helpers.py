@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from containerops.component.build import base_images_of
+from containerops.component.built import base_images_of
 from containerops.component.examples import MAX_WORKSPACE_BYTES
 from containerops.component.testserver import CaptureServer
 from containerops.launch.component_tests import test_component as run_examples

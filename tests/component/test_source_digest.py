@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from containerops.component.build import RACY_SECONDS, FileStat, source_digest
+from containerops.component.built import RACY_SECONDS, FileStat, source_digest
 
 
 def _folder(tmp_path: Path) -> Path:

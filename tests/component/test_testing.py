@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from containerops.component.build import ComponentBuildError, build_component
+from containerops.component.build import build_component
+from containerops.component.built import ComponentBuildError
 from containerops.component.testserver import CaptureServer
 from containerops.launch.component_tests import test_component as run_examples
 from containerops.store import Store

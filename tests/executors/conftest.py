@@ -11,7 +11,8 @@ import pytest
 
 from containerops.executors.base import LABEL_RUN
 from containerops.executors.docker.cleanup import remove_labelled
-from containerops.images import BUSYBOX_IMAGE, build_base_images
+from containerops.images import BUSYBOX_IMAGE
+from containerops.images.base import build_base_images
 from tests.conftest import require_docker
 
 

@@ -7,7 +7,9 @@ a minute); later runs find both images up to date in milliseconds.
 from __future__ import annotations
 
 import io
+import json
 import re
+import shutil
 import tarfile
 import time
 from collections.abc import Iterator
@@ -20,12 +22,10 @@ from containerops.images import (
     BUSYBOX_IMAGE,
     DIGEST_LABEL,
     PYTHON_IMAGE,
-    BuiltImage,
     ImageBuildError,
-    build_base_images,
-    debian_mirror,
 )
-from containerops.images.base import _apt_source_uris, busybox_rootfs_tar
+from containerops.images.base import BuiltImage, _apt_source_uris, build_base_images, debian_mirror
+from containerops.images.recipes import busybox_digest, busybox_digest_of, busybox_rootfs_tar
 from tests.cli.test_cli import coops
 from tests.conftest import require_docker
 
@@ -191,3 +191,27 @@ def test_mirror_from_apt_sources(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d" / "other.list").write_text("deb https://vendor.example/apt stable main\n")
     found = list(_apt_source_uris(tmp_path, "bookworm"))
     assert found == ["http://one-line.example/debian", "http://deb822.example/debian"]
+
+
+def test_the_busybox_recipe_digest_is_kept_until_the_binary_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the busybox base is up to date is asked at every push: its digest is kept with
+    the binary's stat, and the tar (and busybox's list of applets) made again only when the
+    binary is another file or was written since."""
+    monkeypatch.setenv("COOPS_HOME", str(tmp_path / "home"))
+    binary = tmp_path / "busybox"
+    shutil.copy2("/bin/busybox", binary)
+    made = busybox_digest_of(busybox_rootfs_tar(binary))
+    assert busybox_digest(binary) == made
+    kept = tmp_path / "home" / "builds" / "base-busybox.json"
+    document = json.loads(kept.read_text())
+    assert document["digest"] == made
+    kept.write_text(json.dumps({**document, "digest": "sha256:kept"}))  # the kept one is used
+    assert busybox_digest(binary) == "sha256:kept"
+    replacement = tmp_path / "replacement"  # the same bytes and mtime in another file (as
+    shutil.copy2(binary, replacement)  # apt installs one): another inode, so made again
+    replacement.replace(binary)
+    assert busybox_digest(binary) == made
+    binary.write_bytes(binary.read_bytes() + b"\0")  # another binary: another digest
+    assert busybox_digest(binary) == busybox_digest_of(busybox_rootfs_tar(binary)) != made

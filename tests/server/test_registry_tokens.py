@@ -26,7 +26,7 @@ from tests.server.conftest import LiveServer, free_port
 from containerops.images import BUSYBOX_IMAGE
 from containerops.repository import registry, registry_auth, transfer
 from containerops.repository.catalog import Catalog
-from containerops.repository.engine_pull import pull_image
+from containerops.repository.engine_transfer import pull_image
 from containerops.store import Store
 from containerops.store.accounts import create_org, create_token, create_user, revoke_token, set_member
 from containerops.store.components import PushRecord
@@ -433,7 +433,9 @@ def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allo
 ) -> None:
     """A pull through the server asks the API for the version only (no /api/v1/registry, no
     whoami), so without a token it pulls a public component from a server that allows
-    anonymous reads, and a private one is missing; a registry that is down is said (exit 1)."""
+    anonymous reads, and a private one is missing; a registry that is down is said (exit 1).
+    The push before it, of a component already built, loads neither the Docker SDK nor the
+    store (it asks the Engine with httpx whether the build is up to date)."""
     monkeypatch.delenv("COOPS_TOKEN", raising=False)
     name = unique()
     create_org(store, name, owner="alice")
@@ -447,9 +449,19 @@ def test_coops_component_pull_asks_the_server_once_and_goes_anonymous_where_allo
     pull_args = ("component", "pull", f"{name}/hello", "--server", url)
     try:
         run("component", "init", "hello", "--lang", "shell", "--namespace", name)
-        pushed = json.loads(
-            run("component", "push", "hello", "--server", url, "--json", token=secured.alice).stdout
+        run("component", "build", "hello")
+        pushing = subprocess.run(
+            [sys.executable, "-c", _HEAVY_PROBE, "component", "push", "hello", "--server", url, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tmp_path,
+            env={**os.environ, "COOPS_HOME": str(client_home), "COOPS_TOKEN": secured.alice},
         )
+        assert pushing.stdout.endswith("heavy: []\n"), pushing.stdout + pushing.stderr
+        assert f"coops/{name}/hello:0.1.0 is up to date with" in pushing.stderr
+        pushed = json.loads(pushing.stdout.removesuffix("heavy: []\n"))
+        assert pushed["created"] is True
         Catalog(store).set_public(name, "hello", True)
         remove_images(engine, name)
         run(*pull_args, check=2)  # not configured: a token is needed

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from containerops.images import BUSYBOX_IMAGE, build_base_images
+from containerops.images import BUSYBOX_IMAGE
+from containerops.images.base import build_base_images
 from containerops.repository import registry
 from tests.repository.conftest import free_port, home
 from tests.server.conftest import admin_token, start_server  # noqa: F401  (fixtures of test_server.py)

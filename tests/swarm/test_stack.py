@@ -28,8 +28,8 @@ import httpx
 import pytest
 
 from containerops.contract.signatures import sign
-from containerops.images.base import COOPS_UID
 from containerops.images.postgres import POSTGRES_IMAGE, build_postgres_image
+from containerops.images.recipes import COOPS_UID
 from containerops.images.registry import REGISTRY_IMAGE, build_registry_image
 from containerops.images.server import SERVER_IMAGE, build_server_image
 from tests.conftest import ROOT

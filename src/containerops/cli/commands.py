@@ -702,7 +702,7 @@ def images_build_base(
     Python image from an mmdebstrap root filesystem (about a minute the first
     time; instant when up to date).
     """
-    from containerops.images import build_base_images
+    from containerops.images.base import build_base_images
 
     _build_images("the base images", lambda say: build_base_images(force=force, progress=say), verbose)
 

@@ -53,7 +53,8 @@ def build(
     The base images are built first when missing. Exit 2 when the spec is
     invalid, 1 when the build fails.
     """
-    from containerops.component.build import ComponentBuildError, build_component
+    from containerops.component.build import build_component
+    from containerops.component.built import ComponentBuildError
     from containerops.component.spec import SpecInvalid, load_spec
 
     try:
@@ -136,7 +137,7 @@ def test(
     import json
     import sys
 
-    from containerops.component.build import ComponentBuildError
+    from containerops.component.built import ComponentBuildError
     from containerops.component.spec import SpecInvalid
     from containerops.launch.component_tests import test_component
 

@@ -15,16 +15,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from containerops.cli.remote import EXIT_FAILURE, Remote, RemoteError
-from containerops.repository.engine_pull import pull_image
+from containerops.repository.engine_transfer import pull_image, push_image
 from containerops.repository.errors import TransferError
 from containerops.repository.provenance import source_of
 from containerops.repository.registry import RegistryError
 from containerops.timestamps import parse as parse_time
 from containerops.timestamps import utcnow
 
-# The builder (pydantic's spec, the Docker SDK's build), the Docker SDK (engine_images: a
-# push) and the store's rows (SQLAlchemy) are imported where they are used: a pull through
-# the server needs none of them (engine_pull speaks httpx), and they were most of its start-up.
+# The spec (pydantic), the builder (the Docker SDK) and the store's rows (SQLAlchemy) are
+# imported where they are used: a pull through the server needs none of them, a push of a
+# component already built no builder (engine_transfer and component.built speak httpx to
+# the Engine), and they were most of their start-up.
 if TYPE_CHECKING:
     from containerops.store.components import ComponentRow, VersionRow
 
@@ -64,15 +65,18 @@ def _existing(remote: Remote, namespace: str, name: str, version: str) -> dict[s
 def push(remote: Remote, token: str | None, folder: Path, progress: Progress) -> dict[str, Any]:
     """Build ``folder``'s component and push it through the server; the version's document
     with ``created`` (False: this very image was this version already)."""
-    from containerops.component.build import build_component  # start-up: see the imports
+    from containerops.component.built import found_built  # start-up: see the imports
     from containerops.component.spec import load_spec
-    from containerops.repository import engine_images
 
     loaded = load_spec(folder)
     spec = loaded.spec
     user = check_writer(remote, spec.namespace)
     address, auth = registry_auth(remote, token, user)
-    built = build_component(folder, progress, loaded=loaded)
+    built = found_built(loaded, progress)
+    if built is None:
+        from containerops.component.build import build_component  # the Docker SDK: only to build
+
+        built = build_component(folder, progress, loaded=loaded)
     known = _existing(remote, spec.namespace, spec.name, spec.version)
     if known is not None and known["image_id"] != built.image_id:
         raise RemoteError(
@@ -84,7 +88,7 @@ def push(remote: Remote, token: str | None, folder: Path, progress: Progress) ->
     if known is None:
         progress(f"pushing {repository}:{spec.version} to {address}")
         try:
-            engine_images.push_image(address, repository, spec.version, built.tag, auth)
+            push_image(address, repository, spec.version, built.tag, auth)
         except TransferError as error:
             raise RemoteError(str(error), EXIT_FAILURE) from None
     commit, dirty = source_of(folder)

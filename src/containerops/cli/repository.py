@@ -111,7 +111,7 @@ def push(
     if server is not None:  # before the store's imports: a push through a server needs none
         _push_through(server, token, folder, progress, as_json)
         return
-    from containerops.component.build import ComponentBuildError
+    from containerops.component.built import ComponentBuildError
     from containerops.component.spec import SpecInvalid
     from containerops.repository import registry
     from containerops.repository.catalog import CatalogError
@@ -147,7 +147,7 @@ def push(
 
 def _push_through(server: str, token: str | None, folder: Path, progress: Any, as_json: bool) -> None:
     from containerops.cli import component_remote
-    from containerops.component.build import ComponentBuildError
+    from containerops.component.built import ComponentBuildError
     from containerops.component.spec import SpecInvalid
 
     try:

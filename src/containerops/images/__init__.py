@@ -1,20 +1,19 @@
 """Base images for jobs, built locally (no image registry is needed or used).
 
-``coops images build-base`` calls :func:`build_base_images`.
+Here, what each base image is (:mod:`.recipes`, no Docker SDK: checking an image needs
+no more); building them is :func:`containerops.images.base.build_base_images`, which
+``coops images build-base`` calls.
 """
 
 from __future__ import annotations
 
-from containerops.images.base import (
+from containerops.images.recipes import (
     BASE_IMAGES,
     BUSYBOX_IMAGE,
     DIGEST_LABEL,
     PYTHON_IMAGE,
     PYTHON_ROOTFS_IMAGE,
-    BuiltImage,
     ImageBuildError,
-    build_base_images,
-    debian_mirror,
 )
 
 __all__ = [
@@ -23,8 +22,5 @@ __all__ = [
     "DIGEST_LABEL",
     "PYTHON_IMAGE",
     "PYTHON_ROOTFS_IMAGE",
-    "BuiltImage",
     "ImageBuildError",
-    "build_base_images",
-    "debian_mirror",
 ]

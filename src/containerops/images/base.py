@@ -20,13 +20,10 @@ SDK on top (seconds), so that a change to ``sdk.py`` never re-runs mmdebstrap.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import os
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -40,34 +37,34 @@ import requests.exceptions
 
 from containerops.executors.base import ExecutorError
 from containerops.executors.docker_client import connect
+from containerops.images.recipes import (
+    BASE_IMAGES,
+    BUSYBOX_DOCKERFILE,
+    BUSYBOX_IMAGE,
+    BUSYBOX_PATH,
+    CLEANUP_HOOK,
+    DEBIAN_SUITE,
+    DIGEST_LABEL,
+    DPKG_TRIM,
+    PYTHON_DOCKERFILE,
+    PYTHON_IMAGE,
+    PYTHON_PACKAGES,
+    PYTHON_ROOTFS_IMAGE,
+    ROOTFS_CHANGES,
+    SDK_SOURCE,
+    ImageBuildError,
+    built_from,
+    busybox_digest,
+    busybox_digest_of,
+    busybox_rootfs_tar,
+    python_digest,
+    python_rootfs_digest,
+    recipe_hash,
+)
 
-BUSYBOX_IMAGE = "containerops/base:busybox"
-PYTHON_IMAGE = "containerops/base:python"
-#: The Debian root filesystem under the python image, kept so that only the thin
-#: SDK layer is rebuilt when the SDK changes.
-PYTHON_ROOTFS_IMAGE = "containerops/base:python-rootfs"
-BASE_IMAGES = (BUSYBOX_IMAGE, PYTHON_IMAGE)
-
-#: The label that records which recipe an image was built from.
-DIGEST_LABEL = "containerops.base.digest"
-
-#: Bump to force a rebuild of every base image after a change to the recipes below
-#: that the hashed inputs would not show.
-RECIPE_VERSION = "1"
-
-BUSYBOX_PATH = Path("/bin/busybox")
-DEBIAN_SUITE = "bookworm"
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
-PYTHON_PACKAGES = ("python3", "git", "curl", "ca-certificates")
-COOPS_UID = 1000
-#: Where the SDK lives in the python image (and what PYTHONPATH points at).
-SDK_ROOT = "/opt/containerops"
 
 Progress = Callable[[str], None]
-
-
-class ImageBuildError(Exception):
-    """A base image could not be built; the message says why and what to do."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,58 +119,20 @@ def build_base_images(
 
 # --- busybox -------------------------------------------------------------------------
 
-# Jobs run as the unprivileged user coops unless a component's image says otherwise.
-_BUSYBOX_DOCKERFILE = f"""\
-FROM scratch
-ADD rootfs.tar /
-ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/home/coops
-USER {COOPS_UID}:{COOPS_UID}
-WORKDIR /home/coops
-CMD ["sh"]
-"""
-
-_PASSWD = f"root:x:0:0:root:/root:/bin/sh\ncoops:x:{COOPS_UID}:{COOPS_UID}:coops:/home/coops:/bin/sh\n"
-_GROUP = f"root:x:0:\ncoops:x:{COOPS_UID}:\n"
-
-
-_BUSYBOX_DIRS = (
-    "bin",
-    "dev",
-    "etc",
-    "home",
-    "home/coops",
-    "proc",
-    "root",
-    "sbin",
-    "sys",
-    "tmp",
-    "usr",
-    "usr/bin",
-    "usr/sbin",
-    "var",
-    "var/tmp",
-)
-#: (mode, owner) of the directories that are not root's 0755.
-_BUSYBOX_DIR_MODES = {
-    "root": (0o700, 0),
-    "home/coops": (0o755, COOPS_UID),
-    "tmp": (0o1777, 0),
-    "var/tmp": (0o1777, 0),
-}
-
 
 def _build_busybox(client: docker.DockerClient, *, force: bool, say: Progress) -> BuiltImage:
     started = time.monotonic()
-    rootfs = busybox_rootfs_tar()
-    digest = _hash(RECIPE_VERSION, _BUSYBOX_DOCKERFILE, rootfs)
+    digest = busybox_digest()
     current = None if force else _up_to_date(client, BUSYBOX_IMAGE, digest)
     if current is not None:
         say(f"{BUSYBOX_IMAGE} is up to date")
         return _built(current, BUSYBOX_IMAGE, digest, built=False, started=started)
     say(f"building {BUSYBOX_IMAGE} from {BUSYBOX_PATH}")
+    rootfs = busybox_rootfs_tar()
+    digest = busybox_digest_of(rootfs)  # what is built, should the binary change meanwhile
     replaced = _image_id(client, BUSYBOX_IMAGE)
     with tempfile.TemporaryDirectory(prefix="coops-busybox-") as ctx:
-        Path(ctx, "Dockerfile").write_text(_BUSYBOX_DOCKERFILE)
+        Path(ctx, "Dockerfile").write_text(BUSYBOX_DOCKERFILE)
         Path(ctx, "rootfs.tar").write_bytes(rootfs)
         image = _docker_build(client, ctx, BUSYBOX_IMAGE, digest, say, nocache=force)
     _drop_replaced(client, [replaced], keep=image.id)
@@ -181,106 +140,13 @@ def _build_busybox(client: docker.DockerClient, *, force: bool, say: Progress) -
     return _built(image, BUSYBOX_IMAGE, digest, built=True, started=started)
 
 
-def busybox_rootfs_tar(busybox: Path = BUSYBOX_PATH) -> bytes:
-    """The busybox root filesystem as a tar archive, byte-for-byte reproducible.
-
-    Built as a tar (owners, modes and symlinks set exactly, mtimes zero) and ADDed
-    by a ``FROM scratch`` Dockerfile, because a plain COPY cannot set owners or the
-    sticky bit of /tmp. Being reproducible, its hash is the image's recipe digest.
-    """
-    if not busybox.is_file():
-        raise ImageBuildError(
-            f"{busybox} not found: the busybox base image needs Debian's static busybox; "
-            "install it with: apt-get install busybox-static"
-        )
-    binary = busybox.read_bytes()
-    applets = _busybox_applets(busybox)
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name in _BUSYBOX_DIRS:
-            mode, owner = _BUSYBOX_DIR_MODES.get(name, (0o755, 0))
-            tar.addfile(_tarinfo(name, tarfile.DIRTYPE, mode, owner))
-        _add_file(tar, "bin/busybox", binary, 0o755)
-        _add_file(tar, "etc/passwd", _PASSWD.encode(), 0o644)
-        _add_file(tar, "etc/group", _GROUP.encode(), 0o644)
-        for applet in applets:
-            link = _tarinfo(applet, tarfile.SYMTYPE, 0o777, 0)
-            link.linkname = "/bin/busybox"
-            tar.addfile(link)
-    return out.getvalue()
-
-
-def _busybox_applets(busybox: Path) -> list[str]:
-    """Where each applet belongs (``bin/sh``, ``usr/bin/env`` ...), from busybox itself."""
-    try:
-        listed = subprocess.run(
-            [str(busybox), "--list-full"], check=True, capture_output=True, text=True, timeout=30
-        ).stdout.split()
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise ImageBuildError(f"cannot list the applets of {busybox}: {exc}") from exc
-    wanted = {"bin", "sbin", "usr/bin", "usr/sbin"}
-    return sorted({path for path in listed if path.rpartition("/")[0] in wanted and path != "bin/busybox"})
-
-
-def _tarinfo(name: str, kind: bytes, mode: int, owner: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.uid = info.gid = owner
-    info.uname = info.gname = "coops" if owner == COOPS_UID else "root"
-    info.mtime = 0
-    return info
-
-
-def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
-    info = _tarinfo(name, tarfile.REGTYPE, mode, 0)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
-
-
 # --- python --------------------------------------------------------------------------
-
-#: Docker ``import`` changes for the Debian root filesystem.
-_ROOTFS_CHANGES = (
-    'CMD ["/bin/bash"]',
-    f"ENV PYTHONPATH={SDK_ROOT}",
-    "ENV LANG=C.UTF-8",
-)
-
-#: Keep documentation, manuals and translations out of the image (licences stay).
-_DPKG_TRIM = (
-    "path-exclude=/usr/share/doc/*",
-    "path-include=/usr/share/doc/*/copyright",
-    "path-exclude=/usr/share/man/*",
-    "path-exclude=/usr/share/info/*",
-    "path-exclude=/usr/share/locale/*",
-    "path-include=/usr/share/locale/locale.alias",
-    "path-exclude=/usr/share/lintian/*",
-)
-
-_CLEANUP_HOOK = (
-    'rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*.log "$1"/var/cache/debconf/*-old'
-)
-
-_PYTHON_DOCKERFILE = f"""\
-FROM {{rootfs}}
-RUN groupadd --gid {COOPS_UID} coops \\
- && useradd --no-log-init --create-home --uid {COOPS_UID} --gid {COOPS_UID} --shell /bin/bash coops
-COPY __init__.py sdk.py {SDK_ROOT}/containerops/
-ENV PYTHONPATH={SDK_ROOT} LANG=C.UTF-8
-USER {COOPS_UID}:{COOPS_UID}
-WORKDIR /home/coops
-CMD ["/bin/bash"]
-"""
 
 
 def _build_python(client: docker.DockerClient, *, force: bool, say: Progress) -> BuiltImage:
     started = time.monotonic()
-    sdk = Path(__file__).resolve().parent.parent / "sdk.py"
-    rootfs_digest = _hash(
-        RECIPE_VERSION, DEBIAN_SUITE, *PYTHON_PACKAGES, *_DPKG_TRIM, _CLEANUP_HOOK, *_ROOTFS_CHANGES
-    )
-    digest = _hash(rootfs_digest, _PYTHON_DOCKERFILE, sdk.read_bytes())
+    rootfs_digest = python_rootfs_digest()
+    digest = python_digest()
     current = None if force else _up_to_date(client, PYTHON_IMAGE, digest)
     if current is not None:
         say(f"{PYTHON_IMAGE} is up to date")
@@ -295,8 +161,8 @@ def _build_python(client: docker.DockerClient, *, force: bool, say: Progress) ->
     say(f"building {PYTHON_IMAGE}")
     with tempfile.TemporaryDirectory(prefix="coops-python-") as ctx:
         # FROM the image id, not the tag: the layer must sit on exactly this rootfs.
-        Path(ctx, "Dockerfile").write_text(_PYTHON_DOCKERFILE.format(rootfs=rootfs.id))
-        shutil.copyfile(sdk, Path(ctx, "sdk.py"))
+        Path(ctx, "Dockerfile").write_text(PYTHON_DOCKERFILE.format(rootfs=rootfs.id))
+        shutil.copyfile(SDK_SOURCE, Path(ctx, "sdk.py"))
         Path(ctx, "__init__.py").write_text('"""ContainerOps component SDK (see sdk.py)."""\n')
         image = _docker_build(client, ctx, PYTHON_IMAGE, digest, say, nocache=force)
     _drop_replaced(client, replaced, keep=image.id, also_keep=rootfs.id)
@@ -319,8 +185,8 @@ def _import_debian_rootfs(client: docker.DockerClient, digest: str, say: Progres
             "mmdebstrap",
             "--variant=minbase",
             "--include=" + ",".join(PYTHON_PACKAGES),
-            *(f"--dpkgopt={option}" for option in _DPKG_TRIM),
-            f"--customize-hook={_CLEANUP_HOOK}",
+            *(f"--dpkgopt={option}" for option in DPKG_TRIM),
+            f"--customize-hook={CLEANUP_HOOK}",
             DEBIAN_SUITE,
             str(tar),
             f"deb {mirror} {DEBIAN_SUITE} main",
@@ -329,7 +195,7 @@ def _import_debian_rootfs(client: docker.DockerClient, digest: str, say: Progres
         _run_streaming(command, say, prefix="mmdebstrap: ")
         say(f"importing the root filesystem ({tar.stat().st_size / 2**20:.0f} MiB) as {PYTHON_ROOTFS_IMAGE}")
         repository, _, tag = PYTHON_ROOTFS_IMAGE.rpartition(":")
-        changes = [*_ROOTFS_CHANGES, f"LABEL {DIGEST_LABEL}={digest}"]
+        changes = [*ROOTFS_CHANGES, f"LABEL {DIGEST_LABEL}={digest}"]
         client.api.import_image_from_file(str(tar), repository=repository, tag=tag, changes=changes)
     return client.images.get(PYTHON_ROOTFS_IMAGE)
 
@@ -422,7 +288,7 @@ def build_on_python_base(
     client = connect()
     try:
         base_id = str(client.images.get(PYTHON_IMAGE).id)
-        digest = _hash(base_id, *recipe(base_id))
+        digest = recipe_hash(base_id, *recipe(base_id))
         current = None if force else _up_to_date(client, tag, digest)
         if current is not None:
             say(f"{tag} is up to date")
@@ -442,23 +308,13 @@ def build_on_python_base(
 # --- shared --------------------------------------------------------------------------
 
 
-def _hash(*parts: str | bytes) -> str:
-    sha = hashlib.sha256()
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        sha.update(len(data).to_bytes(8, "big"))
-        sha.update(data)
-    return "sha256:" + sha.hexdigest()
-
-
 def _up_to_date(client: docker.DockerClient, tag: str, digest: str) -> Any | None:
     """The image ``tag`` if it exists and was built from the recipe ``digest``."""
     try:
         image = client.images.get(tag)
     except docker.errors.ImageNotFound:
         return None
-    labels = (image.attrs.get("Config") or {}).get("Labels") or {}
-    return image if labels.get(DIGEST_LABEL) == digest else None
+    return image if built_from(image.attrs, digest) else None
 
 
 def _image_id(client: docker.DockerClient, tag: str) -> str | None:

@@ -14,13 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from containerops.images.base import (
-    DEBIAN_SUITE,
-    BuiltImage,
-    Progress,
-    build_on_python_base,
-    debian_mirror,
-)
+from containerops.images.base import BuiltImage, Progress, build_on_python_base, debian_mirror
+from containerops.images.recipes import DEBIAN_SUITE
 
 POSTGRES_IMAGE = "containerops/postgres:15"
 POSTGRES_PACKAGE = "postgresql-15"

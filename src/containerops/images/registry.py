@@ -16,13 +16,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from containerops.images.base import (
-    COOPS_UID,
-    BuiltImage,
-    ImageBuildError,
-    Progress,
-    build_on_python_base,
-)
+from containerops.images.base import BuiltImage, Progress, build_on_python_base
+from containerops.images.recipes import COOPS_UID, ImageBuildError
 
 REGISTRY_IMAGE = "containerops/registry:2"
 #: Where Debian's docker-registry package puts its binary.

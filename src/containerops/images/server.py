@@ -17,13 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from containerops.images.base import (
-    COOPS_UID,
-    BuiltImage,
-    ImageBuildError,
-    Progress,
-    build_on_python_base,
-)
+from containerops.images.base import BuiltImage, Progress, build_on_python_base
+from containerops.images.recipes import COOPS_UID, ImageBuildError
 
 SERVER_IMAGE = "containerops/server:latest"
 #: The Python of the base image (Debian bookworm's): what the installed packages are built for.

@@ -1,9 +1,8 @@
-"""Images between this machine's Docker Engine and the registry: push, pull, tag, inspect.
+"""Images between this machine's Docker Engine and the registry with the Docker SDK: a push
+and a pull for an Engine behind TLS or ssh, which ``engine_transfer`` (plain HTTP, without
+the SDK's start-up) leaves to this module, and whether an image is here.
 
-Only the Docker SDK and the registry's address: no store, no catalog, no signing key, so
-that ``coops component pull --server`` loads no more than it needs (a tenth of a second
-and more of every such command on a busy machine). The repository's rules are in
-``transfer`` (a local push and pull), which uses these.
+Only the Docker SDK and the registry's address: no store, no catalog, no signing key.
 """
 
 from __future__ import annotations
@@ -36,11 +35,11 @@ def _docker() -> Iterator[Any]:
         client.close()
 
 
-def push_image(
+def sdk_push(
     address: str, repository: str, version: str, local_tag: str, auth: dict[str, str] | None = None
 ) -> None:
-    """``docker push`` the image ``local_tag`` as ``<address>/<repository>:<version>``; ``auth``
-    (username, password: a coops token) for a registry that takes a server's tokens."""
+    """``engine_transfer.push_image`` (call that) for an Engine behind TLS or ssh, which only
+    the SDK reaches."""
     remote = f"{address}/{repository}"
     with _docker() as client:
         try:
@@ -76,7 +75,7 @@ def sdk_pull(
     *,
     tag_as: tuple[str, str, str] | None = None,
 ) -> None:
-    """``engine_pull.pull_image`` (call that) for an Engine behind TLS or ssh, which only the
+    """``engine_transfer.pull_image`` (call that) for an Engine behind TLS or ssh, which only the
     SDK reaches: one Engine connection for the pull and the tag."""
     say: Progress = progress or (lambda _line: None)
     repository, _, digest = image.partition("@")

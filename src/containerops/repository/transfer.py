@@ -1,6 +1,6 @@
 """Push and pull: components between this machine's Docker Engine and the registry.
 
-Images move with the Docker SDK only (the Engine talks to the registry); the
+Images move through the Docker Engine only (it talks to the registry); the
 registry's HTTP API is read to learn what a tag already holds, so that a
 pushed version is never overwritten: the same image again is a no-op, another
 image under a pushed version is refused before anything is sent.
@@ -31,8 +31,7 @@ from containerops.repository.catalog import (
     VersionConflict,
     conflict_message,
 )
-from containerops.repository.engine_images import Progress, push_image
-from containerops.repository.engine_pull import pull_image
+from containerops.repository.engine_transfer import Progress, pull_image, push_image
 from containerops.repository.errors import TransferError
 from containerops.repository.provenance import local_pusher, source_of
 from containerops.store import Store

@@ -178,7 +178,7 @@ def _declares(outputs: Iterable[str], key: str) -> bool:
 def ensure_images(images: list[str], progress: Callable[[str], None] | None = None) -> None:
     """Pull every image the Docker Engine lacks; ``RegistryError``/``TransferError`` otherwise."""
     from containerops.repository.engine_images import has_image
-    from containerops.repository.engine_pull import pull_image
+    from containerops.repository.engine_transfer import pull_image
     from containerops.repository.transfer import pull_auth
 
     for image in images:

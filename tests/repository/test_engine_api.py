@@ -1,4 +1,4 @@
-"""The Engine client a pull through a server uses: plain HTTP on the Engine's socket."""
+"""The Engine client a push or pull through a server uses: plain HTTP on the Engine's socket."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from containerops.repository import engine_pull
+from containerops.executors import engine_api
 
 
 def test_the_engine_client_loads_no_certificate_store(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,6 +21,6 @@ def test_the_engine_client_loads_no_certificate_store(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", recorded)
     monkeypatch.delenv("DOCKER_HOST", raising=False)
-    with engine_pull._client() as engine:
+    with engine_api.engine_client() as engine:
         assert engine.get("/_ping").text == "OK"
     assert loaded == []
