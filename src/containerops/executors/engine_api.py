@@ -85,10 +85,10 @@ def inspector(engine: httpx.Client) -> Inspect:
 
 
 def auth_headers(auth: dict[str, str] | None) -> dict[str, str]:
-    """The ``X-Registry-Auth`` header carrying Docker's credentials for a registry (if any)."""
-    if not auth:
-        return {}
-    return {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth).encode()).decode()}
+    """The ``X-Registry-Auth`` header carrying Docker's credentials for a registry; empty
+    ones (anonymous) without ``auth``, as the Docker CLI sends (an Engine refuses a push
+    without the header)."""
+    return {"X-Registry-Auth": base64.urlsafe_b64encode(json.dumps(auth or {}).encode()).decode()}
 
 
 def progress_error(

@@ -85,8 +85,7 @@ def push_image(
                     f"tagging {local_tag} as {remote}:{version} failed: {engine_api.message(tagged)}"
                 )
             try:
-                # the header is wanted even empty (an Engine refuses a push without it)
-                headers = engine_api.auth_headers(auth) or engine_api.auth_headers({"auth": ""})
+                headers = engine_api.auth_headers(auth)
                 error = engine_api.progress_error(
                     engine, engine_api.image_path(remote) + "/push", {"tag": version}, headers
                 )
