@@ -36,6 +36,7 @@ from tests.conftest import ROOT
 from tests.repository.conftest import free_port
 from tests.server.flows import wait_for_run
 from tests.swarmharness import Swarm, Worker
+from tests.waiting import wait_for
 
 STACK_FILE = ROOT / "deploy" / "swarm" / "stack.yaml"
 STACK = "coopstest"
@@ -300,10 +301,17 @@ def through_the_stack(stack: Swarm, registry_port: int) -> None:
         assert nodes and nodes <= {"manager", "n1", "n2"}, run["jobs"]
         for job in run["jobs"]:
             assert f"hello from {job['outputs']['NODE']}" in stored, stored
-        workers = two.get("/api/v1/workers").json()
-    # Every job was claimed by a worker of the stack (named by its task slot).
-    stack_workers = {w["name"] for w in workers if w["name"].startswith("coops-worker-")}
-    assert len(stack_workers) == 2, workers
+
+        def listed_stack_workers() -> set[str]:  # named by their task slots
+            return {
+                w["name"] for w in two.get("/api/v1/workers").json() if w["name"].startswith("coops-worker-")
+            }
+
+        # Both replicas of the worker service register (one may register after the run has
+        # ended: one worker is enough for its two jobs).
+        wait_for(lambda: len(listed_stack_workers()) == 2, "both of the stack's workers to register", 120)
+        stack_workers = listed_stack_workers()
+    # Every job was claimed by a worker of the stack.
     database = task_container(n1, "postgres")
     code, output = database.exec_run(
         [
