@@ -25,6 +25,7 @@ from containerops.component.built import (
     outside_images_of,
     remember,
     remember_files,
+    up_to_date,
 )
 from containerops.component.spec import LoadedSpec, image_name, load_spec
 from containerops.executors import engine_api
@@ -62,7 +63,7 @@ def build_component(
         if source is None:
             raise ComponentBuildError(f"{dockerfile}: a base image was removed while building; build again")
         if image is not None:
-            say(f"{tag} is up to date with {folder} ({str(image['Id'])[:19]})")
+            say(up_to_date(tag, folder, image))
         else:
             say(f"building {tag} from {folder}")
             image = _build(client, folder, tag, loaded.spec.ref, say)

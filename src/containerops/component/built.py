@@ -11,6 +11,7 @@ the SDK nor the builder (``build``), a tenth of a second of its start-up.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -76,7 +77,7 @@ def found_built(loaded: LoadedSpec, say: Progress) -> BuiltImage | None:
         bases = outside_images_of((folder / "Dockerfile").read_text(encoding="utf-8", errors="replace"))
         known = known_files(tag, folder)
         with engine_api.engine_client() as engine:
-            inspect = engine_api.inspector(engine)
+            inspect = functools.cache(engine_api.inspector(engine))  # each base: one call
             ours = [base for base in bases if base in BASE_IMAGES]
             if not all(built_from(inspect(base), current_digest(base)) for base in ours):
                 return None
@@ -86,8 +87,13 @@ def found_built(loaded: LoadedSpec, say: Progress) -> BuiltImage | None:
     if image is None:
         return None
     remember_files(tag, folder, known)
-    say(f"{tag} is up to date with {folder} ({str(image['Id'])[:19]})")
+    say(up_to_date(tag, folder, image))
     return BuiltImage.of(tag, image)
+
+
+def up_to_date(tag: str, folder: Path, image: dict[str, Any]) -> str:
+    """What is said of an image that needs no build."""
+    return f"{tag} is up to date with {folder} ({str(image['Id'])[:19]})"
 
 
 def current_image(
