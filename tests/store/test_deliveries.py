@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from containerops.store import Store, StoreError, deliveries
+from containerops.store.metrics import figures
 
 
 def _record(store: Store, flow_uri: str = "team/app/ci", *, body: bytes = b"{}", **headers: str) -> int:
@@ -82,6 +83,9 @@ def test_only_the_newest_unproved_refusals_of_a_flow_are_kept(
     elsewhere = _record(store, "team/other/ci")
     deliveries.decide(store, elsewhere, "refused", 401, "no signature")
 
+    received = figures(store).deliveries["refused"]
     deliveries.prune_unproved(store, "team/app/ci")
     remaining = {d["id"] for d in deliveries.list_deliveries(store)}
     assert remaining == {*refused[2:], kept_other, elsewhere}
+    # /metrics' deliveries are a counter: the two forgotten are still counted as received
+    assert figures(store).deliveries["refused"] == received

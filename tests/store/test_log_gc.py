@@ -12,6 +12,7 @@ from containerops.store import Store
 from containerops.store import schema as t
 from containerops.store.loggc import remove_old_logs
 from containerops.store.logs import line_count
+from containerops.store.metrics import figures
 
 LONG_AGO = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,3 +84,17 @@ def test_a_live_run_writes_on_while_old_lines_go(store: Store) -> None:
     with store.database.connect() as conn:
         left = conn.execute(sa.select(sa.func.count(sa.distinct(t.log_blocks.c.run_id)))).scalar()
     assert left == 1
+
+
+def test_the_lines_stored_counter_keeps_what_gc_removed(store: Store) -> None:
+    """``/metrics``' ``coops_log_lines_stored_total`` is a counter: gc must not make it go down."""
+    stored_before = figures(store).log_lines
+    old = _run(store, "team/app/ci", "success", LONG_AGO)
+    _run(store, "team/app/ci", "success", datetime.now(UTC), lines=2000)
+    assert figures(store).log_lines == stored_before + 5000
+
+    assert remove_old_logs(store, datetime.now(UTC) - timedelta(days=30), batch=2).lines == 3000
+    assert line_count(store, old) == 0
+    assert figures(store).log_lines == stored_before + 5000  # held 2,000 + removed 3,000
+    _run(store, "team/app/ci", "success", datetime.now(UTC), lines=1000)
+    assert figures(store).log_lines == stored_before + 6000

@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.store.db import again_on_conflict
+from containerops.store.removed import REFUSED_DELIVERIES, count_removed
 from containerops.store.rows import StoreError
 from containerops.store.store import Store
 from containerops.store.values import utcnow
@@ -86,12 +88,17 @@ def prune_unproved(store: Store, flow_uri: str) -> None:
     keep = MAX_UNPROVED_KEPT
     d = t.trigger_deliveries
     unproved = sa.and_(d.c.flow_uri == flow_uri, d.c.verdict == "refused", d.c.status_code == 401)
-    with store.database.begin() as conn:
-        oldest_kept = conn.execute(
-            sa.select(d.c.id).where(unproved).order_by(d.c.id.desc()).offset(keep - 1).limit(1)
-        ).scalar()
-        if oldest_kept is not None:
-            conn.execute(d.delete().where(unproved, d.c.id < oldest_kept))
+
+    def prune() -> None:
+        with store.database.begin() as conn:
+            oldest_kept = conn.execute(
+                sa.select(d.c.id).where(unproved).order_by(d.c.id.desc()).offset(keep - 1).limit(1)
+            ).scalar()
+            if oldest_kept is not None:
+                gone = conn.execute(d.delete().where(unproved, d.c.id < oldest_kept)).rowcount
+                count_removed(conn, REFUSED_DELIVERIES, gone)
+
+    again_on_conflict(prune, "forget old refusals")
 
 
 def claim(store: Store, delivery: int, dedupe_key: str) -> int | None:

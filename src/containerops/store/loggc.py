@@ -2,13 +2,15 @@
 server's retention setting).
 
 Only ended runs lose their lines (a live run's are never touched, however old it is), and
-only their lines: the runs, their jobs, attempts and history stay. Blocks go a batch at a
-time, each batch its own short transaction, so a busy store's writers (the recorders of
-live runs) wait at most for one batch.
+only their lines: the runs, their jobs, attempts and history stay, and the lines are
+counted as removed (``store.removed``: ``/metrics``' lines stored never goes down). Blocks go
+a batch at a time, each batch its own short transaction, so a busy store's writers (the
+recorders of live runs) wait at most for one batch.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.store.db import again_on_conflict
+from containerops.store.removed import LOG_LINES, count_removed
 
 if TYPE_CHECKING:
     from containerops.store.store import Store
@@ -38,7 +42,7 @@ class LogGc:
     dry_run: bool
 
 
-def _old_runs(older_than: datetime, flow: str | None) -> sa.Select[tuple[int]]:
+def _old_runs(older_than: datetime, flow: str | None) -> sa.Select[int]:
     """Ended runs that finished (or, with no end time, were created) before ``older_than``."""
     runs = t.runs.c
     ended_at = sa.func.coalesce(runs.finished_at, runs.created_at)
@@ -69,12 +73,24 @@ def remove_old_logs(
         return LogGc(runs, blocks, lines, before, before, dry_run)
     for start in range(0, len(run_ids), 500):
         chosen = run_ids[start : start + 500]
-        while True:
-            with store.database.begin() as conn:
-                ids = list(conn.execute(sa.select(b.id).where(b.run_id.in_(chosen)).limit(batch)).scalars())
-                if not ids:
-                    break
-                conn.execute(t.log_blocks.delete().where(b.id.in_(ids)))
+        while again_on_conflict(
+            functools.partial(_remove_batch, store, chosen, batch), "remove old log lines"
+        ):
+            pass
     with store.autocommit.connect() as conn:
         after = _bytes(conn)
     return LogGc(runs, blocks, lines, before, after, dry_run)
+
+
+def _remove_batch(store: Store, run_ids: list[int], batch: int) -> bool:
+    """Up to ``batch`` blocks of ``run_ids`` removed and their lines counted as removed, in
+    one transaction; False when none was left."""
+    b = t.log_blocks.c
+    with store.database.begin() as conn:
+        found = conn.execute(
+            sa.select(b.id, b.last_line - b.first_line + 1).where(b.run_id.in_(run_ids)).limit(batch)
+        ).all()
+        if found:
+            conn.execute(t.log_blocks.delete().where(b.id.in_([row[0] for row in found])))
+            count_removed(conn, LOG_LINES, sum(int(row[1]) for row in found))
+    return bool(found)

@@ -1,6 +1,7 @@
 """The figures an operator watches (``/metrics``), each one cheap query over an index or
 a small set: runs by state, the queue, jobs of live runs, webhook deliveries by verdict,
-notifications by state, log lines stored."""
+notifications by state, log lines stored. The counters (deliveries, lines) add what the
+store removed on purpose (``store.removed``), so they never go down."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from containerops.store import schema as t
+from containerops.store.removed import LOG_LINES, REFUSED_DELIVERIES, removed
 from containerops.store.store import Store
 from containerops.store.workers import list_workers
 
@@ -36,9 +38,10 @@ class Figures:
     live_jobs: dict[str, int]
     #: When the oldest queued (pending) run was created; None when none waits.
     oldest_queued: datetime | None
+    #: Webhook deliveries ever received, by verdict (refusals removed past the bound included).
     deliveries: dict[str, int]
     notifications: dict[str, int]
-    #: Log lines stored (in the store now: lines removed by gc are no longer counted).
+    #: Log lines ever stored (those removed by gc included: a counter never goes down).
     log_lines: int
     #: Attempts put up for workers, by state (ready, claimed, done, lost, cancelled).
     worker_jobs: dict[str, int]
@@ -61,15 +64,23 @@ def figures(store: Store) -> Figures:
         live_jobs = live_jobs.where(t.runs.c.status.in_(LIVE)).group_by(t.jobs.c.status)
         blocks = t.log_blocks.c
         oldest = sa.select(sa.func.min(t.runs.c.created_at)).where(t.runs.c.status == "pending")
+        held_lines = sa.select(sa.func.sum(blocks.last_line - blocks.first_line + 1)).scalar_subquery()
+        lines = sa.select(sa.func.coalesce(held_lines, 0) + removed(LOG_LINES))
+        verdict = t.trigger_deliveries.c.verdict
+        deliveries: dict[str, int] = {}
+        held_and_removed = sa.union_all(
+            sa.select(verdict, sa.func.count()).group_by(verdict),
+            sa.select(sa.literal("refused"), removed(REFUSED_DELIVERIES)),
+        )
+        for name, n in conn.execute(held_and_removed):
+            deliveries[str(name)] = deliveries.get(str(name), 0) + int(n)
         return Figures(
             runs=counts(t.runs.c.status),
             live_jobs={str(status): int(n) for status, n in conn.execute(live_jobs)},
             oldest_queued=conn.execute(oldest).scalar(),
-            deliveries=counts(t.trigger_deliveries.c.verdict),
+            deliveries=deliveries,
             notifications=counts(t.notifications.c.status),
-            log_lines=int(
-                conn.execute(sa.select(sa.func.sum(blocks.last_line - blocks.first_line + 1))).scalar() or 0
-            ),
+            log_lines=int(conn.execute(lines).scalar() or 0),
             worker_jobs=counts(t.ready_jobs.c.status),
             live_workers=len(live),
             worker_slots=sum(row.slots for row in live),

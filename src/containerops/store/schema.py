@@ -347,6 +347,16 @@ trigger_deliveries = sa.Table(
     sa.Index("ix_trigger_deliveries_flow_uri_id", "flow_uri", "id"),
 )
 
+#: How much the store removed on purpose, by what (``store.removed``): old runs' log lines, and
+#: refusals of unproved webhook requests past those kept. The metrics' counters add these to
+#: what the store holds, so that they never go down when it forgets.
+removed_counts = sa.Table(
+    "removed_counts",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
 #: One row per cron trigger of a flow's newest version; ``last_tick`` is the tick
 #: last acted on, so that ticks missed while the server was down are detected.
 schedules = sa.Table(
