@@ -8,6 +8,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -225,3 +226,17 @@ def test_an_attempt_is_put_up_and_withdrawn_in_few_round_trips(store: Store) -> 
     recorder.flush()
     ended = q.progress(store, claim.id, 0)
     assert ended.status == q.DONE and ended.exit_code == 0 and ended.lines == []
+
+
+def test_a_worker_whose_heartbeat_is_older_than_the_lease_is_not_live(store: Store) -> None:
+    join(store, "fresh")
+    join(store, "silent")
+    join(store, "gone")
+    q.stopped(store, "gone")
+    with store.database.begin() as conn:
+        old = utcnow() - timedelta(seconds=q.DEFAULT_LEASE + 5)
+        conn.execute(t.workers.update().where(t.workers.c.name == "silent").values(heartbeat_at=old))
+    assert {row.name: row.live for row in q.list_workers(store)} == {"fresh": True, "silent": False}
+    assert q.live_names(store) == ["fresh"]
+    assert q.live_names(store, expiry=q.DEFAULT_LEASE + 60) == ["fresh", "silent"]
+    assert q.waiting_reason(store, {}) is None

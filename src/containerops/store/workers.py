@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from containerops.store import schema as t
-from containerops.store.values import aware, new_id, utcnow
+from containerops.store.values import new_id, utcnow
 from containerops.timestamps import rfc3339
 
 if TYPE_CHECKING:
@@ -215,13 +215,17 @@ def _held_by(held: Mapping[int, int]) -> sa.ColumnElement[bool]:
     )
 
 
+def _alive(expiry: float) -> sa.ColumnElement[bool]:
+    """What a live worker is: one whose heartbeat came within ``expiry`` seconds."""
+    return t.workers.c.heartbeat_at > utcnow() - timedelta(seconds=expiry)
+
+
 def live_names(store: Store, expiry: float = DEFAULT_LEASE) -> list[str]:
-    """The names of the workers alive (a heartbeat within ``expiry`` seconds), sorted."""
-    since = utcnow() - timedelta(seconds=expiry)
+    """The names of the workers alive, sorted."""
     with store.autocommit.connect() as conn:
         query = (
             sa.select(t.workers.c.name)
-            .where(t.workers.c.stopped_at.is_(None), t.workers.c.heartbeat_at > since)
+            .where(t.workers.c.stopped_at.is_(None), _alive(expiry))
             .order_by(t.workers.c.name)
         )
         return list(conn.execute(query).scalars())
@@ -229,7 +233,6 @@ def live_names(store: Store, expiry: float = DEFAULT_LEASE) -> list[str]:
 
 def list_workers(store: Store, expiry: float = DEFAULT_LEASE) -> list[WorkerRow]:
     """Every worker that has not stopped, with the attempts it holds now."""
-    now = utcnow()
     running = (
         sa.select(t.ready_jobs.c.worker, sa.func.count().label("n"))
         .where(t.ready_jobs.c.status == CLAIMED)
@@ -238,7 +241,9 @@ def list_workers(store: Store, expiry: float = DEFAULT_LEASE) -> list[WorkerRow]
     )
     with store.autocommit.connect() as conn:
         rows = conn.execute(
-            sa.select(t.workers, sa.func.coalesce(running.c.n, 0).label("running"))
+            sa.select(
+                t.workers, sa.func.coalesce(running.c.n, 0).label("running"), _alive(expiry).label("alive")
+            )
             .outerjoin(running, running.c.worker == t.workers.c.name)
             .where(t.workers.c.stopped_at.is_(None))
             .order_by(t.workers.c.name)
@@ -251,7 +256,7 @@ def list_workers(store: Store, expiry: float = DEFAULT_LEASE) -> list[WorkerRow]
             row.executor,
             int(row.running),
             row.heartbeat_at,
-            now - aware(row.heartbeat_at) < timedelta(seconds=expiry),  # type: ignore[operator]
+            bool(row.alive),
         )
         for row in rows
     ]
