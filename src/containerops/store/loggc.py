@@ -65,7 +65,7 @@ def remove_old_logs(
         before = _bytes(conn)
         run_ids = list(conn.execute(_old_runs(older_than, flow)).scalars())
         counted = sa.select(
-            sa.func.count(), sa.func.sum(b.last_line - b.first_line + 1), sa.func.count(sa.distinct(b.run_id))
+            sa.func.count(), sa.func.sum(t.log_block_lines), sa.func.count(sa.distinct(b.run_id))
         )
         blocks, lines, runs = conn.execute(counted.where(b.run_id.in_(_old_runs(older_than, flow)))).one()
     blocks, lines, runs = int(blocks or 0), int(lines or 0), int(runs or 0)
@@ -88,7 +88,7 @@ def _remove_batch(store: Store, run_ids: list[int], batch: int) -> bool:
     b = t.log_blocks.c
     with store.database.begin() as conn:
         found = conn.execute(
-            sa.select(b.id, b.last_line - b.first_line + 1).where(b.run_id.in_(run_ids)).limit(batch)
+            sa.select(b.id, t.log_block_lines).where(b.run_id.in_(run_ids)).limit(batch)
         ).all()
         if found:
             conn.execute(t.log_blocks.delete().where(b.id.in_([row[0] for row in found])))

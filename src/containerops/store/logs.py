@@ -242,7 +242,7 @@ def log_text_runs(
 def line_count(store: Store, run_id: int) -> int:
     """How many lines the run's log holds (from the blocks' rows: nothing is decoded)."""
     with store.autocommit.connect() as conn:
-        query = sa.select(sa.func.sum(_b.last_line - _b.first_line + 1)).where(_b.run_id == run_id)
+        query = sa.select(sa.func.sum(t.log_block_lines)).where(_b.run_id == run_id)
         return int(conn.execute(query).scalar() or 0)
 
 

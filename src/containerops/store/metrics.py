@@ -62,9 +62,8 @@ def figures(store: Store) -> Figures:
 
         live_jobs = sa.select(t.jobs.c.status, sa.func.count()).join(t.runs, t.runs.c.id == t.jobs.c.run_id)
         live_jobs = live_jobs.where(t.runs.c.status.in_(LIVE)).group_by(t.jobs.c.status)
-        blocks = t.log_blocks.c
         oldest = sa.select(sa.func.min(t.runs.c.created_at)).where(t.runs.c.status == "pending")
-        held_lines = sa.select(sa.func.sum(blocks.last_line - blocks.first_line + 1)).scalar_subquery()
+        held_lines = sa.select(sa.func.sum(t.log_block_lines)).scalar_subquery()
         lines = sa.select(sa.func.coalesce(held_lines, 0) + removed(LOG_LINES))
         verdict = t.trigger_deliveries.c.verdict
         deliveries: dict[str, int] = {}

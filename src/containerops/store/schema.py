@@ -177,6 +177,8 @@ log_blocks = sa.Table(
     sa.UniqueConstraint("run_id", "last_line", name="uq_log_blocks_run_id_last_line"),
     sa.Index("ix_log_blocks_job_id_last_line", "job_id", "last_line"),
 )
+#: How many lines a block holds, from its row (nothing decoded): what counts of stored lines sum.
+log_block_lines = log_blocks.c.last_line - log_blocks.c.first_line + 1
 
 # -- components (the repository) ------------------------------------------------------
 #: Names are checked (lowercase letters, digits, '-', '_') before they get here.
